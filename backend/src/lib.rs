@@ -1,0 +1,15 @@
+//! Berth, the daemon: a container engine that speaks the Docker Engine API.
+//!
+//! - [`runtime`]: isolation. Namespaces, rootfs (overlay, pivot_root, /dev, /proc), cgroups, capabilities, pty, and
+//!   the `berth init` process that becomes the container. The only module that makes namespace and mount syscalls.
+//! - [`image`]: the content store (an OCI image layout), layer tars with whiteouts, the default busybox image.
+//! - [`store`]: crash-safe metadata files.
+//! - [`engine`]: containers (state machine, restart policy, logs), exec sessions, events.
+//! - [`api`]: axum routers for the Engine API over the unix socket and HTTP, and the web app.
+//! - [`build`], [`network`]: the builder and the networks (later issues).
+
+pub mod runtime;
+pub mod image;
+pub mod store;
+pub mod engine;
+pub mod api;

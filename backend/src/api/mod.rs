@@ -1,0 +1,129 @@
+//! The HTTP face of the daemon: the Docker Engine API (versioned `/v1.xx/...` and unversioned paths) over the unix
+//! socket and the HTTP port, and the web app's files. Handlers decode, call one engine service, and encode;
+//! nothing here touches the kernel.
+
+mod archive;
+mod attach;
+mod container_views;
+mod containers;
+mod error;
+mod exec;
+mod images;
+mod streams;
+mod system;
+mod web;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::routing::{get, head, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+
+pub use error::ApiError;
+
+use crate::engine::Engine;
+
+pub const API_VERSION: &str = "1.50";
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// Docker's boolean query values: `1`, `true`, `True`.
+pub(crate) fn flag(value: &Option<String>) -> bool {
+    matches!(value.as_deref(), Some("1") | Some("true") | Some("True") | Some("yes"))
+}
+
+/// Parses a JSON body; an empty body is the type's default (clients send none for many POSTs).
+pub(crate) fn parse_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// Strips `/v1.45` from the path so one router serves versioned and unversioned requests.
+fn strip_version(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some(slash) = rest.find('/') {
+            let version = &rest[..slash];
+            if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                let new_path = rest[slash..].to_string();
+                let new_uri = match request.uri().query() {
+                    Some(query) => format!("{new_path}?{query}"),
+                    None => new_path,
+                };
+                if let Ok(uri) = new_uri.parse() {
+                    *request.uri_mut() = uri;
+                }
+            }
+        }
+    }
+    request
+}
+
+pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/_ping", get(system::ping).head(system::ping_head))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/events", get(system::events))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/prune", post(containers::prune))
+        .route("/containers/{id}/json", get(containers::inspect_one))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/pause", post(containers::pause))
+        .route("/containers/{id}/unpause", post(containers::unpause))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/stats", get(containers::stats))
+        .route("/containers/{id}/changes", get(containers::changes))
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/archive", head(archive::head).get(archive::get).put(archive::put))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}", axum::routing::delete(containers::delete))
+        .route("/exec/{id}/start", post(attach::exec_start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
+        .route("/images/json", get(images::list))
+        .route("/images/create", post(images::create))
+        .route("/images/prune", post(images::prune))
+        .route("/images/{*rest}", get(images::image_get).post(images::image_post).delete(images::image_delete))
+        .route("/commit", post(images::commit))
+        .with_state(engine);
+    web::attach_web_app(api, web_dir)
+}
+
+/// The router with version stripping in front, ready for `axum::serve`.
+pub fn service(
+    engine: Arc<Engine>,
+    web_dir: Option<PathBuf>,
+) -> axum::routing::IntoMakeService<tower::util::MapRequest<Router, fn(Request) -> Request>> {
+    use tower::ServiceExt as _;
+    let app = router(engine, web_dir).map_request(strip_version as fn(Request) -> Request);
+    axum::ServiceExt::<Request>::into_make_service(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_prefix_is_stripped() {
+        let request = Request::builder().uri("/v1.50/containers/json?all=1").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(strip_version(request).uri().to_string(), "/containers/json?all=1");
+        let request = Request::builder().uri("/version").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(strip_version(request).uri().to_string(), "/version");
+        let request = Request::builder().uri("/volumes").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(strip_version(request).uri().to_string(), "/volumes");
+    }
+}

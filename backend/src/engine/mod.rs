@@ -1,0 +1,140 @@
+//! The engine owns state and policy: container names and states, restart policies, logs, exec sessions, events.
+//! It asks `image` for root filesystems and `runtime` to run processes; it never makes namespace syscalls itself.
+//!
+//! One operation family per file: `create` (config merge, names), `lifecycle` (start, stop, kill, pause, restart,
+//! remove, wait, the exit monitor), `exec`, `stats`, `logs`, `spec` (Docker config → OCI spec), `recovery`.
+
+mod container;
+mod create;
+mod error;
+mod events;
+mod exec;
+mod filesystem;
+mod lifecycle;
+pub mod logs;
+mod names;
+mod recovery;
+mod spec;
+mod stats;
+mod stdio;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+pub use container::{Container, ContainerRecord, Output, StdinMessage, Status, StreamKind, WaitState};
+pub use error::EngineError;
+pub use events::Events;
+pub use exec::{Exec, ExecStreams};
+pub use lifecycle::WaitCondition;
+pub use names::validate_name;
+
+use crate::image::ImageStore;
+
+pub struct Engine {
+    pub root: PathBuf,
+    pub images: Arc<ImageStore>,
+    pub events: Events,
+    containers: RwLock<HashMap<String, Arc<Container>>>,
+    execs: RwLock<HashMap<String, Arc<Exec>>>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Engine {
+    /// Opens (or creates) the state under `root`, loads every container and recovers from a crash.
+    pub async fn open(root: &Path) -> Result<Arc<Self>, EngineError> {
+        for dir in ["containers", "volumes", "image"] {
+            std::fs::create_dir_all(root.join(dir)).map_err(|e| EngineError::io(format!("create {dir} dir"), e))?;
+        }
+        let image_root = root.join("image");
+        let images = tokio::task::spawn_blocking(move || -> Result<ImageStore, EngineError> {
+            let store = ImageStore::open(&image_root)?;
+            store.ensure_busybox()?;
+            Ok(store)
+        })
+        .await
+        .map_err(|e| EngineError::io("open image store", std::io::Error::other(e)))??;
+        let engine = Arc::new(Engine {
+            root: root.to_path_buf(),
+            images: Arc::new(images),
+            events: Events::default(),
+            containers: RwLock::new(HashMap::new()),
+            execs: RwLock::new(HashMap::new()),
+            started_at: chrono::Utc::now(),
+        });
+        recovery::recover(&engine).await?;
+        Ok(engine)
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.root.join("volumes")
+    }
+
+    /// All containers, newest first (the order `docker ps` shows).
+    pub fn containers(&self) -> Vec<Arc<Container>> {
+        let map = self.containers.read().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<Arc<Container>> = map.values().cloned().collect();
+        list.sort_by_key(|c| std::cmp::Reverse(c.record().created));
+        list
+    }
+
+    /// Finds a container by full id, name (with or without the slash) or unique id prefix, like Docker.
+    pub fn container(&self, reference: &str) -> Result<Arc<Container>, EngineError> {
+        let map = self.containers.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = map.get(reference) {
+            return Ok(found.clone());
+        }
+        let name = reference.strip_prefix('/').unwrap_or(reference);
+        if let Some(found) = map.values().find(|c| c.record().name == name) {
+            return Ok(found.clone());
+        }
+        if !reference.is_empty() && reference.chars().all(|c| c.is_ascii_hexdigit()) {
+            let matches: Vec<_> = map.values().filter(|c| c.id.starts_with(reference)).collect();
+            match matches.as_slice() {
+                [one] => return Ok((*one).clone()),
+                [] => {}
+                _ => {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "multiple IDs found with provided prefix: {reference}"
+                    )))
+                }
+            }
+        }
+        Err(EngineError::NoSuchContainer(reference.to_string()))
+    }
+
+    fn insert(&self, container: Arc<Container>) {
+        self.containers.write().unwrap_or_else(|p| p.into_inner()).insert(container.id.clone(), container);
+    }
+
+    fn forget(&self, id: &str) {
+        self.containers.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.execs.write().unwrap_or_else(|p| p.into_inner()).retain(|_, exec| exec.container.id != id);
+    }
+
+    /// Is any container (in any state) using this image id? Running ones are reported first.
+    pub fn image_users(&self, image_id: &str) -> Vec<(String, bool)> {
+        self.containers()
+            .into_iter()
+            .filter(|c| c.record().image_id == image_id)
+            .map(|c| (c.id.clone(), c.status().is_running()))
+            .collect()
+    }
+
+    fn container_attributes(&self, container: &Container) -> HashMap<String, String> {
+        let record = container.record();
+        let mut attributes: HashMap<String, String> = record.config.labels.clone().unwrap_or_default();
+        attributes.insert("name".into(), record.name.clone());
+        attributes.insert("image".into(), record.image_ref.clone());
+        attributes
+    }
+
+    fn emit(&self, container: &Container, action: &str) {
+        let attributes = self.container_attributes(container);
+        self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, action, &container.id, attributes);
+    }
+}

@@ -1,0 +1,336 @@
+//! /containers/...: create, list, inspect, the lifecycle verbs, wait, logs, top, stats, changes, resize, rename,
+//! update, prune, delete.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bollard_stubs::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerUpdateBody, ContainerUpdateResponse,
+    ContainerWaitExitError, ContainerWaitResponse, FilesystemChange,
+};
+use chrono::{TimeZone, Utc};
+use serde::Deserialize;
+
+use super::container_views::{inspect, matches_filters, parse_filters, summary};
+use super::error::{ApiError, ApiResult};
+use super::streams::{channel_body, frame, MULTIPLEXED, RAW};
+use super::{flag, parse_json};
+use crate::engine::logs::LogsOptions;
+use crate::engine::{Engine, WaitCondition};
+
+#[derive(Deserialize)]
+pub struct CreateQuery {
+    name: Option<String>,
+}
+
+pub async fn create(
+    State(engine): State<Arc<Engine>>,
+    Query(query): Query<CreateQuery>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let body: ContainerCreateBody = parse_json(&body)?;
+    let (id, warnings) = engine.create(query.name.as_deref(), body).await?;
+    Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id, warnings })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    all: Option<String>,
+    limit: Option<i64>,
+    filters: Option<String>,
+}
+
+pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
+    let all = flag(&query.all);
+    let filters = parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
+    let mut out = Vec::new();
+    for container in engine.containers() {
+        let status_filtered = filters.contains_key("status");
+        if !all && !status_filtered && !container.status().is_running() {
+            continue;
+        }
+        if !matches_filters(&container, &filters).map_err(ApiError::bad_request)? {
+            continue;
+        }
+        out.push(summary(&container));
+    }
+    if let Some(limit) = query.limit.filter(|l| *l > 0) {
+        out.truncate(limit as usize);
+    }
+    Ok(Json(out).into_response())
+}
+
+pub async fn inspect_one(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let container = engine.container(&id)?;
+    Ok(Json(inspect(&container)).into_response())
+}
+
+pub async fn start(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.start(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct StopQuery {
+    t: Option<i64>,
+    signal: Option<String>,
+}
+
+pub async fn stop(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<StopQuery>,
+) -> ApiResult<StatusCode> {
+    engine.stop(&id, query.t, query.signal.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn restart(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<StopQuery>,
+) -> ApiResult<StatusCode> {
+    engine.restart(&id, query.t, query.signal.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct KillQuery {
+    signal: Option<String>,
+}
+
+pub async fn kill(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<KillQuery>,
+) -> ApiResult<StatusCode> {
+    engine.kill(&id, query.signal.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn pause(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.pause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn unpause(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.unpause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct WaitQuery {
+    condition: Option<String>,
+}
+
+/// Sends the 200 headers at once (the CLI starts the container only after they arrive), the result at exit.
+pub async fn wait(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<WaitQuery>,
+) -> ApiResult<Response> {
+    let condition = WaitCondition::parse(query.condition.as_deref())?;
+    let result = engine.wait(&id, condition)?;
+    let stream = futures_util::stream::once(async move {
+        let (code, error) = result.await;
+        let response = ContainerWaitResponse {
+            status_code: code as i64,
+            error: error.map(|message| ContainerWaitExitError { message: Some(message) }),
+        };
+        let mut bytes = serde_json::to_vec(&response).unwrap_or_default();
+        bytes.push(b'\n');
+        Ok::<_, std::io::Error>(Bytes::from(bytes))
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+}
+
+#[derive(Deserialize)]
+pub struct LogsQuery {
+    follow: Option<String>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    timestamps: Option<String>,
+    tail: Option<String>,
+}
+
+/// Docker's `since`/`until`: unix seconds with an optional fraction ("1700000000.123456789").
+fn parse_unix_time(value: Option<&str>) -> ApiResult<Option<chrono::DateTime<Utc>>> {
+    let Some(value) = value.filter(|v| !v.is_empty() && *v != "0") else { return Ok(None) };
+    let (seconds, nanos) = match value.split_once('.') {
+        Some((s, n)) => (s, format!("{n:0<9}")[..9].to_string()),
+        None => (value, "0".into()),
+    };
+    let seconds: i64 = seconds.parse().map_err(|_| ApiError::bad_request(format!("invalid time value: {value}")))?;
+    let nanos: u32 = nanos.parse().map_err(|_| ApiError::bad_request(format!("invalid time value: {value}")))?;
+    Ok(Utc.timestamp_opt(seconds, nanos).single())
+}
+
+pub async fn logs(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<LogsQuery>,
+) -> ApiResult<Response> {
+    let container = engine.container(&id)?;
+    let options = LogsOptions {
+        follow: flag(&query.follow),
+        stdout: flag(&query.stdout),
+        stderr: flag(&query.stderr),
+        since: parse_unix_time(query.since.as_deref())?,
+        until: parse_unix_time(query.until.as_deref())?,
+        tail: match query.tail.as_deref() {
+            None | Some("") | Some("all") => None,
+            Some(n) => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid tail: {n}")))?.max(0) as usize),
+        },
+    };
+    if !options.stdout && !options.stderr {
+        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+    }
+    let tty = container.tty();
+    let timestamps = flag(&query.timestamps);
+    let mut entries = crate::engine::logs::stream_logs(container, options);
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Some(entry) = entries.recv().await {
+            let payload = if timestamps {
+                let mut line =
+                    entry.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).into_bytes();
+                line.push(b' ');
+                line.extend_from_slice(&entry.line);
+                Bytes::from(line)
+            } else {
+                entry.line.clone()
+            };
+            if tx.send(frame(tty, entry.stream, &payload)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, if tty { RAW } else { MULTIPLEXED })
+        .body(channel_body(rx))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+}
+
+#[derive(Deserialize)]
+pub struct TopQuery {
+    ps_args: Option<String>,
+}
+
+pub async fn top(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<TopQuery>,
+) -> ApiResult<Response> {
+    Ok(Json(engine.top(&id, query.ps_args.as_deref()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    stream: Option<String>,
+    #[serde(rename = "one-shot")]
+    one_shot: Option<String>,
+}
+
+pub async fn stats(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<StatsQuery>,
+) -> ApiResult<Response> {
+    let streaming = query.stream.as_deref().is_none_or(|s| s == "1" || s == "true");
+    if !streaming {
+        let one = if flag(&query.one_shot) {
+            let container = engine.container(&id)?;
+            drop(container);
+            engine.stats_once(&id).await?
+        } else {
+            engine.stats_once(&id).await?
+        };
+        return Ok(Json(one).into_response());
+    }
+    let mut samples = engine.stats_stream(&id)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Some(sample) = samples.recv().await {
+            let mut bytes = serde_json::to_vec(&sample).unwrap_or_default();
+            bytes.push(b'\n');
+            if tx.send(Bytes::from(bytes)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(channel_body(rx))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+}
+
+pub async fn changes(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let list: Vec<FilesystemChange> = engine.changes(&id).await?;
+    Ok(Json(list).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ResizeQuery {
+    h: Option<u16>,
+    w: Option<u16>,
+}
+
+pub async fn resize(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<ResizeQuery>,
+) -> ApiResult<StatusCode> {
+    engine.resize(&id, query.h.unwrap_or(24), query.w.unwrap_or(80))?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct RenameQuery {
+    name: String,
+}
+
+pub async fn rename(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<RenameQuery>,
+) -> ApiResult<StatusCode> {
+    engine.rename(&id, &query.name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn update(State(engine): State<Arc<Engine>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+    let update: ContainerUpdateBody = parse_json(&body)?;
+    let warnings = engine.update(&id, update).await?;
+    Ok(Json(ContainerUpdateResponse { warnings: Some(warnings) }).into_response())
+}
+
+pub async fn prune(State(engine): State<Arc<Engine>>) -> ApiResult<Response> {
+    let deleted = engine.prune_containers().await;
+    Ok(Json(ContainerPruneResponse { containers_deleted: Some(deleted), space_reclaimed: Some(0) }).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    force: Option<String>,
+    v: Option<String>,
+}
+
+pub async fn delete(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<DeleteQuery>,
+) -> ApiResult<StatusCode> {
+    let _remove_volumes = flag(&query.v);
+    engine.remove(&id, flag(&query.force)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,40 @@
+//! /containers/{id}/exec, /exec/{id}/json and /exec/{id}/resize (start lives with attach).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bollard_stubs::models::{ExecConfig, IdResponse};
+use serde::Deserialize;
+
+use super::error::ApiResult;
+use super::parse_json;
+use crate::engine::Engine;
+
+pub async fn create(State(engine): State<Arc<Engine>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+    let config: ExecConfig = parse_json(&body)?;
+    let exec_id = engine.exec_create(&id, config)?;
+    Ok((StatusCode::CREATED, Json(IdResponse { id: exec_id })).into_response())
+}
+
+pub async fn inspect(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(engine.exec(&id)?.inspect()).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ResizeQuery {
+    h: Option<u16>,
+    w: Option<u16>,
+}
+
+pub async fn resize(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<ResizeQuery>,
+) -> ApiResult<StatusCode> {
+    engine.exec_resize(&id, query.h.unwrap_or(24), query.w.unwrap_or(80))?;
+    Ok(StatusCode::OK)
+}

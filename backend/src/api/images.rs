@@ -1,0 +1,302 @@
+//! /images/...: list, inspect, history, tag, delete, prune, import (create?fromSrc), and /commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bollard_stubs::models::{IdResponse, ImageInspect, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::error::{ApiError, ApiResult};
+use super::flag;
+use crate::engine::Engine;
+use crate::image::{ContainerUse, DeleteItem, Image};
+
+fn created_unix(image: &Image) -> i64 {
+    image
+        .created
+        .as_deref()
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+fn labels(image: &Image) -> HashMap<String, String> {
+    image.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default()
+}
+
+fn summary(engine: &Engine, image: &Image) -> ImageSummary {
+    ImageSummary {
+        id: image.id.clone(),
+        parent_id: String::new(),
+        repo_tags: image.repo_tags.clone(),
+        repo_digests: Vec::new(),
+        created: created_unix(image),
+        size: image.size as i64,
+        shared_size: -1,
+        labels: labels(image),
+        containers: engine.image_users(&image.id).len() as i64,
+        manifests: None,
+        descriptor: None,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    all: Option<String>,
+    filters: Option<String>,
+}
+
+pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
+    let _all = flag(&query.all);
+    let filters = super::container_views::parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
+    let dangling = filters.get("dangling").and_then(|v| v.first()).map(|v| v == "true" || v == "1");
+    let references = filters.get("reference").cloned().unwrap_or_default();
+    let mut images: Vec<ImageSummary> = engine
+        .images
+        .list()
+        .iter()
+        .filter(|image| dangling.is_none_or(|want| want == image.repo_tags.is_empty()))
+        .filter(|image| {
+            references.is_empty()
+                || image.repo_tags.iter().any(|tag| {
+                    references.iter().any(|r| tag == r || tag.split(':').next() == Some(r.as_str()))
+                })
+        })
+        .map(|image| summary(&engine, image))
+        .collect();
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    Ok(Json(images).into_response())
+}
+
+fn inspect(image: &Image) -> ImageInspect {
+    let config = image.config.config().clone().unwrap_or_default();
+    let container_config = serde_json::to_value(&config)
+        .ok()
+        .and_then(|v| serde_json::from_value::<bollard_stubs::models::ImageConfig>(docker_config_json(v)).ok());
+    ImageInspect {
+        id: Some(image.id.clone()),
+        repo_tags: Some(image.repo_tags.clone()),
+        repo_digests: Some(Vec::new()),
+        comment: Some(String::new()),
+        created: image.created.clone(),
+        author: image.config.author().clone().or(Some(String::new())),
+        config: container_config,
+        architecture: Some(image.config.architecture().to_string()),
+        os: Some(image.config.os().to_string()),
+        size: Some(image.size as i64),
+        root_fs: Some(ImageInspectRootFs { typ: "layers".into(), layers: Some(image.diff_ids.clone()) }),
+        ..Default::default()
+    }
+}
+
+/// oci-spec serialises the image config with OCI names (`Env`, `Cmd`, ...), which are Docker's too; only the
+/// empty-object maps (ExposedPorts, Volumes) need the Docker shape.
+fn docker_config_json(value: serde_json::Value) -> serde_json::Value {
+    value
+}
+
+/// One handler for everything under /images/{name}: names contain slashes, so the verb is the last segment.
+pub async fn image_get(State(engine): State<Arc<Engine>>, Path(rest): Path<String>) -> ApiResult<Response> {
+    if let Some(name) = rest.strip_suffix("/json") {
+        let image = engine.images.get(name)?;
+        return Ok(Json(inspect(&image)).into_response());
+    }
+    if let Some(name) = rest.strip_suffix("/history") {
+        let image = engine.images.get(name)?;
+        return Ok(Json(engine.images.history(&image)).into_response());
+    }
+    Err(ApiError::not_found(format!("page not found: /images/{rest}")))
+}
+
+#[derive(Deserialize)]
+pub struct TagQuery {
+    repo: Option<String>,
+    tag: Option<String>,
+}
+
+pub async fn image_post(
+    State(engine): State<Arc<Engine>>,
+    Path(rest): Path<String>,
+    Query(query): Query<TagQuery>,
+) -> ApiResult<Response> {
+    if let Some(name) = rest.strip_suffix("/tag") {
+        let repo = query.repo.filter(|r| !r.is_empty()).ok_or_else(|| ApiError::bad_request("repository name must have at least one component"))?;
+        let target = match query.tag.filter(|t| !t.is_empty()) {
+            Some(tag) => format!("{repo}:{tag}"),
+            None => repo,
+        };
+        engine.images.tag(name, &target)?;
+        let image = engine.images.get(&target)?;
+        engine.events.emit(bollard_stubs::models::EventMessageTypeEnum::IMAGE, "tag", &image.id, HashMap::from([("name".to_string(), target)]));
+        return Ok(StatusCode::CREATED.into_response());
+    }
+    if rest.ends_with("/push") {
+        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "push is not supported by Berth yet: no registry client"));
+    }
+    Err(ApiError::not_found(format!("page not found: /images/{rest}")))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    force: Option<String>,
+}
+
+pub async fn image_delete(
+    State(engine): State<Arc<Engine>>,
+    Path(name): Path<String>,
+    Query(query): Query<DeleteQuery>,
+) -> ApiResult<Response> {
+    let users = |image_id: &str| {
+        let users = engine.image_users(image_id);
+        // A running user matters most: it cannot be forced.
+        users
+            .iter()
+            .find(|(_, running)| *running)
+            .or(users.first())
+            .map(|(id, running)| ContainerUse { container_id: id.clone(), running: *running })
+    };
+    let deleted: Vec<DeleteItem> = engine.images.remove(&name, flag(&query.force), &users)?;
+    for item in &deleted {
+        if let Some(id) = &item.deleted {
+            engine.events.emit(bollard_stubs::models::EventMessageTypeEnum::IMAGE, "delete", id, HashMap::new());
+        }
+        if let Some(tag) = &item.untagged {
+            engine.events.emit(bollard_stubs::models::EventMessageTypeEnum::IMAGE, "untag", tag, HashMap::new());
+        }
+    }
+    Ok(Json(deleted).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PruneQuery {
+    filters: Option<String>,
+}
+
+pub async fn prune(State(engine): State<Arc<Engine>>, Query(query): Query<PruneQuery>) -> ApiResult<Response> {
+    let filters = super::container_views::parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
+    let dangling_only = filters.get("dangling").and_then(|v| v.first()).is_none_or(|v| v != "false" && v != "0");
+    let users = |image_id: &str| !engine.image_users(image_id).is_empty();
+    let (deleted, reclaimed) = engine.images.prune(dangling_only, &users)?;
+    let deleted = deleted
+        .into_iter()
+        .map(|d| bollard_stubs::models::ImageDeleteResponseItem { untagged: d.untagged, deleted: d.deleted })
+        .collect();
+    Ok(Json(ImagePruneResponse { images_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CreateQuery {
+    #[serde(rename = "fromImage")]
+    from_image: Option<String>,
+    #[serde(rename = "fromSrc")]
+    from_src: Option<String>,
+    repo: Option<String>,
+    tag: Option<String>,
+    message: Option<String>,
+    #[serde(default)]
+    changes: Vec<String>,
+}
+
+fn json_line(value: serde_json::Value) -> Bytes {
+    let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+/// `docker import` (fromSrc=-: the body is the tarball) and `docker pull` (answered: no registry access).
+pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+    let query = request.uri().query().unwrap_or("");
+    let query: CreateQuery = serde_html_form_like(query)?;
+    if let Some(image) = query.from_image.filter(|i| !i.is_empty()) {
+        let tag = query.tag.unwrap_or_else(|| "latest".into());
+        let name = image.trim_start_matches("docker.io/").trim_start_matches("library/").to_string();
+        if let Ok(found) = engine.images.get(&format!("{name}:{tag}")) {
+            let lines = [
+                json_line(serde_json::json!({"status": format!("Pulling from {name}"), "id": tag})),
+                json_line(serde_json::json!({"status": format!("Digest: {}", found.manifest_digest)})),
+                json_line(serde_json::json!({"status": format!("Status: Image is up to date for {name}:{tag}")})),
+            ];
+            return Ok(Body::from(lines.concat()).into_response());
+        }
+        return Err(ApiError::not_found(format!(
+            "pull access denied for {name}, repository does not exist or may require 'docker login': Berth has no registry access; import or build the image instead"
+        )));
+    }
+    if query.from_src.as_deref() != Some("-") {
+        return Err(ApiError::bad_request("only fromSrc=- (the request body) is supported for import"));
+    }
+    let repo_tag = query.repo.filter(|r| !r.is_empty()).map(|repo| match query.tag.filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{repo}:{tag}"),
+        None => repo,
+    });
+    let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
+    let reader = SyncIoBridge::new(StreamReader::new(body));
+    let images = engine.images.clone();
+    let changes = query.changes;
+    let message = query.message;
+    let image = tokio::task::spawn_blocking(move || {
+        images.import(reader, repo_tag.as_deref(), &changes, message.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    engine.events.emit(bollard_stubs::models::EventMessageTypeEnum::IMAGE, "import", &image.id, HashMap::new());
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        json_line(serde_json::json!({ "status": image.id })),
+    )
+        .into_response())
+}
+
+/// Query strings with repeated keys (`changes=A&changes=B`), which serde_urlencoded's struct support can't collect.
+fn serde_html_form_like<T: serde::de::DeserializeOwned>(query: &str) -> ApiResult<T> {
+    let mut map = serde_json::Map::new();
+    let mut changes = Vec::new();
+    for (key, value) in url_pairs(query) {
+        if key == "changes" {
+            changes.push(serde_json::Value::String(value));
+        } else {
+            map.insert(key, serde_json::Value::String(value));
+        }
+    }
+    map.insert("changes".into(), serde_json::Value::Array(changes));
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+pub fn url_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+pub struct CommitQuery {
+    container: String,
+    repo: Option<String>,
+    tag: Option<String>,
+    comment: Option<String>,
+    author: Option<String>,
+    pause: Option<String>,
+}
+
+pub async fn commit(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+    let raw_query = request.uri().query().unwrap_or("").to_string();
+    let query: CommitQuery =
+        serde_urlencoded::from_str(&raw_query).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let changes: Vec<String> =
+        url_pairs(&raw_query).into_iter().filter(|(k, _)| k == "changes").map(|(_, v)| v).flat_map(|v| v.lines().map(str::to_string).collect::<Vec<_>>()).filter(|l| !l.trim().is_empty()).collect();
+    let repo_tag = query.repo.filter(|r| !r.is_empty()).map(|repo| match query.tag.filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{repo}:{tag}"),
+        None => repo,
+    });
+    let pause = query.pause.as_deref().is_none_or(|p| p == "1" || p == "true");
+    let id = engine
+        .commit(&query.container, repo_tag, changes, query.comment.filter(|c| !c.is_empty()), query.author.filter(|a| !a.is_empty()), pause)
+        .await?;
+    Ok((StatusCode::CREATED, Json(IdResponse { id })).into_response())
+}

@@ -1,0 +1,82 @@
+//! Daemon start after a clean stop or a crash: reload every container, reclaim what the old daemon left running
+//! (its cgroup, its overlay mount), record running containers as exited, and restart those whose policy says so.
+
+use std::sync::Arc;
+
+use bollard_stubs::models::RestartPolicyNameEnum;
+use chrono::Utc;
+
+use super::container::{Container, ContainerRecord, Status, RECORD_FILE};
+use super::{Engine, EngineError};
+use crate::runtime::{self, Cgroup};
+use crate::store;
+
+/// Exit code recorded for a container whose process was lost with the daemon.
+const LOST_WITH_DAEMON: i32 = 255;
+
+pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
+    let dir = engine.containers_dir();
+    let entries = std::fs::read_dir(&dir).map_err(|e| EngineError::io(format!("read {}", dir.display()), e))?;
+    let mut to_restart = Vec::new();
+    let mut to_remove = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let record_path = path.join(RECORD_FILE);
+        if !record_path.exists() {
+            continue;
+        }
+        let mut record: ContainerRecord = match store::read_json(&record_path) {
+            Ok(record) => record,
+            Err(err) => {
+                tracing::error!(%err, "skipping a container whose metadata cannot be read");
+                continue;
+            }
+        };
+        let merged = path.join("merged");
+        let _ = runtime::unmount_rootfs(&merged);
+        let was_running = record.state.status.is_running() || record.state.status == Status::Removing;
+        if was_running {
+            // The old daemon's container processes outlive it; they are not ours to supervise any more.
+            if let Err(err) = Cgroup::load(&record.id).destroy() {
+                tracing::warn!(id = %record.id, %err, "could not reclaim the cgroup of a lost container");
+            }
+            record.state.status = Status::Exited;
+            record.state.pid = 0;
+            record.state.exit_code = LOST_WITH_DAEMON;
+            record.state.finished_at = Some(Utc::now());
+            store::write_json(&record_path, &record)?;
+        }
+        let policy = record.host_config.restart_policy.clone().unwrap_or_default();
+        let restart = was_running
+            && match policy.name {
+                Some(RestartPolicyNameEnum::ALWAYS) => true,
+                Some(RestartPolicyNameEnum::UNLESS_STOPPED) => !record.state.manually_stopped,
+                Some(RestartPolicyNameEnum::ON_FAILURE) => {
+                    let max = policy.maximum_retry_count.unwrap_or(0);
+                    max == 0 || record.state.restart_count < max
+                }
+                _ => false,
+            };
+        let auto_remove = was_running && record.host_config.auto_remove.unwrap_or(false);
+        let container = Container::new(path, record);
+        engine.insert(container.clone());
+        if restart {
+            to_restart.push(container);
+        } else if auto_remove {
+            to_remove.push(container);
+        }
+    }
+    for container in to_remove {
+        let _op = container.op.lock().await;
+        engine.remove_after_recovery(&container).await;
+    }
+    for container in to_restart {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            if let Err(err) = engine.start(&container.id).await {
+                tracing::warn!(id = %container.id, %err, "restart after daemon start failed");
+            }
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,640 @@
+//! One cgroup per container, `berth/<id>` in every hierarchy (cgroup v1) or in the unified tree (v2), managed
+//! with `cgroups-rs`. Limits come from an OCI `LinuxResources`; statistics are read from the controller files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cgroups_rs::cpu::CpuController;
+use cgroups_rs::cpuset::CpuSetController;
+use cgroups_rs::freezer::{FreezerController, FreezerState};
+use cgroups_rs::memory::MemController;
+use cgroups_rs::pid::PidController;
+use cgroups_rs::{Controllers, MaxValue};
+use nix::sys::signal::Signal;
+use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
+
+use super::RuntimeError;
+
+/// The parent of every container's cgroup.
+const PARENT: &str = "berth";
+
+/// A container's cgroup.
+#[derive(Debug)]
+pub struct Cgroup {
+    id: String,
+    inner: cgroups_rs::Cgroup,
+}
+
+/// Resource usage of a cgroup, as `docker stats` needs it. Counters that cannot be read are 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CgroupStats {
+    /// Total CPU time consumed, nanoseconds.
+    pub cpu_total_ns: u64,
+    /// Per-CPU time, nanoseconds (empty where the kernel does not say, e.g. cgroup v2).
+    pub cpu_per_cpu_ns: Vec<u64>,
+    /// CPU time in user mode, nanoseconds.
+    pub cpu_user_ns: u64,
+    /// CPU time in kernel mode, nanoseconds.
+    pub cpu_system_ns: u64,
+    /// CFS periods elapsed / throttled, and throttled time in nanoseconds.
+    pub throttling_periods: u64,
+    /// Periods in which the group was throttled.
+    pub throttled_periods: u64,
+    /// Total throttled time, nanoseconds.
+    pub throttled_time_ns: u64,
+    /// Memory in use, bytes (including page cache, as the kernel reports it).
+    pub memory_usage: u64,
+    /// Peak memory use, bytes (0 where unknown).
+    pub memory_max_usage: u64,
+    /// Memory limit in bytes; the host's total memory when unlimited (like Docker).
+    pub memory_limit: u64,
+    /// Inactive page cache (`total_inactive_file` in v1, `inactive_file` in v2), for Docker's "usage - cache".
+    pub memory_inactive_file: u64,
+    /// `memory.stat` as key/value pairs.
+    pub memory_stat: BTreeMap<String, u64>,
+    /// Times the limit was hit (v1 `memory.failcnt`).
+    pub memory_failcnt: u64,
+    /// Processes (tasks) in the group.
+    pub pids_current: u64,
+    /// The pids limit, `None` when unlimited.
+    pub pids_limit: Option<u64>,
+    /// OOM kills in the group.
+    pub oom_kills: u64,
+}
+
+/// Whether `id` can be used as one cgroup path component.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 255
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn rel_path(id: &str) -> String {
+    format!("{PARENT}/{id}")
+}
+
+fn cg_err(id: &str, op: &'static str, e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Cgroup {
+        id: id.to_string(),
+        op,
+        message: e.to_string(),
+    }
+}
+
+impl Cgroup {
+    /// Creates `berth/<id>` (in every v1 hierarchy) and applies `resources`.
+    pub fn create(id: &str, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
+        if !valid_id(id) {
+            return Err(RuntimeError::InvalidId { id: id.to_string() });
+        }
+        let hier = cgroups_rs::hierarchies::auto();
+        let inner =
+            cgroups_rs::Cgroup::new(hier, rel_path(id)).map_err(|e| cg_err(id, "create", e))?;
+        let cg = Cgroup {
+            id: id.to_string(),
+            inner,
+        };
+        tracing::debug!(id, v2 = cg.inner.v2(), "cgroup created");
+        if let Some(r) = resources {
+            cg.update(r)?;
+        }
+        Ok(cg)
+    }
+
+    /// A handle on an existing cgroup (after a daemon restart). Nothing is checked or created.
+    pub fn load(id: &str) -> Self {
+        let safe: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let hier = cgroups_rs::hierarchies::auto();
+        Cgroup {
+            id: id.to_string(),
+            inner: cgroups_rs::Cgroup::load(hier, rel_path(&safe)),
+        }
+    }
+
+    /// The container id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the host uses the unified (v2) hierarchy.
+    pub fn is_v2(&self) -> bool {
+        self.inner.v2()
+    }
+
+    /// The `cgroup.procs` files a process writes its pid into to join (one per hierarchy; one on v2).
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .inner
+            .subsystems()
+            .iter()
+            .map(|s| s.to_controller().path().join("cgroup.procs"))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn dir(&self, kind: Controllers) -> Option<PathBuf> {
+        self.inner
+            .subsystems()
+            .iter()
+            .map(|s| s.to_controller())
+            .find(|c| c.control_type() == kind)
+            .map(|c| c.path().to_path_buf())
+    }
+
+    /// Applies new limits (`docker update`, or at creation).
+    pub fn update(&self, resources: &LinuxResources) -> Result<(), RuntimeError> {
+        if let Some(mem) = resources.memory() {
+            self.update_memory(mem)?;
+        }
+        if let Some(cpu) = resources.cpu() {
+            self.update_cpu(cpu)?;
+        }
+        if let Some(pids) = resources.pids() {
+            if let Some(c) = self.inner.controller_of::<PidController>() {
+                let v = if pids.limit() > 0 {
+                    MaxValue::Value(pids.limit())
+                } else {
+                    MaxValue::Max
+                };
+                c.set_pid_max(v)
+                    .map_err(|e| cg_err(&self.id, "set pids limit", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn update_memory(&self, mem: &LinuxMemory) -> Result<(), RuntimeError> {
+        let Some(c) = self.inner.controller_of::<MemController>() else {
+            tracing::warn!(id = %self.id, "no memory controller: memory limits ignored");
+            return Ok(());
+        };
+        let limit = mem.limit();
+        // Docker: `-m X` without `--memory-swap` means memory+swap = 2X; -1 means unlimited swap.
+        let swap = match (limit, mem.swap()) {
+            (_, Some(s)) => Some(s),
+            (Some(l), None) if l > 0 => Some(2 * l),
+            _ => None,
+        };
+        if self.inner.v2() {
+            if let Some(l) = limit {
+                c.set_limit(if l > 0 { l } else { -1 })
+                    .map_err(|e| cg_err(&self.id, "set memory.max", e))?;
+            }
+            if let Some(s) = swap {
+                // v2 limits swap alone; OCI's swap is memory+swap.
+                let v = match (s, limit) {
+                    (s, _) if s < 0 => -1,
+                    (s, Some(l)) if l > 0 => (s - l).max(0),
+                    (s, _) => s,
+                };
+                if let Err(e) = c.set_memswap_limit(v) {
+                    tracing::warn!(id = %self.id, error = %e, "memory.swap.max not set");
+                }
+            }
+        } else {
+            let has_memsw = self
+                .dir(Controllers::Mem)
+                .is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
+            let limit_v1 = limit.map(|l| if l > 0 { l } else { -1 });
+            let set_limit = || -> Result<(), RuntimeError> {
+                match limit_v1 {
+                    Some(l) => c
+                        .set_limit(l)
+                        .map_err(|e| cg_err(&self.id, "set memory.limit_in_bytes", e)),
+                    None => Ok(()),
+                }
+            };
+            let set_swap = || -> Result<(), RuntimeError> {
+                match swap {
+                    Some(s) if has_memsw => c
+                        .set_memswap_limit(if s > 0 { s } else { -1 })
+                        .map_err(|e| cg_err(&self.id, "set memory.memsw.limit_in_bytes", e)),
+                    _ => Ok(()),
+                }
+            };
+            // memsw must stay >= limit at every step: raising goes swap first, lowering limit first.
+            if set_limit().and_then(|_| set_swap()).is_err() {
+                set_swap()?;
+                set_limit()?;
+            }
+            if let Some(sw) = mem.swappiness() {
+                if sw <= 100 {
+                    let _ = c.set_swappiness(sw);
+                }
+            }
+            if mem.disable_oom_killer() == Some(true) {
+                let _ = c.disable_oom_killer();
+            }
+        }
+        if let Some(r) = mem.reservation() {
+            if r > 0 {
+                c.set_soft_limit(r)
+                    .map_err(|e| cg_err(&self.id, "set memory reservation", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn update_cpu(&self, cpu: &LinuxCpu) -> Result<(), RuntimeError> {
+        if let Some(c) = self.inner.controller_of::<CpuController>() {
+            if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
+                let v = if self.inner.v2() {
+                    shares_to_weight(shares)
+                } else {
+                    shares.max(2)
+                };
+                c.set_shares(v)
+                    .map_err(|e| cg_err(&self.id, "set cpu shares", e))?;
+            }
+            if cpu.quota().is_some() || cpu.period().is_some() {
+                c.set_cfs_quota_and_period(cpu.quota(), cpu.period())
+                    .map_err(|e| cg_err(&self.id, "set cpu quota", e))?;
+            }
+        }
+        if let Some(c) = self.inner.controller_of::<CpuSetController>() {
+            if let Some(cpus) = cpu.cpus().as_deref().filter(|s| !s.is_empty()) {
+                c.set_cpus(cpus)
+                    .map_err(|e| cg_err(&self.id, "set cpuset.cpus", e))?;
+            }
+            if let Some(mems) = cpu.mems().as_deref().filter(|s| !s.is_empty()) {
+                c.set_mems(mems)
+                    .map_err(|e| cg_err(&self.id, "set cpuset.mems", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Freezes every process (`docker pause`), waiting up to a second for the kernel to finish.
+    pub fn freeze(&self) -> Result<(), RuntimeError> {
+        let c = self
+            .inner
+            .controller_of::<FreezerController>()
+            .ok_or_else(|| cg_err(&self.id, "freeze", "no freezer controller"))?;
+        c.freeze().map_err(|e| cg_err(&self.id, "freeze", e))?;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if matches!(c.state(), Ok(FreezerState::Frozen)) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Thaws (`docker unpause`).
+    pub fn thaw(&self) -> Result<(), RuntimeError> {
+        let c = self
+            .inner
+            .controller_of::<FreezerController>()
+            .ok_or_else(|| cg_err(&self.id, "thaw", "no freezer controller"))?;
+        c.thaw().map_err(|e| cg_err(&self.id, "thaw", e))
+    }
+
+    /// Every process in the cgroup (host pids), sorted.
+    pub fn pids(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self
+            .inner
+            .procs()
+            .into_iter()
+            .filter_map(|p| i32::try_from(p.pid).ok())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Sends `sig` to every process in the cgroup; errors (process already gone) are ignored.
+    pub fn kill_all(&self, sig: Signal) {
+        for pid in self.pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+    }
+
+    /// Kills what is left (SIGKILL, thawing first so frozen processes die) and removes the cgroup directories.
+    pub fn destroy(self) -> Result<(), RuntimeError> {
+        if !self.inner.exists() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let pids = self.pids();
+            if pids.is_empty() {
+                break;
+            }
+            self.kill_all(Signal::SIGKILL);
+            let _ = self.thaw();
+            if Instant::now() > deadline {
+                return Err(cg_err(
+                    &self.id,
+                    "destroy",
+                    format!("processes still alive: {pids:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.inner
+            .delete()
+            .map_err(|e| cg_err(&self.id, "remove", e))?;
+        tracing::debug!(id = %self.id, "cgroup removed");
+        Ok(())
+    }
+
+    /// Current usage.
+    pub fn stats(&self) -> CgroupStats {
+        let mut s = CgroupStats::default();
+        if self.inner.v2() {
+            self.stats_v2(&mut s);
+        } else {
+            self.stats_v1(&mut s);
+        }
+        let host_total = host_memory_total();
+        if s.memory_limit == 0 || (host_total > 0 && s.memory_limit > host_total) {
+            s.memory_limit = host_total;
+        }
+        s
+    }
+
+    fn stats_v1(&self, s: &mut CgroupStats) {
+        if let Some(d) = self.dir(Controllers::CpuAcct) {
+            s.cpu_total_ns = read_u64(&d.join("cpuacct.usage")).unwrap_or(0);
+            s.cpu_per_cpu_ns = read_string(&d.join("cpuacct.usage_percpu"))
+                .map(|t| {
+                    t.split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let stat = read_kv(&d.join("cpuacct.stat"));
+            let ns_per_tick = 1_000_000_000 / clock_ticks();
+            s.cpu_user_ns = stat.get("user").copied().unwrap_or(0) * ns_per_tick;
+            s.cpu_system_ns = stat.get("system").copied().unwrap_or(0) * ns_per_tick;
+        }
+        if let Some(d) = self.dir(Controllers::Cpu) {
+            let stat = read_kv(&d.join("cpu.stat"));
+            s.throttling_periods = stat.get("nr_periods").copied().unwrap_or(0);
+            s.throttled_periods = stat.get("nr_throttled").copied().unwrap_or(0);
+            s.throttled_time_ns = stat.get("throttled_time").copied().unwrap_or(0);
+        }
+        if let Some(d) = self.dir(Controllers::Mem) {
+            s.memory_usage = read_u64(&d.join("memory.usage_in_bytes")).unwrap_or(0);
+            s.memory_max_usage = read_u64(&d.join("memory.max_usage_in_bytes")).unwrap_or(0);
+            s.memory_limit = read_u64(&d.join("memory.limit_in_bytes")).unwrap_or(0);
+            s.memory_failcnt = read_u64(&d.join("memory.failcnt")).unwrap_or(0);
+            s.memory_stat = read_kv(&d.join("memory.stat"));
+            s.memory_inactive_file = s
+                .memory_stat
+                .get("total_inactive_file")
+                .copied()
+                .unwrap_or(0);
+            s.oom_kills = read_kv(&d.join("memory.oom_control"))
+                .get("oom_kill")
+                .copied()
+                .unwrap_or(0);
+        }
+        self.pids_stats(s);
+    }
+
+    fn stats_v2(&self, s: &mut CgroupStats) {
+        let Some(d) = self
+            .inner
+            .subsystems()
+            .first()
+            .map(|x| x.to_controller().path().to_path_buf())
+        else {
+            return;
+        };
+        let cpu = read_kv(&d.join("cpu.stat"));
+        s.cpu_total_ns = cpu.get("usage_usec").copied().unwrap_or(0) * 1000;
+        s.cpu_user_ns = cpu.get("user_usec").copied().unwrap_or(0) * 1000;
+        s.cpu_system_ns = cpu.get("system_usec").copied().unwrap_or(0) * 1000;
+        s.throttling_periods = cpu.get("nr_periods").copied().unwrap_or(0);
+        s.throttled_periods = cpu.get("nr_throttled").copied().unwrap_or(0);
+        s.throttled_time_ns = cpu.get("throttled_usec").copied().unwrap_or(0) * 1000;
+        s.memory_usage = read_u64(&d.join("memory.current")).unwrap_or(0);
+        s.memory_max_usage = read_u64(&d.join("memory.peak")).unwrap_or(0);
+        s.memory_limit = read_u64(&d.join("memory.max")).unwrap_or(0);
+        s.memory_stat = read_kv(&d.join("memory.stat"));
+        s.memory_inactive_file = s.memory_stat.get("inactive_file").copied().unwrap_or(0);
+        let events = read_kv(&d.join("memory.events"));
+        s.oom_kills = events.get("oom_kill").copied().unwrap_or(0);
+        s.memory_failcnt = events.get("max").copied().unwrap_or(0);
+        self.pids_stats(s);
+    }
+
+    fn pids_stats(&self, s: &mut CgroupStats) {
+        if let Some(d) = self.dir(Controllers::Pids) {
+            s.pids_current = read_u64(&d.join("pids.current")).unwrap_or(0);
+            s.pids_limit = read_u64(&d.join("pids.max"));
+        } else {
+            s.pids_current = self.inner.tasks().len() as u64;
+        }
+    }
+}
+
+/// cgroup v1 shares (2..262144) to v2 weight (1..10000), the formula runc and crun use.
+fn shares_to_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+fn read_string(p: &Path) -> Option<String> {
+    std::fs::read_to_string(p).ok()
+}
+
+/// A number; `max` and unparsable text give `None`.
+fn read_u64(p: &Path) -> Option<u64> {
+    read_string(p)?.trim().parse().ok()
+}
+
+/// `key value` lines.
+pub(crate) fn parse_kv(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let k = it.next()?;
+            let v = it.next()?.parse().ok()?;
+            Some((k.to_string(), v))
+        })
+        .collect()
+}
+
+fn read_kv(p: &Path) -> BTreeMap<String, u64> {
+    read_string(p).map(|t| parse_kv(&t)).unwrap_or_default()
+}
+
+fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
+fn host_memory_total() -> u64 {
+    read_string(Path::new("/proc/meminfo"))
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                let rest = l.strip_prefix("MemTotal:")?;
+                let kb: u64 = rest.split_whitespace().next()?.parse().ok()?;
+                Some(kb * 1024)
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// Host CPU time like Docker's `system_cpu_usage`: the `cpu` line of /proc/stat, summed, in nanoseconds.
+pub fn host_cpu_usage_ns() -> u64 {
+    read_string(Path::new("/proc/stat"))
+        .map(|t| parse_proc_stat_cpu(&t, clock_ticks()))
+        .unwrap_or(0)
+}
+
+pub(crate) fn parse_proc_stat_cpu(text: &str, ticks: u64) -> u64 {
+    let Some(line) = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("cpu"))
+    else {
+        return 0;
+    };
+    // user nice system idle iowait irq softirq steal (guest time is already in user/nice).
+    let total: u64 = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
+    total * (1_000_000_000 / ticks.max(1))
+}
+
+/// One interface's counters from `/proc/<pid>/net/dev`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NetDevStats {
+    /// Interface name.
+    pub iface: String,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Receive errors.
+    pub rx_errors: u64,
+    /// Received packets dropped.
+    pub rx_dropped: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Send errors.
+    pub tx_errors: u64,
+    /// Sent packets dropped.
+    pub tx_dropped: u64,
+}
+
+/// Network counters of the namespace `pid` is in (empty if it is gone).
+pub fn net_dev_stats(pid: i32) -> Vec<NetDevStats> {
+    read_string(Path::new(&format!("/proc/{pid}/net/dev")))
+        .map(|t| parse_net_dev(&t))
+        .unwrap_or_default()
+}
+
+pub(crate) fn parse_net_dev(text: &str) -> Vec<NetDevStats> {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if f.len() < 16 {
+                return None;
+            }
+            Some(NetDevStats {
+                iface: name.trim().to_string(),
+                rx_bytes: f[0],
+                rx_packets: f[1],
+                rx_errors: f[2],
+                rx_dropped: f[3],
+                tx_bytes: f[8],
+                tx_packets: f[9],
+                tx_errors: f[10],
+                tx_dropped: f[11],
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(valid_id("abc123_-x.y"));
+        for bad in ["", ".", "..", "a/b", "a b", "../x"] {
+            assert!(!valid_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn weight_conversion() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+    }
+
+    #[test]
+    fn proc_stat_sum() {
+        let t = "cpu  10 20 30 40 50 60 70 80 90 100\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
+        assert_eq!(parse_proc_stat_cpu(t, 100), 360 * 10_000_000);
+    }
+
+    #[test]
+    fn net_dev_parse() {
+        let t = "Inter-|   Receive                                                |  Transmit\n \
+                 face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
+                 lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0       0          0\n  \
+                 eth0: 5000 40 1 2 0 0 0 0 6000 50 3 4 0 0 0 0\n";
+        let v = parse_net_dev(t);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].iface, "lo");
+        assert_eq!(
+            v[1],
+            NetDevStats {
+                iface: "eth0".into(),
+                rx_bytes: 5000,
+                rx_packets: 40,
+                rx_errors: 1,
+                rx_dropped: 2,
+                tx_bytes: 6000,
+                tx_packets: 50,
+                tx_errors: 3,
+                tx_dropped: 4
+            }
+        );
+    }
+
+    #[test]
+    fn kv_parse() {
+        let m = parse_kv("cache 10\ntotal_inactive_file 4096\nbad\n");
+        assert_eq!(m.get("total_inactive_file"), Some(&4096));
+        assert_eq!(m.len(), 2);
+    }
+}

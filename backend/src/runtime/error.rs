@@ -1,0 +1,112 @@
+//! The one error type of the runtime.
+
+use std::path::PathBuf;
+
+/// What went wrong while isolating or starting a container process.
+///
+/// The `Exec*` variants carry Docker's wording (`exec: "x": executable file not found in $PATH`,
+/// `permission denied`): the engine passes them through and the docker CLI maps them to exit codes 127 and 126.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The program to run does not exist (Docker's exit code 127).
+    #[error("OCI runtime create failed: unable to start container process: {message}: unknown")]
+    ExecNotFound {
+        /// Docker's wording, e.g. `exec: "nosuchcmd": executable file not found in $PATH`.
+        message: String,
+    },
+    /// The program exists but cannot be executed (Docker's exit code 126).
+    #[error("OCI runtime create failed: unable to start container process: {message}: unknown")]
+    ExecPermissionDenied {
+        /// Docker's wording, e.g. `exec: "/etc": permission denied`.
+        message: String,
+    },
+    /// The container process failed while setting itself up (mounts, user, capabilities...).
+    #[error("failed to start container process: {message}")]
+    ContainerSetup {
+        /// What the process inside reported.
+        message: String,
+    },
+    /// A system call on a path failed.
+    #[error("{op} {}: {source}", path.display())]
+    Path {
+        /// What was being done (`mount overlay`, `mkdir`, ...).
+        op: &'static str,
+        /// The path it was done on.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A system call not tied to one path failed.
+    #[error("{op}: {source}")]
+    Sys {
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A cgroup operation failed.
+    #[error("cgroup {id}: {op}: {message}")]
+    Cgroup {
+        /// The container id the cgroup belongs to.
+        id: String,
+        /// What was being done.
+        op: &'static str,
+        /// The cause.
+        message: String,
+    },
+    /// The container id cannot name a cgroup (empty, `/`, `..`, ...).
+    #[error("invalid container id for a cgroup: {id:?}")]
+    InvalidId {
+        /// The offending id.
+        id: String,
+    },
+    /// The spec lacks something the runtime needs, or has something it cannot do.
+    #[error("invalid runtime spec: {0}")]
+    InvalidSpec(String),
+    /// Spawning `berth init` failed.
+    #[error("spawn {}: {source}", exe.display())]
+    Spawn {
+        /// The executable re-executed as `berth init`.
+        exe: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `berth init` broke the start protocol (exited early, sent garbage).
+    #[error("container init protocol: {0}")]
+    Protocol(String),
+    /// The process (by host pid) is gone or cannot be addressed.
+    #[error("process {pid}: {op}: {source}")]
+    Process {
+        /// Host pid.
+        pid: i32,
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RuntimeError {
+    pub(crate) fn path(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: impl Into<std::io::Error>,
+    ) -> Self {
+        Self::Path {
+            op,
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+
+    pub(crate) fn sys(op: &'static str, source: impl Into<std::io::Error>) -> Self {
+        Self::Sys {
+            op,
+            source: source.into(),
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! Inside `berth init`, in the container's fresh mount namespace: the spec's mounts, `/dev`, `pivot_root`, masked
+//! and read-only paths. Runs single-threaded; errors are plain strings reported over the sync pipe.
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+
+use super::mount_options;
+use super::paths::resolve_in_root;
+
+type Res<T> = Result<T, String>;
+
+fn mount_err(what: &str, target: &Path, e: nix::Error) -> String {
+    format!("mount {what} on {}: {e}", target.display())
+}
+
+/// The absolute rootfs path of a spec.
+pub(crate) fn root_of(spec: &Spec) -> Res<PathBuf> {
+    let root = spec.root().as_ref().ok_or("spec has no root")?.path();
+    if !root.is_absolute() {
+        return Err(format!("root path {} is not absolute", root.display()));
+    }
+    fs::canonicalize(root).map_err(|e| format!("rootfs {}: {e}", root.display()))
+}
+
+/// Everything before `pivot_root`: mounts, `/dev`, the console, the working directory.
+pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool) -> Res<()> {
+    let propagation = match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        Some("shared") | Some("rshared") => MsFlags::MS_SHARED,
+        Some("slave") | Some("rslave") => MsFlags::MS_SLAVE,
+        Some("unbindable") | Some("runbindable") => MsFlags::MS_UNBINDABLE,
+        _ => MsFlags::MS_PRIVATE,
+    };
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | propagation,
+        None::<&str>,
+    )
+    .map_err(|e| mount_err("propagation", Path::new("/"), e))?;
+    // pivot_root needs the new root to be a mount point.
+    mount(
+        Some(root),
+        root,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| mount_err("rootfs bind", root, e))?;
+
+    let mounts: &[Mount] = spec.mounts().as_deref().unwrap_or(&[]);
+    let has_dev = mounts.iter().any(|m| m.destination() == Path::new("/dev"));
+    if !has_dev {
+        let dev =
+            resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
+        fs::create_dir_all(&dev).map_err(|e| format!("mkdir {}: {e}", dev.display()))?;
+        mount(
+            Some("tmpfs"),
+            &dev,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID,
+            Some("mode=755,size=65536k"),
+        )
+        .map_err(|e| mount_err("tmpfs", &dev, e))?;
+    }
+    for m in mounts {
+        mount_entry(root, m)?;
+    }
+    let devices: &[LinuxDevice] = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().as_deref())
+        .unwrap_or(&[]);
+    create_devices(root, devices)?;
+    dev_symlinks(root)?;
+    if tty {
+        bind_console(root)?;
+    }
+    if let Some(p) = spec.process() {
+        let cwd = resolve_in_root(root, p.cwd()).map_err(|e| format!("resolve cwd: {e}"))?;
+        if !cwd.exists() {
+            fs::create_dir_all(&cwd)
+                .map_err(|e| format!("mkdir cwd {}: {e}", p.cwd().display()))?;
+            let _ = fs::set_permissions(&cwd, fs::Permissions::from_mode(0o755));
+        }
+    }
+    Ok(())
+}
+
+/// Mounts one entry of `spec.mounts`, its destination resolved inside the root.
+fn mount_entry(root: &Path, m: &Mount) -> Res<()> {
+    let typ = m.typ().as_deref().unwrap_or("none");
+    let dest_in = m.destination();
+    if !dest_in.is_absolute() {
+        return Err(format!(
+            "mount destination {} is not absolute",
+            dest_in.display()
+        ));
+    }
+    if matches!(typ, "cgroup" | "cgroup2") {
+        tracing::debug!(dest = %dest_in.display(), "cgroup mount skipped");
+        return Ok(());
+    }
+    let dest = resolve_in_root(root, dest_in)
+        .map_err(|e| format!("resolve {}: {e}", dest_in.display()))?;
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
+    if opts.is_bind() || typ == "bind" {
+        let source = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| format!("bind mount {} has no source", dest_in.display()))?;
+        let meta =
+            fs::metadata(source).map_err(|e| format!("bind source {}: {e}", source.display()))?;
+        create_mount_point(&dest, meta.is_dir())?;
+        let rec = opts.flags & MsFlags::MS_REC;
+        mount(
+            Some(source.as_path()),
+            &dest,
+            None::<&str>,
+            MsFlags::MS_BIND | rec,
+            None::<&str>,
+        )
+        .map_err(|e| mount_err(&format!("bind {}", source.display()), &dest, e))?;
+        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            remount_bind(&dest, extra)?;
+        }
+    } else {
+        create_mount_point(&dest, true)?;
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| s.as_path())
+            .unwrap_or(Path::new(typ));
+        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        let r = mount(Some(source), &dest, Some(typ), opts.flags, data);
+        match r {
+            Ok(()) => {}
+            Err(e) if typ == "sysfs" => {
+                // Without a network namespace of our own sysfs may refuse: bind the host's, read-only.
+                tracing::debug!(error = %e, "sysfs mount failed, binding /sys");
+                mount(
+                    Some("/sys"),
+                    &dest,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .map_err(|e| mount_err("bind /sys", &dest, e))?;
+                remount_bind(
+                    &dest,
+                    MsFlags::MS_RDONLY
+                        | MsFlags::MS_NOSUID
+                        | MsFlags::MS_NODEV
+                        | MsFlags::MS_NOEXEC,
+                )?;
+            }
+            Err(e) => return Err(mount_err(typ, &dest, e)),
+        }
+    }
+    for p in &opts.propagation {
+        mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
+            .map_err(|e| mount_err("propagation", &dest, e))?;
+    }
+    Ok(())
+}
+
+/// A directory, or an empty file for file bind mounts.
+fn create_mount_point(dest: &Path, dir: bool) -> Res<()> {
+    if dir {
+        fs::create_dir_all(dest).map_err(|e| format!("mkdir {}: {e}", dest.display()))
+    } else {
+        if dest.exists() {
+            return Ok(());
+        }
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+        }
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dest)
+            .map(drop)
+            .map_err(|e| format!("create {}: {e}", dest.display()))
+    }
+}
+
+/// The flags a mount already has that a remount must keep.
+fn current_flags(path: &Path) -> MsFlags {
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs_flag, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+    ] {
+        if f.contains(fs_flag) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+/// Changes the per-mount flags of a bind mount (e.g. makes it read-only), keeping those it has.
+fn remount_bind(path: &Path, flags: MsFlags) -> Res<()> {
+    let all = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | current_flags(path) | flags;
+    mount(None::<&str>, path, None::<&str>, all, None::<&str>)
+        .map_err(|e| mount_err("remount", path, e))
+}
+
+struct Dev {
+    path: &'static str,
+    major: u64,
+    minor: u64,
+}
+
+/// Docker's default devices.
+const DEFAULT_DEVICES: &[Dev] = &[
+    Dev {
+        path: "/dev/null",
+        major: 1,
+        minor: 3,
+    },
+    Dev {
+        path: "/dev/zero",
+        major: 1,
+        minor: 5,
+    },
+    Dev {
+        path: "/dev/full",
+        major: 1,
+        minor: 7,
+    },
+    Dev {
+        path: "/dev/random",
+        major: 1,
+        minor: 8,
+    },
+    Dev {
+        path: "/dev/urandom",
+        major: 1,
+        minor: 9,
+    },
+    Dev {
+        path: "/dev/tty",
+        major: 5,
+        minor: 0,
+    },
+];
+
+fn create_devices(root: &Path, devices: &[LinuxDevice]) -> Res<()> {
+    for d in DEFAULT_DEVICES {
+        if devices.iter().any(|x| x.path() == Path::new(d.path)) {
+            continue;
+        }
+        make_device(
+            root,
+            Path::new(d.path),
+            SFlag::S_IFCHR,
+            d.major,
+            d.minor,
+            0o666,
+            0,
+            0,
+        )?;
+    }
+    for d in devices {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => {
+                return Err(format!("device {} has type 'a'", d.path().display()))
+            }
+        };
+        let (major, minor) = (
+            u64::try_from(d.major()).unwrap_or(0),
+            u64::try_from(d.minor()).unwrap_or(0),
+        );
+        let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+        make_device(
+            root,
+            d.path(),
+            kind,
+            major,
+            minor,
+            mode,
+            d.uid().unwrap_or(0),
+            d.gid().unwrap_or(0),
+        )?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_device(
+    root: &Path,
+    path: &Path,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Res<()> {
+    let dest =
+        resolve_in_root(root, path).map_err(|e| format!("resolve {}: {e}", path.display()))?;
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+    }
+    let _ = fs::remove_file(&dest);
+    match mknod(
+        &dest,
+        kind,
+        Mode::from_bits_truncate(mode),
+        makedev(major, minor),
+    ) {
+        Ok(()) => {
+            fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("chmod {}: {e}", dest.display()))?;
+            std::os::unix::fs::chown(&dest, Some(uid), Some(gid))
+                .map_err(|e| format!("chown {}: {e}", dest.display()))?;
+        }
+        Err(nix::errno::Errno::EPERM) => {
+            // No CAP_MKNOD here: bind the host's device instead.
+            create_mount_point(&dest, false)?;
+            mount(
+                Some(path),
+                &dest,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| mount_err(&format!("bind {}", path.display()), &dest, e))?;
+        }
+        Err(e) => return Err(format!("mknod {}: {e}", dest.display())),
+    }
+    Ok(())
+}
+
+fn dev_symlinks(root: &Path) -> Res<()> {
+    let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
+    for (target, name) in [
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+        ("/proc/kcore", "core"),
+        ("pts/ptmx", "ptmx"),
+    ] {
+        let link = dev.join(name);
+        if name == "ptmx" {
+            let _ = fs::remove_file(&link);
+        }
+        match symlink(target, &link) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("symlink {}: {e}", link.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Binds our terminal (fd 0, the pty slave) onto `/dev/console`.
+fn bind_console(root: &Path) -> Res<()> {
+    let console = resolve_in_root(root, Path::new("/dev/console"))
+        .map_err(|e| format!("resolve console: {e}"))?;
+    let _ = fs::remove_file(&console);
+    create_mount_point(&console, false)?;
+    mount(
+        Some("/proc/self/fd/0"),
+        &console,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| mount_err("console", &console, e))
+}
+
+/// Makes `root` the new `/` and detaches the old one.
+pub(crate) fn pivot(root: &Path) -> Res<()> {
+    nix::unistd::chdir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root {}: {e}", root.display()))?;
+    // The old root is now stacked on "."; make sure nothing propagates, then drop it.
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("make old root rslave: {e}"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach old root: {e}"))?;
+    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+    Ok(())
+}
+
+/// After `pivot_root`: sysctls, masked paths, read-only paths, read-only root.
+pub(crate) fn finish(spec: &Spec) -> Res<()> {
+    if let Some(linux) = spec.linux() {
+        if let Some(sysctl) = linux.sysctl() {
+            for (k, v) in sysctl {
+                let p = Path::new("/proc/sys").join(k.replace('.', "/"));
+                fs::write(&p, v).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
+            }
+        }
+        for p in linux.masked_paths().as_deref().unwrap_or(&[]) {
+            mask_path(Path::new(p))?;
+        }
+        for p in linux.readonly_paths().as_deref().unwrap_or(&[]) {
+            readonly_path(Path::new(p))?;
+        }
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | current_flags(Path::new("/"));
+        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+            .map_err(|e| mount_err("read-only remount", Path::new("/"), e))?;
+    }
+    Ok(())
+}
+
+fn mask_path(p: &Path) -> Res<()> {
+    let meta = match fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("mask {}: {e}", p.display())),
+    };
+    let r = if meta.is_dir() {
+        mount(
+            Some("tmpfs"),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+    } else {
+        mount(
+            Some("/dev/null"),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+    };
+    r.map_err(|e| mount_err("mask", p, e))
+}
+
+fn readonly_path(p: &Path) -> Res<()> {
+    match mount(
+        Some(p),
+        p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(mount_err("read-only bind", p, e)),
+    }
+    remount_bind(
+        p,
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+    )
+}

@@ -1,0 +1,387 @@
+//! `docker cp`, `docker export` and `docker diff` helpers on a container's filesystem.
+//!
+//! Every user path is resolved inside `root`: symlinks, absolute or relative, are evaluated as if `root` were `/`
+//! (like Go's securejoin / moby's `FollowSymlinkInScope`), so no path can lead outside it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{ImageError, IoContext};
+use super::layer::{self, ApplyOptions, TarOptions, TreeTar};
+
+/// Give up after this many symlinks in one resolution (Linux's MAXSYMLINKS is 40).
+const MAX_SYMLINKS: usize = 255;
+
+/// Resolve `path` inside `root`, following symlinks as if `root` were `/`. The result always starts with `root`;
+/// components that do not exist are appended as they are.
+pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, ImageError> {
+    let rel = resolve_rel(root, Path::new(path), true)?;
+    Ok(root.join(rel))
+}
+
+/// Like [`resolve_in_root`] but the last component is not followed if it is a symlink.
+/// Returns the absolute path (inside `root`) of the entry itself.
+pub(crate) fn resolve_nofollow(root: &Path, path: &str) -> Result<PathBuf, ImageError> {
+    Ok(root.join(resolve_rel(root, Path::new(path), false)?))
+}
+
+/// Securejoin: returns a path relative to `root` that contains no symlinks among its existing components
+/// (except possibly the last one when `follow_last` is false) and no `..`.
+pub(crate) fn resolve_rel(
+    root: &Path,
+    path: &Path,
+    follow_last: bool,
+) -> Result<PathBuf, ImageError> {
+    let mut pending: VecDeque<OsString> = components(path);
+    let mut resolved = PathBuf::new();
+    let mut links = 0usize;
+    while let Some(c) = pending.pop_front() {
+        if c == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&c);
+        if pending.is_empty() && !follow_last {
+            resolved = candidate;
+            break;
+        }
+        let full = root.join(&candidate);
+        match fs::symlink_metadata(&full) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(ImageError::unsafe_path(
+                        path.to_string_lossy(),
+                        "too many levels of symbolic links",
+                    ));
+                }
+                let target = fs::read_link(&full).ctx(&full)?;
+                if target.is_absolute() {
+                    resolved = PathBuf::new();
+                }
+                for (i, t) in components(&target).into_iter().enumerate() {
+                    pending.insert(i, t);
+                }
+            }
+            Ok(_) => resolved = candidate,
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                resolved = candidate
+            }
+            Err(e) => return Err(ImageError::io(&full, e)),
+        }
+    }
+    Ok(resolved)
+}
+
+/// The components of `p` as names and `..` (root and `.` dropped).
+fn components(p: &Path) -> VecDeque<OsString> {
+    p.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Lexically clean `path` as an absolute container path: `/a/../b/./c` → `/b/c`; never above `/`.
+pub(crate) fn clean_abs(path: &str) -> String {
+    let mut out: Vec<&OsStr> = Vec::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut s = String::from("/");
+    s.push_str(
+        &out.iter()
+            .map(|n| n.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+    );
+    s
+}
+
+/// What `HEAD /containers/{id}/archive` reports in `X-Docker-Container-Path-Stat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathStat {
+    pub name: String,
+    pub size: i64,
+    /// Go `os.FileMode` bits: permission bits plus type bits (dir `1<<31`, symlink `1<<27`, ...).
+    pub mode: u32,
+    /// RFC 3339.
+    pub mtime: String,
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+/// Go's `os.FileMode` type bits.
+mod go_mode {
+    pub const DIR: u32 = 1 << 31;
+    pub const SYMLINK: u32 = 1 << 27;
+    pub const DEVICE: u32 = 1 << 26;
+    pub const NAMED_PIPE: u32 = 1 << 25;
+    pub const SOCKET: u32 = 1 << 24;
+    pub const SETUID: u32 = 1 << 23;
+    pub const SETGID: u32 = 1 << 22;
+    pub const CHAR_DEVICE: u32 = 1 << 21;
+    pub const STICKY: u32 = 1 << 20;
+}
+
+fn go_file_mode(m: &fs::Metadata) -> u32 {
+    let ft = m.file_type();
+    let raw = m.mode();
+    let mut mode = raw & 0o777;
+    if ft.is_dir() {
+        mode |= go_mode::DIR;
+    } else if ft.is_symlink() {
+        mode |= go_mode::SYMLINK;
+    } else if ft.is_block_device() {
+        mode |= go_mode::DEVICE;
+    } else if ft.is_char_device() {
+        mode |= go_mode::DEVICE | go_mode::CHAR_DEVICE;
+    } else if ft.is_fifo() {
+        mode |= go_mode::NAMED_PIPE;
+    } else if ft.is_socket() {
+        mode |= go_mode::SOCKET;
+    }
+    if raw & 0o4000 != 0 {
+        mode |= go_mode::SETUID;
+    }
+    if raw & 0o2000 != 0 {
+        mode |= go_mode::SETGID;
+    }
+    if raw & 0o1000 != 0 {
+        mode |= go_mode::STICKY;
+    }
+    mode
+}
+
+/// The basename Docker reports for a container path (`/` for the root).
+fn base_name(path: &str) -> String {
+    let clean = clean_abs(path);
+    match clean.rsplit('/').next() {
+        Some("") | None => "/".to_string(),
+        Some(b) => b.to_string(),
+    }
+}
+
+/// Stat a container path (the last component is not followed; a symlink reports its resolved target).
+pub fn stat(root: &Path, path: &str) -> Result<PathStat, ImageError> {
+    let entry = resolve_nofollow(root, path)?;
+    let meta = match fs::symlink_metadata(&entry) {
+        Ok(m) => m,
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
+        {
+            return Err(ImageError::PathNotFound {
+                path: path.to_string(),
+            })
+        }
+        Err(e) => return Err(ImageError::io(&entry, e)),
+    };
+    let link_target = if meta.file_type().is_symlink() {
+        let target = resolve_in_root(root, path)?;
+        let rel = target.strip_prefix(root).unwrap_or(Path::new(""));
+        format!("/{}", rel.to_string_lossy())
+    } else {
+        String::new()
+    };
+    Ok(PathStat {
+        name: base_name(path),
+        size: meta.len() as i64,
+        mode: go_file_mode(&meta),
+        mtime: rfc3339(meta.mtime(), meta.mtime_nsec()),
+        link_target,
+    })
+}
+
+pub(crate) fn rfc3339(secs: i64, nanos: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, nanos.clamp(0, 999_999_999) as u32)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// `docker cp CONTAINER:path -`: a tar whose top entry is the basename of `path` (a symlink is archived as itself).
+pub fn write_tar(root: &Path, path: &str, out: impl Write) -> Result<(), ImageError> {
+    let entry = resolve_nofollow(root, path)?;
+    if fs::symlink_metadata(&entry).is_err() {
+        return Err(ImageError::PathNotFound {
+            path: path.to_string(),
+        });
+    }
+    let name = match base_name(path).as_str() {
+        "/" => ".".to_string(),
+        b => b.to_string(),
+    };
+    let mut t = TreeTar::new(out, TarOptions::default());
+    t.append(&entry, Path::new(&name))?;
+    t.finish().ctx(&entry)?.flush().ctx(&entry)?;
+    Ok(())
+}
+
+/// `docker cp - CONTAINER:dest`: extract `tar` (plain or gzip) into `dest_dir_in_container`, which must exist
+/// and be a directory. Every entry is resolved inside `root`; nothing is written outside it.
+pub fn extract_tar(
+    root: &Path,
+    dest_dir_in_container: &str,
+    tar: impl Read,
+    no_overwrite_dir_non_dir: bool,
+) -> Result<(), ImageError> {
+    let dest_rel = resolve_rel(root, Path::new(dest_dir_in_container), true)?;
+    let dest = root.join(&dest_rel);
+    match fs::metadata(&dest) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(ImageError::NotADirectory {
+                path: dest_dir_in_container.to_string(),
+            })
+        }
+        Err(_) => {
+            return Err(ImageError::PathNotFound {
+                path: dest_dir_in_container.to_string(),
+            })
+        }
+    }
+    let opts = ApplyOptions {
+        overlay_whiteouts: false,
+        no_overwrite_dir_non_dir,
+        apply_root_metadata: false,
+    };
+    layer::apply_tar(root, &dest_rel, layer::maybe_gunzip(tar).ctx(&dest)?, &opts)
+}
+
+/// `docker export`: the whole filesystem under `rootfs` as a tar. Mount points below `rootfs` (another device)
+/// are archived as empty directories.
+pub fn export(rootfs: &Path, out: impl Write) -> Result<(), ImageError> {
+    let mut t = TreeTar::new(
+        out,
+        TarOptions {
+            one_file_system: true,
+            ..TarOptions::default()
+        },
+    );
+    t.set_root_dev(rootfs)?;
+    for entry in layer::sorted_dir(rootfs)? {
+        t.append(&rootfs.join(&entry), Path::new(&entry))?;
+    }
+    t.finish().ctx(rootfs)?.flush().ctx(rootfs)?;
+    Ok(())
+}
+
+/// One line of `docker diff`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    #[serde(rename = "Path")]
+    pub path: String,
+    /// 0 modified, 1 added, 2 deleted.
+    #[serde(rename = "Kind")]
+    pub kind: u8,
+}
+
+pub const CHANGE_MODIFIED: u8 = 0;
+pub const CHANGE_ADDED: u8 = 1;
+pub const CHANGE_DELETED: u8 = 2;
+
+/// `docker diff` from an overlay upper dir. `lower_dirs` are the image's layers, LOWEST first (as
+/// `ImageStore::layer_dirs` returns them). Parents of changes are reported as modified; sorted by path.
+pub fn changes(upper_dir: &Path, lower_dirs: &[PathBuf]) -> Vec<Change> {
+    let mut out: BTreeMap<String, u8> = BTreeMap::new();
+    walk_changes(upper_dir, Path::new(""), lower_dirs, &mut out);
+    // Parents of every change are modified (Docker records them even when their mtime did not change).
+    let paths: Vec<String> = out.keys().cloned().collect();
+    for p in paths {
+        let mut parent = Path::new(&p).parent();
+        while let Some(dir) = parent {
+            let d = dir.to_string_lossy().into_owned();
+            if d == "/" || d.is_empty() {
+                break;
+            }
+            out.entry(d).or_insert(CHANGE_MODIFIED);
+            parent = dir.parent();
+        }
+    }
+    out.into_iter()
+        .map(|(path, kind)| Change { path, kind })
+        .collect()
+}
+
+fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut BTreeMap<String, u8>) {
+    let dir = upper.join(rel);
+    let names = match layer::sorted_dir(&dir) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot read upper dir for diff");
+            return;
+        }
+    };
+    for name in names {
+        let child_rel = rel.join(&name);
+        let full = upper.join(&child_rel);
+        let Ok(meta) = fs::symlink_metadata(&full) else {
+            continue;
+        };
+        let path = format!("/{}", child_rel.to_string_lossy());
+        if layer::is_overlay_whiteout(&meta) {
+            out.insert(path, CHANGE_DELETED);
+            continue;
+        }
+        let in_lower = exists_in_lowers(lowers, &child_rel);
+        out.insert(
+            path,
+            if in_lower {
+                CHANGE_MODIFIED
+            } else {
+                CHANGE_ADDED
+            },
+        );
+        if meta.is_dir() {
+            walk_changes(upper, &child_rel, lowers, out);
+        }
+    }
+}
+
+/// Is `rel` visible in the union of `lowers` (lowest first)? Honors whiteouts and opaque dirs in the lowers.
+fn exists_in_lowers(lowers: &[PathBuf], rel: &Path) -> bool {
+    for lower in lowers.iter().rev() {
+        match fs::symlink_metadata(lower.join(rel)) {
+            Ok(m) => return !layer::is_overlay_whiteout(&m),
+            Err(_) => {
+                // Hidden below if an ancestor in this layer is a whiteout, opaque, or not a directory.
+                let mut anc = rel.parent();
+                while let Some(a) = anc {
+                    if a.as_os_str().is_empty() {
+                        break;
+                    }
+                    let p = lower.join(a);
+                    if let Ok(m) = fs::symlink_metadata(&p) {
+                        if !m.is_dir() || layer::is_opaque_dir(&p) {
+                            return false;
+                        }
+                    }
+                    anc = a.parent();
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Bytes of a path for error messages.
+pub(crate) fn display_bytes(p: &Path) -> String {
+    String::from_utf8_lossy(p.as_os_str().as_bytes()).into_owned()
+}

@@ -1,0 +1,90 @@
+//! The image store's error type.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong in [`crate::image`].
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The reference names no image. `reference` is what the user typed, with `:latest` added to a bare name.
+    #[error("No such image: {reference}")]
+    NotFound { reference: String },
+    /// A name, tag or digest that does not follow Docker's reference grammar.
+    #[error("invalid reference format: {reason}: {reference:?}")]
+    InvalidReference { reference: String, reason: String },
+    /// A `--change` line (Dockerfile instruction) that cannot be applied.
+    #[error("invalid change {line:?}: {reason}")]
+    InvalidChange { line: String, reason: String },
+    /// Docker's 409: the operation conflicts with tags or containers; the message is Docker's wording.
+    #[error("{message}")]
+    Conflict { message: String },
+    /// `docker cp`/stat of a path that does not exist (the caller adds " in container <name>").
+    #[error("Could not find the file {path}")]
+    PathNotFound { path: String },
+    /// A path that had to be a directory is not one.
+    #[error("{path}: not a directory")]
+    NotADirectory { path: String },
+    /// A tar entry or path that would leave its root, or cannot be represented safely.
+    #[error("unsafe path {path:?}: {reason}")]
+    UnsafePath { path: String, reason: String },
+    /// A blob whose content does not match its digest, or on-disk metadata that cannot be used.
+    #[error("corrupt content {what}: {reason}")]
+    Corrupt { what: String, reason: String },
+    /// A JSON document that cannot be (de)serialized.
+    #[error("invalid JSON in {path}: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Building the default busybox image from the host failed.
+    #[error("cannot build busybox image from {path}: {reason}")]
+    Busybox { path: PathBuf, reason: String },
+    /// An I/O error on a path.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ImageError {
+    /// The HTTP status the Engine API answers with for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ImageError::NotFound { .. } | ImageError::PathNotFound { .. } => 404,
+            ImageError::Conflict { .. } => 409,
+            ImageError::InvalidReference { .. }
+            | ImageError::InvalidChange { .. }
+            | ImageError::NotADirectory { .. }
+            | ImageError::UnsafePath { .. } => 400,
+            _ => 500,
+        }
+    }
+
+    pub(crate) fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
+        ImageError::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn unsafe_path(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        ImageError::UnsafePath {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Attach a path to an [`io::Error`].
+pub(crate) trait IoContext<T> {
+    fn ctx(self, path: impl AsRef<Path>) -> Result<T, ImageError>;
+}
+
+impl<T> IoContext<T> for Result<T, io::Error> {
+    fn ctx(self, path: impl AsRef<Path>) -> Result<T, ImageError> {
+        self.map_err(|e| ImageError::io(path, e))
+    }
+}

@@ -63,7 +63,7 @@ fn serve(root: PathBuf, socket: PathBuf, http: SocketAddr, web_dir: Option<PathB
         let tcp = tokio::net::TcpListener::bind(http).await.with_context(|| format!("bind {http}"))?;
         tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), "berth is serving");
         let unix_server = axum::serve(unix, berth::api::service(engine.clone(), web_dir.clone()));
-        let tcp_server = axum::serve(tcp, berth::api::service(engine, web_dir));
+        let tcp_server = axum::serve(tcp, berth::api::service(engine.clone(), web_dir));
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
@@ -77,6 +77,7 @@ fn serve(root: PathBuf, socket: PathBuf, http: SocketAddr, web_dir: Option<PathB
             result = tcp_server => result.context("http server")?,
             result = shutdown => { result?; tracing::info!("shutting down"); }
         }
+        engine.shutdown().await;
         let _ = std::fs::remove_file(&socket);
         anyhow::Ok(())
     })

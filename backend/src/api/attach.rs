@@ -109,10 +109,7 @@ pub async fn attach(
     });
 
     if !wants_upgrade(&request) {
-        return Ok(Response::builder()
-            .header(axum::http::header::CONTENT_TYPE, if tty { RAW } else { MULTIPLEXED })
-            .body(channel_body(rx))
-            .map_err(|e| ApiError::bad_request(e.to_string()))?);
+        return Ok(super::streams::streaming(if tty { RAW } else { MULTIPLEXED }, channel_body(rx)));
     }
     Ok(hijack(&mut request, tty, move |io| async move {
         let (reader, mut writer) = tokio::io::split(io);
@@ -178,10 +175,7 @@ pub async fn exec_start(
         }
     });
     if !wants_upgrade(&request) {
-        return Ok(Response::builder()
-            .header(axum::http::header::CONTENT_TYPE, if tty { RAW } else { MULTIPLEXED })
-            .body(channel_body(rx))
-            .map_err(|e| ApiError::bad_request(e.to_string()))?);
+        return Ok(super::streams::streaming(if tty { RAW } else { MULTIPLEXED }, channel_body(rx)));
     }
     let stdin = streams.stdin;
     Ok(hijack(&mut request, tty, move |io| async move {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
@@ -145,11 +145,7 @@ pub async fn wait(
         bytes.push(b'\n');
         Ok::<_, std::io::Error>(Bytes::from(bytes))
     });
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+    Ok(super::streams::streaming("application/json", Body::from_stream(stream)))
 }
 
 #[derive(Deserialize)]
@@ -215,10 +211,7 @@ pub async fn logs(
             }
         }
     });
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, if tty { RAW } else { MULTIPLEXED })
-        .body(channel_body(rx))
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+    Ok(super::streams::streaming(if tty { RAW } else { MULTIPLEXED }, channel_body(rx)))
 }
 
 #[derive(Deserialize)]
@@ -268,10 +261,7 @@ pub async fn stats(
             }
         }
     });
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(channel_body(rx))
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+    Ok(super::streams::streaming("application/json", channel_body(rx)))
 }
 
 pub async fn changes(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -103,11 +103,11 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
     web::attach_web_app(api, web_dir)
 }
 
+/// The router behind the version-stripping rewrite, as `axum::serve` takes it.
+pub type Service = axum::routing::IntoMakeService<tower::util::MapRequest<Router, fn(Request) -> Request>>;
+
 /// The router with version stripping in front, ready for `axum::serve`.
-pub fn service(
-    engine: Arc<Engine>,
-    web_dir: Option<PathBuf>,
-) -> axum::routing::IntoMakeService<tower::util::MapRequest<Router, fn(Request) -> Request>> {
+pub fn service(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Service {
     use tower::ServiceExt as _;
     let app = router(engine, web_dir).map_request(strip_version as fn(Request) -> Request);
     axum::ServiceExt::<Request>::into_make_service(app)

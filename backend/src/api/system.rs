@@ -198,8 +198,5 @@ pub async fn events(State(engine): State<Arc<Engine>>, Query(query): Query<Event
             }
         }
     });
-    Ok(Response::builder()
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(channel_body(rx))
-        .map_err(|e| ApiError::bad_request(e.to_string()))?)
+    Ok(super::streams::streaming("application/json", channel_body(rx)))
 }

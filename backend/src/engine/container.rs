@@ -204,6 +204,11 @@ impl Container {
     pub fn work_dir(&self) -> PathBuf {
         self.dir.join("work")
     }
+    /// Docker's "init layer": empty mount points for the files bind-mounted over the image's, kept below the
+    /// writable layer so they never show up in `docker diff` or a commit.
+    pub fn init_layer(&self) -> PathBuf {
+        self.dir.join("init")
+    }
     pub fn rootfs(&self) -> PathBuf {
         self.dir.join("merged")
     }

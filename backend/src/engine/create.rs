@@ -66,6 +66,11 @@ impl Engine {
         for sub in ["upper", "work", "merged"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(|e| EngineError::io(format!("create {sub} dir"), e))?;
         }
+        let init_etc = dir.join("init/etc");
+        std::fs::create_dir_all(&init_etc).map_err(|e| EngineError::io("create init layer", e))?;
+        for file in ["hostname", "hosts", "resolv.conf"] {
+            std::fs::write(init_etc.join(file), b"").map_err(|e| EngineError::io("create init layer", e))?;
+        }
         let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| id[..12].to_string());
         write_etc_files(&dir, &hostname, host_config.network_mode.as_deref())?;
 

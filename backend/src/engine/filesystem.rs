@@ -16,9 +16,15 @@ fn join_error(e: tokio::task::JoinError) -> EngineError {
 }
 
 impl Engine {
-    fn layer_dirs_of(&self, container: &Container) -> Result<Vec<PathBuf>, EngineError> {
+    /// The read-only layers under the container's upper dir, lowest first: the image's, then the init layer.
+    pub(super) fn lower_dirs(&self, container: &Container) -> Result<Vec<PathBuf>, EngineError> {
         let image = self.images.get(&container.record().image_id)?;
-        Ok(self.images.layer_dirs(&image)?)
+        let mut layers = self.images.layer_dirs(&image)?;
+        let init = container.init_layer();
+        if init.exists() {
+            layers.push(init);
+        }
+        Ok(layers)
     }
 
     /// Mounts the container's rootfs if it is not mounted (a stopped container, for cp and export).
@@ -26,7 +32,7 @@ impl Engine {
         let engine = self.clone();
         let container = container.clone();
         tokio::task::spawn_blocking(move || -> Result<PathBuf, EngineError> {
-            let layers = engine.layer_dirs_of(&container)?;
+            let layers = engine.lower_dirs(&container)?;
             let merged = container.rootfs();
             runtime::mount_rootfs(&layers, &container.upper_dir(), &container.work_dir(), &merged)?;
             Ok(merged)
@@ -39,7 +45,7 @@ impl Engine {
         let container = self.container(reference)?;
         let engine = self.clone();
         tokio::task::spawn_blocking(move || -> Result<Vec<FilesystemChange>, EngineError> {
-            let layers = engine.layer_dirs_of(&container)?;
+            let layers = engine.lower_dirs(&container)?;
             Ok(archive::changes(&container.upper_dir(), &layers)
                 .into_iter()
                 .map(|change| FilesystemChange {

@@ -94,10 +94,11 @@ impl Engine {
                     }
                 })?;
                 let _ = container.output.send(Output::End);
+                // The start error reaches the client through the start call; a wait reports only the exit code.
                 container.waits.send_modify(|w| {
                     w.exits += 1;
                     w.exit_code = code;
-                    w.error = Some(message.clone());
+                    w.error = None;
                 });
                 if container.record().host_config.auto_remove.unwrap_or(false) {
                     self.remove_locked(container).await;
@@ -109,18 +110,7 @@ impl Engine {
 
     async fn launch(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), EngineError> {
         let record = container.snapshot();
-        let images = self.images.clone();
-        let image_id = record.image_id.clone();
-        let (upper, work, merged) = (container.upper_dir(), container.work_dir(), container.rootfs());
-        let merged_for_mount = merged.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), EngineError> {
-            let image = images.get(&image_id)?;
-            let layers = images.layer_dirs(&image)?;
-            runtime::mount_rootfs(&layers, &upper, &work, &merged_for_mount)?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| EngineError::io("mount rootfs", std::io::Error::other(e)))??;
+        let merged = self.ensure_rootfs(container).await?;
 
         let volumes_dir = self.volumes_dir();
         let spec = build_spec(
@@ -255,6 +245,7 @@ impl Engine {
         let ran_for = record.state.started_at.map(|s| Utc::now() - s).unwrap_or_default();
         let policy = record.host_config.restart_policy.clone().unwrap_or_default();
         let should_restart = !record.state.manually_stopped
+            && !self.is_shutting_down()
             && match policy.name {
                 Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => true,
                 Some(RestartPolicyNameEnum::ON_FAILURE) => {
@@ -372,6 +363,21 @@ impl Engine {
         }
         let _ = process.signal(Signal::SIGKILL);
         let _ = tokio::time::timeout(Duration::from_secs(30), waits.wait_for(|w| w.exits > exits_before)).await;
+    }
+
+    pub(super) async fn stop_for_shutdown(self: &Arc<Self>, container: &Arc<Container>) {
+        let _op = container.op.lock().await;
+        let record = container.snapshot();
+        let signal = record.config.stop_signal.as_deref().and_then(|s| parse_signal(s).ok()).unwrap_or(Signal::SIGTERM);
+        let mut waits = container.waits.subscribe();
+        let exits_before = waits.borrow().exits;
+        if let Some(process) = container.process() {
+            let _ = process.signal(signal);
+        }
+        let grace = Duration::from_secs(record.config.stop_timeout.unwrap_or(3).clamp(0, 10) as u64);
+        if tokio::time::timeout(grace, waits.wait_for(|w| w.exits > exits_before)).await.is_err() {
+            self.kill_and_wait(container).await;
+        }
     }
 
     pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<&str>) -> Result<(), EngineError> {

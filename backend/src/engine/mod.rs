@@ -38,6 +38,7 @@ pub struct Engine {
     containers: RwLock<HashMap<String, Arc<Container>>>,
     execs: RwLock<HashMap<String, Arc<Exec>>>,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -61,9 +62,26 @@ impl Engine {
             containers: RwLock::new(HashMap::new()),
             execs: RwLock::new(HashMap::new()),
             started_at: chrono::Utc::now(),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         });
         recovery::recover(&engine).await?;
         Ok(engine)
+    }
+
+    /// A clean daemon stop, like dockerd's: running containers get their stop signal, then SIGKILL after a short
+    /// grace period. They are not marked as stopped by the user, so restart policies bring them back next start.
+    pub async fn shutdown(self: &Arc<Self>) {
+        self.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let running: Vec<_> = self.containers().into_iter().filter(|c| c.status().is_running()).collect();
+        let stops = running.into_iter().map(|container| {
+            let engine = self.clone();
+            async move { engine.stop_for_shutdown(&container).await }
+        });
+        futures_util::future::join_all(stops).await;
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn containers_dir(&self) -> PathBuf {

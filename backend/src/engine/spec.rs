@@ -104,10 +104,8 @@ pub fn validate_host_config(host: &HostConfig) -> Result<(), EngineError> {
     if let Some(policy) = &host.restart_policy {
         let retries = policy.maximum_retry_count.unwrap_or(0);
         match policy.name {
-            Some(RestartPolicyNameEnum::ON_FAILURE) => {
-                if retries < 0 {
-                    return Err(invalid("invalid restart policy: maximum retry count cannot be negative"));
-                }
+            Some(RestartPolicyNameEnum::ON_FAILURE) if retries < 0 => {
+                return Err(invalid("invalid restart policy: maximum retry count cannot be negative"));
             }
             Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => {
                 if retries != 0 {

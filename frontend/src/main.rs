@@ -4,8 +4,8 @@
 //!   same-origin and needs no configuration.
 //! - [`app`]: the page: what Berth is and whether the daemon answers.
 
-mod daemon;
 mod app;
+mod daemon;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();

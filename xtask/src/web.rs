@@ -59,6 +59,9 @@ fn check_tools(workspace: &Workspace, path: &std::ffi::OsStr) -> Result<()> {
             .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
     };
 
+    if probe("trunk", &["--version"]).is_none() {
+        bail!("trunk is missing: run `cargo xtask setup`");
+    }
     let locked = workspace.locked_version("wasm-bindgen")?;
     let trunk_toml =
         std::fs::read_to_string(workspace.root.join("Trunk.toml")).context("reading Trunk.toml")?;
@@ -82,9 +85,6 @@ fn check_tools(workspace: &Workspace, path: &std::ffi::OsStr) -> Result<()> {
             "trunk needs binaryen's wasm-opt 132 from frontend/node_modules, found {}: run `cargo xtask setup`",
             found.unwrap_or_else(|| "none".into())
         ),
-    }
-    if probe("trunk", &["--version"]).is_none() {
-        bail!("trunk is missing: run `cargo xtask setup`");
     }
     Ok(())
 }

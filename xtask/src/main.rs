@@ -1,1 +1,59 @@
-fn main(){}
+//! `cargo xtask`: the project's own commands. Each one first installs what a fresh Debian 12 machine lacks, then
+//! does its job, so that a clean clone needs exactly two commands: `cargo xtask run` and `cargo xtask test`.
+//!
+//! - [`workspace`]: where things are (repo root, cargo's target dir, versions pinned in Cargo.lock).
+//! - [`command`]: running tools with their command line echoed, and the PATH they are looked up on.
+//! - [`setup`]: apt packages, the wasm target, trunk, wasm-bindgen-cli, npm packages. Quick when all present.
+//! - [`web`]: builds the playground (frontend/) into `<target>/web`, where the daemon serves it from.
+//! - [`run`]: setup, web, release daemon, then becomes `berth serve`.
+//! - [`test`]: setup, web, fmt, clippy (native and wasm), then the whole test suite including end-to-end tests.
+
+mod command;
+mod run;
+mod setup;
+mod test;
+mod web;
+mod workspace;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  setup            install what is missing (apt packages, wasm target, trunk, wasm-bindgen-cli, npm packages)
+  web              build the web app into <target>/web (trunk build --release)
+  run [-- ARGS]    setup, web, build the daemon, then run `berth serve ARGS` (e.g. -- --http 0.0.0.0:8080)
+  test             setup, web, fmt, clippy, then cargo test (end-to-end tests need root)
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(error) = dispatch(&args) {
+        eprintln!("xtask: error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch(args: &[String]) -> Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        bail!("no command given");
+    };
+    let workspace = workspace::Workspace::locate()?;
+    command::put_cargo_bin_on_path();
+    match command.as_str() {
+        "setup" => setup::setup(&workspace),
+        "web" => web::web(&workspace),
+        "run" => run::run(&workspace, rest),
+        "test" => test::test(&workspace),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("{USAGE}");
+            bail!("unknown command {other:?}")
+        }
+    }
+}

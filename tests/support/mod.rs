@@ -1,0 +1,375 @@
+//! The end-to-end harness: a real `berth serve` on its own root, socket and HTTP port, and the real docker CLI
+//! pointed at it. Needs root, like the daemon.
+//!
+//! Everything a test leaves on disk lives under `<target>/e2e/` (never /tmp): the daemon root, its socket and its
+//! log. On drop the daemon is stopped, whatever it left mounted is unmounted, and its directory is removed; when the
+//! test is failing, the log is kept and its path printed.
+
+// Each test binary compiles this module and uses only some of it.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// The daemon under test: the debug build cargo made for this test run.
+const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+const DOCKER: &str = "/usr/local/bin/docker";
+
+/// Generous because the first start may unpack the default image.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// After SIGTERM the daemon stops its containers; past this it gets SIGKILL.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A docker command that hangs would otherwise hang the whole test run.
+const DOCKER_TIMEOUT: Duration = Duration::from_secs(120);
+/// sun_path is 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
+
+pub struct Daemon {
+    process: Child,
+    /// `<target>/e2e/daemon-XXXXXX`, holding everything below.
+    dir: PathBuf,
+    root: PathBuf,
+    socket: PathBuf,
+    http: String,
+    log: PathBuf,
+    /// Empty, so that no docker config on the machine (contexts, credential helpers, proxies) changes what the CLI
+    /// does.
+    docker_config: PathBuf,
+}
+
+/// What a docker command did.
+#[derive(Debug)]
+pub struct DockerOutput {
+    /// None when the command was killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl DockerOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl Daemon {
+    /// Starts a daemon and returns once it answers `GET /_ping` on its socket.
+    pub fn start() -> Daemon {
+        let e2e = target_dir().join("e2e");
+        std::fs::create_dir_all(&e2e)
+            .unwrap_or_else(|error| panic!("creating {}: {error}", e2e.display()));
+        let dir = tempfile::Builder::new()
+            .prefix("daemon-")
+            .tempdir_in(&e2e)
+            .unwrap_or_else(|error| panic!("creating a temp dir in {}: {error}", e2e.display()))
+            // Drop removes it, after unmounting what the daemon left: TempDir would try before.
+            .keep();
+        let root = dir.join("root");
+        let socket = dir.join("berth.sock");
+        let log = dir.join("daemon.log");
+        let docker_config = dir.join("docker-config");
+        std::fs::create_dir(&docker_config).expect("creating the docker config dir");
+        assert!(
+            socket.as_os_str().len() <= MAX_SOCKET_PATH,
+            "socket path {} is too long for a unix socket; use a shorter CARGO_TARGET_DIR",
+            socket.display()
+        );
+        let http = format!("127.0.0.1:{}", free_port());
+
+        let log_file = File::create(&log).expect("creating the daemon log");
+        let process = Command::new(BERTH)
+            .arg("serve")
+            .arg("--root")
+            .arg(&root)
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--http")
+            .arg(&http)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("cloning the log file handle"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {BERTH}: {error}"));
+
+        let mut daemon = Daemon {
+            process,
+            dir,
+            root,
+            socket,
+            http,
+            log,
+            docker_config,
+        };
+        daemon.wait_until_ready();
+        daemon
+    }
+
+    fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self.process.try_wait().expect("polling the daemon") {
+                panic!(
+                    "the daemon exited during startup ({status})\n{}",
+                    self.log_tail()
+                );
+            }
+            if self.socket.exists() && self.ping() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "the daemon did not answer GET /_ping on {} within {STARTUP_TIMEOUT:?}\n{}",
+                    self.socket.display(),
+                    self.log_tail()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn ping(&self) -> bool {
+        self.get("/_ping")
+            .is_some_and(|(status, body)| status == 200 && body == "OK")
+    }
+
+    /// `GET path` over the unix socket: the status code and body, or None when the daemon does not answer.
+    /// HTTP/1.0 so that the body is neither chunked nor kept alive: read to EOF and done.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = UnixStream::connect(&self.socket).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: berth\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, body.to_string()))
+    }
+
+    /// `GET path` over the unix socket, decoded as JSON; panics with the daemon log unless it answers 200.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        match self.get(path) {
+            Some((200, body)) => serde_json::from_str(&body).unwrap_or_else(|error| {
+                panic!("GET {path}: {error} in {body:?}\n{}", self.log_tail())
+            }),
+            other => panic!("GET {path}: {other:?}\n{}", self.log_tail()),
+        }
+    }
+
+    /// Runs the docker CLI against this daemon's socket.
+    pub fn docker(&self, args: &[&str]) -> DockerOutput {
+        self.docker_via(&format!("unix://{}", self.socket.display()), args)
+    }
+
+    /// Runs the docker CLI against this daemon's HTTP port, which serves the same Engine API as the socket.
+    pub fn docker_over_http(&self, args: &[&str]) -> DockerOutput {
+        self.docker_via(&format!("tcp://{}", self.http), args)
+    }
+
+    /// Runs a docker command that must succeed and returns its stdout; otherwise panics with everything needed to
+    /// see why: the command, its output, and the end of the daemon log.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.docker(args);
+        if !output.success() {
+            panic!(
+                "docker {} exited with {:?}\n--- stdout\n{}\n--- stderr\n{}\n{}",
+                args.join(" "),
+                output.code,
+                output.stdout,
+                output.stderr,
+                self.log_tail()
+            );
+        }
+        output.stdout
+    }
+
+    fn docker_via(&self, host: &str, args: &[&str]) -> DockerOutput {
+        let mut child = Command::new(DOCKER)
+            .args(args)
+            .env("DOCKER_HOST", host)
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .env_remove("DOCKER_API_VERSION")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {DOCKER}: {error}"));
+        // Read both pipes while waiting, or a chatty command blocks on a full pipe and looks hung.
+        let stdout = read_in_background(child.stdout.take().expect("piped stdout"));
+        let stderr = read_in_background(child.stderr.take().expect("piped stderr"));
+        let deadline = Instant::now() + DOCKER_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("polling docker") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "docker {} did not finish within {DOCKER_TIMEOUT:?}\n{}",
+                    args.join(" "),
+                    self.log_tail()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        DockerOutput {
+            code: status.code(),
+            stdout: stdout.join().expect("reading docker's stdout"),
+            stderr: stderr.join().expect("reading docker's stderr"),
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `127.0.0.1:PORT`, where the daemon serves the Engine API and the web app over HTTP.
+    pub fn http_addr(&self) -> &str {
+        &self.http
+    }
+
+    /// The last lines of the daemon log, headed so that it stands out in a panic message.
+    pub fn log_tail(&self) -> String {
+        const LINES: usize = 60;
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
+        format!(
+            "--- daemon log ({}), last {LINES} lines\n{tail}",
+            self.log.display()
+        )
+    }
+
+    fn stop(&mut self) {
+        if self.process.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let pid = Pid::from_raw(self.process.id() as i32);
+        // SIGTERM first: the daemon stops its containers and unmounts their rootfs on the way out.
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        while Instant::now() < deadline {
+            if self.process.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("e2e: the daemon ignored SIGTERM for {SHUTDOWN_TIMEOUT:?}; killing it");
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+        unmount_everything_under(&self.dir);
+        if let Err(error) = std::fs::remove_dir_all(&self.root) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                eprintln!("e2e: removing {}: {error}", self.root.display());
+            }
+        }
+        if thread::panicking() {
+            eprintln!("e2e: daemon log kept at {}", self.log.display());
+        } else if let Err(error) = std::fs::remove_dir_all(&self.dir) {
+            eprintln!("e2e: removing {}: {error}", self.dir.display());
+        }
+    }
+}
+
+/// Cargo's target dir, found from the daemon binary: `<target>/debug/berth`.
+fn target_dir() -> PathBuf {
+    Path::new(BERTH)
+        .parent()
+        .and_then(Path::parent)
+        .expect("the berth binary lives in <target>/<profile>/")
+        .to_path_buf()
+}
+
+/// A port nothing listens on right now. Another process could take it before the daemon binds it, but on a test
+/// machine that race is rare and shows up as a clear startup failure.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("binding an ephemeral port")
+        .port()
+}
+
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// A daemon killed mid-test can leave overlay, proc and bind mounts under its root; remove_dir_all would then fail
+/// or, worse, descend into a bind-mounted host directory. Unmount deepest first, lazily, so busy mounts go too.
+fn unmount_everything_under(dir: &Path) {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut mount_points: Vec<PathBuf> = mounts
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .map(unescape_mount_field)
+        .filter(|mount_point| mount_point.starts_with(&dir))
+        .collect();
+    // A point listed twice has two stacked mounts: unmounting it twice is right.
+    mount_points.sort_by_key(|mount_point| std::cmp::Reverse(mount_point.components().count()));
+    for mount_point in mount_points {
+        if let Err(error) = nix::mount::umount2(&mount_point, nix::mount::MntFlags::MNT_DETACH) {
+            eprintln!("e2e: unmounting {}: {error}", mount_point.display());
+        }
+    }
+}
+
+/// /proc/self/mounts writes space, tab, newline and backslash in paths as octal escapes (`\040`).
+fn unescape_mount_field(field: &str) -> PathBuf {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .is_some_and(|digits| digits.iter().all(|b| (b'0'..=b'7').contains(b)));
+        if bytes[i] == b'\\' && octal {
+            out.push(
+                (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'),
+            );
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+#[test]
+fn mount_fields_are_unescaped() {
+    assert_eq!(unescape_mount_field("/a\\040b/c"), Path::new("/a b/c"));
+    assert_eq!(
+        unescape_mount_field("/trailing\\04"),
+        Path::new("/trailing\\04")
+    );
+}

@@ -1,0 +1,90 @@
+//! `cargo xtask web`: builds the playground (frontend/) with trunk into `<target>/web`, where the daemon serves it
+//! from (`<dir of the berth executable>/../web`, the same for target/debug/berth and target/release/berth).
+//!
+//! Trunk downloads wasm-bindgen and wasm-opt from GitHub unless it finds them on PATH at exactly the versions
+//! Trunk.toml names; GitHub is unreachable here, so this checks both tools first and runs trunk with --offline,
+//! turning any mismatch into an immediate error instead of a download that hangs or fails obscurely.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::command::{self, probe};
+use crate::workspace::Workspace;
+
+pub fn web(workspace: &Workspace) -> Result<()> {
+    let started = Instant::now();
+    let node_bin = workspace.frontend().join("node_modules/.bin");
+    // binaryen's wasm-opt 132 from npm must win over Debian's /usr/bin/wasm-opt 108, which rejects the wasm that
+    // wasm-bindgen 0.2.130 emits.
+    let path = command::path_with_first(&node_bin);
+    check_tools(workspace, &path)?;
+
+    // trunk --offline makes its cargo offline too, so fetch the crates first (a no-op when they are all present).
+    command::run(command::cargo().arg("fetch").current_dir(&workspace.root))?;
+    let dist = workspace.web_dist();
+    command::run(
+        Command::new("trunk")
+            .args(["build", "--release", "--offline", "--dist"])
+            .arg(&dist)
+            .current_dir(&workspace.root)
+            .env("PATH", &path),
+    )?;
+
+    let wasm_bytes: u64 = std::fs::read_dir(&dist)
+        .with_context(|| format!("reading {}", dist.display()))?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "wasm"))
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|metadata| metadata.len())
+        .sum();
+    println!(
+        "xtask web: built {} ({} KB of wasm) in {:.1} s",
+        dist.display(),
+        wasm_bytes / 1024,
+        started.elapsed().as_secs_f32()
+    );
+    Ok(())
+}
+
+fn check_tools(workspace: &Workspace, path: &std::ffi::OsStr) -> Result<()> {
+    let on_path = |program: &str| {
+        let mut command = Command::new(program);
+        command.arg("--version").env("PATH", path);
+        command
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    };
+
+    if probe("trunk", &["--version"]).is_none() {
+        bail!("trunk is missing: run `cargo xtask setup`");
+    }
+    let locked = workspace.locked_version("wasm-bindgen")?;
+    let trunk_toml =
+        std::fs::read_to_string(workspace.root.join("Trunk.toml")).context("reading Trunk.toml")?;
+    let trunk_pin = trunk_toml
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("wasm_bindgen = \""))
+        .map(|rest| rest.trim_end_matches('"'));
+    if trunk_pin != Some(locked.as_str()) {
+        bail!("Trunk.toml [tools] wasm_bindgen is {trunk_pin:?} but Cargo.lock pins wasm-bindgen {locked}: make them equal");
+    }
+    match on_path("wasm-bindgen") {
+        Some(found) if found == format!("wasm-bindgen {locked}") => {}
+        found => bail!(
+            "trunk needs wasm-bindgen {locked} on PATH (the version Cargo.lock pins), found {}: run `cargo xtask setup`",
+            found.unwrap_or_else(|| "none".into())
+        ),
+    }
+    match on_path("wasm-opt") {
+        Some(found) if found.contains("version 132") => {}
+        found => bail!(
+            "trunk needs binaryen's wasm-opt 132 from frontend/node_modules, found {}: run `cargo xtask setup`",
+            found.unwrap_or_else(|| "none".into())
+        ),
+    }
+    Ok(())
+}

@@ -8,7 +8,6 @@
 // Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::ffi::OsStringExt;
@@ -86,21 +85,7 @@ impl Daemon {
         );
         let http = format!("127.0.0.1:{}", free_port());
 
-        let log_file = File::create(&log).expect("creating the daemon log");
-        let process = Command::new(BERTH)
-            .arg("serve")
-            .arg("--root")
-            .arg(&root)
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--http")
-            .arg(&http)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("cloning the log file handle"))
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|error| panic!("starting {BERTH}: {error}"));
+        let process = spawn_daemon(&root, &socket, &http, &log);
 
         let mut daemon = Daemon {
             process,
@@ -113,6 +98,22 @@ impl Daemon {
         };
         daemon.wait_until_ready();
         daemon
+    }
+
+    /// Kills the daemon with SIGKILL (its containers keep running, as after a crash) and starts a new one on the
+    /// same root, socket and port.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        self.process = spawn_daemon(&self.root, &self.socket, &self.http, &self.log);
+        self.wait_until_ready();
+    }
+
+    /// A fresh directory under this daemon's test directory, for files a test shares with containers.
+    pub fn scratch_dir(&self, name: &str) -> PathBuf {
+        let dir = self.dir.join("scratch").join(name);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|error| panic!("creating {}: {error}", dir.display()));
+        dir
     }
 
     fn wait_until_ready(&mut self) {
@@ -170,12 +171,17 @@ impl Daemon {
 
     /// Runs the docker CLI against this daemon's socket.
     pub fn docker(&self, args: &[&str]) -> DockerOutput {
-        self.docker_via(&format!("unix://{}", self.socket.display()), args)
+        self.docker_via(&format!("unix://{}", self.socket.display()), args, None)
+    }
+
+    /// Runs the docker CLI with `input` on its standard input (then end of file).
+    pub fn docker_with_input(&self, args: &[&str], input: &[u8]) -> DockerOutput {
+        self.docker_via(&format!("unix://{}", self.socket.display()), args, Some(input))
     }
 
     /// Runs the docker CLI against this daemon's HTTP port, which serves the same Engine API as the socket.
     pub fn docker_over_http(&self, args: &[&str]) -> DockerOutput {
-        self.docker_via(&format!("tcp://{}", self.http), args)
+        self.docker_via(&format!("tcp://{}", self.http), args, None)
     }
 
     /// Runs a docker command that must succeed and returns its stdout; otherwise panics with everything needed to
@@ -195,7 +201,7 @@ impl Daemon {
         output.stdout
     }
 
-    fn docker_via(&self, host: &str, args: &[&str]) -> DockerOutput {
+    fn docker_via(&self, host: &str, args: &[&str], input: Option<&[u8]>) -> DockerOutput {
         let mut child = Command::new(DOCKER)
             .args(args)
             .env("DOCKER_HOST", host)
@@ -204,11 +210,18 @@ impl Daemon {
             .env_remove("DOCKER_TLS_VERIFY")
             .env_remove("DOCKER_CERT_PATH")
             .env_remove("DOCKER_API_VERSION")
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|error| panic!("starting {DOCKER}: {error}"));
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            let input = input.to_vec();
+            // Written from a thread and then dropped: the drop is the end of file the command waits for.
+            thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            });
+        }
         // Read both pipes while waiting, or a chatty command blocks on a full pipe and looks hung.
         let stdout = read_in_background(child.stdout.take().expect("piped stdout"));
         let stderr = read_in_background(child.stderr.take().expect("piped stderr"));
@@ -372,4 +385,27 @@ fn mount_fields_are_unescaped() {
         unescape_mount_field("/trailing\\04"),
         Path::new("/trailing\\04")
     );
+}
+
+/// `berth serve` on the given root, socket and port, logging to `log` (appending, so a restart keeps the history).
+fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("opening the daemon log");
+    Command::new(BERTH)
+        .arg("serve")
+        .arg("--root")
+        .arg(root)
+        .arg("--socket")
+        .arg(socket)
+        .arg("--http")
+        .arg(http)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("cloning the log file handle"))
+        .stderr(log_file)
+        .spawn()
+        .unwrap_or_else(|error| panic!("starting {BERTH}: {error}"))
 }

@@ -392,8 +392,7 @@ async fn exec_joins_the_running_container() {
             stderr: pipe().1,
         },
     )
-    .err()
-    .expect("must fail");
+    .expect_err("must fail");
     assert!(
         err.to_string()
             .contains("executable file not found in $PATH"),

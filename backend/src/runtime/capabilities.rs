@@ -165,6 +165,7 @@ mod tests {
             .bounding(set.clone())
             .effective(set)
             .permitted(HashSet::new())
+            .ambient(HashSet::new())
             .build()
             .unwrap();
         let s = CapSets::from_spec(&c);

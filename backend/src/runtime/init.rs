@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::sched::CloneFlags;
-use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::unistd::{ForkResult, Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Process, Spec};
 
@@ -312,8 +312,19 @@ fn rlimit_resource(t: PosixRlimitType) -> Resource {
 /// What the container's first process (or PID 1 with an init) shares: rlimits, oom score, session and terminal.
 fn prepare_process(process: &Process, tty: bool) -> Res<()> {
     for r in process.rlimits().as_deref().unwrap_or(&[]) {
-        setrlimit(rlimit_resource(r.typ()), r.soft(), r.hard())
-            .map_err(|e| format!("setrlimit {:?}: {e}", r.typ()))?;
+        let res = rlimit_resource(r.typ());
+        match setrlimit(res, r.soft(), r.hard()) {
+            Ok(()) => {}
+            // Raising a hard limit needs CAP_SYS_RESOURCE, which the daemon itself may lack (some sandboxes):
+            // clamp to the hard limit we have rather than refuse to start.
+            Err(nix::errno::Errno::EPERM) => {
+                let (_, hard) =
+                    getrlimit(res).map_err(|e| format!("getrlimit {:?}: {e}", r.typ()))?;
+                setrlimit(res, r.soft().min(hard), r.hard().min(hard))
+                    .map_err(|e| format!("setrlimit {:?}: {e}", r.typ()))?;
+            }
+            Err(e) => return Err(Failure::other(format!("setrlimit {:?}: {e}", r.typ()))),
+        }
     }
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())

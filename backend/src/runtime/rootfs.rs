@@ -379,20 +379,22 @@ fn dev_symlinks(root: &Path) -> Res<()> {
     Ok(())
 }
 
-/// Binds our terminal (fd 0, the pty slave) onto `/dev/console`.
+/// Binds our terminal (fd 0, the pty slave) onto `/dev/console`. By path: the open fd belongs to a mount of the
+/// daemon's namespace, which cannot be a bind source here, but its path resolves in our copy of the mounts.
 fn bind_console(root: &Path) -> Res<()> {
     let console = resolve_in_root(root, Path::new("/dev/console"))
         .map_err(|e| format!("resolve console: {e}"))?;
+    let slave = fs::read_link("/proc/self/fd/0").map_err(|e| format!("terminal path: {e}"))?;
     let _ = fs::remove_file(&console);
     create_mount_point(&console, false)?;
     mount(
-        Some("/proc/self/fd/0"),
+        Some(&slave),
         &console,
         None::<&str>,
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(|e| mount_err("console", &console, e))
+    .map_err(|e| mount_err(&format!("console {}", slave.display()), &console, e))
 }
 
 /// Makes `root` the new `/` and detaches the old one.

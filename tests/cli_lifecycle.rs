@@ -28,8 +28,10 @@ fn ps_logs_and_inspect() {
     let logs = daemon.docker(&["logs", "talker"]);
     assert_eq!(logs.stdout, "out\n");
     assert_eq!(logs.stderr, "err\n");
-    let stamped = daemon.ok(&["logs", "-t", "--tail", "1", "talker"]);
-    assert!(stamped.contains('T') && stamped.trim_end().ends_with("out"), "{stamped}");
+    let stamped = daemon.ok(&["logs", "-t", "talker"]);
+    assert!(stamped.contains('T') && stamped.trim_end().ends_with(" out"), "{stamped}");
+    let tail = daemon.docker(&["logs", "--tail", "1", "talker"]);
+    assert_eq!((tail.stdout.as_str(), tail.stderr.as_str()), ("", "err\n"), "the last line was on stderr");
     daemon.ok(&["run", "-d", "--name", "quiet", "busybox", "true"]);
     wait_for(&daemon, &["inspect", "-f", "{{.State.Status}}", "quiet"], "exited");
     assert_eq!(daemon.ok(&["ps", "--format", "{{.Names}}"]).trim(), "talker");

@@ -319,14 +319,15 @@ fn import_with_changes_plain_and_gzip() {
         s.import(tar.as_slice(), Some("Bad:Name"), &[], None),
         Err(ImageError::InvalidReference { .. })
     ));
-    assert!(s
-        .import(
-            &b"this is not a tar archive, not at all, no......"[..],
-            None,
-            &[],
-            None
-        )
-        .is_err());
+    let blobs = blob_count(dir.path());
+    let junk = vec![b'j'; 1536];
+    assert!(s.import(junk.as_slice(), None, &[], None).is_err());
+    assert_eq!(
+        blob_count(dir.path()),
+        blobs,
+        "the invalid layer blob is dropped"
+    );
+    assert_eq!(s.list().len(), 2);
 }
 
 #[test]
@@ -901,4 +902,140 @@ fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<ImageStore>();
     let _: Option<PathBuf> = None;
+}
+
+/// Unmounts on drop, so a failing assertion does not leave a mount behind.
+struct Mount(PathBuf);
+
+impl Mount {
+    /// Overlay with `layers` LOWEST first (as `layer_dirs` returns them); overlayfs wants the top first.
+    fn overlay(layers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Mount {
+        let lower: Vec<String> = layers
+            .iter()
+            .rev()
+            .map(|p| p.display().to_string())
+            .collect();
+        let opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.join(":"),
+            upper.display(),
+            work.display()
+        );
+        run(
+            "mount",
+            &[
+                "-t",
+                "overlay",
+                "overlay",
+                "-o",
+                &opts,
+                &target.to_string_lossy(),
+            ],
+        );
+        Mount(target.to_path_buf())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn unpacked_layers_work_as_overlay_lowerdirs_and_commit_real_upper() {
+    let (dir, s) = store();
+    s.ensure_busybox().unwrap();
+    let bb = s.get("busybox").unwrap();
+    let tar = TarBuf::new()
+        .dir("bin/")
+        .file("bin/.wh.ls", b"")
+        .dir("etc/")
+        .file("etc/.wh..wh..opq", b"")
+        .file("etc/only", b"1")
+        .bytes();
+    let tar_path = dir.path().join("l.tar");
+    fs::write(&tar_path, &tar).unwrap();
+    let img = s
+        .create_from(
+            Some(&bb),
+            Some(&tar_path),
+            bb.config.config().clone().unwrap(),
+            HistoryEntry::default(),
+            &["ov".into()],
+        )
+        .unwrap();
+    let layers = s.layer_dirs(&img).unwrap();
+    let (upper, work, merged) = (
+        dir.path().join("upper"),
+        dir.path().join("work"),
+        dir.path().join("merged"),
+    );
+    for d in [&upper, &work, &merged] {
+        fs::create_dir(d).unwrap();
+    }
+    {
+        let _m = Mount::overlay(&layers, &upper, &work, &merged);
+        assert!(
+            !merged.join("bin/ls").exists(),
+            "whiteout in the top layer hides bin/ls"
+        );
+        assert!(merged.join("bin/cat").exists());
+        let etc: Vec<_> = fs::read_dir(merged.join("etc"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(etc, vec!["only"], "opaque etc hides passwd/group");
+        run(
+            "chroot",
+            &[
+                &merged.to_string_lossy(),
+                "/bin/sh",
+                "-c",
+                "rm /bin/cat && echo x > /new && mkdir /etc/y",
+            ],
+        );
+    }
+    let changes: Vec<(String, u8)> = archive::changes(&upper, &layers)
+        .into_iter()
+        .map(|c| (c.path, c.kind))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("/bin".to_string(), CHANGE_MODIFIED),
+            ("/bin/cat".to_string(), CHANGE_DELETED),
+            ("/etc".to_string(), CHANGE_MODIFIED),
+            ("/etc/y".to_string(), CHANGE_ADDED),
+            ("/new".to_string(), CHANGE_ADDED),
+        ]
+    );
+    let committed = s
+        .commit(
+            Some(&img),
+            &upper,
+            ImageConfigChanges::default(),
+            Some("ov:2"),
+            None,
+            None,
+            "sh -c edit",
+        )
+        .unwrap();
+    assert_eq!(committed.diff_ids.len(), 3);
+    let layers = s.layer_dirs(&committed).unwrap();
+    let (upper2, work2) = (dir.path().join("upper2"), dir.path().join("work2"));
+    fs::create_dir(&upper2).unwrap();
+    fs::create_dir(&work2).unwrap();
+    let _m = Mount::overlay(&layers, &upper2, &work2, &merged);
+    assert!(!merged.join("bin/cat").exists());
+    assert!(!merged.join("bin/ls").exists());
+    assert!(merged.join("bin/busybox").exists());
+    assert_eq!(fs::read(merged.join("new")).unwrap(), b"x\n");
+    assert!(merged.join("etc/y").is_dir());
+    assert!(merged.join("etc/only").is_file());
+    let out = run(
+        "chroot",
+        &[&merged.to_string_lossy(), "/bin/sh", "-c", "echo ok"],
+    );
+    assert_eq!(out.trim(), "ok");
 }

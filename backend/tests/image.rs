@@ -684,30 +684,34 @@ fn whiteouts_unpack_to_overlay_form_and_commit_back() {
 }
 
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import os,sys; sys.stdout.buffer.write(os.getxattr(sys.argv[1], sys.argv[2]))",
-        ])
-        .arg(path)
-        .arg(name)
-        .output()
-        .unwrap();
-    out.status.success().then_some(out.stdout)
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: NUL-terminated strings and a writable buffer of the given length, all alive for the call.
+    let rc = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (rc >= 0).then(|| buf[..rc as usize].to_vec())
 }
 
 fn set_xattr(path: &Path, name: &str, value: &[u8]) {
-    let status = Command::new("python3")
-        .args([
-            "-c",
-            "import os,sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode())",
-        ])
-        .arg(path)
-        .arg(name)
-        .arg(String::from_utf8_lossy(value).as_ref())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    // SAFETY: NUL-terminated strings and a value buffer of the given length, all alive for the call.
+    let rc = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "setxattr {name} on {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
 }
 
 fn mknod_whiteout(path: &Path) {

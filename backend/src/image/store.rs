@@ -427,9 +427,11 @@ impl ImageStore {
         self.persist(&st)
     }
 
-    /// `docker rmi`, with Docker's semantics (see the crate docs for the conflict rules). `used_by_container`
-    /// reports a container that uses an image ID, if any. An image used by a container is never deleted:
-    /// forcing only removes its tags.
+    /// `docker rmi` with Docker's semantics: a name untags (and deletes the image when it was the last tag);
+    /// an ID with several tags is a 409 unless `force`; an image used by a running container can never be
+    /// deleted, one used by a stopped container only with `force`. `used_by_container` reports a container
+    /// using an image ID. An image a container uses is never deleted, even forced: only its tags go (it stays
+    /// as dangling), so the container's layers remain.
     pub fn remove(
         &self,
         reference: &str,

@@ -190,7 +190,7 @@ fn key_values(rest: &str, legacy_space: bool) -> Result<Vec<(String, String)>, S
     }
     ws.into_iter()
         .map(|w| match w.split_once('=') {
-            Some((k, _)) if k.is_empty() => Err("empty key".to_string()),
+            Some(("", _)) => Err("empty key".to_string()),
             Some((k, v)) => Ok((k.to_string(), v.to_string())),
             None => Err(format!("expected key=value, got {w:?}")),
         })

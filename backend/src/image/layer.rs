@@ -144,7 +144,7 @@ fn apply_entry<R: Read>(
             }
             let target = parent.join(OsStr::from_bytes(&name.as_bytes()[WHITEOUT_PREFIX.len()..]));
             remove_existing(&target)?;
-            mknod(&target, libc::S_IFCHR | 0o000, 0, 0)?;
+            mknod(&target, libc::S_IFCHR, 0, 0)?;
             lchown(
                 &target,
                 entry.header().uid().unwrap_or(0),

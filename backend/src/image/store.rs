@@ -142,7 +142,8 @@ impl ImageStore {
     pub fn list(&self) -> Vec<Image> {
         let st = self.state();
         let mut out: Vec<Image> = st.images.values().map(|r| to_image(&st, r)).collect();
-        out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+        let key = |i: &Image| i.created.as_deref().map(unix_time_nanos).unwrap_or(0);
+        out.sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| a.id.cmp(&b.id)));
         out
     }
 
@@ -281,8 +282,25 @@ impl ImageStore {
         self.build_image(parent, new_layer, config, history, &tags)
     }
 
-    /// Check that a stored blob is a readable tar.
+    /// Check that a stored blob is a readable tar; if not, drop the blob (unless an image uses it).
     fn validate_tar(&self, digest: &str) -> Result<(), ImageError> {
+        let result = self.check_tar(digest);
+        if result.is_err() {
+            let st = self.state();
+            let used = st
+                .images
+                .values()
+                .any(|r| r.layers.iter().any(|l| l.digest == digest));
+            if !used {
+                if let Ok(path) = self.layout.blob_path(digest) {
+                    let _ = fs::remove_file(path);
+                }
+            }
+        }
+        result
+    }
+
+    fn check_tar(&self, digest: &str) -> Result<(), ImageError> {
         let path = self.layout.blob_path(digest)?;
         let f = self.layout.open_blob(digest)?;
         let mut archive = tar::Archive::new(io::BufReader::new(f));
@@ -409,9 +427,11 @@ impl ImageStore {
         self.persist(&st)
     }
 
-    /// `docker rmi`, with Docker's semantics (see the crate docs for the conflict rules). `used_by_container`
-    /// reports a container that uses an image ID, if any. An image used by a container is never deleted:
-    /// forcing only removes its tags.
+    /// `docker rmi` with Docker's semantics: a name untags (and deletes the image when it was the last tag);
+    /// an ID with several tags is a 409 unless `force`; an image used by a running container can never be
+    /// deleted, one used by a stopped container only with `force`. `used_by_container` reports a container
+    /// using an image ID. An image a container uses is never deleted, even forced: only its tags go (it stays
+    /// as dangling), so the container's layers remain.
     pub fn remove(
         &self,
         reference: &str,
@@ -749,6 +769,12 @@ fn descriptor(media_type: MediaType, size: u64, digest: &str) -> Result<Descript
 
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn unix_time_nanos(s: &str) -> i128 {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos()))
+        .unwrap_or(0)
 }
 
 fn unix_time(s: &str) -> i64 {

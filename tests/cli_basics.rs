@@ -13,28 +13,19 @@ fn docker_version_reports_the_engine_api_version() {
     let stdout = daemon.ok(&["version", "--format", "{{json .Server}}"]);
     let server: serde_json::Value =
         serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error} in {stdout:?}"));
-    assert_eq!(
-        server["ApiVersion"], API_VERSION,
-        "server section: {server:#}"
-    );
+    assert_eq!(server["ApiVersion"], API_VERSION, "server section: {server:#}");
 }
 
 #[test]
 fn docker_info_answers_without_server_errors() {
     let daemon = Daemon::start();
     let stdout = daemon.ok(&["info", "--format", "{{json .}}"]);
-    let info: serde_json::Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error} in {stdout:?}"));
+    let info: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error} in {stdout:?}"));
     // `docker info` prints what it could and lists failures here instead of always exiting non-zero.
     let server_errors = info["ServerErrors"].as_array().map(Vec::len).unwrap_or(0);
     assert_eq!(server_errors, 0, "docker info: {info:#}");
     assert_eq!(info["OSType"], "linux", "docker info: {info:#}");
-    assert!(
-        info["ServerVersion"]
-            .as_str()
-            .is_some_and(|version| !version.is_empty()),
-        "docker info: {info:#}"
-    );
+    assert!(info["ServerVersion"].as_str().is_some_and(|version| !version.is_empty()), "docker info: {info:#}");
 }
 
 #[test]

@@ -12,7 +12,18 @@ fn state_survives_kill_minus_nine() {
     let mut daemon = Daemon::start();
     daemon.ok(&["tag", "busybox", "kept:1"]);
     daemon.ok(&["run", "-d", "--name", "plain", "busybox", "sh", "-c", "echo before-crash; sleep 1000"]);
-    daemon.ok(&["run", "-d", "--name", "always", "--restart", "always", "busybox", "sh", "-c", "echo boot; sleep 1000"]);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "echo boot; sleep 1000",
+    ]);
     daemon.ok(&["run", "--name", "done", "busybox", "echo", "finished"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while daemon.docker(&["logs", "plain"]).stdout.is_empty() {

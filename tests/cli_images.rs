@@ -30,7 +30,15 @@ fn export_then_import_round_trips_with_changes() {
     let dir = daemon.scratch_dir("import");
     let tar = dir.join("rootfs.tar");
     daemon.ok(&["export", "-o", tar.to_str().unwrap(), "src"]);
-    let imported = daemon.ok(&["import", "--change", "CMD [\"cat\", \"/marker\"]", "--change", "ENV FLAVOR=vanilla", tar.to_str().unwrap(), "restored:1"]);
+    let imported = daemon.ok(&[
+        "import",
+        "--change",
+        "CMD [\"cat\", \"/marker\"]",
+        "--change",
+        "ENV FLAVOR=vanilla",
+        tar.to_str().unwrap(),
+        "restored:1",
+    ]);
     assert!(imported.trim().starts_with("sha256:"), "{imported}");
     assert_eq!(daemon.ok(&["run", "--rm", "restored:1"]).trim(), "imported");
     assert_eq!(daemon.ok(&["run", "--rm", "restored:1", "sh", "-c", "echo $FLAVOR"]).trim(), "vanilla");

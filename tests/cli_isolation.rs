@@ -24,14 +24,27 @@ fn the_container_sees_only_itself() {
     let links = daemon.ok(&["run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev"]);
     let interfaces: Vec<&str> = links.lines().skip(2).map(|l| l.split(':').next().unwrap_or("").trim()).collect();
     assert_eq!(interfaces, vec!["lo"], "{links}");
-    let loopback = daemon.ok(&["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ip link show lo | grep -c UP"]);
+    let loopback =
+        daemon.ok(&["run", "--rm", "--network", "none", "busybox", "sh", "-c", "ip link show lo | grep -c UP"]);
     assert_eq!(loopback.trim(), "1", "loopback is up");
 }
 
 #[test]
 fn a_memory_limit_kills_a_process_that_exceeds_it() {
     let daemon = Daemon::start();
-    let out = daemon.docker(&["run", "--name", "hog", "-m", "32m", "busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"]);
+    let out = daemon.docker(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "32m",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=100M",
+        "count=1",
+    ]);
     assert_eq!(out.code, Some(137), "{out:?}");
     assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.OOMKilled}}", "hog"]).trim(), "true");
 }
@@ -40,7 +53,14 @@ fn a_memory_limit_kills_a_process_that_exceeds_it() {
 fn a_pids_limit_stops_a_fork_loop() {
     let daemon = Daemon::start();
     let id = daemon.ok(&[
-        "run", "-d", "--pids-limit", "10", "busybox", "sh", "-c", "for i in $(seq 1 30); do sleep 100 & done; sleep 100",
+        "run",
+        "-d",
+        "--pids-limit",
+        "10",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 1 30); do sleep 100 & done; sleep 100",
     ]);
     let id = id.trim();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -60,7 +80,11 @@ fn privileged_operations_fail() {
     let sysctl = daemon.docker(&["run", "--rm", "busybox", "sh", "-c", "echo 1 > /proc/sys/kernel/panic"]);
     assert_ne!(sysctl.code, Some(0), "/proc/sys is read-only: {sysctl:?}");
     let masked = daemon.ok(&["run", "--rm", "busybox", "sh", "-c", "wc -c < /proc/timer_list; cat /proc/keys | wc -c"]);
-    assert_eq!(masked.split_whitespace().collect::<Vec<_>>(), vec!["0", "0"], "/proc/timer_list and /proc/keys are masked");
+    assert_eq!(
+        masked.split_whitespace().collect::<Vec<_>>(),
+        vec!["0", "0"],
+        "/proc/timer_list and /proc/keys are masked"
+    );
     let mount = daemon.docker(&["run", "--rm", "busybox", "sh", "-c", "mkdir /m && mount -t proc proc /m"]);
     assert_ne!(mount.code, Some(0), "{mount:?}");
     let mknod = daemon.docker(&["run", "--rm", "--cap-drop", "MKNOD", "busybox", "mknod", "/tmp/dev", "c", "1", "3"]);

@@ -22,7 +22,18 @@ fn wait_for(daemon: &Daemon, args: &[&str], want: &str) {
 #[test]
 fn ps_logs_and_inspect() {
     let daemon = Daemon::start();
-    let id = daemon.ok(&["run", "-d", "--name", "talker", "--label", "team=blue", "busybox", "sh", "-c", "echo out; echo err >&2; sleep 1000"]);
+    let id = daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "--label",
+        "team=blue",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; sleep 1000",
+    ]);
     let id = id.trim();
     wait_for(&daemon, &["logs", "talker"], "out");
     let logs = daemon.docker(&["logs", "talker"]);
@@ -40,18 +51,35 @@ fn ps_logs_and_inspect() {
     assert_eq!(daemon.ok(&["ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}"]).trim(), "quiet");
     assert_eq!(daemon.ok(&["ps", "-q", "--filter", "label=team=blue"]).trim(), &id[..12]);
     assert_eq!(daemon.ok(&["ps", "-a", "--filter", "name=qui", "--format", "{{.Image}}"]).trim(), "busybox");
-    let inspect = daemon.ok(&["inspect", "-f", "{{.Name}} {{.State.Running}} {{.Config.Labels.team}} {{.HostConfig.LogConfig.Type}}", "talker"]);
+    let inspect = daemon.ok(&[
+        "inspect",
+        "-f",
+        "{{.Name}} {{.State.Running}} {{.Config.Labels.team}} {{.HostConfig.LogConfig.Type}}",
+        "talker",
+    ]);
     assert_eq!(inspect.trim(), "/talker true blue json-file");
     let missing = daemon.docker(&["inspect", "nosuch"]);
     assert_ne!(missing.code, Some(0));
-    assert!(missing.stderr.contains("No such object: nosuch") || missing.stderr.contains("No such container"), "{missing:?}");
+    assert!(
+        missing.stderr.contains("No such object: nosuch") || missing.stderr.contains("No such container"),
+        "{missing:?}"
+    );
     daemon.ok(&["rm", "-f", "talker"]);
 }
 
 #[test]
 fn follow_logs_stream_until_the_container_stops() {
     let daemon = Daemon::start();
-    daemon.ok(&["run", "-d", "--name", "ticker", "busybox", "sh", "-c", "for i in 1 2 3; do echo tick$i; sleep 0.3; done"]);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick$i; sleep 0.3; done",
+    ]);
     let followed = daemon.ok(&["logs", "-f", "ticker"]);
     assert_eq!(followed, "tick1\ntick2\ntick3\n");
 }
@@ -60,7 +88,8 @@ fn follow_logs_stream_until_the_container_stops() {
 fn exec_with_flags() {
     let daemon = Daemon::start();
     daemon.ok(&["run", "-d", "--name", "host", "busybox", "sleep", "1000"]);
-    let out = daemon.ok(&["exec", "-e", "X=42", "-u", "nobody", "-w", "/tmp", "host", "sh", "-c", "echo $X $(id -u) $(pwd)"]);
+    let out =
+        daemon.ok(&["exec", "-e", "X=42", "-u", "nobody", "-w", "/tmp", "host", "sh", "-c", "echo $X $(id -u) $(pwd)"]);
     assert_eq!(out.trim(), "42 65534 /tmp");
     let piped = daemon.docker_with_input(&["exec", "-i", "host", "cat"], b"through exec\n");
     assert_eq!(piped.stdout, "through exec\n", "{piped:?}");
@@ -80,7 +109,16 @@ fn exec_with_flags() {
 #[test]
 fn stop_start_restart_kill_wait_pause_rename() {
     let daemon = Daemon::start();
-    daemon.ok(&["run", "-d", "--name", "life", "busybox", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "life",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
     daemon.ok(&["stop", "life"]);
     assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "life"]).trim(), "exited 0");
     daemon.ok(&["start", "life"]);
@@ -130,8 +168,11 @@ fn top_stats_diff_cp_and_export() {
     let escape = daemon.docker(&["exec", "box", "ln", "-s", "/../../../../", "/tmp/up"]);
     assert!(escape.success());
     daemon.ok(&["cp", upload.to_str().unwrap(), "box:/tmp/up/"]);
-    assert!(!std::path::Path::new("/upload.txt").exists() || std::fs::read_to_string("/upload.txt").unwrap_or_default() != "uploaded\n",
-        "a symlink in the container never leads a copy onto the host");
+    assert!(
+        !std::path::Path::new("/upload.txt").exists()
+            || std::fs::read_to_string("/upload.txt").unwrap_or_default() != "uploaded\n",
+        "a symlink in the container never leads a copy onto the host"
+    );
 
     let tar = out_dir.join("export.tar");
     daemon.ok(&["export", "-o", tar.to_str().unwrap(), "box"]);

@@ -31,8 +31,20 @@ fn exit_codes_follow_docker() {
 fn env_hostname_workdir_user_and_entrypoint() {
     let daemon = Daemon::start();
     let out = daemon.ok(&[
-        "run", "--rm", "-e", "GREETING=hi there", "-h", "box1", "-w", "/tmp/work", "-u", "nobody", "busybox", "sh",
-        "-c", "echo \"$GREETING|$(hostname)|$(pwd)|$(id -u):$(id -g)\"",
+        "run",
+        "--rm",
+        "-e",
+        "GREETING=hi there",
+        "-h",
+        "box1",
+        "-w",
+        "/tmp/work",
+        "-u",
+        "nobody",
+        "busybox",
+        "sh",
+        "-c",
+        "echo \"$GREETING|$(hostname)|$(pwd)|$(id -u):$(id -g)\"",
     ]);
     assert_eq!(out.trim(), "hi there|box1|/tmp/work|65534:65534");
     let uid_gid = daemon.ok(&["run", "--rm", "-u", "1234:4321", "busybox", "id"]);
@@ -65,7 +77,8 @@ fn tty_output_comes_through_a_terminal() {
 #[test]
 fn init_reaps_and_forwards_signals() {
     let daemon = Daemon::start();
-    let out = daemon.ok(&["run", "--rm", "--init", "busybox", "sh", "-c", "echo pid=$$; cat /proc/1/cmdline | tr '\\0' ' '"]);
+    let out =
+        daemon.ok(&["run", "--rm", "--init", "busybox", "sh", "-c", "echo pid=$$; cat /proc/1/cmdline | tr '\\0' ' '"]);
     assert!(!out.contains("pid=1\n"), "with --init the shell is not PID 1: {out}");
     let id = daemon.ok(&["run", "-d", "--init", "busybox", "sleep", "1000"]);
     let started = std::time::Instant::now();
@@ -78,14 +91,34 @@ fn resource_limits_are_applied() {
     let daemon = Daemon::start();
     let memory = daemon.ok(&["run", "--rm", "-m", "32m", "--memory-swap", "64m", "busybox", "true"]);
     assert_eq!(memory, "");
-    let id = daemon.ok(&["run", "-d", "-m", "48m", "-c", "512", "--cpus", "1.5", "--pids-limit", "20", "busybox", "sleep", "100"]);
+    let id = daemon.ok(&[
+        "run",
+        "-d",
+        "-m",
+        "48m",
+        "-c",
+        "512",
+        "--cpus",
+        "1.5",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
     let id = id.trim();
-    let limits = daemon.ok(&["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.CpuShares}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", id]);
+    let limits = daemon.ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.CpuShares}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}",
+        id,
+    ]);
     assert_eq!(limits.trim(), "50331648 512 1500000000 20");
     let cgroup = format!("/sys/fs/cgroup/memory/berth/{id}/memory.limit_in_bytes");
     if std::path::Path::new("/sys/fs/cgroup/memory").exists() {
         assert_eq!(std::fs::read_to_string(&cgroup).unwrap_or_default().trim(), "50331648", "{cgroup}");
-        let quota = std::fs::read_to_string(format!("/sys/fs/cgroup/cpu/berth/{id}/cpu.cfs_quota_us")).unwrap_or_default();
+        let quota =
+            std::fs::read_to_string(format!("/sys/fs/cgroup/cpu/berth/{id}/cpu.cfs_quota_us")).unwrap_or_default();
         assert_eq!(quota.trim(), "150000");
         let pids = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/berth/{id}/pids.max")).unwrap_or_default();
         assert_eq!(pids.trim(), "20");
@@ -99,18 +132,38 @@ fn resource_limits_are_applied() {
 #[test]
 fn ulimits_readonly_tmpfs_and_binds() {
     let daemon = Daemon::start();
-    let nofile = daemon.ok(&["run", "--rm", "--ulimit", "nofile=256:512", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn"]);
+    let nofile =
+        daemon.ok(&["run", "--rm", "--ulimit", "nofile=256:512", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn"]);
     assert_eq!(nofile.split_whitespace().collect::<Vec<_>>(), vec!["256", "512"]);
     let readonly = daemon.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/file"]);
     assert_ne!(readonly.code, Some(0), "{readonly:?}");
     assert!(readonly.stderr.contains("Read-only file system"), "{readonly:?}");
-    let tmpfs = daemon.ok(&["run", "--rm", "--read-only", "--tmpfs", "/scratch", "busybox", "sh", "-c", "echo ok > /scratch/f && cat /scratch/f && grep /scratch /proc/mounts"]);
+    let tmpfs = daemon.ok(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "echo ok > /scratch/f && cat /scratch/f && grep /scratch /proc/mounts",
+    ]);
     assert!(tmpfs.starts_with("ok\n") && tmpfs.contains("tmpfs /scratch tmpfs"), "{tmpfs}");
 
     let host_dir = daemon.scratch_dir("bind");
     std::fs::write(host_dir.join("from-host"), "host data\n").unwrap();
     let bind = format!("{}:/data", host_dir.display());
-    let read = daemon.ok(&["run", "--rm", "-v", &bind, "busybox", "sh", "-c", "cat /data/from-host; echo new > /data/from-container"]);
+    let read = daemon.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/from-host; echo new > /data/from-container",
+    ]);
     assert_eq!(read, "host data\n");
     assert_eq!(std::fs::read_to_string(host_dir.join("from-container")).unwrap(), "new\n");
     let ro = format!("{}:/data:ro", host_dir.display());
@@ -124,14 +177,32 @@ fn capabilities_and_no_new_privileges() {
     let daemon = Daemon::start();
     let mount = daemon.docker(&["run", "--rm", "busybox", "sh", "-c", "mkdir /m && mount -t tmpfs none /m"]);
     assert_ne!(mount.code, Some(0), "mount needs CAP_SYS_ADMIN: {mount:?}");
-    let allowed = daemon.docker(&["run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", "mkdir /m && mount -t tmpfs none /m"]);
+    let allowed = daemon.docker(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /m && mount -t tmpfs none /m",
+    ]);
     assert_eq!(allowed.code, Some(0), "{allowed:?}");
     let chown = daemon.docker(&["run", "--rm", "--cap-drop", "CHOWN", "busybox", "chown", "nobody", "/tmp"]);
     assert_ne!(chown.code, Some(0), "chown needs CAP_CHOWN: {chown:?}");
     assert_eq!(daemon.docker(&["run", "--rm", "busybox", "chown", "nobody", "/tmp"]).code, Some(0));
     let none = daemon.ok(&["run", "--rm", "--cap-drop", "ALL", "busybox", "grep", "CapEff", "/proc/self/status"]);
     assert!(none.contains("0000000000000000"), "{none}");
-    let nnp = daemon.ok(&["run", "--rm", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"]);
+    let nnp = daemon.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "grep",
+        "NoNewPrivs",
+        "/proc/self/status",
+    ]);
     assert!(nnp.contains('1'), "{nnp}");
 }
 

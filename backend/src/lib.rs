@@ -8,8 +8,8 @@
 //! - [`api`]: axum routers for the Engine API over the unix socket and HTTP, and the web app.
 //! - [`build`], [`network`]: the builder and the networks (later issues).
 
-pub mod runtime;
-pub mod image;
-pub mod store;
-pub mod engine;
 pub mod api;
+pub mod engine;
+pub mod image;
+pub mod runtime;
+pub mod store;

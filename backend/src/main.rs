@@ -45,9 +45,7 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(root: PathBuf, socket: PathBuf, http: SocketAddr, web_dir: Option<PathBuf>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     berth::runtime::become_subreaper().context("become child subreaper")?;

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth::image::archive::{self, CHANGE_ADDED, CHANGE_DELETED, CHANGE_MODIFIED};
-use berth::image::{
-    reference, ContainerUse, DeleteItem, HistoryEntry, ImageConfigChanges, ImageError, ImageStore,
-};
+use berth::image::{reference, ContainerUse, DeleteItem, HistoryEntry, ImageConfigChanges, ImageError, ImageStore};
 use tar::{EntryType, Header};
 use tempfile::TempDir;
 
@@ -21,10 +19,7 @@ fn store() -> (TempDir, ImageStore) {
 }
 
 fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd} must be installed: {e}"));
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd} must be installed: {e}"));
     assert!(
         out.status.success(),
         "{cmd} {args:?} failed: {}\n{}",
@@ -97,10 +92,7 @@ fn blob_count(root: &Path) -> usize {
 
 fn tar_names(data: &[u8]) -> Vec<String> {
     let mut a = tar::Archive::new(data);
-    a.entries()
-        .unwrap()
-        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-        .collect()
+    a.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect()
 }
 
 fn no_use(_: &str) -> Option<ContainerUse> {
@@ -122,15 +114,9 @@ fn busybox_is_deterministic_and_a_valid_oci_layout() {
     assert!(img.id.starts_with("sha256:") && img.id.len() == 71);
     let cfg = img.config.config().clone().unwrap();
     assert_eq!(cfg.cmd().as_deref().unwrap(), ["sh"]);
-    assert_eq!(
-        cfg.env().as_deref().unwrap(),
-        ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-    );
+    assert_eq!(cfg.env().as_deref().unwrap(), ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
     let label = &cfg.labels().as_ref().unwrap()["org.opencontainers.image.source"];
-    assert!(
-        label.starts_with("host /bin/busybox (busybox-static v"),
-        "{label}"
-    );
+    assert!(label.starts_with("host /bin/busybox (busybox-static v"), "{label}");
 
     // Same host, another store, same ID.
     let (_dir2, s2) = store();
@@ -155,90 +141,44 @@ fn busybox_is_deterministic_and_a_valid_oci_layout() {
     let e = s.get("nosuch").unwrap_err();
     assert_eq!(e.to_string(), "No such image: nosuch:latest");
     assert_eq!(e.http_status(), 404);
-    assert_eq!(
-        s.get("nosuch:v2").unwrap_err().to_string(),
-        "No such image: nosuch:v2"
-    );
+    assert_eq!(s.get("nosuch:v2").unwrap_err().to_string(), "No such image: nosuch:v2");
 
     // The index carries both names.
     let idx = index_json(dir.path());
     let ann = &idx["manifests"][0]["annotations"];
     assert_eq!(ann["org.opencontainers.image.ref.name"], "busybox");
-    assert_eq!(
-        ann["io.containerd.image.name"],
-        "docker.io/library/busybox:latest"
-    );
+    assert_eq!(ann["io.containerd.image.name"], "docker.io/library/busybox:latest");
 
     // Other tools read the layout.
     let oci = dir.path().join("oci");
-    let inspect = run(
-        "skopeo",
-        &["inspect", &format!("oci:{}:busybox", oci.display())],
-    );
+    let inspect = run("skopeo", &["inspect", &format!("oci:{}:busybox", oci.display())]);
     let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(v["Layers"].as_array().unwrap().len(), 1);
     assert_eq!(v["Layers"][0], img.diff_ids[0]);
-    let config = run(
-        "skopeo",
-        &[
-            "inspect",
-            "--config",
-            &format!("oci:{}:busybox", oci.display()),
-        ],
-    );
+    let config = run("skopeo", &["inspect", "--config", &format!("oci:{}:busybox", oci.display())]);
     assert!(config.contains("\"diff_ids\""));
     let ls = run("umoci", &["ls", "--layout", &oci.to_string_lossy()]);
     assert_eq!(ls.trim(), "busybox");
     let bundle = tempfile::tempdir().unwrap();
     let bundle_dir = bundle.path().join("b");
-    run(
-        "umoci",
-        &[
-            "unpack",
-            "--image",
-            &format!("{}:busybox", oci.display()),
-            &bundle_dir.to_string_lossy(),
-        ],
-    );
+    run("umoci", &["unpack", "--image", &format!("{}:busybox", oci.display()), &bundle_dir.to_string_lossy()]);
     assert!(bundle_dir.join("rootfs/bin/busybox").is_file());
 
     // The unpacked layer is a runnable rootfs.
     let dirs = s.layer_dirs(&img).unwrap();
     assert_eq!(dirs.len(), 1);
     let root = &dirs[0];
-    assert_eq!(
-        dirs[0],
-        dir.path().join("layers").join(&img.diff_ids[0][7..])
-    );
+    assert_eq!(dirs[0], dir.path().join("layers").join(&img.diff_ids[0][7..]));
     assert!(root.join("bin/busybox").is_file());
-    assert_eq!(
-        fs::read_link(root.join("bin/sh")).unwrap(),
-        Path::new("/bin/busybox")
-    );
-    assert_eq!(
-        fs::metadata(root.join("tmp")).unwrap().permissions().mode() & 0o7777,
-        0o1777
-    );
-    assert_eq!(
-        fs::metadata(root).unwrap().permissions().mode() & 0o777,
-        0o755
-    );
+    assert_eq!(fs::read_link(root.join("bin/sh")).unwrap(), Path::new("/bin/busybox"));
+    assert_eq!(fs::metadata(root.join("tmp")).unwrap().permissions().mode() & 0o7777, 0o1777);
+    assert_eq!(fs::metadata(root).unwrap().permissions().mode() & 0o777, 0o755);
     let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
     assert!(passwd.starts_with("root:x:0:0:root:/root:/bin/sh\n"));
-    for d in [
-        "root", "home", "var", "proc", "sys", "dev", "usr/bin", "usr/sbin", "sbin",
-    ] {
+    for d in ["root", "home", "var", "proc", "sys", "dev", "usr/bin", "usr/sbin", "sbin"] {
         assert!(root.join(d).is_dir(), "{d}");
     }
-    let out = run(
-        "chroot",
-        &[
-            &root.to_string_lossy(),
-            "/bin/sh",
-            "-c",
-            "echo hello from $(whoami)",
-        ],
-    );
+    let out = run("chroot", &[&root.to_string_lossy(), "/bin/sh", "-c", "echo hello from $(whoami)"]);
     assert_eq!(out.trim(), "hello from root");
     // Second call reuses the directory.
     assert_eq!(s.layer_dirs(&img).unwrap(), dirs);
@@ -252,29 +192,10 @@ fn busybox_is_deterministic_and_a_valid_oci_layout() {
 #[test]
 fn import_with_changes_plain_and_gzip() {
     let (dir, s) = store();
-    let tar = TarBuf::new()
-        .dir("etc/")
-        .file("etc/hello", b"hi\n")
-        .symlink("link", "etc/hello")
-        .bytes();
-    let changes: Vec<String> = [
-        "CMD [\"sh\"]",
-        "ENV A=b",
-        "WORKDIR /srv",
-        "EXPOSE 80",
-        "LABEL x=y",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let img = s
-        .import(
-            tar.as_slice(),
-            Some("myapp:v1"),
-            &changes,
-            Some("my message"),
-        )
-        .unwrap();
+    let tar = TarBuf::new().dir("etc/").file("etc/hello", b"hi\n").symlink("link", "etc/hello").bytes();
+    let changes: Vec<String> =
+        ["CMD [\"sh\"]", "ENV A=b", "WORKDIR /srv", "EXPOSE 80", "LABEL x=y"].iter().map(|s| s.to_string()).collect();
+    let img = s.import(tar.as_slice(), Some("myapp:v1"), &changes, Some("my message")).unwrap();
     assert_eq!(img.repo_tags, vec!["myapp:v1"]);
     let cfg = img.config.config().clone().unwrap();
     assert_eq!(cfg.cmd().as_deref().unwrap(), ["sh"]);
@@ -290,23 +211,15 @@ fn import_with_changes_plain_and_gzip() {
     assert_eq!(h[0].size, tar.len() as i64);
 
     let idx = index_json(dir.path());
-    assert_eq!(
-        idx["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
-        "myapp:v1"
-    );
+    assert_eq!(idx["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "myapp:v1");
     let oci = dir.path().join("oci");
-    run(
-        "skopeo",
-        &["inspect", &format!("oci:{}:myapp:v1", oci.display())],
-    );
+    run("skopeo", &["inspect", &format!("oci:{}:myapp:v1", oci.display())]);
 
     let layer = &s.layer_dirs(&img).unwrap()[0];
     assert_eq!(fs::read(layer.join("etc/hello")).unwrap(), b"hi\n");
 
     // gzip input is stored uncompressed: same content, same diff_id.
-    let img2 = s
-        .import(gzip(&tar).as_slice(), Some("gz"), &[], None)
-        .unwrap();
+    let img2 = s.import(gzip(&tar).as_slice(), Some("gz"), &[], None).unwrap();
     assert_eq!(img2.diff_ids, img.diff_ids);
     assert_eq!(img2.repo_tags, vec!["gz:latest"]);
 
@@ -315,18 +228,11 @@ fn import_with_changes_plain_and_gzip() {
         Err(ImageError::InvalidChange { line, .. }) => assert_eq!(line, "BOGUS x"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        s.import(tar.as_slice(), Some("Bad:Name"), &[], None),
-        Err(ImageError::InvalidReference { .. })
-    ));
+    assert!(matches!(s.import(tar.as_slice(), Some("Bad:Name"), &[], None), Err(ImageError::InvalidReference { .. })));
     let blobs = blob_count(dir.path());
     let junk = vec![b'j'; 1536];
     assert!(s.import(junk.as_slice(), None, &[], None).is_err());
-    assert_eq!(
-        blob_count(dir.path()),
-        blobs,
-        "the invalid layer blob is dropped"
-    );
+    assert_eq!(blob_count(dir.path()), blobs, "the invalid layer blob is dropped");
     assert_eq!(s.list().len(), 2);
 }
 
@@ -337,22 +243,10 @@ fn tag_remove_and_garbage_collection() {
     let img = s.import(tar.as_slice(), Some("one"), &[], None).unwrap();
     s.tag("one", "two").unwrap();
     s.tag(&img.id, "quay.io/x/three:v3").unwrap();
-    assert!(matches!(
-        s.tag("one", "UPPER"),
-        Err(ImageError::InvalidReference { .. })
-    ));
-    assert!(matches!(
-        s.tag("one", "x:bad tag"),
-        Err(ImageError::InvalidReference { .. })
-    ));
-    assert!(matches!(
-        s.tag("nosuch", "x"),
-        Err(ImageError::NotFound { .. })
-    ));
-    assert_eq!(
-        s.get(&img.id).unwrap().repo_tags,
-        vec!["one:latest", "quay.io/x/three:v3", "two:latest"]
-    );
+    assert!(matches!(s.tag("one", "UPPER"), Err(ImageError::InvalidReference { .. })));
+    assert!(matches!(s.tag("one", "x:bad tag"), Err(ImageError::InvalidReference { .. })));
+    assert!(matches!(s.tag("nosuch", "x"), Err(ImageError::NotFound { .. })));
+    assert_eq!(s.get(&img.id).unwrap().repo_tags, vec!["one:latest", "quay.io/x/three:v3", "two:latest"]);
 
     // By ID with several tags: conflict unless forced.
     let e = s.remove(&img.id, false, &no_use).unwrap_err();
@@ -365,30 +259,14 @@ fn tag_remove_and_garbage_collection() {
 
     // By name: untag only.
     let items = s.remove("two", false, &no_use).unwrap();
-    assert_eq!(
-        items,
-        vec![DeleteItem {
-            untagged: Some("two:latest".into()),
-            deleted: None
-        }]
-    );
+    assert_eq!(items, vec![DeleteItem { untagged: Some("two:latest".into()), deleted: None }]);
     assert!(s.get("two").is_err());
     let items = s.remove("quay.io/x/three:v3", false, &no_use).unwrap();
     assert_eq!(items.len(), 1);
 
     // In use by containers.
-    let running = |_: &str| {
-        Some(ContainerUse {
-            container_id: "c0ffee1234567890".into(),
-            running: true,
-        })
-    };
-    let stopped = |_: &str| {
-        Some(ContainerUse {
-            container_id: "deadbeef12345678".into(),
-            running: false,
-        })
-    };
+    let running = |_: &str| Some(ContainerUse { container_id: "c0ffee1234567890".into(), running: true });
+    let stopped = |_: &str| Some(ContainerUse { container_id: "deadbeef12345678".into(), running: false });
     let e = s.remove(&img.id, true, &running).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -400,11 +278,7 @@ fn tag_remove_and_garbage_collection() {
         format!("conflict: unable to delete {short} (must be forced) - image is being used by stopped container deadbeef1234")
     );
     let e = s.remove("one", false, &stopped).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("(must force) - container deadbeef1234 is using its referenced image"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("(must force) - container deadbeef1234 is using its referenced image"), "{e}");
 
     // Unpack, then delete the last tag: image, blobs and layer dir go.
     let layer_dir = s.layer_dirs(&img).unwrap()[0].clone();
@@ -415,34 +289,18 @@ fn tag_remove_and_garbage_collection() {
     assert_eq!(
         items,
         vec![
-            DeleteItem {
-                untagged: Some("one:latest".into()),
-                deleted: None
-            },
-            DeleteItem {
-                untagged: None,
-                deleted: Some(img.id.clone())
-            },
+            DeleteItem { untagged: Some("one:latest".into()), deleted: None },
+            DeleteItem { untagged: None, deleted: Some(img.id.clone()) },
         ]
     );
     assert_eq!(blob_count(dir.path()), 0);
     assert!(!layer_dir.exists());
     assert!(s.list().is_empty());
-    assert_eq!(
-        index_json(dir.path())["manifests"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(index_json(dir.path())["manifests"].as_array().unwrap().len(), 0);
 
     // Shared layers survive the deletion of one of their images.
-    let a = s
-        .import(tar.as_slice(), Some("a"), &["CMD [\"a\"]".into()], None)
-        .unwrap();
-    let b = s
-        .import(tar.as_slice(), Some("b"), &["CMD [\"b\"]".into()], None)
-        .unwrap();
+    let a = s.import(tar.as_slice(), Some("a"), &["CMD [\"a\"]".into()], None).unwrap();
+    let b = s.import(tar.as_slice(), Some("b"), &["CMD [\"b\"]".into()], None).unwrap();
     assert_ne!(a.id, b.id);
     let dirs = s.layer_dirs(&a).unwrap();
     s.remove("a", false, &no_use).unwrap();
@@ -461,9 +319,7 @@ fn dangling_images_survive_and_prune() {
     assert!(untagged.repo_tags.is_empty());
     let old = s.import(t2.as_slice(), Some("app"), &[], None).unwrap();
     // Moving the tag leaves the old image dangling, as Docker does.
-    let new = s
-        .import(t1.as_slice(), Some("app"), &["CMD [\"x\"]".into()], None)
-        .unwrap();
+    let new = s.import(t1.as_slice(), Some("app"), &["CMD [\"x\"]".into()], None).unwrap();
     assert!(s.get(&old.id).unwrap().repo_tags.is_empty());
     assert_eq!(s.get("app").unwrap().id, new.id);
 
@@ -471,29 +327,16 @@ fn dangling_images_survive_and_prune() {
     let s = ImageStore::open(dir.path()).unwrap();
     assert_eq!(s.list().len(), 3);
     let idx = index_json(dir.path());
-    let dangling = idx["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["annotations"]["berth.dangling"] == "true")
-        .count();
+    let dangling =
+        idx["manifests"].as_array().unwrap().iter().filter(|d| d["annotations"]["berth.dangling"] == "true").count();
     assert_eq!(dangling, 2);
-    let ls = run(
-        "umoci",
-        &["ls", "--layout", &dir.path().join("oci").to_string_lossy()],
-    );
+    let ls = run("umoci", &["ls", "--layout", &dir.path().join("oci").to_string_lossy()]);
     assert_eq!(ls.trim(), "app");
 
     // Prune dangling, sparing one "used" by a container.
     let used_id = old.id.clone();
     let (items, reclaimed) = s.prune(true, &|id| id == used_id).unwrap();
-    assert_eq!(
-        items,
-        vec![DeleteItem {
-            untagged: None,
-            deleted: Some(untagged.id.clone())
-        }]
-    );
+    assert_eq!(items, vec![DeleteItem { untagged: None, deleted: Some(untagged.id.clone()) }]);
     assert!(reclaimed > 0);
     assert!(s.get(&old.id).is_ok());
     // Layer t1 is shared with `app`, so it survives.
@@ -507,12 +350,7 @@ fn dangling_images_survive_and_prune() {
 #[test]
 fn whiteouts_unpack_to_overlay_form_and_commit_back() {
     let (dir, s) = store();
-    let base_tar = TarBuf::new()
-        .dir("d/")
-        .file("d/old", b"o")
-        .file("gone", b"g")
-        .file("keep", b"k")
-        .bytes();
+    let base_tar = TarBuf::new().dir("d/").file("d/old", b"o").file("gone", b"g").file("keep", b"k").bytes();
     let tar_path = dir.path().join("base.tar");
     fs::write(&tar_path, &base_tar).unwrap();
     let base = s
@@ -520,29 +358,19 @@ fn whiteouts_unpack_to_overlay_form_and_commit_back() {
             None,
             Some(&tar_path),
             Default::default(),
-            HistoryEntry {
-                created_by: "base".into(),
-                ..Default::default()
-            },
+            HistoryEntry { created_by: "base".into(), ..Default::default() },
             &["base:1".to_string()],
         )
         .unwrap();
-    let layer_tar = TarBuf::new()
-        .dir("d/")
-        .file("d/.wh..wh..opq", b"")
-        .file(".wh.gone", b"")
-        .file("d/new", b"n")
-        .bytes();
+    let layer_tar =
+        TarBuf::new().dir("d/").file("d/.wh..wh..opq", b"").file(".wh.gone", b"").file("d/new", b"n").bytes();
     fs::write(&tar_path, &layer_tar).unwrap();
     let img = s
         .create_from(
             Some(&base),
             Some(&tar_path),
             Default::default(),
-            HistoryEntry {
-                created_by: "RUN x".into(),
-                ..Default::default()
-            },
+            HistoryEntry { created_by: "RUN x".into(), ..Default::default() },
             &[],
         )
         .unwrap();
@@ -552,10 +380,7 @@ fn whiteouts_unpack_to_overlay_form_and_commit_back() {
     let gone = fs::symlink_metadata(top.join("gone")).unwrap();
     assert!(gone.file_type().is_char_device());
     assert_eq!(gone.rdev(), 0);
-    assert_eq!(
-        xattr(&top.join("d"), "trusted.overlay.opaque").as_deref(),
-        Some(&b"y"[..])
-    );
+    assert_eq!(xattr(&top.join("d"), "trusted.overlay.opaque").as_deref(), Some(&b"y"[..]));
     assert!(!top.join(".wh.gone").exists());
     assert!(!top.join("d/.wh..wh..opq").exists());
     assert!(top.join("d/new").is_file());
@@ -589,10 +414,7 @@ fn whiteouts_unpack_to_overlay_form_and_commit_back() {
         .commit(
             Some(&img),
             &upper,
-            ImageConfigChanges {
-                config: None,
-                changes: vec!["CMD [\"/bin/true\"]".into()],
-            },
+            ImageConfigChanges { config: None, changes: vec!["CMD [\"/bin/true\"]".into()] },
             Some("committed:v1"),
             Some("a comment"),
             Some("me"),
@@ -601,76 +423,27 @@ fn whiteouts_unpack_to_overlay_form_and_commit_back() {
         .unwrap();
     assert_eq!(committed.diff_ids.len(), 3);
     assert_eq!(committed.config.author().as_deref(), Some("me"));
-    let blob = fs::read(
-        dir.path()
-            .join("oci/blobs/sha256")
-            .join(&committed.diff_ids[2][7..]),
-    )
-    .unwrap();
+    let blob = fs::read(dir.path().join("oci/blobs/sha256").join(&committed.diff_ids[2][7..])).unwrap();
     let names = tar_names(&blob);
-    assert_eq!(
-        names,
-        vec![
-            "d/",
-            "d/sub/",
-            "d/sub/f",
-            ".wh.keep",
-            "newfile",
-            "newlink",
-            "opq/",
-            "opq/.wh..wh..opq"
-        ]
-    );
+    assert_eq!(names, vec!["d/", "d/sub/", "d/sub/f", ".wh.keep", "newfile", "newlink", "opq/", "opq/.wh..wh..opq"]);
     let mut a = tar::Archive::new(blob.as_slice());
-    let link = a
-        .entries()
-        .unwrap()
-        .map(|e| e.unwrap())
-        .find(|e| e.path().unwrap() == Path::new("newlink"))
-        .unwrap();
+    let link = a.entries().unwrap().map(|e| e.unwrap()).find(|e| e.path().unwrap() == Path::new("newlink")).unwrap();
     assert_eq!(link.header().entry_type(), EntryType::Link);
     assert_eq!(link.link_name().unwrap().unwrap(), Path::new("newfile"));
     // Round trip: unpacking the committed layer restores the overlay form.
     let cdirs = s.layer_dirs(&committed).unwrap();
     let c = &cdirs[2];
-    assert!(fs::symlink_metadata(c.join("keep"))
-        .unwrap()
-        .file_type()
-        .is_char_device());
-    assert_eq!(
-        xattr(&c.join("opq"), "trusted.overlay.opaque").as_deref(),
-        Some(&b"y"[..])
-    );
-    assert_eq!(
-        fs::metadata(c.join("newfile")).unwrap().ino(),
-        fs::metadata(c.join("newlink")).unwrap().ino()
-    );
+    assert!(fs::symlink_metadata(c.join("keep")).unwrap().file_type().is_char_device());
+    assert_eq!(xattr(&c.join("opq"), "trusted.overlay.opaque").as_deref(), Some(&b"y"[..]));
+    assert_eq!(fs::metadata(c.join("newfile")).unwrap().ino(), fs::metadata(c.join("newlink")).unwrap().ino());
 
     // History: newest first, sizes per non-empty layer; an empty upper adds an empty layer entry.
     let empty_upper = dir.path().join("empty");
     fs::create_dir(&empty_upper).unwrap();
-    let same = s
-        .commit(
-            Some(&committed),
-            &empty_upper,
-            ImageConfigChanges::default(),
-            None,
-            None,
-            None,
-            "true",
-        )
-        .unwrap();
+    let same =
+        s.commit(Some(&committed), &empty_upper, ImageConfigChanges::default(), None, None, None, "true").unwrap();
     assert_eq!(same.diff_ids, committed.diff_ids);
-    assert_eq!(
-        same.config
-            .config()
-            .clone()
-            .unwrap()
-            .cmd()
-            .as_deref()
-            .unwrap(),
-        ["/bin/true"]
-    );
+    assert_eq!(same.config.config().clone().unwrap().cmd().as_deref().unwrap(), ["/bin/true"]);
     let h = s.history(&same);
     let by: Vec<&str> = h.iter().map(|i| i.created_by.as_str()).collect();
     assert_eq!(by, vec!["true", "sh -c touch", "RUN x", "base"]);
@@ -696,22 +469,8 @@ fn set_xattr(path: &Path, name: &str, value: &[u8]) {
     let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     let n = std::ffi::CString::new(name).unwrap();
     // SAFETY: NUL-terminated strings and a value buffer of the given length, all alive for the call.
-    let rc = unsafe {
-        libc::lsetxattr(
-            p.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "setxattr {name} on {}: {}",
-        path.display(),
-        std::io::Error::last_os_error()
-    );
+    let rc = unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    assert_eq!(rc, 0, "setxattr {name} on {}: {}", path.display(), std::io::Error::last_os_error());
 }
 
 fn mknod_whiteout(path: &Path) {
@@ -769,29 +528,16 @@ fn evil_tars_write_nothing_outside() {
     archive::extract_tar(&root, "/", evil.as_slice(), false).unwrap();
     assert!(root.join("etc/evil").is_file());
     assert!(root.join("evil2").is_file());
-    assert!(root
-        .join(outside_rel.trim_start_matches('/'))
-        .join("victim")
-        .is_file());
+    assert!(root.join(outside_rel.trim_start_matches('/')).join("victim").is_file());
     assert_eq!(fs::read(&marker).unwrap(), b"untouched");
     assert!(!Path::new("/etc/evil").exists());
     // A hard link to a host path is resolved inside the root: it links the copy in the root, not the host file.
-    let evil = TarBuf::new()
-        .hardlink("h", &format!("{}", marker.display()))
-        .bytes();
+    let evil = TarBuf::new().hardlink("h", &format!("{}", marker.display())).bytes();
     archive::extract_tar(&root, "/", evil.as_slice(), false).unwrap();
     assert_eq!(fs::metadata(&marker).unwrap().nlink(), 1);
-    let inside = root
-        .join(outside_rel.trim_start_matches('/'))
-        .join("victim");
-    assert_eq!(
-        fs::metadata(root.join("h")).unwrap().ino(),
-        fs::metadata(&inside).unwrap().ino()
-    );
-    let evil = TarBuf::new()
-        .hardlink("h2", "/etc/passwd")
-        .hardlink("h3", "../../../../etc/passwd")
-        .bytes();
+    let inside = root.join(outside_rel.trim_start_matches('/')).join("victim");
+    assert_eq!(fs::metadata(root.join("h")).unwrap().ino(), fs::metadata(&inside).unwrap().ino());
+    let evil = TarBuf::new().hardlink("h2", "/etc/passwd").hardlink("h3", "../../../../etc/passwd").bytes();
     assert!(archive::extract_tar(&root, "/", evil.as_slice(), false).is_err());
     assert!(!root.join("h2").exists());
     // The dest dir itself may be a symlink to "/": it resolves inside.
@@ -875,10 +621,7 @@ fn cp_stat_and_export() {
     let mut out = Vec::new();
     archive::export(root, &mut out).unwrap();
     let names = tar_names(&out);
-    assert!(
-        names.contains(&"etc/passwd".to_string()) && names.contains(&"pw".to_string()),
-        "{names:?}"
-    );
+    assert!(names.contains(&"etc/passwd".to_string()) && names.contains(&"pw".to_string()), "{names:?}");
     let mut a = tar::Archive::new(out.as_slice());
     let mut content = String::new();
     a.entries()
@@ -894,10 +637,7 @@ fn cp_stat_and_export() {
 #[test]
 fn reference_normalize_is_public() {
     assert_eq!(reference::normalize("busybox").unwrap(), "busybox:latest");
-    assert_eq!(
-        reference::normalize("docker.io/library/busybox").unwrap(),
-        "busybox:latest"
-    );
+    assert_eq!(reference::normalize("docker.io/library/busybox").unwrap(), "busybox:latest");
     assert!(reference::normalize("Busybox").is_err());
 }
 
@@ -914,28 +654,9 @@ struct Mount(PathBuf);
 impl Mount {
     /// Overlay with `layers` LOWEST first (as `layer_dirs` returns them); overlayfs wants the top first.
     fn overlay(layers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Mount {
-        let lower: Vec<String> = layers
-            .iter()
-            .rev()
-            .map(|p| p.display().to_string())
-            .collect();
-        let opts = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lower.join(":"),
-            upper.display(),
-            work.display()
-        );
-        run(
-            "mount",
-            &[
-                "-t",
-                "overlay",
-                "overlay",
-                "-o",
-                &opts,
-                &target.to_string_lossy(),
-            ],
-        );
+        let lower: Vec<String> = layers.iter().rev().map(|p| p.display().to_string()).collect();
+        let opts = format!("lowerdir={},upperdir={},workdir={}", lower.join(":"), upper.display(), work.display());
+        run("mount", &["-t", "overlay", "overlay", "-o", &opts, &target.to_string_lossy()]);
         Mount(target.to_path_buf())
     }
 }
@@ -970,40 +691,19 @@ fn unpacked_layers_work_as_overlay_lowerdirs_and_commit_real_upper() {
         )
         .unwrap();
     let layers = s.layer_dirs(&img).unwrap();
-    let (upper, work, merged) = (
-        dir.path().join("upper"),
-        dir.path().join("work"),
-        dir.path().join("merged"),
-    );
+    let (upper, work, merged) = (dir.path().join("upper"), dir.path().join("work"), dir.path().join("merged"));
     for d in [&upper, &work, &merged] {
         fs::create_dir(d).unwrap();
     }
     {
         let _m = Mount::overlay(&layers, &upper, &work, &merged);
-        assert!(
-            !merged.join("bin/ls").exists(),
-            "whiteout in the top layer hides bin/ls"
-        );
+        assert!(!merged.join("bin/ls").exists(), "whiteout in the top layer hides bin/ls");
         assert!(merged.join("bin/cat").exists());
-        let etc: Vec<_> = fs::read_dir(merged.join("etc"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let etc: Vec<_> = fs::read_dir(merged.join("etc")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(etc, vec!["only"], "opaque etc hides passwd/group");
-        run(
-            "chroot",
-            &[
-                &merged.to_string_lossy(),
-                "/bin/sh",
-                "-c",
-                "rm /bin/cat && echo x > /new && mkdir /etc/y",
-            ],
-        );
+        run("chroot", &[&merged.to_string_lossy(), "/bin/sh", "-c", "rm /bin/cat && echo x > /new && mkdir /etc/y"]);
     }
-    let changes: Vec<(String, u8)> = archive::changes(&upper, &layers)
-        .into_iter()
-        .map(|c| (c.path, c.kind))
-        .collect();
+    let changes: Vec<(String, u8)> = archive::changes(&upper, &layers).into_iter().map(|c| (c.path, c.kind)).collect();
     assert_eq!(
         changes,
         vec![
@@ -1014,17 +714,8 @@ fn unpacked_layers_work_as_overlay_lowerdirs_and_commit_real_upper() {
             ("/new".to_string(), CHANGE_ADDED),
         ]
     );
-    let committed = s
-        .commit(
-            Some(&img),
-            &upper,
-            ImageConfigChanges::default(),
-            Some("ov:2"),
-            None,
-            None,
-            "sh -c edit",
-        )
-        .unwrap();
+    let committed =
+        s.commit(Some(&img), &upper, ImageConfigChanges::default(), Some("ov:2"), None, None, "sh -c edit").unwrap();
     assert_eq!(committed.diff_ids.len(), 3);
     let layers = s.layer_dirs(&committed).unwrap();
     let (upper2, work2) = (dir.path().join("upper2"), dir.path().join("work2"));
@@ -1037,9 +728,6 @@ fn unpacked_layers_work_as_overlay_lowerdirs_and_commit_real_upper() {
     assert_eq!(fs::read(merged.join("new")).unwrap(), b"x\n");
     assert!(merged.join("etc/y").is_dir());
     assert!(merged.join("etc/only").is_file());
-    let out = run(
-        "chroot",
-        &[&merged.to_string_lossy(), "/bin/sh", "-c", "echo ok"],
-    );
+    let out = run("chroot", &[&merged.to_string_lossy(), "/bin/sh", "-c", "echo ok"]);
     assert_eq!(out.trim(), "ok");
 }

@@ -30,14 +30,8 @@ const DEFAULT_CAPS: &[&str] = &[
 ];
 
 fn setup() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the runtime tests must run as root"
-    );
-    assert!(
-        Path::new("/bin/busybox").exists(),
-        "the runtime tests need /bin/busybox (busybox-static)"
-    );
+    assert!(nix::unistd::geteuid().is_root(), "the runtime tests must run as root");
+    assert!(Path::new("/bin/busybox").exists(), "the runtime tests need /bin/busybox (busybox-static)");
     runtime::set_init_executable(env!("CARGO_BIN_EXE_berth"));
     runtime::become_subreaper().unwrap();
 }
@@ -58,29 +52,17 @@ impl Rootfs {
             std::fs::create_dir_all(layer.join(d)).unwrap();
         }
         std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        let out = std::process::Command::new("/bin/busybox")
-            .arg("--list")
-            .output()
-            .unwrap();
+        let out = std::process::Command::new("/bin/busybox").arg("--list").output().unwrap();
         for applet in String::from_utf8_lossy(&out.stdout).lines() {
             if applet != "busybox" {
                 std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
             }
         }
-        std::fs::write(
-            layer.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n",
-        )
-        .unwrap();
+        std::fs::write(layer.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n")
+            .unwrap();
         std::fs::write(layer.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
         let merged = dir.path().join("merged");
-        runtime::mount_rootfs(
-            &[layer],
-            &dir.path().join("upper"),
-            &dir.path().join("work"),
-            &merged,
-        )
-        .unwrap();
+        runtime::mount_rootfs(&[layer], &dir.path().join("upper"), &dir.path().join("work"), &merged).unwrap();
         Rootfs { dir, merged }
     }
 }
@@ -159,35 +141,17 @@ struct Started {
 
 impl Started {
     async fn finish(self) -> (i32, String, String) {
-        let code = tokio::time::timeout(Duration::from_secs(60), self.handle.wait())
-            .await
-            .expect("container timed out");
-        (
-            code,
-            self.stdout.join().unwrap(),
-            self.stderr.join().unwrap(),
-        )
+        let code =
+            tokio::time::timeout(Duration::from_secs(60), self.handle.wait()).await.expect("container timed out");
+        (code, self.stdout.join().unwrap(), self.stderr.join().unwrap())
     }
 }
 
 fn start(id: &str, spec: &Spec, cg: &Cgroup) -> Result<Started, RuntimeError> {
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
-    let handle = runtime::start_container(
-        id,
-        spec,
-        cg,
-        Stdio::Pipes {
-            stdin: None,
-            stdout: out_w,
-            stderr: err_w,
-        },
-    )?;
-    Ok(Started {
-        handle,
-        stdout: collect(out_r),
-        stderr: collect(err_r),
-    })
+    let handle = runtime::start_container(id, spec, cg, Stdio::Pipes { stdin: None, stdout: out_w, stderr: err_w })?;
+    Ok(Started { handle, stdout: collect(out_r), stderr: collect(err_r) })
 }
 
 fn resources(v: serde_json::Value) -> LinuxResources {
@@ -199,10 +163,7 @@ async fn first_process_is_pid_1_in_its_rootfs() {
     setup();
     let rootfs = Rootfs::new();
     let cg = Cgroup::create("rt-test-pid1", None).unwrap();
-    let spec = docker_like_spec(
-        &rootfs.merged,
-        &["sh", "-c", "echo $$; ls /; hostname; cat /proc/self/status"],
-    );
+    let spec = docker_like_spec(&rootfs.merged, &["sh", "-c", "echo $$; ls /; hostname; cat /proc/self/status"]);
     let (code, out, err) = start("rt-test-pid1", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     let mut lines = out.lines();
@@ -221,24 +182,13 @@ async fn missing_or_unexecutable_program_has_docker_wording() {
     let rootfs = Rootfs::new();
     let cg = Cgroup::create("rt-test-notfound", None).unwrap();
     let spec = docker_like_spec(&rootfs.merged, &["nosuchcmd"]);
-    let err = start("rt-test-notfound", &spec, &cg)
-        .err()
-        .expect("must fail");
+    let err = start("rt-test-notfound", &spec, &cg).err().expect("must fail");
     assert!(matches!(err, RuntimeError::ExecNotFound { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .contains("exec: \"nosuchcmd\": executable file not found in $PATH"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("exec: \"nosuchcmd\": executable file not found in $PATH"), "{err}");
 
     let spec = docker_like_spec(&rootfs.merged, &["/etc"]);
-    let err = start("rt-test-notfound", &spec, &cg)
-        .err()
-        .expect("must fail");
-    assert!(
-        matches!(err, RuntimeError::ExecPermissionDenied { .. }),
-        "{err:?}"
-    );
+    let err = start("rt-test-notfound", &spec, &cg).err().expect("must fail");
+    assert!(matches!(err, RuntimeError::ExecPermissionDenied { .. }), "{err:?}");
     assert!(err.to_string().contains("permission denied"), "{err}");
     assert!(cg.pids().is_empty(), "{:?}", cg.pids());
     cg.destroy().unwrap();
@@ -252,17 +202,11 @@ async fn memory_limit_oom_kills_with_137() {
     let cg = Cgroup::create("rt-test-oom", Some(&res)).unwrap();
     let stats = cg.stats();
     assert_eq!(stats.memory_limit, 32 * 1024 * 1024);
-    let spec = docker_like_spec(
-        &rootfs.merged,
-        &["sh", "-c", "head -c 200000000 /dev/zero | tail"],
-    );
+    let spec = docker_like_spec(&rootfs.merged, &["sh", "-c", "head -c 200000000 /dev/zero | tail"]);
     let (code, out, err) = start("rt-test-oom", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 137, "stdout: {out}\nstderr: {err}");
     let stats = cg.stats();
-    assert!(
-        stats.oom_kills >= 1 || stats.memory_failcnt > 0,
-        "{stats:?}"
-    );
+    assert!(stats.oom_kills >= 1 || stats.memory_failcnt > 0, "{stats:?}");
     cg.destroy().unwrap();
 }
 
@@ -301,24 +245,11 @@ async fn default_privileges_are_limited() {
     assert!(out.trim_end().ends_with("ok"), "{out}");
 
     // Read-only root and a non-root user with no capabilities.
-    let mut spec = docker_like_spec(
-        &rootfs.merged,
-        &[
-            "sh",
-            "-c",
-            "id -u; grep CapEff /proc/self/status; touch /x || echo RO",
-        ],
-    );
+    let mut spec =
+        docker_like_spec(&rootfs.merged, &["sh", "-c", "id -u; grep CapEff /proc/self/status; touch /x || echo RO"]);
     let mut v = serde_json::to_value(&spec).unwrap();
     v["root"]["readonly"] = json!(true);
-    v["process"] = process_json(
-        &[
-            "sh",
-            "-c",
-            "id -u; grep CapEff /proc/self/status; touch /x || echo RO",
-        ],
-        65534,
-    );
+    v["process"] = process_json(&["sh", "-c", "id -u; grep CapEff /proc/self/status; touch /x || echo RO"], 65534);
     spec = serde_json::from_value(v).unwrap();
     let (code, out, err) = start("rt-test-privs", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
@@ -333,10 +264,7 @@ async fn loopback_works_and_exit_codes_pass_through() {
     setup();
     let rootfs = Rootfs::new();
     let cg = Cgroup::create("rt-test-net", None).unwrap();
-    let spec = docker_like_spec(
-        &rootfs.merged,
-        &["sh", "-c", "ping -c 1 -W 2 127.0.0.1 && exit 42"],
-    );
+    let spec = docker_like_spec(&rootfs.merged, &["sh", "-c", "ping -c 1 -W 2 127.0.0.1 && exit 42"]);
     let (code, out, err) = start("rt-test-net", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 42, "stdout: {out}\nstderr: {err}");
     cg.destroy().unwrap();
@@ -359,17 +287,9 @@ async fn exec_joins_the_running_container() {
     let (err_r, err_w) = pipe();
     let exec = runtime::start_exec(
         pid,
-        &exec_process(&[
-            "sh",
-            "-c",
-            "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; echo $$",
-        ]),
+        &exec_process(&["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; echo $$"]),
         &cg,
-        Stdio::Pipes {
-            stdin: None,
-            stdout: out_w,
-            stderr: err_w,
-        },
+        Stdio::Pipes { stdin: None, stdout: out_w, stderr: err_w },
     )
     .unwrap();
     let (out, err) = (collect(out_r), collect(err_r));
@@ -386,18 +306,10 @@ async fn exec_joins_the_running_container() {
         pid,
         &exec_process(&["nosuchcmd"]),
         &cg,
-        Stdio::Pipes {
-            stdin: None,
-            stdout: pipe().1,
-            stderr: pipe().1,
-        },
+        Stdio::Pipes { stdin: None, stdout: pipe().1, stderr: pipe().1 },
     )
     .expect_err("must fail");
-    assert!(
-        err.to_string()
-            .contains("executable file not found in $PATH"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("executable file not found in $PATH"), "{err}");
 
     started.handle.signal(Signal::SIGKILL).unwrap();
     let (code, _, _) = started.finish().await;
@@ -413,15 +325,9 @@ async fn tty_mode() {
     let pty = runtime::open_pty(30, 100).unwrap();
     let spec = docker_like_spec(
         &rootfs.merged,
-        &[
-            "sh",
-            "-c",
-            "[ -t 0 ] && [ -t 1 ] && echo IS_TTY; stty size; ls -l /dev/console",
-        ],
+        &["sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo IS_TTY; stty size; ls -l /dev/console"],
     );
-    let handle =
-        runtime::start_container("rt-test-tty", &spec, &cg, Stdio::Tty { slave: pty.slave })
-            .unwrap();
+    let handle = runtime::start_container("rt-test-tty", &spec, &cg, Stdio::Tty { slave: pty.slave }).unwrap();
     let master = pty.master;
     let reader = std::thread::spawn(move || {
         let mut f = File::from(master);
@@ -436,9 +342,7 @@ async fn tty_mode() {
         }
         String::from_utf8_lossy(&buf).into_owned()
     });
-    let code = tokio::time::timeout(Duration::from_secs(30), handle.wait())
-        .await
-        .unwrap();
+    let code = tokio::time::timeout(Duration::from_secs(30), handle.wait()).await.unwrap();
     let out = reader.join().unwrap();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("IS_TTY"), "{out}");
@@ -452,17 +356,9 @@ async fn init_annotation_keeps_berth_init_as_pid_1() {
     setup();
     let rootfs = Rootfs::new();
     let cg = Cgroup::create("rt-test-init", None).unwrap();
-    let mut spec = docker_like_spec(
-        &rootfs.merged,
-        &[
-            "sh",
-            "-c",
-            "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; exit 3",
-        ],
-    );
-    spec.set_annotations(Some(
-        [(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into(),
-    ));
+    let mut spec =
+        docker_like_spec(&rootfs.merged, &["sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; exit 3"]);
+    spec.set_annotations(Some([(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
     let (code, out, err) = start("rt-test-init", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 3, "stdout: {out}\nstderr: {err}");
     assert!(!out.starts_with("1\n"), "{out}");
@@ -470,9 +366,7 @@ async fn init_annotation_keeps_berth_init_as_pid_1() {
 
     // Signals reach the program through PID 1.
     let mut spec = docker_like_spec(&rootfs.merged, &["sleep", "60"]);
-    spec.set_annotations(Some(
-        [(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into(),
-    ));
+    spec.set_annotations(Some([(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
     let started = start("rt-test-init", &spec, &cg).unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     started.handle.signal(Signal::SIGTERM).unwrap();
@@ -481,9 +375,7 @@ async fn init_annotation_keeps_berth_init_as_pid_1() {
 
     // A failing program still reports Docker's error.
     let mut spec = docker_like_spec(&rootfs.merged, &["nosuchcmd"]);
-    spec.set_annotations(Some(
-        [(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into(),
-    ));
+    spec.set_annotations(Some([(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
     let err = start("rt-test-init", &spec, &cg).err().expect("must fail");
     assert!(matches!(err, RuntimeError::ExecNotFound { .. }), "{err:?}");
     cg.destroy().unwrap();
@@ -493,9 +385,7 @@ async fn init_annotation_keeps_berth_init_as_pid_1() {
 async fn cgroup_stats_freeze_and_adopt() {
     setup();
     let rootfs = Rootfs::new();
-    let res = resources(
-        json!({"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 50}, "cpu": {"shares": 512}}),
-    );
+    let res = resources(json!({"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 50}, "cpu": {"shares": 512}}));
     let cg = Cgroup::create("rt-test-stats", Some(&res)).unwrap();
     let spec = docker_like_spec(&rootfs.merged, &["sh", "-c", "while true; do :; done"]);
     let started = start("rt-test-stats", &spec, &cg).unwrap();
@@ -517,8 +407,7 @@ async fn cgroup_stats_freeze_and_adopt() {
     assert_eq!(cg.stats().cpu_total_ns, before);
     cg.thaw().unwrap();
 
-    cg.update(&resources(json!({"memory": {"limit": 128 * 1024 * 1024}})))
-        .unwrap();
+    cg.update(&resources(json!({"memory": {"limit": 128 * 1024 * 1024}}))).unwrap();
     assert_eq!(cg.stats().memory_limit, 128 * 1024 * 1024);
 
     // A second handle on the same process (as after a daemon restart) resolves too.
@@ -528,9 +417,7 @@ async fn cgroup_stats_freeze_and_adopt() {
     loaded.kill_all(Signal::SIGKILL);
     let (code, _, _) = started.finish().await;
     assert_eq!(code, 137);
-    let code = tokio::time::timeout(Duration::from_secs(5), adopted.wait())
-        .await
-        .unwrap();
+    let code = tokio::time::timeout(Duration::from_secs(5), adopted.wait()).await.unwrap();
     assert!(code == 137 || code == runtime::UNKNOWN_EXIT_CODE, "{code}");
     loaded.destroy().unwrap();
     drop(cg);

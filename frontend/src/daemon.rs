@@ -19,10 +19,8 @@ pub enum DaemonError {
 
 /// `GET /version`: the engine and API versions of the daemon serving this page.
 pub async fn version() -> Result<SystemVersion, DaemonError> {
-    let response = Request::get("/version")
-        .send()
-        .await
-        .map_err(|error| DaemonError::Unreachable(error.to_string()))?;
+    let response =
+        Request::get("/version").send().await.map_err(|error| DaemonError::Unreachable(error.to_string()))?;
     if !response.ok() {
         let status = response.status();
         // An error body that is not an Engine API error (e.g. a proxy's HTML page) still gets a readable line.
@@ -32,8 +30,5 @@ pub async fn version() -> Result<SystemVersion, DaemonError> {
         };
         return Err(DaemonError::Status { status, message });
     }
-    response
-        .json::<SystemVersion>()
-        .await
-        .map_err(|error| DaemonError::Decode(error.to_string()))
+    response.json::<SystemVersion>().await.map_err(|error| DaemonError::Decode(error.to_string()))
 }

@@ -65,8 +65,7 @@ impl Daemon {
     /// Starts a daemon and returns once it answers `GET /_ping` on its socket.
     pub fn start() -> Daemon {
         let e2e = target_dir().join("e2e");
-        std::fs::create_dir_all(&e2e)
-            .unwrap_or_else(|error| panic!("creating {}: {error}", e2e.display()));
+        std::fs::create_dir_all(&e2e).unwrap_or_else(|error| panic!("creating {}: {error}", e2e.display()));
         let dir = tempfile::Builder::new()
             .prefix("daemon-")
             .tempdir_in(&e2e)
@@ -87,15 +86,7 @@ impl Daemon {
 
         let process = spawn_daemon(&root, &socket, &http, &log);
 
-        let mut daemon = Daemon {
-            process,
-            dir,
-            root,
-            socket,
-            http,
-            log,
-            docker_config,
-        };
+        let mut daemon = Daemon { process, dir, root, socket, http, log, docker_config };
         daemon.wait_until_ready();
         daemon
     }
@@ -120,10 +111,7 @@ impl Daemon {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if let Some(status) = self.process.try_wait().expect("polling the daemon") {
-                panic!(
-                    "the daemon exited during startup ({status})\n{}",
-                    self.log_tail()
-                );
+                panic!("the daemon exited during startup ({status})\n{}", self.log_tail());
             }
             if self.socket.exists() && self.ping() {
                 return;
@@ -140,17 +128,14 @@ impl Daemon {
     }
 
     fn ping(&self) -> bool {
-        self.get("/_ping")
-            .is_some_and(|(status, body)| status == 200 && body == "OK")
+        self.get("/_ping").is_some_and(|(status, body)| status == 200 && body == "OK")
     }
 
     /// `GET path` over the unix socket: the status code and body, or None when the daemon does not answer.
     /// HTTP/1.0 so that the body is neither chunked nor kept alive: read to EOF and done.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
         let mut stream = UnixStream::connect(&self.socket).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
         write!(stream, "GET {path} HTTP/1.0\r\nHost: berth\r\n\r\n").ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
@@ -162,9 +147,8 @@ impl Daemon {
     /// `GET path` over the unix socket, decoded as JSON; panics with the daemon log unless it answers 200.
     pub fn get_json(&self, path: &str) -> serde_json::Value {
         match self.get(path) {
-            Some((200, body)) => serde_json::from_str(&body).unwrap_or_else(|error| {
-                panic!("GET {path}: {error} in {body:?}\n{}", self.log_tail())
-            }),
+            Some((200, body)) => serde_json::from_str(&body)
+                .unwrap_or_else(|error| panic!("GET {path}: {error} in {body:?}\n{}", self.log_tail())),
             other => panic!("GET {path}: {other:?}\n{}", self.log_tail()),
         }
     }
@@ -233,11 +217,7 @@ impl Daemon {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "docker {} did not finish within {DOCKER_TIMEOUT:?}\n{}",
-                    args.join(" "),
-                    self.log_tail()
-                );
+                panic!("docker {} did not finish within {DOCKER_TIMEOUT:?}\n{}", args.join(" "), self.log_tail());
             }
             thread::sleep(Duration::from_millis(20));
         };
@@ -267,10 +247,7 @@ impl Daemon {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         let tail = lines[lines.len().saturating_sub(LINES)..].join("\n");
-        format!(
-            "--- daemon log ({}), last {LINES} lines\n{tail}",
-            self.log.display()
-        )
+        format!("--- daemon log ({}), last {LINES} lines\n{tail}", self.log.display())
     }
 
     fn stop(&mut self) {
@@ -362,13 +339,9 @@ fn unescape_mount_field(field: &str) -> PathBuf {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .is_some_and(|digits| digits.iter().all(|b| (b'0'..=b'7').contains(b)));
+        let octal = bytes.get(i + 1..i + 4).is_some_and(|digits| digits.iter().all(|b| (b'0'..=b'7').contains(b)));
         if bytes[i] == b'\\' && octal {
-            out.push(
-                (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'),
-            );
+            out.push((bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'));
             i += 4;
         } else {
             out.push(bytes[i]);
@@ -381,19 +354,12 @@ fn unescape_mount_field(field: &str) -> PathBuf {
 #[test]
 fn mount_fields_are_unescaped() {
     assert_eq!(unescape_mount_field("/a\\040b/c"), Path::new("/a b/c"));
-    assert_eq!(
-        unescape_mount_field("/trailing\\04"),
-        Path::new("/trailing\\04")
-    );
+    assert_eq!(unescape_mount_field("/trailing\\04"), Path::new("/trailing\\04"));
 }
 
 /// `berth serve` on the given root, socket and port, logging to `log` (appending, so a restart keeps the history).
 fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path) -> Child {
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("opening the daemon log");
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("opening the daemon log");
     Command::new(BERTH)
         .arg("serve")
         .arg("--root")

@@ -41,9 +41,7 @@ pub fn cargo() -> Command {
 pub fn run(command: &mut Command) -> Result<()> {
     let line = command_line(command);
     println!("$ {line}");
-    let status = command
-        .status()
-        .with_context(|| format!("starting `{line}`"))?;
+    let status = command.status().with_context(|| format!("starting `{line}`"))?;
     if !status.success() {
         bail!("`{line}` failed ({status})");
     }
@@ -53,12 +51,7 @@ pub fn run(command: &mut Command) -> Result<()> {
 /// The first line a tool prints for e.g. `--version`, or None when it is missing or fails. Used to decide whether
 /// something needs installing, so it never echoes anything.
 pub fn probe(program: impl AsRef<OsStr>, args: &[&str]) -> Option<String> {
-    let output = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let output = Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
     if !output.status.success() {
         return None;
     }

@@ -21,11 +21,7 @@ pub fn run(workspace: &Workspace, args: &[String]) -> Result<()> {
 
     setup::setup(workspace)?;
     web::web(workspace)?;
-    command::run(
-        command::cargo()
-            .args(["build", "--release", "-p", "berth"])
-            .current_dir(&workspace.root),
-    )?;
+    command::run(command::cargo().args(["build", "--release", "-p", "berth"]).current_dir(&workspace.root))?;
 
     let http = flag_value(serve_args, "--http").unwrap_or(DEFAULT_HTTP);
     let socket = flag_value(serve_args, "--socket").unwrap_or(DEFAULT_SOCKET);
@@ -47,10 +43,7 @@ fn flag_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     while let Some(arg) = args.next() {
         if arg == name {
             value = args.next().map(String::as_str);
-        } else if let Some(inline) = arg
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix('='))
-        {
+        } else if let Some(inline) = arg.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
             value = Some(inline);
         }
     }
@@ -74,9 +67,8 @@ mod tests {
 
     #[test]
     fn reads_both_flag_spellings() {
-        let args: Vec<String> = ["--root", "/r", "--http=0.0.0.0:9000", "--socket", "/s.sock"]
-            .map(String::from)
-            .to_vec();
+        let args: Vec<String> =
+            ["--root", "/r", "--http=0.0.0.0:9000", "--socket", "/s.sock"].map(String::from).to_vec();
         assert_eq!(flag_value(&args, "--http"), Some("0.0.0.0:9000"));
         assert_eq!(flag_value(&args, "--socket"), Some("/s.sock"));
         assert_eq!(flag_value(&args, "--missing"), None);

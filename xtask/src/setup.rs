@@ -14,16 +14,8 @@ use crate::workspace::Workspace;
 /// Debian packages the daemon and the tests use: busybox-static is the default image's only binary; skopeo and
 /// umoci move OCI images around; iptables, nftables and iproute2 are for container networking; chromium and its
 /// driver run the browser tests.
-const APT_PACKAGES: &[&str] = &[
-    "busybox-static",
-    "skopeo",
-    "umoci",
-    "iptables",
-    "nftables",
-    "iproute2",
-    "chromium",
-    "chromium-driver",
-];
+const APT_PACKAGES: &[&str] =
+    &["busybox-static", "skopeo", "umoci", "iptables", "nftables", "iproute2", "chromium", "chromium-driver"];
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -38,11 +30,7 @@ pub fn setup(workspace: &Workspace) -> Result<()> {
     let mut installed = Vec::new();
 
     // Debian 12's nodejs and npm are new enough for the frontend's few packages; a machine with its own Node keeps it.
-    let node_packages: &[&str] = if probe("npm", &["--version"]).is_none() {
-        &["nodejs", "npm"]
-    } else {
-        &[]
-    };
+    let node_packages: &[&str] = if probe("npm", &["--version"]).is_none() { &["nodejs", "npm"] } else { &[] };
     installed.extend(apt_packages(node_packages)?);
     if wasm_target()? {
         installed.push(format!("rust target {WASM_TARGET}"));
@@ -62,10 +50,7 @@ pub fn setup(workspace: &Workspace) -> Result<()> {
     if installed.is_empty() {
         println!("xtask setup: everything already installed ({elapsed:.1} s)");
     } else {
-        println!(
-            "xtask setup: installed {} ({elapsed:.1} s)",
-            installed.join(", ")
-        );
+        println!("xtask setup: installed {} ({elapsed:.1} s)", installed.join(", "));
     }
     Ok(())
 }
@@ -81,10 +66,7 @@ fn apt_packages(extra: &[&str]) -> Result<Vec<String>> {
     if missing.is_empty() {
         return Ok(missing);
     }
-    println!(
-        "xtask setup: installing Debian packages: {}",
-        missing.join(" ")
-    );
+    println!("xtask setup: installing Debian packages: {}", missing.join(" "));
     // The package lists of a fresh machine are often empty or stale; refresh them once, only when installing.
     command::run(Command::new("apt-get").args(["update", "-q"]))
         .context("apt-get needs root: run cargo xtask as root")?;
@@ -108,10 +90,7 @@ fn wasm_target() -> Result<bool> {
         .args(["target", "list", "--installed"])
         .output()
         .context("running rustup (the wasm target is installed with rustup)")?;
-    if String::from_utf8_lossy(&installed.stdout)
-        .lines()
-        .any(|target| target.trim() == WASM_TARGET)
-    {
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|target| target.trim() == WASM_TARGET) {
         return Ok(false);
     }
     command::run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
@@ -142,48 +121,32 @@ fn trunk() -> Result<bool> {
 /// Returns whether it installed wasm-bindgen-cli.
 fn wasm_bindgen_cli(version: &str) -> Result<bool> {
     // Prints "wasm-bindgen 0.2.130".
-    if probe("wasm-bindgen", &["--version"]).as_deref() == Some(&format!("wasm-bindgen {version}"))
-    {
+    if probe("wasm-bindgen", &["--version"]).as_deref() == Some(&format!("wasm-bindgen {version}")) {
         return Ok(false);
     }
     println!("xtask setup: installing wasm-bindgen-cli {version} (the version Cargo.lock pins; about 2 minutes)");
     // No --locked: wasm-bindgen-cli's own lock file names a crate version missing from the registry index.
     // --force replaces a wasm-bindgen of another version.
-    command::run(command::cargo().args([
-        "install",
-        "wasm-bindgen-cli",
-        "--version",
-        version,
-        "--force",
-    ]))?;
+    command::run(command::cargo().args(["install", "wasm-bindgen-cli", "--version", version, "--force"]))?;
     Ok(true)
 }
 
 /// Runs `npm ci` unless node_modules already holds exactly what package-lock.json pins. Returns whether it ran.
 fn npm_packages(frontend: &Path) -> Result<bool> {
-    let lock = std::fs::read(frontend.join("package-lock.json"))
-        .context("reading frontend/package-lock.json")?;
+    let lock = std::fs::read(frontend.join("package-lock.json")).context("reading frontend/package-lock.json")?;
     // npm ci wipes node_modules and reinstalls (seconds, plus registry round trips); a copy of the lock file it
     // installed from tells whether that is needed.
     let stamp = frontend.join("node_modules/.berth-installed-package-lock.json");
     let wasm_opt = frontend.join("node_modules/.bin/wasm-opt");
     let up_to_date = std::fs::read(&stamp).is_ok_and(|installed| installed == lock)
-        && probe(&wasm_opt, &["--version"])
-            .is_some_and(|version| version.contains(WASM_OPT_VERSION));
+        && probe(&wasm_opt, &["--version"]).is_some_and(|version| version.contains(WASM_OPT_VERSION));
     if up_to_date {
         return Ok(false);
     }
-    command::run(
-        Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(frontend),
-    )?;
+    command::run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(frontend))?;
     let version = probe(&wasm_opt, &["--version"]).unwrap_or_default();
     if !version.contains(WASM_OPT_VERSION) {
-        bail!(
-            "after npm ci, {} reports {version:?}, expected {WASM_OPT_VERSION}",
-            wasm_opt.display()
-        );
+        bail!("after npm ci, {} reports {version:?}, expected {WASM_OPT_VERSION}", wasm_opt.display());
     }
     std::fs::write(&stamp, lock).with_context(|| format!("writing {}", stamp.display()))?;
     Ok(true)

@@ -30,38 +30,17 @@ pub fn test(workspace: &Workspace) -> Result<()> {
             "clippy",
             cargo(
                 workspace,
-                &[
-                    "clippy",
-                    "--workspace",
-                    "--exclude",
-                    WASM_CRATE,
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
+                &["clippy", "--workspace", "--exclude", WASM_CRATE, "--all-targets", "--", "-D", "warnings"],
             ),
         ),
         (
             "clippy wasm",
             cargo(
                 workspace,
-                &[
-                    "clippy",
-                    "-p",
-                    WASM_CRATE,
-                    "--target",
-                    "wasm32-unknown-unknown",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
+                &["clippy", "-p", WASM_CRATE, "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
             ),
         ),
-        (
-            "tests",
-            cargo(workspace, &["test", "--workspace", "--exclude", WASM_CRATE]),
-        ),
+        ("tests", cargo(workspace, &["test", "--workspace", "--exclude", WASM_CRATE])),
     ];
 
     let mut results = Vec::new();
@@ -77,29 +56,17 @@ pub fn test(workspace: &Workspace) -> Result<()> {
 
     let report = results
         .iter()
-        .map(|(name, passed, seconds)| {
-            format!(
-                "{name} {} {seconds:.0} s",
-                if *passed { "ok" } else { "FAILED" }
-            )
-        })
+        .map(|(name, passed, seconds)| format!("{name} {} {seconds:.0} s", if *passed { "ok" } else { "FAILED" }))
         .collect::<Vec<_>>()
         .join(", ");
-    let failed: Vec<&str> = results
-        .iter()
-        .filter(|(_, passed, _)| !passed)
-        .map(|(name, _, _)| *name)
-        .collect();
+    let failed: Vec<&str> = results.iter().filter(|(_, passed, _)| !passed).map(|(name, _, _)| *name).collect();
     let total = started.elapsed().as_secs_f32();
     println!();
     if failed.is_empty() {
         println!("xtask test: PASSED ({report}; {total:.0} s in all)");
         Ok(())
     } else {
-        println!(
-            "xtask test: FAILED: {} ({report}; {total:.0} s in all)",
-            failed.join(", ")
-        );
+        println!("xtask test: FAILED: {} ({report}; {total:.0} s in all)", failed.join(", "));
         bail!("{} of {} checks failed", failed.len(), results.len())
     }
 }

@@ -63,8 +63,7 @@ fn check_tools(workspace: &Workspace, path: &std::ffi::OsStr) -> Result<()> {
         bail!("trunk is missing: run `cargo xtask setup`");
     }
     let locked = workspace.locked_version("wasm-bindgen")?;
-    let trunk_toml =
-        std::fs::read_to_string(workspace.root.join("Trunk.toml")).context("reading Trunk.toml")?;
+    let trunk_toml = std::fs::read_to_string(workspace.root.join("Trunk.toml")).context("reading Trunk.toml")?;
     let trunk_pin = trunk_toml
         .lines()
         .find_map(|line| line.trim().strip_prefix("wasm_bindgen = \""))

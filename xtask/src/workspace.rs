@@ -21,23 +21,13 @@ impl Workspace {
             .output()
             .context("running cargo metadata")?;
         if !output.status.success() {
-            bail!(
-                "cargo metadata failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            bail!("cargo metadata failed:\n{}", String::from_utf8_lossy(&output.stderr));
         }
-        let metadata: serde_json::Value =
-            serde_json::from_slice(&output.stdout).context("decoding cargo metadata")?;
+        let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).context("decoding cargo metadata")?;
         let path = |key: &str| -> Result<PathBuf> {
-            metadata[key]
-                .as_str()
-                .map(PathBuf::from)
-                .with_context(|| format!("cargo metadata has no {key}"))
+            metadata[key].as_str().map(PathBuf::from).with_context(|| format!("cargo metadata has no {key}"))
         };
-        Ok(Workspace {
-            root: path("workspace_root")?,
-            target: path("target_directory")?,
-        })
+        Ok(Workspace { root: path("workspace_root")?, target: path("target_directory")? })
     }
 
     pub fn frontend(&self) -> PathBuf {
@@ -53,10 +43,8 @@ impl Workspace {
     /// match the wasm-bindgen crate exactly, or the generated glue does not fit the wasm.
     pub fn locked_version(&self, package: &str) -> Result<String> {
         let lock_path = self.root.join("Cargo.lock");
-        let lock = std::fs::read_to_string(&lock_path)
-            .with_context(|| format!("reading {}", lock_path.display()))?;
-        locked_version_in(&lock, package)
-            .with_context(|| format!("{} has no package {package:?}", lock_path.display()))
+        let lock = std::fs::read_to_string(&lock_path).with_context(|| format!("reading {}", lock_path.display()))?;
+        locked_version_in(&lock, package).with_context(|| format!("{} has no package {package:?}", lock_path.display()))
     }
 }
 
@@ -89,14 +77,8 @@ version = \"0.4.80\"
 name = \"wasm-bindgen\"
 version = \"0.2.130\"
 ";
-        assert_eq!(
-            locked_version_in(lock, "wasm-bindgen").as_deref(),
-            Some("0.2.130")
-        );
-        assert_eq!(
-            locked_version_in(lock, "wasm-bindgen-futures").as_deref(),
-            Some("0.4.80")
-        );
+        assert_eq!(locked_version_in(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(locked_version_in(lock, "wasm-bindgen-futures").as_deref(), Some("0.4.80"));
         assert_eq!(locked_version_in(lock, "trunk"), None);
     }
 }

@@ -67,9 +67,8 @@ pub async fn get(
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let path = query.path.clone();
     tokio::spawn(async move {
-        let result = engine
-            .with_rootfs(&id, move |root| Ok(archive::write_tar(&root, &path, ChannelWriter::new(tx))?))
-            .await;
+        let result =
+            engine.with_rootfs(&id, move |root| Ok(archive::write_tar(&root, &path, ChannelWriter::new(tx))?)).await;
         if let Err(err) = result {
             tracing::warn!(%err, "archive stream ended early");
         }
@@ -104,7 +103,8 @@ pub async fn export(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -
     engine.container(&id)?;
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
-        if let Err(err) = engine.with_rootfs(&id, move |root| Ok(archive::export(&root, ChannelWriter::new(tx))?)).await {
+        if let Err(err) = engine.with_rootfs(&id, move |root| Ok(archive::export(&root, ChannelWriter::new(tx))?)).await
+        {
             tracing::warn!(%err, "export ended early");
         }
     });

@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::streams::{channel_body, frame, hijack, wants_upgrade, AsyncReadWrite, MULTIPLEXED, RAW};
 use super::{flag, parse_json};
 use crate::engine::logs::LogsOptions;
-use crate::engine::{Engine, Output, StdinMessage, Status, StreamKind};
+use crate::engine::{Engine, Output, Status, StdinMessage, StreamKind};
 
 #[derive(Deserialize)]
 pub struct AttachQuery {

@@ -4,8 +4,7 @@ use std::collections::HashMap;
 
 use bollard_stubs::models::{
     ContainerInspectResponse, ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,
-    ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, DriverData, MountPoint,
-    NetworkSettings,
+    ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, DriverData, MountPoint, NetworkSettings,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -73,11 +72,9 @@ pub fn status_text(record: &ContainerRecord) -> String {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", human_duration(now - state.started_at.unwrap_or(now))),
         Status::Paused => format!("Up {} (Paused)", human_duration(now - state.started_at.unwrap_or(now))),
-        Status::Restarting => format!(
-            "Restarting ({}) {} ago",
-            state.exit_code,
-            human_duration(now - state.finished_at.unwrap_or(now))
-        ),
+        Status::Restarting => {
+            format!("Restarting ({}) {} ago", state.exit_code, human_duration(now - state.finished_at.unwrap_or(now)))
+        }
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
         Status::Exited => {
@@ -209,7 +206,9 @@ pub fn parse_filters(raw: Option<&str>) -> Result<HashMap<String, Vec<String>>, 
     let serde_json::Value::Object(map) = value else { return Err("invalid filter: not an object".into()) };
     for (key, values) in map {
         let list = match values {
-            serde_json::Value::Array(items) => items.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            serde_json::Value::Array(items) => {
+                items.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            }
             serde_json::Value::Object(items) => {
                 items.into_iter().filter(|(_, v)| v.as_bool() == Some(true)).map(|(k, _)| k).collect()
             }

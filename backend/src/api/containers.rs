@@ -185,7 +185,9 @@ pub async fn logs(
         until: parse_unix_time(query.until.as_deref())?,
         tail: match query.tail.as_deref() {
             None | Some("") | Some("all") => None,
-            Some(n) => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid tail: {n}")))?.max(0) as usize),
+            Some(n) => {
+                Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid tail: {n}")))?.max(0) as usize)
+            }
         },
     };
     if !options.stdout && !options.stderr {
@@ -198,8 +200,7 @@ pub async fn logs(
     tokio::spawn(async move {
         while let Some(entry) = entries.recv().await {
             let payload = if timestamps {
-                let mut line =
-                    entry.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).into_bytes();
+                let mut line = entry.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).into_bytes();
                 line.push(b' ');
                 line.extend_from_slice(&entry.line);
                 Bytes::from(line)

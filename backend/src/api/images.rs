@@ -65,9 +65,10 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
         .filter(|image| dangling.is_none_or(|want| want == image.repo_tags.is_empty()))
         .filter(|image| {
             references.is_empty()
-                || image.repo_tags.iter().any(|tag| {
-                    references.iter().any(|r| tag == r || tag.split(':').next() == Some(r.as_str()))
-                })
+                || image
+                    .repo_tags
+                    .iter()
+                    .any(|tag| references.iter().any(|r| tag == r || tag.split(':').next() == Some(r.as_str())))
         })
         .map(|image| summary(&engine, image))
         .collect();
@@ -127,18 +128,29 @@ pub async fn image_post(
     Query(query): Query<TagQuery>,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/tag") {
-        let repo = query.repo.filter(|r| !r.is_empty()).ok_or_else(|| ApiError::bad_request("repository name must have at least one component"))?;
+        let repo = query
+            .repo
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| ApiError::bad_request("repository name must have at least one component"))?;
         let target = match query.tag.filter(|t| !t.is_empty()) {
             Some(tag) => format!("{repo}:{tag}"),
             None => repo,
         };
         engine.images.tag(name, &target)?;
         let image = engine.images.get(&target)?;
-        engine.events.emit(bollard_stubs::models::EventMessageTypeEnum::IMAGE, "tag", &image.id, HashMap::from([("name".to_string(), target)]));
+        engine.events.emit(
+            bollard_stubs::models::EventMessageTypeEnum::IMAGE,
+            "tag",
+            &image.id,
+            HashMap::from([("name".to_string(), target)]),
+        );
         return Ok(StatusCode::CREATED.into_response());
     }
     if rest.ends_with("/push") {
-        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "push is not supported by Berth yet: no registry client"));
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "push is not supported by Berth yet: no registry client",
+        ));
     }
     Err(ApiError::not_found(format!("page not found: /images/{rest}")))
 }
@@ -242,16 +254,12 @@ pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
     let images = engine.images.clone();
     let changes = query.changes;
     let message = query.message;
-    let image = tokio::task::spawn_blocking(move || {
-        images.import(reader, repo_tag.as_deref(), &changes, message.as_deref())
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let image =
+        tokio::task::spawn_blocking(move || images.import(reader, repo_tag.as_deref(), &changes, message.as_deref()))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     engine.events.emit(bollard_stubs::models::EventMessageTypeEnum::IMAGE, "import", &image.id, HashMap::new());
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        json_line(serde_json::json!({ "status": image.id })),
-    )
+    Ok(([(header::CONTENT_TYPE, "application/json")], json_line(serde_json::json!({ "status": image.id })))
         .into_response())
 }
 
@@ -288,15 +296,27 @@ pub async fn commit(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
     let raw_query = request.uri().query().unwrap_or("").to_string();
     let query: CommitQuery =
         serde_urlencoded::from_str(&raw_query).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let changes: Vec<String> =
-        url_pairs(&raw_query).into_iter().filter(|(k, _)| k == "changes").map(|(_, v)| v).flat_map(|v| v.lines().map(str::to_string).collect::<Vec<_>>()).filter(|l| !l.trim().is_empty()).collect();
+    let changes: Vec<String> = url_pairs(&raw_query)
+        .into_iter()
+        .filter(|(k, _)| k == "changes")
+        .map(|(_, v)| v)
+        .flat_map(|v| v.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let repo_tag = query.repo.filter(|r| !r.is_empty()).map(|repo| match query.tag.filter(|t| !t.is_empty()) {
         Some(tag) => format!("{repo}:{tag}"),
         None => repo,
     });
     let pause = query.pause.as_deref().is_none_or(|p| p == "1" || p == "true");
     let id = engine
-        .commit(&query.container, repo_tag, changes, query.comment.filter(|c| !c.is_empty()), query.author.filter(|a| !a.is_empty()), pause)
+        .commit(
+            &query.container,
+            repo_tag,
+            changes,
+            query.comment.filter(|c| !c.is_empty()),
+            query.author.filter(|a| !a.is_empty()),
+            pause,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(IdResponse { id })).into_response())
 }

@@ -49,8 +49,7 @@ fn operating_system() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
         })
         .unwrap_or_else(|| "Linux".into())
 }
@@ -100,7 +99,10 @@ pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
     let count = |pred: fn(crate::engine::Status) -> bool| containers.iter().filter(|c| pred(c.status())).count() as i64;
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     Json(SystemInfo {
-        id: Some(format!("berth-{}", nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default())),
+        id: Some(format!(
+            "berth-{}",
+            nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+        )),
         containers: Some(containers.len() as i64),
         containers_running: Some(count(|s| s == crate::engine::Status::Running)),
         containers_paused: Some(count(|s| s == crate::engine::Status::Paused)),
@@ -155,12 +157,8 @@ pub struct EventsQuery {
 pub async fn events(State(engine): State<Arc<Engine>>, Query(query): Query<EventsQuery>) -> ApiResult<Response> {
     let filters = parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
     let _since = query.since;
-    let until = query
-        .until
-        .as_deref()
-        .and_then(|u| u.split('.').next())
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|u| *u > 0);
+    let until =
+        query.until.as_deref().and_then(|u| u.split('.').next()).and_then(|s| s.parse::<i64>().ok()).filter(|u| *u > 0);
     let mut receiver = engine.events.subscribe();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {

@@ -16,8 +16,28 @@ const NOT_BUILT: &str = "<!doctype html><title>Berth</title><h1>Berth</h1>\
 
 /// First path segments that belong to the Engine API.
 const API_PREFIXES: &[&str] = &[
-    "containers", "images", "networks", "volumes", "exec", "build", "swarm", "services", "nodes", "tasks", "secrets",
-    "configs", "plugins", "system", "session", "distribution", "auth", "commit", "events", "info", "version", "_ping",
+    "containers",
+    "images",
+    "networks",
+    "volumes",
+    "exec",
+    "build",
+    "swarm",
+    "services",
+    "nodes",
+    "tasks",
+    "secrets",
+    "configs",
+    "plugins",
+    "system",
+    "session",
+    "distribution",
+    "auth",
+    "commit",
+    "events",
+    "info",
+    "version",
+    "_ping",
     "grpc",
 ];
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use oci_spec::runtime::{LinuxCapabilitiesBuilder, ProcessBuilder, UserBuilder};
 use tokio::sync::{mpsc, watch};
 
-use super::container::{Container, Output, StdinMessage, Status, StreamKind};
+use super::container::{Container, Output, Status, StdinMessage, StreamKind};
 use super::spec::{capabilities, resolve_user};
 use super::{names, stdio, Engine, EngineError};
 use crate::runtime;
@@ -142,10 +142,9 @@ impl Engine {
         let (child_stdio, ends) =
             stdio::make_stdio(tty, attach_stdin, size).map_err(|e| EngineError::io("create exec stdio", e))?;
         let (out_tx, out_rx) = mpsc::unbounded_channel();
-        let started =
-            tokio::task::spawn_blocking(move || runtime::start_exec(pid, &process, &cgroup, child_stdio))
-                .await
-                .map_err(|e| EngineError::io("start exec", std::io::Error::other(e)))?;
+        let started = tokio::task::spawn_blocking(move || runtime::start_exec(pid, &process, &cgroup, child_stdio))
+            .await
+            .map_err(|e| EngineError::io("start exec", std::io::Error::other(e)))?;
         let handle = match started {
             Ok(handle) => Arc::new(handle),
             Err(err) => {
@@ -155,7 +154,9 @@ impl Engine {
                 } else {
                     126
                 };
-                let line = format!("OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown\r\n");
+                let line = format!(
+                    "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown\r\n"
+                );
                 let _ = out_tx.send(Output::Chunk(StreamKind::Stdout, Bytes::from(line)));
                 let _ = out_tx.send(Output::End);
                 {
@@ -215,7 +216,8 @@ impl Engine {
     fn exec_process(&self, exec: &Exec) -> Result<oci_spec::runtime::Process, EngineError> {
         let record = exec.container.snapshot();
         let rootfs = exec.container.rootfs();
-        let user = exec.config.user.clone().filter(|u| !u.is_empty()).or(record.config.user.clone()).unwrap_or_default();
+        let user =
+            exec.config.user.clone().filter(|u| !u.is_empty()).or(record.config.user.clone()).unwrap_or_default();
         let (uid, gid, additional) =
             resolve_user(&rootfs, &user, &record.host_config.group_add.clone().unwrap_or_default())?;
         let mut env = record.config.env.clone().unwrap_or_default();
@@ -254,7 +256,8 @@ impl Engine {
             .or(record.config.working_dir.clone())
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".into());
-        let no_new_privileges = record.host_config.security_opt.iter().flatten().any(|o| o.starts_with("no-new-privileges"));
+        let no_new_privileges =
+            record.host_config.security_opt.iter().flatten().any(|o| o.starts_with("no-new-privileges"));
         ProcessBuilder::default()
             .terminal(exec.config.tty.unwrap_or(false))
             .user(

@@ -134,9 +134,10 @@ impl Engine {
 
         let id = container.id.clone();
         let cgroup_for_start = cgroup.clone();
-        let started = tokio::task::spawn_blocking(move || runtime::start_container(&id, &spec, &cgroup_for_start, child_stdio))
-            .await
-            .map_err(|e| EngineError::io("start container", std::io::Error::other(e)))?;
+        let started =
+            tokio::task::spawn_blocking(move || runtime::start_container(&id, &spec, &cgroup_for_start, child_stdio))
+                .await
+                .map_err(|e| EngineError::io("start container", std::io::Error::other(e)))?;
         let process = match started {
             Ok(process) => Arc::new(process),
             Err(err) => {
@@ -406,7 +407,12 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn restart(self: &Arc<Self>, reference: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<(), EngineError> {
+    pub async fn restart(
+        self: &Arc<Self>,
+        reference: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<(), EngineError> {
         let container = self.container(reference)?;
         let _op = container.op.lock().await;
         if container.status().is_running() {
@@ -423,7 +429,9 @@ impl Engine {
         let _op = container.op.lock().await;
         match container.status() {
             Status::Running => {}
-            Status::Paused => return Err(EngineError::Conflict(format!("Container {} is already paused", container.id))),
+            Status::Paused => {
+                return Err(EngineError::Conflict(format!("Container {} is already paused", container.id)))
+            }
             _ => return Err(EngineError::NotRunning(container.id.clone())),
         }
         let cgroup = container.cgroup().ok_or_else(|| EngineError::NotRunning(container.id.clone()))?;
@@ -525,7 +533,9 @@ impl Engine {
         }
         let old = container.name();
         if old == new_name {
-            return Err(EngineError::InvalidArgument("Renaming a container with the same name as its current name".into()));
+            return Err(EngineError::InvalidArgument(
+                "Renaming a container with the same name as its current name".into(),
+            ));
         }
         container.update(|r| r.name = new_name.clone())?;
         let mut attributes = self.container_attributes(&container);
@@ -565,4 +575,3 @@ impl Engine {
         self.remove_locked(container).await;
     }
 }
-

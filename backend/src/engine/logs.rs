@@ -40,8 +40,7 @@ pub fn parse_size(text: &str) -> Result<u64, EngineError> {
     let lower = text.to_ascii_lowercase();
     let digits_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
     let (number, unit) = lower.split_at(digits_end);
-    let number: f64 =
-        number.parse().map_err(|_| EngineError::InvalidArgument(format!("invalid size: '{text}'")))?;
+    let number: f64 = number.parse().map_err(|_| EngineError::InvalidArgument(format!("invalid size: '{text}'")))?;
     let multiplier: u64 = match unit.trim_end_matches(['b', 'i']) {
         "" => 1,
         "k" => 1 << 10,

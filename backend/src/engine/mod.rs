@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-pub use container::{Container, ContainerRecord, Output, StdinMessage, Status, StreamKind, WaitState};
+pub use container::{Container, ContainerRecord, Output, Status, StdinMessage, StreamKind, WaitState};
 pub use error::EngineError;
 pub use events::Events;
 pub use exec::{Exec, ExecStreams};

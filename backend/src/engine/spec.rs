@@ -93,7 +93,9 @@ pub fn validate_host_config(host: &HostConfig) -> Result<(), EngineError> {
     }
     if let Some(period) = host.cpu_period.filter(|p| *p != 0) {
         if !(1000..=1_000_000).contains(&period) {
-            return Err(invalid("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"));
+            return Err(invalid(
+                "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+            ));
         }
     }
     if let Some(quota) = host.cpu_quota.filter(|q| *q > 0) {
@@ -150,7 +152,9 @@ pub fn validate_host_config(host: &HostConfig) -> Result<(), EngineError> {
     }
     for path in host.tmpfs.iter().flat_map(|m| m.keys()) {
         if !path.starts_with('/') {
-            return Err(invalid(format!("invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute")));
+            return Err(invalid(format!(
+                "invalid mount config for type \"tmpfs\": invalid mount path: '{path}' mount path must be absolute"
+            )));
         }
     }
     Ok(())
@@ -316,8 +320,7 @@ pub fn resources(host: &HostConfig) -> Result<LinuxResources, EngineError> {
             -1 => -1,
             total => total,
         };
-        builder = builder
-            .memory(LinuxMemoryBuilder::default().limit(memory).swap(swap).build().map_err(spec_error)?);
+        builder = builder.memory(LinuxMemoryBuilder::default().limit(memory).swap(swap).build().map_err(spec_error)?);
     }
     let mut cpu = LinuxCpuBuilder::default();
     let mut cpu_set = false;
@@ -414,9 +417,10 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
         );
     }
 
-    let no_new_privileges = host.security_opt.iter().flatten().any(|opt| {
-        matches!(opt.as_str(), "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true")
-    });
+    let no_new_privileges =
+        host.security_opt.iter().flatten().any(|opt| {
+            matches!(opt.as_str(), "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true")
+        });
 
     let mut args = Vec::new();
     args.push(record.path.clone());
@@ -440,7 +444,12 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        )?,
         mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?,
         mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
         mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", &shm_option])?,
@@ -499,7 +508,8 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
         mounts.push(mount(target, "tmpfs", "tmpfs", &list)?);
     }
 
-    let mut namespaces = vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts];
+    let mut namespaces =
+        vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts];
     match host.network_mode.as_deref() {
         Some("host") => {}
         _ => namespaces.push(LinuxNamespaceType::Network),
@@ -559,7 +569,8 @@ fn host_source(source: &str, volumes_dir: &Path, create_missing: bool) -> Result
         let path = PathBuf::from(source);
         if !path.exists() {
             if create_missing {
-                std::fs::create_dir_all(&path).map_err(|e| EngineError::io(format!("create bind source {source}"), e))?;
+                std::fs::create_dir_all(&path)
+                    .map_err(|e| EngineError::io(format!("create bind source {source}"), e))?;
             } else {
                 return Err(invalid(format!(
                     "invalid mount config for type \"bind\": bind source path does not exist: {source}"
@@ -585,12 +596,20 @@ mod tests {
 
     #[test]
     fn capability_arithmetic_matches_docker() {
-        let host = HostConfig { cap_drop: Some(vec!["chown".into()]), cap_add: Some(vec!["CAP_SYS_ADMIN".into()]), ..Default::default() };
+        let host = HostConfig {
+            cap_drop: Some(vec!["chown".into()]),
+            cap_add: Some(vec!["CAP_SYS_ADMIN".into()]),
+            ..Default::default()
+        };
         let set = capabilities(&host).unwrap();
         assert!(!set.contains(&Capability::Chown));
         assert!(set.contains(&Capability::SysAdmin));
         assert!(set.contains(&Capability::Kill));
-        let none = HostConfig { cap_drop: Some(vec!["ALL".into()]), cap_add: Some(vec!["NET_ADMIN".into()]), ..Default::default() };
+        let none = HostConfig {
+            cap_drop: Some(vec!["ALL".into()]),
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            ..Default::default()
+        };
         assert_eq!(capabilities(&none).unwrap(), HashSet::from([Capability::NetAdmin]));
         let bad = HostConfig { cap_add: Some(vec!["FROB".into()]), ..Default::default() };
         assert!(capabilities(&bad).unwrap_err().to_string().contains("unknown capability"));
@@ -606,7 +625,10 @@ mod tests {
         assert!(validate_host_config(&cpus).unwrap_err().to_string().contains("Range of CPUs"));
         let restart = HostConfig {
             auto_remove: Some(true),
-            restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::ALWAYS), maximum_retry_count: None }),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::ALWAYS),
+                maximum_retry_count: None,
+            }),
             ..Default::default()
         };
         assert!(validate_host_config(&restart).is_err());
@@ -644,7 +666,10 @@ mod tests {
         assert_eq!(resolve_user(root.path(), "app", &[]).unwrap(), (1000, 1000, vec![50]));
         assert_eq!(resolve_user(root.path(), "1000:staff", &[]).unwrap(), (1000, 50, vec![]));
         assert_eq!(resolve_user(root.path(), "4242", &[]).unwrap(), (4242, 0, vec![]));
-        assert!(resolve_user(root.path(), "nosuch", &[]).unwrap_err().to_string().contains("unable to find user nosuch"));
+        assert!(resolve_user(root.path(), "nosuch", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find user nosuch"));
     }
 
     #[test]

@@ -153,11 +153,8 @@ impl Engine {
         let pids: Vec<i32> = container.cgroup().map(|c| c.pids()).unwrap_or_default();
         let args: Vec<String> =
             ps_args.filter(|a| !a.is_empty()).unwrap_or("-ef").split_whitespace().map(str::to_string).collect();
-        let output = tokio::process::Command::new("ps")
-            .args(&args)
-            .output()
-            .await
-            .map_err(|e| EngineError::io("run ps", e))?;
+        let output =
+            tokio::process::Command::new("ps").args(&args).output().await.map_err(|e| EngineError::io("run ps", e))?;
         if !output.status.success() {
             return Err(EngineError::InvalidArgument(format!(
                 "ps: {}",

@@ -34,11 +34,7 @@ pub(crate) fn resolve_nofollow(root: &Path, path: &str) -> Result<PathBuf, Image
 
 /// Securejoin: returns a path relative to `root` that contains no symlinks among its existing components
 /// (except possibly the last one when `follow_last` is false) and no `..`.
-pub(crate) fn resolve_rel(
-    root: &Path,
-    path: &Path,
-    follow_last: bool,
-) -> Result<PathBuf, ImageError> {
+pub(crate) fn resolve_rel(root: &Path, path: &Path, follow_last: bool) -> Result<PathBuf, ImageError> {
     let mut pending: VecDeque<OsString> = components(path);
     let mut resolved = PathBuf::new();
     let mut links = 0usize;
@@ -57,10 +53,7 @@ pub(crate) fn resolve_rel(
             Ok(m) if m.file_type().is_symlink() => {
                 links += 1;
                 if links > MAX_SYMLINKS {
-                    return Err(ImageError::unsafe_path(
-                        path.to_string_lossy(),
-                        "too many levels of symbolic links",
-                    ));
+                    return Err(ImageError::unsafe_path(path.to_string_lossy(), "too many levels of symbolic links"));
                 }
                 let target = fs::read_link(&full).ctx(&full)?;
                 if target.is_absolute() {
@@ -71,10 +64,7 @@ pub(crate) fn resolve_rel(
                 }
             }
             Ok(_) => resolved = candidate,
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
                 resolved = candidate
             }
             Err(e) => return Err(ImageError::io(&full, e)),
@@ -107,12 +97,7 @@ pub(crate) fn clean_abs(path: &str) -> String {
         }
     }
     let mut s = String::from("/");
-    s.push_str(
-        &out.iter()
-            .map(|n| n.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/"),
-    );
+    s.push_str(&out.iter().map(|n| n.to_string_lossy()).collect::<Vec<_>>().join("/"));
     s
 }
 
@@ -185,12 +170,8 @@ pub fn stat(root: &Path, path: &str) -> Result<PathStat, ImageError> {
     let entry = resolve_nofollow(root, path)?;
     let meta = match fs::symlink_metadata(&entry) {
         Ok(m) => m,
-        Err(e)
-            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
-        {
-            return Err(ImageError::PathNotFound {
-                path: path.to_string(),
-            })
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
+            return Err(ImageError::PathNotFound { path: path.to_string() })
         }
         Err(e) => return Err(ImageError::io(&entry, e)),
     };
@@ -220,9 +201,7 @@ pub(crate) fn rfc3339(secs: i64, nanos: i64) -> String {
 pub fn write_tar(root: &Path, path: &str, out: impl Write) -> Result<(), ImageError> {
     let entry = resolve_nofollow(root, path)?;
     if fs::symlink_metadata(&entry).is_err() {
-        return Err(ImageError::PathNotFound {
-            path: path.to_string(),
-        });
+        return Err(ImageError::PathNotFound { path: path.to_string() });
     }
     let name = match base_name(path).as_str() {
         "/" => ".".to_string(),
@@ -246,35 +225,17 @@ pub fn extract_tar(
     let dest = root.join(&dest_rel);
     match fs::metadata(&dest) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(ImageError::NotADirectory {
-                path: dest_dir_in_container.to_string(),
-            })
-        }
-        Err(_) => {
-            return Err(ImageError::PathNotFound {
-                path: dest_dir_in_container.to_string(),
-            })
-        }
+        Ok(_) => return Err(ImageError::NotADirectory { path: dest_dir_in_container.to_string() }),
+        Err(_) => return Err(ImageError::PathNotFound { path: dest_dir_in_container.to_string() }),
     }
-    let opts = ApplyOptions {
-        overlay_whiteouts: false,
-        no_overwrite_dir_non_dir,
-        apply_root_metadata: false,
-    };
+    let opts = ApplyOptions { overlay_whiteouts: false, no_overwrite_dir_non_dir, apply_root_metadata: false };
     layer::apply_tar(root, &dest_rel, layer::maybe_gunzip(tar).ctx(&dest)?, &opts)
 }
 
 /// `docker export`: the whole filesystem under `rootfs` as a tar. Mount points below `rootfs` (another device)
 /// are archived as empty directories.
 pub fn export(rootfs: &Path, out: impl Write) -> Result<(), ImageError> {
-    let mut t = TreeTar::new(
-        out,
-        TarOptions {
-            one_file_system: true,
-            ..TarOptions::default()
-        },
-    );
+    let mut t = TreeTar::new(out, TarOptions { one_file_system: true, ..TarOptions::default() });
     t.set_root_dev(rootfs)?;
     for entry in layer::sorted_dir(rootfs)? {
         t.append(&rootfs.join(&entry), Path::new(&entry))?;
@@ -315,9 +276,7 @@ pub fn changes(upper_dir: &Path, lower_dirs: &[PathBuf]) -> Vec<Change> {
             parent = dir.parent();
         }
     }
-    out.into_iter()
-        .map(|(path, kind)| Change { path, kind })
-        .collect()
+    out.into_iter().map(|(path, kind)| Change { path, kind }).collect()
 }
 
 fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut BTreeMap<String, u8>) {
@@ -341,14 +300,7 @@ fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut BTreeMap
             continue;
         }
         let in_lower = exists_in_lowers(lowers, &child_rel);
-        out.insert(
-            path,
-            if in_lower {
-                CHANGE_MODIFIED
-            } else {
-                CHANGE_ADDED
-            },
-        );
+        out.insert(path, if in_lower { CHANGE_MODIFIED } else { CHANGE_ADDED });
         if meta.is_dir() {
             walk_changes(upper, &child_rel, lowers, out);
         }

@@ -20,8 +20,7 @@ use super::HistoryEntry;
 pub(crate) const HOST_BUSYBOX: &str = "/bin/busybox";
 const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SOURCE_LABEL: &str = "org.opencontainers.image.source";
-const PASSWD: &str =
-    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
 const GROUP: &str = "root:x:0:\nnobody:x:65534:\n";
 const DIRS: &[(&str, u32)] = &[
     ("bin", 0o755),
@@ -55,19 +54,12 @@ enum Node {
 
 /// Build the busybox layer and config from the binary at `path`.
 pub(crate) fn build(path: &Path) -> Result<Busybox, ImageError> {
-    let fail = |reason: String| ImageError::Busybox {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let fail = |reason: String| ImageError::Busybox { path: path.to_path_buf(), reason };
     let meta = fs::metadata(path).map_err(|e| fail(format!("{e} (install busybox-static)")))?;
     let mut binary = Vec::with_capacity(meta.len() as usize);
-    fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut binary))
-        .map_err(|e| fail(e.to_string()))?;
+    fs::File::open(path).and_then(|mut f| f.read_to_end(&mut binary)).map_err(|e| fail(e.to_string()))?;
     if is_dynamic_elf(&binary) {
-        return Err(fail(
-            "busybox is dynamically linked; install busybox-static".to_string(),
-        ));
+        return Err(fail("busybox is dynamically linked; install busybox-static".to_string()));
     }
     let version = banner_version(path).map_err(|e| fail(format!("cannot run busybox: {e}")))?;
     let applets = applets(path).map_err(|e| fail(format!("cannot list applets: {e}")))?;
@@ -79,9 +71,7 @@ pub(crate) fn build(path: &Path) -> Result<Busybox, ImageError> {
     for applet in &applets {
         let mut parent = Path::new(applet).parent();
         while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
-            nodes
-                .entry(p.to_string_lossy().into_owned())
-                .or_insert(Node::Dir(0o755));
+            nodes.entry(p.to_string_lossy().into_owned()).or_insert(Node::Dir(0o755));
             parent = p.parent();
         }
         if applet != "bin/busybox" {
@@ -89,14 +79,8 @@ pub(crate) fn build(path: &Path) -> Result<Busybox, ImageError> {
         }
     }
     nodes.insert("bin/busybox".to_string(), Node::File(binary, 0o755));
-    nodes.insert(
-        "etc/passwd".to_string(),
-        Node::File(PASSWD.as_bytes().to_vec(), 0o644),
-    );
-    nodes.insert(
-        "etc/group".to_string(),
-        Node::File(GROUP.as_bytes().to_vec(), 0o644),
-    );
+    nodes.insert("etc/passwd".to_string(), Node::File(PASSWD.as_bytes().to_vec(), 0o644));
+    nodes.insert("etc/group".to_string(), Node::File(GROUP.as_bytes().to_vec(), 0o644));
 
     let mtime = u64::try_from(meta.mtime()).unwrap_or(0);
     let layer = write_layer(&nodes, mtime).map_err(|e| fail(format!("cannot build layer: {e}")))?;
@@ -105,22 +89,14 @@ pub(crate) fn build(path: &Path) -> Result<Busybox, ImageError> {
     config.set_env(Some(vec![PATH_ENV.to_string()]));
     config.set_cmd(Some(vec!["sh".to_string()]));
     let source = format!("host {} (busybox-static {version})", path.display());
-    config.set_labels(Some(
-        [(SOURCE_LABEL.to_string(), source.clone())]
-            .into_iter()
-            .collect(),
-    ));
+    config.set_labels(Some([(SOURCE_LABEL.to_string(), source.clone())].into_iter().collect()));
     let history = HistoryEntry {
         created_by: format!("berth: {source}"),
         comment: None,
         author: None,
         created: Some(rfc3339(meta.mtime(), 0)),
     };
-    Ok(Busybox {
-        layer,
-        config,
-        history,
-    })
+    Ok(Busybox { layer, config, history })
 }
 
 fn write_layer(nodes: &BTreeMap<String, Node>, mtime: u64) -> io::Result<Vec<u8>> {
@@ -170,10 +146,7 @@ fn banner_version(path: &Path) -> io::Result<String> {
 fn applets(path: &Path) -> io::Result<Vec<String>> {
     let out = Command::new(path).arg("--list-full").output()?;
     if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "--list-full exited with {}",
-            out.status
-        )));
+        return Err(io::Error::other(format!("--list-full exited with {}", out.status)));
     }
     let mut list: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -194,10 +167,7 @@ fn is_dynamic_elf(bin: &[u8]) -> bool {
     if bin.len() < 64 || &bin[..4] != b"\x7fELF" || bin[4] != 2 || bin[5] != 1 {
         return false; // only 64-bit little-endian is inspected
     }
-    let u16_at = |o: usize| {
-        bin.get(o..o + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-    };
+    let u16_at = |o: usize| bin.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
     let phoff = bin.get(0x20..0x28).map(|b| {
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -208,9 +178,7 @@ fn is_dynamic_elf(bin: &[u8]) -> bool {
     };
     (0..phnum).any(|i| {
         let o = phoff.saturating_add(i.saturating_mul(phentsize));
-        bin.get(o..o + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            == Some(PT_INTERP)
+        bin.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) == Some(PT_INTERP)
     })
 }
 
@@ -222,9 +190,7 @@ mod tests {
     fn host_busybox_is_static() {
         let bin = fs::read(HOST_BUSYBOX).expect("busybox-static must be installed at /bin/busybox");
         assert!(!is_dynamic_elf(&bin));
-        let sh = fs::read("/bin/sh")
-            .or_else(|_| fs::read("/bin/bash"))
-            .expect("a dynamic shell");
+        let sh = fs::read("/bin/sh").or_else(|_| fs::read("/bin/bash")).expect("a dynamic shell");
         assert!(is_dynamic_elf(&sh) || sh.len() < 64);
     }
 }

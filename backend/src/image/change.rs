@@ -28,10 +28,7 @@ pub fn apply_changes(config: &mut Config, lines: &[String]) -> Result<(), ImageE
 }
 
 fn apply_one(config: &mut Config, line: &str, cmd_set: &mut bool) -> Result<(), ImageError> {
-    let invalid = |reason: &str| ImageError::InvalidChange {
-        line: line.to_string(),
-        reason: reason.to_string(),
-    };
+    let invalid = |reason: &str| ImageError::InvalidChange { line: line.to_string(), reason: reason.to_string() };
     let trimmed = line.trim();
     if trimmed.is_empty() {
         return Ok(());
@@ -42,9 +39,7 @@ fn apply_one(config: &mut Config, line: &str, cmd_set: &mut bool) -> Result<(), 
     };
     let instruction = word.to_ascii_uppercase();
     if rest.is_empty() {
-        return Err(invalid(&format!(
-            "{instruction} requires at least one argument"
-        )));
+        return Err(invalid(&format!("{instruction} requires at least one argument")));
     }
     match instruction.as_str() {
         "CMD" => {
@@ -62,10 +57,7 @@ fn apply_one(config: &mut Config, line: &str, cmd_set: &mut bool) -> Result<(), 
             let mut env = config.env().clone().unwrap_or_default();
             for (k, v) in pairs {
                 let entry = format!("{k}={v}");
-                match env
-                    .iter_mut()
-                    .find(|e| e.split_once('=').map(|(ek, _)| ek) == Some(k.as_str()))
-                {
+                match env.iter_mut().find(|e| e.split_once('=').map(|(ek, _)| ek) == Some(k.as_str())) {
                     Some(e) => *e = entry,
                     None => env.push(entry),
                 }
@@ -83,10 +75,7 @@ fn apply_one(config: &mut Config, line: &str, cmd_set: &mut bool) -> Result<(), 
             let joined = if dir.starts_with('/') {
                 dir
             } else {
-                let base = config
-                    .working_dir()
-                    .clone()
-                    .unwrap_or_else(|| "/".to_string());
+                let base = config.working_dir().clone().unwrap_or_else(|| "/".to_string());
                 format!("{}/{}", base.trim_end_matches('/'), dir)
             };
             config.set_working_dir(Some(joined));
@@ -125,11 +114,7 @@ fn apply_one(config: &mut Config, line: &str, cmd_set: &mut bool) -> Result<(), 
             }
             config.set_volumes(Some(all));
         }
-        other => {
-            return Err(invalid(&format!(
-                "{other} is not a supported change instruction"
-            )))
-        }
+        other => return Err(invalid(&format!("{other} is not a supported change instruction"))),
     }
     Ok(())
 }
@@ -141,11 +126,7 @@ fn command_form(rest: &str) -> Result<Vec<String>, String> {
             return Ok(v);
         }
     }
-    Ok(vec![
-        "/bin/sh".to_string(),
-        "-c".to_string(),
-        rest.to_string(),
-    ])
+    Ok(vec!["/bin/sh".to_string(), "-c".to_string(), rest.to_string()])
 }
 
 fn json_array(s: &str) -> Result<Vec<String>, String> {
@@ -183,9 +164,7 @@ fn key_values(rest: &str, legacy_space: bool) -> Result<Vec<(String, String)>, S
         if !legacy_space {
             return Err("expected key=value".to_string());
         }
-        let (k, v) = rest
-            .split_once(char::is_whitespace)
-            .ok_or("expected a value")?;
+        let (k, v) = rest.split_once(char::is_whitespace).ok_or("expected a value")?;
         return Ok(vec![(k.to_string(), v.trim().to_string())]);
     }
     ws.into_iter()
@@ -268,10 +247,7 @@ mod tests {
 
     fn apply(lines: &[&str]) -> Result<Config, ImageError> {
         let mut c = Config::default();
-        apply_changes(
-            &mut c,
-            &lines.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        )?;
+        apply_changes(&mut c, &lines.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
         Ok(c)
     }
 
@@ -280,10 +256,7 @@ mod tests {
         let c = apply(&[r#"CMD ["sh", "-c", "echo hi"]"#]).unwrap();
         assert_eq!(c.cmd().as_deref().unwrap(), ["sh", "-c", "echo hi"]);
         let c = apply(&["cmd echo hello world"]).unwrap();
-        assert_eq!(
-            c.cmd().as_deref().unwrap(),
-            ["/bin/sh", "-c", "echo hello world"]
-        );
+        assert_eq!(c.cmd().as_deref().unwrap(), ["/bin/sh", "-c", "echo hello world"]);
         let c = apply(&[r#"ENTRYPOINT ["/bin/app"]"#]).unwrap();
         assert_eq!(c.entrypoint().as_deref().unwrap(), ["/bin/app"]);
         assert!(c.cmd().is_none());
@@ -304,10 +277,7 @@ mod tests {
             "STOPSIGNAL SIGTERM",
         ])
         .unwrap();
-        assert_eq!(
-            c.env().as_deref().unwrap(),
-            ["A=z", "C=d e", "F=g h", "LEGACY=some value"]
-        );
+        assert_eq!(c.env().as_deref().unwrap(), ["A=z", "C=d e", "F=g h", "LEGACY=some value"]);
         let labels = c.labels().as_ref().unwrap();
         assert_eq!(labels["a"], "b");
         assert_eq!(labels["c d"], "e");
@@ -318,33 +288,14 @@ mod tests {
 
     #[test]
     fn expose_and_volume() {
-        let c = apply(&[
-            "EXPOSE 80 53/udp 8000-8001",
-            r#"VOLUME ["/data", "/logs"]"#,
-            "VOLUME /x /y",
-        ])
-        .unwrap();
-        assert_eq!(
-            c.exposed_ports().as_deref().unwrap(),
-            ["80/tcp", "53/udp", "8000/tcp", "8001/tcp"]
-        );
-        assert_eq!(
-            c.volumes().as_deref().unwrap(),
-            ["/data", "/logs", "/x", "/y"]
-        );
+        let c = apply(&["EXPOSE 80 53/udp 8000-8001", r#"VOLUME ["/data", "/logs"]"#, "VOLUME /x /y"]).unwrap();
+        assert_eq!(c.exposed_ports().as_deref().unwrap(), ["80/tcp", "53/udp", "8000/tcp", "8001/tcp"]);
+        assert_eq!(c.volumes().as_deref().unwrap(), ["/data", "/logs", "/x", "/y"]);
     }
 
     #[test]
     fn bad_changes_name_the_line() {
-        for bad in [
-            "FROM busybox",
-            "EXPOSE http",
-            "EXPOSE 80/xyz",
-            "CMD",
-            "LABEL novalue",
-            "ENV A=\"x",
-            "RUN ls",
-        ] {
+        for bad in ["FROM busybox", "EXPOSE http", "EXPOSE 80/xyz", "CMD", "LABEL novalue", "ENV A=\"x", "RUN ls"] {
             match apply(&[bad]) {
                 Err(ImageError::InvalidChange { line, .. }) => assert_eq!(line, bad),
                 other => panic!("{bad}: {other:?}"),

@@ -64,17 +64,11 @@ impl ImageError {
     }
 
     pub(crate) fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
-        ImageError::Io {
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        ImageError::Io { path: path.as_ref().to_path_buf(), source }
     }
 
     pub(crate) fn unsafe_path(path: impl Into<String>, reason: impl Into<String>) -> Self {
-        ImageError::UnsafePath {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        ImageError::UnsafePath { path: path.into(), reason: reason.into() }
     }
 }
 

@@ -57,10 +57,7 @@ fn clean_entry_path(raw: &Path) -> Result<Option<PathBuf>, ImageError> {
             b"" | b"." => {}
             b".." => {
                 if out.pop().is_none() {
-                    return Err(ImageError::unsafe_path(
-                        display_bytes(raw),
-                        "path escapes the destination",
-                    ));
+                    return Err(ImageError::unsafe_path(display_bytes(raw), "path escapes the destination"));
                 }
             }
             p => out.push(OsStr::from_bytes(p)),
@@ -75,12 +72,7 @@ fn clean_entry_path(raw: &Path) -> Result<Option<PathBuf>, ImageError> {
 /// Extract a tar stream into `root.join(base)`. Every entry's parent is resolved inside `root` (symlinks
 /// evaluated as if `root` were `/`), so no entry can create or modify anything outside `root`.
 /// Hard links must point inside the archive's destination. Ownership, mode, mtime and xattrs are preserved.
-pub(crate) fn apply_tar(
-    root: &Path,
-    base: &Path,
-    reader: impl Read,
-    opts: &ApplyOptions,
-) -> Result<(), ImageError> {
+pub(crate) fn apply_tar(root: &Path, base: &Path, reader: impl Read, opts: &ApplyOptions) -> Result<(), ImageError> {
     let mut archive = tar::Archive::new(reader);
     let mut dir_times: Vec<(PathBuf, u64)> = Vec::new();
     let entries = archive.entries().ctx(root)?;
@@ -104,13 +96,7 @@ fn apply_entry<R: Read>(
 ) -> Result<(), ImageError> {
     let raw_path = entry.path().ctx(root)?.into_owned();
     let kind = entry.header().entry_type();
-    if matches!(
-        kind,
-        EntryType::XGlobalHeader
-            | EntryType::XHeader
-            | EntryType::GNULongName
-            | EntryType::GNULongLink
-    ) {
+    if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink) {
         return Ok(());
     }
     let Some(rel) = clean_entry_path(&raw_path)? else {
@@ -137,19 +123,12 @@ fn apply_entry<R: Read>(
         } else {
             let victim = &name_str[WHITEOUT_PREFIX.len()..];
             if victim.is_empty() || victim == "." || victim == ".." {
-                return Err(ImageError::unsafe_path(
-                    display_bytes(&raw_path),
-                    "invalid whiteout",
-                ));
+                return Err(ImageError::unsafe_path(display_bytes(&raw_path), "invalid whiteout"));
             }
             let target = parent.join(OsStr::from_bytes(&name.as_bytes()[WHITEOUT_PREFIX.len()..]));
             remove_existing(&target)?;
             mknod(&target, libc::S_IFCHR, 0, 0)?;
-            lchown(
-                &target,
-                entry.header().uid().unwrap_or(0),
-                entry.header().gid().unwrap_or(0),
-            )?;
+            lchown(&target, entry.header().uid().unwrap_or(0), entry.header().gid().unwrap_or(0))?;
         }
         return Ok(());
     }
@@ -183,19 +162,20 @@ fn apply_entry<R: Read>(
             dir_times.push((target.clone(), header.mtime().unwrap_or(0)));
         }
         EntryType::Symlink => {
-            let link = entry.link_name().ctx(&target)?.ok_or_else(|| {
-                ImageError::unsafe_path(display_bytes(&raw_path), "symlink without target")
-            })?;
+            let link = entry
+                .link_name()
+                .ctx(&target)?
+                .ok_or_else(|| ImageError::unsafe_path(display_bytes(&raw_path), "symlink without target"))?;
             std::os::unix::fs::symlink(&link, &target).ctx(&target)?;
             set_metadata(&target, &header, true)?;
         }
         EntryType::Link => {
-            let link = entry.link_name().ctx(&target)?.ok_or_else(|| {
-                ImageError::unsafe_path(display_bytes(&raw_path), "hard link without target")
-            })?;
-            let link_rel = clean_entry_path(&link)?.ok_or_else(|| {
-                ImageError::unsafe_path(display_bytes(&link), "hard link to the destination")
-            })?;
+            let link = entry
+                .link_name()
+                .ctx(&target)?
+                .ok_or_else(|| ImageError::unsafe_path(display_bytes(&raw_path), "hard link without target"))?;
+            let link_rel = clean_entry_path(&link)?
+                .ok_or_else(|| ImageError::unsafe_path(display_bytes(&link), "hard link to the destination"))?;
             let source = resolve_entry_nofollow(root, &base.join(link_rel))?;
             match fs::symlink_metadata(&source) {
                 Ok(m) if !m.is_dir() => {}
@@ -222,12 +202,7 @@ fn apply_entry<R: Read>(
         }
         _ => {
             // Regular files, and (POSIX says) any unknown type.
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&target)
-                .ctx(&target)?;
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&target).ctx(&target)?;
             io::copy(entry, &mut f).ctx(&target)?;
             drop(f);
             set_metadata(&target, &header, false)?;
@@ -256,11 +231,7 @@ fn ensure_dir_in_root(root: &Path, rel: &Path) -> Result<PathBuf, ImageError> {
         cur.push(c);
         match fs::symlink_metadata(&cur) {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(ImageError::NotADirectory {
-                    path: display_bytes(&cur),
-                })
-            }
+            Ok(_) => return Err(ImageError::NotADirectory { path: display_bytes(&cur) }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir(&cur).ctx(&cur)?;
                 fs::set_permissions(&cur, fs::Permissions::from_mode(0o755)).ctx(&cur)?;
@@ -291,10 +262,7 @@ fn set_metadata(path: &Path, header: &Header, is_symlink: bool) -> Result<(), Im
 }
 
 fn lchown(path: &Path, uid: u64, gid: u64) -> Result<(), ImageError> {
-    let (uid, gid) = (
-        u32::try_from(uid).unwrap_or(0),
-        u32::try_from(gid).unwrap_or(0),
-    );
+    let (uid, gid) = (u32::try_from(uid).unwrap_or(0), u32::try_from(gid).unwrap_or(0));
     match std::os::unix::fs::lchown(path, Some(uid), Some(gid)) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
@@ -305,10 +273,7 @@ fn lchown(path: &Path, uid: u64, gid: u64) -> Result<(), ImageError> {
     }
 }
 
-fn apply_pax_xattrs<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-    target: &Path,
-) -> Result<(), ImageError> {
+fn apply_pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>, target: &Path) -> Result<(), ImageError> {
     let Some(exts) = entry.pax_extensions().ctx(target)? else {
         return Ok(());
     };
@@ -347,20 +312,10 @@ fn mknod(path: &Path, mode: libc::mode_t, major: u32, minor: u32) -> Result<(), 
 /// Set atime and mtime of `path` (not following a symlink).
 pub(crate) fn set_mtime(path: &Path, mtime: u64) -> Result<(), ImageError> {
     let c = cpath(path)?;
-    let t = libc::timespec {
-        tv_sec: i64::try_from(mtime).unwrap_or(0) as libc::time_t,
-        tv_nsec: 0,
-    };
+    let t = libc::timespec { tv_sec: i64::try_from(mtime).unwrap_or(0) as libc::time_t, tv_nsec: 0 };
     let times = [t, t];
     // SAFETY: `c` is NUL-terminated and `times` is an array of two timespecs, both valid for the call.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
     if rc != 0 {
         return Err(ImageError::io(path, io::Error::last_os_error()));
     }
@@ -369,18 +324,9 @@ pub(crate) fn set_mtime(path: &Path, mtime: u64) -> Result<(), ImageError> {
 
 pub(crate) fn set_xattr(path: &Path, name: &str, value: &[u8]) -> Result<(), ImageError> {
     let c = cpath(path)?;
-    let n = CString::new(name)
-        .map_err(|_| ImageError::unsafe_path(name, "xattr name contains a NUL byte"))?;
+    let n = CString::new(name).map_err(|_| ImageError::unsafe_path(name, "xattr name contains a NUL byte"))?;
     // SAFETY: both strings are NUL-terminated and live across the call; `value` is valid for `value.len()` bytes.
-    let rc = unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
+    let rc = unsafe { libc::lsetxattr(c.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
     if rc != 0 {
         return Err(ImageError::io(path, io::Error::last_os_error()));
     }
@@ -394,8 +340,7 @@ pub(crate) fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 256];
     loop {
         // SAFETY: strings are NUL-terminated; `buf` is writable for `buf.len()` bytes.
-        let rc =
-            unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let rc = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if rc >= 0 {
             buf.truncate(rc as usize);
             return Some(buf);
@@ -448,13 +393,7 @@ pub(crate) struct TreeTar<W: Write> {
 
 impl<W: Write> TreeTar<W> {
     pub(crate) fn new(out: W, opts: TarOptions) -> Self {
-        TreeTar {
-            builder: tar::Builder::new(out),
-            opts,
-            links: HashMap::new(),
-            root_dev: None,
-            entries: 0,
-        }
+        TreeTar { builder: tar::Builder::new(out), opts, links: HashMap::new(), root_dev: None, entries: 0 }
     }
 
     /// Use the device of `dir` as the one not to leave (with `one_file_system`).
@@ -491,9 +430,7 @@ impl<W: Write> TreeTar<W> {
             let wh_path = name.parent().unwrap_or(Path::new("")).join(wh);
             header.set_entry_type(EntryType::Regular);
             header.set_mode(0o600);
-            self.builder
-                .append_data(&mut header, &wh_path, io::empty())
-                .ctx(src)?;
+            self.builder.append_data(&mut header, &wh_path, io::empty()).ctx(src)?;
             self.entries += 1;
             return Ok(());
         }
@@ -509,9 +446,7 @@ impl<W: Write> TreeTar<W> {
             if !dir_name.as_bytes().ends_with(b"/") {
                 dir_name.push("/");
             }
-            self.builder
-                .append_data(&mut header, Path::new(&dir_name), io::empty())
-                .ctx(src)?;
+            self.builder.append_data(&mut header, Path::new(&dir_name), io::empty()).ctx(src)?;
             self.entries += 1;
             if self.opts.overlay_whiteouts && is_opaque_dir(src) {
                 let mut h = Header::new_gnu();
@@ -519,9 +454,7 @@ impl<W: Write> TreeTar<W> {
                 h.set_mode(0o600);
                 h.set_size(0);
                 h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
-                self.builder
-                    .append_data(&mut h, name.join(WHITEOUT_OPAQUE), io::empty())
-                    .ctx(src)?;
+                self.builder.append_data(&mut h, name.join(WHITEOUT_OPAQUE), io::empty()).ctx(src)?;
                 self.entries += 1;
             }
             if self.opts.one_file_system && meta.dev() != root_dev {
@@ -536,9 +469,7 @@ impl<W: Write> TreeTar<W> {
         if ft.is_symlink() {
             let target = fs::read_link(src).ctx(src)?;
             header.set_entry_type(EntryType::Symlink);
-            self.builder
-                .append_link(&mut header, name, &target)
-                .ctx(src)?;
+            self.builder.append_link(&mut header, name, &target).ctx(src)?;
             self.entries += 1;
             return Ok(());
         }
@@ -553,9 +484,7 @@ impl<W: Write> TreeTar<W> {
             let rdev = meta.rdev();
             header.set_device_major(libc::major(rdev)).ctx(src)?;
             header.set_device_minor(libc::minor(rdev)).ctx(src)?;
-            self.builder
-                .append_data(&mut header, name, io::empty())
-                .ctx(src)?;
+            self.builder.append_data(&mut header, name, io::empty()).ctx(src)?;
             self.entries += 1;
             return Ok(());
         }
@@ -565,9 +494,7 @@ impl<W: Write> TreeTar<W> {
             if let Some(first) = self.links.get(&key) {
                 header.set_entry_type(EntryType::Link);
                 let first = first.clone();
-                self.builder
-                    .append_link(&mut header, name, &first)
-                    .ctx(src)?;
+                self.builder.append_link(&mut header, name, &first).ctx(src)?;
                 self.entries += 1;
                 return Ok(());
             }
@@ -578,9 +505,7 @@ impl<W: Write> TreeTar<W> {
         let file = fs::File::open(src).ctx(src)?;
         // Guard against the file changing size under us: the header promised meta.len() bytes.
         let reader = file.take(meta.len()).chain(io::repeat(0)).take(meta.len());
-        self.builder
-            .append_data(&mut header, name, reader)
-            .ctx(src)?;
+        self.builder.append_data(&mut header, name, reader).ctx(src)?;
         self.entries += 1;
         Ok(())
     }
@@ -622,13 +547,7 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
 /// Write the diff in an overlayfs upper dir as an OCI layer tar. Returns the number of entries written
 /// (0: the upper dir is empty).
 pub(crate) fn diff_upper_to_tar<W: Write>(upper: &Path, out: W) -> Result<(W, u64), ImageError> {
-    let mut t = TreeTar::new(
-        out,
-        TarOptions {
-            overlay_whiteouts: true,
-            one_file_system: false,
-        },
-    );
+    let mut t = TreeTar::new(out, TarOptions { overlay_whiteouts: true, one_file_system: false });
     for name in sorted_dir(upper)? {
         t.append(&upper.join(&name), Path::new(&name))?;
     }
@@ -645,23 +564,15 @@ mod tests {
     fn pax_record_lengths() {
         assert_eq!(pax_record("a", b"b"), b"6 a=b\n");
         let r = pax_record("SCHILY.xattr.user.x", &[0u8; 100]);
-        let len: usize = std::str::from_utf8(&r[..r.iter().position(|b| *b == b' ').unwrap()])
-            .unwrap()
-            .parse()
-            .unwrap();
+        let len: usize =
+            std::str::from_utf8(&r[..r.iter().position(|b| *b == b' ').unwrap()]).unwrap().parse().unwrap();
         assert_eq!(len, r.len());
     }
 
     #[test]
     fn entry_paths_are_cleaned() {
-        assert_eq!(
-            clean_entry_path(Path::new("./a/b/../c")).unwrap(),
-            Some(PathBuf::from("a/c"))
-        );
-        assert_eq!(
-            clean_entry_path(Path::new("/etc/passwd")).unwrap(),
-            Some(PathBuf::from("etc/passwd"))
-        );
+        assert_eq!(clean_entry_path(Path::new("./a/b/../c")).unwrap(), Some(PathBuf::from("a/c")));
+        assert_eq!(clean_entry_path(Path::new("/etc/passwd")).unwrap(), Some(PathBuf::from("etc/passwd")));
         assert_eq!(clean_entry_path(Path::new("./")).unwrap(), None);
         assert!(clean_entry_path(Path::new("../../evil")).is_err());
         assert!(clean_entry_path(Path::new("a/../../evil")).is_err());

@@ -33,10 +33,7 @@ impl Layout {
     pub(crate) fn open(dir: &Path) -> Result<Self, ImageError> {
         let blobs = dir.join("blobs").join("sha256");
         fs::create_dir_all(&blobs).ctx(&blobs)?;
-        let layout = Layout {
-            dir: dir.to_path_buf(),
-            blobs,
-        };
+        let layout = Layout { dir: dir.to_path_buf(), blobs };
         let marker = dir.join(LAYOUT_FILE);
         if !marker.exists() {
             atomic_write(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
@@ -66,11 +63,7 @@ impl Layout {
 
     /// Stream a blob into the store, hashing as it goes; returns (`sha256:<hex>`, size).
     pub(crate) fn write_blob_from(&self, mut src: impl Read) -> Result<(String, u64), ImageError> {
-        self.write_blob_with(|w| {
-            io::copy(&mut src, w)
-                .map(|_| ())
-                .map_err(|e| ImageError::io("blob source", e))
-        })
+        self.write_blob_with(|w| io::copy(&mut src, w).map(|_| ()).map_err(|e| ImageError::io("blob source", e)))
     }
 
     /// Store the bytes `f` writes as a blob (hashed on the way to a temp file, then renamed to its digest);
@@ -84,9 +77,7 @@ impl Layout {
             let mut w = HashingWriter::new(io::BufWriter::new(file));
             f(&mut w)?;
             let (buf, digest, size) = w.finish();
-            let file = buf
-                .into_inner()
-                .map_err(|e| ImageError::io(&tmp_path, e.into_error()))?;
+            let file = buf.into_inner().map_err(|e| ImageError::io(&tmp_path, e.into_error()))?;
             file.sync_all().ctx(&tmp_path)?;
             let dest = self.blobs.join(digest_hex(&digest)?);
             if dest.is_file() {
@@ -161,24 +152,15 @@ impl Layout {
 
 /// Serialize with sorted object keys (serde_json's `Value` map is a BTreeMap), so equal data gives equal bytes.
 pub(crate) fn canonical_json<T: Serialize>(value: &T, what: &Path) -> Result<Vec<u8>, ImageError> {
-    let v = serde_json::to_value(value).map_err(|source| ImageError::Json {
-        path: what.to_path_buf(),
-        source,
-    })?;
-    serde_json::to_vec(&v).map_err(|source| ImageError::Json {
-        path: what.to_path_buf(),
-        source,
-    })
+    let v = serde_json::to_value(value).map_err(|source| ImageError::Json { path: what.to_path_buf(), source })?;
+    serde_json::to_vec(&v).map_err(|source| ImageError::Json { path: what.to_path_buf(), source })
 }
 
 /// The hex part of `sha256:<hex>`, validated.
 pub(crate) fn digest_hex(digest: &str) -> Result<&str, ImageError> {
     match digest.strip_prefix("sha256:") {
         Some(hex) if hex.len() == 64 && is_lower_hex(hex) => Ok(hex),
-        _ => Err(ImageError::Corrupt {
-            what: digest.to_string(),
-            reason: "not a sha256 digest".to_string(),
-        }),
+        _ => Err(ImageError::Corrupt { what: digest.to_string(), reason: "not a sha256 digest".to_string() }),
     }
 }
 
@@ -218,10 +200,8 @@ pub(crate) fn temp_file(dir: &Path) -> Result<(PathBuf, File), ImageError> {
 pub(crate) fn temp_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{TMP_PREFIX}{}-{n}-{nanos}", std::process::id())
 }
 
@@ -261,20 +241,12 @@ pub(crate) struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     pub(crate) fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            size: 0,
-        }
+        HashingWriter { inner, hasher: Sha256::new(), size: 0 }
     }
 
     /// (inner writer, `sha256:<hex>`, bytes written)
     pub(crate) fn finish(self) -> (W, String, u64) {
-        (
-            self.inner,
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
-            self.size,
-        )
+        (self.inner, format!("sha256:{}", hex::encode(self.hasher.finalize())), self.size)
     }
 }
 
@@ -300,20 +272,13 @@ pub(crate) struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            size: 0,
-        }
+        HashingReader { inner, hasher: Sha256::new(), size: 0 }
     }
 
     /// Read to the end, then return (`sha256:<hex>`, bytes read).
     pub(crate) fn drain_and_finish(mut self) -> io::Result<(String, u64)> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
-            self.size,
-        ))
+        Ok((format!("sha256:{}", hex::encode(self.hasher.finalize())), self.size))
     }
 }
 

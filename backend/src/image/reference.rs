@@ -27,10 +27,7 @@ pub struct Reference {
 impl Reference {
     /// Parse a reference, rejecting what Docker rejects (uppercase repositories, bad tags, 64-hex names).
     pub fn parse(s: &str) -> Result<Self, ImageError> {
-        let err = |reason: &str| ImageError::InvalidReference {
-            reference: s.to_string(),
-            reason: reason.to_string(),
-        };
+        let err = |reason: &str| ImageError::InvalidReference { reference: s.to_string(), reason: reason.to_string() };
         if s.is_empty() {
             return Err(err("empty reference"));
         }
@@ -43,9 +40,7 @@ impl Reference {
         };
         // A tag follows the last ':' only if no '/' comes after it (else the ':' is a registry port).
         let (name, tag) = match rest.rfind(':') {
-            Some(i) if !rest[i + 1..].contains('/') => {
-                (&rest[..i], Some(rest[i + 1..].to_string()))
-            }
+            Some(i) if !rest[i + 1..].contains('/') => (&rest[..i], Some(rest[i + 1..].to_string())),
             _ => (rest, None),
         };
         if let Some(t) = &tag {
@@ -82,12 +77,7 @@ impl Reference {
             }
             path = format!("{OFFICIAL_PREFIX}{path}");
         }
-        Ok(Reference {
-            domain,
-            path,
-            tag,
-            digest,
-        })
+        Ok(Reference { domain, path, tag, digest })
     }
 
     /// The repository in familiar form: `busybox`, `me/app`, `localhost:5000/app`.
@@ -158,9 +148,7 @@ pub(crate) fn parse_tag_target(repo_tag: &str) -> Result<Reference, ImageError> 
 fn split_domain(name: &str) -> (Option<String>, &str) {
     match name.split_once('/') {
         Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+            if first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
             (Some(first.to_string()), rest)
         }
@@ -222,8 +210,7 @@ pub(crate) fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-')
+        && b.iter().all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-')
 }
 
 fn validate_digest(d: &str) -> Result<(), String> {
@@ -236,8 +223,7 @@ fn validate_digest(d: &str) -> Result<(), String> {
 }
 
 pub(crate) fn is_lower_hex(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -249,26 +235,14 @@ mod tests {
         assert_eq!(normalize("busybox").unwrap(), "busybox:latest");
         assert_eq!(normalize("busybox:1.36").unwrap(), "busybox:1.36");
         assert_eq!(normalize("library/busybox").unwrap(), "busybox:latest");
-        assert_eq!(
-            normalize("docker.io/library/busybox:latest").unwrap(),
-            "busybox:latest"
-        );
+        assert_eq!(normalize("docker.io/library/busybox:latest").unwrap(), "busybox:latest");
         assert_eq!(normalize("docker.io/me/app").unwrap(), "me/app:latest");
-        assert_eq!(
-            normalize("localhost:5000/app").unwrap(),
-            "localhost:5000/app:latest"
-        );
+        assert_eq!(normalize("localhost:5000/app").unwrap(), "localhost:5000/app:latest");
         assert_eq!(normalize("localhost/app:v1").unwrap(), "localhost/app:v1");
-        assert_eq!(
-            normalize("quay.io/a/b/c:x_y.z-1").unwrap(),
-            "quay.io/a/b/c:x_y.z-1"
-        );
+        assert_eq!(normalize("quay.io/a/b/c:x_y.z-1").unwrap(), "quay.io/a/b/c:x_y.z-1");
         assert_eq!(normalize("my-app__x.y").unwrap(), "my-app__x.y:latest");
         let d = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(
-            normalize(&format!("busybox@{d}")).unwrap(),
-            format!("busybox@{d}")
-        );
+        assert_eq!(normalize(&format!("busybox@{d}")).unwrap(), format!("busybox@{d}"));
     }
 
     #[test]

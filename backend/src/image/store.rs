@@ -8,8 +8,8 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use oci_spec::image::{
-    Config, Descriptor, Digest, History, HistoryBuilder, ImageConfiguration,
-    ImageConfigurationBuilder, ImageIndex, ImageManifest, ImageManifestBuilder, MediaType, RootFs,
+    Config, Descriptor, Digest, History, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, ImageIndex,
+    ImageManifest, ImageManifestBuilder, MediaType, RootFs,
 };
 
 use super::change::{apply_changes, ImageConfigChanges};
@@ -57,11 +57,7 @@ struct State {
 
 impl State {
     fn tags_of(&self, id: &str) -> Vec<String> {
-        self.tags
-            .iter()
-            .filter(|(_, v)| v.as_str() == id)
-            .map(|(k, _)| k.clone())
-            .collect()
+        self.tags.iter().filter(|(_, v)| v.as_str() == id).map(|(k, _)| k.clone()).collect()
     }
 }
 
@@ -121,19 +117,8 @@ impl ImageStore {
         let bb = busybox::build(Path::new(busybox::HOST_BUSYBOX))?;
         let _gc = self.gc_shared();
         let (digest, size) = self.layout.write_blob(&bb.layer)?;
-        let layer = LayerRec {
-            digest: digest.clone(),
-            media_type: MediaType::ImageLayer,
-            size,
-            diff_id: digest,
-        };
-        let image = self.build_image(
-            None,
-            Some(layer),
-            bb.config,
-            bb.history,
-            &["busybox:latest".to_string()],
-        )?;
+        let layer = LayerRec { digest: digest.clone(), media_type: MediaType::ImageLayer, size, diff_id: digest };
+        let image = self.build_image(None, Some(layer), bb.config, bb.history, &["busybox:latest".to_string()])?;
         tracing::info!(id = %image.id, "created busybox:latest from the host's busybox");
         Ok(())
     }
@@ -160,10 +145,7 @@ impl ImageStore {
         let _gc = self.gc_shared();
         let layers = {
             let st = self.state();
-            st.images
-                .get(&image.id)
-                .map(|r| r.layers.clone())
-                .ok_or_else(|| not_found(&image.id))?
+            st.images.get(&image.id).map(|r| r.layers.clone()).ok_or_else(|| not_found(&image.id))?
         };
         let mut dirs = Vec::with_capacity(layers.len());
         for l in &layers {
@@ -187,19 +169,10 @@ impl ImageStore {
         let reader = layer::maybe_gunzip(tar).ctx(self.layout.dir())?;
         let (digest, size) = self.layout.write_blob_from(reader)?;
         self.validate_tar(&digest)?;
-        let layer = LayerRec {
-            digest: digest.clone(),
-            media_type: MediaType::ImageLayer,
-            size,
-            diff_id: digest,
-        };
+        let layer = LayerRec { digest: digest.clone(), media_type: MediaType::ImageLayer, size, diff_id: digest };
         let history = HistoryEntry {
             created_by: String::new(),
-            comment: Some(
-                message
-                    .map(str::to_string)
-                    .unwrap_or_else(|| "Imported from -".to_string()),
-            ),
+            comment: Some(message.map(str::to_string).unwrap_or_else(|| "Imported from -".to_string())),
             author: None,
             created: None,
         };
@@ -220,10 +193,8 @@ impl ImageStore {
         created_by: &str,
     ) -> Result<Image, ImageError> {
         let tags = normalize_tags(repo_tag.into_iter())?;
-        let mut config = config_changes
-            .config
-            .or_else(|| parent.and_then(|p| p.config.config().clone()))
-            .unwrap_or_default();
+        let mut config =
+            config_changes.config.or_else(|| parent.and_then(|p| p.config.config().clone())).unwrap_or_default();
         apply_changes(&mut config, &config_changes.changes)?;
         let _gc = self.gc_shared();
         let empty = layer::sorted_dir(upper_dir)?.is_empty();
@@ -237,12 +208,7 @@ impl ImageStore {
                 Ok(())
             })?;
             tracing::debug!(%digest, size, entries, "committed layer");
-            Some(LayerRec {
-                digest: digest.clone(),
-                media_type: MediaType::ImageLayer,
-                size,
-                diff_id: digest,
-            })
+            Some(LayerRec { digest: digest.clone(), media_type: MediaType::ImageLayer, size, diff_id: digest })
         };
         let history = HistoryEntry {
             created_by: created_by.to_string(),
@@ -271,12 +237,7 @@ impl ImageStore {
                 let reader = layer::maybe_gunzip(f).ctx(path)?;
                 let (digest, size) = self.layout.write_blob_from(reader)?;
                 self.validate_tar(&digest)?;
-                Some(LayerRec {
-                    digest: digest.clone(),
-                    media_type: MediaType::ImageLayer,
-                    size,
-                    diff_id: digest,
-                })
+                Some(LayerRec { digest: digest.clone(), media_type: MediaType::ImageLayer, size, diff_id: digest })
             }
         };
         self.build_image(parent, new_layer, config, history, &tags)
@@ -287,10 +248,7 @@ impl ImageStore {
         let result = self.check_tar(digest);
         if result.is_err() {
             let st = self.state();
-            let used = st
-                .images
-                .values()
-                .any(|r| r.layers.iter().any(|l| l.digest == digest));
+            let used = st.images.values().any(|r| r.layers.iter().any(|l| l.digest == digest));
             if !used {
                 if let Ok(path) = self.layout.blob_path(digest) {
                     let _ = fs::remove_file(path);
@@ -306,14 +264,8 @@ impl ImageStore {
         let mut archive = tar::Archive::new(io::BufReader::new(f));
         let entries = archive.entries().ctx(&path)?;
         for e in entries {
-            let e = e.map_err(|e| ImageError::Corrupt {
-                what: "layer tar".to_string(),
-                reason: e.to_string(),
-            })?;
-            e.path().map_err(|e| ImageError::Corrupt {
-                what: "layer tar".to_string(),
-                reason: e.to_string(),
-            })?;
+            let e = e.map_err(|e| ImageError::Corrupt { what: "layer tar".to_string(), reason: e.to_string() })?;
+            e.path().map_err(|e| ImageError::Corrupt { what: "layer tar".to_string(), reason: e.to_string() })?;
         }
         Ok(())
     }
@@ -337,13 +289,8 @@ impl ImageStore {
             None => (Vec::new(), None),
         };
         let created = entry.created.clone().unwrap_or_else(now_rfc3339);
-        let mut history: Vec<History> = parent_cfg
-            .as_ref()
-            .and_then(|c| c.history().clone())
-            .unwrap_or_default();
-        let mut h = HistoryBuilder::default()
-            .created(created.clone())
-            .created_by(entry.created_by.clone());
+        let mut history: Vec<History> = parent_cfg.as_ref().and_then(|c| c.history().clone()).unwrap_or_default();
+        let mut h = HistoryBuilder::default().created(created.clone()).created_by(entry.created_by.clone());
         if let Some(c) = &entry.comment {
             h = h.comment(c.clone());
         }
@@ -379,11 +326,7 @@ impl ImageStore {
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
             .media_type(MediaType::ImageManifest)
-            .config(descriptor(
-                MediaType::ImageConfig,
-                config_size,
-                &config_digest,
-            )?)
+            .config(descriptor(MediaType::ImageConfig, config_size, &config_digest)?)
             .layers(
                 layers
                     .iter()
@@ -395,23 +338,14 @@ impl ImageStore {
         let manifest_bytes = canonical_json(&manifest, Path::new("image manifest"))?;
         let (manifest_digest, manifest_size) = self.layout.write_blob(&manifest_bytes)?;
 
-        let rec = Record {
-            id: config_digest.clone(),
-            manifest_digest,
-            manifest_size,
-            config: image_config,
-            layers,
-        };
+        let rec = Record { id: config_digest.clone(), manifest_digest, manifest_size, config: image_config, layers };
         let mut st = self.state();
         st.images.entry(config_digest.clone()).or_insert(rec);
         for t in tags {
             st.tags.insert(t.clone(), config_digest.clone());
         }
         self.persist(&st)?;
-        let rec = st
-            .images
-            .get(&config_digest)
-            .ok_or_else(|| not_found(&config_digest))?;
+        let rec = st.images.get(&config_digest).ok_or_else(|| not_found(&config_digest))?;
         Ok(to_image(&st, rec))
     }
 
@@ -459,10 +393,7 @@ impl ImageStore {
                     }
                 }
                 st.tags.remove(&tag);
-                items.push(DeleteItem {
-                    untagged: Some(tag),
-                    deleted: None,
-                });
+                items.push(DeleteItem { untagged: Some(tag), deleted: None });
                 if refs.len() > 1 || usage.is_some() {
                     self.persist(&st)?;
                     return Ok(items);
@@ -502,10 +433,7 @@ impl ImageStore {
                 }
                 for t in refs {
                     st.tags.remove(&t);
-                    items.push(DeleteItem {
-                        untagged: Some(t),
-                        deleted: None,
-                    });
+                    items.push(DeleteItem { untagged: Some(t), deleted: None });
                 }
                 if usage.is_some() {
                     self.persist(&st)?;
@@ -514,10 +442,7 @@ impl ImageStore {
             }
         }
         st.images.remove(&id);
-        items.push(DeleteItem {
-            untagged: None,
-            deleted: Some(id.clone()),
-        });
+        items.push(DeleteItem { untagged: None, deleted: Some(id.clone()) });
         self.persist(&st)?;
         self.collect_garbage(&st)?;
         tracing::info!(%id, "image deleted");
@@ -544,16 +469,10 @@ impl ImageStore {
         for id in victims {
             for t in st.tags_of(&id) {
                 st.tags.remove(&t);
-                items.push(DeleteItem {
-                    untagged: Some(t),
-                    deleted: None,
-                });
+                items.push(DeleteItem { untagged: Some(t), deleted: None });
             }
             st.images.remove(&id);
-            items.push(DeleteItem {
-                untagged: None,
-                deleted: Some(id),
-            });
+            items.push(DeleteItem { untagged: None, deleted: Some(id) });
         }
         if items.is_empty() {
             return Ok((items, 0));
@@ -624,11 +543,7 @@ impl ImageStore {
                 continue;
             };
             let r = Reference::parse(tag)?;
-            let mut d = descriptor(
-                MediaType::ImageManifest,
-                rec.manifest_size,
-                &rec.manifest_digest,
-            )?;
+            let mut d = descriptor(MediaType::ImageManifest, rec.manifest_size, &rec.manifest_digest)?;
             d.set_annotations(Some(HashMap::from([
                 (ANNOTATION_REF_NAME.to_string(), r.oci_ref_name()),
                 (ANNOTATION_CONTAINERD_NAME.to_string(), r.full_tagged()),
@@ -640,15 +555,8 @@ impl ImageStore {
             if tagged.contains(id.as_str()) {
                 continue;
             }
-            let mut d = descriptor(
-                MediaType::ImageManifest,
-                rec.manifest_size,
-                &rec.manifest_digest,
-            )?;
-            d.set_annotations(Some(HashMap::from([(
-                ANNOTATION_DANGLING.to_string(),
-                "true".to_string(),
-            )])));
+            let mut d = descriptor(MediaType::ImageManifest, rec.manifest_size, &rec.manifest_digest)?;
+            d.set_annotations(Some(HashMap::from([(ANNOTATION_DANGLING.to_string(), "true".to_string())])));
             manifests.push(d);
         }
         manifests.extend(st.foreign.iter().cloned());
@@ -697,26 +605,14 @@ impl ImageStore {
         let tmp = self.layers_dir.join(layout::temp_name());
         fs::create_dir(&tmp).ctx(&tmp)?;
         let result = (|| {
-            fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .ctx(&tmp)?;
+            fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ctx(&tmp)?;
             let blob = self.layout.open_blob(&l.digest)?;
             let mut hashing = HashingReader::new(io::BufReader::new(blob));
-            let opts = ApplyOptions {
-                overlay_whiteouts: true,
-                no_overwrite_dir_non_dir: false,
-                apply_root_metadata: true,
-            };
-            let gzip = matches!(
-                l.media_type,
-                MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip
-            );
+            let opts =
+                ApplyOptions { overlay_whiteouts: true, no_overwrite_dir_non_dir: false, apply_root_metadata: true };
+            let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
             if gzip {
-                layer::apply_tar(
-                    &tmp,
-                    Path::new(""),
-                    flate2::read::GzDecoder::new(&mut hashing),
-                    &opts,
-                )?;
+                layer::apply_tar(&tmp, Path::new(""), flate2::read::GzDecoder::new(&mut hashing), &opts)?;
             } else {
                 layer::apply_tar(&tmp, Path::new(""), &mut hashing, &opts)?;
             }
@@ -756,10 +652,7 @@ impl ImageStore {
 }
 
 fn spec_err(e: oci_spec::OciSpecError) -> ImageError {
-    ImageError::Corrupt {
-        what: "OCI document".to_string(),
-        reason: e.to_string(),
-    }
+    ImageError::Corrupt { what: "OCI document".to_string(), reason: e.to_string() }
 }
 
 fn descriptor(media_type: MediaType, size: u64, digest: &str) -> Result<Descriptor, ImageError> {
@@ -778,14 +671,11 @@ fn unix_time_nanos(s: &str) -> i128 {
 }
 
 fn unix_time(s: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp())
-        .unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(s).map(|t| t.timestamp()).unwrap_or(0)
 }
 
 fn normalize_tags<'a>(tags: impl Iterator<Item = &'a str>) -> Result<Vec<String>, ImageError> {
-    tags.map(|t| parse_tag_target(t).map(|r| r.familiar_tagged()))
-        .collect()
+    tags.map(|t| parse_tag_target(t).map(|r| r.familiar_tagged())).collect()
 }
 
 fn not_found(reference: &str) -> ImageError {
@@ -832,10 +722,7 @@ fn by_id_prefix(st: &State, prefix: &str) -> Option<String> {
     if prefix.is_empty() || prefix.len() > 64 || !is_lower_hex(prefix) {
         return None;
     }
-    let mut it = st.images.keys().filter(|id| {
-        id.strip_prefix("sha256:")
-            .is_some_and(|h| h.starts_with(prefix))
-    });
+    let mut it = st.images.keys().filter(|id| id.strip_prefix("sha256:").is_some_and(|h| h.starts_with(prefix)));
     let first = it.next()?;
     if it.next().is_some() {
         return None;
@@ -890,18 +777,12 @@ fn load_state(layout: &Layout) -> Result<State, ImageError> {
 
 fn load_record(layout: &Layout, manifest_digest: &str) -> Result<Record, ImageError> {
     let bytes = layout.read_blob(manifest_digest)?;
-    let manifest: ImageManifest =
-        serde_json::from_slice(&bytes).map_err(|source| ImageError::Json {
-            path: PathBuf::from(manifest_digest),
-            source,
-        })?;
+    let manifest: ImageManifest = serde_json::from_slice(&bytes)
+        .map_err(|source| ImageError::Json { path: PathBuf::from(manifest_digest), source })?;
     let config_digest = manifest.config().digest().to_string();
     let config_bytes = layout.read_blob(&config_digest)?;
-    let config: ImageConfiguration =
-        serde_json::from_slice(&config_bytes).map_err(|source| ImageError::Json {
-            path: PathBuf::from(&config_digest),
-            source,
-        })?;
+    let config: ImageConfiguration = serde_json::from_slice(&config_bytes)
+        .map_err(|source| ImageError::Json { path: PathBuf::from(&config_digest), source })?;
     let diff_ids = config.rootfs().diff_ids();
     if diff_ids.len() != manifest.layers().len() {
         return Err(ImageError::Corrupt {

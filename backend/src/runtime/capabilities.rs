@@ -19,11 +19,7 @@ pub(crate) struct CapSets {
 /// Parses `CAP_CHOWN`, `chown` or `CHOWN`.
 pub(crate) fn parse_name(name: &str) -> Option<Capability> {
     let upper = name.trim().to_ascii_uppercase();
-    let canonical = if upper.starts_with("CAP_") {
-        upper
-    } else {
-        format!("CAP_{upper}")
-    };
+    let canonical = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
     canonical.parse().ok()
 }
 
@@ -69,8 +65,7 @@ impl CapSets {
 pub(crate) fn drop_bounding(keep: &HashSet<Capability>) -> Result<(), String> {
     for cap in caps::runtime::thread_all_supported() {
         if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| format!("drop {cap} from bounding set: {e}"))?;
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("drop {cap} from bounding set: {e}"))?;
         }
     }
     Ok(())
@@ -98,42 +93,20 @@ fn mask(set: &HashSet<Capability>) -> u64 {
 
 /// Sets effective, permitted and inheritable in one `capset(2)`, then the ambient set.
 pub(crate) fn apply(sets: &CapSets) -> Result<(), String> {
-    let (e, p, i) = (
-        mask(&sets.effective),
-        mask(&sets.permitted),
-        mask(&sets.inheritable),
-    );
-    let mut header = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
+    let (e, p, i) = (mask(&sets.effective), mask(&sets.permitted), mask(&sets.inheritable));
+    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let data = [
-        CapData {
-            effective: e as u32,
-            permitted: p as u32,
-            inheritable: i as u32,
-        },
-        CapData {
-            effective: (e >> 32) as u32,
-            permitted: (p >> 32) as u32,
-            inheritable: (i >> 32) as u32,
-        },
+        CapData { effective: e as u32, permitted: p as u32, inheritable: i as u32 },
+        CapData { effective: (e >> 32) as u32, permitted: (p >> 32) as u32, inheritable: (i >> 32) as u32 },
     ];
     // SAFETY: header and data are properly laid out v3 capset structures (one header, two data elements) that
     // live across the call; the kernel only reads them.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_capset,
-            &mut header as *mut CapHeader,
-            data.as_ptr(),
-        )
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) };
     if rc != 0 {
         return Err(format!("capset: {}", std::io::Error::last_os_error()));
     }
     if caps::runtime::ambient_set_supported().is_ok() {
-        caps::clear(None, CapSet::Ambient)
-            .map_err(|e| format!("clear ambient capabilities: {e}"))?;
+        caps::clear(None, CapSet::Ambient).map_err(|e| format!("clear ambient capabilities: {e}"))?;
         for cap in &sets.ambient {
             // Raising fails unless the cap is both permitted and inheritable: skip those quietly like runc.
             if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
@@ -159,8 +132,7 @@ mod tests {
     #[test]
     fn spec_sets_convert() {
         use oci_spec::runtime::{Capability as Oci, LinuxCapabilitiesBuilder};
-        let set: oci_spec::runtime::Capabilities =
-            [Oci::Chown, Oci::NetBindService, Oci::AuditWrite].into();
+        let set: oci_spec::runtime::Capabilities = [Oci::Chown, Oci::NetBindService, Oci::AuditWrite].into();
         let c = LinuxCapabilitiesBuilder::default()
             .bounding(set.clone())
             .effective(set)
@@ -171,12 +143,7 @@ mod tests {
         let s = CapSets::from_spec(&c);
         assert_eq!(
             s.bounding,
-            [
-                Capability::CAP_CHOWN,
-                Capability::CAP_NET_BIND_SERVICE,
-                Capability::CAP_AUDIT_WRITE
-            ]
-            .into()
+            [Capability::CAP_CHOWN, Capability::CAP_NET_BIND_SERVICE, Capability::CAP_AUDIT_WRITE].into()
         );
         assert_eq!(s.effective.len(), 3);
         assert!(s.permitted.is_empty());

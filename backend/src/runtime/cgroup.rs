@@ -69,9 +69,7 @@ fn valid_id(id: &str) -> bool {
         && id != "."
         && id != ".."
         && id.len() <= 255
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 fn rel_path(id: &str) -> String {
@@ -79,11 +77,7 @@ fn rel_path(id: &str) -> String {
 }
 
 fn cg_err(id: &str, op: &'static str, e: impl std::fmt::Display) -> RuntimeError {
-    RuntimeError::Cgroup {
-        id: id.to_string(),
-        op,
-        message: e.to_string(),
-    }
+    RuntimeError::Cgroup { id: id.to_string(), op, message: e.to_string() }
 }
 
 impl Cgroup {
@@ -93,12 +87,8 @@ impl Cgroup {
             return Err(RuntimeError::InvalidId { id: id.to_string() });
         }
         let hier = cgroups_rs::hierarchies::auto();
-        let inner =
-            cgroups_rs::Cgroup::new(hier, rel_path(id)).map_err(|e| cg_err(id, "create", e))?;
-        let cg = Cgroup {
-            id: id.to_string(),
-            inner,
-        };
+        let inner = cgroups_rs::Cgroup::new(hier, rel_path(id)).map_err(|e| cg_err(id, "create", e))?;
+        let cg = Cgroup { id: id.to_string(), inner };
         tracing::debug!(id, v2 = cg.inner.v2(), "cgroup created");
         if let Some(r) = resources {
             cg.update(r)?;
@@ -108,21 +98,10 @@ impl Cgroup {
 
     /// A handle on an existing cgroup (after a daemon restart). Nothing is checked or created.
     pub fn load(id: &str) -> Self {
-        let safe: String = id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe: String =
+            id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
         let hier = cgroups_rs::hierarchies::auto();
-        Cgroup {
-            id: id.to_string(),
-            inner: cgroups_rs::Cgroup::load(hier, rel_path(&safe)),
-        }
+        Cgroup { id: id.to_string(), inner: cgroups_rs::Cgroup::load(hier, rel_path(&safe)) }
     }
 
     /// The container id.
@@ -137,12 +116,8 @@ impl Cgroup {
 
     /// The `cgroup.procs` files a process writes its pid into to join (one per hierarchy; one on v2).
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = self
-            .inner
-            .subsystems()
-            .iter()
-            .map(|s| s.to_controller().path().join("cgroup.procs"))
-            .collect();
+        let mut out: Vec<PathBuf> =
+            self.inner.subsystems().iter().map(|s| s.to_controller().path().join("cgroup.procs")).collect();
         out.sort();
         out.dedup();
         out
@@ -167,13 +142,8 @@ impl Cgroup {
         }
         if let Some(pids) = resources.pids() {
             if let Some(c) = self.inner.controller_of::<PidController>() {
-                let v = if pids.limit() > 0 {
-                    MaxValue::Value(pids.limit())
-                } else {
-                    MaxValue::Max
-                };
-                c.set_pid_max(v)
-                    .map_err(|e| cg_err(&self.id, "set pids limit", e))?;
+                let v = if pids.limit() > 0 { MaxValue::Value(pids.limit()) } else { MaxValue::Max };
+                c.set_pid_max(v).map_err(|e| cg_err(&self.id, "set pids limit", e))?;
             }
         }
         Ok(())
@@ -193,8 +163,7 @@ impl Cgroup {
         };
         if self.inner.v2() {
             if let Some(l) = limit {
-                c.set_limit(if l > 0 { l } else { -1 })
-                    .map_err(|e| cg_err(&self.id, "set memory.max", e))?;
+                c.set_limit(if l > 0 { l } else { -1 }).map_err(|e| cg_err(&self.id, "set memory.max", e))?;
             }
             if let Some(s) = swap {
                 // v2 limits swap alone; OCI's swap is memory+swap.
@@ -208,15 +177,11 @@ impl Cgroup {
                 }
             }
         } else {
-            let has_memsw = self
-                .dir(Controllers::Mem)
-                .is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
+            let has_memsw = self.dir(Controllers::Mem).is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
             let limit_v1 = limit.map(|l| if l > 0 { l } else { -1 });
             let set_limit = || -> Result<(), RuntimeError> {
                 match limit_v1 {
-                    Some(l) => c
-                        .set_limit(l)
-                        .map_err(|e| cg_err(&self.id, "set memory.limit_in_bytes", e)),
+                    Some(l) => c.set_limit(l).map_err(|e| cg_err(&self.id, "set memory.limit_in_bytes", e)),
                     None => Ok(()),
                 }
             };
@@ -244,8 +209,7 @@ impl Cgroup {
         }
         if let Some(r) = mem.reservation() {
             if r > 0 {
-                c.set_soft_limit(r)
-                    .map_err(|e| cg_err(&self.id, "set memory reservation", e))?;
+                c.set_soft_limit(r).map_err(|e| cg_err(&self.id, "set memory reservation", e))?;
             }
         }
         Ok(())
@@ -254,13 +218,8 @@ impl Cgroup {
     fn update_cpu(&self, cpu: &LinuxCpu) -> Result<(), RuntimeError> {
         if let Some(c) = self.inner.controller_of::<CpuController>() {
             if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
-                let v = if self.inner.v2() {
-                    shares_to_weight(shares)
-                } else {
-                    shares.max(2)
-                };
-                c.set_shares(v)
-                    .map_err(|e| cg_err(&self.id, "set cpu shares", e))?;
+                let v = if self.inner.v2() { shares_to_weight(shares) } else { shares.max(2) };
+                c.set_shares(v).map_err(|e| cg_err(&self.id, "set cpu shares", e))?;
             }
             if cpu.quota().is_some() || cpu.period().is_some() {
                 c.set_cfs_quota_and_period(cpu.quota(), cpu.period())
@@ -269,12 +228,10 @@ impl Cgroup {
         }
         if let Some(c) = self.inner.controller_of::<CpuSetController>() {
             if let Some(cpus) = cpu.cpus().as_deref().filter(|s| !s.is_empty()) {
-                c.set_cpus(cpus)
-                    .map_err(|e| cg_err(&self.id, "set cpuset.cpus", e))?;
+                c.set_cpus(cpus).map_err(|e| cg_err(&self.id, "set cpuset.cpus", e))?;
             }
             if let Some(mems) = cpu.mems().as_deref().filter(|s| !s.is_empty()) {
-                c.set_mems(mems)
-                    .map_err(|e| cg_err(&self.id, "set cpuset.mems", e))?;
+                c.set_mems(mems).map_err(|e| cg_err(&self.id, "set cpuset.mems", e))?;
             }
         }
         Ok(())
@@ -308,12 +265,7 @@ impl Cgroup {
 
     /// Every process in the cgroup (host pids), sorted.
     pub fn pids(&self) -> Vec<i32> {
-        let mut v: Vec<i32> = self
-            .inner
-            .procs()
-            .into_iter()
-            .filter_map(|p| i32::try_from(p.pid).ok())
-            .collect();
+        let mut v: Vec<i32> = self.inner.procs().into_iter().filter_map(|p| i32::try_from(p.pid).ok()).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -340,17 +292,11 @@ impl Cgroup {
             self.kill_all(Signal::SIGKILL);
             let _ = self.thaw();
             if Instant::now() > deadline {
-                return Err(cg_err(
-                    &self.id,
-                    "destroy",
-                    format!("processes still alive: {pids:?}"),
-                ));
+                return Err(cg_err(&self.id, "destroy", format!("processes still alive: {pids:?}")));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        self.inner
-            .delete()
-            .map_err(|e| cg_err(&self.id, "remove", e))?;
+        self.inner.delete().map_err(|e| cg_err(&self.id, "remove", e))?;
         tracing::debug!(id = %self.id, "cgroup removed");
         Ok(())
     }
@@ -374,11 +320,7 @@ impl Cgroup {
         if let Some(d) = self.dir(Controllers::CpuAcct) {
             s.cpu_total_ns = read_u64(&d.join("cpuacct.usage")).unwrap_or(0);
             s.cpu_per_cpu_ns = read_string(&d.join("cpuacct.usage_percpu"))
-                .map(|t| {
-                    t.split_whitespace()
-                        .filter_map(|x| x.parse().ok())
-                        .collect()
-                })
+                .map(|t| t.split_whitespace().filter_map(|x| x.parse().ok()).collect())
                 .unwrap_or_default();
             let stat = read_kv(&d.join("cpuacct.stat"));
             let ns_per_tick = 1_000_000_000 / clock_ticks();
@@ -397,26 +339,14 @@ impl Cgroup {
             s.memory_limit = read_u64(&d.join("memory.limit_in_bytes")).unwrap_or(0);
             s.memory_failcnt = read_u64(&d.join("memory.failcnt")).unwrap_or(0);
             s.memory_stat = read_kv(&d.join("memory.stat"));
-            s.memory_inactive_file = s
-                .memory_stat
-                .get("total_inactive_file")
-                .copied()
-                .unwrap_or(0);
-            s.oom_kills = read_kv(&d.join("memory.oom_control"))
-                .get("oom_kill")
-                .copied()
-                .unwrap_or(0);
+            s.memory_inactive_file = s.memory_stat.get("total_inactive_file").copied().unwrap_or(0);
+            s.oom_kills = read_kv(&d.join("memory.oom_control")).get("oom_kill").copied().unwrap_or(0);
         }
         self.pids_stats(s);
     }
 
     fn stats_v2(&self, s: &mut CgroupStats) {
-        let Some(d) = self
-            .inner
-            .subsystems()
-            .first()
-            .map(|x| x.to_controller().path().to_path_buf())
-        else {
+        let Some(d) = self.inner.subsystems().first().map(|x| x.to_controller().path().to_path_buf()) else {
             return;
         };
         let cpu = read_kv(&d.join("cpu.stat"));
@@ -502,25 +432,15 @@ fn host_memory_total() -> u64 {
 
 /// Host CPU time like Docker's `system_cpu_usage`: the `cpu` line of /proc/stat, summed, in nanoseconds.
 pub fn host_cpu_usage_ns() -> u64 {
-    read_string(Path::new("/proc/stat"))
-        .map(|t| parse_proc_stat_cpu(&t, clock_ticks()))
-        .unwrap_or(0)
+    read_string(Path::new("/proc/stat")).map(|t| parse_proc_stat_cpu(&t, clock_ticks())).unwrap_or(0)
 }
 
 pub(crate) fn parse_proc_stat_cpu(text: &str, ticks: u64) -> u64 {
-    let Some(line) = text
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some("cpu"))
-    else {
+    let Some(line) = text.lines().find(|l| l.split_whitespace().next() == Some("cpu")) else {
         return 0;
     };
     // user nice system idle iowait irq softirq steal (guest time is already in user/nice).
-    let total: u64 = line
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .filter_map(|x| x.parse::<u64>().ok())
-        .sum();
+    let total: u64 = line.split_whitespace().skip(1).take(8).filter_map(|x| x.parse::<u64>().ok()).sum();
     total * (1_000_000_000 / ticks.max(1))
 }
 
@@ -549,9 +469,7 @@ pub struct NetDevStats {
 
 /// Network counters of the namespace `pid` is in (empty if it is gone).
 pub fn net_dev_stats(pid: i32) -> Vec<NetDevStats> {
-    read_string(Path::new(&format!("/proc/{pid}/net/dev")))
-        .map(|t| parse_net_dev(&t))
-        .unwrap_or_default()
+    read_string(Path::new(&format!("/proc/{pid}/net/dev"))).map(|t| parse_net_dev(&t)).unwrap_or_default()
 }
 
 pub(crate) fn parse_net_dev(text: &str) -> Vec<NetDevStats> {
@@ -559,10 +477,7 @@ pub(crate) fn parse_net_dev(text: &str) -> Vec<NetDevStats> {
         .skip(2)
         .filter_map(|l| {
             let (name, rest) = l.split_once(':')?;
-            let f: Vec<u64> = rest
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
+            let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
             if f.len() < 16 {
                 return None;
             }

@@ -77,18 +77,11 @@ impl SyncMessage {
         use super::RuntimeError;
         match self {
             SyncMessage::Pid(pid) => RuntimeError::Protocol(format!("unexpected second pid {pid}")),
-            SyncMessage::Error {
-                kind: ErrorKind::NotFound,
-                message,
-            } => RuntimeError::ExecNotFound { message },
-            SyncMessage::Error {
-                kind: ErrorKind::PermissionDenied,
-                message,
-            } => RuntimeError::ExecPermissionDenied { message },
-            SyncMessage::Error {
-                kind: ErrorKind::Other,
-                message,
-            } => RuntimeError::ContainerSetup { message },
+            SyncMessage::Error { kind: ErrorKind::NotFound, message } => RuntimeError::ExecNotFound { message },
+            SyncMessage::Error { kind: ErrorKind::PermissionDenied, message } => {
+                RuntimeError::ExecPermissionDenied { message }
+            }
+            SyncMessage::Error { kind: ErrorKind::Other, message } => RuntimeError::ContainerSetup { message },
         }
     }
 }
@@ -99,17 +92,11 @@ mod tests {
 
     #[test]
     fn sync_messages_round_trip() {
-        let m = SyncMessage::Error {
-            kind: ErrorKind::NotFound,
-            message: "x".into(),
-        };
+        let m = SyncMessage::Error { kind: ErrorKind::NotFound, message: "x".into() };
         let s = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<SyncMessage>(&s).unwrap(), m);
         let s = serde_json::to_string(&SyncMessage::Pid(42)).unwrap();
-        assert_eq!(
-            serde_json::from_str::<SyncMessage>(&s).unwrap(),
-            SyncMessage::Pid(42)
-        );
+        assert_eq!(serde_json::from_str::<SyncMessage>(&s).unwrap(), SyncMessage::Pid(42));
     }
 
     #[test]
@@ -119,10 +106,7 @@ mod tests {
             message: "exec: \"nosuchcmd\": executable file not found in $PATH".into(),
         };
         let e = m.into_error().to_string();
-        assert!(
-            e.contains("exec: \"nosuchcmd\": executable file not found in $PATH"),
-            "{e}"
-        );
+        assert!(e.contains("exec: \"nosuchcmd\": executable file not found in $PATH"), "{e}");
         let m = SyncMessage::Error {
             kind: ErrorKind::PermissionDenied,
             message: "exec: \"/etc\": permission denied".into(),

@@ -91,22 +91,11 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    pub(crate) fn path(
-        op: &'static str,
-        path: impl Into<PathBuf>,
-        source: impl Into<std::io::Error>,
-    ) -> Self {
-        Self::Path {
-            op,
-            path: path.into(),
-            source: source.into(),
-        }
+    pub(crate) fn path(op: &'static str, path: impl Into<PathBuf>, source: impl Into<std::io::Error>) -> Self {
+        Self::Path { op, path: path.into(), source: source.into() }
     }
 
     pub(crate) fn sys(op: &'static str, source: impl Into<std::io::Error>) -> Self {
-        Self::Sys {
-            op,
-            source: source.into(),
-        }
+        Self::Sys { op, source: source.into() }
     }
 }

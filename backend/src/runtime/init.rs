@@ -35,10 +35,7 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn other(message: impl Into<String>) -> Self {
-        Failure {
-            kind: ErrorKind::Other,
-            message: message.into(),
-        }
+        Failure { kind: ErrorKind::Other, message: message.into() }
     }
 }
 
@@ -68,10 +65,7 @@ impl Sync {
 
     fn fail(&mut self, f: Failure) -> ! {
         let code = f.kind.exit_code();
-        self.send(&SyncMessage::Error {
-            kind: f.kind,
-            message: f.message,
-        });
+        self.send(&SyncMessage::Error { kind: f.kind, message: f.message });
         exit(code)
     }
 }
@@ -113,8 +107,7 @@ fn read_config() -> Res<InitConfig> {
     // SAFETY: fd 3 is open (checked above) and was handed to us for exclusive use; it is closed on drop.
     let mut f = unsafe { File::from_raw_fd(CONFIG_FD) };
     let mut buf = Vec::new();
-    f.read_to_end(&mut buf)
-        .map_err(|e| format!("read config: {e}"))?;
+    f.read_to_end(&mut buf).map_err(|e| format!("read config: {e}"))?;
     drop(f);
     serde_json::from_slice(&buf).map_err(|e| Failure::other(format!("parse config: {e}")))
 }
@@ -127,10 +120,7 @@ fn run(sync: &mut Sync) -> Res<Infallible> {
     }
     match cfg.mode {
         InitMode::Create { spec } => create(sync, &spec, cfg.tty),
-        InitMode::Exec {
-            target_pid,
-            process,
-        } => exec_into(sync, target_pid, &process, cfg.tty),
+        InitMode::Exec { target_pid, process } => exec_into(sync, target_pid, &process, cfg.tty),
     }
 }
 
@@ -167,11 +157,7 @@ fn fork_and_report(sync: &mut Sync) -> Res<()> {
 }
 
 fn create(sync: &mut Sync, spec: &Spec, tty: bool) -> Res<Infallible> {
-    let namespaces = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_deref())
-        .unwrap_or(&[]);
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]);
     let mut unshare = CloneFlags::empty();
     let mut join: Vec<(OwnedFd, CloneFlags)> = Vec::new();
     for ns in namespaces {
@@ -181,19 +167,14 @@ fn create(sync: &mut Sync, spec: &Spec, tty: bool) -> Res<Infallible> {
         let flag = ns_flag(ns.typ());
         match ns.path() {
             Some(p) if ns.typ() == LinuxNamespaceType::Mount => {
-                return Err(Failure::other(format!(
-                    "joining a mount namespace ({}) is not supported",
-                    p.display()
-                )))
+                return Err(Failure::other(format!("joining a mount namespace ({}) is not supported", p.display())))
             }
             Some(p) => join.push((open_ns(p)?, flag)),
             None => unshare |= flag,
         }
     }
     if !unshare.contains(CloneFlags::CLONE_NEWNS) {
-        return Err(Failure::other(
-            "the spec must ask for a new mount namespace",
-        ));
+        return Err(Failure::other("the spec must ask for a new mount namespace"));
     }
     for (fd, flag) in &join {
         nix::sched::setns(fd.as_fd(), *flag).map_err(|e| format!("setns {flag:?}: {e}"))?;
@@ -219,16 +200,9 @@ fn create(sync: &mut Sync, spec: &Spec, tty: bool) -> Res<Infallible> {
         loopback::bring_up_lo()?;
     }
     rootfs::finish(spec)?;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Failure::other("spec has no process"))?;
+    let process = spec.process().as_ref().ok_or_else(|| Failure::other("spec has no process"))?;
     prepare_process(process, tty)?;
-    let as_init = spec
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(INIT_ANNOTATION))
-        .is_some_and(|v| v == "true");
+    let as_init = spec.annotations().as_ref().and_then(|a| a.get(INIT_ANNOTATION)).is_some_and(|v| v == "true");
     if as_init {
         reaper::run_as_init(sync, process, tty)
     } else {
@@ -240,10 +214,7 @@ fn set_domainname(d: &str) -> Res<()> {
     // SAFETY: the pointer and length describe the bytes of `d`, alive across the call.
     let rc = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
     if rc != 0 {
-        return Err(Failure::other(format!(
-            "setdomainname {d}: {}",
-            std::io::Error::last_os_error()
-        )));
+        return Err(Failure::other(format!("setdomainname {d}: {}", std::io::Error::last_os_error())));
     }
     Ok(())
 }
@@ -266,14 +237,9 @@ fn exec_into(sync: &mut Sync, target: i32, process: &Process, tty: bool) -> Res<
                 tracing::debug!(error = %e, "no cgroup namespace");
                 continue;
             }
-            Err(e) => {
-                return Err(Failure::other(format!(
-                    "container process {target}: {theirs}: {e}"
-                )))
-            }
+            Err(e) => return Err(Failure::other(format!("container process {target}: {theirs}: {e}"))),
         };
-        let ours = std::fs::metadata(format!("/proc/self/ns/{name}"))
-            .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+        let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
         if ours.ok() == Some(their_ino) {
             continue;
         }
@@ -318,8 +284,7 @@ fn prepare_process(process: &Process, tty: bool) -> Res<()> {
             // Raising a hard limit needs CAP_SYS_RESOURCE, which the daemon itself may lack (some sandboxes):
             // clamp to the hard limit we have rather than refuse to start.
             Err(nix::errno::Errno::EPERM) => {
-                let (_, hard) =
-                    getrlimit(res).map_err(|e| format!("getrlimit {:?}: {e}", r.typ()))?;
+                let (_, hard) = getrlimit(res).map_err(|e| format!("getrlimit {:?}: {e}", r.typ()))?;
                 setrlimit(res, r.soft().min(hard), r.hard().min(hard))
                     .map_err(|e| format!("setrlimit {:?}: {e}", r.typ()))?;
             }
@@ -327,17 +292,13 @@ fn prepare_process(process: &Process, tty: bool) -> Res<()> {
         }
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| format!("oom_score_adj: {e}"))?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| format!("oom_score_adj: {e}"))?;
     }
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
     if tty {
         // SAFETY: TIOCSCTTY on fd 0 (the pty slave) with argument 0; no memory is passed.
         if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-            return Err(Failure::other(format!(
-                "set controlling terminal: {}",
-                std::io::Error::last_os_error()
-            )));
+            return Err(Failure::other(format!("set controlling terminal: {}", std::io::Error::last_os_error())));
         }
     }
     Ok(())
@@ -354,22 +315,11 @@ pub(crate) fn exec_process(process: &Process) -> Res<Infallible> {
         return Err(Failure::other("no command specified"));
     };
     let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let argv = args
-        .iter()
-        .map(|a| cstring(a, "argument"))
-        .collect::<Res<Vec<_>>>()?;
-    let envp = env
-        .iter()
-        .map(|e| cstring(e, "environment variable"))
-        .collect::<Res<Vec<_>>>()?;
+    let argv = args.iter().map(|a| cstring(a, "argument")).collect::<Res<Vec<_>>>()?;
+    let envp = env.iter().map(|e| cstring(e, "environment variable")).collect::<Res<Vec<_>>>()?;
 
     let cwd = process.cwd();
-    nix::unistd::chdir(cwd).map_err(|e| {
-        format!(
-            "chdir to cwd ({}) set in config.json failed: {e}",
-            cwd.display()
-        )
-    })?;
+    nix::unistd::chdir(cwd).map_err(|e| format!("chdir to cwd ({}) set in config.json failed: {e}", cwd.display()))?;
 
     let caps = process.capabilities().as_ref().map(CapSets::from_spec);
     if let Some(c) = &caps {
@@ -382,25 +332,15 @@ pub(crate) fn exec_process(process: &Process) -> Res<Infallible> {
     if process.no_new_privileges() == Some(true) {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(Failure::other(format!(
-                "no_new_privs: {}",
-                std::io::Error::last_os_error()
-            )));
+            return Err(Failure::other(format!("no_new_privs: {}", std::io::Error::last_os_error())));
         }
     }
     let umask = process.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
-        umask as libc::mode_t,
-    ));
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as libc::mode_t));
 
-    let program = lookup_program(arg0, path_from_env(&env))
-        .map_err(|(kind, message)| Failure { kind, message })?;
-    let program_c = CString::new(program.as_os_str().as_bytes()).map_err(|_| {
-        Failure::other(format!(
-            "program path contains a NUL byte: {}",
-            program.display()
-        ))
-    })?;
+    let program = lookup_program(arg0, path_from_env(&env)).map_err(|(kind, message)| Failure { kind, message })?;
+    let program_c = CString::new(program.as_os_str().as_bytes())
+        .map_err(|_| Failure::other(format!("program path contains a NUL byte: {}", program.display())))?;
     reset_signals();
     let err = match nix::unistd::execve(&program_c, &argv, &envp) {
         Err(e) => e,
@@ -415,26 +355,12 @@ fn set_user(process: &Process) -> Res<()> {
     // Keep the permitted set across setuid so the spec's capabilities can still be applied afterwards.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-    let groups: Vec<Gid> = user
-        .additional_gids()
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
+    let groups: Vec<Gid> = user.additional_gids().as_deref().unwrap_or(&[]).iter().map(|g| Gid::from_raw(*g)).collect();
     nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
-    nix::unistd::setresgid(
-        Gid::from_raw(user.gid()),
-        Gid::from_raw(user.gid()),
-        Gid::from_raw(user.gid()),
-    )
-    .map_err(|e| format!("setgid {}: {e}", user.gid()))?;
-    nix::unistd::setresuid(
-        Uid::from_raw(user.uid()),
-        Uid::from_raw(user.uid()),
-        Uid::from_raw(user.uid()),
-    )
-    .map_err(|e| format!("setuid {}: {e}", user.uid()))?;
+    nix::unistd::setresgid(Gid::from_raw(user.gid()), Gid::from_raw(user.gid()), Gid::from_raw(user.gid()))
+        .map_err(|e| format!("setgid {}: {e}", user.gid()))?;
+    nix::unistd::setresuid(Uid::from_raw(user.uid()), Uid::from_raw(user.uid()), Uid::from_raw(user.uid()))
+        .map_err(|e| format!("setuid {}: {e}", user.uid()))?;
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     Ok(())

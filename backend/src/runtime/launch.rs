@@ -49,30 +49,17 @@ fn init_executable() -> PathBuf {
 /// Starts a container's first process. Blocking (call it from `spawn_blocking`). Returns once the program has
 /// been exec'd, or with the error that prevented it (Docker's wording for a missing or non-executable program).
 /// `spec.root.path` must be the already-mounted rootfs.
-pub fn start_container(
-    id: &str,
-    spec: &Spec,
-    cgroup: &Cgroup,
-    stdio: Stdio,
-) -> Result<ProcessHandle, RuntimeError> {
+pub fn start_container(id: &str, spec: &Spec, cgroup: &Cgroup, stdio: Stdio) -> Result<ProcessHandle, RuntimeError> {
     if spec.root().is_none() {
         return Err(RuntimeError::InvalidSpec("no root".into()));
     }
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| RuntimeError::InvalidSpec("no process".into()))?;
+    let process = spec.process().as_ref().ok_or_else(|| RuntimeError::InvalidSpec("no process".into()))?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(RuntimeError::InvalidSpec("no command specified".into()));
     }
     let tty = matches!(stdio, Stdio::Tty { .. });
-    let cfg = InitConfig {
-        cgroup_procs: cgroup.procs_files(),
-        tty,
-        mode: InitMode::Create {
-            spec: Box::new(spec.clone()),
-        },
-    };
+    let cfg =
+        InitConfig { cgroup_procs: cgroup.procs_files(), tty, mode: InitMode::Create { spec: Box::new(spec.clone()) } };
     tracing::debug!(id, tty, "starting container");
     let handle = launch(&cfg, stdio)?;
     tracing::info!(id, pid = handle.pid(), "container started");
@@ -94,18 +81,14 @@ pub fn start_exec(
     let cfg = InitConfig {
         cgroup_procs: cgroup.procs_files(),
         tty,
-        mode: InitMode::Exec {
-            target_pid,
-            process: Box::new(process.clone()),
-        },
+        mode: InitMode::Exec { target_pid, process: Box::new(process.clone()) },
     };
     launch(&cfg, stdio)
 }
 
 /// A pipe whose ends are close-on-exec and numbered >= 10, so `dup2` onto 3 and 4 in the child cannot collide.
 fn high_pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| RuntimeError::sys("pipe", e))?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe", e))?;
     let hi = |fd: OwnedFd| -> Result<OwnedFd, RuntimeError> {
         nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10))
             .map(|raw| {
@@ -124,23 +107,12 @@ fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError>
     let mut cmd = Command::new(&exe);
     cmd.arg("init").env_clear().current_dir("/");
     match stdio {
-        Stdio::Pipes {
-            stdin,
-            stdout,
-            stderr,
-        } => {
-            cmd.stdin(
-                stdin
-                    .map(std::process::Stdio::from)
-                    .unwrap_or_else(std::process::Stdio::null),
-            );
+        Stdio::Pipes { stdin, stdout, stderr } => {
+            cmd.stdin(stdin.map(std::process::Stdio::from).unwrap_or_else(std::process::Stdio::null));
             cmd.stdout(stdout).stderr(stderr);
         }
         Stdio::Tty { slave } => {
-            let dup = |fd: &OwnedFd| {
-                fd.try_clone()
-                    .map_err(|e| RuntimeError::sys("dup pty slave", e))
-            };
+            let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| RuntimeError::sys("dup pty slave", e));
             cmd.stdin(dup(&slave)?).stdout(dup(&slave)?).stderr(slave);
         }
     }
@@ -155,17 +127,13 @@ fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError>
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|source| RuntimeError::Spawn {
-        exe: exe.clone(),
-        source,
-    })?;
+    let mut child = cmd.spawn().map_err(|source| RuntimeError::Spawn { exe: exe.clone(), source })?;
     drop(cmd);
     drop(cfg_r);
     drop(sync_w);
 
     // Write the config; if `berth init` died early the error is on the sync pipe, so a failed write is not fatal.
-    let config = serde_json::to_vec(cfg)
-        .map_err(|e| RuntimeError::Protocol(format!("encode config: {e}")))?;
+    let config = serde_json::to_vec(cfg).map_err(|e| RuntimeError::Protocol(format!("encode config: {e}")))?;
     let mut cfg_w = File::from(cfg_w);
     if let Err(e) = cfg_w.write_all(&config) {
         tracing::debug!(error = %e, "writing init config failed");
@@ -177,9 +145,7 @@ fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError>
     let handle = match first {
         Ok(Some(SyncMessage::Pid(pid))) => ProcessHandle::open(pid),
         Ok(Some(err @ SyncMessage::Error { .. })) => Err(err.into_error()),
-        Ok(None) => Err(RuntimeError::Protocol(
-            "berth init exited without reporting a pid".into(),
-        )),
+        Ok(None) => Err(RuntimeError::Protocol("berth init exited without reporting a pid".into())),
         Err(e) => Err(e),
     };
     // The intermediate process exits right after reporting; reap it before anyone waits on the grandchild.
@@ -202,9 +168,7 @@ fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError>
     Ok(handle)
 }
 
-fn next_message(
-    lines: &mut std::io::Lines<BufReader<File>>,
-) -> Result<Option<SyncMessage>, RuntimeError> {
+fn next_message(lines: &mut std::io::Lines<BufReader<File>>) -> Result<Option<SyncMessage>, RuntimeError> {
     match lines.next() {
         None => Ok(None),
         Some(Err(e)) => Err(RuntimeError::sys("read sync pipe", e)),

@@ -40,10 +40,7 @@ pub use pty::{open_pty, resize_pty, Pty};
 pub fn become_subreaper() -> Result<(), RuntimeError> {
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(RuntimeError::sys(
-            "set child subreaper",
-            std::io::Error::last_os_error(),
-        ));
+        return Err(RuntimeError::sys("set child subreaper", std::io::Error::last_os_error()));
     }
     Ok(())
 }

@@ -29,11 +29,7 @@ impl MountOptions {
 /// Parses options the way runc does: known flags set or clear bits, propagation names are collected, anything
 /// else is handed to the filesystem as data.
 pub(crate) fn parse(options: &[String]) -> MountOptions {
-    let mut out = MountOptions {
-        flags: MsFlags::empty(),
-        propagation: Vec::new(),
-        data: String::new(),
-    };
+    let mut out = MountOptions { flags: MsFlags::empty(), propagation: Vec::new(), data: String::new() };
     let mut data: Vec<&str> = Vec::new();
     for opt in options {
         let opt = opt.as_str();
@@ -55,13 +51,7 @@ pub(crate) fn parse(options: &[String]) -> MountOptions {
     out
 }
 
-const IGNORED: &[&str] = &[
-    "tmpcopyup",
-    "notmpcopyup",
-    "idmap",
-    "ridmap",
-    "private-rbind",
-];
+const IGNORED: &[&str] = &["tmpcopyup", "notmpcopyup", "idmap", "ridmap", "private-rbind"];
 
 fn flag_of(opt: &str) -> Option<(bool, MsFlags)> {
     let r = match opt {
@@ -128,14 +118,7 @@ mod tests {
 
     #[test]
     fn devpts_options() {
-        let o = parse(&opts(&[
-            "nosuid",
-            "noexec",
-            "newinstance",
-            "ptmxmode=0666",
-            "mode=0620",
-            "gid=5",
-        ]));
+        let o = parse(&opts(&["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]));
         assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
         assert_eq!(o.data, "newinstance,ptmxmode=0666,mode=0620,gid=5");
     }

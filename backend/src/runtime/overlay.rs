@@ -18,12 +18,7 @@ const VFS_MARKER: &str = "berth-vfs";
 
 /// Mounts `lowers` (lowest layer first) + `upper` + `work` at `merged`. Does nothing if `merged` is already a mount
 /// point. Falls back to copying the layers into `upper` when overlay cannot be mounted.
-pub fn mount_rootfs(
-    lowers: &[PathBuf],
-    upper: &Path,
-    work: &Path,
-    merged: &Path,
-) -> Result<(), RuntimeError> {
+pub fn mount_rootfs(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
     for d in [upper, work, merged] {
         fs::create_dir_all(d).map_err(|e| RuntimeError::path("mkdir", d, e))?;
     }
@@ -40,8 +35,7 @@ pub fn mount_rootfs(
         Err(e) => {
             tracing::warn!(error = %e, merged = %merged.display(), "overlay mount failed, copying layers (vfs)");
             for layer in lowers {
-                apply_layer(layer, upper)
-                    .map_err(|e| RuntimeError::path("copy layer", layer, e))?;
+                apply_layer(layer, upper).map_err(|e| RuntimeError::path("copy layer", layer, e))?;
             }
             fs::write(&marker, b"").map_err(|e| RuntimeError::path("write", &marker, e))?;
             bind(upper, merged)
@@ -65,12 +59,7 @@ fn bind(src: &Path, dst: &Path) -> Result<(), RuntimeError> {
 /// The overlay's `lowerdir=`: the top layer comes first.
 pub(crate) fn overlay_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
     let lower: Vec<String> = lowers.iter().rev().map(|p| escape_opt(p)).collect();
-    format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.join(":"),
-        escape_opt(upper),
-        escape_opt(work)
-    )
+    format!("lowerdir={},upperdir={},workdir={}", lower.join(":"), escape_opt(upper), escape_opt(work))
 }
 
 /// Overlay's option parser splits on `,` and `:`; backslash escapes them.
@@ -86,26 +75,15 @@ fn escape_opt(p: &Path) -> String {
     out
 }
 
-fn mount_overlay(
-    lowers: &[PathBuf],
-    upper: &Path,
-    work: &Path,
-    merged: &Path,
-) -> Result<(), RuntimeError> {
+fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
     let data = overlay_data(lowers, upper, work);
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     if data.len() >= page {
         return mount_overlay_fsconfig(lowers, upper, work, merged);
     }
-    mount(
-        Some("overlay"),
-        merged,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(data.as_str()),
-    )
-    .map_err(|e| RuntimeError::path("mount overlay", merged, e))
+    mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
+        .map_err(|e| RuntimeError::path("mount overlay", merged, e))
 }
 
 fn cstr(p: &Path) -> Result<CString, RuntimeError> {
@@ -114,17 +92,11 @@ fn cstr(p: &Path) -> Result<CString, RuntimeError> {
 }
 
 /// The new mount API, one `lowerdir+` per layer: no page-size limit on the option string (Linux 6.8+).
-fn mount_overlay_fsconfig(
-    lowers: &[PathBuf],
-    upper: &Path,
-    work: &Path,
-    merged: &Path,
-) -> Result<(), RuntimeError> {
+fn mount_overlay_fsconfig(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let err = |op: &'static str| RuntimeError::path(op, merged, io::Error::last_os_error());
     // SAFETY: fsopen takes a NUL-terminated name and flags; the fd is checked and owned below.
-    let fs_fd =
-        unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), libc::FSOPEN_CLOEXEC) };
+    let fs_fd = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), libc::FSOPEN_CLOEXEC) };
     if fs_fd < 0 {
         return Err(err("fsopen overlay"));
     }
@@ -167,14 +139,7 @@ fn mount_overlay_fsconfig(
         return Err(err("create overlay"));
     }
     // SAFETY: fsmount on the configured context fd; the returned fd is checked and owned below.
-    let mnt = unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            fs_fd.as_raw_fd(),
-            libc::FSMOUNT_CLOEXEC,
-            0,
-        )
-    };
+    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs_fd.as_raw_fd(), libc::FSMOUNT_CLOEXEC, 0) };
     if mnt < 0 {
         return Err(err("fsmount overlay"));
     }
@@ -206,9 +171,7 @@ pub(crate) fn is_mount_point(p: &Path) -> bool {
     let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };
-    info.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .any(|mp| Path::new(&unescape_mountinfo(mp)) == canon)
+    info.lines().filter_map(|l| l.split(' ').nth(4)).any(|mp| Path::new(&unescape_mountinfo(mp)) == canon)
 }
 
 fn unescape_mountinfo(s: &str) -> String {
@@ -216,10 +179,7 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -269,14 +229,7 @@ fn is_opaque_dir(p: &Path) -> bool {
     for name in [c"trusted.overlay.opaque", c"user.overlay.opaque"] {
         let mut buf = [0u8; 4];
         // SAFETY: lgetxattr writes at most buf.len() bytes into buf; both strings are NUL-terminated.
-        let n = unsafe {
-            libc::lgetxattr(
-                c.as_ptr(),
-                name.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
+        let n = unsafe { libc::lgetxattr(c.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if n == 1 && buf[0] == b'y' {
             return true;
         }
@@ -290,10 +243,7 @@ fn cstr_io(p: &Path) -> io::Result<CString> {
 
 fn apply_dir(src: &Path, dst: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> io::Result<()> {
     let entries: Vec<fs::DirEntry> = fs::read_dir(src)?.collect::<io::Result<_>>()?;
-    if entries
-        .iter()
-        .any(|e| e.file_name().as_bytes() == WH_OPAQUE.as_bytes())
-    {
+    if entries.iter().any(|e| e.file_name().as_bytes() == WH_OPAQUE.as_bytes()) {
         clear_dir(dst)?;
     }
     for entry in entries {
@@ -362,18 +312,11 @@ mod tests {
     #[test]
     fn overlay_lowerdir_order_is_top_first() {
         let data = overlay_data(
-            &[
-                PathBuf::from("/l/base"),
-                PathBuf::from("/l/mid"),
-                PathBuf::from("/l/top"),
-            ],
+            &[PathBuf::from("/l/base"), PathBuf::from("/l/mid"), PathBuf::from("/l/top")],
             Path::new("/u"),
             Path::new("/w"),
         );
-        assert_eq!(
-            data,
-            "lowerdir=/l/top:/l/mid:/l/base,upperdir=/u,workdir=/w"
-        );
+        assert_eq!(data, "lowerdir=/l/top:/l/mid:/l/base,upperdir=/u,workdir=/w");
         assert_eq!(escape_opt(Path::new("/a:b,c")), "/a\\:b\\,c");
     }
 
@@ -388,11 +331,7 @@ mod tests {
     #[test]
     fn vfs_applies_whiteouts() {
         let t = tempfile::tempdir().unwrap();
-        let (l1, l2, out) = (
-            t.path().join("l1"),
-            t.path().join("l2"),
-            t.path().join("out"),
-        );
+        let (l1, l2, out) = (t.path().join("l1"), t.path().join("l2"), t.path().join("out"));
         fs::create_dir_all(l1.join("etc/sub")).unwrap();
         fs::create_dir_all(l1.join("opaque")).unwrap();
         fs::create_dir_all(l1.join("opq2")).unwrap();
@@ -412,24 +351,12 @@ mod tests {
         fs::write(l2.join("opaque/.wh..wh..opq"), "").unwrap();
         fs::write(l2.join("opaque/new"), "new").unwrap();
         fs::write(l2.join("opq2/new"), "new").unwrap();
-        nix::sys::stat::mknod(
-            &l2.join("gone"),
-            nix::sys::stat::SFlag::S_IFCHR,
-            nix::sys::stat::Mode::empty(),
-            0,
-        )
-        .unwrap();
+        nix::sys::stat::mknod(&l2.join("gone"), nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::empty(), 0)
+            .unwrap();
         let opq = cstr_io(&l2.join("opq2")).unwrap();
         // SAFETY: setting a 1-byte xattr on a NUL-terminated path.
-        let rc = unsafe {
-            libc::lsetxattr(
-                opq.as_ptr(),
-                c"trusted.overlay.opaque".as_ptr(),
-                b"y".as_ptr().cast(),
-                1,
-                0,
-            )
-        };
+        let rc =
+            unsafe { libc::lsetxattr(opq.as_ptr(), c"trusted.overlay.opaque".as_ptr(), b"y".as_ptr().cast(), 1, 0) };
         assert_eq!(rc, 0, "{}", io::Error::last_os_error());
 
         fs::create_dir_all(&out).unwrap();

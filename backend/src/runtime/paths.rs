@@ -9,8 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use super::config::ErrorKind;
 
 /// The `$PATH` Docker uses when the image sets none.
-pub(crate) const DEFAULT_PATH: &str =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const MAX_SYMLINKS: usize = 255;
 
@@ -63,10 +62,7 @@ fn components(p: &Path) -> VecDeque<OsString> {
 
 /// The value of `PATH` in an environment list (`KEY=VALUE`), or Docker's default.
 pub(crate) fn path_from_env(env: &[String]) -> &str {
-    env.iter()
-        .rev()
-        .find_map(|kv| kv.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH)
+    env.iter().rev().find_map(|kv| kv.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH)
 }
 
 /// Finds the program like Go's `exec.LookPath` (what runc and Docker use), with Docker's error wording.
@@ -76,18 +72,12 @@ pub(crate) fn path_from_env(env: &[String]) -> &str {
 /// executable regular file wins (`executable file not found in $PATH`).
 pub(crate) fn lookup_program(cmd: &str, path_env: &str) -> Result<PathBuf, (ErrorKind, String)> {
     if cmd.is_empty() {
-        return Err((
-            ErrorKind::NotFound,
-            "exec: \"\": executable file not found in $PATH".to_string(),
-        ));
+        return Err((ErrorKind::NotFound, "exec: \"\": executable file not found in $PATH".to_string()));
     }
     if cmd.contains('/') {
         return match std::fs::metadata(cmd) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(PathBuf::from(cmd)),
-            Ok(_) => Err((
-                ErrorKind::PermissionDenied,
-                format!("exec: \"{cmd}\": permission denied"),
-            )),
+            Ok(_) => Err((ErrorKind::PermissionDenied, format!("exec: \"{cmd}\": permission denied"))),
             Err(e) => Err(stat_error(cmd, &e)),
         };
     }
@@ -100,10 +90,7 @@ pub(crate) fn lookup_program(cmd: &str, path_env: &str) -> Result<PathBuf, (Erro
             }
         }
     }
-    Err((
-        ErrorKind::NotFound,
-        format!("exec: \"{cmd}\": executable file not found in $PATH"),
-    ))
+    Err((ErrorKind::NotFound, format!("exec: \"{cmd}\": executable file not found in $PATH")))
 }
 
 fn stat_error(cmd: &str, e: &io::Error) -> (ErrorKind, String) {
@@ -112,10 +99,7 @@ fn stat_error(cmd: &str, e: &io::Error) -> (ErrorKind, String) {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => ErrorKind::NotFound,
         _ => ErrorKind::Other,
     };
-    (
-        kind,
-        format!("exec: \"{cmd}\": stat {cmd}: {}", errno_text(e)),
-    )
+    (kind, format!("exec: \"{cmd}\": stat {cmd}: {}", errno_text(e)))
 }
 
 /// The bare `strerror` text (`no such file or directory`), lower-cased like Go prints it.
@@ -150,26 +134,11 @@ mod tests {
         symlink("/real", root.join("abs")).unwrap();
         symlink("../../../../etc", root.join("real/escape")).unwrap();
         symlink("dir", root.join("real/rel")).unwrap();
-        assert_eq!(
-            resolve_in_root(root, Path::new("/abs/dir/x")).unwrap(),
-            root.join("real/dir/x")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("/real/escape/passwd")).unwrap(),
-            root.join("etc/passwd")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("/real/rel")).unwrap(),
-            root.join("real/dir")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("/../../x")).unwrap(),
-            root.join("x")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("/")).unwrap(),
-            root.to_path_buf()
-        );
+        assert_eq!(resolve_in_root(root, Path::new("/abs/dir/x")).unwrap(), root.join("real/dir/x"));
+        assert_eq!(resolve_in_root(root, Path::new("/real/escape/passwd")).unwrap(), root.join("etc/passwd"));
+        assert_eq!(resolve_in_root(root, Path::new("/real/rel")).unwrap(), root.join("real/dir"));
+        assert_eq!(resolve_in_root(root, Path::new("/../../x")).unwrap(), root.join("x"));
+        assert_eq!(resolve_in_root(root, Path::new("/")).unwrap(), root.to_path_buf());
     }
 
     #[test]
@@ -197,18 +166,14 @@ mod tests {
         std::fs::write(bin.join("tool"), "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(bin.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(other.join("noexec"), "x").unwrap();
-        std::fs::set_permissions(other.join("noexec"), std::fs::Permissions::from_mode(0o644))
-            .unwrap();
+        std::fs::set_permissions(other.join("noexec"), std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::create_dir(other.join("tool")).unwrap();
         let path = format!("{}:{}", other.display(), bin.display());
 
         assert_eq!(lookup_program("tool", &path).unwrap(), bin.join("tool"));
         let (kind, msg) = lookup_program("nosuchcmd", &path).unwrap_err();
         assert_eq!(kind, ErrorKind::NotFound);
-        assert_eq!(
-            msg,
-            "exec: \"nosuchcmd\": executable file not found in $PATH"
-        );
+        assert_eq!(msg, "exec: \"nosuchcmd\": executable file not found in $PATH");
         let (kind, _) = lookup_program("noexec", &path).unwrap_err();
         assert_eq!(kind, ErrorKind::NotFound);
 
@@ -217,25 +182,16 @@ mod tests {
         assert_eq!(kind, ErrorKind::PermissionDenied);
         assert!(msg.contains("permission denied"), "{msg}");
         let noexec = other.join("noexec").display().to_string();
-        assert_eq!(
-            lookup_program(&noexec, &path).unwrap_err().0,
-            ErrorKind::PermissionDenied
-        );
+        assert_eq!(lookup_program(&noexec, &path).unwrap_err().0, ErrorKind::PermissionDenied);
         let (kind, msg) = lookup_program("/nonexistent/x", &path).unwrap_err();
         assert_eq!(kind, ErrorKind::NotFound);
-        assert_eq!(
-            msg,
-            "exec: \"/nonexistent/x\": stat /nonexistent/x: no such file or directory"
-        );
+        assert_eq!(msg, "exec: \"/nonexistent/x\": stat /nonexistent/x: no such file or directory");
     }
 
     #[test]
     fn exec_errors_are_classified() {
         assert_eq!(exec_error("x", libc::ENOENT).0, ErrorKind::NotFound);
-        assert_eq!(
-            exec_error("x", libc::EACCES).1,
-            "exec: \"x\": permission denied"
-        );
+        assert_eq!(exec_error("x", libc::EACCES).1, "exec: \"x\": permission denied");
         assert_eq!(exec_error("x", libc::ENOEXEC).0, ErrorKind::Other);
     }
 }

@@ -36,16 +36,8 @@ pub(crate) fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
 
 impl ProcessHandle {
     pub(crate) fn open(pid: i32) -> Result<Self, RuntimeError> {
-        let pidfd = pidfd_open(pid).map_err(|source| RuntimeError::Process {
-            pid,
-            op: "pidfd_open",
-            source,
-        })?;
-        Ok(ProcessHandle {
-            pid,
-            pidfd,
-            exit_code: Mutex::new(None),
-        })
+        let pidfd = pidfd_open(pid).map_err(|source| RuntimeError::Process { pid, op: "pidfd_open", source })?;
+        Ok(ProcessHandle { pid, pidfd, exit_code: Mutex::new(None) })
     }
 
     /// Re-opens a handle on a process by pid (after a daemon restart). `None` if it no longer exists. The process
@@ -102,8 +94,7 @@ impl ProcessHandle {
         let registered = self.pidfd.try_clone().map(|fd| {
             // SAFETY: the AsyncFd owns this OwnedFd (a private dup of the pidfd), which stays open and refers to the
             // same description until the AsyncFd is dropped.
-            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
-                .map_err(std::io::Error::from)
+            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(std::io::Error::from)
         });
         match registered {
             Ok(Ok(afd)) => loop {
@@ -180,11 +171,7 @@ impl ProcessHandle {
 }
 
 fn poll_once(fd: BorrowedFd<'_>, timeout: i32) -> bool {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd that lives across the call.
     let rc = unsafe { libc::poll(&mut p, 1, timeout) };
     rc > 0 && p.revents != 0

@@ -17,42 +17,22 @@ pub struct Pty {
 /// Opens a pty of `rows` x `cols`.
 pub fn open_pty(rows: u16, cols: u16) -> Result<Pty, RuntimeError> {
     // SAFETY: plain open(2) of a constant NUL-terminated path; the result is checked.
-    let fd = unsafe {
-        libc::open(
-            c"/dev/ptmx".as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
+    let fd = unsafe { libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
     if fd < 0 {
-        return Err(RuntimeError::path(
-            "open",
-            "/dev/ptmx",
-            std::io::Error::last_os_error(),
-        ));
+        return Err(RuntimeError::path("open", "/dev/ptmx", std::io::Error::last_os_error()));
     }
     // SAFETY: fd was just returned by open(2) and is owned by nobody else.
     let master = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK takes a pointer to an int that lives across the call.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) } != 0 {
-        return Err(RuntimeError::sys(
-            "unlock pty",
-            std::io::Error::last_os_error(),
-        ));
+        return Err(RuntimeError::sys("unlock pty", std::io::Error::last_os_error()));
     }
     // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd (checked below).
-    let sfd = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
+    let sfd =
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
     if sfd < 0 {
-        return Err(RuntimeError::sys(
-            "open pty slave",
-            std::io::Error::last_os_error(),
-        ));
+        return Err(RuntimeError::sys("open pty slave", std::io::Error::last_os_error()));
     }
     // SAFETY: sfd was just returned by the kernel and is owned by nobody else.
     let slave = unsafe { OwnedFd::from_raw_fd(sfd) };
@@ -66,18 +46,10 @@ pub fn resize_pty(master: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<(), Ru
 }
 
 fn set_winsize(fd: i32, rows: u16, cols: u16) -> Result<(), RuntimeError> {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCSWINSZ reads a winsize struct that lives across the call.
     if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } != 0 {
-        return Err(RuntimeError::sys(
-            "resize pty",
-            std::io::Error::last_os_error(),
-        ));
+        return Err(RuntimeError::sys("resize pty", std::io::Error::last_os_error()));
     }
     Ok(())
 }
@@ -91,12 +63,7 @@ mod tests {
     fn pty_opens_and_resizes() {
         let pty = open_pty(24, 80).unwrap();
         resize_pty(pty.master.as_fd(), 50, 132).unwrap();
-        let mut ws = libc::winsize {
-            ws_row: 0,
-            ws_col: 0,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
+        let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
         // SAFETY: TIOCGWINSZ writes into a winsize that lives across the call.
         let rc = unsafe { libc::ioctl(pty.slave.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
         assert_eq!(rc, 0);

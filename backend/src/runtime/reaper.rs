@@ -24,19 +24,14 @@ const FORWARDED: &[Signal] = &[
 
 /// Runs as PID 1 until the program exits. The program's setup errors still reach the daemon: the child keeps the
 /// close-on-exec sync pipe, PID 1 closes its copy.
-pub(crate) fn run_as_init(
-    sync: &mut Sync,
-    process: &Process,
-    tty: bool,
-) -> Result<Infallible, Failure> {
+pub(crate) fn run_as_init(sync: &mut Sync, process: &Process, tty: bool) -> Result<Infallible, Failure> {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(*s);
     }
     set.add(Signal::SIGCHLD);
     set.add(Signal::SIGTTOU);
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-        .map_err(|e| format!("block signals: {e}"))?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(|e| format!("block signals: {e}"))?;
 
     // SAFETY: `berth init` is single-threaded, so the child may run any code.
     let child = match unsafe { nix::unistd::fork() } {
@@ -81,10 +76,7 @@ pub(crate) fn run_as_init(
 
 fn sync_fail(sync: &mut Sync, f: Failure) -> ! {
     let code = f.kind.exit_code();
-    sync.send(&super::config::SyncMessage::Error {
-        kind: f.kind,
-        message: f.message,
-    });
+    sync.send(&super::config::SyncMessage::Error { kind: f.kind, message: f.message });
     exit(code)
 }
 

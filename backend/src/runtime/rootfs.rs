@@ -30,57 +30,30 @@ pub(crate) fn root_of(spec: &Spec) -> Res<PathBuf> {
 
 /// Everything before `pivot_root`: mounts, `/dev`, the console, the working directory.
 pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool) -> Res<()> {
-    let propagation = match spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().as_deref())
-    {
+    let propagation = match spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()) {
         Some("shared") | Some("rshared") => MsFlags::MS_SHARED,
         Some("slave") | Some("rslave") => MsFlags::MS_SLAVE,
         Some("unbindable") | Some("runbindable") => MsFlags::MS_UNBINDABLE,
         _ => MsFlags::MS_PRIVATE,
     };
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | propagation,
-        None::<&str>,
-    )
-    .map_err(|e| mount_err("propagation", Path::new("/"), e))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | propagation, None::<&str>)
+        .map_err(|e| mount_err("propagation", Path::new("/"), e))?;
     // pivot_root needs the new root to be a mount point.
-    mount(
-        Some(root),
-        root,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| mount_err("rootfs bind", root, e))?;
+    mount(Some(root), root, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| mount_err("rootfs bind", root, e))?;
 
     let mounts: &[Mount] = spec.mounts().as_deref().unwrap_or(&[]);
     let has_dev = mounts.iter().any(|m| m.destination() == Path::new("/dev"));
     if !has_dev {
-        let dev =
-            resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
+        let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
         fs::create_dir_all(&dev).map_err(|e| format!("mkdir {}: {e}", dev.display()))?;
-        mount(
-            Some("tmpfs"),
-            &dev,
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID,
-            Some("mode=755,size=65536k"),
-        )
-        .map_err(|e| mount_err("tmpfs", &dev, e))?;
+        mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=65536k"))
+            .map_err(|e| mount_err("tmpfs", &dev, e))?;
     }
     for m in mounts {
         mount_entry(root, m)?;
     }
-    let devices: &[LinuxDevice] = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.devices().as_deref())
-        .unwrap_or(&[]);
+    let devices: &[LinuxDevice] = spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
     create_devices(root, devices)?;
     dev_symlinks(root)?;
     if tty {
@@ -89,8 +62,7 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool) -> Res<()> {
     if let Some(p) = spec.process() {
         let cwd = resolve_in_root(root, p.cwd()).map_err(|e| format!("resolve cwd: {e}"))?;
         if !cwd.exists() {
-            fs::create_dir_all(&cwd)
-                .map_err(|e| format!("mkdir cwd {}: {e}", p.cwd().display()))?;
+            fs::create_dir_all(&cwd).map_err(|e| format!("mkdir cwd {}: {e}", p.cwd().display()))?;
             let _ = fs::set_permissions(&cwd, fs::Permissions::from_mode(0o755));
         }
     }
@@ -102,46 +74,28 @@ fn mount_entry(root: &Path, m: &Mount) -> Res<()> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest_in = m.destination();
     if !dest_in.is_absolute() {
-        return Err(format!(
-            "mount destination {} is not absolute",
-            dest_in.display()
-        ));
+        return Err(format!("mount destination {} is not absolute", dest_in.display()));
     }
     if matches!(typ, "cgroup" | "cgroup2") {
         tracing::debug!(dest = %dest_in.display(), "cgroup mount skipped");
         return Ok(());
     }
-    let dest = resolve_in_root(root, dest_in)
-        .map_err(|e| format!("resolve {}: {e}", dest_in.display()))?;
+    let dest = resolve_in_root(root, dest_in).map_err(|e| format!("resolve {}: {e}", dest_in.display()))?;
     let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
     if opts.is_bind() || typ == "bind" {
-        let source = m
-            .source()
-            .as_ref()
-            .ok_or_else(|| format!("bind mount {} has no source", dest_in.display()))?;
-        let meta =
-            fs::metadata(source).map_err(|e| format!("bind source {}: {e}", source.display()))?;
+        let source = m.source().as_ref().ok_or_else(|| format!("bind mount {} has no source", dest_in.display()))?;
+        let meta = fs::metadata(source).map_err(|e| format!("bind source {}: {e}", source.display()))?;
         create_mount_point(&dest, meta.is_dir())?;
         let rec = opts.flags & MsFlags::MS_REC;
-        mount(
-            Some(source.as_path()),
-            &dest,
-            None::<&str>,
-            MsFlags::MS_BIND | rec,
-            None::<&str>,
-        )
-        .map_err(|e| mount_err(&format!("bind {}", source.display()), &dest, e))?;
+        mount(Some(source.as_path()), &dest, None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
+            .map_err(|e| mount_err(&format!("bind {}", source.display()), &dest, e))?;
         let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             remount_bind(&dest, extra)?;
         }
     } else {
         create_mount_point(&dest, true)?;
-        let source = m
-            .source()
-            .as_ref()
-            .map(|s| s.as_path())
-            .unwrap_or(Path::new(typ));
+        let source = m.source().as_ref().map(|s| s.as_path()).unwrap_or(Path::new(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         let r = mount(Some(source), &dest, Some(typ), opts.flags, data);
         match r {
@@ -149,28 +103,15 @@ fn mount_entry(root: &Path, m: &Mount) -> Res<()> {
             Err(e) if typ == "sysfs" => {
                 // Without a network namespace of our own sysfs may refuse: bind the host's, read-only.
                 tracing::debug!(error = %e, "sysfs mount failed, binding /sys");
-                mount(
-                    Some("/sys"),
-                    &dest,
-                    None::<&str>,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None::<&str>,
-                )
-                .map_err(|e| mount_err("bind /sys", &dest, e))?;
-                remount_bind(
-                    &dest,
-                    MsFlags::MS_RDONLY
-                        | MsFlags::MS_NOSUID
-                        | MsFlags::MS_NODEV
-                        | MsFlags::MS_NOEXEC,
-                )?;
+                mount(Some("/sys"), &dest, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                    .map_err(|e| mount_err("bind /sys", &dest, e))?;
+                remount_bind(&dest, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)?;
             }
             Err(e) => return Err(mount_err(typ, &dest, e)),
         }
     }
     for p in &opts.propagation {
-        mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
-            .map_err(|e| mount_err("propagation", &dest, e))?;
+        mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>).map_err(|e| mount_err("propagation", &dest, e))?;
     }
     Ok(())
 }
@@ -222,8 +163,7 @@ fn current_flags(path: &Path) -> MsFlags {
 /// Changes the per-mount flags of a bind mount (e.g. makes it read-only), keeping those it has.
 fn remount_bind(path: &Path, flags: MsFlags) -> Res<()> {
     let all = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | current_flags(path) | flags;
-    mount(None::<&str>, path, None::<&str>, all, None::<&str>)
-        .map_err(|e| mount_err("remount", path, e))
+    mount(None::<&str>, path, None::<&str>, all, None::<&str>).map_err(|e| mount_err("remount", path, e))
 }
 
 struct Dev {
@@ -234,36 +174,12 @@ struct Dev {
 
 /// Docker's default devices.
 const DEFAULT_DEVICES: &[Dev] = &[
-    Dev {
-        path: "/dev/null",
-        major: 1,
-        minor: 3,
-    },
-    Dev {
-        path: "/dev/zero",
-        major: 1,
-        minor: 5,
-    },
-    Dev {
-        path: "/dev/full",
-        major: 1,
-        minor: 7,
-    },
-    Dev {
-        path: "/dev/random",
-        major: 1,
-        minor: 8,
-    },
-    Dev {
-        path: "/dev/urandom",
-        major: 1,
-        minor: 9,
-    },
-    Dev {
-        path: "/dev/tty",
-        major: 5,
-        minor: 0,
-    },
+    Dev { path: "/dev/null", major: 1, minor: 3 },
+    Dev { path: "/dev/zero", major: 1, minor: 5 },
+    Dev { path: "/dev/full", major: 1, minor: 7 },
+    Dev { path: "/dev/random", major: 1, minor: 8 },
+    Dev { path: "/dev/urandom", major: 1, minor: 9 },
+    Dev { path: "/dev/tty", major: 5, minor: 0 },
 ];
 
 fn create_devices(root: &Path, devices: &[LinuxDevice]) -> Res<()> {
@@ -271,41 +187,18 @@ fn create_devices(root: &Path, devices: &[LinuxDevice]) -> Res<()> {
         if devices.iter().any(|x| x.path() == Path::new(d.path)) {
             continue;
         }
-        make_device(
-            root,
-            Path::new(d.path),
-            SFlag::S_IFCHR,
-            d.major,
-            d.minor,
-            0o666,
-            0,
-            0,
-        )?;
+        make_device(root, Path::new(d.path), SFlag::S_IFCHR, d.major, d.minor, 0o666, 0, 0)?;
     }
     for d in devices {
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
-            LinuxDeviceType::A => {
-                return Err(format!("device {} has type 'a'", d.path().display()))
-            }
+            LinuxDeviceType::A => return Err(format!("device {} has type 'a'", d.path().display())),
         };
-        let (major, minor) = (
-            u64::try_from(d.major()).unwrap_or(0),
-            u64::try_from(d.minor()).unwrap_or(0),
-        );
+        let (major, minor) = (u64::try_from(d.major()).unwrap_or(0), u64::try_from(d.minor()).unwrap_or(0));
         let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
-        make_device(
-            root,
-            d.path(),
-            kind,
-            major,
-            minor,
-            mode,
-            d.uid().unwrap_or(0),
-            d.gid().unwrap_or(0),
-        )?;
+        make_device(root, d.path(), kind, major, minor, mode, d.uid().unwrap_or(0), d.gid().unwrap_or(0))?;
     }
     Ok(())
 }
@@ -321,18 +214,12 @@ fn make_device(
     uid: u32,
     gid: u32,
 ) -> Res<()> {
-    let dest =
-        resolve_in_root(root, path).map_err(|e| format!("resolve {}: {e}", path.display()))?;
+    let dest = resolve_in_root(root, path).map_err(|e| format!("resolve {}: {e}", path.display()))?;
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
     }
     let _ = fs::remove_file(&dest);
-    match mknod(
-        &dest,
-        kind,
-        Mode::from_bits_truncate(mode),
-        makedev(major, minor),
-    ) {
+    match mknod(&dest, kind, Mode::from_bits_truncate(mode), makedev(major, minor)) {
         Ok(()) => {
             fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
                 .map_err(|e| format!("chmod {}: {e}", dest.display()))?;
@@ -342,14 +229,8 @@ fn make_device(
         Err(nix::errno::Errno::EPERM) => {
             // No CAP_MKNOD here: bind the host's device instead.
             create_mount_point(&dest, false)?;
-            mount(
-                Some(path),
-                &dest,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(|e| mount_err(&format!("bind {}", path.display()), &dest, e))?;
+            mount(Some(path), &dest, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(|e| mount_err(&format!("bind {}", path.display()), &dest, e))?;
         }
         Err(e) => return Err(format!("mknod {}: {e}", dest.display())),
     }
@@ -382,19 +263,12 @@ fn dev_symlinks(root: &Path) -> Res<()> {
 /// Binds our terminal (fd 0, the pty slave) onto `/dev/console`. By path: the open fd belongs to a mount of the
 /// daemon's namespace, which cannot be a bind source here, but its path resolves in our copy of the mounts.
 fn bind_console(root: &Path) -> Res<()> {
-    let console = resolve_in_root(root, Path::new("/dev/console"))
-        .map_err(|e| format!("resolve console: {e}"))?;
+    let console = resolve_in_root(root, Path::new("/dev/console")).map_err(|e| format!("resolve console: {e}"))?;
     let slave = fs::read_link("/proc/self/fd/0").map_err(|e| format!("terminal path: {e}"))?;
     let _ = fs::remove_file(&console);
     create_mount_point(&console, false)?;
-    mount(
-        Some(&slave),
-        &console,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| mount_err(&format!("console {}", slave.display()), &console, e))
+    mount(Some(&slave), &console, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| mount_err(&format!("console {}", slave.display()), &console, e))
 }
 
 /// Makes `root` the new `/` and detaches the old one.
@@ -402,14 +276,8 @@ pub(crate) fn pivot(root: &Path) -> Res<()> {
     nix::unistd::chdir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
     nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root {}: {e}", root.display()))?;
     // The old root is now stacked on "."; make sure nothing propagates, then drop it.
-    mount(
-        None::<&str>,
-        ".",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| format!("make old root rslave: {e}"))?;
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| format!("make old root rslave: {e}"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach old root: {e}"))?;
     nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
     Ok(())
@@ -432,10 +300,7 @@ pub(crate) fn finish(spec: &Spec) -> Res<()> {
         }
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        let flags = MsFlags::MS_BIND
-            | MsFlags::MS_REMOUNT
-            | MsFlags::MS_RDONLY
-            | current_flags(Path::new("/"));
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | current_flags(Path::new("/"));
         mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
             .map_err(|e| mount_err("read-only remount", Path::new("/"), e))?;
     }
@@ -449,39 +314,18 @@ fn mask_path(p: &Path) -> Res<()> {
         Err(e) => return Err(format!("mask {}: {e}", p.display())),
     };
     let r = if meta.is_dir() {
-        mount(
-            Some("tmpfs"),
-            p,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None::<&str>,
-        )
+        mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
     } else {
-        mount(
-            Some("/dev/null"),
-            p,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
+        mount(Some("/dev/null"), p, None::<&str>, MsFlags::MS_BIND, None::<&str>)
     };
     r.map_err(|e| mount_err("mask", p, e))
 }
 
 fn readonly_path(p: &Path) -> Res<()> {
-    match mount(
-        Some(p),
-        p,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    ) {
+    match mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
         Ok(()) => {}
         Err(nix::errno::Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(mount_err("read-only bind", p, e)),
     }
-    remount_bind(
-        p,
-        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-    )
+    remount_bind(p, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
 }

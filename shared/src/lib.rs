@@ -1,1 +1,11 @@
-//! berth-shared
+//! berth-shared: the contract that Berth's daemon (`berth`) and its browser playground (`berth-web`) both compile.
+//!
+//! It builds for `wasm32-unknown-unknown` and for the host, and it does no I/O: every function here is a pure
+//! transformation of values, so the browser can parse and lint locally and the daemon can trust the same code.
+//!
+//! - [`api`]: Engine API models (re-exported from bollard-stubs); Berth's own wire types will join them.
+//! - [`dockerfile`]: Dockerfile parser (directives, continuations, heredocs, JSON/shell forms, spans),
+//!   variable substitution, printer and linter.
+
+pub mod api;
+pub mod dockerfile;

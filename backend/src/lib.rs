@@ -11,5 +11,6 @@
 pub mod api;
 pub mod engine;
 pub mod image;
+pub mod network;
 pub mod runtime;
 pub mod store;

@@ -8,7 +8,8 @@
 //! container the same way. The daemon must be a child subreaper ([`become_subreaper`]) so container processes
 //! re-parent to it and [`ProcessHandle::wait`] can collect their exit status.
 //!
-//! Also here: the overlay rootfs ([`mount_rootfs`], with a vfs copy fallback), cgroups ([`Cgroup`], v1 and v2 via
+//! Also here: pinned network namespaces ([`create_netns`], [`in_netns`]) for the network module to configure,
+//! the overlay rootfs ([`mount_rootfs`], with a vfs copy fallback), cgroups ([`Cgroup`], v1 and v2 via
 //! `cgroups-rs`), ptys ([`open_pty`]) and statistics helpers. Not done: seccomp filters, AppArmor/SELinux labels,
 //! user namespaces, cgroup filesystem mounts inside the container, and hooks.
 
@@ -20,6 +21,7 @@ mod init;
 mod launch;
 mod loopback;
 mod mount_options;
+mod netns;
 mod overlay;
 mod paths;
 mod process;
@@ -30,6 +32,7 @@ mod rootfs;
 pub use cgroup::{host_cpu_usage_ns, net_dev_stats, Cgroup, CgroupStats, NetDevStats};
 pub use error::RuntimeError;
 pub use init::{init_main, INIT_ANNOTATION};
+pub use netns::{create_netns, in_netns, remove_netns};
 pub use launch::{set_init_executable, start_container, start_exec, Stdio};
 pub use overlay::{mount_rootfs, unmount_rootfs};
 pub use process::{ProcessHandle, UNKNOWN_EXIT_CODE};

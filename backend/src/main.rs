@@ -29,6 +29,12 @@ enum Command {
         /// The built web app (default: `<dir of this binary>/../web`).
         #[arg(long)]
         web_dir: Option<PathBuf>,
+        /// The Linux bridge of the default `bridge` network (also names the daemon's iptables chains).
+        #[arg(long, default_value = "berth0")]
+        bridge_name: String,
+        /// The default `bridge` network's subnet.
+        #[arg(long, default_value = "10.88.0.0/16")]
+        bridge_subnet: berth::network::Subnet,
     },
 }
 
@@ -39,11 +45,23 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { root, socket, http, web_dir } => serve(root, socket, http, web_dir),
+        Command::Serve { root, socket, http, web_dir, bridge_name, bridge_subnet } => {
+            if bridge_name.is_empty() || bridge_name.len() > 15 || bridge_name.contains(['/', ' ']) {
+                anyhow::bail!("--bridge-name must be a valid interface name of at most 15 characters");
+            }
+            let network = berth::network::NetworkConfig { bridge_name, bridge_subnet };
+            serve(root, socket, http, web_dir, network)
+        }
     }
 }
 
-fn serve(root: PathBuf, socket: PathBuf, http: SocketAddr, web_dir: Option<PathBuf>) -> anyhow::Result<()> {
+fn serve(
+    root: PathBuf,
+    socket: PathBuf,
+    http: SocketAddr,
+    web_dir: Option<PathBuf>,
+    network: berth::network::NetworkConfig,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -52,7 +70,7 @@ fn serve(root: PathBuf, socket: PathBuf, http: SocketAddr, web_dir: Option<PathB
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start tokio")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
-        let engine = berth::engine::Engine::open(&root).await.context("open the engine state")?;
+        let engine = berth::engine::Engine::open(&root, network).await.context("open the engine state")?;
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent).ok();
         }

@@ -8,7 +8,7 @@ use bollard_stubs::models::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::engine::{Container, ContainerRecord, Status};
+use crate::engine::{Container, ContainerRecord, NetworkView, Status};
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -114,7 +114,7 @@ fn mounts(record: &ContainerRecord) -> Vec<MountPoint> {
     list
 }
 
-pub fn inspect(container: &Container) -> ContainerInspectResponse {
+pub fn inspect(container: &Container, network: NetworkView) -> ContainerInspectResponse {
     let record = container.snapshot();
     let state = &record.state;
     let dir = container.dir.to_string_lossy().into_owned();
@@ -165,15 +165,15 @@ pub fn inspect(container: &Container) -> ContainerInspectResponse {
         config: Some(record.config.clone()),
         network_settings: Some(NetworkSettings {
             sandbox_key: Some(if state.pid > 0 { format!("/proc/{}/ns/net", state.pid) } else { String::new() }),
-            ports: Some(HashMap::new()),
-            networks: Some(HashMap::new()),
+            ports: Some(network.ports),
+            networks: Some(network.networks),
             ..Default::default()
         }),
         ..Default::default()
     }
 }
 
-pub fn summary(container: &Container) -> ContainerSummary {
+pub fn summary(container: &Container, network: NetworkView) -> ContainerSummary {
     let record = container.snapshot();
     let mut command = vec![record.path.clone()];
     command.extend(record.args.iter().cloned());
@@ -184,7 +184,7 @@ pub fn summary(container: &Container) -> ContainerSummary {
         image_id: Some(record.image_id.clone()),
         command: Some(command.join(" ")),
         created: Some(record.created.timestamp()),
-        ports: Some(Vec::new()),
+        ports: Some(network.summary_ports),
         labels: Some(record.config.labels.clone().unwrap_or_default()),
         state: Some(summary_state(record.state.status)),
         status: Some(status_text(&record)),
@@ -192,7 +192,7 @@ pub fn summary(container: &Container) -> ContainerSummary {
             network_mode: record.host_config.network_mode.clone(),
             annotations: None,
         }),
-        network_settings: Some(ContainerSummaryNetworkSettings { networks: Some(HashMap::new()) }),
+        network_settings: Some(ContainerSummaryNetworkSettings { networks: Some(network.networks) }),
         mounts: Some(mounts(&record)),
         ..Default::default()
     }

@@ -56,7 +56,7 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
         if !matches_filters(&container, &filters).map_err(ApiError::bad_request)? {
             continue;
         }
-        out.push(summary(&container));
+        out.push(summary(&container, engine.network_view(&container)));
     }
     if let Some(limit) = query.limit.filter(|l| *l > 0) {
         out.truncate(limit as usize);
@@ -66,7 +66,7 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
 
 pub async fn inspect_one(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {
     let container = engine.container(&id)?;
-    Ok(Json(inspect(&container)).into_response())
+    Ok(Json(inspect(&container, engine.network_view(&container))).into_response())
 }
 
 pub async fn start(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<StatusCode> {

@@ -6,6 +6,7 @@ use axum::Json;
 
 use crate::engine::EngineError;
 use crate::image::ImageError;
+use crate::network::NetworkError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -37,6 +38,17 @@ fn image_status(err: &ImageError) -> StatusCode {
     }
 }
 
+fn network_status(err: &NetworkError) -> StatusCode {
+    match err {
+        NetworkError::NotFound(_) => StatusCode::NOT_FOUND,
+        NetworkError::NameInUse(_) | NetworkError::Conflict(_) => StatusCode::CONFLICT,
+        NetworkError::Forbidden(_) => StatusCode::FORBIDDEN,
+        NetworkError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        NetworkError::PoolExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         let status = match &err {
@@ -50,6 +62,8 @@ impl From<EngineError> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             EngineError::Image(image) => image_status(image),
+            EngineError::Network(network) => network_status(network),
+            EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

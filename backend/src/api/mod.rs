@@ -9,6 +9,7 @@ mod containers;
 mod error;
 mod exec;
 mod images;
+mod networks;
 mod streams;
 mod system;
 mod web;
@@ -99,6 +100,12 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/images/prune", post(images::prune))
         .route("/images/{*rest}", get(images::image_get).post(images::image_post).delete(images::image_delete))
         .route("/commit", post(images::commit))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route("/networks/{id}", get(networks::inspect).delete(networks::delete))
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .with_state(engine);
     web::attach_web_app(api, web_dir)
 }

@@ -87,7 +87,11 @@ impl Engine {
             state: StateRecord::default(),
             exec_ids: Vec::new(),
         };
-        store::write_json(&dir.join(super::container::RECORD_FILE), &record)?;
+        self.attach_networks(&record.id, &record.name, &record.host_config, body.networking_config.as_ref())?;
+        if let Err(err) = store::write_json(&dir.join(super::container::RECORD_FILE), &record) {
+            self.networks.disconnect_all(&record.id);
+            return Err(err.into());
+        }
         let container = Container::new(dir, record);
         self.insert(container.clone());
         self.emit(&container, "create");

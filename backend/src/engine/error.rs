@@ -1,4 +1,5 @@
 use crate::image::ImageError;
+use crate::network::NetworkError;
 use crate::runtime::RuntimeError;
 use crate::store::StoreError;
 
@@ -22,12 +23,17 @@ pub enum EngineError {
     NotModified(String),
     #[error("{0}")]
     NotFound(String),
+    /// Refused by policy (403), e.g. connecting a `--network host` container to a network.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{message}")]
     StartFailed { message: String, exit_code: i32 },
     #[error(transparent)]
     Image(#[from] ImageError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Network(NetworkError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{context}: {source}")]

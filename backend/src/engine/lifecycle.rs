@@ -81,6 +81,8 @@ impl Engine {
         match self.launch(container).await {
             Ok(()) => Ok(()),
             Err(err) => {
+                // Whatever part of the network was set up (namespace, veths, published ports) goes with the start.
+                self.teardown_network(container).await;
                 let code = start_failure_code(&err);
                 let message = err.to_string();
                 tracing::info!(id = %container.id, %message, "start failed");
@@ -113,9 +115,10 @@ impl Engine {
         let merged = self.ensure_rootfs(container).await?;
 
         let volumes_dir = self.volumes_dir();
+        let network = self.setup_network(container).await?;
         let spec = build_spec(
             &record,
-            &SpecPaths { rootfs: &merged, container_dir: &container.dir, volumes_dir: &volumes_dir },
+            &SpecPaths { rootfs: &merged, container_dir: &container.dir, volumes_dir: &volumes_dir, network: &network },
         )?;
         let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
         let cgroup = Arc::new(Cgroup::create(&container.id, resources.as_ref())?);
@@ -230,6 +233,7 @@ impl Engine {
             (live.cgroup.take(), live.process.take())
         };
         let oom_killed = cgroup.as_ref().map(|c| c.stats().oom_kills > 0).unwrap_or(false);
+        self.teardown_network(&container).await;
         if let Some(cgroup) = cgroup {
             match Arc::try_unwrap(cgroup) {
                 Ok(cgroup) => {
@@ -478,6 +482,8 @@ impl Engine {
             return;
         }
         let _ = container.update(|r| r.state.status = Status::Removing);
+        self.teardown_network(container).await;
+        self.networks.disconnect_all(&container.id);
         let merged = container.rootfs();
         let dir = container.dir.clone();
         let cleanup = tokio::task::spawn_blocking(move || {
@@ -538,6 +544,7 @@ impl Engine {
             ));
         }
         container.update(|r| r.name = new_name.clone())?;
+        self.networks.rename_container(&container.id, &new_name);
         let mut attributes = self.container_attributes(&container);
         attributes.insert("oldName".into(), format!("/{old}"));
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "rename", &container.id, attributes);

@@ -13,6 +13,7 @@ mod filesystem;
 mod lifecycle;
 pub mod logs;
 mod names;
+mod networking;
 mod recovery;
 mod spec;
 mod stats;
@@ -28,12 +29,15 @@ pub use events::Events;
 pub use exec::{Exec, ExecStreams};
 pub use lifecycle::WaitCondition;
 pub use names::validate_name;
+pub use networking::{labels_match, NetworkView};
 
 use crate::image::ImageStore;
+use crate::network::{NetworkConfig, Networks};
 
 pub struct Engine {
     pub root: PathBuf,
     pub images: Arc<ImageStore>,
+    pub networks: Arc<Networks>,
     pub events: Events,
     containers: RwLock<HashMap<String, Arc<Container>>>,
     execs: RwLock<HashMap<String, Arc<Exec>>>,
@@ -43,7 +47,7 @@ pub struct Engine {
 
 impl Engine {
     /// Opens (or creates) the state under `root`, loads every container and recovers from a crash.
-    pub async fn open(root: &Path) -> Result<Arc<Self>, EngineError> {
+    pub async fn open(root: &Path, network: NetworkConfig) -> Result<Arc<Self>, EngineError> {
         for dir in ["containers", "volumes", "image"] {
             std::fs::create_dir_all(root.join(dir)).map_err(|e| EngineError::io(format!("create {dir} dir"), e))?;
         }
@@ -55,9 +59,11 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::io("open image store", std::io::Error::other(e)))??;
+        let networks = Networks::open(root, network).await?;
         let engine = Arc::new(Engine {
             root: root.to_path_buf(),
             images: Arc::new(images),
+            networks,
             events: Events::default(),
             containers: RwLock::new(HashMap::new()),
             execs: RwLock::new(HashMap::new()),
@@ -65,6 +71,14 @@ impl Engine {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
         });
         recovery::recover(&engine).await?;
+        // Endpoints of containers that no longer exist (removed while the daemon was down, or half-created).
+        for network in engine.networks.list() {
+            for container_id in network.endpoints.keys() {
+                if engine.container(container_id).is_err() {
+                    engine.networks.disconnect_all(container_id);
+                }
+            }
+        }
         Ok(engine)
     }
 
@@ -78,6 +92,7 @@ impl Engine {
             async move { engine.stop_for_shutdown(&container).await }
         });
         futures_util::future::join_all(stops).await;
+        self.networks.shutdown().await;
     }
 
     pub fn is_shutting_down(&self) -> bool {

@@ -13,6 +13,7 @@ use oci_spec::runtime::{
 };
 
 use super::container::ContainerRecord;
+use super::networking::NetworkNamespace;
 use super::EngineError;
 use crate::image::archive::resolve_in_root;
 
@@ -142,11 +143,7 @@ pub fn validate_host_config(host: &HostConfig) -> Result<(), EngineError> {
             Some(other) => return Err(invalid(format!("logging driver \"{other}\" is not supported by Berth"))),
         }
     }
-    match host.network_mode.as_deref() {
-        None | Some("") | Some("default") | Some("bridge") | Some("none") | Some("host") => {}
-        Some(mode) if mode.starts_with("container:") => {}
-        Some(other) => return Err(invalid(format!("network {other} not found"))),
-    }
+    // Other network modes name a network: the engine checks that it exists.
     for bind in host.binds.iter().flatten() {
         parse_bind(bind)?;
     }
@@ -360,11 +357,12 @@ fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Result
         .map_err(spec_error)
 }
 
-/// Where named volumes live; `-v name:/path` mounts `<volumes>/<name>/_data`.
+/// Where named volumes live (`-v name:/path` mounts `<volumes>/<name>/_data`), and the network namespace.
 pub struct SpecPaths<'a> {
     pub rootfs: &'a Path,
     pub container_dir: &'a Path,
     pub volumes_dir: &'a Path,
+    pub network: &'a NetworkNamespace,
 }
 
 pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spec, EngineError> {
@@ -508,15 +506,24 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
         mounts.push(mount(target, "tmpfs", "tmpfs", &list)?);
     }
 
-    let mut namespaces =
+    let namespaces =
         vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts];
-    match host.network_mode.as_deref() {
-        Some("host") => {}
-        _ => namespaces.push(LinuxNamespaceType::Network),
-    }
     let mut namespace_list = Vec::new();
     for typ in namespaces {
         namespace_list.push(LinuxNamespaceBuilder::default().typ(typ).build().map_err(spec_error)?);
+    }
+    match paths.network {
+        NetworkNamespace::Host => {}
+        NetworkNamespace::New => namespace_list
+            .push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Network).build().map_err(spec_error)?),
+        // `berth init` joins a namespace with a path (setns) instead of making one.
+        NetworkNamespace::Join(path) => namespace_list.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .path(path.clone())
+                .build()
+                .map_err(spec_error)?,
+        ),
     }
 
     let linux = LinuxBuilder::default()

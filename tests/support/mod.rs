@@ -236,6 +236,11 @@ impl Daemon {
         &self.root
     }
 
+    /// The Linux bridge of this daemon's default `bridge` network (it also names the daemon's iptables chains).
+    pub fn bridge_name(&self) -> String {
+        bridge_for(&self.http).0
+    }
+
     /// `127.0.0.1:PORT`, where the daemon serves the Engine API and the web app over HTTP.
     pub fn http_addr(&self) -> &str {
         &self.http
@@ -298,7 +303,7 @@ fn target_dir() -> PathBuf {
 
 /// A port nothing listens on right now. Another process could take it before the daemon binds it, but on a test
 /// machine that race is rare and shows up as a clear startup failure.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("binding an ephemeral port")
@@ -357,9 +362,17 @@ fn mount_fields_are_unescaped() {
     assert_eq!(unescape_mount_field("/trailing\\04"), Path::new("/trailing\\04"));
 }
 
+/// The default bridge of the daemon serving HTTP on `http` (`127.0.0.1:PORT`): its own bridge name and /24, made
+/// from the port, so that the daemons of tests running in parallel never share a bridge, a subnet or iptables chains.
+pub fn bridge_for(http: &str) -> (String, String) {
+    let port: u16 = http.rsplit(':').next().and_then(|p| p.parse().ok()).expect("an http address with a port");
+    (format!("bt{port}"), format!("10.{}.{}.0/24", port >> 8, port & 0xff))
+}
+
 /// `berth serve` on the given root, socket and port, logging to `log` (appending, so a restart keeps the history).
 fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path) -> Child {
     let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("opening the daemon log");
+    let (bridge_name, bridge_subnet) = bridge_for(http);
     Command::new(BERTH)
         .arg("serve")
         .arg("--root")
@@ -368,6 +381,10 @@ fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path) -> Child {
         .arg(socket)
         .arg("--http")
         .arg(http)
+        .arg("--bridge-name")
+        .arg(bridge_name)
+        .arg("--bridge-subnet")
+        .arg(bridge_subnet)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("cloning the log file handle"))

@@ -59,7 +59,8 @@ impl Engine {
         networking: Option<&NetworkingConfig>,
     ) -> Result<(), EngineError> {
         let mode = mode_of(host);
-        let publishes = host.port_bindings.as_ref().is_some_and(|b| !b.is_empty()) || host.publish_all_ports == Some(true);
+        let publishes =
+            host.port_bindings.as_ref().is_some_and(|b| !b.is_empty()) || host.publish_all_ports == Some(true);
         if let Some(other) = mode.strip_prefix("container:") {
             self.container(other)?;
             if publishes {
@@ -75,7 +76,8 @@ impl Engine {
         let primary_record = self.networks.get(primary)?;
         let primary_settings =
             endpoints.get(primary).or_else(|| endpoints.get("default")).or_else(|| endpoints.get(&primary_record.id));
-        let mut plan: Vec<(NetworkRecord, Option<EndpointSettings>)> = vec![(primary_record.clone(), primary_settings.cloned())];
+        let mut plan: Vec<(NetworkRecord, Option<EndpointSettings>)> =
+            vec![(primary_record.clone(), primary_settings.cloned())];
         for (network, settings) in &endpoints {
             if network == primary || network == "default" || *network == primary_record.id {
                 continue;
@@ -147,7 +149,8 @@ impl Engine {
         let record = container.snapshot();
         let endpoints = self.networks.endpoints(&container.id, Some(mode));
         let own_ip = endpoints.first().map(|(_, e)| e.ip);
-        let embedded = endpoints.iter().find(|(n, _)| n.has_dns()).and_then(|(n, _)| n.pool.as_ref()).map(|p| p.gateway);
+        let embedded =
+            endpoints.iter().find(|(n, _)| n.has_dns()).and_then(|(n, _)| n.pool.as_ref()).map(|p| p.gateway);
 
         let mut links = Vec::new();
         for link in record.host_config.links.iter().flatten() {
@@ -191,14 +194,16 @@ impl Engine {
             &host.dns_search.clone().unwrap_or_default(),
             &host.dns_options.clone().unwrap_or_default(),
         );
-        std::fs::write(container.dir.join("resolv.conf"), resolv).map_err(|e| EngineError::io("write resolv.conf", e))?;
+        std::fs::write(container.dir.join("resolv.conf"), resolv)
+            .map_err(|e| EngineError::io("write resolv.conf", e))?;
 
         let exposed = record.config.exposed_ports.clone().unwrap_or_default();
-        let requests =
-            ports::requests(host.port_bindings.as_ref(), &exposed, host.publish_all_ports.unwrap_or(false))?;
+        let requests = ports::requests(host.port_bindings.as_ref(), &exposed, host.publish_all_ports.unwrap_or(false))?;
         if !requests.is_empty() {
             let Some(target) = own_ip else {
-                return Err(EngineError::InvalidArgument("cannot publish ports of a container without a network".into()));
+                return Err(EngineError::InvalidArgument(
+                    "cannot publish ports of a container without a network".into(),
+                ));
             };
             let endpoint = format!("{} ({})", record.name, container.id);
             self.networks.publish(&container.id, &endpoint, &requests, target).await?;
@@ -245,7 +250,8 @@ impl Engine {
         match network_of_mode(&mode) {
             Some(_) => {
                 for (network, endpoint) in self.networks.endpoints(&container.id, Some(&mode)) {
-                    view.networks.insert(network.name.clone(), endpoint_settings(&network, &endpoint, &record.host_config));
+                    view.networks
+                        .insert(network.name.clone(), endpoint_settings(&network, &endpoint, &record.host_config));
                 }
             }
             None if mode == "host" || mode == "none" => {
@@ -307,7 +313,10 @@ impl Engine {
             Ok(container) => container,
             Err(err) => {
                 // `--force` on a container that is gone: drop its endpoint anyway.
-                let id = target.endpoints.values().find(|e| e.container_name == reference || e.container_id.starts_with(reference));
+                let id = target
+                    .endpoints
+                    .values()
+                    .find(|e| e.container_name == reference || e.container_id.starts_with(reference));
                 match id {
                     Some(endpoint) => {
                         self.networks.disconnect(&target.id, &endpoint.container_id.clone()).await?;
@@ -393,11 +402,7 @@ fn parse_link(link: &str) -> (String, String) {
 /// The address of `other` on a network this container shares with it, else its first address.
 fn other_ip(engine: &Engine, other: &str, mine: &[(NetworkRecord, EndpointRecord)]) -> Option<Ipv4Addr> {
     let theirs = engine.networks.endpoints(other, None);
-    theirs
-        .iter()
-        .find(|(n, _)| mine.iter().any(|(m, _)| m.id == n.id))
-        .or(theirs.first())
-        .map(|(_, e)| e.ip)
+    theirs.iter().find(|(n, _)| mine.iter().any(|(m, _)| m.id == n.id)).or(theirs.first()).map(|(_, e)| e.ip)
 }
 
 fn endpoint_settings(network: &NetworkRecord, endpoint: &EndpointRecord, host: &HostConfig) -> EndpointSettings {

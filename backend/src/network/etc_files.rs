@@ -6,7 +6,12 @@ const HOSTS_HEADER: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost i
 
 /// /etc/hosts: localhost, the container's own address and hostname (127.0.0.1 without a network), then one line
 /// per `--link` (`ip alias name`) and per `--add-host`.
-pub fn hosts(hostname: &str, own_ip: Option<Ipv4Addr>, links: &[(Ipv4Addr, Vec<String>)], extra: &[(String, String)]) -> String {
+pub fn hosts(
+    hostname: &str,
+    own_ip: Option<Ipv4Addr>,
+    links: &[(Ipv4Addr, Vec<String>)],
+    extra: &[(String, String)],
+) -> String {
     let mut text = HOSTS_HEADER.to_string();
     for (ip, names) in links {
         text.push_str(&format!("{ip}\t{}\n", names.join(" ")));
@@ -24,7 +29,13 @@ pub fn hosts(hostname: &str, own_ip: Option<Ipv4Addr>, links: &[(Ipv4Addr, Vec<S
 /// /etc/resolv.conf from the host's: with `embedded` (a user-defined network) the only nameserver is the
 /// network's DNS server; otherwise `dns` (`--dns`) or the host's non-loopback nameservers, falling back to Google's
 /// as Docker does. `search` and `options` are kept from the host unless `--dns-search`/`--dns-option` are given.
-pub fn resolv_conf(host: &str, embedded: Option<Ipv4Addr>, dns: &[String], search: &[String], options: &[String]) -> String {
+pub fn resolv_conf(
+    host: &str,
+    embedded: Option<Ipv4Addr>,
+    dns: &[String],
+    search: &[String],
+    options: &[String],
+) -> String {
     let mut host_servers = Vec::new();
     let mut host_search = Vec::new();
     let mut host_options = Vec::new();

@@ -188,9 +188,7 @@ impl Netlink {
     pub async fn host_subnets(&self) -> Result<Vec<Subnet>, NetworkError> {
         let mut subnets = Vec::new();
         let mut routes = self.handle.route().get(RouteMessageBuilder::<Ipv4Addr>::new().build()).execute();
-        while let Some(route) =
-            routes.try_next().await.map_err(|e| NetworkError::netlink("list routes", e))?
-        {
+        while let Some(route) = routes.try_next().await.map_err(|e| NetworkError::netlink("list routes", e))? {
             if route.header.table != RouteHeader::RT_TABLE_MAIN || route.header.destination_prefix_length == 0 {
                 continue;
             }
@@ -201,9 +199,7 @@ impl Netlink {
             }
         }
         let mut addresses = self.handle.address().get().execute();
-        while let Some(address) =
-            addresses.try_next().await.map_err(|e| NetworkError::netlink("list addresses", e))?
-        {
+        while let Some(address) = addresses.try_next().await.map_err(|e| NetworkError::netlink("list addresses", e))? {
             for attribute in &address.attributes {
                 if let AddressAttribute::Address(IpAddr::V4(ip)) = attribute {
                     if !ip.is_loopback() {

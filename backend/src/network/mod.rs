@@ -53,10 +53,7 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig {
-            bridge_name: "berth0".into(),
-            bridge_subnet: Subnet::DEFAULT_BRIDGE,
-        }
+        NetworkConfig { bridge_name: "berth0".into(), bridge_subnet: Subnet::DEFAULT_BRIDGE }
     }
 }
 
@@ -227,9 +224,8 @@ impl Networks {
         if let Ok(entries) = std::fs::read_dir(&self.netns_dir) {
             for entry in entries.flatten() {
                 let path = entry.path();
-                if let Err(err) = tokio::task::spawn_blocking(move || crate::runtime::remove_netns(&path))
-                    .await
-                    .unwrap_or(Ok(()))
+                if let Err(err) =
+                    tokio::task::spawn_blocking(move || crate::runtime::remove_netns(&path)).await.unwrap_or(Ok(()))
                 {
                     tracing::warn!(%err, "could not remove a leftover network namespace");
                 }
@@ -312,12 +308,15 @@ impl Networks {
         }
         let config =
             request.ipam.as_ref().and_then(|i| i.config.as_ref()).and_then(|c| c.iter().find(|c| c.subnet.is_some()));
-        let mut taken: Vec<Subnet> = self.state().networks.values().filter_map(|n| n.pool.as_ref()).map(|p| p.subnet).collect();
+        let mut taken: Vec<Subnet> =
+            self.state().networks.values().filter_map(|n| n.pool.as_ref()).map(|p| p.subnet).collect();
         let own = taken.clone();
         let host_subnets = self.netlink.host_subnets().await?;
         // The host's routes include our own bridges': they are in `own` already.
         taken.extend(host_subnets.into_iter().filter(|s| !own.contains(s)));
-        let overlap = || NetworkError::Forbidden("invalid pool request: Pool overlaps with other one on this address space".into());
+        let overlap = || {
+            NetworkError::Forbidden("invalid pool request: Pool overlaps with other one on this address space".into())
+        };
         let pool = match config {
             Some(config) => {
                 let text = config.subnet.as_deref().unwrap_or("");
@@ -330,9 +329,9 @@ impl Networks {
                 }
                 let gateway = match config.gateway.as_deref().filter(|g| !g.is_empty()) {
                     Some(text) => {
-                        let gateway: Ipv4Addr = text.parse().map_err(|_| {
-                            NetworkError::InvalidArgument(format!("invalid gateway address {text}"))
-                        })?;
+                        let gateway: Ipv4Addr = text
+                            .parse()
+                            .map_err(|_| NetworkError::InvalidArgument(format!("invalid gateway address {text}")))?;
                         if !subnet.contains(gateway) || gateway == subnet.network() || gateway == subnet.broadcast() {
                             return Err(NetworkError::InvalidArgument(format!(
                                 "no matching subnet for gateway {gateway}"
@@ -466,9 +465,8 @@ impl Networks {
                         "user specified IP address is supported on user defined networks only".into(),
                     ));
                 }
-                let ip: Ipv4Addr = text
-                    .parse()
-                    .map_err(|_| NetworkError::InvalidArgument(format!("invalid IPv4 address: {text}")))?;
+                let ip: Ipv4Addr =
+                    text.parse().map_err(|_| NetworkError::InvalidArgument(format!("invalid IPv4 address: {text}")))?;
                 if !pool.subnet.contains(ip) || ip == pool.subnet.network() || ip == pool.subnet.broadcast() {
                     return Err(NetworkError::InvalidArgument(format!(
                         "no configured subnet or ip-range contain the IP address {ip}"
@@ -580,9 +578,10 @@ impl Networks {
         tokio::task::spawn_blocking(move || crate::runtime::create_netns(&path))
             .await
             .map_err(|e| NetworkError::io("create network namespace", std::io::Error::other(e)))??;
-        self.state()
-            .sandboxes
-            .insert(container_id.to_string(), Sandbox { netns: netns.clone(), interfaces: Vec::new(), proxies: Vec::new() });
+        self.state().sandboxes.insert(
+            container_id.to_string(),
+            Sandbox { netns: netns.clone(), interfaces: Vec::new(), proxies: Vec::new() },
+        );
         let endpoints = self.endpoints(container_id, primary);
         let result = async {
             let inside = Netlink::in_namespace(&netns).await?;
@@ -628,7 +627,14 @@ impl Networks {
         }
         let mac = ipam::mac_for(endpoint.ip);
         inside
-            .configure_interface(&peer, &ifname, mac, endpoint.ip, pool.subnet.prefix(), default_route.then_some(pool.gateway))
+            .configure_interface(
+                &peer,
+                &ifname,
+                mac,
+                endpoint.ip,
+                pool.subnet.prefix(),
+                default_route.then_some(pool.gateway),
+            )
             .await
     }
 
@@ -663,7 +669,11 @@ impl Networks {
 
     /// The ports published for a running container.
     pub fn published(&self, container_id: &str) -> Vec<PublishedPort> {
-        self.state().sandboxes.get(container_id).map(|s| s.proxies.iter().map(|p| p.port.clone()).collect()).unwrap_or_default()
+        self.state()
+            .sandboxes
+            .get(container_id)
+            .map(|s| s.proxies.iter().map(|p| p.port.clone()).collect())
+            .unwrap_or_default()
     }
 
     pub fn is_running(&self, container_id: &str) -> bool {

@@ -87,7 +87,11 @@ fn parse_host_ports(text: &str) -> Result<Option<(u16, u16)>, NetworkError> {
 }
 
 /// Everything to publish: `HostConfig.PortBindings`, plus, with `-P`, every exposed port on a random host port.
-pub fn requests(bindings: Option<&PortMap>, exposed: &[String], publish_all: bool) -> Result<Vec<PortRequest>, NetworkError> {
+pub fn requests(
+    bindings: Option<&PortMap>,
+    exposed: &[String],
+    publish_all: bool,
+) -> Result<Vec<PortRequest>, NetworkError> {
     let mut out = Vec::new();
     let mut keys: Vec<&String> = bindings.map(|b| b.keys().collect()).unwrap_or_default();
     keys.sort();
@@ -244,7 +248,10 @@ mod tests {
         assert_eq!(list[0].protocol, Protocol::Udp);
         assert_eq!(list[0].host_ports, Some((5000, 5010)));
         assert_eq!(list[1].host_ip, Some("127.0.0.1".parse().unwrap()));
-        assert_eq!(list[2], PortRequest { container_port: 443, protocol: Protocol::Tcp, host_ip: None, host_ports: None });
+        assert_eq!(
+            list[2],
+            PortRequest { container_port: 443, protocol: Protocol::Tcp, host_ip: None, host_ports: None }
+        );
         assert!(parse_port_key("80/sctpx").is_err());
         assert!(parse_port_key("0/tcp").is_err());
     }

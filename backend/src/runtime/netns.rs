@@ -48,10 +48,7 @@ pub fn remove_netns(path: &Path) -> Result<(), RuntimeError> {
 /// Runs `work` on a helper thread that has joined the network namespace at `path` (a pinned file or
 /// `/proc/<pid>/ns/net`). Sockets created by `work` stay in that namespace after the thread is gone: that is how
 /// the daemon gets a netlink socket inside a container's network.
-pub fn in_netns<T: Send + 'static>(
-    path: &Path,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, RuntimeError> {
+pub fn in_netns<T: Send + 'static>(path: &Path, work: impl FnOnce() -> T + Send + 'static) -> Result<T, RuntimeError> {
     let namespace = File::open(path).map_err(|e| RuntimeError::path("open network namespace", path, e))?;
     let path: PathBuf = path.to_path_buf();
     on_helper_thread(move || -> Result<T, RuntimeError> {

@@ -1,0 +1,243 @@
+//! Networking through the real docker CLI: published ports, user-defined networks with DNS, links, `none`, many
+//! containers talking to each other, and nothing left behind afterwards.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::{free_port, Daemon};
+
+/// `GET path` on 127.0.0.1:port with a plain TcpStream; retried while the server in the container starts.
+fn http_get(address: &str, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut stream = TcpStream::connect(address)?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response)?;
+            Ok(response)
+        })();
+        match attempt {
+            Ok(response) if response.starts_with("HTTP/1") => return response,
+            other if Instant::now() > deadline => panic!("GET http://{address}{path}: {other:?}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn links() -> String {
+    String::from_utf8_lossy(&std::process::Command::new("ip").args(["-o", "link"]).output().expect("ip link").stdout)
+        .into_owned()
+}
+
+fn iptables_rules() -> String {
+    String::from_utf8_lossy(&std::process::Command::new("iptables-save").output().expect("iptables-save").stdout)
+        .into_owned()
+}
+
+#[test]
+fn published_ports_answer_and_are_listed() {
+    let daemon = Daemon::start();
+    let port = free_port();
+    let published = format!("127.0.0.1:{port}:80");
+    daemon.ok(&["run", "-d", "--name", "web", "-p", &published, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let response = http_get(&format!("127.0.0.1:{port}"), "/passwd");
+    assert!(response.contains("root:x:0:0"), "{response}");
+    assert_eq!(daemon.ok(&["port", "web"]).trim(), format!("80/tcp -> 127.0.0.1:{port}"));
+    let ps = daemon.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
+
+    // -P publishes every exposed port on a random host port, on every address.
+    daemon.ok(&[
+        "run", "-d", "--name", "any", "-P", "--expose", "80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
+    ]);
+    let listed = daemon.ok(&["port", "any", "80"]);
+    let random: u16 = listed
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("docker port any 80: {listed:?}"));
+    assert!(http_get(&format!("127.0.0.1:{random}"), "/passwd").contains("root:x:0:0"));
+    let inspect = daemon.ok(&["inspect", "-f", "{{json .NetworkSettings.Networks.bridge.IPAddress}}", "any"]);
+    assert!(inspect.contains(&support::bridge_for(daemon.http_addr()).1[..6]), "{inspect}");
+
+    // A port held by another process: a clear error, and the container is not left half-started.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let held = holder.local_addr().expect("addr").port();
+    let taken = format!("127.0.0.1:{held}:80");
+    let clash = daemon.docker(&["run", "-d", "--name", "clash", "-p", &taken, "busybox", "httpd", "-f", "-p", "80"]);
+    assert_eq!(clash.code, Some(125), "{clash:?}");
+    assert!(clash.stderr.contains("port is already allocated"), "{clash:?}");
+    assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.Status}}", "clash"]).trim(), "created");
+    let id = daemon.ok(&["inspect", "-f", "{{.Id}}", "clash"]);
+    assert!(!links().contains(&format!("vb{}", &id[..7])), "no veth left for the failed start");
+    daemon.ok(&["rm", "-f", "web", "any", "clash"]);
+}
+
+#[test]
+fn user_networks_resolve_names_links_and_none_is_cut_off() {
+    let daemon = Daemon::start();
+    daemon.ok(&["network", "create", "--label", "purpose=test", "n1"]);
+    let clash = daemon.docker(&["network", "create", "n1"]);
+    assert!(!clash.success() && clash.stderr.contains("already exists"), "{clash:?}");
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "n1",
+        "--network-alias",
+        "files",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let by_name = daemon.ok(&["run", "--rm", "--network", "n1", "busybox", "wget", "-qO-", "http://srv/passwd"]);
+    assert!(by_name.contains("root:x:0:0"), "{by_name}");
+    let by_alias = daemon.ok(&["run", "--rm", "--network", "n1", "busybox", "wget", "-qO-", "http://files/passwd"]);
+    assert!(by_alias.contains("root:x:0:0"), "{by_alias}");
+    let linked = daemon.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n1",
+        "--link",
+        "srv:web",
+        "busybox",
+        "wget",
+        "-qO-",
+        "http://web/passwd",
+    ]);
+    assert!(linked.contains("root:x:0:0"), "{linked}");
+    let cut_off =
+        daemon.docker(&["run", "--rm", "--network", "none", "busybox", "wget", "-T", "3", "-qO-", "http://srv/passwd"]);
+    assert!(!cut_off.success() && !cut_off.stdout.contains("root:x"), "{cut_off:?}");
+
+    let inspect = daemon.get_json("/networks/n1");
+    assert_eq!(inspect["Labels"]["purpose"], "test");
+    assert_eq!(inspect["Containers"].as_object().map(|c| c.len()), Some(1), "{inspect}");
+    let busy = daemon.docker(&["network", "rm", "n1"]);
+    assert!(!busy.success() && busy.stderr.contains("active endpoints"), "{busy:?}");
+
+    // connect/disconnect: a second network on a running container.
+    daemon.ok(&["network", "create", "n2"]);
+    daemon.ok(&["network", "connect", "n2", "srv"]);
+    let interfaces = daemon.ok(&["exec", "srv", "ip", "-o", "-4", "addr"]);
+    assert!(interfaces.contains("eth0") && interfaces.contains("eth1"), "{interfaces}");
+    let from_n2 = daemon.ok(&["run", "--rm", "--network", "n2", "busybox", "wget", "-qO-", "http://srv/passwd"]);
+    assert!(from_n2.contains("root:x:0:0"), "{from_n2}");
+    daemon.ok(&["network", "disconnect", "n2", "srv"]);
+    assert!(!daemon.ok(&["exec", "srv", "ip", "-o", "-4", "addr"]).contains("eth1"));
+    daemon.ok(&["rm", "-f", "srv"]);
+    daemon.ok(&["network", "rm", "n1"]);
+    assert_eq!(daemon.ok(&["network", "prune", "-f"]).trim(), "Deleted Networks:\nn2");
+    let names = daemon.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(names.split_whitespace().collect::<Vec<_>>(), ["bridge", "host", "none"], "{names}");
+}
+
+#[test]
+fn bad_network_input_gets_docker_errors() {
+    let daemon = Daemon::start();
+    daemon.ok(&["network", "create", "--subnet", "10.250.7.0/30", "tiny"]);
+    let overlap = daemon.docker(&["network", "create", "--subnet", "10.250.7.0/24", "over"]);
+    assert!(overlap.stderr.contains("overlaps"), "{overlap:?}");
+    let bad_gateway = daemon.docker(&["network", "create", "--subnet", "10.250.8.0/24", "--gateway", "10.9.9.9", "gw"]);
+    assert!(!bad_gateway.success(), "{bad_gateway:?}");
+    // A /30 holds the gateway and one container.
+    daemon.ok(&["create", "--name", "first", "--network", "tiny", "busybox", "true"]);
+    let full = daemon.docker(&["create", "--name", "second", "--network", "tiny", "busybox", "true"]);
+    assert!(full.stderr.contains("no available IPv4 addresses"), "{full:?}");
+    let missing = daemon.docker(&["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
+    assert!(missing.stderr.contains("network nosuchnet not found"), "{missing:?}");
+    let predefined = daemon.docker(&["network", "rm", "bridge"]);
+    assert!(predefined.stderr.contains("pre-defined"), "{predefined:?}");
+}
+
+#[test]
+fn twenty_containers_reach_each_other_and_leave_nothing_behind() {
+    let daemon = Daemon::start();
+    let root = daemon.root().canonicalize().expect("root");
+    daemon.ok(&["network", "create", "mesh"]);
+    let network_id = daemon.ok(&["network", "inspect", "-f", "{{.Id}}", "mesh"]).trim().to_string();
+    let subnet =
+        daemon.ok(&["network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", "mesh"]).trim().to_string();
+    let names: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    let mut ids = Vec::new();
+    for name in &names {
+        let id = daemon.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "mesh",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        ]);
+        ids.push(id.trim().to_string());
+    }
+    let all = names.join(" ");
+    for name in &names {
+        let script = format!(
+            "for n in {all}; do [ $n = {name} ] && continue; wget -qO- http://$n/hostname >/dev/null || echo FAIL $n; done"
+        );
+        let out = daemon.ok(&["exec", name, "sh", "-c", &script]);
+        assert_eq!(out.trim(), "", "{name} could not reach: {out}");
+    }
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(names.iter().map(String::as_str));
+    daemon.ok(&rm);
+    let after = links();
+    for id in &ids {
+        assert!(!after.contains(&format!("vb{}", &id[..7])), "veth of {id} left behind:\n{after}");
+    }
+    let mounts = std::fs::read_to_string("/proc/mounts").expect("mounts");
+    assert!(!mounts.contains(&format!("{}/netns", root.display())), "{mounts}");
+    daemon.ok(&["network", "rm", "mesh"]);
+    let bridge = format!("br-{}", &network_id[..12]);
+    assert!(!links().contains(&format!(" {bridge}:")), "bridge {bridge} left after network rm");
+    assert!(!iptables_rules().contains(&subnet), "rules for {subnet} left after network rm");
+
+    let default_bridge = daemon.bridge_name();
+    assert!(iptables_rules().contains(&format!("BERTH-NAT-{default_bridge}")), "chains exist while running");
+    drop(daemon);
+    assert!(!links().contains(&format!(" {default_bridge}:")), "default bridge left after the daemon stopped");
+    let rules = iptables_rules();
+    assert!(!rules.contains(&format!("-{default_bridge}")), "chains left after the daemon stopped:\n{rules}");
+}
+
+#[test]
+fn restart_keeps_networks_and_addresses() {
+    let mut daemon = Daemon::start();
+    daemon.ok(&["network", "create", "keep"]);
+    let network_id = daemon.ok(&["network", "inspect", "-f", "{{.Id}}", "keep"]);
+    daemon.ok(&["run", "-d", "--name", "ka", "--network", "keep", "busybox", "sleep", "1000"]);
+    let ip_of = |daemon: &Daemon, name: &str| {
+        daemon.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.keep.IPAddress}}", name]).trim().to_string()
+    };
+    let before = ip_of(&daemon, "ka");
+    daemon.crash_and_restart();
+    assert_eq!(daemon.ok(&["network", "inspect", "-f", "{{.Id}}", "keep"]), network_id);
+    assert_eq!(ip_of(&daemon, "ka"), before, "the address is kept while the container exists");
+    daemon.ok(&["run", "-d", "--name", "kb", "--network", "keep", "busybox", "sleep", "1000"]);
+    assert_ne!(ip_of(&daemon, "kb"), before, "a new container never gets a taken address");
+    daemon.ok(&["start", "ka"]);
+    let ping = daemon.ok(&["exec", "kb", "ping", "-c", "1", "-W", "2", "ka"]);
+    assert!(ping.contains("1 packets received"), "{ping}");
+    daemon.ok(&["rm", "-f", "ka", "kb"]);
+}

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use bollard_stubs::models::{
     ContainerInspectResponse, ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,
-    ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, DriverData, MountPoint, NetworkSettings,
+    ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, DriverData, MountPoint, MountType, NetworkSettings,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -83,7 +83,27 @@ pub fn status_text(record: &ContainerRecord) -> String {
     }
 }
 
-fn mounts(record: &ContainerRecord) -> Vec<MountPoint> {
+/// Where a volume's data is: `<root>/volumes/<name>/_data`, the root being two levels above the container's dir.
+fn volume_source(container: &Container, name: &str) -> String {
+    let root = container.dir.parent().and_then(|p| p.parent()).unwrap_or(&container.dir);
+    root.join("volumes").join(name).join("_data").to_string_lossy().into_owned()
+}
+
+fn mount_point(container: &Container, source: &str, destination: &str, read_only: bool, mode: &str) -> MountPoint {
+    let is_volume = !source.starts_with('/');
+    MountPoint {
+        typ: Some(if is_volume { "volume".to_string() } else { "bind".to_string() }),
+        name: is_volume.then(|| source.to_string()),
+        source: Some(if is_volume { volume_source(container, source) } else { source.to_string() }),
+        destination: Some(destination.to_string()),
+        driver: is_volume.then(|| "local".to_string()),
+        mode: Some(mode.to_string()),
+        rw: Some(!read_only),
+        propagation: Some(if is_volume { String::new() } else { "rprivate".into() }),
+    }
+}
+
+fn mounts(container: &Container, record: &ContainerRecord) -> Vec<MountPoint> {
     let mut list = Vec::new();
     for bind in record.host_config.binds.iter().flatten() {
         let parts: Vec<&str> = bind.split(':').collect();
@@ -91,17 +111,16 @@ fn mounts(record: &ContainerRecord) -> Vec<MountPoint> {
             continue;
         }
         let read_only = parts.get(2).is_some_and(|o| o.split(',').any(|x| x == "ro"));
-        let is_volume = !parts[0].starts_with('/');
-        list.push(MountPoint {
-            typ: Some(if is_volume { "volume".to_string() } else { "bind".to_string() }),
-            name: is_volume.then(|| parts[0].to_string()),
-            source: Some(parts[0].to_string()),
-            destination: Some(parts[1].to_string()),
-            driver: is_volume.then(|| "local".to_string()),
-            mode: Some(parts.get(2).unwrap_or(&"").to_string()),
-            rw: Some(!read_only),
-            propagation: Some(if is_volume { String::new() } else { "rprivate".into() }),
-        });
+        list.push(mount_point(container, parts[0], parts[1], read_only, parts.get(2).unwrap_or(&"")));
+    }
+    for mount in record.host_config.mounts.iter().flatten() {
+        let (Some(source), Some(target)) = (mount.source.as_deref(), mount.target.as_deref()) else { continue };
+        if matches!(mount.typ, Some(MountType::BIND) | Some(MountType::VOLUME)) {
+            list.push(mount_point(container, source, target, mount.read_only.unwrap_or(false), ""));
+        }
+    }
+    for extra in &record.extra_mounts {
+        list.push(mount_point(container, &extra.source, &extra.destination, extra.read_only, ""));
     }
     for (path, _) in record.host_config.tmpfs.iter().flatten() {
         list.push(MountPoint {
@@ -161,7 +180,7 @@ pub fn inspect(container: &Container, network: NetworkView) -> ContainerInspectR
                 ("MergedDir".to_string(), format!("{dir}/merged")),
             ]),
         }),
-        mounts: Some(mounts(&record)),
+        mounts: Some(mounts(container, &record)),
         config: Some(record.config.clone()),
         network_settings: Some(NetworkSettings {
             sandbox_key: Some(if state.pid > 0 { format!("/proc/{}/ns/net", state.pid) } else { String::new() }),
@@ -193,7 +212,7 @@ pub fn summary(container: &Container, network: NetworkView) -> ContainerSummary 
             annotations: None,
         }),
         network_settings: Some(ContainerSummaryNetworkSettings { networks: Some(network.networks) }),
-        mounts: Some(mounts(&record)),
+        mounts: Some(mounts(container, &record)),
         ..Default::default()
     }
 }

@@ -321,7 +321,6 @@ pub async fn delete(
     Path(id): Path<String>,
     Query(query): Query<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
-    let _remove_volumes = flag(&query.v);
-    engine.remove(&id, flag(&query.force)).await?;
+    engine.remove(&id, flag(&query.force), flag(&query.v)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

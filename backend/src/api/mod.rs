@@ -12,6 +12,7 @@ mod images;
 mod networks;
 mod streams;
 mod system;
+mod volumes;
 mod web;
 
 use std::path::PathBuf;
@@ -106,6 +107,10 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/networks/{id}", get(networks::inspect).delete(networks::delete))
         .route("/networks/{id}/connect", post(networks::connect))
         .route("/networks/{id}/disconnect", post(networks::disconnect))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::delete))
         .with_state(engine);
     web::attach_web_app(api, web_dir)
 }

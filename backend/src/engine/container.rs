@@ -80,6 +80,22 @@ pub struct ContainerRecord {
     pub state: StateRecord,
     #[serde(default)]
     pub exec_ids: Vec<String>,
+    /// Mounts beyond the host config's: the image's VOLUMEs (anonymous volumes) and `--volumes-from` copies.
+    #[serde(default)]
+    pub extra_mounts: Vec<MountRecord>,
+    /// Volumes made for this container alone; `rm -v` and `--rm` delete them.
+    #[serde(default)]
+    pub anonymous_volumes: Vec<String>,
+}
+
+/// A bind (absolute `source`) or volume (`source` is its name) mount.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountRecord {
+    pub source: String,
+    pub destination: String,
+    pub read_only: bool,
+    /// An anonymous volume made for this container.
+    pub anonymous: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

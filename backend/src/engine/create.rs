@@ -74,6 +74,8 @@ impl Engine {
         let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| id[..12].to_string());
         write_etc_files(&dir, &hostname, host_config.network_mode.as_deref())?;
 
+        let image_volumes = config.volumes.clone().unwrap_or_default();
+        let (extra_mounts, anonymous_volumes) = self.plan_volumes(&mut host_config, &image_volumes)?;
         let record = ContainerRecord {
             id: id.clone(),
             name,
@@ -86,6 +88,8 @@ impl Engine {
             host_config,
             state: StateRecord::default(),
             exec_ids: Vec::new(),
+            extra_mounts,
+            anonymous_volumes,
         };
         self.attach_networks(&record.id, &record.name, &record.host_config, body.networking_config.as_ref())?;
         if let Err(err) = store::write_json(&dir.join(super::container::RECORD_FILE), &record) {

@@ -115,6 +115,7 @@ impl Engine {
         let merged = self.ensure_rootfs(container).await?;
 
         let volumes_dir = self.volumes_dir();
+        self.copy_up(&record, &merged).await?;
         let network = self.setup_network(container).await?;
         let spec = build_spec(
             &record,
@@ -458,7 +459,8 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn remove(self: &Arc<Self>, reference: &str, force: bool) -> Result<(), EngineError> {
+    /// `docker rm`; with `volumes` (`-v`) the container's anonymous volumes go too.
+    pub async fn remove(self: &Arc<Self>, reference: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
         let container = self.container(reference)?;
         let _op = container.op.lock().await;
         if container.status().is_running() {
@@ -473,6 +475,9 @@ impl Engine {
             self.kill_and_wait(&container).await;
         }
         self.remove_locked(&container).await;
+        if volumes {
+            self.remove_anonymous_volumes(&container.snapshot());
+        }
         Ok(())
     }
 
@@ -497,6 +502,11 @@ impl Engine {
             tracing::warn!(id = %container.id, %err, "container directory cleanup failed");
         }
         self.forget(&container.id);
+        let record = container.snapshot();
+        if record.host_config.auto_remove.unwrap_or(false) {
+            // Docker's --rm takes the anonymous volumes along.
+            self.remove_anonymous_volumes(&record);
+        }
         container.waits.send_modify(|w| w.removed = true);
         self.emit(container, "destroy");
     }

@@ -14,6 +14,7 @@ mod lifecycle;
 pub mod logs;
 mod names;
 mod networking;
+mod volumes;
 mod recovery;
 mod spec;
 mod stats;
@@ -23,13 +24,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-pub use container::{Container, ContainerRecord, Output, Status, StdinMessage, StreamKind, WaitState};
+pub use container::{Container, ContainerRecord, MountRecord, Output, Status, StdinMessage, StreamKind, WaitState};
 pub use error::EngineError;
 pub use events::Events;
 pub use exec::{Exec, ExecStreams};
 pub use lifecycle::WaitCondition;
 pub use names::validate_name;
 pub use networking::{labels_match, NetworkView};
+pub use volumes::{validate_volume_name, VolumeRecord};
 
 use crate::image::ImageStore;
 use crate::network::{NetworkConfig, Networks};

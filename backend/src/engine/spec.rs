@@ -500,6 +500,14 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
             _ => return Err(invalid(format!("mount type not supported by Berth for {target}"))),
         }
     }
+    for extra in &record.extra_mounts {
+        if mounts.iter().any(|m| m.destination() == Path::new(&extra.destination)) {
+            continue;
+        }
+        let source = host_source(&extra.source, paths.volumes_dir, true)?;
+        let mode = if extra.read_only { "ro" } else { "rw" };
+        mounts.push(mount(&extra.destination, "bind", &source.to_string_lossy(), &["rbind", "rprivate", mode])?);
+    }
     for (target, options) in host.tmpfs.iter().flatten() {
         let mut list = vec!["nosuid", "nodev", "noexec"];
         list.extend(options.split(',').filter(|o| !o.is_empty()));

@@ -14,11 +14,11 @@ mod lifecycle;
 pub mod logs;
 mod names;
 mod networking;
-mod volumes;
 mod recovery;
 mod spec;
 mod stats;
 mod stdio;
+mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -284,9 +284,7 @@ impl Engine {
         let record = container.snapshot();
         let mode = mode_of(&record.host_config);
         if network_of_mode(&mode).is_none() {
-            return Err(EngineError::Forbidden(format!(
-                "container sharing network namespace with another container or host cannot be connected to any other network"
-            )));
+            return Err(EngineError::Forbidden("container sharing network namespace with another container or host cannot be connected to any other network".to_string()));
         }
         let target = self.networks.get(network)?;
         let has_aliases = settings.as_ref().and_then(|s| s.aliases.as_ref()).is_some_and(|a| !a.is_empty());

@@ -442,9 +442,9 @@ impl Networks {
         let mut state = self.state();
         let network = state.find(reference)?.clone();
         let Some(pool) = network.pool.clone() else {
-            return Err(NetworkError::Forbidden(format!(
-                "container cannot be disconnected from host network or connected to host network"
-            )));
+            return Err(NetworkError::Forbidden(
+                "container cannot be disconnected from host network or connected to host network".to_string(),
+            ));
         };
         if network.endpoints.contains_key(container_id) {
             return Err(NetworkError::Forbidden(format!(

@@ -208,6 +208,7 @@ async fn relay_udp(socket: UdpSocket, destination: SocketAddr) {
         let Ok((length, client)) = socket.recv_from(&mut buffer).await else { continue };
         while replies.try_join_next().is_some() {}
         flows.retain(|_, (_, handle)| !handle.is_finished());
+        #[allow(clippy::map_entry)] // the insert needs awaits in between, which the entry API cannot hold
         if !flows.contains_key(&client) {
             let Ok(upstream) = UdpSocket::bind("0.0.0.0:0").await else { continue };
             if upstream.connect(destination).await.is_err() {

@@ -6,7 +6,8 @@
 //! - [`store`]: crash-safe metadata files.
 //! - [`engine`]: containers (state machine, restart policy, logs), exec sessions, events.
 //! - [`api`]: axum routers for the Engine API over the unix socket and HTTP, and the web app.
-//! - [`build`], [`network`]: the builder and the networks (later issues).
+//! - [`network`]: bridges, veths in pinned network namespaces, IPAM, NAT, published ports, embedded DNS.
+//! - [`build`]: the builder (later issue).
 
 pub mod api;
 pub mod engine;

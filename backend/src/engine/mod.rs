@@ -2,7 +2,8 @@
 //! It asks `image` for root filesystems and `runtime` to run processes; it never makes namespace syscalls itself.
 //!
 //! One operation family per file: `create` (config merge, names), `lifecycle` (start, stop, kill, pause, restart,
-//! remove, wait, the exit monitor), `exec`, `stats`, `logs`, `spec` (Docker config → OCI spec), `recovery`.
+//! remove, wait, the exit monitor), `exec`, `stats`, `logs`, `spec` (Docker config → OCI spec), `recovery`,
+//! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`.
 
 mod container;
 mod create;

@@ -123,6 +123,16 @@ fn user_networks_resolve_names_links_and_none_is_cut_off() {
         daemon.docker(&["run", "--rm", "--network", "none", "busybox", "wget", "-T", "3", "-qO-", "http://srv/passwd"]);
     assert!(!cut_off.success() && !cut_off.stdout.contains("root:x"), "{cut_off:?}");
 
+    // --network container:srv shares srv's namespace: its server is on 127.0.0.1.
+    let shared =
+        daemon.ok(&["run", "--rm", "--network", "container:srv", "busybox", "wget", "-qO-", "http://127.0.0.1/passwd"]);
+    assert!(shared.contains("root:x:0:0"), "{shared}");
+    // Networks are isolated from each other: the default bridge does not reach n1.
+    let srv_ip = daemon.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.n1.IPAddress}}", "srv"]);
+    let url = format!("http://{}/passwd", srv_ip.trim());
+    let isolated = daemon.docker(&["run", "--rm", "busybox", "wget", "-T", "2", "-qO-", &url]);
+    assert!(!isolated.success(), "{isolated:?}");
+
     let inspect = daemon.get_json("/networks/n1");
     assert_eq!(inspect["Labels"]["purpose"], "test");
     assert_eq!(inspect["Containers"].as_object().map(|c| c.len()), Some(1), "{inspect}");

@@ -62,20 +62,38 @@ impl Engine {
         };
 
         let id = names::new_id();
+        // Networks and volumes first: they check the request (unknown network, bad volume name) before anything
+        // is written, and are undone if a later step fails.
+        self.attach_networks(&id, &name, &host_config, body.networking_config.as_ref())?;
+        let image_volumes = config.volumes.clone().unwrap_or_default();
+        let (extra_mounts, anonymous_volumes) = match self.plan_volumes(&mut host_config, &image_volumes) {
+            Ok(planned) => planned,
+            Err(err) => {
+                self.networks.disconnect_all(&id);
+                return Err(err);
+            }
+        };
         let dir = self.containers_dir().join(&id);
+        let undo = |err: EngineError| {
+            self.networks.disconnect_all(&id);
+            for volume in &anonymous_volumes {
+                let _ = self.volume_remove(volume, true);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            err
+        };
         for sub in ["upper", "work", "merged"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(|e| EngineError::io(format!("create {sub} dir"), e))?;
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| undo(EngineError::io(format!("create {sub} dir"), e)))?;
         }
         let init_etc = dir.join("init/etc");
-        std::fs::create_dir_all(&init_etc).map_err(|e| EngineError::io("create init layer", e))?;
+        std::fs::create_dir_all(&init_etc).map_err(|e| undo(EngineError::io("create init layer", e)))?;
         for file in ["hostname", "hosts", "resolv.conf"] {
-            std::fs::write(init_etc.join(file), b"").map_err(|e| EngineError::io("create init layer", e))?;
+            std::fs::write(init_etc.join(file), b"").map_err(|e| undo(EngineError::io("create init layer", e)))?;
         }
         let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| id[..12].to_string());
-        write_etc_files(&dir, &hostname, host_config.network_mode.as_deref())?;
+        write_etc_files(&dir, &hostname, host_config.network_mode.as_deref()).map_err(undo)?;
 
-        let image_volumes = config.volumes.clone().unwrap_or_default();
-        let (extra_mounts, anonymous_volumes) = self.plan_volumes(&mut host_config, &image_volumes)?;
         let record = ContainerRecord {
             id: id.clone(),
             name,
@@ -89,13 +107,9 @@ impl Engine {
             state: StateRecord::default(),
             exec_ids: Vec::new(),
             extra_mounts,
-            anonymous_volumes,
+            anonymous_volumes: anonymous_volumes.clone(),
         };
-        self.attach_networks(&record.id, &record.name, &record.host_config, body.networking_config.as_ref())?;
-        if let Err(err) = store::write_json(&dir.join(super::container::RECORD_FILE), &record) {
-            self.networks.disconnect_all(&record.id);
-            return Err(err.into());
-        }
+        store::write_json(&dir.join(super::container::RECORD_FILE), &record).map_err(|e| undo(e.into()))?;
         let container = Container::new(dir, record);
         self.insert(container.clone());
         self.emit(&container, "create");

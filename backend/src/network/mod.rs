@@ -207,7 +207,11 @@ impl Networks {
             networks.bring_up(network).await?;
         }
         let rules = networks.state().bridge_rules();
-        networks.firewall.install(&rules).await?;
+        if let Err(err) = networks.firewall.install(&rules).await {
+            // Containers still reach each other and published ports still work (they are proxied); only outbound
+            // NAT is missing.
+            tracing::error!(%err, "could not install the NAT rules; containers will have no outbound access");
+        }
         Ok(networks)
     }
 
@@ -248,8 +252,14 @@ impl Networks {
         self.netlink.ensure_bridge(&network.bridge, pool.gateway, pool.subnet).await?;
         if network.has_dns() {
             let directory: Arc<dyn dns::Directory> = Arc::new(Directory(self.state.clone()));
-            let server = dns::serve(pool.gateway, network.id.clone(), directory, self.upstreams.clone()).await?;
-            self.dns.lock().unwrap_or_else(|p| p.into_inner()).insert(network.id.clone(), server);
+            // Without its DNS server the network still works by address: a port 53 taken on the host (a resolver
+            // bound to 0.0.0.0) must not make the network unusable.
+            match dns::serve(pool.gateway, network.id.clone(), directory, self.upstreams.clone()).await {
+                Ok(server) => {
+                    self.dns.lock().unwrap_or_else(|p| p.into_inner()).insert(network.id.clone(), server);
+                }
+                Err(err) => tracing::warn!(%err, network = %network.name, "no embedded DNS on this network"),
+            }
         }
         Ok(())
     }

@@ -74,6 +74,7 @@ fn binds_write_through_and_read_only_binds_refuse() {
     let mount = format!("type=bind,source={},target=/x", missing.display());
     let error = daemon.docker(&["run", "--rm", "--mount", &mount, "busybox", "true"]);
     assert!(error.stderr.contains("bind source path does not exist"), "{error:?}");
+    assert_eq!(daemon.ok(&["ps", "-aq"]).trim(), "", "no container is left from the refused create");
     let legacy = format!("{}:/x", missing.display());
     daemon.ok(&["run", "--rm", "-v", &legacy, "busybox", "true"]);
     assert!(missing.is_dir(), "-v creates a missing source, as Docker does");

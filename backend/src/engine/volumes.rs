@@ -234,6 +234,15 @@ impl Engine {
                         self.volume_create(Some(&name), None, labels, HashMap::new())?;
                     }
                 }
+                // Checked at create, as dockerd does, so `docker run` fails before a container exists.
+                Some(MountType::BIND) => {
+                    let source = mount.source.clone().unwrap_or_default();
+                    if !source.starts_with('/') || !Path::new(&source).exists() {
+                        return Err(EngineError::InvalidArgument(format!(
+                            "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                        )));
+                    }
+                }
                 _ => {}
             }
         }

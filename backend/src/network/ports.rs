@@ -258,6 +258,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn tcp_and_udp_are_relayed() {
+        let echo_tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp_port = echo_tcp.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut stream, _) = echo_tcp.accept().await.unwrap();
+            let (mut reader, mut writer) = stream.split();
+            let _ = tokio::io::copy(&mut reader, &mut writer).await;
+        });
+        let echo_udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let udp_port = echo_udp.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 64];
+            let (n, from) = echo_udp.recv_from(&mut buffer).await.unwrap();
+            echo_udp.send_to(&buffer[..n], from).await.unwrap();
+        });
+        let local = Some("127.0.0.1".parse().unwrap());
+        let tcp = PortRequest { container_port: tcp_port, protocol: Protocol::Tcp, host_ip: local, host_ports: None };
+        let udp = PortRequest { container_port: udp_port, protocol: Protocol::Udp, host_ip: local, host_ports: None };
+        let tcp_proxy = publish(&tcp, Ipv4Addr::LOCALHOST, "t").await.unwrap();
+        let udp_proxy = publish(&udp, Ipv4Addr::LOCALHOST, "u").await.unwrap();
+
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut client = TcpStream::connect(("127.0.0.1", tcp_proxy.port.host_port)).await.unwrap();
+        client.write_all(b"ping").await.unwrap();
+        let mut reply = [0u8; 4];
+        client.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"ping");
+
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.send_to(b"dgram", ("127.0.0.1", udp_proxy.port.host_port)).await.unwrap();
+        let mut buffer = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buffer)).await.unwrap().unwrap();
+        assert_eq!(&buffer[..n], b"dgram");
+    }
+
+    #[tokio::test]
     async fn a_taken_port_is_reported_like_docker() {
         let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = holder.local_addr().unwrap().port();

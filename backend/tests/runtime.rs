@@ -261,10 +261,11 @@ async fn memory_limit_oom_kills_with_137() {
     assert_eq!(stats.memory_limit, 32 * 1024 * 1024);
     let spec = docker_like_spec(
         &rootfs.merged,
-        &["sh", "-c", "head -c 200000000 /dev/zero | tail"],
+        &["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; head -c 200000000 /dev/zero | tail"],
     );
     let (code, out, err) = start("rt-test-oom", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 137, "stdout: {out}\nstderr: {err}");
+    assert_eq!(out.trim(), "33554432", "the container sees its own limit");
     let stats = cg.stats();
     assert!(
         stats.oom_kills >= 1 || stats.memory_failcnt > 0,
@@ -297,12 +298,31 @@ async fn default_privileges_are_limited() {
                   cat /proc/kcore && echo READ_KCORE; \
                   ls /sys/firmware | wc -l; \
                   touch /newfile && echo ROOT_RW; \
-                  ls -l /dev/null; echo ok";
-    let spec = docker_like_spec(&rootfs.merged, &["sh", "-c", script]);
+                  ls -l /dev/null; \
+                  mknod /tmp/disk b $DISK && head -c 1 /tmp/disk > /dev/null && echo READ_DISK; \
+                  echo ok";
+    // The block device the host's root filesystem lives on.
+    let dev = std::fs::metadata("/")
+        .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+        .unwrap();
+    let disk = format!(
+        "DISK={} {}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev)
+    );
+    let mut spec = docker_like_spec(&rootfs.merged, &["sh", "-c", script]);
+    if let Some(p) = spec.process_mut() {
+        p.env_mut().get_or_insert_with(Vec::new).push(disk);
+    }
     let (code, out, err) = start("rt-test-privs", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(!out.contains("MOUNTED"), "{out}");
     assert!(!out.contains("WROTE_SYS"), "{out}");
+    assert!(
+        !out.contains("READ_DISK"),
+        "the host disk must not be readable: {out}\n{err}"
+    );
+    assert!(err.contains("/tmp/disk"), "{err}");
     assert!(out.contains("ROOT_RW"), "{out}");
     assert!(out.contains("crw-rw-rw-"), "{out}");
     assert!(out.trim_end().ends_with("ok"), "{out}");

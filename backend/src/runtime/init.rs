@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
@@ -126,7 +126,14 @@ fn run(sync: &mut Sync) -> Res<Infallible> {
         std::fs::write(procs, &me).map_err(|e| format!("join cgroup {}: {e}", procs.display()))?;
     }
     match cfg.mode {
-        InitMode::Create { spec } => create(sync, &spec, cfg.tty),
+        InitMode::Create { spec } => {
+            let dirs: Vec<PathBuf> = cfg
+                .cgroup_procs
+                .iter()
+                .filter_map(|p| p.parent().map(Path::to_path_buf))
+                .collect();
+            create(sync, &spec, cfg.tty, &dirs)
+        }
         InitMode::Exec {
             target_pid,
             process,
@@ -166,7 +173,7 @@ fn fork_and_report(sync: &mut Sync) -> Res<()> {
     }
 }
 
-fn create(sync: &mut Sync, spec: &Spec, tty: bool) -> Res<Infallible> {
+fn create(sync: &mut Sync, spec: &Spec, tty: bool, cgroup_dirs: &[PathBuf]) -> Res<Infallible> {
     let namespaces = spec
         .linux()
         .as_ref()
@@ -205,7 +212,7 @@ fn create(sync: &mut Sync, spec: &Spec, tty: bool) -> Res<Infallible> {
 
     // PID 1 of the container from here on.
     let root = rootfs::root_of(spec)?;
-    rootfs::prepare(spec, &root, tty)?;
+    rootfs::prepare(spec, &root, tty, cgroup_dirs)?;
     rootfs::pivot(&root)?;
     if unshare.contains(CloneFlags::CLONE_NEWUTS) {
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {

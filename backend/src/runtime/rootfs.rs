@@ -60,7 +60,13 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool, cgroup_dirs: &[PathBu
     .map_err(|e| mount_err("rootfs bind", root, e))?;
 
     let mounts: &[Mount] = spec.mounts().as_deref().unwrap_or(&[]);
-    let has_dev = mounts.iter().any(|m| m.destination() == Path::new("/dev"));
+    let dev_mount = mounts.iter().find(|m| m.destination() == Path::new("/dev"));
+    let has_dev = dev_mount.is_some();
+    // `-v /dev:/dev`: the host's /dev is in there; never mknod or symlink into it.
+    let dev_is_bind = dev_mount.is_some_and(|m| {
+        m.typ().as_deref() == Some("bind")
+            || mount_options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
+    });
     if !has_dev {
         let dev =
             resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
@@ -82,9 +88,11 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool, cgroup_dirs: &[PathBu
         .as_ref()
         .and_then(|l| l.devices().as_deref())
         .unwrap_or(&[]);
-    create_devices(root, devices)?;
-    dev_symlinks(root)?;
-    if tty {
+    if !dev_is_bind {
+        create_devices(root, devices)?;
+        dev_symlinks(root)?;
+    }
+    if tty && !dev_is_bind {
         bind_console(root)?;
     }
     if let Some(p) = spec.process() {

@@ -421,6 +421,8 @@ fn make_device(
             std::os::unix::fs::chown(&dest, Some(uid), Some(gid))
                 .map_err(|e| format!("chown {}: {e}", dest.display()))?;
         }
+        // Something is mounted there already (a bind-mounted device from the spec): it wins.
+        Err(nix::errno::Errno::EEXIST) => {}
         Err(nix::errno::Errno::EPERM) => {
             // No CAP_MKNOD here: bind the host's device instead.
             create_mount_point(&dest, false)?;

@@ -219,6 +219,13 @@ async fn first_process_is_pid_1_in_its_rootfs() {
     // Docker's default capabilities exactly.
     assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");
     assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
+
+    // Nothing ignored or blocked leaks from the Rust runtime (which ignores SIGPIPE) into the program.
+    let spec = docker_like_spec(&rootfs.merged, &["grep", "^Sig", "/proc/self/status"]);
+    let (code, out, err) = start("rt-test-pid1", &spec, &cg).unwrap().finish().await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("SigIgn:\t0000000000000000"), "{out}");
+    assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
     cg.destroy().unwrap();
 }
 

@@ -449,13 +449,40 @@ fn set_user(process: &Process) -> Res<()> {
 
 /// Default dispositions and an empty mask for the program (Rust ignores SIGPIPE, which exec would keep).
 pub(crate) fn reset_signals() {
-    use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-    for sig in Signal::iterator() {
-        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+    /// The kernel's `struct sigaction` (glibc's wrapper refuses the real-time signals it reserves, 32 and 33).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: installing SIG_DFL has no handler code to be unsafe about.
-        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+        // SAFETY: rt_sigaction reads one kernel sigaction (SIG_DFL, no handler code) that lives across the call;
+        // the old action is not requested; the sigset size is 8 bytes as the kernel expects.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
     }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    );
 }

@@ -501,37 +501,42 @@ const DEFAULT_DEVICE_RULES: &[&str] = &[
     "c 10:200 rwm",
 ];
 
-/// The spec's device rules as (allow, "type major:minor access") lines; Docker's defaults when there are none.
+/// The spec's device rules as (allow, "type major:minor access") lines, in order. Unless the spec says something
+/// about all devices (a rule of type `a`, like Docker's leading deny-all or `--privileged`'s allow-all), Docker's
+/// defaults come first: a spec that only adds `--device` rules does not open everything else.
 pub(crate) fn device_rules(spec: &[LinuxDeviceCgroup]) -> Vec<(bool, String)> {
-    if spec.is_empty() {
-        let mut v = vec![(false, "a *:* rwm".to_string())];
+    let mut v = Vec::new();
+    if !spec
+        .iter()
+        .any(|d| matches!(d.typ(), None | Some(LinuxDeviceType::A)))
+    {
+        v.push((false, "a *:* rwm".to_string()));
         v.extend(DEFAULT_DEVICE_RULES.iter().map(|r| (true, r.to_string())));
-        return v;
     }
     let num = |n: Option<i64>| {
         n.filter(|n| *n >= 0)
             .map(|n| n.to_string())
             .unwrap_or_else(|| "*".into())
     };
-    spec.iter()
-        .map(|d| {
-            let typ = match d.typ() {
-                None | Some(LinuxDeviceType::A) => "a",
-                Some(LinuxDeviceType::B) => "b",
-                Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
-                Some(LinuxDeviceType::P) => "p",
-            };
-            let access = d
-                .access()
-                .as_deref()
-                .filter(|a| !a.is_empty())
-                .unwrap_or("rwm");
-            (
-                d.allow(),
-                format!("{typ} {}:{} {access}", num(d.major()), num(d.minor())),
-            )
-        })
-        .collect()
+    v.extend(spec.iter().filter_map(|d| {
+        let typ = match d.typ() {
+            None | Some(LinuxDeviceType::A) => "a",
+            Some(LinuxDeviceType::B) => "b",
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
+            // The devices cgroup knows no FIFOs (they need no permission).
+            Some(LinuxDeviceType::P) => return None,
+        };
+        let access = d
+            .access()
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .unwrap_or("rwm");
+        Some((
+            d.allow(),
+            format!("{typ} {}:{} {access}", num(d.major()), num(d.minor())),
+        ))
+    }));
+    v
 }
 
 /// cgroup v1 shares (2..262144) to v2 weight (1..10000), the formula runc and crun use.
@@ -699,6 +704,19 @@ mod tests {
                 (true, "c 1:3 rwm".to_string()),
                 (true, "b 8:* r".to_string())
             ]
+        );
+        let only_fuse: Vec<LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
+        ]))
+        .unwrap();
+        let r = device_rules(&only_fuse);
+        assert_eq!(r[0], (false, "a *:* rwm".to_string()));
+        assert_eq!(r.last(), Some(&(true, "c 10:229 rwm".to_string())));
+        let privileged: Vec<LinuxDeviceCgroup> =
+            serde_json::from_value(serde_json::json!([{"allow": true, "access": "rwm"}])).unwrap();
+        assert_eq!(
+            device_rules(&privileged),
+            vec![(true, "a *:* rwm".to_string())]
         );
     }
 

@@ -80,6 +80,7 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/attach/ws", get(attach::attach_ws))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/stats", get(containers::stats))

@@ -11,6 +11,7 @@ mod exec;
 mod images;
 mod streams;
 mod system;
+mod terminal;
 mod web;
 
 use std::path::PathBuf;
@@ -100,6 +101,7 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/images/prune", post(images::prune))
         .route("/images/{*rest}", get(images::image_get).post(images::image_post).delete(images::image_delete))
         .route("/commit", post(images::commit))
+        .route("/berth/terminals/ws", get(terminal::terminal_ws))
         .with_state(engine);
     web::attach_web_app(api, web_dir)
 }

@@ -17,6 +17,7 @@ mod recovery;
 mod spec;
 mod stats;
 mod stdio;
+mod terminal;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use events::Events;
 pub use exec::{Exec, ExecStreams};
 pub use lifecycle::WaitCondition;
 pub use names::validate_name;
+pub use terminal::TerminalSession;
 
 use crate::image::ImageStore;
 
@@ -39,6 +41,7 @@ pub struct Engine {
     execs: RwLock<HashMap<String, Arc<Exec>>>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     shutting_down: std::sync::atomic::AtomicBool,
+    terminals: terminal::Terminals,
 }
 
 impl Engine {
@@ -63,6 +66,7 @@ impl Engine {
             execs: RwLock::new(HashMap::new()),
             started_at: chrono::Utc::now(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            terminals: terminal::Terminals::default(),
         });
         recovery::recover(&engine).await?;
         Ok(engine)
@@ -132,6 +136,7 @@ impl Engine {
     fn forget(&self, id: &str) {
         self.containers.write().unwrap_or_else(|p| p.into_inner()).remove(id);
         self.execs.write().unwrap_or_else(|p| p.into_inner()).retain(|_, exec| exec.container.id != id);
+        self.terminals.forget_container(id);
     }
 
     /// Is any container (in any state) using this image id? Running ones are reported first.

@@ -9,7 +9,7 @@ use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::span::Span;
+use super::span::{Position, Span};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +64,17 @@ pub struct Flag {
 pub struct Word {
     pub raw: String,
     pub span: Span,
+    /// Where the word continues on a later physical line (continuations joined it): lets
+    /// [`Word::position_at`] find the source position of any byte of `raw`. Empty for one-line words.
+    #[serde(skip)]
+    pub pieces: Vec<WordPiece>,
+}
+
+/// `raw[offset..]` starts at `start` in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordPiece {
+    pub offset: usize,
+    pub start: Position,
 }
 
 impl Word {
@@ -71,6 +82,47 @@ impl Word {
         Word {
             raw: raw.into(),
             span,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// The source position of byte `offset` of `raw`. Exact for words taken verbatim from the source (shell
+    /// forms, plain arguments); JSON-decoded or expanded words only have their span.
+    pub fn position_at(&self, offset: usize) -> Position {
+        self.locate(offset, false)
+    }
+
+    /// The source span of a byte range of `raw` (see [`Word::position_at`]).
+    pub fn span_of(&self, range: core::ops::Range<usize>) -> Span {
+        let start = self.locate(range.start, false);
+        let end = if range.end > range.start {
+            self.locate(range.end, true)
+        } else {
+            start
+        };
+        Span { start, end }
+    }
+
+    fn locate(&self, offset: usize, is_end: bool) -> Position {
+        let offset = offset.min(self.raw.len());
+        // An end on a piece boundary stays at the end of the earlier line.
+        let (piece_offset, piece_start) = self
+            .pieces
+            .iter()
+            .rev()
+            .find(|piece| {
+                if is_end {
+                    piece.offset < offset
+                } else {
+                    piece.offset <= offset
+                }
+            })
+            .map_or((0, self.span.start), |piece| (piece.offset, piece.start));
+        let between = self.raw.get(piece_offset..offset).unwrap_or_default();
+        Position {
+            line: piece_start.line,
+            column: piece_start.column + between.chars().count(),
+            offset: piece_start.offset + between.len(),
         }
     }
 }

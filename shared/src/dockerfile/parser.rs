@@ -3,6 +3,7 @@
 use core::ops::Range;
 use core::time::Duration;
 
+use super::ast::WordPiece;
 use super::ast::{
     ArgDeclaration, Command, CommandLine, Copy, Dockerfile, Flag, From, Healthcheck,
     HealthcheckCommand, Heredoc, Instruction, KeyValue, KeyValues, Mount, MountType, NetworkMode,
@@ -109,7 +110,19 @@ impl LineParser<'_, '_> {
     }
 
     fn word(&self, range: Range<usize>) -> Word {
-        Word::new(&self.line.text[range.clone()], self.span(range))
+        let pieces = self
+            .line
+            .pieces_within(range.clone())
+            .map(|(offset, source_offset)| WordPiece {
+                offset,
+                start: self.map.position(source_offset),
+            })
+            .collect();
+        Word {
+            raw: self.line.text[range.clone()].to_string(),
+            span: self.span(range),
+            pieces,
+        }
     }
 
     fn error(&self, kind: ParseErrorKind, span: Span) -> ParseError {

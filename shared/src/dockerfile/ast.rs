@@ -3,7 +3,7 @@
 //! Words are kept *raw*: quotes, escapes and `$VARIABLES` exactly as written, because whether and how they are
 //! processed depends on the instruction and on the build (see [`Instruction::expand`]). `flags` on an
 //! [`Instruction`] are the source of truth for printing; the typed flag fields inside commands (for example
-//! [`Copy::from`]) are derived from them by the parser.
+//! [`CopyCommand::from`]) are derived from them by the parser.
 
 use core::time::Duration;
 
@@ -130,15 +130,15 @@ impl Word {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "instruction", content = "arguments", rename_all = "snake_case")]
 pub enum Command {
-    From(From),
+    From(FromCommand),
     Run(Run),
     Cmd(CommandLine),
     Label(KeyValues),
     Maintainer(Word),
     Expose(Vec<Word>),
     Env(KeyValues),
-    Add(Copy),
-    Copy(Copy),
+    Add(CopyCommand),
+    Copy(CopyCommand),
     Entrypoint(CommandLine),
     Volume(Volume),
     User(Word),
@@ -208,14 +208,14 @@ pub fn known_flags(keyword: &str) -> &'static [&'static str] {
 
 /// `FROM [--platform=..] image [AS name]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct From {
+pub struct FromCommand {
     pub image: Word,
-    /// The stage name as written after `AS`; Docker compares stage names lower-cased, see [`From::stage_name`].
+    /// The stage name as written after `AS`; Docker compares stage names lower-cased, see [`FromCommand::stage_name`].
     pub alias: Option<Word>,
     pub platform: Option<String>,
 }
 
-impl From {
+impl FromCommand {
     pub fn stage_name(&self) -> Option<String> {
         self.alias
             .as_ref()
@@ -342,7 +342,7 @@ pub struct KeyValue {
 
 /// COPY and ADD (ADD ignores `from` and `parents`; COPY ignores `checksum` and `keep_git_dir`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Copy {
+pub struct CopyCommand {
     pub sources: Vec<Word>,
     pub destination: Word,
     /// Written as a JSON array.
@@ -405,7 +405,7 @@ pub struct Stage<'a> {
     /// 0-based, as `COPY --from=0` counts.
     pub index: usize,
     pub from_instruction: &'a Instruction,
-    pub from: &'a From,
+    pub from: &'a FromCommand,
     /// The instructions after FROM, up to the next FROM.
     pub instructions: &'a [Instruction],
 }

@@ -3,13 +3,13 @@
 //! Words are kept *raw*: quotes, escapes and `$VARIABLES` exactly as written, because whether and how they are
 //! processed depends on the instruction and on the build (see [`Instruction::expand`]). `flags` on an
 //! [`Instruction`] are the source of truth for printing; the typed flag fields inside commands (for example
-//! [`Copy::from`]) are derived from them by the parser.
+//! [`CopyCommand::from`]) are derived from them by the parser.
 
 use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::span::Span;
+use super::span::{Position, Span};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +64,17 @@ pub struct Flag {
 pub struct Word {
     pub raw: String,
     pub span: Span,
+    /// Where the word continues on a later physical line (continuations joined it): lets
+    /// [`Word::position_at`] find the source position of any byte of `raw`. Empty for one-line words.
+    #[serde(skip)]
+    pub pieces: Vec<WordPiece>,
+}
+
+/// `raw[offset..]` starts at `start` in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordPiece {
+    pub offset: usize,
+    pub start: Position,
 }
 
 impl Word {
@@ -71,6 +82,47 @@ impl Word {
         Word {
             raw: raw.into(),
             span,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// The source position of byte `offset` of `raw`. Exact for words taken verbatim from the source (shell
+    /// forms, plain arguments); JSON-decoded or expanded words only have their span.
+    pub fn position_at(&self, offset: usize) -> Position {
+        self.locate(offset, false)
+    }
+
+    /// The source span of a byte range of `raw` (see [`Word::position_at`]).
+    pub fn span_of(&self, range: core::ops::Range<usize>) -> Span {
+        let start = self.locate(range.start, false);
+        let end = if range.end > range.start {
+            self.locate(range.end, true)
+        } else {
+            start
+        };
+        Span { start, end }
+    }
+
+    fn locate(&self, offset: usize, is_end: bool) -> Position {
+        let offset = offset.min(self.raw.len());
+        // An end on a piece boundary stays at the end of the earlier line.
+        let (piece_offset, piece_start) = self
+            .pieces
+            .iter()
+            .rev()
+            .find(|piece| {
+                if is_end {
+                    piece.offset < offset
+                } else {
+                    piece.offset <= offset
+                }
+            })
+            .map_or((0, self.span.start), |piece| (piece.offset, piece.start));
+        let between = self.raw.get(piece_offset..offset).unwrap_or_default();
+        Position {
+            line: piece_start.line,
+            column: piece_start.column + between.chars().count(),
+            offset: piece_start.offset + between.len(),
         }
     }
 }
@@ -78,15 +130,15 @@ impl Word {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "instruction", content = "arguments", rename_all = "snake_case")]
 pub enum Command {
-    From(From),
+    From(FromCommand),
     Run(Run),
     Cmd(CommandLine),
     Label(KeyValues),
     Maintainer(Word),
     Expose(Vec<Word>),
     Env(KeyValues),
-    Add(Copy),
-    Copy(Copy),
+    Add(CopyCommand),
+    Copy(CopyCommand),
     Entrypoint(CommandLine),
     Volume(Volume),
     User(Word),
@@ -156,14 +208,14 @@ pub fn known_flags(keyword: &str) -> &'static [&'static str] {
 
 /// `FROM [--platform=..] image [AS name]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct From {
+pub struct FromCommand {
     pub image: Word,
-    /// The stage name as written after `AS`; Docker compares stage names lower-cased, see [`From::stage_name`].
+    /// The stage name as written after `AS`; Docker compares stage names lower-cased, see [`FromCommand::stage_name`].
     pub alias: Option<Word>,
     pub platform: Option<String>,
 }
 
-impl From {
+impl FromCommand {
     pub fn stage_name(&self) -> Option<String> {
         self.alias
             .as_ref()
@@ -290,7 +342,7 @@ pub struct KeyValue {
 
 /// COPY and ADD (ADD ignores `from` and `parents`; COPY ignores `checksum` and `keep_git_dir`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Copy {
+pub struct CopyCommand {
     pub sources: Vec<Word>,
     pub destination: Word,
     /// Written as a JSON array.
@@ -353,7 +405,7 @@ pub struct Stage<'a> {
     /// 0-based, as `COPY --from=0` counts.
     pub index: usize,
     pub from_instruction: &'a Instruction,
-    pub from: &'a From,
+    pub from: &'a FromCommand,
     /// The instructions after FROM, up to the next FROM.
     pub instructions: &'a [Instruction],
 }

@@ -4,7 +4,9 @@
 //! and ARG (name and default). RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK and ONBUILD are left alone: their
 //! shell expands them at run time, or, for ONBUILD, the build that inherits the trigger does.
 
-use super::ast::{ArgDeclaration, Command, Copy, Flag, Instruction, KeyValue, KeyValues, Word};
+use super::ast::{
+    ArgDeclaration, Command, CopyCommand, Flag, Instruction, KeyValue, KeyValues, Word,
+};
 use super::error::ExpandError;
 use super::substitution::{quote_literal, substitute_with_escape};
 
@@ -135,7 +137,7 @@ fn flag_value(flags: &[Flag], name: &str) -> Option<String> {
         .and_then(|flag| flag.value.clone())
 }
 
-fn refresh_copy_flags(copy: &mut Copy, flags: &[Flag]) {
+fn refresh_copy_flags(copy: &mut CopyCommand, flags: &[Flag]) {
     copy.from = flag_value(flags, "from");
     copy.chown = flag_value(flags, "chown");
     copy.chmod = flag_value(flags, "chmod");

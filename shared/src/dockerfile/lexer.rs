@@ -58,6 +58,17 @@ impl LogicalLine {
         }
     }
 
+    /// Source offsets of the physical-line pieces that start strictly inside `range`, relative to its start.
+    pub(crate) fn pieces_within(
+        &self,
+        range: core::ops::Range<usize>,
+    ) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.pieces
+            .iter()
+            .filter(move |&&(piece_start, _)| piece_start > range.start && piece_start < range.end)
+            .map(move |&(piece_start, source_start)| (piece_start - range.start, source_start))
+    }
+
     /// The source span of a byte range of `text`.
     pub(crate) fn span(&self, map: &SourceMap<'_>, range: Range<usize>) -> Span {
         let start = self.source_offset(range.start, false);

@@ -3,8 +3,9 @@
 use core::ops::Range;
 use core::time::Duration;
 
+use super::ast::WordPiece;
 use super::ast::{
-    ArgDeclaration, Command, CommandLine, Copy, Dockerfile, Flag, From, Healthcheck,
+    ArgDeclaration, Command, CommandLine, CopyCommand, Dockerfile, Flag, FromCommand, Healthcheck,
     HealthcheckCommand, Heredoc, Instruction, KeyValue, KeyValues, Mount, MountType, NetworkMode,
     Run, SecurityMode, Volume, Word,
 };
@@ -109,7 +110,19 @@ impl LineParser<'_, '_> {
     }
 
     fn word(&self, range: Range<usize>) -> Word {
-        Word::new(&self.line.text[range.clone()], self.span(range))
+        let pieces = self
+            .line
+            .pieces_within(range.clone())
+            .map(|(offset, source_offset)| WordPiece {
+                offset,
+                start: self.map.position(source_offset),
+            })
+            .collect();
+        Word {
+            raw: self.line.text[range.clone()].to_string(),
+            span: self.span(range),
+            pieces,
+        }
     }
 
     fn error(&self, kind: ParseErrorKind, span: Span) -> ParseError {
@@ -255,7 +268,7 @@ impl LineParser<'_, '_> {
         Ok(command)
     }
 
-    fn from(&self, flags: &FlagReader<'_>, args: Range<usize>) -> KindResult<From> {
+    fn from(&self, flags: &FlagReader<'_>, args: Range<usize>) -> KindResult<FromCommand> {
         let words = whitespace_words(self.text(), args);
         let alias = match words.as_slice() {
             [_] => None,
@@ -272,7 +285,7 @@ impl LineParser<'_, '_> {
             _ => return fail(ParseErrorKind::FromArguments),
         };
         let image = self.word(words[0].clone());
-        Ok(From {
+        Ok(FromCommand {
             image,
             alias,
             platform: flags.string("platform")?,
@@ -372,12 +385,12 @@ impl LineParser<'_, '_> {
         flags: &FlagReader<'_>,
         args: Range<usize>,
         heredocs: Vec<Heredoc>,
-    ) -> KindResult<Copy> {
+    ) -> KindResult<CopyCommand> {
         let (mut words, json) = self.path_list(args)?;
         let Some(destination) = words.pop().filter(|_| !words.is_empty()) else {
             return fail(ParseErrorKind::NoDestination(keyword));
         };
-        Ok(Copy {
+        Ok(CopyCommand {
             sources: words,
             destination,
             json,

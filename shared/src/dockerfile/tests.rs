@@ -1061,3 +1061,24 @@ fn round_trip_edge_cases() {
         assert_round_trip(source);
     }
 }
+
+#[test]
+fn word_positions_follow_continuation_lines() {
+    let source = "FROM a\nRUN apt-get update && \\\n    apt-get install curl\n";
+    let Command::Run(run) = last(source) else {
+        panic!()
+    };
+    let word = run_word(&run);
+    let install = word.raw.find("install").expect("install");
+    let position = word.position_at(install);
+    assert_eq!((position.line, position.column), (3, 13));
+    assert_eq!(
+        &source[word.span_of(install..install + 7).byte_range()],
+        "install"
+    );
+    let update = word.raw.find("update").expect("update");
+    assert_eq!(
+        &source[word.span_of(update..update + 6).byte_range()],
+        "update"
+    );
+}

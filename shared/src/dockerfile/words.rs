@@ -28,13 +28,20 @@ pub(crate) fn trim(text: &str, range: Range<usize>) -> Range<usize> {
 /// Only `\ ` (an escaped space) before a trailing continuation can leave one there, and Docker's word
 /// splitters and shell lexer skip it anyway. Keeping it would make the instruction impossible to print:
 /// on a line's end it reads as a continuation.
-pub(crate) fn drop_trailing_escape(text: &str, range: Range<usize>, escape: char) -> Range<usize> {
-    let slice = &text[range.clone()];
-    match slice.strip_suffix(escape) {
-        Some(before) if !before.ends_with(escape) => {
-            trim(text, range.start..range.start + before.len())
+pub(crate) fn drop_trailing_escape(
+    text: &str,
+    mut range: Range<usize>,
+    escape: char,
+) -> Range<usize> {
+    // `\ \ ` leaves another lone escape once the first is dropped and the space trimmed.
+    loop {
+        let slice = &text[range.clone()];
+        match slice.strip_suffix(escape) {
+            Some(before) if !before.ends_with(escape) => {
+                range = trim(text, range.start..range.start + before.len());
+            }
+            _ => return range,
         }
-        _ => range,
     }
 }
 

@@ -79,11 +79,7 @@ pub struct WordPiece {
 
 impl Word {
     pub fn new(raw: impl Into<String>, span: Span) -> Self {
-        Word {
-            raw: raw.into(),
-            span,
-            pieces: Vec::new(),
-        }
+        Word { raw: raw.into(), span, pieces: Vec::new() }
     }
 
     /// The source position of byte `offset` of `raw`. Exact for words taken verbatim from the source (shell
@@ -95,11 +91,7 @@ impl Word {
     /// The source span of a byte range of `raw` (see [`Word::position_at`]).
     pub fn span_of(&self, range: core::ops::Range<usize>) -> Span {
         let start = self.locate(range.start, false);
-        let end = if range.end > range.start {
-            self.locate(range.end, true)
-        } else {
-            start
-        };
+        let end = if range.end > range.start { self.locate(range.end, true) } else { start };
         Span { start, end }
     }
 
@@ -110,13 +102,7 @@ impl Word {
             .pieces
             .iter()
             .rev()
-            .find(|piece| {
-                if is_end {
-                    piece.offset < offset
-                } else {
-                    piece.offset <= offset
-                }
-            })
+            .find(|piece| if is_end { piece.offset < offset } else { piece.offset <= offset })
             .map_or((0, self.span.start), |piece| (piece.offset, piece.start));
         let between = self.raw.get(piece_offset..offset).unwrap_or_default();
         Position {
@@ -186,22 +172,9 @@ pub fn known_flags(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "FROM" => &["platform"],
         "RUN" => &["mount", "network", "security"],
-        "ADD" => &[
-            "chown",
-            "chmod",
-            "checksum",
-            "keep-git-dir",
-            "link",
-            "exclude",
-        ],
+        "ADD" => &["chown", "chmod", "checksum", "keep-git-dir", "link", "exclude"],
         "COPY" => &["from", "chown", "chmod", "link", "parents", "exclude"],
-        "HEALTHCHECK" => &[
-            "interval",
-            "timeout",
-            "start-period",
-            "start-interval",
-            "retries",
-        ],
+        "HEALTHCHECK" => &["interval", "timeout", "start-period", "start-interval", "retries"],
         _ => &[],
     }
 }
@@ -217,9 +190,7 @@ pub struct FromCommand {
 
 impl FromCommand {
     pub fn stage_name(&self) -> Option<String> {
-        self.alias
-            .as_ref()
-            .map(|alias| alias.raw.to_ascii_lowercase())
+        self.alias.as_ref().map(|alias| alias.raw.to_ascii_lowercase())
     }
 }
 
@@ -270,10 +241,7 @@ impl Heredoc {
         if !self.chomp {
             return self.content.clone();
         }
-        self.content
-            .split_inclusive('\n')
-            .map(|line| line.trim_start_matches('\t'))
-            .collect()
+        self.content.split_inclusive('\n').map(|line| line.trim_start_matches('\t')).collect()
     }
 }
 
@@ -298,16 +266,11 @@ pub struct Mount {
 
 impl Mount {
     pub fn option(&self, key: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .find(|(name, _)| name == key)
-            .and_then(|(_, value)| value.as_deref())
+        self.options.iter().find(|(name, _)| name == key).and_then(|(_, value)| value.as_deref())
     }
 
     pub fn target(&self) -> Option<&str> {
-        self.option("target")
-            .or_else(|| self.option("dst"))
-            .or_else(|| self.option("destination"))
+        self.option("target").or_else(|| self.option("dst")).or_else(|| self.option("destination"))
     }
 }
 
@@ -428,10 +391,7 @@ impl Dockerfile {
             .collect();
         let mut stages = Vec::with_capacity(from_positions.len());
         for (index, &position) in from_positions.iter().enumerate() {
-            let end = from_positions
-                .get(index + 1)
-                .copied()
-                .unwrap_or(self.instructions.len());
+            let end = from_positions.get(index + 1).copied().unwrap_or(self.instructions.len());
             let from_instruction = &self.instructions[position];
             if let Command::From(from) = &from_instruction.command {
                 stages.push(Stage {
@@ -447,14 +407,10 @@ impl Dockerfile {
 
     /// ARG instructions before the first FROM: the only variables FROM lines can use.
     pub fn meta_args(&self) -> impl Iterator<Item = &Instruction> {
-        self.instructions
-            .iter()
-            .take_while(|instruction| !matches!(instruction.command, Command::From(_)))
+        self.instructions.iter().take_while(|instruction| !matches!(instruction.command, Command::From(_)))
     }
 
     pub fn directive(&self, name: &str) -> Option<&Directive> {
-        self.directives
-            .iter()
-            .find(|directive| directive.name == name)
+        self.directives.iter().find(|directive| directive.name == name)
     }
 }

@@ -4,10 +4,7 @@ use super::{Context, Sink};
 use crate::dockerfile::image_ref::ImageRef;
 
 pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
-    if !["BL001", "BL002", "BL003"]
-        .iter()
-        .any(|id| sink.enabled(id))
-    {
+    if !["BL001", "BL002", "BL003"].iter().any(|id| sink.enabled(id)) {
         return;
     }
     let stage_names: Vec<String> = context.stage_names().map(|(_, name)| name).collect();
@@ -17,10 +14,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
         let Some(image) = context.resolve_from_image(&word.raw) else {
             continue;
         };
-        if stage_names
-            .iter()
-            .any(|name| name.eq_ignore_ascii_case(&image))
-        {
+        if stage_names.iter().any(|name| name.eq_ignore_ascii_case(&image)) {
             continue;
         }
         let Some(reference) = ImageRef::parse(&image) else {
@@ -38,11 +32,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                 );
             }
             (Some(tag), None) if tag == "latest" => {
-                sink.report(
-                    "BL002",
-                    word.span,
-                    format!("`{image}` uses the `latest` tag, which moves: pin a version"),
-                );
+                sink.report("BL002", word.span, format!("`{image}` uses the `latest` tag, which moves: pin a version"));
             }
             _ => {}
         }

@@ -15,9 +15,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
             unknown_flags(trigger, sink);
         }
         match &instruction.command {
-            Command::Cmd(command) | Command::Entrypoint(command) => {
-                shell_form(instruction.keyword(), command, sink)
-            }
+            Command::Cmd(command) | Command::Entrypoint(command) => shell_form(instruction.keyword(), command, sink),
             Command::Add(_) => add_instead_of_copy(context, instruction, sink),
             Command::Expose(ports) => {
                 for port in ports {
@@ -33,20 +31,16 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                     sink.report(
                         "BL014",
                         path.span,
-                        format!("WORKDIR {value} is relative to whatever the previous WORKDIR was: use an absolute path"),
+                        format!(
+                            "WORKDIR {value} is relative to whatever the previous WORKDIR was: use an absolute path"
+                        ),
                     );
                 }
             }
             Command::Maintainer(maintainer) => {
-                let replacement = format!(
-                    "LABEL maintainer=\"{}\"",
-                    escape_in_double_quotes(&maintainer.raw, context.escape)
-                );
-                let fix = Fix::single(
-                    "Replace with LABEL maintainer=",
-                    instruction.span,
-                    replacement,
-                );
+                let replacement =
+                    format!("LABEL maintainer=\"{}\"", escape_in_double_quotes(&maintainer.raw, context.escape));
+                let fix = Fix::single("Replace with LABEL maintainer=", instruction.span, replacement);
                 sink.report_with_fix(
                     "BL015",
                     instruction.keyword_span,
@@ -65,11 +59,7 @@ fn unknown_flags(instruction: &Instruction, sink: &mut Sink<'_>) {
         if known.contains(&flag.name.as_str()) {
             continue;
         }
-        let mut message = format!(
-            "unknown flag: {} ({} accepts ",
-            flag.name,
-            instruction.keyword()
-        );
+        let mut message = format!("unknown flag: {} ({} accepts ", flag.name, instruction.keyword());
         if known.is_empty() {
             message.push_str("no flags)");
         } else {
@@ -79,26 +69,16 @@ fn unknown_flags(instruction: &Instruction, sink: &mut Sink<'_>) {
         }
         let guess = suggestion(&flag.name, known.iter().copied());
         // The name sits right after "--" on the flag's first line (flag names are never quoted in practice).
-        let fix = guess
-            .filter(|_| flag.span.start.line == flag.span.end.line)
-            .map(|guess| {
-                let start = flag.span.start;
-                let name_start = Position {
-                    column: start.column + 2,
-                    offset: start.offset + 2,
-                    ..start
-                };
-                let name_end = Position {
-                    column: name_start.column + flag.name.chars().count(),
-                    offset: name_start.offset + flag.name.len(),
-                    ..start
-                };
-                Fix::single(
-                    format!("Use --{guess}"),
-                    Span::new(name_start, name_end),
-                    guess,
-                )
-            });
+        let fix = guess.filter(|_| flag.span.start.line == flag.span.end.line).map(|guess| {
+            let start = flag.span.start;
+            let name_start = Position { column: start.column + 2, offset: start.offset + 2, ..start };
+            let name_end = Position {
+                column: name_start.column + flag.name.chars().count(),
+                offset: name_start.offset + flag.name.len(),
+                ..start
+            };
+            Fix::single(format!("Use --{guess}"), Span::new(name_start, name_end), guess)
+        });
         if let Some(guess) = guess {
             message.push_str(&format!("; did you mean --{guess}?"));
         }
@@ -139,8 +119,8 @@ fn shell_form(keyword: &str, command: &CommandLine, sink: &mut Sink<'_>) {
 }
 
 const ARCHIVE_SUFFIXES: &[&str] = &[
-    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tzst",
-    ".gz", ".bz2", ".xz", ".zst", ".lz4",
+    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tzst", ".gz", ".bz2",
+    ".xz", ".zst", ".lz4",
 ];
 
 fn add_instead_of_copy(context: &Context<'_>, instruction: &Instruction, sink: &mut Sink<'_>) {
@@ -150,11 +130,7 @@ fn add_instead_of_copy(context: &Context<'_>, instruction: &Instruction, sink: &
     if !sink.enabled("BL006") || !add.heredocs.is_empty() {
         return;
     }
-    if instruction
-        .flags
-        .iter()
-        .any(|flag| matches!(flag.name.as_str(), "checksum" | "keep-git-dir" | "unpack"))
-    {
+    if instruction.flags.iter().any(|flag| matches!(flag.name.as_str(), "checksum" | "keep-git-dir" | "unpack")) {
         return;
     }
     let needs_add = add.sources.iter().any(|source| {
@@ -162,9 +138,7 @@ fn add_instead_of_copy(context: &Context<'_>, instruction: &Instruction, sink: &
         value.contains('$')
             || value.contains("://")
             || value.starts_with("git@")
-            || ARCHIVE_SUFFIXES
-                .iter()
-                .any(|suffix| value.ends_with(suffix))
+            || ARCHIVE_SUFFIXES.iter().any(|suffix| value.ends_with(suffix))
     });
     if needs_add {
         return;
@@ -181,8 +155,7 @@ fn add_instead_of_copy(context: &Context<'_>, instruction: &Instruction, sink: &
 fn is_absolute(path: &str) -> bool {
     let bytes = path.as_bytes();
     // Windows images: C:\ or C:/ and UNC-style paths.
-    let is_windows_absolute =
-        bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    let is_windows_absolute = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
     path.starts_with('/') || path.starts_with('\\') || is_windows_absolute
 }
 
@@ -196,10 +169,7 @@ pub(crate) fn port_problem(value: &str) -> Option<String> {
         None => (value, None),
     };
     if let Some(protocol) = protocol {
-        if !matches!(
-            protocol.to_ascii_lowercase().as_str(),
-            "tcp" | "udp" | "sctp"
-        ) {
+        if !matches!(protocol.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp") {
             return Some(format!("protocol `{protocol}` is not tcp, udp or sctp"));
         }
     }
@@ -215,9 +185,7 @@ pub(crate) fn port_problem(value: &str) -> Option<String> {
     };
     match (parse(first), parse(last)) {
         (Err(problem), _) | (_, Err(problem)) => Some(problem),
-        (Ok(first), Ok(last)) if first > last => {
-            Some(format!("range {first}-{last} ends before it starts"))
-        }
+        (Ok(first), Ok(last)) if first > last => Some(format!("range {first}-{last} ends before it starts")),
         _ => None,
     }
 }

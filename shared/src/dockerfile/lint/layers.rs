@@ -25,11 +25,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
             match &instruction.command {
                 Command::Workdir(path) => {
                     let value = unquote(&path.raw, context.escape);
-                    workdir = if value.contains('$') {
-                        None
-                    } else {
-                        resolve(workdir.as_deref(), &value)
-                    };
+                    workdir = if value.contains('$') { None } else { resolve(workdir.as_deref(), &value) };
                 }
                 Command::Copy(copy) | Command::Add(copy) => {
                     let keyword = instruction.keyword();
@@ -41,15 +37,8 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                     if into_directory {
                         for source in &copy.sources {
                             let source = unquote(&source.raw, context.escape);
-                            let name = source
-                                .trim_end_matches('/')
-                                .rsplit('/')
-                                .next()
-                                .unwrap_or_default();
-                            if !name.is_empty()
-                                && !name.contains(['*', '?', '[', '$'])
-                                && !source.starts_with("<<")
-                            {
+                            let name = source.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+                            if !name.is_empty() && !name.contains(['*', '?', '[', '$']) && !source.starts_with("<<") {
                                 created.push(Created {
                                     path: format!("{}/{name}", target.trim_end_matches('/')),
                                     line,
@@ -58,11 +47,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                             }
                         }
                     }
-                    created.push(Created {
-                        path: target,
-                        line,
-                        keyword,
-                    });
+                    created.push(Created { path: target, line, keyword });
                 }
                 Command::Run(run) => {
                     let mut made_here = Vec::new();
@@ -72,9 +57,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                                 let Some(path) = resolve(workdir.as_deref(), &deleted.value) else {
                                     continue;
                                 };
-                                let Some(earlier) =
-                                    created.iter().find(|entry| covers(&path, &entry.path))
-                                else {
+                                let Some(earlier) = created.iter().find(|entry| covers(&path, &entry.path)) else {
                                     continue;
                                 };
                                 sink.report(
@@ -88,11 +71,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                             }
                             for path in creations(&command) {
                                 if let Some(path) = resolve(workdir.as_deref(), &path) {
-                                    made_here.push(Created {
-                                        path,
-                                        line,
-                                        keyword: "RUN",
-                                    });
+                                    made_here.push(Created { path, line, keyword: "RUN" });
                                 }
                             }
                         }
@@ -110,11 +89,7 @@ fn deletions(command: &SimpleCommand) -> Vec<&super::script::ShellWord> {
     if command.program() != Some("rm") {
         return Vec::new();
     }
-    command
-        .arguments()
-        .iter()
-        .filter(|word| !word.value.starts_with('-') && !word.value.is_empty())
-        .collect()
+    command.arguments().iter().filter(|word| !word.value.starts_with('-') && !word.value.is_empty()).collect()
 }
 
 /// Paths a command writes: download outputs, touch, mkdir, git clone targets, cp/mv destinations, redirections.
@@ -134,11 +109,7 @@ fn creations(command: &SimpleCommand) -> Vec<String> {
         .map(|word| word.value.as_str())
         .take_while(|value| !value.starts_with('>') && !value.ends_with('>'))
         .collect();
-    let positional: Vec<&str> = arguments
-        .iter()
-        .copied()
-        .filter(|value| !value.starts_with('-'))
-        .collect();
+    let positional: Vec<&str> = arguments.iter().copied().filter(|value| !value.starts_with('-')).collect();
     match command.program().unwrap_or_default() {
         "curl" => {
             for (index, value) in arguments.iter().enumerate() {
@@ -150,29 +121,20 @@ fn creations(command: &SimpleCommand) -> Vec<String> {
         "wget" => {
             for (index, value) in arguments.iter().enumerate() {
                 if *value == "-O" {
-                    paths.extend(
-                        arguments
-                            .get(index + 1)
-                            .filter(|path| **path != "-")
-                            .map(|path| path.to_string()),
-                    );
+                    paths.extend(arguments.get(index + 1).filter(|path| **path != "-").map(|path| path.to_string()));
                 } else if let Some(path) = value.strip_prefix("--output-document=") {
                     paths.push(path.to_string());
                 }
             }
         }
         "touch" | "mkdir" => paths.extend(positional.iter().map(|path| path.to_string())),
-        "cp" | "mv" if positional.len() >= 2 => {
-            paths.extend(positional.last().map(|path| path.to_string()))
-        }
+        "cp" | "mv" if positional.len() >= 2 => paths.extend(positional.last().map(|path| path.to_string())),
         "git" if positional.first() == Some(&"clone") && positional.len() >= 3 => {
             paths.extend(positional.last().map(|path| path.to_string()));
         }
         _ => {}
     }
-    paths.retain(|path| {
-        !path.contains(['$', '*', '?']) && path != "/dev/null" && !path.starts_with("/dev/")
-    });
+    paths.retain(|path| !path.contains(['$', '*', '?']) && path != "/dev/null" && !path.starts_with("/dev/"));
     paths
 }
 
@@ -181,11 +143,7 @@ fn resolve(workdir: Option<&str>, path: &str) -> Option<String> {
     if path.is_empty() || path.contains('$') {
         return None;
     }
-    let joined = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("{}/{path}", workdir?)
-    };
+    let joined = if path.starts_with('/') { path.to_string() } else { format!("{}/{path}", workdir?) };
     let mut parts: Vec<&str> = Vec::new();
     for part in joined.split('/') {
         match part {
@@ -205,10 +163,7 @@ fn covers(deleted: &str, created: &str) -> bool {
         return false;
     }
     let directory = deleted.strip_suffix("/*").unwrap_or(deleted);
-    created == deleted
-        || created
-            .strip_prefix(directory)
-            .is_some_and(|rest| rest.starts_with('/'))
+    created == deleted || created.strip_prefix(directory).is_some_and(|rest| rest.starts_with('/'))
 }
 
 #[cfg(test)]
@@ -217,10 +172,7 @@ mod tests {
 
     #[test]
     fn paths_resolve_and_cover() {
-        assert_eq!(
-            resolve(Some("/app"), "../tmp/./x").as_deref(),
-            Some("/tmp/x")
-        );
+        assert_eq!(resolve(Some("/app"), "../tmp/./x").as_deref(), Some("/tmp/x"));
         assert_eq!(resolve(None, "x"), None);
         assert!(covers("/tmp", "/tmp/a.tgz"));
         assert!(covers("/tmp/*", "/tmp/a.tgz"));

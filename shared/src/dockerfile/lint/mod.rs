@@ -82,13 +82,7 @@ const fn rule(
     enabled_by_default: bool,
     summary: &'static str,
 ) -> Rule {
-    Rule {
-        id,
-        name,
-        summary,
-        default_severity,
-        enabled_by_default,
-    }
+    Rule { id, name, summary, default_severity, enabled_by_default }
 }
 
 use Severity::{Error, Info, Warning};
@@ -102,13 +96,7 @@ pub const RULES: &[Rule] = &[
         true,
         "FROM an image without a tag or digest pulls whatever `latest` is today",
     ),
-    rule(
-        "BL002",
-        "image-latest-tag",
-        Warning,
-        true,
-        "FROM an image tagged `latest` is not reproducible",
-    ),
+    rule("BL002", "image-latest-tag", Warning, true, "FROM an image tagged `latest` is not reproducible"),
     rule(
         "BL003",
         "image-without-digest",
@@ -137,13 +125,7 @@ pub const RULES: &[Rule] = &[
         true,
         "ADD of local files that need no extraction or download: COPY says what it does",
     ),
-    rule(
-        "BL007",
-        "final-user-root",
-        Warning,
-        true,
-        "the final stage runs as root",
-    ),
+    rule("BL007", "final-user-root", Warning, true, "the final stage runs as root"),
     rule(
         "BL008",
         "apt-get-install-without-yes",
@@ -158,13 +140,7 @@ pub const RULES: &[Rule] = &[
         true,
         "apt-get install without --no-install-recommends pulls in optional packages",
     ),
-    rule(
-        "BL010",
-        "apt-lists-not-removed",
-        Info,
-        true,
-        "apt package lists left in the layer that installed packages",
-    ),
+    rule("BL010", "apt-lists-not-removed", Info, true, "apt package lists left in the layer that installed packages"),
     rule(
         "BL011",
         "apt-get-update-alone",
@@ -186,27 +162,9 @@ pub const RULES: &[Rule] = &[
         true,
         "EXPOSE with a port outside 0-65535 or a protocol other than tcp, udp or sctp",
     ),
-    rule(
-        "BL014",
-        "relative-workdir",
-        Warning,
-        true,
-        "a relative WORKDIR depends on the previous one",
-    ),
-    rule(
-        "BL015",
-        "maintainer-deprecated",
-        Warning,
-        true,
-        "MAINTAINER is deprecated: use LABEL maintainer=",
-    ),
-    rule(
-        "BL016",
-        "cd-in-run",
-        Info,
-        true,
-        "cd in RUN only lasts for that RUN: WORKDIR sets it for what follows",
-    ),
+    rule("BL014", "relative-workdir", Warning, true, "a relative WORKDIR depends on the previous one"),
+    rule("BL015", "maintainer-deprecated", Warning, true, "MAINTAINER is deprecated: use LABEL maintainer="),
+    rule("BL016", "cd-in-run", Info, true, "cd in RUN only lasts for that RUN: WORKDIR sets it for what follows"),
     rule(
         "BL017",
         "sudo-in-run",
@@ -228,27 +186,9 @@ pub const RULES: &[Rule] = &[
         true,
         "COPY --from names no earlier stage and does not look like an image",
     ),
-    rule(
-        "BL020",
-        "from-later-stage",
-        Error,
-        true,
-        "FROM names a stage defined later or the stage itself",
-    ),
-    rule(
-        "BL021",
-        "duplicate-stage-name",
-        Error,
-        true,
-        "two stages share a name",
-    ),
-    rule(
-        "BL022",
-        "curl-pipe-shell",
-        Warning,
-        true,
-        "piping a download straight into a shell runs unverified code",
-    ),
+    rule("BL020", "from-later-stage", Error, true, "FROM names a stage defined later or the stage itself"),
+    rule("BL021", "duplicate-stage-name", Error, true, "two stages share a name"),
+    rule("BL022", "curl-pipe-shell", Warning, true, "piping a download straight into a shell runs unverified code"),
     rule(
         "BL023",
         "apk-add-without-no-cache",
@@ -256,20 +196,8 @@ pub const RULES: &[Rule] = &[
         true,
         "apk add without --no-cache leaves the package index in the layer",
     ),
-    rule(
-        "BL024",
-        "unpinned-package",
-        Info,
-        false,
-        "distro packages installed without a pinned version",
-    ),
-    rule(
-        "BL025",
-        "unknown-flag",
-        Error,
-        true,
-        "a flag the instruction does not accept",
-    ),
+    rule("BL024", "unpinned-package", Info, false, "distro packages installed without a pinned version"),
+    rule("BL025", "unknown-flag", Error, true, "a flag the instruction does not accept"),
     rule(
         "BL026",
         "secret-in-env-or-arg",
@@ -277,13 +205,7 @@ pub const RULES: &[Rule] = &[
         true,
         "ENV and ARG values are kept in the image's history: a secret there leaks",
     ),
-    rule(
-        "BL027",
-        "unused-arg",
-        Warning,
-        true,
-        "an ARG that nothing after it uses",
-    ),
+    rule("BL027", "unused-arg", Warning, true, "an ARG that nothing after it uses"),
 ];
 
 /// The registry entry for an id.
@@ -324,27 +246,18 @@ impl LintConfig {
     }
 
     pub fn is_enabled(&self, rule: &Rule) -> bool {
-        self.rules
-            .get(rule.id)
-            .and_then(|setting| setting.enabled)
-            .unwrap_or(rule.enabled_by_default)
+        self.rules.get(rule.id).and_then(|setting| setting.enabled).unwrap_or(rule.enabled_by_default)
     }
 
     pub fn severity(&self, rule: &Rule) -> Severity {
-        self.rules
-            .get(rule.id)
-            .and_then(|setting| setting.severity)
-            .unwrap_or(rule.default_severity)
+        self.rules.get(rule.id).and_then(|setting| setting.severity).unwrap_or(rule.default_severity)
     }
 }
 
 /// Runs every enabled rule. Diagnostics come sorted by position, then rule id.
 pub fn lint(dockerfile: &Dockerfile, config: &LintConfig) -> Vec<Diagnostic> {
     let context = Context::new(dockerfile);
-    let mut sink = Sink {
-        config,
-        diagnostics: Vec::new(),
-    };
+    let mut sink = Sink { config, diagnostics: Vec::new() };
     images::check(&context, &mut sink);
     stages::check(&context, &mut sink);
     instructions::check(&context, &mut sink);
@@ -352,9 +265,8 @@ pub fn lint(dockerfile: &Dockerfile, config: &LintConfig) -> Vec<Diagnostic> {
     run_commands::check(&context, &mut sink);
     layers::check(&context, &mut sink);
     variables::check(&context, &mut sink);
-    sink.diagnostics.sort_by(|left, right| {
-        (left.span.start.offset, left.rule).cmp(&(right.span.start.offset, right.rule))
-    });
+    sink.diagnostics
+        .sort_by(|left, right| (left.span.start.offset, left.rule).cmp(&(right.span.start.offset, right.rule)));
     sink.diagnostics
 }
 
@@ -404,20 +316,13 @@ impl<'a> Context<'a> {
                 }
             }
         }
-        Context {
-            dockerfile,
-            stages: dockerfile.stages(),
-            escape,
-            meta_arg_defaults,
-        }
+        Context { dockerfile, stages: dockerfile.stages(), escape, meta_arg_defaults }
     }
 
     /// A FROM image with meta ARG defaults applied; `None` if a variable has no default (unknowable here).
     pub(crate) fn resolve_from_image(&self, raw: &str) -> Option<String> {
         let default_of = |name: &str| self.meta_arg_defaults.get(name).cloned().flatten();
-        let all_known = variables_used(raw, self.escape)
-            .iter()
-            .all(|name| default_of(name).is_some());
+        let all_known = variables_used(raw, self.escape).iter().all(|name| default_of(name).is_some());
         if !all_known {
             return None;
         }
@@ -426,9 +331,7 @@ impl<'a> Context<'a> {
 
     /// Names of all stages, lower-cased, with their index.
     pub(crate) fn stage_names(&self) -> impl Iterator<Item = (usize, String)> + '_ {
-        self.stages
-            .iter()
-            .filter_map(|stage| stage.name().map(|name| (stage.index, name)))
+        self.stages.iter().filter_map(|stage| stage.name().map(|name| (stage.index, name)))
     }
 }
 
@@ -479,25 +382,12 @@ impl Sink<'_> {
 }
 
 impl Fix {
-    pub(crate) fn single(
-        title: impl Into<String>,
-        span: Span,
-        replacement: impl Into<String>,
-    ) -> Fix {
-        Fix {
-            title: title.into(),
-            edits: vec![TextEdit {
-                span,
-                replacement: replacement.into(),
-            }],
-        }
+    pub(crate) fn single(title: impl Into<String>, span: Span, replacement: impl Into<String>) -> Fix {
+        Fix { title: title.into(), edits: vec![TextEdit { span, replacement: replacement.into() }] }
     }
 }
 
 /// A zero-width span at `span`'s end, for insertions.
 pub(crate) fn after(span: Span) -> Span {
-    Span {
-        start: span.end,
-        end: span.end,
-    }
+    Span { start: span.end, end: span.end }
 }

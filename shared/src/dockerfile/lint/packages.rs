@@ -33,16 +33,9 @@ fn invocation<'c>(command: &'c SimpleCommand, programs: &[&str]) -> Option<Invoc
     let mut index = 0;
     while let Some(word) = arguments.get(index) {
         if !word.value.starts_with('-') {
-            return Some(Invocation {
-                subcommand: word,
-                rest: arguments.get(index + 1..).unwrap_or_default(),
-            });
+            return Some(Invocation { subcommand: word, rest: arguments.get(index + 1..).unwrap_or_default() });
         }
-        index += if matches!(word.value.as_str(), "-o" | "-c" | "-t" | "-X" | "-p") {
-            2
-        } else {
-            1
-        };
+        index += if matches!(word.value.as_str(), "-o" | "-c" | "-t" | "-X" | "-p") { 2 } else { 1 };
     }
     None
 }
@@ -50,10 +43,8 @@ fn invocation<'c>(command: &'c SimpleCommand, programs: &[&str]) -> Option<Invoc
 fn has_yes(words: &[ShellWord]) -> bool {
     words.iter().any(|word| {
         let value = word.value.as_str();
-        matches!(
-            value,
-            "-y" | "--yes" | "--assume-yes" | "-qq" | "-q=2" | "--quiet=2"
-        ) || (value.starts_with('-') && !value.starts_with("--") && value.contains('y'))
+        matches!(value, "-y" | "--yes" | "--assume-yes" | "-qq" | "-q=2" | "--quiet=2")
+            || (value.starts_with('-') && !value.starts_with("--") && value.contains('y'))
     })
 }
 
@@ -62,15 +53,11 @@ fn has_no_recommends(words: &[ShellWord]) -> bool {
         word.value == "--no-install-recommends"
             || (word.value.starts_with("-o") && {
                 let option = if word.value == "-o" {
-                    words
-                        .get(index + 1)
-                        .map(|next| next.value.as_str())
-                        .unwrap_or_default()
+                    words.get(index + 1).map(|next| next.value.as_str()).unwrap_or_default()
                 } else {
                     word.value.as_str()
                 };
-                option.contains("Install-Recommends=false")
-                    || option.contains("Install-Recommends=0")
+                option.contains("Install-Recommends=false") || option.contains("Install-Recommends=0")
             })
     })
 }
@@ -89,10 +76,8 @@ fn packages<'c>(words: &'c [ShellWord], options_with_values: &[&str]) -> Vec<&'c
             skip_next = options_with_values.contains(&value);
             continue;
         }
-        let is_file = value.starts_with('/')
-            || value.starts_with('.')
-            || value.ends_with(".deb")
-            || value.ends_with(".apk");
+        let is_file =
+            value.starts_with('/') || value.starts_with('.') || value.ends_with(".deb") || value.ends_with(".apk");
         if !is_file && !value.contains('$') && !value.is_empty() {
             packages.push(word);
         }
@@ -102,20 +87,12 @@ fn packages<'c>(words: &'c [ShellWord], options_with_values: &[&str]) -> Vec<&'c
 
 fn removes(commands: &[&SimpleCommand], prefix: &str) -> bool {
     commands.iter().any(|command| {
-        command.program() == Some("rm")
-            && command
-                .arguments()
-                .iter()
-                .any(|word| word.value.starts_with(prefix))
+        command.program() == Some("rm") && command.arguments().iter().any(|word| word.value.starts_with(prefix))
     })
 }
 
 fn caches(run: &Run, prefix: &str) -> bool {
-    run.mounts.iter().any(|mount| {
-        mount
-            .target()
-            .is_some_and(|target| target.starts_with(prefix))
-    })
+    run.mounts.iter().any(|mount| mount.target().is_some_and(|target| target.starts_with(prefix)))
 }
 
 /// Text to append to a script so that `line` runs after everything else in it.
@@ -137,17 +114,13 @@ fn appended(script: &Script<'_>, line: &str) -> Option<String> {
 
 fn check_run(run: &Run, sink: &mut Sink<'_>) {
     let scripts = Script::of_run(run);
-    let parsed: Vec<Vec<SimpleCommand>> =
-        scripts.iter().map(|script| commands(script.text)).collect();
+    let parsed: Vec<Vec<SimpleCommand>> = scripts.iter().map(|script| commands(script.text)).collect();
     let all_commands: Vec<&SimpleCommand> = parsed.iter().flatten().collect();
     let apt = ["apt-get", "apt"];
 
     let installs_anything = all_commands.iter().any(|command| {
         invocation(command, &apt).is_some_and(|call| {
-            matches!(
-                call.subcommand.value.as_str(),
-                "install" | "upgrade" | "dist-upgrade" | "full-upgrade"
-            )
+            matches!(call.subcommand.value.as_str(), "install" | "upgrade" | "dist-upgrade" | "full-upgrade")
         })
     });
     let mut reported_lists = false;
@@ -180,14 +153,12 @@ fn check_run(run: &Run, sink: &mut Sink<'_>) {
                                 Some(fix),
                             );
                         }
-                        let cleaned = removes(&all_commands, "/var/lib/apt/lists")
-                            || caches(run, "/var/lib/apt");
+                        let cleaned = removes(&all_commands, "/var/lib/apt/lists") || caches(run, "/var/lib/apt");
                         if !cleaned && !reported_lists {
                             reported_lists = true;
                             let line = "rm -rf /var/lib/apt/lists/*";
-                            let fix = appended(script, line).map(|text| {
-                                Fix::single(format!("Append `{line}`"), script.end(), text)
-                            });
+                            let fix = appended(script, line)
+                                .map(|text| Fix::single(format!("Append `{line}`"), script.end(), text));
                             sink.report_with_fix(
                                 "BL010",
                                 subcommand_span,
@@ -195,8 +166,7 @@ fn check_run(run: &Run, sink: &mut Sink<'_>) {
                                 fix,
                             );
                         }
-                        for package in packages(call.rest, &["-o", "-t", "-c", "--target-release"])
-                        {
+                        for package in packages(call.rest, &["-o", "-t", "-c", "--target-release"]) {
                             if !package.value.contains('=') {
                                 sink.report(
                                     "BL024",
@@ -224,10 +194,7 @@ fn check_run(run: &Run, sink: &mut Sink<'_>) {
                     continue;
                 }
                 let subcommand_span = script.span_of(call.subcommand.range.clone());
-                let no_cache = command
-                    .arguments()
-                    .iter()
-                    .any(|word| word.value == "--no-cache")
+                let no_cache = command.arguments().iter().any(|word| word.value == "--no-cache")
                     || removes(&all_commands, "/var/cache/apk")
                     || caches(run, "/var/cache/apk")
                     || caches(run, "/etc/apk/cache");
@@ -240,18 +207,12 @@ fn check_run(run: &Run, sink: &mut Sink<'_>) {
                         Some(fix),
                     );
                 }
-                for package in packages(
-                    call.rest,
-                    &["-t", "--virtual", "-X", "--repository", "-p", "--root"],
-                ) {
+                for package in packages(call.rest, &["-t", "--virtual", "-X", "--repository", "-p", "--root"]) {
                     if !package.value.contains(['=', '~', '<', '>']) {
                         sink.report(
                             "BL024",
                             script.span_of(package.range.clone()),
-                            format!(
-                                "`{}` is not pinned to a version: `{}=<version>`",
-                                package.value, package.value
-                            ),
+                            format!("`{}` is not pinned to a version: `{}=<version>`", package.value, package.value),
                         );
                     }
                 }

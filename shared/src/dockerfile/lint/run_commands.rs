@@ -8,23 +8,16 @@ use crate::dockerfile::ast::Command;
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
 pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
-    if !["BL016", "BL017", "BL018", "BL022"]
-        .iter()
-        .any(|id| sink.enabled(id))
-    {
+    if !["BL016", "BL017", "BL018", "BL022"].iter().any(|id| sink.enabled(id)) {
         return;
     }
     for stage in &context.stages {
         let mut shell: Vec<String> = DEFAULT_SHELL.iter().map(|part| part.to_string()).collect();
         for instruction in stage.instructions {
             match &instruction.command {
-                Command::Shell(words) => {
-                    shell = words.iter().map(|word| word.raw.clone()).collect()
-                }
+                Command::Shell(words) => shell = words.iter().map(|word| word.raw.clone()).collect(),
                 Command::Run(run) => {
-                    let shell_is_posix = shell
-                        .first()
-                        .is_some_and(|program| is_shell_program(program));
+                    let shell_is_posix = shell.first().is_some_and(|program| is_shell_program(program));
                     let shell_has_pipefail = shell.iter().any(|part| part.contains("pipefail"));
                     let mut reported_cd = false;
                     for script in Script::of_run(run) {
@@ -36,11 +29,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                             };
                             let program_word = &command.words[program_index];
                             let program = basename(&program_word.value);
-                            if command
-                                .words
-                                .first()
-                                .is_some_and(|word| word.value == "sudo")
-                            {
+                            if command.words.first().is_some_and(|word| word.value == "sudo") {
                                 sink.report(
                                     "BL017",
                                     script.span_of(command.words[0].range.clone()),
@@ -49,11 +38,8 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                             }
                             if program == "cd" && !reported_cd {
                                 reported_cd = true;
-                                let target = command
-                                    .arguments()
-                                    .first()
-                                    .map(|word| word.value.clone())
-                                    .unwrap_or_default();
+                                let target =
+                                    command.arguments().first().map(|word| word.value.clone()).unwrap_or_default();
                                 sink.report(
                                     "BL016",
                                     script.span_of(program_word.range.clone()),
@@ -61,10 +47,7 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                                 );
                             }
                             if program == "set"
-                                && command
-                                    .arguments()
-                                    .iter()
-                                    .any(|word| word.value.contains("pipefail"))
+                                && command.arguments().iter().any(|word| word.value.contains("pipefail"))
                             {
                                 pipefail_set = true;
                             }
@@ -77,17 +60,11 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
                             let receiver_program = receiver.program().unwrap_or_default();
                             let pipe_span = script.span_of(
                                 command.words[0].range.start
-                                    ..receiver
-                                        .words
-                                        .last()
-                                        .map_or(command.words[0].range.end, |word| word.range.end),
+                                    ..receiver.words.last().map_or(command.words[0].range.end, |word| word.range.end),
                             );
                             let downloads = matches!(program, "curl" | "wget");
                             let interprets = is_shell_program(receiver_program)
-                                || matches!(
-                                    receiver_program,
-                                    "python" | "python3" | "perl" | "ruby" | "node"
-                                );
+                                || matches!(receiver_program, "python" | "python3" | "perl" | "ruby" | "node");
                             if downloads && interprets {
                                 sink.report(
                                     "BL022",

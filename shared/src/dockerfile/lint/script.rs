@@ -27,10 +27,7 @@ impl<'a> Script<'a> {
         let CommandLine::Shell(line) = &run.command else {
             return Vec::new();
         };
-        let mut scripts = vec![Script {
-            text: &line.raw,
-            origin: Origin::Word(line),
-        }];
+        let mut scripts = vec![Script { text: &line.raw, origin: Origin::Word(line) }];
         let line_commands = commands(&line.raw);
         let runs_heredocs_in_shell = line_commands.first().is_some_and(|command| {
             let mut words = command.words.iter().map(|word| word.value.as_str());
@@ -39,16 +36,9 @@ impl<'a> Script<'a> {
         });
         if runs_heredocs_in_shell {
             for heredoc in &run.heredocs {
-                let shebang = heredoc
-                    .content
-                    .lines()
-                    .next()
-                    .filter(|line| line.starts_with("#!"));
+                let shebang = heredoc.content.lines().next().filter(|line| line.starts_with("#!"));
                 if shebang.is_none_or(|line| line.ends_with("sh") || line.contains("sh ")) {
-                    scripts.push(Script {
-                        text: &heredoc.content,
-                        origin: Origin::Heredoc(heredoc),
-                    });
+                    scripts.push(Script { text: &heredoc.content, origin: Origin::Heredoc(heredoc) });
                 }
             }
         }
@@ -81,11 +71,9 @@ fn position_in_block(start: Position, text: &str, offset: usize) -> Position {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or_default();
     match before.rfind('\n') {
-        None => Position {
-            line: start.line,
-            column: start.column + before.chars().count(),
-            offset: start.offset + offset,
-        },
+        None => {
+            Position { line: start.line, column: start.column + before.chars().count(), offset: start.offset + offset }
+        }
         Some(last_newline) => Position {
             line: start.line + before.matches('\n').count(),
             column: 1 + before[last_newline + 1..].chars().count(),
@@ -95,15 +83,11 @@ fn position_in_block(start: Position, text: &str, offset: usize) -> Position {
 }
 
 pub(crate) fn is_heredoc_marker(word: &str) -> bool {
-    word.trim_start_matches(|character: char| character.is_ascii_digit())
-        .starts_with("<<")
+    word.trim_start_matches(|character: char| character.is_ascii_digit()).starts_with("<<")
 }
 
 pub(crate) fn is_shell_program(program: &str) -> bool {
-    matches!(
-        basename(program),
-        "sh" | "bash" | "ash" | "dash" | "zsh" | "ksh" | "mksh"
-    )
+    matches!(basename(program), "sh" | "bash" | "ash" | "dash" | "zsh" | "ksh" | "mksh")
 }
 
 pub(crate) fn basename(path: &str) -> &str {
@@ -142,37 +126,15 @@ impl SimpleCommand {
         while let Some(word) = self.words.get(index) {
             let value = word.value.as_str();
             if is_assignment(value)
-                || matches!(
-                    value,
-                    "exec"
-                        | "command"
-                        | "nohup"
-                        | "time"
-                        | "env"
-                        | "then"
-                        | "do"
-                        | "else"
-                        | "{"
-                        | "!"
-                )
+                || matches!(value, "exec" | "command" | "nohup" | "time" | "env" | "then" | "do" | "else" | "{" | "!")
             {
                 index += 1;
             } else if value == "sudo" {
                 index += 1;
                 // sudo's own options; -u and -g take a value.
-                while let Some(option) = self
-                    .words
-                    .get(index)
-                    .filter(|word| word.value.starts_with('-'))
-                {
-                    index += if matches!(
-                        option.value.as_str(),
-                        "-u" | "-g" | "-C" | "-D" | "-h" | "-p"
-                    ) {
-                        2
-                    } else {
-                        1
-                    };
+                while let Some(option) = self.words.get(index).filter(|word| word.value.starts_with('-')) {
+                    index +=
+                        if matches!(option.value.as_str(), "-u" | "-g" | "-C" | "-D" | "-h" | "-p") { 2 } else { 1 };
                 }
             } else {
                 return Some(index);
@@ -182,9 +144,7 @@ impl SimpleCommand {
     }
 
     pub(crate) fn program(&self) -> Option<&str> {
-        self.program_index()
-            .and_then(|index| self.words.get(index))
-            .map(|word| basename(&word.value))
+        self.program_index().and_then(|index| self.words.get(index)).map(|word| basename(&word.value))
     }
 
     /// Words after the program.
@@ -200,9 +160,7 @@ fn is_assignment(word: &str) -> bool {
     match word.split_once('=') {
         Some((name, _)) => {
             !name.is_empty()
-                && name
-                    .chars()
-                    .all(|character| character.is_ascii_alphanumeric() || character == '_')
+                && name.chars().all(|character| character.is_ascii_alphanumeric() || character == '_')
                 && !name.starts_with(|character: char| character.is_ascii_digit())
         }
         None => false,
@@ -212,11 +170,7 @@ fn is_assignment(word: &str) -> bool {
 /// Splits a script into simple commands.
 pub(crate) fn commands(script: &str) -> Vec<SimpleCommand> {
     let characters: Vec<(usize, char)> = script.char_indices().collect();
-    let end_of = |index: usize| {
-        characters
-            .get(index)
-            .map_or(script.len(), |&(offset, _)| offset)
-    };
+    let end_of = |index: usize| characters.get(index).map_or(script.len(), |&(offset, _)| offset);
     let mut commands = Vec::new();
     let mut words: Vec<ShellWord> = Vec::new();
     let mut current: Option<ShellWord> = None;
@@ -227,16 +181,9 @@ pub(crate) fn commands(script: &str) -> Vec<SimpleCommand> {
             words.push(word);
         }
     }
-    fn finish_command(
-        words: &mut Vec<ShellWord>,
-        commands: &mut Vec<SimpleCommand>,
-        next: Connector,
-    ) {
+    fn finish_command(words: &mut Vec<ShellWord>, commands: &mut Vec<SimpleCommand>, next: Connector) {
         if !words.is_empty() {
-            commands.push(SimpleCommand {
-                words: core::mem::take(words),
-                next,
-            });
+            commands.push(SimpleCommand { words: core::mem::take(words), next });
         } else if let Some(previous) = commands.last_mut() {
             // "a |\n b": keep the stronger connector.
             if previous.next == Connector::Sequence && next != Connector::Sequence {
@@ -247,10 +194,7 @@ pub(crate) fn commands(script: &str) -> Vec<SimpleCommand> {
 
     while let Some(&(offset, character)) = characters.get(index) {
         let start_word = |current: &mut Option<ShellWord>| {
-            current.get_or_insert_with(|| ShellWord {
-                range: offset..offset,
-                value: String::new(),
-            });
+            current.get_or_insert_with(|| ShellWord { range: offset..offset, value: String::new() });
         };
         match character {
             ' ' | '\t' | '\r' => finish_word(&mut current, &mut words),
@@ -259,10 +203,7 @@ pub(crate) fn commands(script: &str) -> Vec<SimpleCommand> {
                 finish_command(&mut words, &mut commands, Connector::Sequence);
             }
             '#' if current.is_none() => {
-                while characters
-                    .get(index + 1)
-                    .is_some_and(|&(_, next)| next != '\n')
-                {
+                while characters.get(index + 1).is_some_and(|&(_, next)| next != '\n') {
                     index += 1;
                 }
             }
@@ -303,10 +244,7 @@ pub(crate) fn commands(script: &str) -> Vec<SimpleCommand> {
                 }
                 let _ = closed;
             }
-            '$' if characters
-                .get(index + 1)
-                .is_some_and(|&(_, next)| next == '(') =>
-            {
+            '$' if characters.get(index + 1).is_some_and(|&(_, next)| next == '(') => {
                 start_word(&mut current);
                 let mut depth = 0usize;
                 while let Some(&(_, inner)) = characters.get(index) {
@@ -328,9 +266,7 @@ pub(crate) fn commands(script: &str) -> Vec<SimpleCommand> {
             }
             '|' | '&' | ';' => {
                 finish_word(&mut current, &mut words);
-                let doubled = characters
-                    .get(index + 1)
-                    .is_some_and(|&(_, next)| next == character);
+                let doubled = characters.get(index + 1).is_some_and(|&(_, next)| next == character);
                 let connector = match (character, doubled) {
                     ('|', true) => Connector::Or,
                     ('|', false) => Connector::Pipe,
@@ -392,10 +328,7 @@ mod tests {
     use super::*;
 
     fn programs(script: &str) -> Vec<(Option<String>, Connector)> {
-        commands(script)
-            .iter()
-            .map(|command| (command.program().map(str::to_string), command.next))
-            .collect()
+        commands(script).iter().map(|command| (command.program().map(str::to_string), command.next)).collect()
     }
 
     #[test]
@@ -417,23 +350,13 @@ mod tests {
     fn words_keep_ranges_and_drop_quotes() {
         let script = "echo \"a b\" 'c' d\\ e $(x | y) >/tmp/out";
         let command = &commands(script)[0];
-        let values: Vec<&str> = command
-            .words
-            .iter()
-            .map(|word| word.value.as_str())
-            .collect();
-        assert_eq!(
-            values,
-            vec!["echo", "a b", "c", "d e", "$(x | y)", ">", "/tmp/out"]
-        );
+        let values: Vec<&str> = command.words.iter().map(|word| word.value.as_str()).collect();
+        assert_eq!(values, vec!["echo", "a b", "c", "d e", "$(x | y)", ">", "/tmp/out"]);
         assert_eq!(&script[command.words[1].range.clone()], "\"a b\"");
     }
 
     #[test]
     fn comments_are_skipped() {
-        assert_eq!(
-            programs("# comment | here\nls"),
-            vec![(Some("ls".into()), Connector::End)]
-        );
+        assert_eq!(programs("# comment | here\nls"), vec![(Some("ls".into()), Connector::End)]);
     }
 }

@@ -19,20 +19,13 @@ fn repeated_final_settings(context: &Context<'_>, sink: &mut Sink<'_>) {
     }
     for stage in &context.stages {
         for keyword in ["CMD", "ENTRYPOINT", "HEALTHCHECK"] {
-            let matching: Vec<&Instruction> = stage
-                .instructions
-                .iter()
-                .filter(|instruction| instruction.keyword() == keyword)
-                .collect();
+            let matching: Vec<&Instruction> =
+                stage.instructions.iter().filter(|instruction| instruction.keyword() == keyword).collect();
             let Some((effective, overridden)) = matching.split_last() else {
                 continue;
             };
             for instruction in overridden {
-                let fix = Fix::single(
-                    format!("Remove the overridden {keyword}"),
-                    instruction.span,
-                    "",
-                );
+                let fix = Fix::single(format!("Remove the overridden {keyword}"), instruction.span, "");
                 sink.report_with_fix(
                     "BL004",
                     instruction.span,
@@ -59,15 +52,10 @@ fn final_user(context: &Context<'_>, sink: &mut Sink<'_>) {
     let Some(stage) = context.stages.last() else {
         return;
     };
-    let last_user =
-        stage
-            .instructions
-            .iter()
-            .rev()
-            .find_map(|instruction| match &instruction.command {
-                Command::User(user) => Some(user),
-                _ => None,
-            });
+    let last_user = stage.instructions.iter().rev().find_map(|instruction| match &instruction.command {
+        Command::User(user) => Some(user),
+        _ => None,
+    });
     match last_user {
         None => {
             sink.report(
@@ -77,11 +65,7 @@ fn final_user(context: &Context<'_>, sink: &mut Sink<'_>) {
             );
         }
         Some(user) if is_root(&unquote(&user.raw, context.escape)) => {
-            sink.report(
-                "BL007",
-                user.span,
-                "the final stage runs as root: switch to a non-root USER at the end",
-            );
+            sink.report("BL007", user.span, "the final stage runs as root: switch to a non-root USER at the end");
         }
         Some(_) => {}
     }
@@ -95,11 +79,7 @@ pub(crate) fn edit_distance(left: &str, right: &str) -> usize {
         let mut current = vec![row + 1];
         for (column, right_character) in right.iter().enumerate() {
             let substitution = previous[column] + usize::from(left_character != *right_character);
-            current.push(
-                substitution
-                    .min(previous[column + 1] + 1)
-                    .min(current[column] + 1),
-            );
+            current.push(substitution.min(previous[column + 1] + 1).min(current[column] + 1));
         }
         previous = current;
     }
@@ -107,15 +87,10 @@ pub(crate) fn edit_distance(left: &str, right: &str) -> usize {
 }
 
 /// The candidate closest to `name`, if close enough to be a typo.
-pub(crate) fn suggestion<'a>(
-    name: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub(crate) fn suggestion<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .map(|candidate| (edit_distance(name, candidate), candidate))
-        .filter(|(distance, candidate)| {
-            *distance > 0 && *distance <= 2 && *distance < candidate.len()
-        })
+        .filter(|(distance, candidate)| *distance > 0 && *distance <= 2 && *distance < candidate.len())
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
@@ -129,24 +104,19 @@ fn stage_references(context: &Context<'_>, sink: &mut Sink<'_>) {
             Some((stage.index, alias.raw.to_ascii_lowercase(), alias.span))
         })
         .collect();
-    let line_of = |index: usize| {
-        context
-            .stages
-            .get(index)
-            .map_or(0, |stage| stage.from_instruction.span.start.line)
-    };
+    let line_of = |index: usize| context.stages.get(index).map_or(0, |stage| stage.from_instruction.span.start.line);
 
     for stage in &context.stages {
         // BL021: a name used twice.
         if let Some((_, name, span)) = names.iter().find(|(index, _, _)| *index == stage.index) {
-            if let Some((first, _, _)) = names
-                .iter()
-                .find(|(index, other, _)| other == name && *index < stage.index)
-            {
+            if let Some((first, _, _)) = names.iter().find(|(index, other, _)| other == name && *index < stage.index) {
                 sink.report(
                     "BL021",
                     *span,
-                    format!("stage name `{name}` is already used on line {}: Docker rejects duplicate stage names", line_of(*first)),
+                    format!(
+                        "stage name `{name}` is already used on line {}: Docker rejects duplicate stage names",
+                        line_of(*first)
+                    ),
                 );
             }
         }
@@ -154,9 +124,8 @@ fn stage_references(context: &Context<'_>, sink: &mut Sink<'_>) {
         // BL020: FROM a stage that is not defined yet.
         let image = unquote(&stage.from.image.raw, context.escape).to_ascii_lowercase();
         if !image.contains('$') {
-            if let Some((index, name, _)) = names
-                .iter()
-                .find(|(index, name, _)| *name == image && *index >= stage.index)
+            if let Some((index, name, _)) =
+                names.iter().find(|(index, name, _)| *name == image && *index >= stage.index)
             {
                 let message = if *index == stage.index {
                     format!("stage `{name}` is built FROM itself")
@@ -190,7 +159,10 @@ fn stage_references(context: &Context<'_>, sink: &mut Sink<'_>) {
                     sink.report(
                         "BL019",
                         flag.span,
-                        format!("COPY --from={from}: stage {index} is not an earlier stage (this is stage {})", stage.index),
+                        format!(
+                            "COPY --from={from}: stage {index} is not an earlier stage (this is stage {})",
+                            stage.index
+                        ),
                     );
                 }
                 continue;
@@ -202,31 +174,27 @@ fn stage_references(context: &Context<'_>, sink: &mut Sink<'_>) {
                     sink.report(
                         "BL019",
                         flag.span,
-                        format!("COPY --from={from}: stage `{name}` is defined on line {}, after this one", line_of(*index)),
+                        format!(
+                            "COPY --from={from}: stage `{name}` is defined on line {}, after this one",
+                            line_of(*index)
+                        ),
                     );
                 }
                 None => {
                     // Registry, tag or digest syntax says "image"; a bare word is more likely a mistyped stage.
-                    let looks_like_image =
-                        from.contains(['/', ':', '@', '.']) && ImageRef::parse(from).is_some();
+                    let looks_like_image = from.contains(['/', ':', '@', '.']) && ImageRef::parse(from).is_some();
                     if looks_like_image {
                         continue;
                     }
-                    let earlier = names
-                        .iter()
-                        .filter(|(index, _, _)| *index < stage.index)
-                        .map(|(_, name, _)| name.as_str());
+                    let earlier =
+                        names.iter().filter(|(index, _, _)| *index < stage.index).map(|(_, name, _)| name.as_str());
                     let guess = suggestion(&lower, earlier);
                     let mut message = format!(
                         "COPY --from={from}: no earlier stage has that name, so Docker will try to pull an image called `{from}`"
                     );
                     let fix = guess.map(|guess| {
                         message.push_str(&format!(" (did you mean `{guess}`?)"));
-                        Fix::single(
-                            format!("Use stage `{guess}`"),
-                            flag.span,
-                            format!("--from={guess}"),
-                        )
+                        Fix::single(format!("Use stage `{guess}`"), flag.span, format!("--from={guess}"))
                     });
                     sink.report_with_fix("BL019", flag.span, message, fix);
                 }

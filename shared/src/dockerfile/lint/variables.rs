@@ -28,22 +28,12 @@ const SECRET_MARKERS: &[&str] = &[
 ];
 
 /// Names that hold where a secret is, not the secret itself.
-const REFERENCE_SUFFIXES: &[&str] = &[
-    "_FILE",
-    "_PATH",
-    "_DIR",
-    "_LOCATION",
-    "_ENV",
-    "_NAME",
-    "_URL",
-];
+const REFERENCE_SUFFIXES: &[&str] = &["_FILE", "_PATH", "_DIR", "_LOCATION", "_ENV", "_NAME", "_URL"];
 
 fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     SECRET_MARKERS.iter().any(|marker| upper.contains(marker))
-        && !REFERENCE_SUFFIXES
-            .iter()
-            .any(|suffix| upper.ends_with(suffix))
+        && !REFERENCE_SUFFIXES.iter().any(|suffix| upper.ends_with(suffix))
 }
 
 fn secrets(context: &Context<'_>, sink: &mut Sink<'_>) {
@@ -53,10 +43,7 @@ fn secrets(context: &Context<'_>, sink: &mut Sink<'_>) {
     for instruction in &context.dockerfile.instructions {
         let names: Vec<&Word> = match &instruction.command {
             Command::Env(pairs) => pairs.pairs.iter().map(|pair| &pair.key).collect(),
-            Command::Arg(declarations) => declarations
-                .iter()
-                .map(|declaration| &declaration.name)
-                .collect(),
+            Command::Arg(declarations) => declarations.iter().map(|declaration| &declaration.name).collect(),
             _ => continue,
         };
         for name in names {
@@ -101,17 +88,9 @@ fn is_implicitly_used(name: &str) -> bool {
             | "LANG"
             | "LC_ALL"
             | "TZ"
-    ) || [
-        "BUILDKIT_",
-        "PIP_",
-        "NPM_CONFIG_",
-        "CARGO_",
-        "UV_",
-        "POETRY_",
-        "YARN_",
-    ]
-    .iter()
-    .any(|prefix| upper.starts_with(prefix))
+    ) || ["BUILDKIT_", "PIP_", "NPM_CONFIG_", "CARGO_", "UV_", "POETRY_", "YARN_"]
+        .iter()
+        .any(|prefix| upper.starts_with(prefix))
 }
 
 /// Variable names an instruction refers to at build time.
@@ -170,11 +149,7 @@ fn names_used_by(instruction: &Instruction, escape: char, names: &mut BTreeSet<S
 /// Removes one declaration: the whole ARG when it is the only one, else the word and the space before it.
 fn removal(instruction: &Instruction, declarations: &[ArgDeclaration], position: usize) -> Fix {
     let end_of = |declaration: &ArgDeclaration| {
-        declaration
-            .default
-            .as_ref()
-            .map_or(declaration.name.span, |default| default.span)
-            .end
+        declaration.default.as_ref().map_or(declaration.name.span, |default| default.span).end
     };
     let declaration = &declarations[position];
     let span = if declarations.len() == 1 {
@@ -186,10 +161,7 @@ fn removal(instruction: &Instruction, declarations: &[ArgDeclaration], position:
     };
     Fix {
         title: format!("Remove ARG {}", declaration.name.raw),
-        edits: vec![TextEdit {
-            span,
-            replacement: String::new(),
-        }],
+        edits: vec![TextEdit { span, replacement: String::new() }],
     }
 }
 
@@ -208,26 +180,17 @@ fn unused_args(context: &Context<'_>, sink: &mut Sink<'_>) {
                 .filter(|later| matches!(later.command, Command::From(_) | Command::Arg(_)))
                 .collect()
         } else {
-            instructions[position + 1..]
-                .iter()
-                .take_while(|later| !matches!(later.command, Command::From(_)))
-                .collect()
+            instructions[position + 1..].iter().take_while(|later| !matches!(later.command, Command::From(_))).collect()
         };
         let mut used = BTreeSet::new();
         let mut redeclared = BTreeSet::new();
         for later in &scope {
             names_used_by(later, context.escape, &mut used);
             if let Command::Arg(later_declarations) = &later.command {
-                redeclared.extend(
-                    later_declarations
-                        .iter()
-                        .map(|declaration| declaration.name.raw.clone()),
-                );
+                redeclared.extend(later_declarations.iter().map(|declaration| declaration.name.raw.clone()));
             }
         }
-        let runs_follow = scope
-            .iter()
-            .any(|later| matches!(later.command, Command::Run(_)));
+        let runs_follow = scope.iter().any(|later| matches!(later.command, Command::Run(_)));
         for (index, declaration) in declarations.iter().enumerate() {
             let name = &declaration.name.raw;
             let is_used = used.contains(name)

@@ -29,7 +29,12 @@ pub fn web(workspace: &Workspace) -> Result<()> {
             .args(["build", "--release", "--offline", "--dist"])
             .arg(&dist)
             .current_dir(&workspace.root)
-            .env("PATH", &path),
+            .env("PATH", &path)
+            // The rest of the wasm release profile (toolchain.md): cargo allows lto and panic only for the whole
+            // profile, not per package, so they are set for trunk's cargo alone, which builds only the wasm. With
+            // them the wasm shrinks from 300 KB to 225 KB; panics still reach the browser console.
+            .env("CARGO_PROFILE_RELEASE_LTO", "true")
+            .env("CARGO_PROFILE_RELEASE_PANIC", "abort"),
     )?;
 
     let wasm_bytes: u64 = std::fs::read_dir(&dist)

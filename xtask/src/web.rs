@@ -48,13 +48,10 @@ pub fn web(workspace: &Workspace) -> Result<()> {
     )?;
 
     // Dated when the build started, so that an edit made while trunk ran still counts as newer.
-    std::fs::write(
-        &stamp,
-        "<target>/web was built from the inputs as of this file's mtime\n",
-    )
-    .and_then(|()| std::fs::File::options().write(true).open(&stamp))
-    .and_then(|file| file.set_modified(build_started))
-    .with_context(|| format!("writing {}", stamp.display()))?;
+    std::fs::write(&stamp, "<target>/web was built from the inputs as of this file's mtime\n")
+        .and_then(|()| std::fs::File::options().write(true).open(&stamp))
+        .and_then(|file| file.set_modified(build_started))
+        .with_context(|| format!("writing {}", stamp.display()))?;
 
     let wasm_bytes: u64 = std::fs::read_dir(&dist)
         .with_context(|| format!("reading {}", dist.display()))?
@@ -76,25 +73,16 @@ pub fn web(workspace: &Workspace) -> Result<()> {
 /// wasm-opt; shared/ is compiled into the wasm.
 fn web_inputs(workspace: &Workspace) -> Vec<PathBuf> {
     let root = &workspace.root;
-    [
-        "frontend",
-        "static",
-        "shared",
-        "Trunk.toml",
-        "Cargo.lock",
-        "Cargo.toml",
-    ]
-    .iter()
-    .map(|input| root.join(input))
-    .collect()
+    ["frontend", "static", "shared", "Trunk.toml", "Cargo.lock", "Cargo.toml"]
+        .iter()
+        .map(|input| root.join(input))
+        .collect()
 }
 
 /// The first file under `inputs` modified after `stamp` was written, or None when all are older. A missing stamp
 /// counts as infinitely old.
 fn newer_than(inputs: &[PathBuf], stamp: &Path) -> Option<PathBuf> {
-    let built = std::fs::metadata(stamp)
-        .and_then(|metadata| metadata.modified())
-        .ok();
+    let built = std::fs::metadata(stamp).and_then(|metadata| metadata.modified()).ok();
     let mut pending: Vec<PathBuf> = inputs.to_vec();
     while let Some(path) = pending.pop() {
         let Ok(metadata) = std::fs::metadata(&path) else {
@@ -106,17 +94,9 @@ fn newer_than(inputs: &[PathBuf], stamp: &Path) -> Option<PathBuf> {
                 continue;
             }
             if let Ok(entries) = std::fs::read_dir(&path) {
-                pending.extend(
-                    entries
-                        .filter_map(|entry| entry.ok())
-                        .map(|entry| entry.path()),
-                );
+                pending.extend(entries.filter_map(|entry| entry.ok()).map(|entry| entry.path()));
             }
-        } else if built.is_none_or(|built| {
-            metadata
-                .modified()
-                .map_or(true, |modified| modified > built)
-        }) {
+        } else if built.is_none_or(|built| metadata.modified().map_or(true, |modified| modified > built)) {
             return Some(path);
         }
     }

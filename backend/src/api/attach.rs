@@ -172,21 +172,23 @@ pub async fn attach_ws(
                 }
             }
         }
-        while want_stream {
-            match output.recv().await {
-                Ok(Output::Chunk(StreamKind::Stdout, data)) if want_stdout => {
-                    if sink.send(Message::Binary(data)).await.is_err() {
-                        break;
+        if want_stream {
+            loop {
+                match output.recv().await {
+                    Ok(Output::Chunk(StreamKind::Stdout, data)) if want_stdout => {
+                        if sink.send(Message::Binary(data)).await.is_err() {
+                            break;
+                        }
                     }
-                }
-                Ok(Output::Chunk(StreamKind::Stderr, data)) if want_stderr => {
-                    if sink.send(Message::Binary(data)).await.is_err() {
-                        break;
+                    Ok(Output::Chunk(StreamKind::Stderr, data)) if want_stderr => {
+                        if sink.send(Message::Binary(data)).await.is_err() {
+                            break;
+                        }
                     }
+                    Ok(Output::Chunk(..)) => {}
+                    Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => break,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
                 }
-                Ok(Output::Chunk(..)) => {}
-                Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => break,
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
             }
         }
         let _ = sink.send(Message::Close(None)).await;

@@ -32,7 +32,14 @@ const DEFAULT_CAPS: &[&str] = &[
 fn setup() {
     assert!(nix::unistd::geteuid().is_root(), "the runtime tests must run as root");
     assert!(Path::new("/bin/busybox").exists(), "the runtime tests need /bin/busybox (busybox-static)");
-    runtime::set_init_executable(env!("CARGO_BIN_EXE_berth"));
+    static INIT_EXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    // Hold the binary open and exec it through /proc/self/fd: a later rebuild of target/debug/berth (another
+    // checkout sharing the target dir) cannot swap it under a running test.
+    let exe = INIT_EXE.get_or_init(|| {
+        let f = File::open(env!("CARGO_BIN_EXE_berth")).expect("the berth binary");
+        format!("/proc/self/fd/{}", std::os::fd::IntoRawFd::into_raw_fd(f))
+    });
+    runtime::set_init_executable(exe);
     runtime::become_subreaper().unwrap();
 }
 
@@ -173,6 +180,13 @@ async fn first_process_is_pid_1_in_its_rootfs() {
     // Docker's default capabilities exactly.
     assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");
     assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
+
+    // Nothing ignored or blocked leaks from the Rust runtime (which ignores SIGPIPE) into the program.
+    let spec = docker_like_spec(&rootfs.merged, &["grep", "^Sig", "/proc/self/status"]);
+    let (code, out, err) = start("rt-test-pid1", &spec, &cg).unwrap().finish().await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("SigIgn:\t0000000000000000"), "{out}");
+    assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
     cg.destroy().unwrap();
 }
 
@@ -202,9 +216,13 @@ async fn memory_limit_oom_kills_with_137() {
     let cg = Cgroup::create("rt-test-oom", Some(&res)).unwrap();
     let stats = cg.stats();
     assert_eq!(stats.memory_limit, 32 * 1024 * 1024);
-    let spec = docker_like_spec(&rootfs.merged, &["sh", "-c", "head -c 200000000 /dev/zero | tail"]);
+    let spec = docker_like_spec(
+        &rootfs.merged,
+        &["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; head -c 200000000 /dev/zero | tail"],
+    );
     let (code, out, err) = start("rt-test-oom", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 137, "stdout: {out}\nstderr: {err}");
+    assert_eq!(out.trim(), "33554432", "the container sees its own limit");
     let stats = cg.stats();
     assert!(stats.oom_kills >= 1 || stats.memory_failcnt > 0, "{stats:?}");
     cg.destroy().unwrap();
@@ -234,12 +252,18 @@ async fn default_privileges_are_limited() {
                   cat /proc/kcore && echo READ_KCORE; \
                   ls /sys/firmware | wc -l; \
                   touch /newfile && echo ROOT_RW; \
-                  ls -l /dev/null; echo ok";
+                  ls -l /dev/null; \
+                  mknod /tmp/fuse c 10 229 && true </tmp/fuse && echo OPENED_FUSE; \
+                  echo ok";
+    // /dev/fuse opens for anyone on the host; the container's device rules (Docker's defaults) forbid it.
+    assert!(std::fs::File::open("/dev/fuse").is_ok() || !Path::new("/dev/fuse").exists());
     let spec = docker_like_spec(&rootfs.merged, &["sh", "-c", script]);
     let (code, out, err) = start("rt-test-privs", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(!out.contains("MOUNTED"), "{out}");
     assert!(!out.contains("WROTE_SYS"), "{out}");
+    assert!(!out.contains("OPENED_FUSE"), "{out}\n{err}");
+    assert!(err.contains("/tmp/fuse") && err.contains("Operation not permitted"), "{err}");
     assert!(out.contains("ROOT_RW"), "{out}");
     assert!(out.contains("crw-rw-rw-"), "{out}");
     assert!(out.trim_end().ends_with("ok"), "{out}");
@@ -422,4 +446,161 @@ async fn cgroup_stats_freeze_and_adopt() {
     loaded.destroy().unwrap();
     drop(cg);
     assert!(!Path::new("/sys/fs/cgroup/memory/berth/rt-test-stats").exists());
+}
+
+fn mount_count(p: &Path) -> usize {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let p = p.to_str().unwrap();
+    info.lines().filter(|l| l.split(' ').nth(4) == Some(p)).count()
+}
+
+#[test]
+fn rootfs_mounts_are_idempotent_and_handle_many_layers() {
+    setup();
+    let rootfs = Rootfs::new();
+    let t = rootfs.dir.path();
+    runtime::mount_rootfs(&[t.join("layer")], &t.join("upper"), &t.join("work"), &rootfs.merged).unwrap();
+    assert_eq!(mount_count(&rootfs.merged), 1);
+    runtime::unmount_rootfs(&rootfs.merged).unwrap();
+    assert_eq!(mount_count(&rootfs.merged), 0);
+    runtime::unmount_rootfs(&rootfs.merged).unwrap();
+
+    // More layers than fit in one page of mount options: the new mount API takes them one by one.
+    let dir = tempfile::tempdir().unwrap();
+    let long = "l".repeat(150);
+    let layers: Vec<PathBuf> = (0..40).map(|i| dir.path().join(format!("{long}{i:02}"))).collect();
+    for (i, l) in layers.iter().enumerate() {
+        std::fs::create_dir_all(l).unwrap();
+        std::fs::write(l.join(format!("f{i}")), "x").unwrap();
+        std::fs::write(l.join("top"), format!("{i}")).unwrap();
+    }
+    let merged = dir.path().join("m");
+    runtime::mount_rootfs(&layers, &dir.path().join("u"), &dir.path().join("w"), &merged).unwrap();
+    let top = std::fs::read_to_string(merged.join("top"));
+    let all = (0..40).all(|i| merged.join(format!("f{i}")).exists());
+    let is_vfs = dir.path().join("w/berth-vfs").exists();
+    runtime::unmount_rootfs(&merged).unwrap();
+    assert_eq!(top.unwrap(), "39");
+    assert!(all);
+    assert!(!is_vfs, "overlay should have mounted");
+}
+
+#[test]
+fn rootfs_falls_back_to_copying_layers() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let (l1, l2) = (dir.path().join("l1"), dir.path().join("l2"));
+    std::fs::create_dir_all(l1.join("etc")).unwrap();
+    std::fs::create_dir_all(l2.join("etc")).unwrap();
+    std::fs::write(l1.join("etc/keep"), "1").unwrap();
+    std::fs::write(l1.join("etc/old"), "1").unwrap();
+    std::fs::write(l2.join("etc/.wh.old"), "").unwrap();
+    std::fs::write(l2.join("etc/new"), "2").unwrap();
+    // Work dir on another filesystem than upper: overlay refuses, so the layers are copied.
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    nix::mount::mount(Some("tmpfs"), &work, Some("tmpfs"), nix::mount::MsFlags::empty(), None::<&str>).unwrap();
+    let (upper, merged) = (dir.path().join("upper"), dir.path().join("merged"));
+    let layers = [l1, l2];
+    let r = runtime::mount_rootfs(&layers, &upper, &work, &merged);
+    let keep = std::fs::read_to_string(merged.join("etc/keep")).ok();
+    let old = merged.join("etc/old").exists();
+    let new = std::fs::read_to_string(merged.join("etc/new")).ok();
+    let vfs = work.join("berth-vfs").exists();
+    // A change in the container survives a remount: the copy is not redone.
+    let _ = std::fs::write(merged.join("etc/keep"), "changed");
+    let _ = runtime::unmount_rootfs(&merged);
+    let r2 = runtime::mount_rootfs(&layers, &upper, &work, &merged);
+    let keep2 = std::fs::read_to_string(merged.join("etc/keep")).ok();
+    let _ = runtime::unmount_rootfs(&merged);
+    let _ = nix::mount::umount2(&work, nix::mount::MntFlags::MNT_DETACH);
+    r.unwrap();
+    r2.unwrap();
+    assert!(vfs);
+    assert_eq!(keep.as_deref(), Some("1"));
+    assert!(!old);
+    assert_eq!(new.as_deref(), Some("2"));
+    assert_eq!(keep2.as_deref(), Some("changed"));
+}
+
+#[tokio::test]
+async fn setup_failures_are_reported() {
+    setup();
+    let rootfs = Rootfs::new();
+    let cg = Cgroup::create("rt-test-setupfail", None).unwrap();
+    let mut v = serde_json::to_value(docker_like_spec(&rootfs.merged, &["true"])).unwrap();
+    v["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/data", "type": "bind", "source": "/nonexistent/berth-test", "options": ["rbind", "ro"]
+    }));
+    let spec: Spec = serde_json::from_value(v).unwrap();
+    let err = start("rt-test-setupfail", &spec, &cg).err().expect("must fail");
+    assert!(matches!(err, RuntimeError::ContainerSetup { .. }), "{err:?}");
+    assert!(err.to_string().contains("/nonexistent/berth-test"), "{err}");
+    assert!(cg.pids().is_empty());
+    cg.destroy().unwrap();
+}
+
+#[tokio::test]
+async fn bind_mounts_host_network_and_exec_tty() {
+    setup();
+    let rootfs = Rootfs::new();
+    let cg = Cgroup::create("rt-test-binds", None).unwrap();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("hostname"), "from-host\n").unwrap();
+    std::fs::create_dir(host.path().join("vol")).unwrap();
+    let mut v =
+        serde_json::to_value(docker_like_spec(&rootfs.merged, &["sh", "-c", "echo data > /vol/x; exec sleep 60"]))
+            .unwrap();
+    let mounts = v["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/etc/hostname", "type": "bind",
+        "source": host.path().join("hostname"), "options": ["rbind", "ro"]}));
+    mounts
+        .push(json!({"destination": "/vol", "type": "bind", "source": host.path().join("vol"), "options": ["rbind"]}));
+    // Host networking: no network namespace.
+    let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != "network");
+    let spec: Spec = serde_json::from_value(v).unwrap();
+    let started = start("rt-test-binds", &spec, &cg).unwrap();
+
+    let pty = runtime::open_pty(24, 80).unwrap();
+    let mut p = process_json(
+        &[
+            "sh",
+            "-c",
+            "cat /etc/hostname; cat /vol/x; echo x >> /etc/hostname || echo RO; \
+           readlink /proc/self/ns/net; [ -t 0 ] && echo IS_TTY; id -u",
+        ],
+        65534,
+    );
+    p["terminal"] = json!(true);
+    let process: Process = serde_json::from_value(p).unwrap();
+    let exec = runtime::start_exec(started.handle.pid(), &process, &cg, Stdio::Tty { slave: pty.slave }).unwrap();
+    let master = pty.master;
+    let reader = std::thread::spawn(move || {
+        let mut f = File::from(master);
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = f.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let code = tokio::time::timeout(Duration::from_secs(30), exec.wait()).await.unwrap();
+    let out = reader.join().unwrap();
+    started.handle.signal(Signal::SIGKILL).unwrap();
+    let _ = started.finish().await;
+    cg.destroy().unwrap();
+
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("from-host"), "{out}");
+    assert!(out.contains("RO"), "{out}");
+    assert!(out.contains("IS_TTY"), "{out}");
+    assert!(out.contains("65534"), "{out}");
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert!(out.contains(host_net.to_str().unwrap()), "{out} vs {host_net:?}");
+    assert!(out.contains("data"), "{out}");
+    assert_eq!(std::fs::read_to_string(host.path().join("vol/x")).unwrap(), "data\n");
 }

@@ -17,6 +17,10 @@ use crate::workspace::Workspace;
 const APT_PACKAGES: &[&str] =
     &["busybox-static", "skopeo", "umoci", "iptables", "nftables", "iproute2", "chromium", "chromium-driver"];
 
+/// The Python clients the end-to-end tests drive Berth with: docker-py (what docker-compose 1.x is built on) and
+/// a websocket client for the attach endpoint. Pinned so the tests see the same client everywhere.
+const PYTHON_CLIENTS: &[&str] = &["docker==7.1.0", "websocket-client==1.9.0"];
+
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// trunk 0.22 needs a newer rustc than these machines have.
@@ -44,6 +48,9 @@ pub fn setup(workspace: &Workspace) -> Result<()> {
     }
     if npm_packages(&workspace.frontend())? {
         installed.push("npm packages (frontend/package-lock.json)".to_string());
+    }
+    if python_clients()? {
+        installed.push(format!("python packages {}", PYTHON_CLIENTS.join(" ")));
     }
 
     let elapsed = started.elapsed().as_secs_f32();
@@ -149,5 +156,19 @@ fn npm_packages(frontend: &Path) -> Result<bool> {
         bail!("after npm ci, {} reports {version:?}, expected {WASM_OPT_VERSION}", wasm_opt.display());
     }
     std::fs::write(&stamp, lock).with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(true)
+}
+
+/// Installs PYTHON_CLIENTS with pip unless python3 already imports them at those versions. Returns whether it ran.
+fn python_clients() -> Result<bool> {
+    let check = "import docker, websocket; print(docker.__version__, websocket.__version__)";
+    let wanted = "7.1.0 1.9.0";
+    if probe("python3", &["-c", check]).is_some_and(|versions| versions.trim() == wanted) {
+        return Ok(false);
+    }
+    let mut pip = Command::new("python3");
+    pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--root-user-action=ignore"]);
+    pip.args(PYTHON_CLIENTS);
+    command::run(&mut pip)?;
     Ok(true)
 }

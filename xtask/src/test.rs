@@ -40,7 +40,7 @@ pub fn test(workspace: &Workspace) -> Result<()> {
                 &["clippy", "-p", WASM_CRATE, "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"],
             ),
         ),
-        ("tests", cargo(workspace, &["test", "--workspace", "--exclude", WASM_CRATE])),
+        ("tests", cargo(workspace, &["test", "--workspace", "--exclude", WASM_CRATE, "--no-fail-fast"])),
     ];
 
     let mut results = Vec::new();

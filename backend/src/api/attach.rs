@@ -127,11 +127,109 @@ pub async fn attach(
     }))
 }
 
+/// `GET /containers/{id}/attach/ws`: the same stream as attach, over a websocket. Output goes out as binary frames,
+/// never multiplexed (stdout and stderr alike); text or binary frames from the client go to stdin.
+pub async fn attach_ws(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<AttachQuery>,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> ApiResult<Response> {
+    use axum::extract::ws::Message;
+    use futures_util::{SinkExt, StreamExt};
+
+    let container = engine.container(&id)?;
+    let record = container.snapshot();
+    // Before API 1.42 the flags were ignored and everything was attached; an absent flag keeps that default.
+    let wants = |value: &Option<String>| value.is_none() || flag(value);
+    let (want_stdout, want_stderr) = (wants(&query.stdout), wants(&query.stderr));
+    let want_stream = query.stream.is_none() || flag(&query.stream);
+    let mut output = container.output.subscribe();
+    let history = flag(&query.logs).then(|| {
+        let options = LogsOptions { stdout: want_stdout, stderr: want_stderr, ..Default::default() };
+        crate::engine::logs::stream_logs(container.clone(), options)
+    });
+    let stdin = (wants(&query.stdin) && record.config.open_stdin.unwrap_or(false)).then(|| container.stdin_tx.clone());
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let (mut sink, mut incoming) = socket.split();
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(message)) = incoming.next().await {
+                let data = match message {
+                    Message::Binary(data) => data,
+                    Message::Text(text) => Bytes::copy_from_slice(text.as_bytes()),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                if let Some(stdin) = &stdin {
+                    let _ = stdin.send(StdinMessage::Data(data));
+                }
+            }
+        });
+        if let Some(mut history) = history {
+            while let Some(entry) = history.recv().await {
+                if sink.send(Message::Binary(entry.line.clone())).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if want_stream {
+            loop {
+                match output.recv().await {
+                    Ok(Output::Chunk(StreamKind::Stdout, data)) if want_stdout => {
+                        if sink.send(Message::Binary(data)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Output::Chunk(StreamKind::Stderr, data)) if want_stderr => {
+                        if sink.send(Message::Binary(data)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Output::Chunk(..)) => {}
+                    Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => break,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                }
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+        reader.abort();
+    }))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 struct ExecStartBody {
     detach: Option<bool>,
     tty: Option<bool>,
+}
+
+/// Frames an exec's output for the client, dropping the streams it did not ask for.
+fn exec_frames(
+    mut output: mpsc::UnboundedReceiver<Output>,
+    tty: bool,
+    want_stdout: bool,
+    want_stderr: bool,
+) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    tokio::spawn(async move {
+        while let Some(message) = output.recv().await {
+            match message {
+                Output::Chunk(stream, data) => {
+                    let wanted = match stream {
+                        StreamKind::Stdout => want_stdout,
+                        StreamKind::Stderr => want_stderr,
+                        StreamKind::Stdin => false,
+                    };
+                    // A gone client must not block the process: keep draining.
+                    if wanted {
+                        let _ = tx.send(frame(tty, stream, &data)).await;
+                    }
+                }
+                Output::End => return,
+            }
+        }
+    });
+    rx
 }
 
 pub async fn exec_start(
@@ -144,43 +242,36 @@ pub async fn exec_start(
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let start: ExecStartBody = if body.is_empty() { ExecStartBody::default() } else { parse_json(&body)? };
-    let streams = engine.exec_start(&id).await?;
-    let tty = streams.tty || start.tty.unwrap_or(false);
+    engine.exec_check(&id)?;
+    let tty = exec.config.tty.unwrap_or(false) || start.tty.unwrap_or(false);
     let (want_stdout, want_stderr) =
         (exec.config.attach_stdout.unwrap_or(true), exec.config.attach_stderr.unwrap_or(true));
     if start.detach.unwrap_or(false) {
+        let streams = engine.exec_start(&id).await?;
         // Nobody reads the output; drain it so the process never blocks on a full pipe.
         let mut output = streams.output;
         tokio::spawn(async move { while output.recv().await.is_some() {} });
         return Ok(axum::http::StatusCode::OK.into_response());
     }
-    let mut output = streams.output;
-    let (tx, mut rx) = mpsc::channel::<Bytes>(256);
-    tokio::spawn(async move {
-        while let Some(message) = output.recv().await {
-            match message {
-                Output::Chunk(stream, data) => {
-                    let wanted = match stream {
-                        StreamKind::Stdout => want_stdout,
-                        StreamKind::Stderr => want_stderr,
-                        StreamKind::Stdin => false,
-                    };
-                    if wanted && tx.send(frame(tty, stream, &data)).await.is_err() {
-                        // Keep draining so the process is not blocked by a gone client.
-                        continue;
-                    }
-                }
-                Output::End => return,
-            }
-        }
-    });
     if !wants_upgrade(&request) {
+        let streams = engine.exec_start(&id).await?;
+        let rx = exec_frames(streams.output, tty, want_stdout, want_stderr);
         return Ok(super::streams::streaming(if tty { RAW } else { MULTIPLEXED }, channel_body(rx)));
     }
-    let stdin = streams.stdin;
+    // Docker starts the process only once the connection is hijacked; starting earlier lets output race the 101
+    // into the client's HTTP parser buffer, where docker-py never looks for it.
     Ok(hijack(&mut request, tty, move |io| async move {
         let (reader, mut writer) = tokio::io::split(io);
-        let stdin_task = stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, true)));
+        let streams = match engine.exec_start(&id).await {
+            Ok(streams) => streams,
+            Err(err) => {
+                let _ = writer.write_all(&frame(tty, StreamKind::Stderr, format!("{err}\n").as_bytes())).await;
+                let _ = writer.shutdown().await;
+                return;
+            }
+        };
+        let stdin_task = streams.stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, true)));
+        let mut rx = exec_frames(streams.output, tty, want_stdout, want_stderr);
         while let Some(chunk) = rx.recv().await {
             if writer.write_all(&chunk).await.is_err() {
                 break;

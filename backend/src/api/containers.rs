@@ -242,14 +242,9 @@ pub async fn stats(
 ) -> ApiResult<Response> {
     let streaming = query.stream.as_deref().is_none_or(|s| s == "1" || s == "true");
     if !streaming {
-        let one = if flag(&query.one_shot) {
-            let container = engine.container(&id)?;
-            drop(container);
-            engine.stats_once(&id).await?
-        } else {
-            engine.stats_once(&id).await?
-        };
-        return Ok(Json(one).into_response());
+        // one-shot skips the second sample Docker takes to fill precpu_stats.
+        let stats = if flag(&query.one_shot) { engine.stats_now(&id)? } else { engine.stats_once(&id).await? };
+        return Ok(Json(stats).into_response());
     }
     let mut samples = engine.stats_stream(&id)?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);

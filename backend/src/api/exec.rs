@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bollard_stubs::models::{ExecConfig, IdResponse};
+use bollard_stubs::models::ExecConfig;
 use serde::Deserialize;
 
 use super::error::ApiResult;
@@ -17,7 +17,7 @@ use crate::engine::Engine;
 pub async fn create(State(engine): State<Arc<Engine>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
     let config: ExecConfig = parse_json(&body)?;
     let exec_id = engine.exec_create(&id, config)?;
-    Ok((StatusCode::CREATED, Json(IdResponse { id: exec_id })).into_response())
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": exec_id }))).into_response())
 }
 
 pub async fn inspect(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bollard_stubs::models::{IdResponse, ImageInspect, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
+use bollard_stubs::models::{ImageInspect, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
@@ -318,5 +318,5 @@ pub async fn commit(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
             pause,
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(IdResponse { id })).into_response())
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": id }))).into_response())
 }

@@ -12,6 +12,7 @@ mod images;
 mod networks;
 mod streams;
 mod system;
+mod terminal;
 mod volumes;
 mod web;
 
@@ -82,6 +83,7 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/attach/ws", get(attach::attach_ws))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/stats", get(containers::stats))
@@ -111,6 +113,7 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))
         .route("/volumes/{name}", get(volumes::inspect).delete(volumes::delete))
+        .route("/berth/terminals/ws", get(terminal::terminal_ws))
         .with_state(engine);
     web::attach_web_app(api, web_dir)
 }

@@ -111,6 +111,18 @@ impl Engine {
         Ok(id)
     }
 
+    /// Checks that an exec can start (exists, not started, container running) without starting it.
+    pub fn exec_check(&self, id: &str) -> Result<(), EngineError> {
+        let exec = self.exec(id)?;
+        if exec.state().started {
+            return Err(EngineError::Conflict(format!("Error: Exec command {id} has already run")));
+        }
+        if exec.container.status() != Status::Running {
+            return Err(EngineError::NotRunning(exec.container.id.clone()));
+        }
+        Ok(())
+    }
+
     /// Starts the exec's process. Failures to find the program are reported on the stream, as Docker does.
     pub async fn exec_start(self: &Arc<Self>, id: &str) -> Result<ExecStreams, EngineError> {
         let exec = self.exec(id)?;

@@ -19,6 +19,7 @@ mod recovery;
 mod spec;
 mod stats;
 mod stdio;
+mod terminal;
 mod volumes;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ pub use exec::{Exec, ExecStreams};
 pub use lifecycle::WaitCondition;
 pub use names::validate_name;
 pub use networking::{labels_match, NetworkView};
+pub use terminal::TerminalSession;
 pub use volumes::{validate_volume_name, VolumeRecord};
 
 use crate::image::ImageStore;
@@ -46,6 +48,7 @@ pub struct Engine {
     execs: RwLock<HashMap<String, Arc<Exec>>>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     shutting_down: std::sync::atomic::AtomicBool,
+    terminals: terminal::Terminals,
 }
 
 impl Engine {
@@ -72,6 +75,7 @@ impl Engine {
             execs: RwLock::new(HashMap::new()),
             started_at: chrono::Utc::now(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            terminals: terminal::Terminals::default(),
         });
         recovery::recover(&engine).await?;
         // Endpoints of containers that no longer exist (removed while the daemon was down, or half-created).
@@ -150,6 +154,7 @@ impl Engine {
     fn forget(&self, id: &str) {
         self.containers.write().unwrap_or_else(|p| p.into_inner()).remove(id);
         self.execs.write().unwrap_or_else(|p| p.into_inner()).retain(|_, exec| exec.container.id != id);
+        self.terminals.forget_container(id);
     }
 
     /// Is any container (in any state) using this image id? Running ones are reported first.

@@ -123,6 +123,12 @@ impl Engine {
         Ok(to_response(&container, &second, Some(&first)))
     }
 
+    /// One stats object from a single sample (`one-shot=true`): precpu_stats stays empty.
+    pub fn stats_now(&self, reference: &str) -> Result<ContainerStatsResponse, EngineError> {
+        let container = self.container(reference)?;
+        Ok(to_response(&container, &sample(&container), None))
+    }
+
     /// A stats object every second until the receiver goes away.
     pub fn stats_stream(
         &self,

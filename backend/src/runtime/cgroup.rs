@@ -12,7 +12,7 @@ use cgroups_rs::memory::MemController;
 use cgroups_rs::pid::PidController;
 use cgroups_rs::{Controllers, MaxValue};
 use nix::sys::signal::Signal;
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources};
 
 use super::RuntimeError;
 
@@ -93,6 +93,9 @@ impl Cgroup {
         if let Some(r) = resources {
             cg.update(r)?;
         }
+        if resources.and_then(|r| r.devices().as_ref()).is_none_or(|d| d.is_empty()) {
+            cg.apply_device_rules(&device_rules(&[]))?;
+        }
         Ok(cg)
     }
 
@@ -134,6 +137,9 @@ impl Cgroup {
 
     /// Applies new limits (`docker update`, or at creation).
     pub fn update(&self, resources: &LinuxResources) -> Result<(), RuntimeError> {
+        if let Some(devices) = resources.devices().as_deref().filter(|d| !d.is_empty()) {
+            self.apply_device_rules(&device_rules(devices))?;
+        }
         if let Some(mem) = resources.memory() {
             self.update_memory(mem)?;
         }
@@ -237,6 +243,22 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Device access rules (cgroup v1 `devices.allow`/`devices.deny`, in order). cgroup v2 controls devices with
+    /// eBPF programs, which are not installed: there the rules are not enforced.
+    fn apply_device_rules(&self, rules: &[(bool, String)]) -> Result<(), RuntimeError> {
+        if self.inner.v2() {
+            return Ok(());
+        }
+        let Some(dir) = self.dir(Controllers::Devices) else {
+            return Ok(());
+        };
+        for (allow, rule) in rules {
+            let file = dir.join(if *allow { "devices.allow" } else { "devices.deny" });
+            std::fs::write(&file, rule).map_err(|e| cg_err(&self.id, "set device rule", format!("{rule}: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// Freezes every process (`docker pause`), waiting up to a second for the kernel to finish.
     pub fn freeze(&self) -> Result<(), RuntimeError> {
         let c = self
@@ -280,6 +302,11 @@ impl Cgroup {
 
     /// Kills what is left (SIGKILL, thawing first so frozen processes die) and removes the cgroup directories.
     pub fn destroy(self) -> Result<(), RuntimeError> {
+        self.remove()
+    }
+
+    /// Like [`destroy`](Self::destroy), through a shared reference (when the handle sits in an `Arc`).
+    pub fn remove(&self) -> Result<(), RuntimeError> {
         if !self.inner.exists() {
             return Ok(());
         }
@@ -375,6 +402,47 @@ impl Cgroup {
             s.pids_current = self.inner.tasks().len() as u64;
         }
     }
+}
+
+/// Docker's default device rules: nothing but `mknod` on any device, plus the standard character devices,
+/// ptys and `/dev/net/tun`.
+const DEFAULT_DEVICE_RULES: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
+];
+
+/// The spec's device rules as (allow, "type major:minor access") lines, in order. Unless the spec says something
+/// about all devices (a rule of type `a`, like Docker's leading deny-all or `--privileged`'s allow-all), Docker's
+/// defaults come first: a spec that only adds `--device` rules does not open everything else.
+pub(crate) fn device_rules(spec: &[LinuxDeviceCgroup]) -> Vec<(bool, String)> {
+    let mut v = Vec::new();
+    if !spec.iter().any(|d| matches!(d.typ(), None | Some(LinuxDeviceType::A))) {
+        v.push((false, "a *:* rwm".to_string()));
+        v.extend(DEFAULT_DEVICE_RULES.iter().map(|r| (true, r.to_string())));
+    }
+    let num = |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+    v.extend(spec.iter().filter_map(|d| {
+        let typ = match d.typ() {
+            None | Some(LinuxDeviceType::A) => "a",
+            Some(LinuxDeviceType::B) => "b",
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
+            // The devices cgroup knows no FIFOs (they need no permission).
+            Some(LinuxDeviceType::P) => return None,
+        };
+        let access = d.access().as_deref().filter(|a| !a.is_empty()).unwrap_or("rwm");
+        Some((d.allow(), format!("{typ} {}:{} {access}", num(d.major()), num(d.minor()))))
+    }));
+    v
 }
 
 /// cgroup v1 shares (2..262144) to v2 weight (1..10000), the formula runc and crun use.
@@ -506,6 +574,34 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a b", "../x"] {
             assert!(!valid_id(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn device_rules_from_spec_and_defaults() {
+        let d = device_rules(&[]);
+        assert_eq!(d[0], (false, "a *:* rwm".to_string()));
+        assert!(d.contains(&(true, "c 1:3 rwm".to_string())));
+        assert!(d.contains(&(true, "c 136:* rwm".to_string())));
+        let spec: Vec<LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "b", "major": 8, "access": "r"}
+        ]))
+        .unwrap();
+        assert_eq!(
+            device_rules(&spec),
+            vec![(false, "a *:* rwm".to_string()), (true, "c 1:3 rwm".to_string()), (true, "b 8:* r".to_string())]
+        );
+        let only_fuse: Vec<LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
+        ]))
+        .unwrap();
+        let r = device_rules(&only_fuse);
+        assert_eq!(r[0], (false, "a *:* rwm".to_string()));
+        assert_eq!(r.last(), Some(&(true, "c 10:229 rwm".to_string())));
+        let privileged: Vec<LinuxDeviceCgroup> =
+            serde_json::from_value(serde_json::json!([{"allow": true, "access": "rwm"}])).unwrap();
+        assert_eq!(device_rules(&privileged), vec![(true, "a *:* rwm".to_string())]);
     }
 
     #[test]

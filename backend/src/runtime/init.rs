@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
@@ -119,7 +119,11 @@ fn run(sync: &mut Sync) -> Res<Infallible> {
         std::fs::write(procs, &me).map_err(|e| format!("join cgroup {}: {e}", procs.display()))?;
     }
     match cfg.mode {
-        InitMode::Create { spec } => create(sync, &spec, cfg.tty),
+        InitMode::Create { spec } => {
+            let dirs: Vec<PathBuf> =
+                cfg.cgroup_procs.iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
+            create(sync, &spec, cfg.tty, &dirs)
+        }
         InitMode::Exec { target_pid, process } => exec_into(sync, target_pid, &process, cfg.tty),
     }
 }
@@ -156,7 +160,7 @@ fn fork_and_report(sync: &mut Sync) -> Res<()> {
     }
 }
 
-fn create(sync: &mut Sync, spec: &Spec, tty: bool) -> Res<Infallible> {
+fn create(sync: &mut Sync, spec: &Spec, tty: bool, cgroup_dirs: &[PathBuf]) -> Res<Infallible> {
     let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]);
     let mut unshare = CloneFlags::empty();
     let mut join: Vec<(OwnedFd, CloneFlags)> = Vec::new();
@@ -186,7 +190,7 @@ fn create(sync: &mut Sync, spec: &Spec, tty: bool) -> Res<Infallible> {
 
     // PID 1 of the container from here on.
     let root = rootfs::root_of(spec)?;
-    rootfs::prepare(spec, &root, tty)?;
+    rootfs::prepare(spec, &root, tty, cgroup_dirs)?;
     rootfs::pivot(&root)?;
     if unshare.contains(CloneFlags::CLONE_NEWUTS) {
         if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -368,13 +372,31 @@ fn set_user(process: &Process) -> Res<()> {
 
 /// Default dispositions and an empty mask for the program (Rust ignores SIGPIPE, which exec would keep).
 pub(crate) fn reset_signals() {
-    use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
-    for sig in Signal::iterator() {
-        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+    /// The kernel's `struct sigaction` (glibc's wrapper refuses the real-time signals it reserves, 32 and 33).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: installing SIG_DFL has no handler code to be unsafe about.
-        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+        // SAFETY: rt_sigaction reads one kernel sigaction (SIG_DFL, no handler code) that lives across the call;
+        // the old action is not requested; the sigset size is 8 bytes as the kernel expects.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
     }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None);
 }

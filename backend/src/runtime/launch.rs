@@ -100,7 +100,21 @@ fn high_pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
     Ok((hi(r)?, hi(w)?))
 }
 
+/// Container processes must re-parent to us (else their exit status is lost and their pid may be recycled before
+/// we open a pidfd): make sure we are a subreaper even if the caller forgot.
+fn ensure_subreaper() -> Result<(), RuntimeError> {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through a pointer that lives across the call.
+    let rc = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut libc::c_int) };
+    if rc == 0 && flag != 0 {
+        return Ok(());
+    }
+    tracing::warn!("the daemon was not a child subreaper; becoming one now");
+    super::become_subreaper()
+}
+
 fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError> {
+    ensure_subreaper()?;
     let (cfg_r, cfg_w) = high_pipe()?;
     let (sync_r, sync_w) = high_pipe()?;
     let exe = init_executable();
@@ -150,7 +164,14 @@ fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError>
     };
     // The intermediate process exits right after reporting; reap it before anyone waits on the grandchild.
     let status = child.wait();
-    let handle = handle?;
+    let handle = handle.map_err(|e| match e {
+        RuntimeError::Protocol(m) => RuntimeError::Protocol(format!(
+            "{m} ({} init: {}; does this binary dispatch `init` to runtime::init_main?)",
+            exe.display(),
+            status.as_ref().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())
+        )),
+        e => e,
+    })?;
     match next_message(&mut lines) {
         Ok(None) => {}
         Ok(Some(msg)) => {

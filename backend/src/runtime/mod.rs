@@ -5,13 +5,19 @@
 //! ([`init_main`]) joins the cgroup, unshares namespaces, forks the container's PID 1, mounts the spec's
 //! filesystems and `/dev`, pivots into the rootfs, drops to the spec's user and capabilities and execs the program.
 //! Exec failures come back over a close-on-exec sync pipe with Docker's wording. [`start_exec`] joins a running
-//! container the same way. The daemon must be a child subreaper ([`become_subreaper`]) so container processes
-//! re-parent to it and [`ProcessHandle::wait`] can collect their exit status.
+//! container the same way. With the `berth.init` annotation ([`INIT_ANNOTATION`]) `berth init` stays as PID 1,
+//! forwarding signals and reaping zombies (`docker run --init`).
+//!
+//! What the caller must do: be a child subreaper ([`become_subreaper`]) so container processes re-parent to the
+//! daemon; never reap with `waitpid(-1)` (that steals exit codes); wait on every [`ProcessHandle`] it gets (or the
+//! exited process stays a zombie).
 //!
 //! Also here: pinned network namespaces ([`create_netns`], [`in_netns`]) for the network module to configure,
 //! the overlay rootfs ([`mount_rootfs`], with a vfs copy fallback), cgroups ([`Cgroup`], v1 and v2 via
-//! `cgroups-rs`), ptys ([`open_pty`]) and statistics helpers. Not done: seccomp filters, AppArmor/SELinux labels,
-//! user namespaces, cgroup filesystem mounts inside the container, and hooks.
+//! `cgroups-rs`, with Docker's default device rules on v1), ptys ([`open_pty`]) and statistics helpers.
+//!
+//! Not done: seccomp filters (`spec.linux.seccomp` is ignored), AppArmor/SELinux labels, user namespaces, hooks,
+//! device rules on cgroup v2 (they need eBPF), and joining an existing mount namespace.
 
 mod capabilities;
 mod cgroup;

@@ -75,14 +75,23 @@ fn escape_opt(p: &Path) -> String {
     out
 }
 
+/// Overlay features that would make the upper dir more than a plain diff of the layers (metacopy keeps only
+/// metadata for chowned files, redirect_dir records renamed directories as xattrs) or tie it to these exact lower
+/// inodes (index): commit, `docker diff` and re-mounting after a daemon restart all read the upper dir as a diff.
+const PLAIN_DIFF_OPTIONS: &[(&str, &str)] = &[("index", "off"), ("redirect_dir", "off"), ("metacopy", "off")];
+
 fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
     let data = overlay_data(lowers, upper, work);
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    if data.len() >= page {
+    let options: String = PLAIN_DIFF_OPTIONS.iter().map(|(key, value)| format!(",{key}={value}")).collect();
+    if data.len() + options.len() >= page {
         return mount_overlay_fsconfig(lowers, upper, work, merged);
     }
-    mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
+    let with_options = format!("{data}{options}");
+    mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(with_options.as_str()))
+        // A kernel that does not know one of the options refuses the mount; its defaults are then the same.
+        .or_else(|_| mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data.as_str())))
         .map_err(|e| RuntimeError::path("mount overlay", merged, e))
 }
 
@@ -124,6 +133,12 @@ fn mount_overlay_fsconfig(lowers: &[PathBuf], upper: &Path, work: &Path, merged:
     }
     set(c"upperdir", &cstr(upper)?)?;
     set(c"workdir", &cstr(work)?)?;
+    for (key, value) in PLAIN_DIFF_OPTIONS {
+        if let (Ok(key), Ok(value)) = (CString::new(*key), CString::new(*value)) {
+            // An option this kernel does not know is one whose default is already a plain diff.
+            let _ = set(&key, &value);
+        }
+    }
     // SAFETY: FSCONFIG_CMD_CREATE takes no key or value.
     let rc = unsafe {
         libc::syscall(

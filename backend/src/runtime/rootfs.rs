@@ -29,7 +29,8 @@ pub(crate) fn root_of(spec: &Spec) -> Res<PathBuf> {
 }
 
 /// Everything before `pivot_root`: mounts, `/dev`, the console, the working directory.
-pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool) -> Res<()> {
+/// `cgroup_dirs` are the container's cgroup directories (for a `cgroup` mount).
+pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool, cgroup_dirs: &[PathBuf]) -> Res<()> {
     let propagation = match spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()) {
         Some("shared") | Some("rshared") => MsFlags::MS_SHARED,
         Some("slave") | Some("rslave") => MsFlags::MS_SLAVE,
@@ -43,7 +44,12 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool) -> Res<()> {
         .map_err(|e| mount_err("rootfs bind", root, e))?;
 
     let mounts: &[Mount] = spec.mounts().as_deref().unwrap_or(&[]);
-    let has_dev = mounts.iter().any(|m| m.destination() == Path::new("/dev"));
+    let dev_mount = mounts.iter().find(|m| m.destination() == Path::new("/dev"));
+    let has_dev = dev_mount.is_some();
+    // `-v /dev:/dev`: the host's /dev is in there; never mknod or symlink into it.
+    let dev_is_bind = dev_mount.is_some_and(|m| {
+        m.typ().as_deref() == Some("bind") || mount_options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
+    });
     if !has_dev {
         let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
         fs::create_dir_all(&dev).map_err(|e| format!("mkdir {}: {e}", dev.display()))?;
@@ -51,12 +57,14 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool) -> Res<()> {
             .map_err(|e| mount_err("tmpfs", &dev, e))?;
     }
     for m in mounts {
-        mount_entry(root, m)?;
+        mount_entry(root, m, cgroup_dirs)?;
     }
     let devices: &[LinuxDevice] = spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-    create_devices(root, devices)?;
-    dev_symlinks(root)?;
-    if tty {
+    if !dev_is_bind {
+        create_devices(root, devices)?;
+        dev_symlinks(root)?;
+    }
+    if tty && !dev_is_bind {
         bind_console(root)?;
     }
     if let Some(p) = spec.process() {
@@ -70,18 +78,17 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool) -> Res<()> {
 }
 
 /// Mounts one entry of `spec.mounts`, its destination resolved inside the root.
-fn mount_entry(root: &Path, m: &Mount) -> Res<()> {
+fn mount_entry(root: &Path, m: &Mount, cgroup_dirs: &[PathBuf]) -> Res<()> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest_in = m.destination();
     if !dest_in.is_absolute() {
         return Err(format!("mount destination {} is not absolute", dest_in.display()));
     }
-    if matches!(typ, "cgroup" | "cgroup2") {
-        tracing::debug!(dest = %dest_in.display(), "cgroup mount skipped");
-        return Ok(());
-    }
     let dest = resolve_in_root(root, dest_in).map_err(|e| format!("resolve {}: {e}", dest_in.display()))?;
     let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
+    if matches!(typ, "cgroup" | "cgroup2") {
+        return mount_cgroup(&dest, &opts, cgroup_dirs);
+    }
     if opts.is_bind() || typ == "bind" {
         let source = m.source().as_ref().ok_or_else(|| format!("bind mount {} has no source", dest_in.display()))?;
         let meta = fs::metadata(source).map_err(|e| format!("bind source {}: {e}", source.display()))?;
@@ -114,6 +121,62 @@ fn mount_entry(root: &Path, m: &Mount) -> Res<()> {
         mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>).map_err(|e| mount_err("propagation", &dest, e))?;
     }
     Ok(())
+}
+
+/// `/sys/fs/cgroup` in the container. cgroup v2: a fresh cgroup2 mount (rooted at the container's cgroup when it
+/// has a cgroup namespace). cgroup v1: a tmpfs with each hierarchy's container directory bound in, like runc, so
+/// `/sys/fs/cgroup/memory/memory.limit_in_bytes` shows the container's own limit.
+fn mount_cgroup(dest: &Path, opts: &mount_options::MountOptions, cgroup_dirs: &[PathBuf]) -> Res<()> {
+    create_mount_point(dest, true)?;
+    let keep = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+    let flags = opts.flags & keep;
+    let unified = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false);
+    if unified {
+        return mount(Some("cgroup2"), dest, Some("cgroup2"), flags, None::<&str>)
+            .map_err(|e| mount_err("cgroup2", dest, e));
+    }
+    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755")).map_err(|e| mount_err("tmpfs", dest, e))?;
+    let hierarchies = v1_mount_points(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+    for dir in cgroup_dirs {
+        let Some(mp) = hierarchies.iter().find(|mp| dir.starts_with(mp)) else {
+            continue;
+        };
+        let Some(name) = mp.file_name() else { continue };
+        let target = dest.join(name);
+        create_mount_point(&target, true)?;
+        mount(Some(dir.as_path()), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| mount_err(&format!("bind {}", dir.display()), &target, e))?;
+        remount_bind(&target, flags | base)?;
+        let name = name.to_string_lossy();
+        if name.contains(',') {
+            // Co-mounted controllers (cpu,cpuacct): each name is a link to the joint directory.
+            for part in name.split(',') {
+                let _ = symlink(name.as_ref(), dest.join(part));
+            }
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        mount(None::<&str>, dest, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base, None::<&str>)
+            .map_err(|e| mount_err("read-only remount", dest, e))?;
+    }
+    Ok(())
+}
+
+/// Mount points of the cgroup v1 hierarchies in a mountinfo text.
+pub(crate) fn v1_mount_points(mountinfo: &str) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            if right.split(' ').next() != Some("cgroup") {
+                return None;
+            }
+            left.split(' ').nth(4).map(PathBuf::from)
+        })
+        .collect()
 }
 
 /// A directory, or an empty file for file bind mounts.
@@ -226,6 +289,8 @@ fn make_device(
             std::os::unix::fs::chown(&dest, Some(uid), Some(gid))
                 .map_err(|e| format!("chown {}: {e}", dest.display()))?;
         }
+        // Something is mounted there already (a bind-mounted device from the spec): it wins.
+        Err(nix::errno::Errno::EEXIST) => {}
         Err(nix::errno::Errno::EPERM) => {
             // No CAP_MKNOD here: bind the host's device instead.
             create_mount_point(&dest, false)?;
@@ -328,4 +393,21 @@ fn readonly_path(p: &Path) -> Res<()> {
         Err(e) => return Err(mount_err("read-only bind", p, e)),
     }
     remount_bind(p, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_v1_hierarchies() {
+        let info = "30 25 0:26 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory\n\
+                    31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n\
+                    32 25 0:28 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+                    33 1 8:1 / / rw - ext4 /dev/vda rw\n";
+        assert_eq!(
+            v1_mount_points(info),
+            vec![PathBuf::from("/sys/fs/cgroup/memory"), PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")]
+        );
+    }
 }

@@ -3,13 +3,13 @@
 //! Words are kept *raw*: quotes, escapes and `$VARIABLES` exactly as written, because whether and how they are
 //! processed depends on the instruction and on the build (see [`Instruction::expand`]). `flags` on an
 //! [`Instruction`] are the source of truth for printing; the typed flag fields inside commands (for example
-//! [`Copy::from`]) are derived from them by the parser.
+//! [`CopyCommand::from`]) are derived from them by the parser.
 
 use core::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::span::Span;
+use super::span::{Position, Span};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,13 +64,51 @@ pub struct Flag {
 pub struct Word {
     pub raw: String,
     pub span: Span,
+    /// Where the word continues on a later physical line (continuations joined it): lets
+    /// [`Word::position_at`] find the source position of any byte of `raw`. Empty for one-line words.
+    #[serde(skip)]
+    pub pieces: Vec<WordPiece>,
+}
+
+/// `raw[offset..]` starts at `start` in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordPiece {
+    pub offset: usize,
+    pub start: Position,
 }
 
 impl Word {
     pub fn new(raw: impl Into<String>, span: Span) -> Self {
-        Word {
-            raw: raw.into(),
-            span,
+        Word { raw: raw.into(), span, pieces: Vec::new() }
+    }
+
+    /// The source position of byte `offset` of `raw`. Exact for words taken verbatim from the source (shell
+    /// forms, plain arguments); JSON-decoded or expanded words only have their span.
+    pub fn position_at(&self, offset: usize) -> Position {
+        self.locate(offset, false)
+    }
+
+    /// The source span of a byte range of `raw` (see [`Word::position_at`]).
+    pub fn span_of(&self, range: core::ops::Range<usize>) -> Span {
+        let start = self.locate(range.start, false);
+        let end = if range.end > range.start { self.locate(range.end, true) } else { start };
+        Span { start, end }
+    }
+
+    fn locate(&self, offset: usize, is_end: bool) -> Position {
+        let offset = offset.min(self.raw.len());
+        // An end on a piece boundary stays at the end of the earlier line.
+        let (piece_offset, piece_start) = self
+            .pieces
+            .iter()
+            .rev()
+            .find(|piece| if is_end { piece.offset < offset } else { piece.offset <= offset })
+            .map_or((0, self.span.start), |piece| (piece.offset, piece.start));
+        let between = self.raw.get(piece_offset..offset).unwrap_or_default();
+        Position {
+            line: piece_start.line,
+            column: piece_start.column + between.chars().count(),
+            offset: piece_start.offset + between.len(),
         }
     }
 }
@@ -78,15 +116,15 @@ impl Word {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "instruction", content = "arguments", rename_all = "snake_case")]
 pub enum Command {
-    From(From),
+    From(FromCommand),
     Run(Run),
     Cmd(CommandLine),
     Label(KeyValues),
     Maintainer(Word),
     Expose(Vec<Word>),
     Env(KeyValues),
-    Add(Copy),
-    Copy(Copy),
+    Add(CopyCommand),
+    Copy(CopyCommand),
     Entrypoint(CommandLine),
     Volume(Volume),
     User(Word),
@@ -134,40 +172,25 @@ pub fn known_flags(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "FROM" => &["platform"],
         "RUN" => &["mount", "network", "security"],
-        "ADD" => &[
-            "chown",
-            "chmod",
-            "checksum",
-            "keep-git-dir",
-            "link",
-            "exclude",
-        ],
+        "ADD" => &["chown", "chmod", "checksum", "keep-git-dir", "link", "exclude"],
         "COPY" => &["from", "chown", "chmod", "link", "parents", "exclude"],
-        "HEALTHCHECK" => &[
-            "interval",
-            "timeout",
-            "start-period",
-            "start-interval",
-            "retries",
-        ],
+        "HEALTHCHECK" => &["interval", "timeout", "start-period", "start-interval", "retries"],
         _ => &[],
     }
 }
 
 /// `FROM [--platform=..] image [AS name]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct From {
+pub struct FromCommand {
     pub image: Word,
-    /// The stage name as written after `AS`; Docker compares stage names lower-cased, see [`From::stage_name`].
+    /// The stage name as written after `AS`; Docker compares stage names lower-cased, see [`FromCommand::stage_name`].
     pub alias: Option<Word>,
     pub platform: Option<String>,
 }
 
-impl From {
+impl FromCommand {
     pub fn stage_name(&self) -> Option<String> {
-        self.alias
-            .as_ref()
-            .map(|alias| alias.raw.to_ascii_lowercase())
+        self.alias.as_ref().map(|alias| alias.raw.to_ascii_lowercase())
     }
 }
 
@@ -218,10 +241,7 @@ impl Heredoc {
         if !self.chomp {
             return self.content.clone();
         }
-        self.content
-            .split_inclusive('\n')
-            .map(|line| line.trim_start_matches('\t'))
-            .collect()
+        self.content.split_inclusive('\n').map(|line| line.trim_start_matches('\t')).collect()
     }
 }
 
@@ -246,16 +266,11 @@ pub struct Mount {
 
 impl Mount {
     pub fn option(&self, key: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .find(|(name, _)| name == key)
-            .and_then(|(_, value)| value.as_deref())
+        self.options.iter().find(|(name, _)| name == key).and_then(|(_, value)| value.as_deref())
     }
 
     pub fn target(&self) -> Option<&str> {
-        self.option("target")
-            .or_else(|| self.option("dst"))
-            .or_else(|| self.option("destination"))
+        self.option("target").or_else(|| self.option("dst")).or_else(|| self.option("destination"))
     }
 }
 
@@ -290,7 +305,7 @@ pub struct KeyValue {
 
 /// COPY and ADD (ADD ignores `from` and `parents`; COPY ignores `checksum` and `keep_git_dir`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Copy {
+pub struct CopyCommand {
     pub sources: Vec<Word>,
     pub destination: Word,
     /// Written as a JSON array.
@@ -353,7 +368,7 @@ pub struct Stage<'a> {
     /// 0-based, as `COPY --from=0` counts.
     pub index: usize,
     pub from_instruction: &'a Instruction,
-    pub from: &'a From,
+    pub from: &'a FromCommand,
     /// The instructions after FROM, up to the next FROM.
     pub instructions: &'a [Instruction],
 }
@@ -376,10 +391,7 @@ impl Dockerfile {
             .collect();
         let mut stages = Vec::with_capacity(from_positions.len());
         for (index, &position) in from_positions.iter().enumerate() {
-            let end = from_positions
-                .get(index + 1)
-                .copied()
-                .unwrap_or(self.instructions.len());
+            let end = from_positions.get(index + 1).copied().unwrap_or(self.instructions.len());
             let from_instruction = &self.instructions[position];
             if let Command::From(from) = &from_instruction.command {
                 stages.push(Stage {
@@ -395,14 +407,10 @@ impl Dockerfile {
 
     /// ARG instructions before the first FROM: the only variables FROM lines can use.
     pub fn meta_args(&self) -> impl Iterator<Item = &Instruction> {
-        self.instructions
-            .iter()
-            .take_while(|instruction| !matches!(instruction.command, Command::From(_)))
+        self.instructions.iter().take_while(|instruction| !matches!(instruction.command, Command::From(_)))
     }
 
     pub fn directive(&self, name: &str) -> Option<&Directive> {
-        self.directives
-            .iter()
-            .find(|directive| directive.name == name)
+        self.directives.iter().find(|directive| directive.name == name)
     }
 }

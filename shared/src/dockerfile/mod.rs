@@ -7,9 +7,18 @@
 //! - [`parser`]: logical lines into instructions, with Docker's error messages ([`error`]).
 //! - [`substitution`]: `$VAR` / `${VAR:-default}` expansion as a pure function.
 //! - [`expand`]: which words of which instruction Docker expands, applied to an [`Instruction`].
-//! - [`print`]: the syntax tree back to Dockerfile text.
+//! - [`print`](mod@print): the syntax tree back to Dockerfile text.
 //! - [`image_ref`]: splitting `registry/name:tag@digest`.
 //! - [`lint`]: rules over the syntax tree, with fixes an editor can apply.
+//!
+//! Where Berth deliberately differs from buildkit (each makes the editor more useful, none accepts a file
+//! Docker would build differently):
+//! - Unknown `--flags` are kept in the tree instead of failing the parse; lint rule BL025 reports them as errors.
+//! - ONBUILD triggers are parsed as instructions now, not stored as text and checked when they fire.
+//! - A lone escape character ending an instruction's arguments (only `\ ` before a final continuation leaves
+//!   one) is dropped: Docker's word splitters skip it too, and it could not be printed back.
+//! - `# escape=`/`# syntax=` lines are recorded as directives, not also as comments of the first instruction.
+//! - Errors are reported per instruction by [`parse_recovering`]; [`parse`] returns the one Docker would.
 
 pub mod ast;
 pub mod error;

@@ -1,0 +1,104 @@
+//! The playground terminal over its websocket: a shell in a container, the scrollback replayed on reconnect, and
+//! a read-only viewer whose keystrokes go nowhere.
+
+mod support;
+
+use std::time::Duration;
+
+use berth_shared::api::terminal::{ClientMessage, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use support::Daemon;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(daemon: &Daemon, query: &str) -> Socket {
+    let url = format!("ws://{}/berth/terminals/ws?{query}", daemon.http_addr());
+    let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+    socket
+}
+
+async fn next_control(socket: &mut Socket) -> ServerMessage {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("socket open")
+            .expect("valid frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("a ServerMessage");
+        }
+    }
+}
+
+/// Reads binary output until `needle` appears; returns everything read.
+async fn read_until(socket: &mut Socket, needle: &str) -> String {
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("{needle:?} within 10 s; saw {seen:?}"))
+            .expect("socket open")
+            .expect("valid frame");
+        if let Message::Binary(data) = message {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    seen
+}
+
+async fn send(socket: &mut Socket, message: &ClientMessage) {
+    socket.send(Message::Text(serde_json::to_string(message).unwrap().into())).await.expect("send");
+}
+
+#[tokio::test]
+async fn shell_session_survives_a_reconnect() {
+    let daemon = Daemon::start();
+    daemon.ok(&["run", "-d", "--name", "term", "busybox", "sleep", "1000"]);
+
+    let mut first = connect(&daemon, "container=term&mode=shell&rows=30&cols=100").await;
+    let ServerMessage::Hello { session, readonly, .. } = next_control(&mut first).await else {
+        panic!("the first message is hello")
+    };
+    assert!(!readonly);
+    assert_eq!(next_control(&mut first).await, ServerMessage::ReplayStart);
+    assert_eq!(next_control(&mut first).await, ServerMessage::ReplayEnd);
+    send(&mut first, &ClientMessage::Input { data: "echo hello-from-terminal-$((6*7))\r".into() }).await;
+    read_until(&mut first, "hello-from-terminal-42").await;
+    send(&mut first, &ClientMessage::Input { data: "stty size\r".into() }).await;
+    read_until(&mut first, "30 100").await;
+    drop(first);
+
+    let mut again = connect(&daemon, &format!("session={session}")).await;
+    let ServerMessage::Hello { session: rejoined, .. } = next_control(&mut again).await else { panic!("hello") };
+    assert_eq!(rejoined, session, "the same shell");
+    assert_eq!(next_control(&mut again).await, ServerMessage::ReplayStart);
+    let replay = read_until(&mut again, "hello-from-terminal-42").await;
+    assert!(replay.contains("echo hello-from-terminal-"), "the scrollback has the command too: {replay:?}");
+
+    let mut viewer = connect(&daemon, &format!("session={session}&readonly=true")).await;
+    let ServerMessage::Hello { readonly, .. } = next_control(&mut viewer).await else { panic!("hello") };
+    assert!(readonly);
+    send(&mut viewer, &ClientMessage::Input { data: "echo viewer-typed\r".into() }).await;
+    send(&mut again, &ClientMessage::Input { data: "echo owner-typed\r".into() }).await;
+    let seen = read_until(&mut viewer, "owner-typed\r\n").await;
+    assert!(!seen.contains("viewer-typed"), "a viewer cannot type: {seen:?}");
+
+    send(&mut again, &ClientMessage::Input { data: "exit 5\r".into() }).await;
+    loop {
+        if let ServerMessage::Exit { code } = next_control(&mut again).await {
+            assert_eq!(code, 5);
+            break;
+        }
+    }
+    daemon.ok(&["rm", "-f", "term"]);
+}
+
+#[tokio::test]
+async fn unknown_sessions_and_containers_are_refused() {
+    let daemon = Daemon::start();
+    let url = format!("ws://{}/berth/terminals/ws?session=nosuch", daemon.http_addr());
+    assert!(tokio_tungstenite::connect_async(url).await.is_err(), "no upgrade for an unknown session");
+    let url = format!("ws://{}/berth/terminals/ws?container=nosuch", daemon.http_addr());
+    assert!(tokio_tungstenite::connect_async(url).await.is_err());
+}

@@ -109,7 +109,6 @@ impl Decoder<'_> {
         known: &[&str],
         ignored: &[&str],
     ) -> Vec<Entry<'tree>> {
-        self.record(path, node);
         let entries = match &node.value {
             Value::Mapping(entries) => entries,
             Value::Null => return Vec::new(),
@@ -245,6 +244,18 @@ impl Decoder<'_> {
                 Vec::new()
             }
         }
+    }
+
+    /// A sequence of names that the model keeps as map keys (`depends_on: [db]`): each item's position is also
+    /// recorded under `path.name`, the path the map form would have.
+    pub(crate) fn names_list(&mut self, node: &Node, path: &str) -> Vec<String> {
+        let names = self.string_list(node, path);
+        if let Value::Sequence(items) = &node.value {
+            for (item, name) in items.iter().zip(&names) {
+                self.record(&child_path(path, name), item);
+            }
+        }
+        names
     }
 
     /// A single scalar or a sequence of scalars.

@@ -477,7 +477,7 @@ impl Decoder<'_> {
         let mut result = IndexMap::new();
         match &node.value {
             Value::Sequence(_) => {
-                for name in self.string_list(node, path) {
+                for name in self.names_list(node, path) {
                     result.insert(name, ServiceNetwork::default());
                 }
             }
@@ -516,7 +516,7 @@ impl Decoder<'_> {
         let mut result = IndexMap::new();
         match &node.value {
             Value::Sequence(_) => {
-                for name in self.string_list(node, path) {
+                for name in self.names_list(node, path) {
                     result.insert(name, Dependency::default());
                 }
             }

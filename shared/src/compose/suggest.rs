@@ -12,20 +12,33 @@ pub(crate) fn closest<'candidate>(word: &str, candidates: impl IntoIterator<Item
         .map(|(_, candidate)| candidate.to_string())
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance counting a swap of two neighbouring characters as one edit (optimal string alignment), since
+/// `imgae` for `image` is the typo people make.
 fn edit_distance(left: &str, right: &str) -> usize {
+    let left: Vec<char> = left.chars().collect();
     let right: Vec<char> = right.chars().collect();
-    let mut previous: Vec<usize> = (0..=right.len()).collect();
-    for (row, left_char) in left.chars().enumerate() {
-        let mut current = Vec::with_capacity(right.len() + 1);
-        current.push(row + 1);
-        for (column, right_char) in right.iter().enumerate() {
-            let substitution = previous[column] + usize::from(left_char != *right_char);
-            current.push(substitution.min(previous[column + 1] + 1).min(current[column] + 1));
+    let width = right.len() + 1;
+    let mut table = vec![0usize; (left.len() + 1) * width];
+    for row in 0..=left.len() {
+        for column in 0..=right.len() {
+            let cell = if row == 0 {
+                column
+            } else if column == 0 {
+                row
+            } else {
+                let cost = usize::from(left[row - 1] != right[column - 1]);
+                let mut best = (table[(row - 1) * width + column] + 1)
+                    .min(table[row * width + column - 1] + 1)
+                    .min(table[(row - 1) * width + column - 1] + cost);
+                if row > 1 && column > 1 && left[row - 1] == right[column - 2] && left[row - 2] == right[column - 1] {
+                    best = best.min(table[(row - 2) * width + column - 2] + 1);
+                }
+                best
+            };
+            table[row * width + column] = cell;
         }
-        previous = current;
     }
-    previous[right.len()]
+    table[left.len() * width + right.len()]
 }
 
 #[cfg(test)]

@@ -334,7 +334,7 @@ mod tests {
         let image = tree.get("services").and_then(|s| s.get("web")).and_then(|w| w.get("image")).expect("image");
         assert_eq!(image.as_scalar_text(), Some("nginx"));
         assert_eq!((image.span.start.line, image.span.start.column), (3, 12));
-        assert_eq!(image.span.start.offset, 27);
+        assert_eq!(image.span.start.offset, 28);
     }
 
     #[test]

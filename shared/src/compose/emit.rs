@@ -110,11 +110,13 @@ fn key_text(key: &str) -> String {
     }
 }
 
-/// Plain only for text that starts with a letter or `/` and holds no YAML indicator, and is not a word that
-/// some YAML reader takes for a boolean or null.
+/// Plain only for text that starts with a letter or `/` and holds no YAML indicator (a colon only inside a
+/// word, as in `postgres:16`), and is not a word that some YAML reader takes for a boolean or null.
 fn is_plain_safe(text: &str) -> bool {
     text.chars().next().is_some_and(|first| first.is_ascii_alphabetic() || first == '/')
-        && text.chars().all(|character| character.is_ascii_alphanumeric() || "_./@+-=".contains(character))
+        && text.chars().all(|character| character.is_ascii_alphanumeric() || "_./@+-=:".contains(character))
+        // A trailing colon would read as a mapping key.
+        && !text.ends_with(':')
         && !is_reserved_word(text)
 }
 

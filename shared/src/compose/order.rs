@@ -65,50 +65,45 @@ impl Project {
 
     /// Every service after the services it waits for; ties keep declaration order. A cycle is an error naming it.
     pub fn startup_order(&self) -> Result<Vec<&str>, ComposeError> {
-        let mut order = Vec::with_capacity(self.services.len());
-        let mut state = vec![Visit::New; self.services.len()];
-        let mut stack = Vec::new();
-        for index in 0..self.services.len() {
-            self.visit(index, &mut state, &mut stack, &mut order)?;
+        let names: Vec<&str> = self.services.keys().map(String::as_str).collect();
+        let dependencies_of = |index: usize| -> Vec<usize> {
+            self.dependencies(names[index]).into_iter().filter_map(|name| self.services.get_index_of(name)).collect()
+        };
+        let mut order = Vec::with_capacity(names.len());
+        let mut state = vec![Visit::New; names.len()];
+        // Depth-first with an explicit stack: a long depends_on chain must not overflow the call stack.
+        let mut stack: Vec<(usize, Vec<usize>, usize)> = Vec::new();
+        for root in 0..names.len() {
+            if state[root] != Visit::New {
+                continue;
+            }
+            state[root] = Visit::InProgress;
+            stack.push((root, dependencies_of(root), 0));
+            while let Some((index, dependencies, next)) = stack.last_mut() {
+                let Some(&dependency) = dependencies.get(*next) else {
+                    state[*index] = Visit::Done;
+                    order.push(names[*index]);
+                    stack.pop();
+                    continue;
+                };
+                *next += 1;
+                match state[dependency] {
+                    Visit::Done => {}
+                    Visit::InProgress => {
+                        let start = stack.iter().position(|(entry, _, _)| *entry == dependency).unwrap_or(0);
+                        let mut cycle: Vec<String> =
+                            stack[start..].iter().map(|(entry, _, _)| names[*entry].to_string()).collect();
+                        cycle.push(names[dependency].to_string());
+                        return Err(ComposeError::DependencyCycle(cycle));
+                    }
+                    Visit::New => {
+                        state[dependency] = Visit::InProgress;
+                        stack.push((dependency, dependencies_of(dependency), 0));
+                    }
+                }
+            }
         }
         Ok(order)
-    }
-
-    fn visit<'project>(
-        &'project self,
-        index: usize,
-        state: &mut [Visit],
-        stack: &mut Vec<usize>,
-        order: &mut Vec<&'project str>,
-    ) -> Result<(), ComposeError> {
-        match state[index] {
-            Visit::Done => return Ok(()),
-            Visit::InProgress => {
-                let start = stack.iter().position(|entry| *entry == index).unwrap_or(0);
-                let mut cycle: Vec<String> = stack[start..].iter().map(|entry| self.service_name(*entry)).collect();
-                cycle.push(self.service_name(index));
-                return Err(ComposeError::DependencyCycle(cycle));
-            }
-            Visit::New => {}
-        }
-        state[index] = Visit::InProgress;
-        stack.push(index);
-        let name = self.service_name(index);
-        for dependency in self.dependencies(&name) {
-            if let Some(dependency_index) = self.services.get_index_of(dependency) {
-                self.visit(dependency_index, state, stack, order)?;
-            }
-        }
-        stack.pop();
-        state[index] = Visit::Done;
-        if let Some((key, _)) = self.services.get_index(index) {
-            order.push(key.as_str());
-        }
-        Ok(())
-    }
-
-    fn service_name(&self, index: usize) -> String {
-        self.services.get_index(index).map(|(name, _)| name.clone()).unwrap_or_default()
     }
 }
 

@@ -655,6 +655,20 @@ fn startup_order_puts_dependencies_first() {
 }
 
 #[test]
+fn long_dependency_chains_do_not_overflow_the_stack() {
+    let mut source = String::from("services:\n");
+    for index in 0..5_000 {
+        source.push_str(&format!("  s{index}:\n    image: x\n"));
+        if index > 0 {
+            source.push_str(&format!("    depends_on: [s{}]\n", index - 1));
+        }
+    }
+    let project = project(&source);
+    let order = project.startup_order().expect("no cycle");
+    assert_eq!((order.first().copied(), order.last().copied()), (Some("s0"), Some("s4999")));
+}
+
+#[test]
 fn startup_order_reports_cycles() {
     let mut project = project("services:\n  a: {image: x}\n  b: {image: x}\n");
     if let Some(a) = project.services.get_mut("a") {
@@ -796,6 +810,12 @@ proptest! {
             "{target: 0}", "[\"1-2:3-4/udp\"]", "null", "&a [*a]", "99999999999999999999"]),
     ) {
         let _ = load_one(&format!("services:\n  web:\n    {key}: {value}\n  other:\n    image: y\n"));
+    }
+
+    #[test]
+    fn no_yaml_shaped_input_panics(source in "[a-z0-9:\\-\\[\\]{}&*!|>'\"#%@ \n,?$<.]{0,120}") {
+        let _ = load_one(&source);
+        let _ = load_one(&format!("services:\n  web:\n    {source}"));
     }
 
     #[test]

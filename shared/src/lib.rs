@@ -6,6 +6,9 @@
 //! - [`api`]: Engine API models (re-exported from bollard-stubs) and Berth's own wire types (terminal protocol).
 //! - [`dockerfile`]: Dockerfile parser (directives, continuations, heredocs, JSON/shell forms, spans),
 //!   variable substitution, printer and linter.
+//! - [`compose`]: compose files loaded into a resolved project (interpolation, extends, override merge,
+//!   validation with line:column), startup order, config hashes and `compose config` output.
 
 pub mod api;
 pub mod dockerfile;
+pub mod compose;

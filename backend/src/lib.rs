@@ -6,9 +6,11 @@
 //! - [`store`]: crash-safe metadata files.
 //! - [`engine`]: containers (state machine, restart policy, logs), exec sessions, events.
 //! - [`api`]: axum routers for the Engine API over the unix socket and HTTP, and the web app.
-//! - [`build`], [`network`]: the builder and the networks (later issues).
+//! - [`build`]: the Dockerfile builder (contexts, .dockerignore, cache, steps as containers and layers).
+//! - [`network`]: the networks (later issues).
 
 pub mod api;
+pub mod build;
 pub mod engine;
 pub mod image;
 pub mod runtime;

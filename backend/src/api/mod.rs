@@ -4,6 +4,7 @@
 
 mod archive;
 mod attach;
+mod build;
 mod container_views;
 mod containers;
 mod error;
@@ -99,6 +100,7 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/images/prune", post(images::prune))
         .route("/images/{*rest}", get(images::image_get).post(images::image_post).delete(images::image_delete))
         .route("/commit", post(images::commit))
+        .route("/build", post(build::build))
         .with_state(engine);
     web::attach_web_app(api, web_dir)
 }

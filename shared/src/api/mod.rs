@@ -1,0 +1,10 @@
+//! Engine API models, generated from Docker's OpenAPI spec by bollard-stubs (never hand-written here), and
+//! Berth's own wire types for what the Engine API does not cover.
+//!
+//! - [`build`]: typed build progress events (the legacy `docker build` JSON stream is rendered from them).
+//! - [`layers`]: per-layer file trees, wasted space and image diffs.
+
+pub mod build;
+pub mod layers;
+
+pub use bollard_stubs::models;

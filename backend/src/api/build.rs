@@ -42,7 +42,9 @@ fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<String>)> {
     }
     let query: BuildQuery = serde_json::from_value(serde_json::Value::Object(map)).unwrap_or_default();
     let build_args: BTreeMap<String, Option<String>> = match query.buildargs.as_deref().filter(|s| !s.is_empty()) {
-        Some(json) => serde_json::from_str(json).map_err(|e| ApiError::bad_request(format!("invalid buildargs: {e}")))?,
+        Some(json) => {
+            serde_json::from_str(json).map_err(|e| ApiError::bad_request(format!("invalid buildargs: {e}")))?
+        }
         None => BTreeMap::new(),
     };
     let labels: BTreeMap<String, String> = match query.labels.as_deref().filter(|s| !s.is_empty()) {

@@ -93,7 +93,8 @@ pub fn hash_tree(hasher: &mut Sha256, path: &Path, name: &str) -> Result<(), Bui
     } else {
         "o"
     };
-    let header = format!("{name}\0{kind}\0{:o}\0{}\0{}\0{}\0", meta.mode() & 0o7777, meta.uid(), meta.gid(), meta.len());
+    let header =
+        format!("{name}\0{kind}\0{:o}\0{}\0{}\0{}\0", meta.mode() & 0o7777, meta.uid(), meta.gid(), meta.len());
     hasher.update((header.len() as u64).to_le_bytes());
     hasher.update(header.as_bytes());
     if meta.file_type().is_symlink() {

@@ -105,7 +105,11 @@ impl BuildContext {
             // An empty body is an empty context (`docker build - < Dockerfile` is handled by the caller).
             return Ok(context);
         }
-        archive::extract_tar(&context.root, "/", decoded, false).map_err(|e| BuildError::Context(e.to_string()))?;
+        let mut decoded = PaddedTar { inner: decoded, read: 0, padding: None };
+        archive::extract_tar(&context.root, "/", &mut decoded, false)
+            .map_err(|e| BuildError::Context(e.to_string()))?;
+        // Read what follows the end-of-archive marker too: a client still writing it must not see a closed pipe.
+        let _ = std::io::copy(&mut decoded, &mut std::io::sink());
         Ok(context)
     }
 
@@ -140,8 +144,10 @@ impl BuildContext {
         let (holder, root) = new_holder(work)?;
         let context = BuildContext { holder: holder.clone(), root: root.clone() };
         let clone = holder.join("clone");
-        run_git(Command::new("git").arg("clone").arg("--quiet").arg("--recurse-submodules").arg("--").arg(repo).arg(&clone))
-            .map_err(git_error)?;
+        run_git(
+            Command::new("git").arg("clone").arg("--quiet").arg("--recurse-submodules").arg("--").arg(repo).arg(&clone),
+        )
+        .map_err(git_error)?;
         if !reference.is_empty() {
             run_git(Command::new("git").arg("-C").arg(&clone).arg("checkout").arg("--quiet").arg(reference).arg("--"))
                 .map_err(git_error)?;
@@ -180,6 +186,36 @@ impl BuildContext {
             remove_excluded(&self.root, "", &rules)?;
         }
         Ok(dockerfile)
+    }
+}
+
+/// Completes a tar stream cut short after its last entry's data. The docker CLI 28's legacy builder sends such
+/// streams when `-f` names a Dockerfile outside the context (its tar wrapper is not closed: no padding, no
+/// end-of-archive blocks); dockerd accepts them, so Berth does too. A complete stream is left as it is: readers stop
+/// at its end-of-archive blocks before any padding.
+struct PaddedTar<R> {
+    inner: R,
+    read: u64,
+    /// Zero bytes still to produce once `inner` has ended.
+    padding: Option<u64>,
+}
+
+impl<R: Read> Read for PaddedTar<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(left) = self.padding.as_mut() {
+            let n = (*left).min(buf.len() as u64) as usize;
+            buf[..n].fill(0);
+            *left -= n as u64;
+            return Ok(n);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let to_block = (512 - self.read % 512) % 512;
+            self.padding = Some(to_block + 1024);
+            return self.read(buf);
+        }
+        self.read += n as u64;
+        Ok(n)
     }
 }
 
@@ -311,7 +347,8 @@ mod tests {
         fs::create_dir_all(src.path().join("secret/public")).unwrap();
         fs::write(src.path().join("secret/key"), "x").unwrap();
         fs::write(src.path().join("secret/public/ok"), "x").unwrap();
-        let context = BuildContext::from_source(work.path(), &ContextSource::detect(src.path().to_str().unwrap())).unwrap();
+        let context =
+            BuildContext::from_source(work.path(), &ContextSource::detect(src.path().to_str().unwrap())).unwrap();
         let dockerfile = context.prepare("Dockerfile").unwrap();
         assert_eq!(dockerfile, "FROM busybox\n");
         let root = context.root();

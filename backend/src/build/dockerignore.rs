@@ -80,9 +80,7 @@ fn clean(path: &str) -> String {
 fn match_components(pattern: &[String], path: &[&str]) -> bool {
     match pattern.split_first() {
         None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=path.len()).any(|skip| match_components(rest, &path[skip..]))
-        }
+        Some((first, rest)) if first == "**" => (0..=path.len()).any(|skip| match_components(rest, &path[skip..])),
         Some((first, rest)) => match path.split_first() {
             Some((name, path_rest)) => {
                 glob(&first.chars().collect::<Vec<_>>(), &name.chars().collect::<Vec<_>>())

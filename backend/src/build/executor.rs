@@ -165,9 +165,10 @@ impl<'a> Executor<'a> {
         let last = match &self.options.target {
             Some(target) => {
                 let wanted = target.to_ascii_lowercase();
-                stages.iter().position(|s| s.name().as_deref() == Some(wanted.as_str())).ok_or_else(|| {
-                    BuildError::NoTarget(target.clone())
-                })?
+                stages
+                    .iter()
+                    .position(|s| s.name().as_deref() == Some(wanted.as_str()))
+                    .ok_or_else(|| BuildError::NoTarget(target.clone()))?
             }
             None => stages.len().checked_sub(1).ok_or_else(|| BuildError::NoTarget(String::new()))?,
         };
@@ -419,7 +420,8 @@ impl<'a> Executor<'a> {
                 let comment = format!("CMD {}", json(&command));
                 self.commit_config(state, line, comment, move |config, _, _| {
                     config.set_cmd(Some(command));
-                }).await
+                })
+                .await
             }
             Command::Entrypoint(command_line) => {
                 let command = self.command_line(state, command_line);
@@ -457,7 +459,8 @@ impl<'a> Executor<'a> {
                 let comment = format!("USER {user}");
                 self.commit_config(state, line, comment, move |config, _, _| {
                     config.set_user(Some(user));
-                }).await
+                })
+                .await
             }
             Command::Volume(volume) => {
                 let mut paths = Vec::new();
@@ -482,7 +485,7 @@ impl<'a> Executor<'a> {
                 self.commit_config(state, line, comment, move |config, _, _| {
                     config.set_stop_signal(Some(signal));
                 })
-                    .await
+                .await
             }
             Command::Healthcheck(check) => {
                 let health = match check {
@@ -591,7 +594,14 @@ impl<'a> Executor<'a> {
     }
 
     /// Records the line of the new history entry and stores the metadata of `image`.
-    fn finish_image(&self, state: &mut StageState, image: Image, mut meta: ImageMeta, line: usize, key: &str) -> Result<StepOutcome, BuildError> {
+    fn finish_image(
+        &self,
+        state: &mut StageState,
+        image: Image,
+        mut meta: ImageMeta,
+        line: usize,
+        key: &str,
+    ) -> Result<StepOutcome, BuildError> {
         let history_len = image.config.history().as_ref().map(Vec::len).unwrap_or(0);
         meta.lines.resize(history_len.saturating_sub(1), None);
         meta.lines.push((line > 0).then_some(line));
@@ -626,9 +636,10 @@ impl<'a> Executor<'a> {
         let images = self.engine.images.clone();
         let parent = state.image.clone();
         let history = HistoryEntry { created_by, author, ..Default::default() };
-        let image = tokio::task::spawn_blocking(move || images.create_from(parent.as_ref(), None, config, history, &[]))
-            .await
-            .map_err(join_error)??;
+        let image =
+            tokio::task::spawn_blocking(move || images.create_from(parent.as_ref(), None, config, history, &[]))
+                .await
+                .map_err(join_error)??;
         self.finish_image(state, image, meta, line, &key)
     }
 
@@ -646,7 +657,9 @@ impl<'a> Executor<'a> {
                 let (id, _) = self.engine.create(None, body).await?;
                 let container = self.engine.container(&id)?;
                 match self.engine.ensure_rootfs(&container).await {
-                    Ok(rootfs) => Ok(Workspace { container: Some(id), rootfs, upper: container.upper_dir(), temp: None }),
+                    Ok(rootfs) => {
+                        Ok(Workspace { container: Some(id), rootfs, upper: container.upper_dir(), temp: None })
+                    }
                     Err(error) => {
                         let _ = self.engine.remove(&id, true).await;
                         Err(error.into())
@@ -703,9 +716,10 @@ impl<'a> Executor<'a> {
         let workspace = self.open_workspace(state.image.as_ref()).await?;
         let rootfs = workspace.rootfs.clone();
         let dir = path.clone();
-        let made = tokio::task::spawn_blocking(move || copy::mkdir_all(&rootfs, &dir, Ownership::default()).map(|_| ()))
-            .await
-            .map_err(join_error);
+        let made =
+            tokio::task::spawn_blocking(move || copy::mkdir_all(&rootfs, &dir, Ownership::default()).map(|_| ()))
+                .await
+                .map_err(join_error);
         let created_by = format!("{} #(nop)  {comment}", state.shell().join(" "));
         let result = match made {
             Ok(Ok(())) => self.commit_workspace(state, &workspace, config, created_by).await,
@@ -832,7 +846,10 @@ impl<'a> Executor<'a> {
             return Err(BuildError::step(line, format!("{keyword} with a here-document is not supported by Berth")));
         }
         if instruction.parents || !instruction.exclude.is_empty() {
-            return Err(BuildError::step(line, format!("{keyword} --parents and --exclude are not supported by Berth")));
+            return Err(BuildError::step(
+                line,
+                format!("{keyword} --parents and --exclude are not supported by Berth"),
+            ));
         }
         let vars = state.variables();
         let mut sources = Vec::new();

@@ -153,11 +153,15 @@ mod tests {
 
     #[test]
     fn legacy_stream_matches_docker() {
-        let step = BuildEvent::Step { number: 1, total: 5, instruction: "FROM busybox".into(), line: Some(1), stage: 0 };
+        let step =
+            BuildEvent::Step { number: 1, total: 5, instruction: "FROM busybox".into(), line: Some(1), stage: 0 };
         let json = serde_json::to_string(&legacy_messages(&step, false)[0]).unwrap();
         assert_eq!(json, r#"{"stream":"Step 1/5 : FROM busybox\n"}"#);
         let built = legacy_messages(&BuildEvent::Built { image_id: format!("sha256:{}", "ab".repeat(32)) }, false);
-        assert_eq!(serde_json::to_string(&built[0]).unwrap(), format!(r#"{{"aux":{{"ID":"sha256:{}"}}}}"#, "ab".repeat(32)));
+        assert_eq!(
+            serde_json::to_string(&built[0]).unwrap(),
+            format!(r#"{{"aux":{{"ID":"sha256:{}"}}}}"#, "ab".repeat(32))
+        );
         assert_eq!(built[1].stream.as_deref(), Some("Successfully built abababababab\n"));
         let failed = BuildEvent::Failed { message: "boom".into(), line: None, last_image_id: None };
         let json = serde_json::to_string(&legacy_messages(&failed, true)[0]).unwrap();

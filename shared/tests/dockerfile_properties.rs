@@ -1,6 +1,8 @@
 //! Property tests: printing is faithful, and no input makes the parser, printer or linter panic.
 
-use berth_shared::dockerfile::{lint, parse, parse_recovering, print, substitute, variables_used, Dockerfile};
+use berth_shared::dockerfile::{
+    lint, parse, parse_recovering, print, substitute, variables_used, Dockerfile,
+};
 use proptest::prelude::*;
 
 /// The tree as JSON without spans and warnings: what printing must preserve.
@@ -43,7 +45,10 @@ fn words(count: core::ops::Range<usize>) -> impl Strategy<Value = String> {
 
 fn json_words() -> impl Strategy<Value = String> {
     prop::collection::vec("[ -~]{0,6}", 1..4).prop_map(|items| {
-        let quoted: Vec<String> = items.iter().map(|item| serde_json::to_string(item).expect("string")).collect();
+        let quoted: Vec<String> = items
+            .iter()
+            .map(|item| serde_json::to_string(item).expect("string"))
+            .collect();
         format!("[{}]", quoted.join(", "))
     })
 }
@@ -53,12 +58,14 @@ fn instruction() -> impl Strategy<Value = String> {
         words(1..2).prop_map(|image| format!("FROM {image}")),
         "[a-z][a-z0-9]{0,5}".prop_map(|name| format!("FROM alpine AS {name}")),
         words(1..5).prop_map(|text| format!("RUN {text}")),
-        words(1..3).prop_map(|text| format!("RUN --mount=type=cache,target=/c --network=none {text}")),
+        words(1..3)
+            .prop_map(|text| format!("RUN --mount=type=cache,target=/c --network=none {text}")),
         json_words().prop_map(|json| format!("CMD {json}")),
         words(0..3).prop_map(|text| format!("ENTRYPOINT {text}")),
         (word(), word()).prop_map(|(key, value)| format!("ENV K{}={value}", key.len())),
         words(1..3).prop_map(|value| format!("ENV LEGACY {value}")),
-        (word(), word()).prop_map(|(key, value)| format!("LABEL \"{}\"={value}", key.replace('"', ""))),
+        (word(), word())
+            .prop_map(|(key, value)| format!("LABEL \"{}\"={value}", key.replace('"', ""))),
         words(2..4).prop_map(|paths| format!("COPY --from=build --chown=1:1 {paths}")),
         json_words().prop_map(|json| format!("ADD {}", json.replacen(']', ", \"/dst\"]", 1))),
         words(1..3).prop_map(|ports| format!("EXPOSE {ports}")),

@@ -68,7 +68,10 @@ pub struct Word {
 
 impl Word {
     pub fn new(raw: impl Into<String>, span: Span) -> Self {
-        Word { raw: raw.into(), span }
+        Word {
+            raw: raw.into(),
+            span,
+        }
     }
 }
 
@@ -131,9 +134,22 @@ pub fn known_flags(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "FROM" => &["platform"],
         "RUN" => &["mount", "network", "security"],
-        "ADD" => &["chown", "chmod", "checksum", "keep-git-dir", "link", "exclude"],
+        "ADD" => &[
+            "chown",
+            "chmod",
+            "checksum",
+            "keep-git-dir",
+            "link",
+            "exclude",
+        ],
         "COPY" => &["from", "chown", "chmod", "link", "parents", "exclude"],
-        "HEALTHCHECK" => &["interval", "timeout", "start-period", "start-interval", "retries"],
+        "HEALTHCHECK" => &[
+            "interval",
+            "timeout",
+            "start-period",
+            "start-interval",
+            "retries",
+        ],
         _ => &[],
     }
 }
@@ -149,7 +165,9 @@ pub struct From {
 
 impl From {
     pub fn stage_name(&self) -> Option<String> {
-        self.alias.as_ref().map(|alias| alias.raw.to_ascii_lowercase())
+        self.alias
+            .as_ref()
+            .map(|alias| alias.raw.to_ascii_lowercase())
     }
 }
 
@@ -200,7 +218,10 @@ impl Heredoc {
         if !self.chomp {
             return self.content.clone();
         }
-        self.content.split_inclusive('\n').map(|line| line.trim_start_matches('\t')).collect()
+        self.content
+            .split_inclusive('\n')
+            .map(|line| line.trim_start_matches('\t'))
+            .collect()
     }
 }
 
@@ -225,11 +246,16 @@ pub struct Mount {
 
 impl Mount {
     pub fn option(&self, key: &str) -> Option<&str> {
-        self.options.iter().find(|(name, _)| name == key).and_then(|(_, value)| value.as_deref())
+        self.options
+            .iter()
+            .find(|(name, _)| name == key)
+            .and_then(|(_, value)| value.as_deref())
     }
 
     pub fn target(&self) -> Option<&str> {
-        self.option("target").or_else(|| self.option("dst")).or_else(|| self.option("destination"))
+        self.option("target")
+            .or_else(|| self.option("dst"))
+            .or_else(|| self.option("destination"))
     }
 }
 
@@ -350,7 +376,10 @@ impl Dockerfile {
             .collect();
         let mut stages = Vec::with_capacity(from_positions.len());
         for (index, &position) in from_positions.iter().enumerate() {
-            let end = from_positions.get(index + 1).copied().unwrap_or(self.instructions.len());
+            let end = from_positions
+                .get(index + 1)
+                .copied()
+                .unwrap_or(self.instructions.len());
             let from_instruction = &self.instructions[position];
             if let Command::From(from) = &from_instruction.command {
                 stages.push(Stage {
@@ -366,10 +395,14 @@ impl Dockerfile {
 
     /// ARG instructions before the first FROM: the only variables FROM lines can use.
     pub fn meta_args(&self) -> impl Iterator<Item = &Instruction> {
-        self.instructions.iter().take_while(|instruction| !matches!(instruction.command, Command::From(_)))
+        self.instructions
+            .iter()
+            .take_while(|instruction| !matches!(instruction.command, Command::From(_)))
     }
 
     pub fn directive(&self, name: &str) -> Option<&Directive> {
-        self.directives.iter().find(|directive| directive.name == name)
+        self.directives
+            .iter()
+            .find(|directive| directive.name == name)
     }
 }

@@ -18,7 +18,10 @@ impl Instruction {
     where
         F: Fn(&str) -> Option<String>,
     {
-        let expander = Expander { lookup: &lookup, escape };
+        let expander = Expander {
+            lookup: &lookup,
+            escape,
+        };
         let mut expanded = self.clone();
         match &mut expanded.command {
             Command::From(from) => {
@@ -31,7 +34,10 @@ impl Instruction {
                     *source = expander.word(source)?;
                 }
                 copy.destination = expander.word(&copy.destination)?;
-                expander.flags(&mut expanded.flags, &["from", "chown", "chmod", "checksum", "exclude"])?;
+                expander.flags(
+                    &mut expanded.flags,
+                    &["from", "chown", "chmod", "checksum", "exclude"],
+                )?;
                 refresh_copy_flags(copy, &expanded.flags);
             }
             Command::Env(pairs) | Command::Label(pairs) => expander.key_values(pairs)?,
@@ -40,11 +46,17 @@ impl Instruction {
                 for port in ports.iter() {
                     let value = expander.value(port)?;
                     // A variable may hold several ports ("80 443"): Docker splits the expansion into words.
-                    split.extend(value.split_whitespace().map(|part| Word::new(quote_literal(part), port.span)));
+                    split.extend(
+                        value
+                            .split_whitespace()
+                            .map(|part| Word::new(quote_literal(part), port.span)),
+                    );
                 }
                 *ports = split;
             }
-            Command::StopSignal(word) | Command::User(word) | Command::Workdir(word) => *word = expander.word(word)?,
+            Command::StopSignal(word) | Command::User(word) | Command::Workdir(word) => {
+                *word = expander.word(word)?
+            }
             Command::Volume(volume) => {
                 for path in &mut volume.paths {
                     *path = expander.word(path)?;
@@ -77,8 +89,10 @@ struct Expander<'a> {
 
 impl Expander<'_> {
     fn value(&self, word: &Word) -> Result<String, ExpandError> {
-        substitute_with_escape(&word.raw, self.escape, self.lookup)
-            .map_err(|source| ExpandError { span: word.span, source })
+        substitute_with_escape(&word.raw, self.escape, self.lookup).map_err(|source| ExpandError {
+            span: word.span,
+            source,
+        })
     }
 
     fn word(&self, word: &Word) -> Result<Word, ExpandError> {
@@ -95,10 +109,18 @@ impl Expander<'_> {
 
     /// Flag values are stored unquoted already; they are expanded in place.
     fn flags(&self, flags: &mut [Flag], names: &[&str]) -> Result<(), ExpandError> {
-        for flag in flags.iter_mut().filter(|flag| names.contains(&flag.name.as_str())) {
+        for flag in flags
+            .iter_mut()
+            .filter(|flag| names.contains(&flag.name.as_str()))
+        {
             if let Some(value) = &flag.value {
-                let expanded = substitute_with_escape(value, self.escape, self.lookup)
-                    .map_err(|source| ExpandError { span: flag.span, source })?;
+                let expanded =
+                    substitute_with_escape(value, self.escape, self.lookup).map_err(|source| {
+                        ExpandError {
+                            span: flag.span,
+                            source,
+                        }
+                    })?;
                 flag.value = Some(expanded);
             }
         }
@@ -107,7 +129,10 @@ impl Expander<'_> {
 }
 
 fn flag_value(flags: &[Flag], name: &str) -> Option<String> {
-    flags.iter().find(|flag| flag.name == name).and_then(|flag| flag.value.clone())
+    flags
+        .iter()
+        .find(|flag| flag.name == name)
+        .and_then(|flag| flag.value.clone())
 }
 
 fn refresh_copy_flags(copy: &mut Copy, flags: &[Flag]) {
@@ -115,5 +140,9 @@ fn refresh_copy_flags(copy: &mut Copy, flags: &[Flag]) {
     copy.chown = flag_value(flags, "chown");
     copy.chmod = flag_value(flags, "chmod");
     copy.checksum = flag_value(flags, "checksum");
-    copy.exclude = flags.iter().filter(|flag| flag.name == "exclude").filter_map(|flag| flag.value.clone()).collect();
+    copy.exclude = flags
+        .iter()
+        .filter(|flag| flag.name == "exclude")
+        .filter_map(|flag| flag.value.clone())
+        .collect();
 }

@@ -26,7 +26,10 @@ impl ImageRef {
         // A ':' after the last '/' starts the tag; one before it belongs to a registry port.
         let last_slash = rest.rfind('/').map_or(0, |index| index + 1);
         let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(index) => (&rest[..last_slash + index], Some(&rest[last_slash + index + 1..])),
+            Some(index) => (
+                &rest[..last_slash + index],
+                Some(&rest[last_slash + index + 1..]),
+            ),
             None => (rest, None),
         };
         if name.is_empty() || tag.is_some_and(|tag| !is_valid_tag(tag)) {
@@ -43,12 +46,18 @@ impl ImageRef {
                     })
             });
         let domain_is_valid = domain.is_none_or(|domain| {
-            domain.chars().all(|character| character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | ':'))
+            domain.chars().all(|character| {
+                character.is_ascii_alphanumeric() || matches!(character, '.' | '-' | ':')
+            })
         });
         if !path_is_valid || !domain_is_valid {
             return None;
         }
-        Some(ImageRef { name: name.to_string(), tag: tag.map(str::to_string), digest })
+        Some(ImageRef {
+            name: name.to_string(),
+            tag: tag.map(str::to_string),
+            digest,
+        })
     }
 
     /// `scratch` is the empty image, not something to pull.
@@ -60,13 +69,17 @@ impl ImageRef {
 fn is_valid_tag(tag: &str) -> bool {
     !tag.is_empty()
         && tag.len() <= 128
-        && tag.chars().all(|character| character.is_ascii_alphanumeric() || matches!(character, '_' | '.' | '-'))
+        && tag.chars().all(|character| {
+            character.is_ascii_alphanumeric() || matches!(character, '_' | '.' | '-')
+        })
 }
 
 /// Docker's rule: the first component is a registry if it has a '.' or ':' or is "localhost".
 fn split_domain(name: &str) -> (Option<&str>, &str) {
     match name.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (Some(first), rest),
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (Some(first), rest)
+        }
         _ => (None, name),
     }
 }
@@ -83,7 +96,10 @@ mod tests {
         assert_eq!(reference.digest.as_deref(), Some("sha256:abc"));
         let bare = ImageRef::parse("ubuntu").expect("valid");
         assert_eq!((bare.tag, bare.digest), (None, None));
-        assert_eq!(ImageRef::parse("registry:5000/app").and_then(|reference| reference.tag), None);
+        assert_eq!(
+            ImageRef::parse("registry:5000/app").and_then(|reference| reference.tag),
+            None
+        );
         assert!(ImageRef::parse("Ubuntu").is_none());
         assert!(ImageRef::parse("ubuntu:").is_none());
         assert!(ImageRef::parse("").is_none());

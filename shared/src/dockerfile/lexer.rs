@@ -42,18 +42,18 @@ impl LogicalLine {
         // not to the start of the next physical line.
         let index = self
             .pieces
-            .partition_point(
-                |&(piece_start, _)| {
-                    if is_end {
-                        piece_start < text_offset
-                    } else {
-                        piece_start <= text_offset
-                    }
-                },
-            )
+            .partition_point(|&(piece_start, _)| {
+                if is_end {
+                    piece_start < text_offset
+                } else {
+                    piece_start <= text_offset
+                }
+            })
             .saturating_sub(1);
         match self.pieces.get(index) {
-            Some(&(piece_start, source_start)) => source_start + text_offset.saturating_sub(piece_start),
+            Some(&(piece_start, source_start)) => {
+                source_start + text_offset.saturating_sub(piece_start)
+            }
             None => text_offset,
         }
     }
@@ -61,7 +61,11 @@ impl LogicalLine {
     /// The source span of a byte range of `text`.
     pub(crate) fn span(&self, map: &SourceMap<'_>, range: Range<usize>) -> Span {
         let start = self.source_offset(range.start, false);
-        let end = if range.end > range.start { self.source_offset(range.end, true) } else { start };
+        let end = if range.end > range.start {
+            self.source_offset(range.end, true)
+        } else {
+            start
+        };
         map.span(start, end)
     }
 }
@@ -96,8 +100,16 @@ impl<'src> Lexer<'src> {
             let newline = source[start..].find('\n').map(|index| start + index);
             let next_start = newline.map_or(source.len(), |index| index + 1);
             // buildkit trims any run of trailing \r and \n, so "a\r\r\n" is "a".
-            let content_end = start + source[start..next_start].trim_end_matches(['\r', '\n']).len();
-            lines.push(PhysicalLine { start, content_end, next_start, number });
+            let content_end = start
+                + source[start..next_start]
+                    .trim_end_matches(['\r', '\n'])
+                    .len();
+            lines.push(PhysicalLine {
+                start,
+                content_end,
+                next_start,
+                number,
+            });
             start = next_start;
             number += 1;
         }
@@ -142,8 +154,16 @@ impl<'src> Lexer<'src> {
             return;
         }
         let span = self.map.span(text_offset, line.content_end);
-        if self.directives.iter().any(|directive| directive.name == name) {
-            self.errors.push(ParseError { line: line.number, span, kind: ParseErrorKind::DuplicateDirective(name) });
+        if self
+            .directives
+            .iter()
+            .any(|directive| directive.name == name)
+        {
+            self.errors.push(ParseError {
+                line: line.number,
+                span,
+                kind: ParseErrorKind::DuplicateDirective(name),
+            });
             return;
         }
         if name == "escape" {
@@ -160,7 +180,11 @@ impl<'src> Lexer<'src> {
                 }
             }
         }
-        self.directives.push(Directive { name, value: value.to_string(), span });
+        self.directives.push(Directive {
+            name,
+            value: value.to_string(),
+            span,
+        });
     }
 
     /// Removes a trailing continuation character; `None` when the line does not continue.
@@ -251,12 +275,19 @@ impl<'src> Lexer<'src> {
     /// Reads a heredoc body up to its terminator line. Returns the content (line endings kept, as buildkit
     /// keeps them), the span of body and terminator, or `None` when input ends first.
     pub(crate) fn read_heredoc(&mut self, terminator: &str, chomp: bool) -> Option<(String, Span)> {
-        let body_start = self.lines.get(self.next_line).map_or(self.source.len(), |line| line.start);
+        let body_start = self
+            .lines
+            .get(self.next_line)
+            .map_or(self.source.len(), |line| line.start);
         let mut content = String::new();
         while let Some(line) = self.lines.get(self.next_line).copied() {
             self.next_line += 1;
             let text = self.content(&line);
-            let candidate = if chomp { text.trim_start_matches('\t') } else { text };
+            let candidate = if chomp {
+                text.trim_start_matches('\t')
+            } else {
+                text
+            };
             if candidate == terminator {
                 return Some((content, self.map.span(body_start, line.content_end)));
             }
@@ -270,12 +301,16 @@ impl<'src> Lexer<'src> {
 fn parse_directive(text: &str) -> Option<(&str, &str)> {
     let is_regex_space = |character: char| matches!(character, ' ' | '\t' | '\n' | '\x0c' | '\r');
     let rest = text.strip_prefix('#')?.trim_start_matches(is_regex_space);
-    let name_end = rest.find(|character: char| !character.is_ascii_alphanumeric()).unwrap_or(rest.len());
+    let name_end = rest
+        .find(|character: char| !character.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
     let name = &rest[..name_end];
     if !name.starts_with(|character: char| character.is_ascii_alphabetic()) {
         return None;
     }
-    let value = rest[name_end..].trim_start_matches(is_regex_space).strip_prefix('=')?;
+    let value = rest[name_end..]
+        .trim_start_matches(is_regex_space)
+        .strip_prefix('=')?;
     let value = value.trim_matches(is_regex_space);
     if value.is_empty() {
         return None;
@@ -300,7 +335,10 @@ mod tests {
     #[test]
     fn directive_syntax() {
         assert_eq!(parse_directive("# escape=`"), Some(("escape", "`")));
-        assert_eq!(parse_directive("#syntax = docker/dockerfile:1 "), Some(("syntax", "docker/dockerfile:1")));
+        assert_eq!(
+            parse_directive("#syntax = docker/dockerfile:1 "),
+            Some(("syntax", "docker/dockerfile:1"))
+        );
         assert_eq!(parse_directive("# not a directive"), None);
         assert_eq!(parse_directive("# 1x=y"), None);
     }
@@ -312,7 +350,10 @@ mod tests {
 
     #[test]
     fn escaped_escape_does_not_continue() {
-        assert_eq!(logical_lines("RUN a \\\\\nRUN b"), vec!["RUN a \\\\", "RUN b"]);
+        assert_eq!(
+            logical_lines("RUN a \\\\\nRUN b"),
+            vec!["RUN a \\\\", "RUN b"]
+        );
     }
 
     #[test]
@@ -322,6 +363,9 @@ mod tests {
 
     #[test]
     fn crlf_and_bom() {
-        assert_eq!(logical_lines("\u{feff}FROM a\r\nRUN b \\\r\n c\r\n"), vec!["FROM a", "RUN b  c"]);
+        assert_eq!(
+            logical_lines("\u{feff}FROM a\r\nRUN b \\\r\n c\r\n"),
+            vec!["FROM a", "RUN b  c"]
+        );
     }
 }

@@ -4,15 +4,16 @@ use core::ops::Range;
 use core::time::Duration;
 
 use super::ast::{
-    ArgDeclaration, Command, CommandLine, Copy, Dockerfile, Flag, From, Healthcheck, HealthcheckCommand, Heredoc,
-    Instruction, KeyValue, KeyValues, Mount, MountType, NetworkMode, Run, SecurityMode, Volume, Word,
+    ArgDeclaration, Command, CommandLine, Copy, Dockerfile, Flag, From, Healthcheck,
+    HealthcheckCommand, Heredoc, Instruction, KeyValue, KeyValues, Mount, MountType, NetworkMode,
+    Run, SecurityMode, Volume, Word,
 };
 use super::error::{ParseError, ParseErrorKind};
 use super::lexer::{Lexer, LogicalLine};
 use super::span::{SourceMap, Span};
 use super::words::{
-    drop_trailing_escape, extract_flags, heredoc_marker, json_array, quoted_words, split_command, trim,
-    whitespace_words, JsonArray,
+    drop_trailing_escape, extract_flags, heredoc_marker, json_array, quoted_words, split_command,
+    trim, whitespace_words, JsonArray,
 };
 
 /// Parses a Dockerfile as Docker would, stopping at the error Docker would report.
@@ -38,14 +39,21 @@ pub fn parse_recovering(source: &str) -> (Dockerfile, Vec<ParseError>) {
     while let Some(line) = lexer.next_logical_line() {
         saw_any_line = true;
         let escape = lexer.escape;
-        let mut parser = LineParser { line: &line, map: &map, escape, lexer: &mut lexer };
+        let mut parser = LineParser {
+            line: &line,
+            map: &map,
+            escape,
+            lexer: &mut lexer,
+        };
         match parser.instruction(0..line.text.len(), false) {
             Ok(instruction) => {
                 match instruction.command {
                     Command::From(_) => saw_from = true,
                     Command::Arg(_) => {}
                     _ if !saw_from
-                        && !errors.iter().any(|error: &ParseError| error.kind == ParseErrorKind::NoBuildStage) =>
+                        && !errors.iter().any(|error: &ParseError| {
+                            error.kind == ParseErrorKind::NoBuildStage
+                        }) =>
                     {
                         errors.push(ParseError {
                             line: line.first_line,
@@ -105,26 +113,40 @@ impl LineParser<'_, '_> {
     }
 
     fn error(&self, kind: ParseErrorKind, span: Span) -> ParseError {
-        ParseError { line: self.line.first_line, span, kind }
+        ParseError {
+            line: self.line.first_line,
+            span,
+            kind,
+        }
     }
 
     /// Parses the instruction in `range` of the logical line; `range` is the whole line except for ONBUILD
     /// triggers, which are parsed from the rest of their ONBUILD line.
-    fn instruction(&mut self, range: Range<usize>, is_trigger: bool) -> Result<Instruction, ParseError> {
+    fn instruction(
+        &mut self,
+        range: Range<usize>,
+        is_trigger: bool,
+    ) -> Result<Instruction, ParseError> {
         let (keyword_range, rest_start) = split_command(self.text(), range.clone());
         let keyword = self.text()[keyword_range.clone()].to_ascii_lowercase();
         let (raw_flags, args) = extract_flags(self.text(), rest_start..range.end);
         let args = drop_trailing_escape(self.text(), args, self.escape);
         let flags: Vec<Flag> = raw_flags
             .into_iter()
-            .map(|flag| Flag { name: flag.name, value: flag.value, span: self.span(flag.range) })
+            .map(|flag| Flag {
+                name: flag.name,
+                value: flag.value,
+                span: self.span(flag.range),
+            })
             .collect();
         let keyword_span = self.span(keyword_range.clone());
         let mut span = self.span(keyword_range.start..trim(self.text(), range.clone()).end);
 
         // Heredoc bodies follow the line; read them first so a later error does not turn them into instructions.
         let heredocs = if matches!(keyword.as_str(), "run" | "copy" | "add") {
-            let heredocs = self.read_heredocs(args.clone()).map_err(|kind| self.error(kind, span))?;
+            let heredocs = self
+                .read_heredocs(args.clone())
+                .map_err(|kind| self.error(kind, span))?;
             for heredoc in &heredocs {
                 span = span.cover(heredoc.span);
             }
@@ -133,15 +155,26 @@ impl LineParser<'_, '_> {
             Vec::new()
         };
 
-        let command = match self.command(&keyword, keyword_range, &flags, args, heredocs, is_trigger) {
-            Ok(command) => command,
-            Err((kind, narrower)) => return Err(self.error(kind, narrower.unwrap_or(span))),
-        };
+        let command =
+            match self.command(&keyword, keyword_range, &flags, args, heredocs, is_trigger) {
+                Ok(command) => command,
+                Err((kind, narrower)) => return Err(self.error(kind, narrower.unwrap_or(span))),
+            };
         if let Command::Onbuild(trigger) = &command {
             span = span.cover(trigger.span);
         }
-        let comments = if is_trigger { Vec::new() } else { self.line.comments.clone() };
-        Ok(Instruction { span, keyword_span, comments, flags, command })
+        let comments = if is_trigger {
+            Vec::new()
+        } else {
+            self.line.comments.clone()
+        };
+        Ok(Instruction {
+            span,
+            keyword_span,
+            comments,
+            flags,
+            command,
+        })
     }
 
     fn read_heredocs(&mut self, args: Range<usize>) -> Result<Vec<Heredoc>, ParseErrorKind> {
@@ -154,8 +187,10 @@ impl LineParser<'_, '_> {
             .collect();
         let mut heredocs = Vec::with_capacity(markers.len());
         for marker in markers {
-            let (content, span) =
-                self.lexer.read_heredoc(&marker.name, marker.chomp).ok_or(ParseErrorKind::UnterminatedHeredoc)?;
+            let (content, span) = self
+                .lexer
+                .read_heredoc(&marker.name, marker.chomp)
+                .ok_or(ParseErrorKind::UnterminatedHeredoc)?;
             heredocs.push(Heredoc {
                 name: marker.name,
                 file_descriptor: marker.file_descriptor,
@@ -211,7 +246,10 @@ impl LineParser<'_, '_> {
             "shell" => Command::Shell(self.shell(args)?),
             _ => {
                 let written = self.text()[keyword_range.clone()].to_uppercase();
-                return Err((ParseErrorKind::UnknownInstruction(written), Some(self.span(keyword_range))));
+                return Err((
+                    ParseErrorKind::UnknownInstruction(written),
+                    Some(self.span(keyword_range)),
+                ));
             }
         };
         Ok(command)
@@ -234,13 +272,20 @@ impl LineParser<'_, '_> {
             _ => return fail(ParseErrorKind::FromArguments),
         };
         let image = self.word(words[0].clone());
-        Ok(From { image, alias, platform: flags.string("platform")? })
+        Ok(From {
+            image,
+            alias,
+            platform: flags.string("platform")?,
+        })
     }
 
     fn command_line(&self, args: Range<usize>) -> KindResult<CommandLine> {
         match json_array(self.text(), args.clone()) {
             JsonArray::Strings(strings) => Ok(CommandLine::Exec(
-                strings.into_iter().map(|(value, range)| Word::new(value, self.span(range))).collect(),
+                strings
+                    .into_iter()
+                    .map(|(value, range)| Word::new(value, self.span(range)))
+                    .collect(),
             )),
             JsonArray::NotStrings => fail(ParseErrorKind::JsonNotStrings),
             JsonArray::NotJson => Ok(CommandLine::Shell(self.word(args))),
@@ -267,36 +312,57 @@ impl LineParser<'_, '_> {
                 .map(|index| args.start + index)
                 .ok_or((ParseErrorKind::MustHaveTwoArguments(keyword), None))?;
             let rest = &self.text()[key_end..args.end];
-            let value_start = key_end + (rest.len() - rest.trim_start_matches(super::words::is_separator).len());
+            let value_start =
+                key_end + (rest.len() - rest.trim_start_matches(super::words::is_separator).len());
             let key = self.word(args.start..key_end);
             let value = self.word(value_start..args.end);
-            return Ok(KeyValues { pairs: vec![KeyValue { key, value }], legacy: true });
+            return Ok(KeyValues {
+                pairs: vec![KeyValue { key, value }],
+                legacy: true,
+            });
         }
         let mut pairs = Vec::with_capacity(words.len());
         for word in words {
             let text = &self.text()[word.clone()];
             let Some(equals) = text.find('=') else {
-                return Err((ParseErrorKind::MissingEquals(text.to_string()), Some(self.span(word))));
+                return Err((
+                    ParseErrorKind::MissingEquals(text.to_string()),
+                    Some(self.span(word)),
+                ));
             };
             if equals == 0 {
                 return Err((ParseErrorKind::BlankName(keyword), Some(self.span(word))));
             }
             let split = word.start + equals;
-            pairs.push(KeyValue { key: self.word(word.start..split), value: self.word(split + 1..word.end) });
+            pairs.push(KeyValue {
+                key: self.word(word.start..split),
+                value: self.word(split + 1..word.end),
+            });
         }
-        Ok(KeyValues { pairs, legacy: false })
+        Ok(KeyValues {
+            pairs,
+            legacy: false,
+        })
     }
 
     /// Words of ADD, COPY and VOLUME: a JSON array, or whitespace-separated.
     fn path_list(&self, args: Range<usize>) -> KindResult<(Vec<Word>, bool)> {
         match json_array(self.text(), args.clone()) {
-            JsonArray::Strings(strings) => {
-                Ok((strings.into_iter().map(|(value, range)| Word::new(value, self.span(range))).collect(), true))
-            }
+            JsonArray::Strings(strings) => Ok((
+                strings
+                    .into_iter()
+                    .map(|(value, range)| Word::new(value, self.span(range)))
+                    .collect(),
+                true,
+            )),
             JsonArray::NotStrings => fail(ParseErrorKind::JsonNotStrings),
-            JsonArray::NotJson => {
-                Ok((whitespace_words(self.text(), args).into_iter().map(|range| self.word(range)).collect(), false))
-            }
+            JsonArray::NotJson => Ok((
+                whitespace_words(self.text(), args)
+                    .into_iter()
+                    .map(|range| self.word(range))
+                    .collect(),
+                false,
+            )),
         }
     }
 
@@ -351,7 +417,10 @@ impl LineParser<'_, '_> {
                     name: self.word(word.start..word.start + equals),
                     default: Some(self.word(word.start + equals + 1..word.end)),
                 },
-                None => ArgDeclaration { name: self.word(word), default: None },
+                None => ArgDeclaration {
+                    name: self.word(word),
+                    default: None,
+                },
             };
             declarations.push(declaration);
         }
@@ -370,12 +439,15 @@ impl LineParser<'_, '_> {
             _ => {}
         }
         debug_assert!(!is_trigger, "ONBUILD ONBUILD is rejected above");
-        self.instruction(args, true).map_err(|error| (error.kind, Some(error.span)))
+        self.instruction(args, true)
+            .map_err(|error| (error.kind, Some(error.span)))
     }
 
     fn healthcheck(&self, flags: &FlagReader<'_>, args: Range<usize>) -> KindResult<Healthcheck> {
         let text = self.text();
-        let type_end = text[args.clone()].find(char::is_whitespace).map_or(args.end, |index| args.start + index);
+        let type_end = text[args.clone()]
+            .find(char::is_whitespace)
+            .map_or(args.end, |index| args.start + index);
         if type_end == args.start {
             return fail(ParseErrorKind::AtLeastOneArgument("HEALTHCHECK"));
         }
@@ -412,12 +484,17 @@ impl LineParser<'_, '_> {
 
     fn shell(&self, args: Range<usize>) -> KindResult<Vec<Word>> {
         match json_array(self.text(), args.clone()) {
-            JsonArray::Strings(strings) if strings.is_empty() => fail(ParseErrorKind::AtLeastOneArgument("SHELL")),
-            JsonArray::Strings(strings) => {
-                Ok(strings.into_iter().map(|(value, range)| Word::new(value, self.span(range))).collect())
+            JsonArray::Strings(strings) if strings.is_empty() => {
+                fail(ParseErrorKind::AtLeastOneArgument("SHELL"))
             }
+            JsonArray::Strings(strings) => Ok(strings
+                .into_iter()
+                .map(|(value, range)| Word::new(value, self.span(range)))
+                .collect()),
             JsonArray::NotStrings => fail(ParseErrorKind::JsonNotStrings),
-            JsonArray::NotJson if args.is_empty() => fail(ParseErrorKind::AtLeastOneArgument("SHELL")),
+            JsonArray::NotJson if args.is_empty() => {
+                fail(ParseErrorKind::AtLeastOneArgument("SHELL"))
+            }
             JsonArray::NotJson => fail(ParseErrorKind::NotJson("SHELL")),
         }
     }
@@ -426,15 +503,21 @@ impl LineParser<'_, '_> {
 /// buildkit's `^[a-z][a-z0-9-_\.]*$`, applied to the lower-cased name.
 pub(crate) fn is_valid_stage_name(name: &str) -> bool {
     let mut characters = name.chars();
-    characters.next().is_some_and(|first| first.is_ascii_lowercase())
+    characters
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase())
         && characters.all(|character| {
-            character.is_ascii_lowercase() || character.is_ascii_digit() || matches!(character, '-' | '_' | '.')
+            character.is_ascii_lowercase()
+                || character.is_ascii_digit()
+                || matches!(character, '-' | '_' | '.')
         })
 }
 
 fn parse_retries(value: &str) -> KindResult<u32> {
-    let retries: i64 =
-        value.parse::<i32>().map(i64::from).map_err(|_| (ParseErrorKind::InvalidInteger(value.to_string()), None))?;
+    let retries: i64 = value
+        .parse::<i32>()
+        .map(i64::from)
+        .map_err(|_| (ParseErrorKind::InvalidInteger(value.to_string()), None))?;
     if retries < 1 {
         return fail(ParseErrorKind::RetriesTooLow(retries));
     }
@@ -453,7 +536,10 @@ impl FlagReader<'_> {
         let mut matching = self.flags.iter().filter(|flag| flag.name == name);
         let first = matching.next();
         if let Some(duplicate) = matching.next() {
-            return Err((ParseErrorKind::DuplicateFlag(name.to_string()), Some(duplicate.span)));
+            return Err((
+                ParseErrorKind::DuplicateFlag(name.to_string()),
+                Some(duplicate.span),
+            ));
         }
         Ok(first)
     }
@@ -461,8 +547,13 @@ impl FlagReader<'_> {
     fn string(&self, name: &str) -> KindResult<Option<String>> {
         match self.single(name)? {
             None => Ok(None),
-            Some(Flag { value: Some(value), .. }) => Ok(Some(value.clone())),
-            Some(flag) => Err((ParseErrorKind::MissingFlagValue(name.to_string()), Some(flag.span))),
+            Some(Flag {
+                value: Some(value), ..
+            }) => Ok(Some(value.clone())),
+            Some(flag) => Err((
+                ParseErrorKind::MissingFlagValue(name.to_string()),
+                Some(flag.span),
+            )),
         }
     }
 
@@ -470,7 +561,12 @@ impl FlagReader<'_> {
         self.flags
             .iter()
             .filter(|flag| flag.name == name)
-            .map(|flag| flag.value.clone().ok_or((ParseErrorKind::MissingFlagValue(name.to_string()), Some(flag.span))))
+            .map(|flag| {
+                flag.value.clone().ok_or((
+                    ParseErrorKind::MissingFlagValue(name.to_string()),
+                    Some(flag.span),
+                ))
+            })
             .collect()
     }
 
@@ -478,9 +574,17 @@ impl FlagReader<'_> {
         let Some(flag) = self.single(name)? else {
             return Ok(false);
         };
-        match flag.value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        match flag
+            .value
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None => Ok(true),
-            Some("") => Err((ParseErrorKind::MissingFlagValue(name.to_string()), Some(flag.span))),
+            Some("") => Err((
+                ParseErrorKind::MissingFlagValue(name.to_string()),
+                Some(flag.span),
+            )),
             Some("true") => Ok(true),
             Some("false") => Ok(false),
             Some(_) => Err((
@@ -504,7 +608,9 @@ impl FlagReader<'_> {
         match parse_go_duration(&value) {
             None => fail(ParseErrorKind::InvalidDuration(value)),
             Some(GoDuration::Negative) => fail(ParseErrorKind::IntervalTooShort(name.to_string())),
-            Some(GoDuration::NonNegative(duration)) if !duration.is_zero() && duration < Duration::from_millis(1) => {
+            Some(GoDuration::NonNegative(duration))
+                if !duration.is_zero() && duration < Duration::from_millis(1) =>
+            {
                 fail(ParseErrorKind::IntervalTooShort(name.to_string()))
             }
             Some(GoDuration::NonNegative(duration)) => Ok(Some(duration)),
@@ -515,7 +621,10 @@ impl FlagReader<'_> {
         let mut mounts = Vec::new();
         for flag in self.flags.iter().filter(|flag| flag.name == "mount") {
             let Some(value) = &flag.value else {
-                return Err((ParseErrorKind::MissingFlagValue("mount".to_string()), Some(flag.span)));
+                return Err((
+                    ParseErrorKind::MissingFlagValue("mount".to_string()),
+                    Some(flag.span),
+                ));
             };
             mounts.push(parse_mount(value, flag.span)?);
         }
@@ -546,9 +655,16 @@ impl FlagReader<'_> {
 fn parse_mount(value: &str, span: Span) -> KindResult<Mount> {
     let mut kind = MountType::Bind;
     let mut options = Vec::new();
-    for field in value.split(',').map(str::trim).filter(|field| !field.is_empty()) {
+    for field in value
+        .split(',')
+        .map(str::trim)
+        .filter(|field| !field.is_empty())
+    {
         let (key, field_value) = match field.split_once('=') {
-            Some((key, field_value)) => (key.trim().to_ascii_lowercase(), Some(field_value.trim().to_string())),
+            Some((key, field_value)) => (
+                key.trim().to_ascii_lowercase(),
+                Some(field_value.trim().to_string()),
+            ),
             None => (field.to_ascii_lowercase(), None),
         };
         if key == "type" {
@@ -558,13 +674,22 @@ fn parse_mount(value: &str, span: Span) -> KindResult<Mount> {
                 "tmpfs" => MountType::Tmpfs,
                 "secret" => MountType::Secret,
                 "ssh" => MountType::Ssh,
-                other => return Err((ParseErrorKind::UnsupportedMountType(other.to_string()), Some(span))),
+                other => {
+                    return Err((
+                        ParseErrorKind::UnsupportedMountType(other.to_string()),
+                        Some(span),
+                    ))
+                }
             };
         } else {
             options.push((key, field_value));
         }
     }
-    Ok(Mount { kind, options, span })
+    Ok(Mount {
+        kind,
+        options,
+        span,
+    })
 }
 
 enum GoDuration {
@@ -587,15 +712,17 @@ fn parse_go_duration(text: &str) -> Option<GoDuration> {
     }
     let mut total_nanos: f64 = 0.0;
     while !rest.is_empty() {
-        let number_end = rest.find(|character: char| !(character.is_ascii_digit() || character == '.'))?;
+        let number_end =
+            rest.find(|character: char| !(character.is_ascii_digit() || character == '.'))?;
         let number = &rest[..number_end];
         if number.is_empty() || number == "." || number.matches('.').count() > 1 {
             return None;
         }
         let value: f64 = number.parse().ok()?;
         rest = &rest[number_end..];
-        let unit_end =
-            rest.find(|character: char| character.is_ascii_digit() || character == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|character: char| character.is_ascii_digit() || character == '.')
+            .unwrap_or(rest.len());
         let unit_nanos = match &rest[..unit_end] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -614,7 +741,9 @@ fn parse_go_duration(text: &str) -> Option<GoDuration> {
     if negative && total_nanos > 0.0 {
         return Some(GoDuration::Negative);
     }
-    Some(GoDuration::NonNegative(Duration::from_nanos(total_nanos as u64)))
+    Some(GoDuration::NonNegative(Duration::from_nanos(
+        total_nanos as u64,
+    )))
 }
 
 #[cfg(test)]
@@ -633,7 +762,10 @@ mod tests {
         assert_eq!(nanos("0"), Some(0));
         assert_eq!(nanos("10"), None);
         assert_eq!(nanos("s"), None);
-        assert!(matches!(parse_go_duration("-1s"), Some(GoDuration::Negative)));
+        assert!(matches!(
+            parse_go_duration("-1s"),
+            Some(GoDuration::Negative)
+        ));
     }
 
     #[test]

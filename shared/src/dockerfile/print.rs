@@ -12,7 +12,11 @@ pub fn print(dockerfile: &Dockerfile) -> String {
         out.push_str(&format!("# {}={}\n", directive.name, directive.value));
     }
     // A blank line ends the directive block: without it a first comment like "# escape=`" would become one.
-    if dockerfile.instructions.first().is_some_and(|instruction| !instruction.comments.is_empty()) {
+    if dockerfile
+        .instructions
+        .first()
+        .is_some_and(|instruction| !instruction.comments.is_empty())
+    {
         out.push('\n');
     }
     for instruction in &dockerfile.instructions {
@@ -80,16 +84,24 @@ fn arguments(command: &Command) -> String {
         Command::Run(run) => command_line(&run.command),
         Command::Cmd(command) | Command::Entrypoint(command) => command_line(command),
         Command::Label(pairs) | Command::Env(pairs) => key_values(pairs),
-        Command::Maintainer(word) | Command::User(word) | Command::Workdir(word) | Command::StopSignal(word) => {
-            word.raw.clone()
-        }
+        Command::Maintainer(word)
+        | Command::User(word)
+        | Command::Workdir(word)
+        | Command::StopSignal(word) => word.raw.clone(),
         Command::Expose(ports) => join_raw(ports),
         Command::Add(copy) | Command::Copy(copy) => {
-            let all: Vec<&Word> = copy.sources.iter().chain(core::iter::once(&copy.destination)).collect();
+            let all: Vec<&Word> = copy
+                .sources
+                .iter()
+                .chain(core::iter::once(&copy.destination))
+                .collect();
             if copy.json {
                 json_array(all.iter().map(|word| word.raw.as_str()))
             } else {
-                all.iter().map(|word| word.raw.as_str()).collect::<Vec<_>>().join(" ")
+                all.iter()
+                    .map(|word| word.raw.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             }
         }
         Command::Volume(volume) => {
@@ -117,7 +129,11 @@ fn arguments(command: &Command) -> String {
 }
 
 fn join_raw(words: &[Word]) -> String {
-    words.iter().map(|word| word.raw.as_str()).collect::<Vec<_>>().join(" ")
+    words
+        .iter()
+        .map(|word| word.raw.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn key_values(pairs: &KeyValues) -> String {
@@ -153,7 +169,9 @@ pub(crate) fn json_string(value: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            control if (control as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", control as u32)),
+            control if (control as u32) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", control as u32))
+            }
             other => out.push(other),
         }
     }
@@ -163,8 +181,9 @@ pub(crate) fn json_string(value: &str) -> String {
 
 /// Flag words are read with quotes and backslash escapes (see `words::extract_flags`).
 fn quote_flag_value(value: &str) -> String {
-    let needs_quotes =
-        value.chars().any(|character| character.is_whitespace() || matches!(character, '"' | '\'' | '\\'));
+    let needs_quotes = value
+        .chars()
+        .any(|character| character.is_whitespace() || matches!(character, '"' | '\'' | '\\'));
     if !needs_quotes {
         return value.to_string();
     }

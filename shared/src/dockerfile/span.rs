@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A point in the source text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Position {
     /// 1-based line number.
     pub line: usize,
@@ -32,8 +34,16 @@ impl Span {
     /// The smallest span covering both.
     pub fn cover(self, other: Span) -> Span {
         Span {
-            start: if other.start.offset < self.start.offset { other.start } else { self.start },
-            end: if other.end.offset > self.end.offset { other.end } else { self.end },
+            start: if other.start.offset < self.start.offset {
+                other.start
+            } else {
+                self.start
+            },
+            end: if other.end.offset > self.end.offset {
+                other.end
+            } else {
+                self.end
+            },
         }
     }
 
@@ -55,7 +65,10 @@ impl<'src> SourceMap<'src> {
     pub(crate) fn new(source: &'src str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(source.match_indices('\n').map(|(index, _)| index + 1));
-        SourceMap { source, line_starts }
+        SourceMap {
+            source,
+            line_starts,
+        }
     }
 
     pub(crate) fn position(&self, offset: usize) -> Position {
@@ -71,11 +84,18 @@ impl<'src> SourceMap<'src> {
             .map(|prefix| prefix.chars().count())
             // An offset inside a multi-byte character cannot come from the parser; count bytes rather than fail.
             .unwrap_or(offset - line_start);
-        Position { line: line_index + 1, column: column + 1, offset }
+        Position {
+            line: line_index + 1,
+            column: column + 1,
+            offset,
+        }
     }
 
     pub(crate) fn span(&self, start: usize, end: usize) -> Span {
-        Span { start: self.position(start), end: self.position(end.max(start)) }
+        Span {
+            start: self.position(start),
+            end: self.position(end.max(start)),
+        }
     }
 }
 
@@ -86,11 +106,39 @@ mod tests {
     #[test]
     fn positions_are_one_based_and_count_characters() {
         let map = SourceMap::new("ab\nçd\n");
-        assert_eq!(map.position(0), Position { line: 1, column: 1, offset: 0 });
-        assert_eq!(map.position(3), Position { line: 2, column: 1, offset: 3 });
+        assert_eq!(
+            map.position(0),
+            Position {
+                line: 1,
+                column: 1,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            map.position(3),
+            Position {
+                line: 2,
+                column: 1,
+                offset: 3
+            }
+        );
         // 'ç' is two bytes: the 'd' after it is the second character of line 2.
-        assert_eq!(map.position(5), Position { line: 2, column: 2, offset: 5 });
-        assert_eq!(map.position(7), Position { line: 3, column: 1, offset: 7 });
+        assert_eq!(
+            map.position(5),
+            Position {
+                line: 2,
+                column: 2,
+                offset: 5
+            }
+        );
+        assert_eq!(
+            map.position(7),
+            Position {
+                line: 3,
+                column: 1,
+                offset: 7
+            }
+        );
         assert_eq!(map.position(100).offset, 7);
     }
 }

@@ -16,7 +16,11 @@ where
 }
 
 /// [`substitute`] for a Dockerfile whose `# escape=` directive chose another escape character.
-pub fn substitute_with_escape<F>(word: &str, escape: char, lookup: F) -> Result<String, SubstitutionError>
+pub fn substitute_with_escape<F>(
+    word: &str,
+    escape: char,
+    lookup: F,
+) -> Result<String, SubstitutionError>
 where
     F: Fn(&str) -> Option<String>,
 {
@@ -48,7 +52,11 @@ pub fn unquote(word: &str, escape: char) -> String {
 /// plain when it is safe, otherwise in single quotes (which nothing inside can escape).
 pub fn quote_literal(value: &str) -> String {
     let is_plain = |character: char| {
-        character.is_alphanumeric() || matches!(character, '/' | '.' | '_' | '-' | ':' | '=' | '+' | '@' | ',' | '%')
+        character.is_alphanumeric()
+            || matches!(
+                character,
+                '/' | '.' | '_' | '-' | ':' | '=' | '+' | '@' | ',' | '%'
+            )
     };
     if !value.is_empty() && value.chars().all(is_plain) {
         return value.to_string();
@@ -72,7 +80,12 @@ struct WordLexer<'a> {
 
 impl<'a> WordLexer<'a> {
     fn new(word: &str, escape: char, mode: Mode<'a>) -> Self {
-        WordLexer { characters: word.chars().collect(), position: 0, escape, mode }
+        WordLexer {
+            characters: word.chars().collect(),
+            position: 0,
+            escape,
+            mode,
+        }
     }
 
     fn peek(&self) -> Option<char> {
@@ -174,8 +187,9 @@ impl<'a> WordLexer<'a> {
                 name.push(special);
             }
             _ => {
-                while let Some(character) =
-                    self.peek().filter(|character| character.is_alphanumeric() || *character == '_')
+                while let Some(character) = self
+                    .peek()
+                    .filter(|character| character.is_alphanumeric() || *character == '_')
                 {
                     self.position += 1;
                     name.push(character);
@@ -240,7 +254,13 @@ impl<'a> WordLexer<'a> {
     }
 
     /// `${name<modifier>word}` after the modifier: the word is processed first (nested variables count as used).
-    fn modified(&mut self, name: &str, modifier: char, colon: bool, start: usize) -> Result<String, SubstitutionError> {
+    fn modified(
+        &mut self,
+        name: &str,
+        modifier: char,
+        colon: bool,
+        start: usize,
+    ) -> Result<String, SubstitutionError> {
         let value = self.get(name);
         let word = self.process(Some('}'))?;
         if matches!(self.mode, Mode::KeepReferences) {
@@ -248,16 +268,31 @@ impl<'a> WordLexer<'a> {
         }
         let is_set = value.is_some();
         // With a colon, an empty value counts as unset.
-        let counts_as_set = if colon { value.as_deref().is_some_and(|value| !value.is_empty()) } else { is_set };
+        let counts_as_set = if colon {
+            value.as_deref().is_some_and(|value| !value.is_empty())
+        } else {
+            is_set
+        };
         match modifier {
-            '-' => Ok(if counts_as_set { value.unwrap_or_default() } else { word }),
+            '-' => Ok(if counts_as_set {
+                value.unwrap_or_default()
+            } else {
+                word
+            }),
             '+' => Ok(if counts_as_set { word } else { String::new() }),
             _ => {
                 if counts_as_set || matches!(self.mode, Mode::Collect(_)) {
                     return Ok(value.unwrap_or_default());
                 }
-                let message = if word.is_empty() { "is not allowed to be unset".to_string() } else { word };
-                Err(SubstitutionError::Required { name: name.to_string(), message })
+                let message = if word.is_empty() {
+                    "is not allowed to be unset".to_string()
+                } else {
+                    word
+                };
+                Err(SubstitutionError::Required {
+                    name: name.to_string(),
+                    message,
+                })
             }
         }
     }
@@ -307,7 +342,10 @@ mod tests {
     fn required_variables() {
         assert_eq!(
             expand("${UNSET:?must be set}"),
-            Err(SubstitutionError::Required { name: "UNSET".into(), message: "must be set".into() })
+            Err(SubstitutionError::Required {
+                name: "UNSET".into(),
+                message: "must be set".into()
+            })
         );
         assert!(expand("${EMPTY:?}").is_err());
         assert_eq!(expand("${EMPTY?}").as_deref(), Ok(""));
@@ -321,21 +359,42 @@ mod tests {
         assert_eq!(expand("\\$HOME").as_deref(), Ok("$HOME"));
         assert_eq!(expand("\"a\\\"b\\n\"").as_deref(), Ok("a\"b\\n"));
         assert_eq!(expand("a\\ b").as_deref(), Ok("a b"));
-        assert_eq!(substitute_with_escape("`$HOME", '`', environment).as_deref(), Ok("$HOME"));
-        assert_eq!(substitute_with_escape("C:\\dir", '`', environment).as_deref(), Ok("C:\\dir"));
+        assert_eq!(
+            substitute_with_escape("`$HOME", '`', environment).as_deref(),
+            Ok("$HOME")
+        );
+        assert_eq!(
+            substitute_with_escape("C:\\dir", '`', environment).as_deref(),
+            Ok("C:\\dir")
+        );
     }
 
     #[test]
     fn syntax_errors() {
-        assert_eq!(expand("${HOME"), Err(SubstitutionError::MissingClosingBrace));
-        assert_eq!(expand("${HOME:=x}"), Err(SubstitutionError::UnsupportedModifier("=".into())));
-        assert_eq!(expand("'open"), Err(SubstitutionError::UnterminatedSingleQuote));
-        assert_eq!(expand("\"open"), Err(SubstitutionError::UnterminatedDoubleQuote));
+        assert_eq!(
+            expand("${HOME"),
+            Err(SubstitutionError::MissingClosingBrace)
+        );
+        assert_eq!(
+            expand("${HOME:=x}"),
+            Err(SubstitutionError::UnsupportedModifier("=".into()))
+        );
+        assert_eq!(
+            expand("'open"),
+            Err(SubstitutionError::UnterminatedSingleQuote)
+        );
+        assert_eq!(
+            expand("\"open"),
+            Err(SubstitutionError::UnterminatedDoubleQuote)
+        );
     }
 
     #[test]
     fn names_used() {
-        assert_eq!(variables_used("$A ${B:-$C} '$D' \\$E \"$F\" $A", '\\'), vec!["A", "B", "C", "F"]);
+        assert_eq!(
+            variables_used("$A ${B:-$C} '$D' \\$E \"$F\" $A", '\\'),
+            vec!["A", "B", "C", "F"]
+        );
         assert_eq!(variables_used("${A:?}", '\\'), vec!["A"]);
     }
 
@@ -347,10 +406,26 @@ mod tests {
 
     #[test]
     fn quoted_literals_round_trip() {
-        for value in ["plain/path", "", "a b", "it's", "$HOME", "back\\slash", "`tick"] {
+        for value in [
+            "plain/path",
+            "",
+            "a b",
+            "it's",
+            "$HOME",
+            "back\\slash",
+            "`tick",
+        ] {
             let quoted = quote_literal(value);
-            assert_eq!(substitute(&quoted, environment).as_deref(), Ok(value), "{quoted}");
-            assert_eq!(substitute_with_escape(&quoted, '`', environment).as_deref(), Ok(value), "{quoted}");
+            assert_eq!(
+                substitute(&quoted, environment).as_deref(),
+                Ok(value),
+                "{quoted}"
+            );
+            assert_eq!(
+                substitute_with_escape(&quoted, '`', environment).as_deref(),
+                Ok(value),
+                "{quoted}"
+            );
         }
     }
 }

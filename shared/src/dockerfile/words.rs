@@ -31,7 +31,9 @@ pub(crate) fn trim(text: &str, range: Range<usize>) -> Range<usize> {
 pub(crate) fn drop_trailing_escape(text: &str, range: Range<usize>, escape: char) -> Range<usize> {
     let slice = &text[range.clone()];
     match slice.strip_suffix(escape) {
-        Some(before) if !before.ends_with(escape) => trim(text, range.start..range.start + before.len()),
+        Some(before) if !before.ends_with(escape) => {
+            trim(text, range.start..range.start + before.len())
+        }
         _ => range,
     }
 }
@@ -40,7 +42,9 @@ pub(crate) fn drop_trailing_escape(text: &str, range: Range<usize>, escape: char
 pub(crate) fn split_command(text: &str, range: Range<usize>) -> (Range<usize>, usize) {
     let range = trim(text, range);
     let slice = &text[range.clone()];
-    let keyword_end = slice.find(is_separator).map_or(range.end, |index| range.start + index);
+    let keyword_end = slice
+        .find(is_separator)
+        .map_or(range.end, |index| range.start + index);
     let rest = &text[keyword_end..range.end];
     let rest_start = keyword_end + (rest.len() - rest.trim_start_matches(is_separator).len());
     (range.start..keyword_end, rest_start)
@@ -76,7 +80,11 @@ pub(crate) fn extract_flags(text: &str, range: Range<usize>) -> (Vec<RawFlag>, R
             Some((name, value)) => (name.to_string(), Some(value.to_string())),
             None => (body.to_string(), None),
         };
-        flags.push(RawFlag { range: word_start..word_end, name, value });
+        flags.push(RawFlag {
+            range: word_start..word_end,
+            name,
+            value,
+        });
     }
 }
 
@@ -108,7 +116,9 @@ pub(crate) fn quoted_words(text: &str, range: Range<usize>, escape: char) -> Vec
     let mut words = Vec::new();
     let mut word_start: Option<usize> = None;
     let mut quote: Option<char> = None;
-    let mut characters = text[range.clone()].char_indices().map(|(index, character)| (range.start + index, character));
+    let mut characters = text[range.clone()]
+        .char_indices()
+        .map(|(index, character)| (range.start + index, character));
     while let Some((index, character)) = characters.next() {
         let Some(start) = word_start else {
             if is_space(character) {
@@ -207,7 +217,10 @@ pub(crate) fn json_array(text: &str, range: Range<usize>) -> JsonArray {
                 serde_json::Value::String(decoded) => decoded,
                 _ => String::new(),
             };
-            (decoded, range.start + literal.start..range.start + literal.end)
+            (
+                decoded,
+                range.start + literal.start..range.start + literal.end,
+            )
         })
         .collect();
     JsonArray::Strings(strings)
@@ -251,7 +264,9 @@ pub(crate) struct HeredocMarker {
 
 /// buildkit's `ParseHeredoc` on one word: `^(\d*)<<(-?)([^<]*)$` where the rest is a single (maybe quoted) word.
 pub(crate) fn heredoc_marker(word: &str) -> Option<HeredocMarker> {
-    let digits_end = word.find(|character: char| !character.is_ascii_digit()).unwrap_or(word.len());
+    let digits_end = word
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(word.len());
     let rest = word[digits_end..].strip_prefix("<<")?;
     let (chomp, rest) = match rest.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -260,13 +275,22 @@ pub(crate) fn heredoc_marker(word: &str) -> Option<HeredocMarker> {
     if rest.is_empty() || rest.contains('<') {
         return None;
     }
-    let file_descriptor = if digits_end == 0 { None } else { word[..digits_end].parse().ok() };
+    let file_descriptor = if digits_end == 0 {
+        None
+    } else {
+        word[..digits_end].parse().ok()
+    };
     let name = unquote_single_word(rest)?;
     if name.is_empty() {
         return None;
     }
     let expand = !rest.contains(['\'', '"']);
-    Some(HeredocMarker { name, file_descriptor, chomp, expand })
+    Some(HeredocMarker {
+        name,
+        file_descriptor,
+        chomp,
+        expand,
+    })
 }
 
 /// Removes quotes and backslash escapes; `None` if the text is more than one shell word.
@@ -316,7 +340,10 @@ mod tests {
     #[test]
     fn quoted_words_keep_quotes() {
         let text = r#"a="x y" b=c\ d  'e f'"#;
-        assert_eq!(slices(text, &quoted_words(text, 0..text.len(), '\\')), vec![r#"a="x y""#, r"b=c\ d", "'e f'"]);
+        assert_eq!(
+            slices(text, &quoted_words(text, 0..text.len(), '\\')),
+            vec![r#"a="x y""#, r"b=c\ d", "'e f'"]
+        );
     }
 
     #[test]
@@ -337,8 +364,14 @@ mod tests {
     #[test]
     fn heredoc_markers() {
         let marker = heredoc_marker("<<-\"EOF\"").expect("marker");
-        assert_eq!((marker.name.as_str(), marker.chomp, marker.expand), ("EOF", true, false));
-        assert_eq!(heredoc_marker("3<<END").and_then(|marker| marker.file_descriptor), Some(3));
+        assert_eq!(
+            (marker.name.as_str(), marker.chomp, marker.expand),
+            ("EOF", true, false)
+        );
+        assert_eq!(
+            heredoc_marker("3<<END").and_then(|marker| marker.file_descriptor),
+            Some(3)
+        );
         assert_eq!(heredoc_marker("<<"), None);
         assert_eq!(heredoc_marker("a<<EOF"), None);
         assert_eq!(heredoc_marker("<<<EOF"), None);

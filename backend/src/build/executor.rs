@@ -898,7 +898,7 @@ impl<'a> Executor<'a> {
 
         // Where the sources come from: another stage or image, or the context.
         let from_image = match &instruction.from {
-            Some(from) => Some(self.from_image(from, line).await?),
+            Some(from) => Some(self.copy_source_image(from, line).await?),
             None => None,
         };
         let (checksum, context_sources) = match &from_image {
@@ -980,7 +980,7 @@ impl<'a> Executor<'a> {
     }
 
     /// The image `COPY --from=<from>` reads: a stage by name or index, else an image by name.
-    async fn from_image(&self, from: &str, line: usize) -> Result<Option<Image>, BuildError> {
+    async fn copy_source_image(&self, from: &str, line: usize) -> Result<Option<Image>, BuildError> {
         let lower = from.to_ascii_lowercase();
         if let Some(stage) = self.stages.iter().find(|s| s.name.as_deref() == Some(lower.as_str())) {
             return Ok(stage.image.clone());

@@ -8,7 +8,7 @@
 //! - `cache`: cache keys and the on-disk index; `image_meta`: SHELL/ONBUILD/HEALTHCHECK and Dockerfile lines,
 //!   which the OCI image config has no field for.
 //! - `progress`: the event channel.
-//! - [`error`]: [`BuildError`].
+//! - [`error`]: the [`BuildError`] type.
 
 mod cache;
 pub mod context;

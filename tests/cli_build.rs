@@ -286,3 +286,69 @@ fn dockerfile_outside_the_context() {
     build(&daemon, &dir, &["-f", file.to_str().unwrap(), "-t", "outside"]);
     assert_eq!(daemon.ok(&["run", "--rm", "outside"]).trim(), "from context");
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=Berth Test", "-c", "user.email=test@berth.invalid", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("running git");
+    assert!(status.success(), "git {args:?} failed");
+}
+
+/// The builder's own API (what the playground calls), with a file:// git repository as the context: the branch named
+/// after `#` is checked out, `.dockerignore` applies, and RUN works in the engine's containers.
+#[test]
+fn git_url_context_through_the_build_module() {
+    let scratch = tempfile::Builder::new().prefix("build-git-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let repo = scratch.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "--quiet"]);
+    write(&repo, "Dockerfile", "FROM busybox\nCOPY msg.txt /msg.txt\n");
+    write(&repo, "msg.txt", "from main\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "main"]);
+    git(&repo, &["checkout", "--quiet", "-b", "feature"]);
+    write(&repo, "Dockerfile", "FROM busybox\nCOPY . /src/\nRUN cat /src/msg.txt > /copied\n");
+    write(&repo, "msg.txt", "from feature\n");
+    write(&repo, "notes.tmp", "ignored\n");
+    write(&repo, ".dockerignore", "*.tmp\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "feature"]);
+    git(&repo, &["checkout", "--quiet", "main"]);
+
+    berth::runtime::set_init_executable(env!("CARGO_BIN_EXE_berth"));
+    let _ = berth::runtime::become_subreaper();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let root = scratch.path().join("root");
+    runtime.block_on(async {
+        let engine = berth::engine::Engine::open(&root).await.expect("engine");
+        let url = format!("file://{}#feature", repo.display());
+        let source = berth::build::ContextSource::detect(&url);
+        assert_eq!(source, berth::build::ContextSource::Git(url.clone()));
+        let context = berth::build::open_context(&engine, source).await.expect("git context");
+        let (progress, mut events) = berth::build::Progress::new();
+        let options = berth::build::BuildOptions { tags: vec!["from-git:1".into()], ..Default::default() };
+        let id = berth::build::build(&engine, &context, &options, &progress).await;
+        drop(progress);
+        let mut log = Vec::new();
+        while let Some(event) = events.recv().await {
+            log.push(event);
+        }
+        let id = id.unwrap_or_else(|error| panic!("{error}: {log:#?}"));
+        let image = engine.images.get("from-git:1").expect("tagged");
+        assert_eq!(image.id, id);
+        let layers = engine.images.layer_dirs(&image).unwrap();
+        let top = layers.last().unwrap();
+        assert_eq!(std::fs::read_to_string(top.join("copied")).unwrap(), "from feature\n");
+        let copy_layer = &layers[layers.len() - 2];
+        assert!(copy_layer.join("src/Dockerfile").exists());
+        assert!(!copy_layer.join("src/notes.tmp").exists(), ".dockerignore applies to git contexts");
+        assert!(!copy_layer.join("src/.git").exists(), ".git is not part of the context");
+        assert!(log.iter().any(|e| matches!(e, berth_shared::api::build::BuildEvent::Built { .. })));
+        drop(context);
+        engine.shutdown().await;
+    });
+}

@@ -352,3 +352,31 @@ fn git_url_context_through_the_build_module() {
         engine.shutdown().await;
     });
 }
+
+#[test]
+fn layer_endpoint_reports_wasted_bytes() {
+    let daemon = Daemon::start();
+    let dir = daemon.scratch_dir("wasted");
+    write(&dir, "Dockerfile", "FROM busybox\nRUN dd if=/dev/zero of=/big bs=1M count=5\nRUN rm /big\n");
+    build(&daemon, &dir, &["-t", "wasted"]);
+    let layers = daemon.get_json("/berth/images/wasted/layers");
+    let list = layers["layers"].as_array().expect("layers");
+    let dd = list
+        .iter()
+        .find(|l| l["instruction"].as_str().is_some_and(|i| i.starts_with("RUN dd")))
+        .unwrap_or_else(|| panic!("the dd layer: {layers:#}"));
+    assert_eq!(dd["line"], 2, "{dd:#}");
+    assert_eq!(dd["wasted_bytes"], 5 * 1024 * 1024, "{dd:#}");
+    assert!(dd["files"].as_array().unwrap().iter().any(|f| f["path"] == "/big" && f["kind"] == "added"), "{dd:#}");
+    let rm = list.last().unwrap();
+    assert_eq!(rm["line"], 3, "{rm:#}");
+    assert!(rm["files"].as_array().unwrap().iter().any(|f| f["path"] == "/big" && f["kind"] == "deleted"), "{rm:#}");
+    assert!(layers["wasted_bytes"].as_u64().unwrap() >= 5 * 1024 * 1024, "{layers:#}");
+    assert!(layers["efficiency"].as_f64().unwrap() < 1.0, "{layers:#}");
+
+    let diff = daemon.get_json("/berth/images/diff?from=busybox&to=wasted");
+    let changes = diff["changes"].as_array().unwrap();
+    assert!(!changes.iter().any(|c| c["path"] == "/big"), "/big is gone in the end: {diff:#}");
+    let (status, _) = daemon.get("/berth/images/nosuch/layers").unwrap();
+    assert_eq!(status, 404);
+}

@@ -10,6 +10,7 @@ mod containers;
 mod error;
 mod exec;
 mod images;
+mod layers;
 mod streams;
 mod system;
 mod web;
@@ -101,6 +102,8 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/images/{*rest}", get(images::image_get).post(images::image_post).delete(images::image_delete))
         .route("/commit", post(images::commit))
         .route("/build", post(build::build))
+        .route("/berth/images/diff", get(layers::image_diff))
+        .route("/berth/images/{*rest}", get(layers::image_layers))
         .with_state(engine);
     web::attach_web_app(api, web_dir)
 }

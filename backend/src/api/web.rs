@@ -39,6 +39,7 @@ const API_PREFIXES: &[&str] = &[
     "version",
     "_ping",
     "grpc",
+    "berth",
 ];
 
 /// Where the built app is by default: `<dir of the berth binary>/../web` (that is `target/web`).

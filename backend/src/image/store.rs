@@ -15,6 +15,7 @@ use oci_spec::image::{
 use super::change::{apply_changes, ImageConfigChanges};
 use super::error::{ImageError, IoContext};
 use super::layer::{self, ApplyOptions};
+use super::layer_tree::{read_layer, LayerEntry};
 use super::layout::{self, canonical_json, digest_hex, HashingReader, Layout};
 use super::reference::{is_lower_hex, parse_tag_target, Reference};
 use super::{busybox, short_id, ContainerUse, DeleteItem, HistoryEntry, HistoryItem, Image};
@@ -152,6 +153,23 @@ impl ImageStore {
             dirs.push(self.unpack_layer(l)?);
         }
         Ok(dirs)
+    }
+
+    /// The entries of each layer of `image` (lowest first) with its diff_id, read from the layer tars.
+    pub fn layer_entries(&self, image: &Image) -> Result<Vec<(String, Vec<LayerEntry>)>, ImageError> {
+        let _gc = self.gc_shared();
+        let layers = {
+            let st = self.state();
+            st.images.get(&image.id).map(|r| r.layers.clone()).ok_or_else(|| not_found(&image.id))?
+        };
+        let mut out = Vec::with_capacity(layers.len());
+        for l in &layers {
+            let blob = io::BufReader::new(self.layout.open_blob(&l.digest)?);
+            let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
+            let entries = if gzip { read_layer(flate2::read::GzDecoder::new(blob))? } else { read_layer(blob)? };
+            out.push((l.diff_id.clone(), entries));
+        }
+        Ok(out)
     }
 
     /// `docker import`: a rootfs tar (plain or gzip) becomes a one-layer image.

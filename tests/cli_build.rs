@@ -380,3 +380,27 @@ fn layer_endpoint_reports_wasted_bytes() {
     let (status, _) = daemon.get("/berth/images/nosuch/layers").unwrap();
     assert_eq!(status, 404);
 }
+
+#[test]
+fn save_rmi_load_round_trips() {
+    let daemon = Daemon::start();
+    let dir = daemon.scratch_dir("save");
+    write(&dir, "Dockerfile", "FROM busybox\nRUN echo saved > /marker\nCMD [\"cat\", \"/marker\"]\n");
+    build(&daemon, &dir, &["-t", "saved:1"]);
+    let id = daemon.ok(&["inspect", "-f", "{{.Id}}", "saved:1"]);
+    let archive = dir.join("saved.tar");
+    daemon.ok(&["save", "-o", archive.to_str().unwrap(), "saved:1"]);
+    let listing = std::process::Command::new("tar").arg("tf").arg(&archive).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.contains("manifest.json") && listing.contains("index.json"), "{listing}");
+    daemon.ok(&["rmi", "saved:1"]);
+    assert!(daemon.docker(&["inspect", "saved:1"]).code != Some(0));
+    let loaded = daemon.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(loaded.contains("Loaded image: saved:1"), "{loaded}");
+    assert_eq!(daemon.ok(&["inspect", "-f", "{{.Id}}", "saved:1"]), id);
+    assert_eq!(daemon.ok(&["run", "--rm", "saved:1"]).trim(), "saved");
+    // Through stdin too, with the image still there: loading is idempotent.
+    let bytes = std::fs::read(&archive).unwrap();
+    let again = daemon.docker_with_input(&["load"], &bytes);
+    assert!(again.success() && again.stdout.contains("Loaded image: saved:1"), "{again:?}");
+}

@@ -99,6 +99,8 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
+        .route("/images/get", get(images::save))
+        .route("/images/load", post(images::load))
         .route("/images/{*rest}", get(images::image_get).post(images::image_post).delete(images::image_delete))
         .route("/commit", post(images::commit))
         .route("/build", post(build::build))

@@ -14,6 +14,7 @@ pub mod layer_tree;
 mod layout;
 pub mod reference;
 mod store;
+mod transfer;
 
 use serde::{Deserialize, Serialize};
 

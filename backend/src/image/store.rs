@@ -340,7 +340,19 @@ impl ImageStore {
         image_config.set_author(entry.author.clone());
 
         let config_bytes = canonical_json(&image_config, Path::new("image config"))?;
-        let (config_digest, config_size) = self.layout.write_blob(&config_bytes)?;
+        self.store_image(&config_bytes, image_config, layers, tags)
+    }
+
+    /// Write `config_bytes` (the config blob exactly as given: its digest is the image ID) and a manifest for
+    /// `layers` (blobs already written), and record the image with `tags` (already normalized).
+    fn store_image(
+        &self,
+        config_bytes: &[u8],
+        image_config: ImageConfiguration,
+        layers: Vec<LayerRec>,
+        tags: &[String],
+    ) -> Result<Image, ImageError> {
+        let (config_digest, config_size) = self.layout.write_blob(config_bytes)?;
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
             .media_type(MediaType::ImageManifest)
@@ -365,6 +377,46 @@ impl ImageStore {
         self.persist(&st)?;
         let rec = st.images.get(&config_digest).ok_or_else(|| not_found(&config_digest))?;
         Ok(to_image(&st, rec))
+    }
+
+    /// `docker load` of one image: its config blob as given (so the ID is kept) and its layer tars (plain or gzip),
+    /// which must match the config's diff_ids.
+    pub(super) fn add_image(
+        &self,
+        config_bytes: &[u8],
+        layer_files: &[PathBuf],
+        tags: &[String],
+    ) -> Result<Image, ImageError> {
+        let tags = normalize_tags(tags.iter().map(String::as_str))?;
+        let image_config: ImageConfiguration = serde_json::from_slice(config_bytes)
+            .map_err(|source| ImageError::Json { path: PathBuf::from("image config"), source })?;
+        let diff_ids = image_config.rootfs().diff_ids().clone();
+        if diff_ids.len() != layer_files.len() {
+            return Err(ImageError::Corrupt {
+                what: "image archive".to_string(),
+                reason: format!("{} layers for {} diff_ids", layer_files.len(), diff_ids.len()),
+            });
+        }
+        let _gc = self.gc_shared();
+        let mut layers = Vec::with_capacity(layer_files.len());
+        for (file, diff_id) in layer_files.iter().zip(&diff_ids) {
+            let f = fs::File::open(file).ctx(file)?;
+            let reader = layer::maybe_gunzip(f).ctx(file)?;
+            let (digest, size) = self.layout.write_blob_from(reader)?;
+            if &digest != diff_id {
+                return Err(ImageError::Corrupt {
+                    what: file.display().to_string(),
+                    reason: format!("layer digest {digest} does not match diff_id {diff_id}"),
+                });
+            }
+            layers.push(LayerRec { digest: digest.clone(), media_type: MediaType::ImageLayer, size, diff_id: digest });
+        }
+        self.store_image(config_bytes, image_config, layers, &tags)
+    }
+
+    /// The path of a stored blob (`sha256:<hex>`).
+    pub(super) fn blob_path(&self, digest: &str) -> Result<PathBuf, ImageError> {
+        self.layout.blob_path(digest)
     }
 
     /// `docker tag`: point `repo_tag` (`x` means `x:latest`) at the image `reference` names.

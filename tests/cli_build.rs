@@ -236,6 +236,11 @@ fn heredoc_run_and_backtick_escape() {
     build(&daemon, &dir, &["-t", "heredoc"]);
     assert_eq!(daemon.ok(&["run", "--rm", "heredoc", "cat", "/heredoc"]).trim(), "first\nsecond");
     assert_eq!(daemon.ok(&["run", "--rm", "heredoc", "cat", "/data"]).trim(), "literal line");
+    // Step images are kept but, like Docker's, hidden from `docker images` unless -a.
+    let images = daemon.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.lines().count(), 2, "{images}");
+    let all = daemon.ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(all.contains("<none>:<none>"), "{all}");
 
     let dir = daemon.scratch_dir("backtick");
     write(

@@ -54,14 +54,14 @@ pub struct ListQuery {
 }
 
 pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
-    let _all = flag(&query.all);
+    let all = flag(&query.all);
     let filters = super::container_views::parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
     let dangling = filters.get("dangling").and_then(|v| v.first()).map(|v| v == "true" || v == "1");
     let references = filters.get("reference").cloned().unwrap_or_default();
-    let mut images: Vec<ImageSummary> = engine
-        .images
-        .list()
+    let every = engine.images.list();
+    let mut images: Vec<ImageSummary> = every
         .iter()
+        .filter(|image| all || !is_intermediate(image, &every))
         .filter(|image| dangling.is_none_or(|want| want == image.repo_tags.is_empty()))
         .filter(|image| {
             references.is_empty()
@@ -74,6 +74,22 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
         .collect();
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
     Ok(Json(images).into_response())
+}
+
+/// An untagged image that another image is built on (a build step's image): `docker images` hides these unless
+/// `-a`, as Docker hides images with children. A child has this image's layers and history as a prefix of its own.
+fn is_intermediate(image: &Image, every: &[Image]) -> bool {
+    if !image.repo_tags.is_empty() {
+        return false;
+    }
+    let history = image.config.history().clone().unwrap_or_default();
+    every.iter().any(|other| {
+        let other_history = other.config.history().clone().unwrap_or_default();
+        other.id != image.id
+            && other_history.len() > history.len()
+            && other.diff_ids.starts_with(&image.diff_ids)
+            && other_history[..history.len()] == history[..]
+    })
 }
 
 fn inspect(image: &Image) -> ImageInspect {

@@ -3,7 +3,7 @@
 //! into a private directory under the daemon's root, with `.dockerignore` applied, and removed when dropped.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,8 +91,11 @@ impl BuildContext {
     pub fn from_tar(work: &Path, reader: impl Read) -> Result<BuildContext, BuildError> {
         let (holder, root) = new_holder(work)?;
         let context = BuildContext { holder, root };
-        let mut buffered = BufReader::new(reader);
-        let head = buffered.fill_buf().map_err(|e| BuildError::Context(e.to_string()))?.to_vec();
+        // The first 512 bytes (a tar header) decide what the body is; HTTP chunks may be smaller, so read them all.
+        let mut reader = reader;
+        let mut head = Vec::with_capacity(512);
+        (&mut reader).take(512).read_to_end(&mut head).map_err(|e| BuildError::Context(e.to_string()))?;
+        let buffered = BufReader::new(std::io::Cursor::new(head.clone()).chain(reader));
         let decoded: Box<dyn Read> = if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
             Box::new(xz2::read::XzDecoder::new(buffered))
         } else if head.starts_with(b"BZh") {
@@ -101,6 +104,19 @@ impl BuildContext {
             // Plain tar or gzip: extract_tar recognises gzip itself.
             Box::new(buffered)
         };
+        let compressed = head.starts_with(&[0x1f, 0x8b])
+            || head.starts_with(b"BZh")
+            || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]);
+        if !head.is_empty() && !compressed && head.get(257..262) != Some(b"ustar") {
+            // Not an archive: the body is the Dockerfile itself (`curl --data-binary @Dockerfile`), as dockerd
+            // accepts it.
+            let mut text = Vec::new();
+            let mut decoded = decoded;
+            decoded.read_to_end(&mut text).map_err(|e| BuildError::Context(e.to_string()))?;
+            let path = context.root.join("Dockerfile");
+            fs::write(&path, text).map_err(|e| BuildError::io(format!("write {}", path.display()), e))?;
+            return Ok(context);
+        }
         if head.is_empty() {
             // An empty body is an empty context (`docker build - < Dockerfile` is handled by the caller).
             return Ok(context);
@@ -359,6 +375,37 @@ mod tests {
         let holder = context.holder.clone();
         drop(context);
         assert!(!holder.exists());
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_archive_is_the_dockerfile() {
+        let work = tempfile::tempdir().unwrap();
+        let context = BuildContext::from_tar(work.path(), &b"FROM busybox\nRUN true\n"[..]).unwrap();
+        assert_eq!(context.prepare("Dockerfile").unwrap(), "FROM busybox\nRUN true\n");
+    }
+
+    #[test]
+    fn compressed_tar_contexts() {
+        let work = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(13);
+        builder.append_data(&mut header, "Dockerfile", &b"FROM busybox\n"[..]).unwrap();
+        let tar = builder.into_inner().unwrap();
+        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 1);
+        std::io::Write::write_all(&mut xz, &tar).unwrap();
+        let xz = xz.finish().unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        std::io::Write::write_all(&mut bz, &tar).unwrap();
+        let bz = bz.finish().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        let gz = gz.finish().unwrap();
+        for archive in [tar, xz, bz, gz] {
+            let context = BuildContext::from_tar(work.path(), &archive[..]).unwrap();
+            assert_eq!(context.prepare("Dockerfile").unwrap(), "FROM busybox\n");
+        }
     }
 
     #[test]

@@ -202,8 +202,8 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
     }
 
     let report_path = bench_dir.join("report.json");
-    let json = serde_json::to_string_pretty(&report.to_json())?;
-    std::fs::write(&report_path, json + "\n").with_context(|| format!("writing {}", report_path.display()))?;
+    std::fs::write(&report_path, report.to_json_text())
+        .with_context(|| format!("writing {}", report_path.display()))?;
     println!();
     print!("{}", report.table());
     println!();

@@ -53,7 +53,7 @@ pub fn processes() -> Vec<ProcessInfo> {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let parent = stat_field(&stat, 3)?.parse().ok()?;
+            let parent = stat_field(&stat, 4)?.parse().ok()?;
             let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let command_line = String::from_utf8_lossy(&raw).trim_end_matches('\0').replace('\0', " ");
             Some(ProcessInfo { pid, parent, command_line })
@@ -239,6 +239,14 @@ mod tests {
         let stat = "1234 (a) b (c)) S 1 1234 1234 0 -1";
         assert_eq!(stat_field(stat, 3), Some("S"));
         assert_eq!(stat_field(stat, 4), Some("1"));
+    }
+
+    #[test]
+    fn the_process_table_has_this_process_and_its_parent() {
+        let me = processes().into_iter().find(|process| process.pid == std::process::id()).unwrap();
+        assert_eq!(me.parent, std::os::unix::process::parent_id());
+        assert!(!me.command_line.is_empty());
+        assert!(alive(me.pid));
     }
 
     #[test]

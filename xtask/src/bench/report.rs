@@ -143,24 +143,28 @@ impl Figure {
         }
     }
 
-    pub fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        object.insert("name".into(), json!(self.name));
-        object.insert("unit".into(), json!(self.unit.symbol()));
-        object.insert("berth".into(), json!(self.berth.map(rounded)));
-        object.insert("dockerd".into(), json!(self.dockerd.map(rounded)));
-        object.insert("ratio".into(), json!(self.ratio().map(rounded)));
-        for (key, value) in &self.extra {
-            object.insert(key.clone(), value.clone());
-        }
+    /// The JSON fields in reading order: name, unit, the values, the ratio, the extras, target, note.
+    fn fields(&self) -> Vec<(String, Value)> {
+        let mut fields = vec![
+            ("name".to_string(), json!(self.name)),
+            ("unit".to_string(), json!(self.unit.symbol())),
+            ("berth".to_string(), json!(self.berth.map(rounded))),
+            ("dockerd".to_string(), json!(self.dockerd.map(rounded))),
+            ("ratio".to_string(), json!(self.ratio().map(rounded))),
+        ];
+        fields.extend(self.extra.iter().cloned());
         if let Some(target) = self.target {
-            object.insert("target".into(), json!(target.describe(self.unit)));
-            object.insert("target_met".into(), json!(self.target_met()));
+            fields.push(("target".into(), json!(target.describe(self.unit))));
+            fields.push(("target_met".into(), json!(self.target_met())));
         }
         if !self.notes.is_empty() {
-            object.insert("note".into(), json!(self.notes.join("; ")));
+            fields.push(("note".into(), json!(self.notes.join("; "))));
         }
-        Value::Object(object)
+        fields
+    }
+
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.fields().into_iter().collect::<Map<String, Value>>())
     }
 }
 
@@ -191,6 +195,21 @@ impl Report {
 
     pub fn to_json(&self) -> Value {
         Value::Array(self.figures.iter().map(Figure::to_json).collect())
+    }
+
+    /// report.json: the same as [`to_json`](Self::to_json), one field per line with each figure's fields in
+    /// reading order (serde_json's maps would sort them, putting "berth" before "name").
+    pub fn to_json_text(&self) -> String {
+        let figures: Vec<String> = self
+            .figures
+            .iter()
+            .map(|figure| {
+                let fields: Vec<String> =
+                    figure.fields().iter().map(|(key, value)| format!("    {}: {value}", json!(key))).collect();
+                format!("  {{\n{}\n  }}", fields.join(",\n"))
+            })
+            .collect();
+        format!("[\n{}\n]\n", figures.join(",\n"))
     }
 
     /// A fixed-width table, then the notes numbered below it so that the rows stay one line each.
@@ -329,6 +348,19 @@ mod tests {
         assert!(cold["ratio"].is_null());
         assert!(cold["target_met"].is_null());
         assert_eq!(cold["note"], "berth: POST /build answered 404");
+    }
+
+    #[test]
+    fn json_text_is_the_same_json_with_the_name_first() {
+        let mut report = Report::default();
+        report.figure("run_rm_true_ms").set_summary(Side::Berth, summarize(&[1.0, 2.0]).unwrap());
+        report.figure("lint_1000_lines_ms").note("a \"quoted\" note");
+        let text = report.to_json_text();
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, report.to_json());
+        assert!(
+            text.starts_with("[\n  {\n    \"name\": \"run_rm_true_ms\",\n    \"unit\": \"ms\",\n    \"berth\": 1.5,")
+        );
     }
 
     #[test]

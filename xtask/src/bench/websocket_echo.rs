@@ -63,8 +63,8 @@ fn connect(daemon: &Daemon, id: &str) -> Result<WebSocket<UnixStream>> {
     match tungstenite::client::client(url.as_str(), stream) {
         Ok((socket, _)) => Ok(socket),
         Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
-            let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-            bail!("GET {} answered {} {}", ATTACH_WS, response.status(), body.trim())
+            let path = ATTACH_WS.split('?').next().unwrap_or(ATTACH_WS);
+            bail!("GET {path} answered {} instead of upgrading to a websocket", response.status())
         }
         Err(error) => Err(anyhow::anyhow!("websocket handshake: {error}")),
     }

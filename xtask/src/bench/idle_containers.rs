@@ -32,6 +32,8 @@ struct Cycle {
     helpers: HelperUsage,
     engine_rss_growth_kib: f64,
     cgroup_kib: f64,
+    /// Growth of each of [`procfs::KERNEL_MEMORY_FIELDS`].
+    kernel_growth_kib: [f64; 5],
 }
 
 #[derive(Default)]
@@ -74,6 +76,7 @@ fn cycle(daemon: &Daemon) -> Result<Cycle> {
     thread::sleep(SETTLE);
     let engine_rss_before = engine_rss_kib(daemon);
     let available_before = procfs::steady_mem_available_kib()?;
+    let kernel_before = procfs::kernel_memory_kib()?;
 
     let started = Instant::now();
     let mut ids = Vec::with_capacity(CONTAINERS);
@@ -84,6 +87,7 @@ fn cycle(daemon: &Daemon) -> Result<Cycle> {
 
     thread::sleep(SETTLE);
     let available_after = procfs::steady_mem_available_kib()?;
+    let kernel_after = procfs::kernel_memory_kib()?;
     let engine_rss_after = engine_rss_kib(daemon);
     let container_pids = container_pids(daemon, &ids)?;
     let helpers = helper_usage(daemon, &container_pids);
@@ -101,6 +105,7 @@ fn cycle(daemon: &Daemon) -> Result<Cycle> {
         helpers,
         engine_rss_growth_kib: engine_rss_after - engine_rss_before,
         cgroup_kib,
+        kernel_growth_kib: std::array::from_fn(|field| kernel_after[field] as f64 - kernel_before[field] as f64),
     })
 }
 
@@ -174,4 +179,14 @@ fn record(report: &mut Report, side: Side, cycles: &[Cycle]) {
     memory.add_extra(format!("{key}_container_cgroups_mb"), rounded(mib(cgroups)));
     let accounted = engine_growth + last.helpers.pss_kib as f64 + cgroups;
     memory.add_extra(format!("{key}_accounted_per_container_mb"), per_container(accounted));
+    // Where the rest goes: kernel objects, per container (noisy like MemAvailable: the whole machine's counters).
+    let kernel: serde_json::Map<String, serde_json::Value> = procfs::KERNEL_MEMORY_FIELDS
+        .iter()
+        .enumerate()
+        .map(|(index, field)| {
+            let growth = median(cycles.iter().map(|cycle| cycle.kernel_growth_kib[index]).collect());
+            (field.to_string(), serde_json::json!(rounded(mib(growth) / CONTAINERS as f64)))
+        })
+        .collect();
+    memory.add_extra(format!("{key}_kernel_growth_per_container_mb"), serde_json::Value::Object(kernel));
 }

@@ -37,6 +37,16 @@ pub fn steady_mem_available_kib() -> Result<f64> {
     Ok(sum / f64::from(READINGS))
 }
 
+/// The /proc/meminfo lines where per-container kernel memory shows: unreclaimable slab (namespaces, mounts,
+/// network devices, sockets), shmem (tmpfs such as a container's /dev and /dev/shm), page tables, kernel stacks
+/// and per-CPU allocations (network namespaces' counters). KiB each, in this order.
+pub const KERNEL_MEMORY_FIELDS: [&str; 5] = ["SUnreclaim", "Shmem", "PageTables", "KernelStack", "Percpu"];
+
+pub fn kernel_memory_kib() -> Result<[u64; 5]> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").context("reading /proc/meminfo")?;
+    Ok(KERNEL_MEMORY_FIELDS.map(|field| meminfo_field(&meminfo, field).unwrap_or(0)))
+}
+
 /// One line of the process table.
 #[derive(Debug, Clone)]
 pub struct ProcessInfo {

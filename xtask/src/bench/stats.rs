@@ -31,7 +31,7 @@ pub fn summarize(samples: &[f64]) -> Option<Summary> {
 /// The middle value, or the mean of the two middle values for an even count.
 fn median_of_sorted(sorted: &[f64]) -> f64 {
     let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
+    if sorted.len().is_multiple_of(2) {
         (sorted[middle - 1] + sorted[middle]) / 2.0
     } else {
         sorted[middle]

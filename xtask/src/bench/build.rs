@@ -4,10 +4,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use super::daemons::Daemon;
+use super::http;
 use super::report::Report;
 use super::stats::summarize;
 use super::Bench;
@@ -42,7 +44,9 @@ pub fn measure(bench: &Bench, report: &mut Report) {
         let cold_ok = cold.is_ok();
         match cold {
             Ok(samples) => report.figure("build_cold_s").set_summary(side, summarize(&samples).expect("runs > 0")),
-            Err(error) => report.figure("build_cold_s").note(format!("{}: {error:#}", side.key())),
+            Err(error) => {
+                report.figure("build_cold_s").note(format!("{}: {}", side.key(), why_build_failed(daemon, &error)))
+            }
         }
         if !cold_ok {
             report.figure("build_cached_s").note(format!("{}: no cached build without a cold one", side.key()));
@@ -51,6 +55,18 @@ pub fn measure(bench: &Bench, report: &mut Report) {
         match builds(daemon, &["build", "--tag", TAG, &context_arg], bench.plan.build_cached_runs) {
             Ok(samples) => report.figure("build_cached_s").set_summary(side, summarize(&samples).expect("runs > 0")),
             Err(error) => report.figure("build_cached_s").note(format!("{}: {error:#}", side.key())),
+        }
+    }
+}
+
+/// The CLI streams the context while the daemon answers, so an engine without a builder shows up as a broken
+/// pipe; asking `POST /build` directly gives the real answer.
+fn why_build_failed(daemon: &Daemon, error: &anyhow::Error) -> String {
+    match http::post_empty(&daemon.socket, "/build", Duration::from_secs(10)) {
+        Ok(response) if response.status == 404 => "POST /build answered 404: no builder in this engine yet".into(),
+        _ => {
+            let message = format!("{error:#}");
+            format!("docker build failed: {}", message.rsplit(" | ").next().unwrap_or(&message))
         }
     }
 }

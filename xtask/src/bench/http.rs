@@ -13,14 +13,31 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+impl Response {
+    /// The body as JSON, when it is JSON (the web app's HTML fallback is not).
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
 pub fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Response> {
+    request(socket, "GET", path, timeout)
+}
+
+/// A request with an empty body: `POST /build` with no context answers 404 where there is no builder, and an
+/// error about the missing context where there is one.
+pub fn post_empty(socket: &Path, path: &str, timeout: Duration) -> Result<Response> {
+    request(socket, "POST", path, timeout)
+}
+
+fn request(socket: &Path, method: &str, path: &str, timeout: Duration) -> Result<Response> {
     let mut stream = UnixStream::connect(socket).with_context(|| format!("connecting to {}", socket.display()))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).with_context(|| format!("reading the answer to GET {path}"))?;
-    parse_response(&response).with_context(|| format!("malformed answer to GET {path}"))
+    stream.read_to_end(&mut response).with_context(|| format!("reading the answer to {method} {path}"))?;
+    parse_response(&response).with_context(|| format!("malformed answer to {method} {path}"))
 }
 
 fn parse_response(response: &[u8]) -> Option<Response> {

@@ -2,8 +2,8 @@
 //! (run_d_20_s), what they cost in host memory while they idle (idle_mem_per_container_mb), and how long one
 //! `docker rm -f` of all twenty takes (rm_f_20_s).
 //!
-//! Memory is the drop in MemAvailable from before the first start to after the twentieth (averaged readings,
-//! after a pause to settle), divided by 20. MemAvailable sees everything (page tables, kernel objects, the
+//! Memory is the drop in MemAvailable while the twenty idle (averaged readings after a pause to settle, against
+//! the mean of the readings before the starts and after the removal), divided by 20. MemAvailable sees everything (page tables, kernel objects, the
 //! daemon's own growth, helper processes) but also whatever else the machine does meanwhile, so the report adds
 //! what can be attributed exactly: the RSS and PSS of per-container helper processes the engine keeps (dockerd's
 //! containerd-shim-runc-v2; Berth should have none), the engine's own RSS growth and the containers' cgroups.
@@ -86,9 +86,9 @@ fn cycle(daemon: &Daemon) -> Result<Cycle> {
     let start_all = started.elapsed();
 
     thread::sleep(SETTLE);
-    let available_after = procfs::steady_mem_available_kib()?;
-    let kernel_after = procfs::kernel_memory_kib()?;
-    let engine_rss_after = engine_rss_kib(daemon);
+    let available_running = procfs::steady_mem_available_kib()?;
+    let kernel_running = procfs::kernel_memory_kib()?;
+    let engine_rss_running = engine_rss_kib(daemon);
     let container_pids = container_pids(daemon, &ids)?;
     let helpers = helper_usage(daemon, &container_pids);
     let cgroup_kib =
@@ -98,14 +98,22 @@ fn cycle(daemon: &Daemon) -> Result<Cycle> {
     remove.extend(ids.iter().map(String::as_str));
     let remove_all = daemon.docker.run(&remove)?.elapsed;
 
+    // The baseline is the mean of the readings before the starts and after the removal: memory the rest of the
+    // machine takes or frees at a steady pace meanwhile cancels out.
+    thread::sleep(SETTLE);
+    let available_after = procfs::steady_mem_available_kib()?;
+    let kernel_after = procfs::kernel_memory_kib()?;
+    let baseline = |before: f64, after: f64| (before + after) / 2.0;
     Ok(Cycle {
         start_all,
         remove_all,
-        mem_available_drop_kib: available_before - available_after,
+        mem_available_drop_kib: baseline(available_before, available_after) - available_running,
         helpers,
-        engine_rss_growth_kib: engine_rss_after - engine_rss_before,
+        engine_rss_growth_kib: engine_rss_running - engine_rss_before,
         cgroup_kib,
-        kernel_growth_kib: std::array::from_fn(|field| kernel_after[field] as f64 - kernel_before[field] as f64),
+        kernel_growth_kib: std::array::from_fn(|field| {
+            kernel_running[field] as f64 - baseline(kernel_before[field] as f64, kernel_after[field] as f64)
+        }),
     })
 }
 

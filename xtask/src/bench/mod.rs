@@ -75,7 +75,7 @@ impl Plan {
     fn full() -> Plan {
         Plan {
             run_rm_true: repeats(3, 30),
-            idle_cycles: 3,
+            idle_cycles: 5,
             ps_100: repeats(3, 20),
             build_cold_runs: 3,
             build_cached_runs: 5,

@@ -1,13 +1,22 @@
 //! `docker run --rm busybox true`, the whole round trip a user waits for: CLI start, create, attach, wait, start,
 //! exit, auto-remove. Samples alternate between the engines, so a change in machine load hits both alike.
 
-use super::report::{Figure, Report, Side};
+use super::report::{rounded, Figure, Report, Side};
 use super::stats::{millis, summarize};
 use super::{Bench, Repeats};
 
 pub fn measure(bench: &Bench, report: &mut Report) {
     let results = interleaved_samples(bench, &["run", "--rm", "busybox", "true"], bench.plan.run_rm_true);
-    record_samples(report.figure("run_rm_true_ms"), results);
+    let figure = report.figure("run_rm_true_ms");
+    record_samples(figure, results);
+    // The client's share: a Go program starting, HEAD /_ping and GET /version. `docker run` pays it too, then
+    // makes five more requests (create, attach, wait, start, and the wait's answer), so no engine can go below it.
+    let version = ["version", "--format", "{{.Server.Version}}"];
+    for (side, result) in interleaved_samples(bench, &version, bench.plan.run_rm_true) {
+        if let Some(summary) = result.ok().and_then(|samples| summarize(&samples)) {
+            figure.add_extra(format!("{}_cli_version_ms", side.key()), rounded(summary.median));
+        }
+    }
 }
 
 /// Times one docker command on every engine, engine after engine in each round, warm-up rounds discarded.

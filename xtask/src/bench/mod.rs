@@ -131,15 +131,17 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
     if probe("id", &["-u"]).as_deref() != Some("0") {
         bail!("the bench starts daemons and containers: run it as root");
     }
-    let started = Instant::now();
     let plan = if quick { Plan::quick() } else { Plan::full() };
 
+    let build_started = Instant::now();
     command::run(
         command::cargo()
             .args(["build", "--release", "-p", "berth", "--bin", "berth", "--example", IN_PROCESS_EXAMPLE])
             .current_dir(&workspace.root),
     )?;
     let release = workspace.target.join("release");
+    let build_seconds = build_started.elapsed().as_secs_f32();
+    let started = Instant::now();
 
     let bench_dir = workspace.target.join("bench");
     std::fs::create_dir_all(&bench_dir).with_context(|| format!("creating {}", bench_dir.display()))?;
@@ -213,11 +215,15 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
     drop(berth);
     drop(guard);
     println!(
-        "xtask bench: report written to {} ({}, {:.0} s in all)",
+        "xtask bench: report written to {} ({} bench: {:.0} s, after {:.0} s of cargo build)",
         report_path.display(),
         if quick { "quick" } else { "full" },
-        started.elapsed().as_secs_f32()
+        started.elapsed().as_secs_f32(),
+        build_seconds
     );
+    if let Some([one, five, _]) = procfs::load_average() {
+        println!("xtask bench: load average at the end {one:.2} (1 min), {five:.2} (5 min)");
+    }
     Ok(())
 }
 

@@ -172,10 +172,15 @@ fn record(report: &mut Report, side: Side, cycles: &[Cycle]) {
 
     let per_container = |kib: f64| rounded(mib(kib) / CONTAINERS as f64);
     let memory = report.figure("idle_mem_per_container_mb");
-    memory
-        .set(side, mib(median(cycles.iter().map(|cycle| cycle.mem_available_drop_kib).collect())) / CONTAINERS as f64);
-    if let Some(summary) = summarize(&cycles.iter().map(|cycle| cycle.mem_available_drop_kib).collect::<Vec<_>>()) {
-        memory.add_extra(format!("{key}_runs"), summary.runs);
+    let drops: Vec<f64> = cycles.iter().map(|cycle| mib(cycle.mem_available_drop_kib) / CONTAINERS as f64).collect();
+    if let Some(summary) = summarize(&drops) {
+        memory.set_summary(side, summary);
+    }
+    if drops.iter().any(|&drop| drop < 0.0) {
+        memory.note(format!(
+            "{key}: MemAvailable rose while the containers ran in some cycles: the rest of the machine freed memory \
+             meanwhile, so this run's MemAvailable figure is mostly noise"
+        ));
     }
     let last = cycles.last().expect("cycles is not empty");
     memory.add_extra(format!("{key}_helper_processes"), last.helpers.processes);

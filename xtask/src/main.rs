@@ -7,7 +7,9 @@
 //! - [`web`]: builds the playground (frontend/) into `<target>/web`, where the daemon serves it from.
 //! - [`run`]: setup, web, release daemon, then becomes `berth serve`.
 //! - [`test`]: setup, web, fmt, clippy (native and wasm), then the whole test suite including end-to-end tests.
+//! - [`bench`]: Berth beside a private reference dockerd, figure by figure, into `<target>/bench/report.json`.
 
+mod bench;
 mod command;
 mod run;
 mod setup;
@@ -25,6 +27,7 @@ commands:
   web              build the web app into <target>/web (trunk build --release)
   run [-- ARGS]    setup, web, build the daemon, then run `berth serve ARGS` (e.g. -- --http 0.0.0.0:8080)
   test             setup, web, fmt, clippy, then cargo test (end-to-end tests need root)
+  bench [--quick]  Berth beside a private dockerd: latency, memory, builds; <target>/bench/report.json (root)
 ";
 
 fn main() {
@@ -47,6 +50,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         "web" => web::web(&workspace),
         "run" => run::run(&workspace, rest),
         "test" => test::test(&workspace),
+        "bench" => bench::bench(&workspace, rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,272 @@
+//! `cargo xtask bench [--quick]`: Berth beside a reference dockerd on this machine, both driven by the same docker
+//! CLI and the same busybox image, figure by figure, written to `<target>/bench/report.json` and printed as a table.
+//! Performance is reported, never asserted.
+//!
+//! - [`daemons`]: a private `berth serve` (release build) and a private dockerd ([`install`] brings Debian's
+//!   docker.io when missing), everything under `<target>/bench/run-<pid>/`; [`busybox_image`] gives dockerd
+//!   Berth's busybox.
+//! - [`cleanup`]: whatever way the bench ends (success, error, Ctrl-C), the daemons are stopped, their mounts
+//!   undone and the run directory removed.
+//! - [`docker_cli`], [`http`], [`procfs`]: driving the engines and reading the kernel's numbers.
+//! - The figures, one file each: [`run_latency`], [`idle_containers`], [`ps_listing`], [`build`],
+//!   [`websocket_echo`], [`layer_summary`], [`in_process`] (with backend/examples/bench_in_process.rs).
+//! - [`stats`] (median, p95, p99) and [`report`] (the JSON and the table), the parts with unit tests.
+
+mod build;
+mod busybox_image;
+mod cleanup;
+mod daemons;
+mod docker_cli;
+mod http;
+mod idle_containers;
+mod in_process;
+mod install;
+mod layer_summary;
+mod procfs;
+mod ps_listing;
+mod report;
+mod run_latency;
+mod stats;
+mod websocket_echo;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::command::{self, probe};
+use crate::workspace::Workspace;
+use daemons::Daemon;
+use report::Report;
+
+/// The in-process example's name under backend/examples/.
+const IN_PROCESS_EXAMPLE: &str = "bench_in_process";
+
+/// Warm-up runs (discarded) and measured runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeats {
+    pub warmup: usize,
+    pub runs: usize,
+}
+
+const fn repeats(warmup: usize, runs: usize) -> Repeats {
+    Repeats { warmup, runs }
+}
+
+/// How many times each figure is measured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub run_rm_true: Repeats,
+    /// Cycles of 20 × `run -d`, memory reading, `rm -f`.
+    pub idle_cycles: usize,
+    pub ps_100: Repeats,
+    /// 0: builds skipped.
+    pub build_cold_runs: usize,
+    pub build_cached_runs: usize,
+    /// Keystrokes; p99 needs a few hundred to mean something.
+    pub ws_echo: Repeats,
+    pub layer_summary: Option<Repeats>,
+    pub start_in_process: Repeats,
+    pub unshare_floor: Repeats,
+    pub lint: Repeats,
+}
+
+impl Plan {
+    fn full() -> Plan {
+        Plan {
+            run_rm_true: repeats(3, 30),
+            idle_cycles: 5,
+            ps_100: repeats(3, 20),
+            build_cold_runs: 3,
+            build_cached_runs: 5,
+            ws_echo: repeats(20, 500),
+            layer_summary: Some(repeats(2, 10)),
+            start_in_process: repeats(5, 50),
+            unshare_floor: repeats(5, 50),
+            lint: repeats(5, 100),
+        }
+    }
+
+    /// Under two minutes: fewer runs, no builds and no 10,000-file layer.
+    fn quick() -> Plan {
+        Plan {
+            run_rm_true: repeats(2, 10),
+            idle_cycles: 1,
+            ps_100: repeats(1, 5),
+            build_cold_runs: 0,
+            build_cached_runs: 0,
+            ws_echo: repeats(5, 100),
+            layer_summary: None,
+            start_in_process: repeats(3, 20),
+            unshare_floor: repeats(3, 20),
+            lint: repeats(3, 20),
+        }
+    }
+}
+
+/// What every figure gets: the plan, the engines, where to put files.
+pub struct Bench<'a> {
+    pub plan: &'a Plan,
+    pub berth: &'a Daemon,
+    pub dockerd: Option<&'a Daemon>,
+    pub run_dir: &'a Path,
+    pub in_process_example: PathBuf,
+}
+
+impl Bench<'_> {
+    /// Berth first, then dockerd when it runs.
+    pub fn daemons(&self) -> Vec<&Daemon> {
+        std::iter::once(self.berth).chain(self.dockerd).collect()
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask bench [--quick]";
+
+pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
+    let quick = match args {
+        [] => false,
+        [flag] if flag == "--quick" => true,
+        _ => bail!("{USAGE}"),
+    };
+    if probe("id", &["-u"]).as_deref() != Some("0") {
+        bail!("the bench starts daemons and containers: run it as root");
+    }
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+
+    let build_started = Instant::now();
+    command::run(
+        command::cargo()
+            .args(["build", "--release", "-p", "berth", "--bin", "berth", "--example", IN_PROCESS_EXAMPLE])
+            .current_dir(&workspace.root),
+    )?;
+    let release = workspace.target.join("release");
+    let build_seconds = build_started.elapsed().as_secs_f32();
+    let started = Instant::now();
+
+    let bench_dir = workspace.target.join("bench");
+    std::fs::create_dir_all(&bench_dir).with_context(|| format!("creating {}", bench_dir.display()))?;
+    remove_abandoned_run_dirs(&bench_dir);
+    let run_dir = bench_dir.join(format!("run-{}", std::process::id()));
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+
+    let guard = cleanup::Cleanup::install()?;
+    let cleanup = guard.cleanup();
+    {
+        let (run_dir, bench_dir) = (run_dir.clone(), bench_dir.clone());
+        cleanup.push("remove the run directory", move || {
+            // The logs outlive the run, for a look at what the daemons said.
+            for (from, to) in [("berth/berth.log", "berth.log"), ("dockerd/dockerd.log", "dockerd.log")] {
+                let _ = std::fs::copy(run_dir.join(from), bench_dir.join(to));
+            }
+            daemons::remove_run_dir(&run_dir);
+        });
+    }
+
+    print_environment();
+    let berth = daemons::start_berth(cleanup, &release.join("berth"), &run_dir)?;
+    let dockerd = start_reference(cleanup, &berth, &run_dir);
+    let mut report = Report::default();
+    if let Err(reason) = &dockerd {
+        println!("xtask bench: continuing with Berth alone: dockerd: {reason}");
+        for figure in &mut report.figures {
+            figure.note(format!("dockerd: {reason}"));
+        }
+    }
+
+    let bench = Bench {
+        plan: &plan,
+        berth: &berth,
+        dockerd: dockerd.as_ref().ok(),
+        run_dir: &run_dir,
+        in_process_example: release.join("examples").join(IN_PROCESS_EXAMPLE),
+    };
+    type Step = fn(&Bench, &mut Report);
+    let mut steps: Vec<(&str, Step)> = vec![
+        ("docker run --rm busybox true", run_latency::measure),
+        ("20 idle containers", idle_containers::measure),
+        ("docker ps -a with 100 containers", ps_listing::measure),
+    ];
+    if plan.build_cold_runs > 0 {
+        steps.push(("docker build, cold and cached", build::measure));
+    } else {
+        for name in ["build_cold_s", "build_cached_s"] {
+            report.figure(name).note("skipped in --quick");
+        }
+    }
+    steps.push(("websocket keystroke echo", websocket_echo::measure));
+    steps.push(("layer summary of 10,000 files", layer_summary::measure));
+    steps.push(("in process: start, unshare floor, lint", in_process::measure));
+    for (what, step) in steps {
+        let step_started = Instant::now();
+        println!("xtask bench: {what}");
+        step(&bench, &mut report);
+        println!("xtask bench: {what}: {:.1} s", step_started.elapsed().as_secs_f32());
+    }
+
+    let report_path = bench_dir.join("report.json");
+    std::fs::write(&report_path, report.to_json_text())
+        .with_context(|| format!("writing {}", report_path.display()))?;
+    println!();
+    print!("{}", report.table());
+    println!();
+
+    drop(bench);
+    drop(dockerd);
+    drop(berth);
+    drop(guard);
+    println!(
+        "xtask bench: report written to {} ({} bench: {:.0} s, after {:.0} s of cargo build)",
+        report_path.display(),
+        if quick { "quick" } else { "full" },
+        started.elapsed().as_secs_f32(),
+        build_seconds
+    );
+    if let Some([one, five, _]) = procfs::load_average() {
+        println!("xtask bench: load average at the end {one:.2} (1 min), {five:.2} (5 min)");
+    }
+    Ok(())
+}
+
+/// Installs docker.io if needed, starts the private dockerd and gives it Berth's busybox. An error here is not
+/// fatal: the bench goes on with Berth alone and says why in every figure.
+fn start_reference(cleanup: &cleanup::Cleanup, berth: &Daemon, run_dir: &Path) -> Result<Daemon, String> {
+    let started = (|| -> Result<Daemon> {
+        install::ensure_docker_engine()?;
+        let dockerd = daemons::start_dockerd(cleanup, run_dir)?;
+        let source = busybox_image::copy_to_dockerd(berth, &dockerd, &run_dir.join("image"))?;
+        let driver = dockerd.docker.output(&["info", "--format", "{{.ServerVersion}} {{.Driver}}"])?;
+        println!("xtask bench: reference dockerd {driver} (version, storage driver); busybox {source}");
+        Ok(dockerd)
+    })();
+    started.map_err(|error| format!("{error:#}"))
+}
+
+/// Run directories whose bench is gone (killed before its cleanup ran): their daemons are stopped and the
+/// directories removed. A directory whose xtask still runs belongs to a bench in progress and is left alone.
+fn remove_abandoned_run_dirs(bench_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(bench_dir) else { return };
+    for entry in entries.filter_map(|entry| entry.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("run-").and_then(|pid| pid.parse::<u32>().ok()) else { continue };
+        let owner_runs = procfs::alive(pid)
+            && std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("xtask"));
+        if !owner_runs {
+            println!("xtask bench: cleaning up {}, left by an interrupted run", entry.path().display());
+            daemons::remove_run_dir(&entry.path());
+        }
+    }
+}
+
+/// What the numbers depend on, printed first: a loaded machine makes every figure slower and noisier.
+fn print_environment() {
+    let load = procfs::load_average().map(|[one, five, _]| format!("{one:.2} (1 min), {five:.2} (5 min)"));
+    let cores = std::thread::available_parallelism().map(|cores| cores.get()).unwrap_or(0);
+    let kernel = probe("uname", &["-r"]).unwrap_or_default();
+    let client = probe(docker_cli::docker_program(), &["--version"]).unwrap_or_else(|| "no docker CLI".into());
+    println!("xtask bench: {cores} cores, kernel {kernel}, {client}");
+    println!("xtask bench: load average {}", load.unwrap_or_else(|| "unknown".into()));
+    if procfs::load_average().is_some_and(|[one, ..]| one > cores as f64 / 2.0) {
+        println!("xtask bench: warning: the machine is busy; figures will be slower and noisier than on an idle one");
+    }
+}

@@ -69,7 +69,12 @@ fn start(options: &Options) -> anyhow::Result<serde_json::Value> {
     berth::runtime::become_subreaper()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let engine = Engine::open(&root).await?;
+        // Its own bridge, so the measurement never meets a daemon running beside it.
+        let network = berth::network::NetworkConfig {
+            bridge_name: "btbench".into(),
+            bridge_subnet: "10.254.78.0/24".parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+        };
+        let engine = Engine::open(&root, network).await?;
         let (mut total, mut create, mut start, mut exit, mut remove) = (vec![], vec![], vec![], vec![], vec![]);
         for run in 0..options.warmup + options.runs {
             let body = ContainerCreateBody {
@@ -91,7 +96,7 @@ fn start(options: &Options) -> anyhow::Result<serde_json::Value> {
             let whole = millis(began);
             anyhow::ensure!(exit_code == 0, "busybox true exited with {exit_code}");
             let removing = Instant::now();
-            engine.remove(&id, true).await?;
+            engine.remove(&id, true, true).await?;
             let removed = millis(removing);
             if run >= options.warmup {
                 total.push(whole);

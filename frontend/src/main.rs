@@ -22,3 +22,7 @@ mod build_runner;
 fn main() {
     yew::Renderer::<app::App>::new().render();
 }
+
+// The component tests run in headless Chromium (CHROMEDRIVER), like the app.
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

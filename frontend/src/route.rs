@@ -5,11 +5,19 @@
 pub enum Route {
     Playground,
     Images,
-    Layers { image: String },
+    Layers {
+        image: String,
+    },
     Containers,
-    Container { id: String, tab: ContainerTab },
+    Container {
+        id: String,
+        tab: ContainerTab,
+    },
     /// A terminal session opened from a shared link.
-    SharedTerminal { session: String, readonly: bool },
+    SharedTerminal {
+        session: String,
+        readonly: bool,
+    },
     Networks,
     Volumes,
 }
@@ -54,7 +62,11 @@ impl Route {
         let (path, query) = hash.split_once('?').unwrap_or((hash, ""));
         let parts: Vec<String> = path.split('/').filter(|part| !part.is_empty()).map(decode).collect();
         let param = |name: &str| {
-            query.split('&').filter_map(|pair| pair.split_once('=')).find(|(key, _)| *key == name).map(|(_, v)| decode(v))
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(key, _)| *key == name)
+                .map(|(_, v)| decode(v))
         };
         match parts.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
             ["images"] => Route::Images,

@@ -96,7 +96,10 @@ impl Project {
         if !self.files.iter().any(|file| file.name == wanted) {
             return wanted.to_string();
         }
-        (2..).map(|n| format!("{wanted}.{n}")).find(|name| !self.files.iter().any(|file| &file.name == name)).unwrap_or_default()
+        (2..)
+            .map(|n| format!("{wanted}.{n}"))
+            .find(|name| !self.files.iter().any(|file| &file.name == name))
+            .unwrap_or_default()
     }
 }
 
@@ -105,7 +108,10 @@ pub enum ProjectAction {
     Edit(String),
     Select(String),
     Add(String),
-    Rename { from: String, to: String },
+    Rename {
+        from: String,
+        to: String,
+    },
     Delete(String),
     /// Dropped files: added, or replacing files of the same name.
     Upload(Vec<ProjectFile>),

@@ -21,19 +21,15 @@ impl Drop for BodyStream {
 }
 
 fn browser_error(context: &str, error: JsValue) -> DaemonError {
-    let detail = error.as_string().or_else(|| {
-        Reflect::get(&error, &JsValue::from_str("message")).ok().and_then(|message| message.as_string())
-    });
+    let detail = error
+        .as_string()
+        .or_else(|| Reflect::get(&error, &JsValue::from_str("message")).ok().and_then(|message| message.as_string()));
     DaemonError::Browser(format!("{context}: {}", detail.unwrap_or_else(|| format!("{error:?}"))))
 }
 
 /// Sends the request and returns the body as a stream once the status is 2xx; an error status reads the whole
 /// body for its `{"message"}`.
-pub async fn open(
-    method: &str,
-    url: &str,
-    body: Option<(&[u8], &str)>,
-) -> Result<BodyStream, DaemonError> {
+pub async fn open(method: &str, url: &str, body: Option<(&[u8], &str)>) -> Result<BodyStream, DaemonError> {
     let window = web_sys::window().ok_or_else(|| DaemonError::Browser("no window".into()))?;
     let abort = AbortController::new().map_err(|error| browser_error("AbortController", error))?;
     let init = RequestInit::new();

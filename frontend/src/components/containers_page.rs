@@ -39,7 +39,9 @@ pub fn containers_page() -> Html {
                 spawn_local(async move {
                     match api::containers::action(&id, action).await {
                         Ok(()) => action_error.set(None),
-                        Err(error) => action_error.set(Some(format!("{} {}: {error}", action.label(), format::short_id(&id)))),
+                        Err(error) => {
+                            action_error.set(Some(format!("{} {}: {error}", action.label(), format::short_id(&id))))
+                        }
                     }
                     reload.set(reload.wrapping_add(1));
                 });
@@ -59,8 +61,12 @@ pub fn containers_page() -> Html {
 
     let body = match &*containers {
         None => html! { <p class="loading">{ "Loading containers…" }</p> },
-        Some(Err(error)) => html! { <ErrorNote doing="Loading containers" error={error.clone()} retry={refresh.clone()} /> },
-        Some(Ok(list)) if list.is_empty() => html! { <p class="empty">{ "No containers yet. Build an image in the playground and run it." }</p> },
+        Some(Err(error)) => {
+            html! { <ErrorNote doing="Loading containers" error={error.clone()} retry={refresh.clone()} /> }
+        }
+        Some(Ok(list)) if list.is_empty() => {
+            html! { <p class="empty">{ "No containers yet. Build an image in the playground and run it." }</p> }
+        }
         Some(Ok(list)) => html! {
             <div class="table-wrap">
             <table class="containers-table">

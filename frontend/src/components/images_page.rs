@@ -43,7 +43,9 @@ pub fn images_page() -> Html {
         let operate = operate.clone();
         Callback::from(move |_: MouseEvent| {
             operate(Box::pin(async {
-                api::images::prune().await.map(|bytes| format!("Pruned dangling images: {} reclaimed", format::bytes(bytes)))
+                api::images::prune()
+                    .await
+                    .map(|bytes| format!("Pruned dangling images: {} reclaimed", format::bytes(bytes)))
             }))
         })
     };
@@ -55,7 +57,9 @@ pub fn images_page() -> Html {
 
     let body = match &*images {
         None => html! { <p class="loading">{ "Loading images…" }</p> },
-        Some(Err(error)) => html! { <ErrorNote doing="Loading images" error={error.clone()} retry={refresh.clone()} /> },
+        Some(Err(error)) => {
+            html! { <ErrorNote doing="Loading images" error={error.clone()} retry={refresh.clone()} /> }
+        }
         Some(Ok(list)) => html! {
             <div class="table-wrap">
             <table class="images-table">

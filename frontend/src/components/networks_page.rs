@@ -16,7 +16,9 @@ pub fn networks_page() -> Html {
     }
     let body = match &*answer {
         None => html! { <p class="loading">{ "Loading networks…" }</p> },
-        Some(Err(error)) if error.is_not_found() => html! { <p class="empty">{ "This daemon does not manage networks yet." }</p> },
+        Some(Err(error)) if error.is_not_found() => {
+            html! { <p class="empty">{ "This daemon does not manage networks yet." }</p> }
+        }
         Some(Err(error)) => html! { <ErrorNote doing="Loading networks" error={error.to_string()} /> },
         Some(Ok(networks)) => html! {
             <table>

@@ -61,9 +61,11 @@ fn create_body(form: &RunForm) -> Result<ContainerCreateBody, String> {
         if text.is_empty() {
             return Ok(None);
         }
-        text.parse::<f64>().map(Some).ok().filter(|value| value.is_some_and(|v| v > 0.0)).ok_or_else(|| {
-            format!("{what}: {text:?} is not a positive number")
-        })
+        text.parse::<f64>()
+            .map(Some)
+            .ok()
+            .filter(|value| value.is_some_and(|v| v > 0.0))
+            .ok_or_else(|| format!("{what}: {text:?} is not a positive number"))
     };
     let memory = number(&form.memory_mb, "memory")?.map(|mb| (mb * 1024.0 * 1024.0) as i64);
     let nano_cpus = number(&form.cpus, "CPUs")?.map(|cpus| (cpus * 1e9) as i64);

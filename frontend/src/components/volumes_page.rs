@@ -16,7 +16,9 @@ pub fn volumes_page() -> Html {
     }
     let body = match &*answer {
         None => html! { <p class="loading">{ "Loading volumes…" }</p> },
-        Some(Err(error)) if error.is_not_found() => html! { <p class="empty">{ "This daemon does not list volumes yet." }</p> },
+        Some(Err(error)) if error.is_not_found() => {
+            html! { <p class="empty">{ "This daemon does not list volumes yet." }</p> }
+        }
         Some(Err(error)) => html! { <ErrorNote doing="Loading volumes" error={error.to_string()} /> },
         Some(Ok(list)) => {
             let volumes = list.volumes.clone().unwrap_or_default();

@@ -113,10 +113,8 @@ impl BuildProgress {
         if let Some(id) = message.aux.as_ref().and_then(|aux| aux.get("ID")).and_then(|id| id.as_str()) {
             self.image_id = Some(id.to_string());
         }
-        let error = message
-            .error
-            .clone()
-            .or_else(|| message.error_detail.as_ref().and_then(|detail| detail.message.clone()));
+        let error =
+            message.error.clone().or_else(|| message.error_detail.as_ref().and_then(|detail| detail.message.clone()));
         if let Some(error) = error {
             self.fail(error, now_ms);
         }
@@ -266,7 +264,8 @@ mod tests {
     fn errors_fail_the_running_step() {
         let mut progress = BuildProgress::started(0.0);
         progress.apply(&stream("Step 1/2 : FROM busybox\n ---> 0123456789ab\nStep 2/2 : RUN false\n"), 1.0);
-        let error = BuildMessage { error: Some("The command returned a non-zero code: 1".into()), ..Default::default() };
+        let error =
+            BuildMessage { error: Some("The command returned a non-zero code: 1".into()), ..Default::default() };
         progress.apply(&error, 2.0);
         assert_eq!(progress.state, BuildState::Failed);
         assert_eq!(progress.steps[1].state, StepState::Failed);

@@ -55,7 +55,8 @@ pub fn check_dockerfile(source: &str) -> Vec<EditorDiagnostic> {
             shared_fix: None,
         })
         .collect();
-    diagnostics.extend(lint::lint(&dockerfile, &LintConfig::default()).iter().map(|diagnostic| editor(diagnostic, &offsets)));
+    diagnostics
+        .extend(lint::lint(&dockerfile, &LintConfig::default()).iter().map(|diagnostic| editor(diagnostic, &offsets)));
     diagnostics.sort_by_key(|diagnostic| (diagnostic.from, diagnostic.source.clone()));
     diagnostics
 }

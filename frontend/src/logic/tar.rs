@@ -126,7 +126,9 @@ mod tests {
         let archive = write_archive(&[TarEntry { path: &path, contents: b"", mode: 0o644 }]).unwrap();
         assert_eq!(&archive[..50], "f".repeat(50).as_bytes());
         assert_eq!(&archive[345..465], "d".repeat(120).as_bytes());
-        assert_eq!(write_archive(&[TarEntry { path: &"x".repeat(300), contents: b"", mode: 0 }]).unwrap_err(),
-            TarError::NameTooLong("x".repeat(300)));
+        assert_eq!(
+            write_archive(&[TarEntry { path: &"x".repeat(300), contents: b"", mode: 0 }]).unwrap_err(),
+            TarError::NameTooLong("x".repeat(300))
+        );
     }
 }

@@ -138,8 +138,9 @@ pub fn app() -> Html {
 
 fn shortcut(event: &KeyboardEvent, project: &ProjectHandle, build: &BuildHandle, route: &Route) {
     if (event.ctrl_key() || event.meta_key()) && event.key() == "Enter" {
-        // The editor handles its own Ctrl+Enter (and stops it); this covers focus anywhere else on the page.
-        if *route == Route::Playground {
+        // The editor handles its own Ctrl+Enter and marks the event handled; this covers focus anywhere else on
+        // the page. (The build handle here may not yet show a build the editor just started.)
+        if *route == Route::Playground && !event.default_prevented() {
             event.prevent_default();
             crate::build_runner::start(project, build);
         }

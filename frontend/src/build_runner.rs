@@ -51,10 +51,12 @@ pub fn start(project: &Project, build: &BuildHandle) {
         match result {
             Ok(()) => build.dispatch(BuildAction::Finish { now_ms: now_ms() }),
             // The daemon's router answers "page not found" for routes it does not have (a daemon without the builder).
-            Err(error) if error.is_not_found() && error.to_string().contains("page not found") => build.dispatch(BuildAction::Fail {
-                error: format!("this daemon cannot build images yet (POST /build answered: {error})"),
-                now_ms: now_ms(),
-            }),
+            Err(error) if error.is_not_found() && error.to_string().contains("page not found") => {
+                build.dispatch(BuildAction::Fail {
+                    error: format!("this daemon cannot build images yet (POST /build answered: {error})"),
+                    now_ms: now_ms(),
+                })
+            }
             Err(error) => build.dispatch(BuildAction::Fail { error: error.to_string(), now_ms: now_ms() }),
         }
     });

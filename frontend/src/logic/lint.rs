@@ -122,7 +122,7 @@ mod tests {
         let shell_form = diagnostics.iter().find(|d| d.source == "BL005").expect("BL005 fires");
         assert_eq!(shell_form.line, 3);
         // "é" is 2 bytes but 1 UTF-16 unit: the offset is in CodeMirror's units.
-        assert_eq!(shell_form.from, source.find("CMD").unwrap() - 1);
+        assert_eq!(shell_form.from, source.find("echo hi").unwrap() - 1);
         let fix = shell_form.shared_fix.as_ref().expect("a fix");
         let fixed = lint::apply_fix(source, fix);
         assert!(check_dockerfile(&fixed).iter().all(|d| d.source != "BL005"), "{fixed}");

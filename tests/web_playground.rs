@@ -334,5 +334,11 @@ async fn walk_through(client: &Client, daemon: &Daemon) -> TestResult {
     client.goto(&format!("{base}#/images")).await?;
     client.wait().at_most(QUICK).for_element(Locator::Css(".images-table")).await?;
     screenshot(client, "6-images").await?;
+
+    // Narrow, like a phone: the playground stacks its columns and still shows the editor.
+    client.set_window_size(420, 900).await?;
+    client.goto(&format!("{base}#/")).await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    screenshot(client, "7-narrow-playground").await?;
     Ok(())
 }

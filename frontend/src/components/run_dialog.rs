@@ -14,6 +14,9 @@ use crate::route::{self, ContainerTab, Route};
 #[derive(Properties, PartialEq)]
 pub struct RunDialogProps {
     pub image: AttrValue,
+    /// Whether "-it" starts ticked (images whose command is a shell need it to stay up).
+    #[prop_or_default]
+    pub interactive: bool,
     pub on_close: Callback<()>,
 }
 
@@ -30,6 +33,8 @@ struct RunForm {
     cpus: String,
     pids: String,
     restart: String,
+    /// `docker run -it`: a tty and open stdin, so an image whose command is a shell keeps running.
+    interactive: bool,
 }
 
 /// Reads the form into a create body, or says which field is wrong.
@@ -80,6 +85,8 @@ fn create_body(form: &RunForm) -> Result<ContainerCreateBody, String> {
     Ok(ContainerCreateBody {
         image: Some(form.image.trim().to_string()),
         cmd: (!command.is_empty()).then_some(command),
+        tty: Some(form.interactive),
+        open_stdin: Some(form.interactive),
         env: Some(list(&form.env)).filter(|env| !env.is_empty()),
         exposed_ports: Some(exposed_ports).filter(|ports| !ports.is_empty()),
         host_config: Some(HostConfig {
@@ -97,7 +104,8 @@ fn create_body(form: &RunForm) -> Result<ContainerCreateBody, String> {
 
 #[function_component(RunDialog)]
 pub fn run_dialog(props: &RunDialogProps) -> Html {
-    let form = use_state(|| RunForm { image: props.image.to_string(), ..RunForm::default() });
+    let form =
+        use_state(|| RunForm { image: props.image.to_string(), interactive: props.interactive, ..RunForm::default() });
     let error = use_state(|| None::<String>);
     let starting = use_state(|| false);
 
@@ -135,6 +143,14 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
                 next.restart = select.value();
                 form.set(next);
             }
+        })
+    };
+    let on_interactive = {
+        let form = form.clone();
+        Callback::from(move |_: Event| {
+            let mut next = (*form).clone();
+            next.interactive = !next.interactive;
+            form.set(next);
         })
     };
     let submit = {
@@ -188,6 +204,12 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
                                 <option value={*policy} selected={form.restart == *policy}>{ *policy }</option>
                             }) }
                         </select>
+                    </label>
+                    <label class="field checkbox">
+                        <span>
+                            <input type="checkbox" checked={form.interactive} onchange={on_interactive} />
+                            { " Interactive (-it): keep a shell command running" }
+                        </span>
                     </label>
                 </div>
                 if let Some(problem) = &*error {

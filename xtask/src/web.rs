@@ -26,7 +26,8 @@ pub fn web(workspace: &Workspace) -> Result<()> {
     // the app on every run: skip it when no input is newer than the last successful build.
     let stamp = workspace.target.join("web.stamp");
     let dist = workspace.web_dist();
-    if dist.join("index.html").exists() && newer_than(&web_inputs(workspace), &stamp).is_none() {
+    let bundles_present = GENERATED_BUNDLES.iter().all(|bundle| workspace.frontend().join(bundle).exists());
+    if dist.join("index.html").exists() && bundles_present && newer_than(&web_inputs(workspace), &stamp).is_none() {
         println!("xtask web: {} is up to date", dist.display());
         return Ok(());
     }
@@ -69,6 +70,10 @@ pub fn web(workspace: &Workspace) -> Result<()> {
     Ok(())
 }
 
+/// Written by trunk's pre_build hook (esbuild, `npm run bundle` in frontend/) on every build: outputs, not inputs.
+/// The wasm imports them (`#[wasm_bindgen(module = "/js/editor.js")]`), so clippy and the wasm tests need them too.
+pub const GENERATED_BUNDLES: &[&str] = &["js/editor.js", "js/terminal.js"];
+
 /// What the built app depends on. Cargo.lock covers crate and wasm-bindgen versions; package-lock.json covers
 /// wasm-opt; shared/ is compiled into the wasm.
 fn web_inputs(workspace: &Workspace) -> Vec<PathBuf> {
@@ -96,11 +101,17 @@ fn newer_than(inputs: &[PathBuf], stamp: &Path) -> Option<PathBuf> {
             if let Ok(entries) = std::fs::read_dir(&path) {
                 pending.extend(entries.filter_map(|entry| entry.ok()).map(|entry| entry.path()));
             }
+        } else if is_generated_bundle(&path) {
+            continue;
         } else if built.is_none_or(|built| metadata.modified().map_or(true, |modified| modified > built)) {
             return Some(path);
         }
     }
     None
+}
+
+fn is_generated_bundle(path: &Path) -> bool {
+    GENERATED_BUNDLES.iter().any(|bundle| path.ends_with(Path::new("frontend").join(bundle)))
 }
 
 fn check_tools(workspace: &Workspace, path: &std::ffi::OsStr) -> Result<()> {

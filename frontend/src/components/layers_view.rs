@@ -1,0 +1,165 @@
+//! An image's layers: each one next to the history line that made it, and, when the daemon offers Berth's
+//! `/berth/images/{name}/layers`, the files each layer added, modified or deleted, with wasted bytes and the
+//! image's efficiency. That endpoint's JSON is read generically here, and only here, until its types
+//! (berth-shared `api::layers`) are on this branch.
+
+use bollard_stubs::models::ImageHistoryResponseItem;
+use serde_json::Value;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+use crate::api;
+use crate::components::error_note::ErrorNote;
+use crate::logic::format;
+
+#[derive(Properties, PartialEq)]
+pub struct LayersProps {
+    pub image: AttrValue,
+}
+
+#[function_component(LayersView)]
+pub fn layers_view(props: &LayersProps) -> Html {
+    let history = use_state(|| None::<Result<Vec<ImageHistoryResponseItem>, String>>);
+    // None: loading; Some(None): the daemon has no layers endpoint.
+    let layers = use_state(|| None::<Option<Result<Value, String>>>);
+    let filter = use_state(String::new);
+    {
+        let (history, layers) = (history.clone(), layers.clone());
+        use_effect_with(props.image.clone(), move |image| {
+            let image = image.to_string();
+            spawn_local(async move {
+                history.set(Some(api::images::history(&image).await.map_err(|error| error.to_string())));
+                layers.set(Some(match api::images::layers(&image).await {
+                    Ok(value) => Some(Ok(value)),
+                    // 404 for the route (older daemon) or the image; the history answer says which.
+                    Err(error) if error.is_not_found() => None,
+                    Err(error) => Some(Err(error.to_string())),
+                }));
+            });
+        });
+    }
+    let on_filter = {
+        let filter = filter.clone();
+        Callback::from(move |event: InputEvent| {
+            if let Some(input) = event.target_dyn_into::<web_sys::HtmlInputElement>() {
+                filter.set(input.value());
+            }
+        })
+    };
+
+    let detailed = match &*layers {
+        Some(Some(Ok(value))) => Some(detailed_layers(value, &filter)),
+        Some(Some(Err(error))) => Some(html! { <ErrorNote doing="Reading the layers" error={error.clone()} /> }),
+        _ => None,
+    };
+    let history_view = match &*history {
+        None => html! { <p class="loading">{ "Loading history…" }</p> },
+        Some(Err(error)) => html! { <ErrorNote doing="Reading the image history" error={error.clone()} /> },
+        // Docker lists history newest first; layers read more naturally from the base up.
+        Some(Ok(items)) => html! {
+            <ol class="history">
+                { for items.iter().rev().map(|item| html! {
+                    <li class={classes!((item.size == 0).then_some("empty-layer"))}>
+                        <code class="created-by">{ clean_created_by(&item.created_by) }</code>
+                        <span class="size">{ if item.size == 0 { "no layer".to_string() } else { format::bytes(item.size as u64) } }</span>
+                    </li>
+                }) }
+            </ol>
+        },
+    };
+
+    html! {
+        <section class="page layers-page">
+            <div class="page-head">
+                <a href="#/images" class="back">{ "← Images" }</a>
+                <h1>{ format!("Layers of {}", props.image) }</h1>
+            </div>
+            { match detailed {
+                Some(view) => html! {
+                    <>
+                        <input type="search" placeholder="Filter paths" aria-label="Filter paths" value={(*filter).clone()}
+                               oninput={on_filter} />
+                        { view }
+                    </>
+                },
+                None => html! {
+                    <>
+                        if layers.is_some() { <p class="muted">{ "This daemon does not show layer contents yet; here is the history." }</p> }
+                        { history_view }
+                    </>
+                },
+            } }
+        </section>
+    }
+}
+
+/// `/bin/sh -c #(nop) CMD ["sh"]` → `CMD ["sh"]`, `/bin/sh -c echo hi` → `RUN echo hi`.
+fn clean_created_by(created_by: &str) -> String {
+    match created_by.strip_prefix("/bin/sh -c ") {
+        Some(rest) => match rest.strip_prefix("#(nop) ") {
+            Some(instruction) => instruction.trim().to_string(),
+            None => format!("RUN {rest}"),
+        },
+        None => created_by.to_string(),
+    }
+}
+
+fn detailed_layers(value: &Value, filter: &str) -> Html {
+    let number = |value: &Value, key: &str| value.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let efficiency = value.get("efficiency").and_then(Value::as_f64).unwrap_or(1.0);
+    let layers = value.get("layers").and_then(Value::as_array).cloned().unwrap_or_default();
+    html! {
+        <>
+            <p class="layer-summary">
+                { format!(
+                    "{} layers, {} in all, {} wasted, efficiency {:.1} %",
+                    layers.len(),
+                    format::bytes(number(value, "total_bytes")),
+                    format::bytes(number(value, "wasted_bytes")),
+                    efficiency * 100.0
+                ) }
+            </p>
+            <ol class="layers">
+                { for layers.iter().map(|layer| {
+                    let files = layer.get("files").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let shown: Vec<&Value> = files.iter().filter(|file| filter.is_empty() || text(file, "path").contains(filter)).collect();
+                    let instruction = layer.get("instruction").and_then(Value::as_str).map(str::to_string)
+                        .unwrap_or_else(|| clean_created_by(&text(layer, "created_by")));
+                    let wasted = number(layer, "wasted_bytes");
+                    html! {
+                        <li class="layer">
+                            <details open={files.len() <= 50 || !filter.is_empty()}>
+                                <summary>
+                                    <code class="created-by">{ instruction }</code>
+                                    if let Some(line) = layer.get("line").and_then(Value::as_u64) {
+                                        <span class="muted">{ format!(" line {line}") }</span>
+                                    }
+                                    <span class="size">{ format::bytes(number(layer, "size")) }</span>
+                                    <span class="muted">{ format!(" {} files", files.len()) }</span>
+                                    if wasted > 0 { <span class="bad">{ format!(" {} wasted", format::bytes(wasted)) }</span> }
+                                </summary>
+                                <ul class="file-changes">
+                                    { for shown.iter().take(500).map(|file| {
+                                        let kind = text(file, "kind");
+                                        let letter = match kind.as_str() { "added" => "A", "deleted" => "D", _ => "M" };
+                                        html! {
+                                            <li class={kind.clone()}>
+                                                <span class="kind" title={kind.clone()}>{ letter }</span>
+                                                <code>{ text(file, "path") }</code>
+                                                if text(file, "entry_type") == "file" {
+                                                    <span class="size">{ format::bytes(number(file, "size")) }</span>
+                                                }
+                                            </li>
+                                        }
+                                    }) }
+                                    if shown.len() > 500 { <li class="muted">{ format!("… and {} more", shown.len() - 500) }</li> }
+                                </ul>
+                            </details>
+                        </li>
+                    }
+                }) }
+            </ol>
+        </>
+    }
+}

@@ -1,0 +1,23 @@
+//! One component per file. Pages: [`playground`], [`images_page`], [`layers_view`], [`containers_page`],
+//! [`container_page`] (tabs: [`terminal`], [`logs`], [`stats`], [`inspect`], [`changes`]), [`networks_page`],
+//! [`volumes_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
+//! [`error_note`].
+
+pub mod build_panel;
+pub mod changes;
+pub mod code_editor;
+pub mod container_page;
+pub mod containers_page;
+pub mod error_note;
+pub mod file_list;
+pub mod images_page;
+pub mod inspect;
+pub mod layers_view;
+pub mod logs;
+pub mod networks_page;
+pub mod playground;
+pub mod problems;
+pub mod run_dialog;
+pub mod stats;
+pub mod terminal;
+pub mod volumes_page;

@@ -1,0 +1,227 @@
+//! Run an image: name, command, environment, ports, volumes, limits and restart policy; creates and starts the
+//! container, then opens its terminal.
+
+use std::collections::HashMap;
+
+use bollard_stubs::models::{ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+use crate::api;
+use crate::components::error_note::ErrorNote;
+use crate::route::{self, ContainerTab, Route};
+
+#[derive(Properties, PartialEq)]
+pub struct RunDialogProps {
+    pub image: AttrValue,
+    /// Whether "-it" starts ticked (images whose command is a shell need it to stay up).
+    #[prop_or_default]
+    pub interactive: bool,
+    pub on_close: Callback<()>,
+}
+
+/// The form's fields as typed.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct RunForm {
+    image: String,
+    name: String,
+    command: String,
+    env: String,
+    ports: String,
+    volumes: String,
+    memory_mb: String,
+    cpus: String,
+    pids: String,
+    restart: String,
+    /// `docker run -it`: a tty and open stdin, so an image whose command is a shell keeps running.
+    interactive: bool,
+}
+
+/// Reads the form into a create body, or says which field is wrong.
+fn create_body(form: &RunForm) -> Result<ContainerCreateBody, String> {
+    if form.image.trim().is_empty() {
+        return Err("the image is empty".into());
+    }
+    let list = |text: &str| -> Vec<String> {
+        text.split(['\n', ',']).map(str::trim).filter(|item| !item.is_empty()).map(str::to_string).collect()
+    };
+    let mut port_bindings = HashMap::new();
+    let mut exposed_ports = Vec::new();
+    for mapping in list(&form.ports) {
+        // HOST:CONTAINER[/proto] or CONTAINER[/proto] (a random host port).
+        let (host, container) = match mapping.rsplit_once(':') {
+            Some((host, container)) => (Some(host.to_string()), container.to_string()),
+            None => (None, mapping.clone()),
+        };
+        let (port, protocol) = container.split_once('/').unwrap_or((&container, "tcp"));
+        if port.parse::<u16>().is_err() {
+            return Err(format!("port mapping {mapping:?}: expected HOST:CONTAINER like 8080:80"));
+        }
+        let key = format!("{port}/{protocol}");
+        exposed_ports.push(key.clone());
+        port_bindings.insert(key, Some(vec![PortBinding { host_ip: None, host_port: host }]));
+    }
+    let number = |text: &str, what: &str| -> Result<Option<f64>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<f64>()
+            .map(Some)
+            .ok()
+            .filter(|value| value.is_some_and(|v| v > 0.0))
+            .ok_or_else(|| format!("{what}: {text:?} is not a positive number"))
+    };
+    let memory = number(&form.memory_mb, "memory")?.map(|mb| (mb * 1024.0 * 1024.0) as i64);
+    let nano_cpus = number(&form.cpus, "CPUs")?.map(|cpus| (cpus * 1e9) as i64);
+    let pids_limit = number(&form.pids, "process limit")?.map(|pids| pids as i64);
+    let restart = match form.restart.as_str() {
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        _ => RestartPolicyNameEnum::NO,
+    };
+    let command: Vec<String> = form.command.split_whitespace().map(str::to_string).collect();
+    Ok(ContainerCreateBody {
+        image: Some(form.image.trim().to_string()),
+        cmd: (!command.is_empty()).then_some(command),
+        tty: Some(form.interactive),
+        open_stdin: Some(form.interactive),
+        env: Some(list(&form.env)).filter(|env| !env.is_empty()),
+        exposed_ports: Some(exposed_ports).filter(|ports| !ports.is_empty()),
+        host_config: Some(HostConfig {
+            port_bindings: Some(port_bindings).filter(|bindings| !bindings.is_empty()),
+            binds: Some(list(&form.volumes)).filter(|binds| !binds.is_empty()),
+            memory,
+            nano_cpus,
+            pids_limit,
+            restart_policy: Some(RestartPolicy { name: Some(restart), maximum_retry_count: None }),
+            ..HostConfig::default()
+        }),
+        ..ContainerCreateBody::default()
+    })
+}
+
+#[function_component(RunDialog)]
+pub fn run_dialog(props: &RunDialogProps) -> Html {
+    let form =
+        use_state(|| RunForm { image: props.image.to_string(), interactive: props.interactive, ..RunForm::default() });
+    let error = use_state(|| None::<String>);
+    let starting = use_state(|| false);
+
+    let field = |label: &str, value: &str, placeholder: &str, set: fn(&mut RunForm, String), multiline: bool| {
+        let form = form.clone();
+        let oninput = Callback::from(move |event: InputEvent| {
+            let value = event
+                .target_dyn_into::<web_sys::HtmlInputElement>()
+                .map(|input| input.value())
+                .or_else(|| event.target_dyn_into::<web_sys::HtmlTextAreaElement>().map(|area| area.value()));
+            if let Some(value) = value {
+                let mut next = (*form).clone();
+                set(&mut next, value);
+                form.set(next);
+            }
+        });
+        let name = label.to_lowercase().replace(' ', "-");
+        html! {
+            <label class="field">
+                <span>{ label.to_string() }</span>
+                if multiline {
+                    <textarea name={name} value={value.to_string()} placeholder={placeholder.to_string()} {oninput} rows="2" />
+                } else {
+                    <input name={name} value={value.to_string()} placeholder={placeholder.to_string()} {oninput} />
+                }
+            </label>
+        }
+    };
+
+    let on_restart = {
+        let form = form.clone();
+        Callback::from(move |event: Event| {
+            if let Some(select) = event.target_dyn_into::<web_sys::HtmlSelectElement>() {
+                let mut next = (*form).clone();
+                next.restart = select.value();
+                form.set(next);
+            }
+        })
+    };
+    let on_interactive = {
+        let form = form.clone();
+        Callback::from(move |_: Event| {
+            let mut next = (*form).clone();
+            next.interactive = !next.interactive;
+            form.set(next);
+        })
+    };
+    let submit = {
+        let (form, error, starting) = (form.clone(), error.clone(), starting.clone());
+        let on_close = props.on_close.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let body = match create_body(&form) {
+                Ok(body) => body,
+                Err(problem) => return error.set(Some(problem)),
+            };
+            let (form, error, starting, on_close) = (form.clone(), error.clone(), starting.clone(), on_close.clone());
+            starting.set(true);
+            spawn_local(async move {
+                match api::containers::run(Some(form.name.trim()), &body).await {
+                    Ok(id) => {
+                        on_close.emit(());
+                        route::go(&Route::Container { id, tab: ContainerTab::Terminal });
+                    }
+                    Err(problem) => {
+                        starting.set(false);
+                        error.set(Some(problem.to_string()));
+                    }
+                }
+            });
+        })
+    };
+    let cancel = {
+        let on_close = props.on_close.clone();
+        Callback::from(move |_: MouseEvent| on_close.emit(()))
+    };
+
+    html! {
+        <div class="dialog-backdrop">
+            <form class="dialog run-dialog" role="dialog" aria-label="Run a container" onsubmit={submit}>
+                <h2>{ "Run a container" }</h2>
+                <div class="field-grid">
+                    { field("Image", &form.image, "busybox", |form, value| form.image = value, false) }
+                    { field("Name", &form.name, "optional", |form, value| form.name = value, false) }
+                    { field("Command", &form.command, "the image's CMD", |form, value| form.command = value, false) }
+                    { field("Environment", &form.env, "KEY=value, one per line", |form, value| form.env = value, true) }
+                    { field("Ports", &form.ports, "8080:8080", |form, value| form.ports = value, true) }
+                    { field("Volumes", &form.volumes, "data:/data", |form, value| form.volumes = value, true) }
+                    { field("Memory MB", &form.memory_mb, "no limit", |form, value| form.memory_mb = value, false) }
+                    { field("CPUs", &form.cpus, "no limit", |form, value| form.cpus = value, false) }
+                    { field("Max processes", &form.pids, "no limit", |form, value| form.pids = value, false) }
+                    <label class="field">
+                        <span>{ "Restart" }</span>
+                        <select onchange={on_restart} aria-label="Restart policy">
+                            { for ["no", "always", "unless-stopped", "on-failure"].iter().map(|policy| html! {
+                                <option value={*policy} selected={form.restart == *policy}>{ *policy }</option>
+                            }) }
+                        </select>
+                    </label>
+                    <label class="field checkbox">
+                        <span>
+                            <input type="checkbox" checked={form.interactive} onchange={on_interactive} />
+                            { " Interactive (-it): keep a shell command running" }
+                        </span>
+                    </label>
+                </div>
+                if let Some(problem) = &*error {
+                    <ErrorNote doing="Starting the container" error={problem.clone()} />
+                }
+                <div class="dialog-buttons">
+                    <button type="button" onclick={cancel}>{ "Cancel" }</button>
+                    <button type="submit" class="primary" id="run-submit" disabled={*starting}>
+                        { if *starting { "Starting…" } else { "Run" } }
+                    </button>
+                </div>
+            </form>
+        </div>
+    }
+}

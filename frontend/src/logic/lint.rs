@@ -1,0 +1,136 @@
+//! berth-shared's Dockerfile parser and linter, run in the browser on every edit, with results positioned for
+//! CodeMirror. The shared crate counts byte offsets; CodeMirror counts UTF-16 code units, so every offset is
+//! converted here (they differ as soon as the file has a non-ASCII character).
+
+use berth_shared::dockerfile::lint::{self, Diagnostic, LintConfig, Severity};
+use berth_shared::dockerfile::parse_recovering;
+use serde::Serialize;
+
+/// A problem as both the editor (squiggle, gutter, tooltip with a fix button) and the problem list show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EditorDiagnostic {
+    /// UTF-16 offsets into the document.
+    pub from: usize,
+    pub to: usize,
+    /// "error", "warning" or "info": CodeMirror's severities.
+    pub severity: &'static str,
+    /// The rule id ("BL005"), or "parse" for a syntax error.
+    pub source: String,
+    pub message: String,
+    /// 1-based, for the problem list.
+    pub line: usize,
+    pub fix: Option<EditorFix>,
+    /// The fix in berth-shared's form, to apply to the text held in the store.
+    #[serde(skip)]
+    pub shared_fix: Option<lint::Fix>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EditorFix {
+    pub title: String,
+    pub changes: Vec<EditorChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EditorChange {
+    pub from: usize,
+    pub to: usize,
+    pub insert: String,
+}
+
+/// Parse errors and lint findings of a Dockerfile, in source order.
+pub fn check_dockerfile(source: &str) -> Vec<EditorDiagnostic> {
+    let (dockerfile, parse_errors) = parse_recovering(source);
+    let offsets = Utf16Offsets::new(source);
+    let mut diagnostics: Vec<EditorDiagnostic> = parse_errors
+        .iter()
+        .map(|error| EditorDiagnostic {
+            from: offsets.of(error.span.start.offset),
+            to: offsets.of(error.span.end.offset),
+            severity: "error",
+            source: "parse".to_string(),
+            message: error.to_string(),
+            line: error.span.start.line.max(1),
+            fix: None,
+            shared_fix: None,
+        })
+        .collect();
+    diagnostics
+        .extend(lint::lint(&dockerfile, &LintConfig::default()).iter().map(|diagnostic| editor(diagnostic, &offsets)));
+    diagnostics.sort_by_key(|diagnostic| (diagnostic.from, diagnostic.source.clone()));
+    diagnostics
+}
+
+fn editor(diagnostic: &Diagnostic, offsets: &Utf16Offsets) -> EditorDiagnostic {
+    EditorDiagnostic {
+        from: offsets.of(diagnostic.span.start.offset),
+        to: offsets.of(diagnostic.span.end.offset),
+        severity: match diagnostic.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        },
+        source: diagnostic.rule.to_string(),
+        message: diagnostic.message.clone(),
+        line: diagnostic.span.start.line.max(1),
+        fix: diagnostic.fix.as_ref().map(|fix| EditorFix {
+            title: fix.title.clone(),
+            changes: fix
+                .edits
+                .iter()
+                .map(|edit| EditorChange {
+                    from: offsets.of(edit.span.start.offset),
+                    to: offsets.of(edit.span.end.offset),
+                    insert: edit.replacement.clone(),
+                })
+                .collect(),
+        }),
+        shared_fix: diagnostic.fix.clone(),
+    }
+}
+
+/// Byte offset → UTF-16 offset for one text.
+struct Utf16Offsets<'a> {
+    source: &'a str,
+}
+
+impl<'a> Utf16Offsets<'a> {
+    fn new(source: &'a str) -> Self {
+        Utf16Offsets { source }
+    }
+
+    /// Offsets past the end or inside a character are clamped to the nearest valid one before it, so a span from
+    /// a confused parser still lands inside the document instead of making CodeMirror throw.
+    fn of(&self, byte_offset: usize) -> usize {
+        let mut end = byte_offset.min(self.source.len());
+        while !self.source.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.source[..end].encode_utf16().count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn shell_form_cmd_has_a_fix() {
+        let source = "FROM busybox:1.36\n# é\nCMD echo hi\n";
+        let diagnostics = check_dockerfile(source);
+        let shell_form = diagnostics.iter().find(|d| d.source == "BL005").expect("BL005 fires");
+        assert_eq!(shell_form.line, 3);
+        // "é" is 2 bytes but 1 UTF-16 unit: the offset is in CodeMirror's units.
+        assert_eq!(shell_form.from, source.find("echo hi").unwrap() - 1);
+        let fix = shell_form.shared_fix.as_ref().expect("a fix");
+        let fixed = lint::apply_fix(source, fix);
+        assert!(check_dockerfile(&fixed).iter().all(|d| d.source != "BL005"), "{fixed}");
+    }
+
+    #[wasm_bindgen_test]
+    fn parse_errors_are_diagnostics() {
+        let diagnostics = check_dockerfile("FROM busybox:1.36\nNOPE x\n");
+        assert!(diagnostics.iter().any(|d| d.source == "parse" && d.line == 2 && d.severity == "error"));
+    }
+}

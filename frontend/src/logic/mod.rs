@@ -1,0 +1,17 @@
+//! Browser-side logic with no DOM in it, each piece tested with wasm-bindgen-test:
+//!
+//! - [`tar`]: a ustar writer for the build context held in memory.
+//! - [`build_progress`]: Docker's legacy build JSON stream into steps with states, output and durations.
+//! - [`log_frames`]: Docker's multiplexed log/attach frames (8-byte headers) into lines, incrementally.
+//! - [`json_lines`]: a byte stream of newline-separated JSON values (build and stats streams), incrementally.
+//! - [`lint`]: berth-shared's Dockerfile lint, positioned for the editor (UTF-16 offsets).
+//! - [`stats`]: CPU and memory figures from Docker's stats objects, as `docker stats` computes them.
+//! - [`format`]: bytes, durations and timestamps for people.
+
+pub mod build_progress;
+pub mod format;
+pub mod json_lines;
+pub mod lint;
+pub mod log_frames;
+pub mod stats;
+pub mod tar;

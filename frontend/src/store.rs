@@ -1,0 +1,230 @@
+//! The playground's state that outlives a page: the project being edited (kept in localStorage so a reload keeps
+//! the files) and the last build. Components get it through Yew context as reducer handles.
+
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use yew::prelude::*;
+
+use crate::examples::{Example, EXAMPLES};
+use crate::logic::build_progress::{BuildMessage, BuildProgress};
+
+const PROJECT_KEY: &str = "berth.project";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectFile {
+    /// Path in the build context, `/`-separated.
+    pub name: String,
+    pub text: String,
+}
+
+impl ProjectFile {
+    /// What the editor highlights it as.
+    pub fn language(&self) -> &'static str {
+        let base = self.name.rsplit('/').next().unwrap_or(&self.name);
+        if base == "Dockerfile" || base.ends_with(".Dockerfile") || base.starts_with("Dockerfile.") {
+            "dockerfile"
+        } else if base.ends_with(".sh") {
+            "shell"
+        } else {
+            "plain"
+        }
+    }
+
+    pub fn is_dockerfile(&self) -> bool {
+        self.language() == "dockerfile"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub files: Vec<ProjectFile>,
+    pub selected: String,
+    /// The tag the next build gets.
+    pub tag: String,
+    /// Bumped whenever a file's text changes from outside the editor (example loaded, fix applied from the
+    /// problem list), so the editor knows to replace its document.
+    #[serde(skip)]
+    pub revision: u32,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Project::from_example(&EXAMPLES[0])
+    }
+}
+
+impl Project {
+    pub fn from_example(example: &Example) -> Self {
+        Project {
+            files: example
+                .files
+                .iter()
+                .map(|(name, text)| ProjectFile { name: name.to_string(), text: text.to_string() })
+                .collect(),
+            selected: "Dockerfile".to_string(),
+            tag: example.tag.to_string(),
+            revision: 0,
+        }
+    }
+
+    pub fn load() -> Self {
+        local_storage()
+            .and_then(|storage| storage.get_item(PROJECT_KEY).ok().flatten())
+            .and_then(|json| serde_json::from_str::<Project>(&json).ok())
+            .filter(|project| !project.files.is_empty())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self) {
+        if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(self)) {
+            // A full storage only costs persistence across reloads; the page works on.
+            let _ = storage.set_item(PROJECT_KEY, &json);
+        }
+    }
+
+    pub fn selected_file(&self) -> Option<&ProjectFile> {
+        self.files.iter().find(|file| file.name == self.selected)
+    }
+
+    /// The Dockerfile the build uses: `Dockerfile` at the root.
+    pub fn dockerfile(&self) -> Option<&ProjectFile> {
+        self.files.iter().find(|file| file.name == "Dockerfile")
+    }
+
+    fn unique_name(&self, wanted: &str) -> String {
+        if !self.files.iter().any(|file| file.name == wanted) {
+            return wanted.to_string();
+        }
+        (2..)
+            .map(|n| format!("{wanted}.{n}"))
+            .find(|name| !self.files.iter().any(|file| &file.name == name))
+            .unwrap_or_default()
+    }
+}
+
+pub enum ProjectAction {
+    /// The editor changed the selected file.
+    Edit(String),
+    Select(String),
+    Add(String),
+    Rename {
+        from: String,
+        to: String,
+    },
+    Delete(String),
+    /// Dropped files: added, or replacing files of the same name.
+    Upload(Vec<ProjectFile>),
+    /// Replaces the selected file's text from outside the editor.
+    Replace(String),
+    LoadExample(usize),
+    SetTag(String),
+}
+
+impl Reducible for Project {
+    type Action = ProjectAction;
+
+    fn reduce(self: Rc<Self>, action: ProjectAction) -> Rc<Self> {
+        let mut project = (*self).clone();
+        match action {
+            ProjectAction::Edit(text) => {
+                if let Some(file) = project.files.iter_mut().find(|file| file.name == project.selected) {
+                    file.text = text;
+                }
+            }
+            ProjectAction::Select(name) => project.selected = name,
+            ProjectAction::Add(name) => {
+                let name = project.unique_name(name.trim());
+                if name.is_empty() {
+                    return self;
+                }
+                project.files.push(ProjectFile { name: name.clone(), text: String::new() });
+                project.selected = name;
+            }
+            ProjectAction::Rename { from, to } => {
+                let to = to.trim().to_string();
+                if to.is_empty() || project.files.iter().any(|file| file.name == to) {
+                    return self;
+                }
+                if let Some(file) = project.files.iter_mut().find(|file| file.name == from) {
+                    file.name = to.clone();
+                }
+                if project.selected == from {
+                    project.selected = to;
+                }
+                project.revision += 1;
+            }
+            ProjectAction::Delete(name) => {
+                project.files.retain(|file| file.name != name);
+                if project.selected == name {
+                    project.selected = project.files.first().map(|file| file.name.clone()).unwrap_or_default();
+                }
+            }
+            ProjectAction::Upload(files) => {
+                for upload in files {
+                    match project.files.iter_mut().find(|file| file.name == upload.name) {
+                        Some(file) => file.text = upload.text,
+                        None => project.files.push(upload),
+                    }
+                }
+                project.revision += 1;
+            }
+            ProjectAction::Replace(text) => {
+                if let Some(file) = project.files.iter_mut().find(|file| file.name == project.selected) {
+                    file.text = text;
+                }
+                project.revision += 1;
+            }
+            ProjectAction::LoadExample(index) => {
+                let Some(example) = EXAMPLES.get(index) else { return self };
+                let revision = project.revision + 1;
+                project = Project::from_example(example);
+                project.revision = revision;
+            }
+            ProjectAction::SetTag(tag) => project.tag = tag,
+        }
+        Rc::new(project)
+    }
+}
+
+pub type ProjectHandle = UseReducerHandle<Project>;
+
+/// The current build, whatever its source; see `api::build`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Build {
+    pub progress: BuildProgress,
+    /// The tag it was started with.
+    pub tag: String,
+}
+
+pub enum BuildAction {
+    Start { tag: String, now_ms: f64 },
+    Message { message: BuildMessage, now_ms: f64 },
+    Finish { now_ms: f64 },
+    Fail { error: String, now_ms: f64 },
+}
+
+impl Reducible for Build {
+    type Action = BuildAction;
+
+    fn reduce(self: Rc<Self>, action: BuildAction) -> Rc<Self> {
+        let mut build = (*self).clone();
+        match action {
+            BuildAction::Start { tag, now_ms } => build = Build { progress: BuildProgress::started(now_ms), tag },
+            BuildAction::Message { message, now_ms } => build.progress.apply(&message, now_ms),
+            BuildAction::Finish { now_ms } => build.progress.finish(now_ms),
+            BuildAction::Fail { error, now_ms } => build.progress.fail(error, now_ms),
+        }
+        Rc::new(build)
+    }
+}
+
+pub type BuildHandle = UseReducerHandle<Build>;
+
+pub fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}

@@ -1,0 +1,344 @@
+//! The playground in a real browser: headless Chromium driven over WebDriver (fantoccini + chromedriver) against
+//! a real daemon serving the built web app. One walk through what a person does: type a Dockerfile, see the lint
+//! warning, apply its fix, build, find the RUN step's file in the layers view, run the image, type into the
+//! terminal, reload and find the same shell, read the logs. Screenshots of each page land in
+//! `<target>/e2e/screenshots/`.
+//!
+//! Needs the web app built into `<target>/web` (`cargo xtask web`; `cargo xtask test` does it first), Debian's
+//! chromium and chromium-driver, and root (the daemon).
+
+mod support;
+
+use std::error::Error;
+use std::future::Future;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use serde_json::json;
+use support::Daemon;
+
+type TestResult<T = ()> = Result<T, Box<dyn Error>>;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Builds and container starts run on a busy 2-core machine.
+const SLOW: Duration = Duration::from_secs(120);
+const QUICK: Duration = Duration::from_secs(20);
+
+const DOCKERFILE: &[&str] =
+    &["FROM busybox", "RUN echo made-by-run > /made-by-run", "CMD echo hello-from-logs && exec sleep 1000"];
+const TAG: &str = "e2e/playground";
+
+/// `<target>`: the berth binary is `<target>/debug/berth`.
+fn target_dir() -> PathBuf {
+    let berth = Path::new(env!("CARGO_BIN_EXE_berth"));
+    berth.parent().and_then(Path::parent).map(Path::to_path_buf).expect("the berth binary lives in <target>/<profile>")
+}
+
+/// chromedriver (and the Chromium it starts) in a process group of its own, killed as a group on drop so that
+/// no browser outlives a failing test.
+struct ChromeDriver {
+    process: Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    fn start(log: &Path) -> ChromeDriver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free port for chromedriver");
+        let log_file = std::fs::File::create(log).expect("creating the chromedriver log");
+        let process = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {CHROMEDRIVER} ({error}): run `cargo xtask setup`"));
+        let deadline = Instant::now() + QUICK;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port} within {QUICK:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ChromeDriver { process, port }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let group = Pid::from_raw(self.process.id() as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.process.wait();
+    }
+}
+
+async fn browser(driver: &ChromeDriver, profile: &Path) -> Client {
+    let options = json!({
+        "binary": CHROMIUM,
+        "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--window-size=1440,900",
+            format!("--user-data-dir={}", profile.display()),
+        ],
+    });
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session with headless Chromium")
+}
+
+/// Polls `check` until it gives a value or `timeout` passes; the error names `what` and the last observation.
+async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> TestResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    loop {
+        match check().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(observed) => last = observed,
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}; last seen: {last}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs `script` in the page and returns its value as JSON.
+async fn script(client: &Client, script: &str) -> Result<serde_json::Value, String> {
+    client.execute(script, vec![]).await.map_err(|error| error.to_string())
+}
+
+/// The text of every row xterm's DOM renderer shows, with its non-breaking spaces as spaces, trimmed.
+async fn terminal_rows(client: &Client) -> Result<Vec<String>, String> {
+    let rows = script(
+        client,
+        "return Array.from(document.querySelectorAll('.xterm-rows > div'))
+             .map(row => row.textContent.replace(/\\u00a0/g, ' ').trim());",
+    )
+    .await?;
+    Ok(rows
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|row| row.as_str().map(str::to_string)).collect())
+        .unwrap_or_default())
+}
+
+async fn screenshot(client: &Client, name: &str) -> TestResult {
+    let dir = target_dir().join("e2e/screenshots");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(format!("{name}.png")), client.screenshot().await?)?;
+    Ok(())
+}
+
+async fn text_of(client: &Client, selector: &str) -> Result<String, String> {
+    let text =
+        script(client, &format!("const e = document.querySelector({selector:?}); return e ? e.innerText : null;"))
+            .await?;
+    text.as_str().map(str::to_string).ok_or_else(|| format!("no element {selector}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playground_edit_lint_build_layers_run_terminal_logs() {
+    let index = target_dir().join("web/index.html");
+    assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
+
+    let daemon = Daemon::start();
+    let e2e = target_dir().join("e2e");
+    let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
+    let driver = ChromeDriver::start(&profile.path().join("chromedriver.log"));
+    let client = browser(&driver, profile.path()).await;
+
+    let outcome = walk_through(&client, &daemon).await;
+    if outcome.is_err() {
+        let _ = screenshot(&client, "failure").await;
+    }
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("{error}\n(screenshot: {}/e2e/screenshots/failure.png)\n{}", target_dir().display(), daemon.log_tail());
+    }
+}
+
+async fn walk_through(client: &Client, daemon: &Daemon) -> TestResult {
+    let base = format!("http://{}/", daemon.http_addr());
+    client.goto(&format!("{base}#/")).await?;
+
+    // 1. Type the Dockerfile into the editor, replacing the example.
+    let editor = client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    editor.click().await?;
+    let select_all = format!("{}a", char::from(Key::Control));
+    editor.send_keys(&select_all).await?;
+    editor.send_keys(&char::from(Key::Delete).to_string()).await?;
+    // Release Control (WebDriver keeps modifiers down until the null key).
+    editor.send_keys(&char::from(Key::Null).to_string()).await?;
+    let enter = char::from(Key::Enter).to_string();
+    editor.send_keys(&DOCKERFILE.join(&enter)).await?;
+
+    // 2. The shell-form CMD warning appears as the text is typed, with a fix.
+    wait_for("the BL005 shell-form warning", QUICK, move || async move {
+        let problems = text_of(client, ".problems").await?;
+        if problems.contains("BL005") {
+            Ok(Some(()))
+        } else {
+            Err(problems)
+        }
+    })
+    .await?;
+    let fix = client.find(Locator::Css(".problem[data-rule='BL005'] .fix-button")).await?;
+    fix.click().await?;
+    wait_for("the fix to take the warning away", QUICK, move || async move {
+        let problems = text_of(client, ".problems").await?;
+        let editor_text = text_of(client, ".cm-content").await?;
+        let fixed = !problems.contains("BL005") && editor_text.contains(r#"CMD ["/bin/sh", "-c""#);
+        if fixed {
+            Ok(Some(()))
+        } else {
+            Err(format!("problems: {problems}; editor: {editor_text}"))
+        }
+    })
+    .await?;
+
+    // 3. Build with a known tag; every step must finish.
+    let tag_input = client.find(Locator::Css("input[aria-label='Image tag']")).await?;
+    tag_input.clear().await?;
+    tag_input.send_keys(TAG).await?;
+    client.find(Locator::Css("#build-button")).await?.click().await?;
+    let outcome = wait_for("the build to finish", SLOW, move || async move {
+        let state = script(client, "return document.querySelector('.build-summary')?.dataset.state ?? null;").await?;
+        match state.as_str() {
+            Some("succeeded") | Some("failed") => Ok(Some(state.as_str().unwrap_or_default().to_string())),
+            other => Err(format!("build state {other:?}")),
+        }
+    })
+    .await?;
+    let build_text = text_of(client, ".build-panel").await?;
+    if outcome != "succeeded" {
+        return Err(format!("the build failed:\n{build_text}").into());
+    }
+    let step_states =
+        script(client, "return Array.from(document.querySelectorAll('.build-step')).map(s => s.dataset.state);")
+            .await?;
+    let step_states: Vec<&str> =
+        step_states.as_array().map(|s| s.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    if step_states.len() != DOCKERFILE.len() || !step_states.iter().all(|state| *state == "done" || *state == "cached")
+    {
+        return Err(format!("every step should be done or cached, got {step_states:?}:\n{build_text}").into());
+    }
+    screenshot(client, "1-playground").await?;
+
+    // 4. The layers view shows the file the RUN step made.
+    client.find(Locator::Css(".build-actions a.button")).await?.click().await?;
+    wait_for("/made-by-run in the layers view", QUICK, move || async move {
+        let page = text_of(client, ".layers-page").await.unwrap_or_default();
+        if page.contains("/made-by-run") {
+            Ok(Some(()))
+        } else {
+            Err(page)
+        }
+    })
+    .await?;
+    screenshot(client, "2-layers").await?;
+
+    // 5. Run the image from the build panel; the run dialog opens the container's terminal.
+    client.goto(&format!("{base}#/")).await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".build-actions button.primary")).await?.click().await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css("#run-submit")).await?.click().await?;
+    let session = wait_for("the terminal to connect", SLOW, move || async move {
+        let session = script(
+            client,
+            "return document.querySelector('.terminal-status [data-session]')?.dataset.session ?? null;",
+        )
+        .await?;
+        match session.as_str() {
+            Some(session) => Ok(Some(session.to_string())),
+            None => Err(text_of(client, ".content").await.unwrap_or_default()),
+        }
+    })
+    .await?;
+    let url = client.current_url().await?;
+    let container_page = url.to_string();
+    if !container_page.contains("#/containers/") {
+        return Err(format!("after Run the page should be the container's, is {container_page}").into());
+    }
+
+    // 6. Type into the shell and read the answer from xterm's screen.
+    client.find(Locator::Css(".terminal-host")).await?.click().await?;
+    let keyboard = client.find(Locator::Css(".xterm-helper-textarea")).await?;
+    keyboard.send_keys(&format!("echo hello-from-terminal{enter}")).await?;
+    let answered = |rows: &[String]| rows.iter().any(|row| row == "hello-from-terminal");
+    wait_for("the echo on the terminal screen", QUICK, move || async move {
+        let rows = terminal_rows(client).await?;
+        if answered(&rows) {
+            Ok(Some(()))
+        } else {
+            Err(format!("{rows:?}"))
+        }
+    })
+    .await?;
+    screenshot(client, "3-terminal").await?;
+
+    // 7. A reload rejoins the same shell, and its scrollback comes back.
+    client.refresh().await?;
+    let rejoined = wait_for("the terminal to reconnect after a reload", QUICK, move || async move {
+        let session = script(
+            client,
+            "return document.querySelector('.terminal-status [data-session]')?.dataset.session ?? null;",
+        )
+        .await?;
+        let rows = terminal_rows(client).await?;
+        match session.as_str() {
+            Some(session) if answered(&rows) => Ok(Some(session.to_string())),
+            other => Err(format!("session {other:?}, rows {rows:?}")),
+        }
+    })
+    .await?;
+    if rejoined != session {
+        return Err(format!("the reload opened session {rejoined}, not the same shell {session}").into());
+    }
+
+    // 8. The logs tab shows what the container's command printed.
+    client.find(Locator::Css(".tab[data-tab='logs']")).await?.click().await?;
+    wait_for("the container's output in its logs", QUICK, move || async move {
+        let logs = text_of(client, ".log-lines").await.unwrap_or_default();
+        if logs.contains("hello-from-logs") {
+            Ok(Some(()))
+        } else {
+            Err(logs)
+        }
+    })
+    .await?;
+    screenshot(client, "4-logs").await?;
+
+    // The list pages render too (screenshots for the README).
+    client.goto(&format!("{base}#/containers")).await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".containers-table")).await?;
+    screenshot(client, "5-containers").await?;
+    client.goto(&format!("{base}#/images")).await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".images-table")).await?;
+    screenshot(client, "6-images").await?;
+
+    // Narrow, like a phone: the playground stacks its columns and still shows the editor.
+    client.set_window_size(420, 900).await?;
+    client.goto(&format!("{base}#/")).await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    screenshot(client, "7-narrow-playground").await?;
+    Ok(())
+}

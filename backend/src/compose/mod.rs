@@ -32,16 +32,16 @@ pub use client::Session;
 pub struct ComposeArgs {
     /// Compose files, later ones overriding earlier ones (default: compose.yaml, docker-compose.yml, ... in the
     /// current directory, or COMPOSE_FILE).
-    #[arg(short = 'f', long = "file", global = true)]
+    #[arg(short = 'f', long = "file")]
     files: Vec<PathBuf>,
     /// The project name (default: COMPOSE_PROJECT_NAME, the files' `name:`, or the project directory's name).
-    #[arg(short = 'p', long = "project-name", global = true)]
+    #[arg(short = 'p', long = "project-name")]
     project_name: Option<String>,
     /// The daemon (default: DOCKER_HOST, or unix:///run/berth.sock).
-    #[arg(long, short = 'H', global = true)]
+    #[arg(long, short = 'H')]
     host: Option<String>,
     /// Profiles to enable.
-    #[arg(long = "profile", global = true)]
+    #[arg(long = "profile")]
     profiles: Vec<String>,
     #[command(subcommand)]
     command: ComposeCommand,
@@ -116,4 +116,23 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<i32> {
             ComposeCommand::Config | ComposeCommand::Pull(_) => Ok(0),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::ComposeArgs;
+
+    #[derive(Parser)]
+    struct ComposeOnly {
+        #[command(flatten)]
+        compose: ComposeArgs,
+    }
+
+    /// clap checks flag clashes (say, a global -f against `logs -f`) only when a command is parsed: check them all.
+    #[test]
+    fn every_subcommand_has_consistent_flags() {
+        ComposeOnly::command().debug_assert();
+    }
 }

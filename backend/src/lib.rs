@@ -6,10 +6,11 @@
 //! - [`store`]: crash-safe metadata files.
 //! - [`engine`]: containers (state machine, restart policy, logs), exec sessions, events.
 //! - [`api`]: axum routers for the Engine API over the unix socket and HTTP, and the web app.
+//! - [`build`]: the Dockerfile builder (contexts, .dockerignore, cache, steps as containers and layers).
 //! - [`network`]: bridges, veths in pinned network namespaces, IPAM, NAT, published ports, embedded DNS.
-//! - [`build`]: the builder (later issue).
 
 pub mod api;
+pub mod build;
 pub mod engine;
 pub mod image;
 pub mod network;

@@ -3,7 +3,8 @@
 //! It builds for `wasm32-unknown-unknown` and for the host, and it does no I/O: every function here is a pure
 //! transformation of values, so the browser can parse and lint locally and the daemon can trust the same code.
 //!
-//! - [`api`]: Engine API models (re-exported from bollard-stubs) and Berth's own wire types (terminal protocol).
+//! - [`api`]: Engine API models (re-exported from bollard-stubs) and Berth's own wire types (build events, layers,
+//!   terminal protocol).
 //! - [`dockerfile`]: Dockerfile parser (directives, continuations, heredocs, JSON/shell forms, spans),
 //!   variable substitution, printer and linter.
 //! - [`compose`]: compose files loaded into a resolved project (interpolation, extends, override merge,

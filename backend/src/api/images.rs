@@ -1,4 +1,4 @@
-//! /images/...: list, inspect, history, tag, delete, prune, import (create?fromSrc), and /commit.
+//! /images/...: list, inspect, history, tag, delete, prune, import (create?fromSrc), save (get), load, and /commit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,14 +54,14 @@ pub struct ListQuery {
 }
 
 pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
-    let _all = flag(&query.all);
+    let all = flag(&query.all);
     let filters = super::container_views::parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
     let dangling = filters.get("dangling").and_then(|v| v.first()).map(|v| v == "true" || v == "1");
     let references = filters.get("reference").cloned().unwrap_or_default();
-    let mut images: Vec<ImageSummary> = engine
-        .images
-        .list()
+    let every = engine.images.list();
+    let mut images: Vec<ImageSummary> = every
         .iter()
+        .filter(|image| all || !is_intermediate(image, &every))
         .filter(|image| dangling.is_none_or(|want| want == image.repo_tags.is_empty()))
         .filter(|image| {
             references.is_empty()
@@ -74,6 +74,22 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
         .collect();
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
     Ok(Json(images).into_response())
+}
+
+/// An untagged image that another image is built on (a build step's image): `docker images` hides these unless
+/// `-a`, as Docker hides images with children. A child has this image's layers and history as a prefix of its own.
+fn is_intermediate(image: &Image, every: &[Image]) -> bool {
+    if !image.repo_tags.is_empty() {
+        return false;
+    }
+    let history = image.config.history().clone().unwrap_or_default();
+    every.iter().any(|other| {
+        let other_history = other.config.history().clone().unwrap_or_default();
+        other.id != image.id
+            && other_history.len() > history.len()
+            && other.diff_ids.starts_with(&image.diff_ids)
+            && other_history[..history.len()] == history[..]
+    })
 }
 
 fn inspect(image: &Image) -> ImageInspect {
@@ -108,6 +124,9 @@ pub async fn image_get(State(engine): State<Arc<Engine>>, Path(rest): Path<Strin
     if let Some(name) = rest.strip_suffix("/json") {
         let image = engine.images.get(name)?;
         return Ok(Json(inspect(&image)).into_response());
+    }
+    if let Some(name) = rest.strip_suffix("/get") {
+        return save_images(engine, vec![name.to_string()]).await;
     }
     if let Some(name) = rest.strip_suffix("/history") {
         let image = engine.images.get(name)?;
@@ -319,4 +338,53 @@ pub async fn commit(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
         )
         .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": id }))).into_response())
+}
+
+/// `docker save`: `GET /images/get?names=a&names=b` (and `GET /images/{name}/get`), a tar streamed as it is written.
+pub async fn save(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+    let names: Vec<String> = url_pairs(request.uri().query().unwrap_or(""))
+        .into_iter()
+        .filter(|(k, _)| k == "names")
+        .map(|(_, v)| v)
+        .collect();
+    save_images(engine, names).await
+}
+
+async fn save_images(engine: Arc<Engine>, names: Vec<String>) -> ApiResult<Response> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no images named"));
+    }
+    for name in &names {
+        engine.images.get(name)?;
+    }
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let images = engine.images.clone();
+    tokio::task::spawn_blocking(move || {
+        let writer = std::io::BufWriter::with_capacity(256 * 1024, super::streams::ChannelWriter::new(sender));
+        if let Err(error) = images.save(&names, writer) {
+            tracing::warn!(%error, "docker save failed mid-stream");
+        }
+    });
+    Ok(super::streams::streaming("application/x-tar", super::streams::channel_body(receiver)))
+}
+
+/// `docker load`: `POST /images/load`, the body a `docker save` tar. Answers with Docker's JSON stream.
+pub async fn load(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+    let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
+    let reader = SyncIoBridge::new(StreamReader::new(body));
+    let images = engine.images.clone();
+    let loaded = tokio::task::spawn_blocking(move || images.load(reader))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let mut lines = Vec::new();
+    for (image, tags) in loaded {
+        engine.events.emit(bollard_stubs::models::EventMessageTypeEnum::IMAGE, "load", &image.id, HashMap::new());
+        if tags.is_empty() {
+            lines.push(json_line(serde_json::json!({ "stream": format!("Loaded image ID: {}\n", image.id) })));
+        }
+        for tag in tags {
+            lines.push(json_line(serde_json::json!({ "stream": format!("Loaded image: {tag}\n") })));
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(lines.concat())).into_response())
 }

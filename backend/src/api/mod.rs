@@ -4,12 +4,14 @@
 
 mod archive;
 mod attach;
+mod build;
 mod container_views;
 mod containers;
 mod error;
 mod exec;
 mod images;
 mod networks;
+mod layers;
 mod streams;
 mod system;
 mod terminal;
@@ -101,6 +103,8 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
+        .route("/images/get", get(images::save))
+        .route("/images/load", post(images::load))
         .route("/images/{*rest}", get(images::image_get).post(images::image_post).delete(images::image_delete))
         .route("/commit", post(images::commit))
         .route("/networks", get(networks::list))
@@ -114,6 +118,9 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/volumes/prune", post(volumes::prune))
         .route("/volumes/{name}", get(volumes::inspect).delete(volumes::delete))
         .route("/berth/terminals/ws", get(terminal::terminal_ws))
+        .route("/build", post(build::build))
+        .route("/berth/images/diff", get(layers::image_diff))
+        .route("/berth/images/{*rest}", get(layers::image_layers))
         .with_state(engine);
     web::attach_web_app(api, web_dir)
 }

@@ -1,7 +1,7 @@
 //! The image store: an OCI image layout (`<root>/oci`) holding one manifest per image, with uncompressed layers
 //! (so a layer's digest is its diff_id) unpacked once into `<root>/layers/<diffid-hex>/` in overlayfs form, ready
 //! to be used as lowerdirs. Also the tar helpers behind `docker cp`/`export`/`diff`/`import`/`commit`, and the
-//! default `busybox` image built from the host's busybox-static.
+//! default `busybox` image built from the host's busybox-static, and [`layer_tree`]: what each layer changes.
 //!
 //! The image ID is the config digest (`sha256:<hex>`), as in Docker.
 
@@ -10,9 +10,11 @@ mod busybox;
 mod change;
 mod error;
 mod layer;
+pub mod layer_tree;
 mod layout;
 pub mod reference;
 mod store;
+mod transfer;
 
 use serde::{Deserialize, Serialize};
 

@@ -15,6 +15,7 @@ use oci_spec::image::{
 use super::change::{apply_changes, ImageConfigChanges};
 use super::error::{ImageError, IoContext};
 use super::layer::{self, ApplyOptions};
+use super::layer_tree::{read_layer, LayerEntry};
 use super::layout::{self, canonical_json, digest_hex, HashingReader, Layout};
 use super::reference::{is_lower_hex, parse_tag_target, Reference};
 use super::{busybox, short_id, ContainerUse, DeleteItem, HistoryEntry, HistoryItem, Image};
@@ -152,6 +153,23 @@ impl ImageStore {
             dirs.push(self.unpack_layer(l)?);
         }
         Ok(dirs)
+    }
+
+    /// The entries of each layer of `image` (lowest first) with its diff_id, read from the layer tars.
+    pub fn layer_entries(&self, image: &Image) -> Result<Vec<(String, Vec<LayerEntry>)>, ImageError> {
+        let _gc = self.gc_shared();
+        let layers = {
+            let st = self.state();
+            st.images.get(&image.id).map(|r| r.layers.clone()).ok_or_else(|| not_found(&image.id))?
+        };
+        let mut out = Vec::with_capacity(layers.len());
+        for l in &layers {
+            let blob = io::BufReader::new(self.layout.open_blob(&l.digest)?);
+            let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
+            let entries = if gzip { read_layer(flate2::read::GzDecoder::new(blob))? } else { read_layer(blob)? };
+            out.push((l.diff_id.clone(), entries));
+        }
+        Ok(out)
     }
 
     /// `docker import`: a rootfs tar (plain or gzip) becomes a one-layer image.
@@ -322,7 +340,19 @@ impl ImageStore {
         image_config.set_author(entry.author.clone());
 
         let config_bytes = canonical_json(&image_config, Path::new("image config"))?;
-        let (config_digest, config_size) = self.layout.write_blob(&config_bytes)?;
+        self.store_image(&config_bytes, image_config, layers, tags)
+    }
+
+    /// Write `config_bytes` (the config blob exactly as given: its digest is the image ID) and a manifest for
+    /// `layers` (blobs already written), and record the image with `tags` (already normalized).
+    fn store_image(
+        &self,
+        config_bytes: &[u8],
+        image_config: ImageConfiguration,
+        layers: Vec<LayerRec>,
+        tags: &[String],
+    ) -> Result<Image, ImageError> {
+        let (config_digest, config_size) = self.layout.write_blob(config_bytes)?;
         let manifest = ImageManifestBuilder::default()
             .schema_version(2u32)
             .media_type(MediaType::ImageManifest)
@@ -347,6 +377,46 @@ impl ImageStore {
         self.persist(&st)?;
         let rec = st.images.get(&config_digest).ok_or_else(|| not_found(&config_digest))?;
         Ok(to_image(&st, rec))
+    }
+
+    /// `docker load` of one image: its config blob as given (so the ID is kept) and its layer tars (plain or gzip),
+    /// which must match the config's diff_ids.
+    pub(super) fn add_image(
+        &self,
+        config_bytes: &[u8],
+        layer_files: &[PathBuf],
+        tags: &[String],
+    ) -> Result<Image, ImageError> {
+        let tags = normalize_tags(tags.iter().map(String::as_str))?;
+        let image_config: ImageConfiguration = serde_json::from_slice(config_bytes)
+            .map_err(|source| ImageError::Json { path: PathBuf::from("image config"), source })?;
+        let diff_ids = image_config.rootfs().diff_ids().clone();
+        if diff_ids.len() != layer_files.len() {
+            return Err(ImageError::Corrupt {
+                what: "image archive".to_string(),
+                reason: format!("{} layers for {} diff_ids", layer_files.len(), diff_ids.len()),
+            });
+        }
+        let _gc = self.gc_shared();
+        let mut layers = Vec::with_capacity(layer_files.len());
+        for (file, diff_id) in layer_files.iter().zip(&diff_ids) {
+            let f = fs::File::open(file).ctx(file)?;
+            let reader = layer::maybe_gunzip(f).ctx(file)?;
+            let (digest, size) = self.layout.write_blob_from(reader)?;
+            if &digest != diff_id {
+                return Err(ImageError::Corrupt {
+                    what: file.display().to_string(),
+                    reason: format!("layer digest {digest} does not match diff_id {diff_id}"),
+                });
+            }
+            layers.push(LayerRec { digest: digest.clone(), media_type: MediaType::ImageLayer, size, diff_id: digest });
+        }
+        self.store_image(config_bytes, image_config, layers, &tags)
+    }
+
+    /// The path of a stored blob (`sha256:<hex>`).
+    pub(super) fn blob_path(&self, digest: &str) -> Result<PathBuf, ImageError> {
+        self.layout.blob_path(digest)
     }
 
     /// `docker tag`: point `repo_tag` (`x` means `x:latest`) at the image `reference` names.

@@ -1,6 +1,12 @@
-//! What crosses the wire between the daemon and its clients: the Engine API models, generated from Docker's
-//! OpenAPI spec by bollard-stubs (never hand-written here), and Berth's own types for the playground.
+//! Engine API models, generated from Docker's OpenAPI spec by bollard-stubs (never hand-written here), and
+//! Berth's own wire types for what the Engine API does not cover.
+//!
+//! - [`build`]: typed build progress events (the legacy `docker build` JSON stream is rendered from them).
+//! - [`layers`]: per-layer file trees, wasted space and image diffs.
+//! - [`terminal`]: the terminal websocket protocol.
+
+pub mod build;
+pub mod layers;
+pub mod terminal;
 
 pub use bollard_stubs::models;
-
-pub mod terminal;

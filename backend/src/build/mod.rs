@@ -1,0 +1,142 @@
+//! The builder: runs a Dockerfile against a build context and produces an image, the way Docker's legacy
+//! builder does (`POST /build`), reporting typed [`BuildEvent`]s as it goes.
+//!
+//! - [`context`]: where the files come from (tar stream, directory, archive, git), with `.dockerignore`.
+//! - `dockerignore`: moby's pattern semantics.
+//! - `executor`: stages and steps; RUN in real containers, COPY/ADD/WORKDIR through a container's mounted root.
+//! - `copy`: COPY/ADD on the filesystem, sources confined to the context.
+//! - `cache`: cache keys and the on-disk index; `image_meta`: SHELL/ONBUILD/HEALTHCHECK and Dockerfile lines,
+//!   which the OCI image config has no field for.
+//! - `progress`: the event channel.
+//! - [`error`]: the [`BuildError`] type.
+
+mod cache;
+pub mod context;
+mod copy;
+mod dockerignore;
+pub mod error;
+mod executor;
+mod image_meta;
+mod progress;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_shared::api::build::BuildEvent;
+
+pub use context::{BuildContext, ContextSource};
+pub use error::BuildError;
+pub use image_meta::{ImageMeta, MetaStore};
+pub use progress::Progress;
+
+use crate::engine::Engine;
+use crate::image::reference::Reference;
+
+/// What `docker build` asks for.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The Dockerfile's path inside the context.
+    pub dockerfile: String,
+    /// `-t`, repeatable.
+    pub tags: Vec<String>,
+    /// `--build-arg NAME=value`; `None` when given without a value and unset in the client's environment.
+    pub build_args: BTreeMap<String, Option<String>>,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+    pub no_cache: bool,
+    /// `--target`: the last stage to build.
+    pub target: Option<String>,
+    /// `--rm` (default true): remove intermediate containers after a successful step.
+    pub remove: bool,
+    /// `--force-rm`: remove them even when the step fails.
+    pub force_remove: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            dockerfile: "Dockerfile".into(),
+            tags: Vec::new(),
+            build_args: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            no_cache: false,
+            target: None,
+            remove: true,
+            force_remove: false,
+        }
+    }
+}
+
+/// `<root>/build`: the cache index, image metadata and temporary contexts.
+pub fn build_dir(engine: &Engine) -> PathBuf {
+    engine.root.join("build")
+}
+
+/// Where contexts are materialised.
+pub fn work_dir(engine: &Engine) -> PathBuf {
+    build_dir(engine).join("tmp")
+}
+
+/// Materialises a context from a directory, archive or git URL (blocking work on a blocking thread).
+pub async fn open_context(engine: &Engine, source: ContextSource) -> Result<BuildContext, BuildError> {
+    let work = work_dir(engine);
+    tokio::task::spawn_blocking(move || BuildContext::from_source(&work, &source))
+        .await
+        .map_err(|e| BuildError::io("build context", std::io::Error::other(e)))?
+}
+
+/// Builds and tags; returns the image ID. Every outcome is also reported on `progress`, ending with `Built` (and
+/// `Tagged`s) or `Failed`. A failed build tags nothing.
+pub async fn build(
+    engine: &Arc<Engine>,
+    context: &BuildContext,
+    options: &BuildOptions,
+    progress: &Progress,
+) -> Result<String, BuildError> {
+    let mut executor = executor::Executor::new(engine, context.root(), options, progress);
+    let result = run(engine, context, options, progress, &mut executor).await;
+    if let Err(error) = &result {
+        let last_image_id = executor.last_image.clone();
+        let message = match (&last_image_id, error) {
+            (Some(id), BuildError::RunFailed { .. } | BuildError::Step { .. }) => {
+                format!("{error} (last successful step: {})", crate::image::short_id(id))
+            }
+            _ => error.to_string(),
+        };
+        tracing::info!(%message, "build failed");
+        progress.emit(BuildEvent::Failed { message, line: error.line(), last_image_id });
+    }
+    result
+}
+
+async fn run(
+    engine: &Arc<Engine>,
+    context: &BuildContext,
+    options: &BuildOptions,
+    progress: &Progress,
+    executor: &mut executor::Executor<'_>,
+) -> Result<String, BuildError> {
+    // Tags are checked before anything runs, as Docker does.
+    let mut tags = Vec::new();
+    for tag in &options.tags {
+        tags.push(Reference::parse(tag)?.familiar_tagged());
+    }
+    std::fs::create_dir_all(work_dir(engine)).map_err(|e| BuildError::io("create build dir", e))?;
+    let text = context.prepare(&options.dockerfile)?;
+    let dockerfile = berth_shared::dockerfile::parse(&text)?;
+    let image = executor.execute(&dockerfile).await?;
+    progress.emit(BuildEvent::Built { image_id: image.id.clone() });
+    for tag in tags {
+        engine.images.tag(&image.id, &tag)?;
+        engine.events.emit(
+            bollard_stubs::models::EventMessageTypeEnum::IMAGE,
+            "tag",
+            &image.id,
+            std::collections::HashMap::from([("name".to_string(), tag.clone())]),
+        );
+        progress.emit(BuildEvent::Tagged { tag });
+    }
+    tracing::info!(id = %image.id, "build finished");
+    Ok(image.id)
+}

@@ -1,0 +1,171 @@
+//! Build progress as typed events. The daemon emits them while it executes a Dockerfile; the web app shows them as
+//! they come, and the daemon renders Docker's legacy JSON stream (`{"stream":"Step 1/5 : FROM busybox\n"}`)
+//! from the same events, so both views always agree.
+
+use serde::{Deserialize, Serialize};
+
+/// Which output stream of a RUN step a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// One thing that happened during a build, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum BuildEvent {
+    /// A step begins: `Step {number}/{total} : {instruction}`.
+    Step {
+        /// 1-based over the whole build.
+        number: usize,
+        total: usize,
+        /// The instruction as written (first line, variables unexpanded), as Docker prints it.
+        instruction: String,
+        /// 1-based Dockerfile line of the instruction, when it comes from the Dockerfile (not an ONBUILD trigger).
+        line: Option<usize>,
+        /// 0-based stage index.
+        stage: usize,
+    },
+    /// The step's result was found in the build cache.
+    Cached { image_id: String },
+    /// A RUN step started a container.
+    Running { container_id: String },
+    /// Output of the running container, as it came.
+    Output { stream: OutputStream, text: String },
+    /// ONBUILD triggers of the base image are about to run.
+    Triggers { count: usize },
+    /// The intermediate container of a step was removed.
+    ContainerRemoved { container_id: String },
+    /// A step finished with this image.
+    StepDone {
+        number: usize,
+        image_id: String,
+        cached: bool,
+        /// Wall time of the step, in milliseconds.
+        duration_ms: u64,
+        /// Bytes of the layer the step added; None for a metadata-only step.
+        layer_size: Option<u64>,
+    },
+    /// Something worth telling that is not an error (unused build arguments).
+    Warning { message: String },
+    /// The build succeeded with this image (`sha256:<hex>`).
+    Built { image_id: String },
+    /// The built image got this tag.
+    Tagged { tag: String },
+    /// The build failed; no image was tagged.
+    Failed {
+        message: String,
+        /// The Dockerfile line of the failing instruction, when known.
+        line: Option<usize>,
+        /// The last image that was built successfully, to debug from.
+        last_image_id: Option<String>,
+    },
+}
+
+/// The 12-hex-digit form of an image or container ID (`sha256:` dropped), as the build log prints it.
+pub fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
+}
+
+/// One line of Docker's legacy build stream (`POST /build`), as its JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LegacyMessage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aux: Option<LegacyAux>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<LegacyErrorDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyAux {
+    #[serde(rename = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyErrorDetail {
+    pub message: String,
+}
+
+impl LegacyMessage {
+    fn stream(text: impl Into<String>) -> Self {
+        LegacyMessage { stream: Some(text.into()), ..Default::default() }
+    }
+}
+
+/// The legacy stream lines Docker writes for `event`. `quiet` (`docker build -q`) keeps only the final ID and
+/// errors.
+pub fn legacy_messages(event: &BuildEvent, quiet: bool) -> Vec<LegacyMessage> {
+    if quiet {
+        return match event {
+            BuildEvent::Built { image_id } => vec![LegacyMessage::stream(format!("{image_id}\n"))],
+            BuildEvent::Failed { message, .. } => vec![error_message(message)],
+            _ => Vec::new(),
+        };
+    }
+    match event {
+        BuildEvent::Step { number, total, instruction, .. } => {
+            vec![LegacyMessage::stream(format!("Step {number}/{total} : {instruction}\n"))]
+        }
+        BuildEvent::Cached { .. } => vec![LegacyMessage::stream(" ---> Using cache\n")],
+        BuildEvent::Running { container_id } => {
+            vec![LegacyMessage::stream(format!(" ---> Running in {}\n", short_id(container_id)))]
+        }
+        BuildEvent::Output { text, .. } => vec![LegacyMessage::stream(text.clone())],
+        BuildEvent::Triggers { count } => {
+            let s = if *count == 1 { "" } else { "s" };
+            vec![LegacyMessage::stream(format!("# Executing {count} build trigger{s}\n"))]
+        }
+        BuildEvent::ContainerRemoved { container_id } => {
+            vec![LegacyMessage::stream(format!("Removing intermediate container {}\n", short_id(container_id)))]
+        }
+        BuildEvent::StepDone { image_id, .. } => {
+            vec![LegacyMessage::stream(format!(" ---> {}\n", short_id(image_id)))]
+        }
+        BuildEvent::Warning { message } => vec![LegacyMessage::stream(format!("[Warning] {message}\n"))],
+        BuildEvent::Built { image_id } => vec![
+            LegacyMessage { aux: Some(LegacyAux { id: image_id.clone() }), ..Default::default() },
+            LegacyMessage::stream(format!("Successfully built {}\n", short_id(image_id))),
+        ],
+        BuildEvent::Tagged { tag } => vec![LegacyMessage::stream(format!("Successfully tagged {tag}\n"))],
+        BuildEvent::Failed { message, .. } => vec![error_message(message)],
+    }
+}
+
+fn error_message(message: &str) -> LegacyMessage {
+    LegacyMessage {
+        error: Some(message.to_string()),
+        error_detail: Some(LegacyErrorDetail { message: message.to_string() }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_stream_matches_docker() {
+        let step =
+            BuildEvent::Step { number: 1, total: 5, instruction: "FROM busybox".into(), line: Some(1), stage: 0 };
+        let json = serde_json::to_string(&legacy_messages(&step, false)[0]).unwrap();
+        assert_eq!(json, r#"{"stream":"Step 1/5 : FROM busybox\n"}"#);
+        let built = legacy_messages(&BuildEvent::Built { image_id: format!("sha256:{}", "ab".repeat(32)) }, false);
+        assert_eq!(
+            serde_json::to_string(&built[0]).unwrap(),
+            format!(r#"{{"aux":{{"ID":"sha256:{}"}}}}"#, "ab".repeat(32))
+        );
+        assert_eq!(built[1].stream.as_deref(), Some("Successfully built abababababab\n"));
+        let failed = BuildEvent::Failed { message: "boom".into(), line: None, last_image_id: None };
+        let json = serde_json::to_string(&legacy_messages(&failed, true)[0]).unwrap();
+        assert_eq!(json, r#"{"error":"boom","errorDetail":{"message":"boom"}}"#);
+        assert!(legacy_messages(&step, true).is_empty());
+    }
+}

@@ -1,4 +1,4 @@
-//! `berth compose` against a real daemon: a project with a published port, a bind-mounted site, a service that
+//! `berth compose` against a real daemon: a project with a service built from a Dockerfile, a published port, a bind-mounted site, a service that
 //! `extends` one from another file with a named volume, DNS by service name, then ps, logs, stop and `down -v`
 //! leaving nothing behind.
 
@@ -77,8 +77,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) {
 const COMPOSE_FILE: &str = r#"
 services:
   web:
-    image: busybox
-    command: ["httpd", "-f", "-p", "80", "-h", "/site"]
+    build: ./web
     ports:
       - "127.0.0.1:${WEB_PORT}:80"
     volumes:
@@ -97,6 +96,13 @@ volumes:
   data:
 "#;
 
+/// The web image: the page server as its CMD, and the build context (minus .dockerignore's) under /app.
+const WEB_DOCKERFILE: &str = r#"
+FROM busybox
+COPY . /app/
+CMD ["httpd", "-f", "-p", "80", "-h", "/site"]
+"#;
+
 const COMMON_FILE: &str = r#"
 services:
   api:
@@ -113,6 +119,11 @@ fn compose_project_runs_answers_and_leaves_nothing_behind() {
     std::fs::write(project_dir.join("common.yaml"), COMMON_FILE).expect("writing common.yaml");
     std::fs::write(project_dir.join(".env"), format!("WEB_PORT={port}\n")).expect("writing .env");
     std::fs::create_dir_all(project_dir.join("site")).expect("creating site");
+    std::fs::create_dir_all(project_dir.join("web")).expect("creating web");
+    std::fs::write(project_dir.join("web/Dockerfile"), WEB_DOCKERFILE).expect("writing the Dockerfile");
+    std::fs::write(project_dir.join("web/built.txt"), "built by compose\n").expect("writing built.txt");
+    std::fs::write(project_dir.join("web/secret.txt"), "not for the image\n").expect("writing secret.txt");
+    std::fs::write(project_dir.join("web/.dockerignore"), "secret.txt\n").expect("writing .dockerignore");
     std::fs::write(project_dir.join("site/index.html"), "hello from compose\n").expect("writing the page");
 
     compose_ok(&daemon, &project_dir, &["up", "-d"]);
@@ -134,6 +145,10 @@ fn compose_project_runs_answers_and_leaves_nothing_behind() {
             }
         });
     }
+
+    // The image was built from web/, without what .dockerignore leaves out.
+    let listing = compose_ok(&daemon, &project_dir, &["exec", "-T", "web", "ls", "/app"]);
+    assert!(listing.contains("built.txt") && !listing.contains("secret.txt"), "{listing}");
 
     // Labels as docker-compose puts them.
     let inspected = daemon.get_json("/containers/shop_web_1/json");
@@ -164,13 +179,15 @@ fn compose_project_runs_answers_and_leaves_nothing_behind() {
     let stopped = daemon.get_json("/containers/shop_backend_1/json");
     assert_eq!(stopped["State"]["Running"], false, "{stopped}");
 
-    compose_ok(&daemon, &project_dir, &["down", "-v"]);
+    compose_ok(&daemon, &project_dir, &["down", "-v", "--rmi", "local"]);
     let containers = daemon.ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!containers.contains("shop_"), "{containers}");
     let networks = daemon.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!networks.contains("shop_"), "{networks}");
     let volumes = daemon.ok(&["volume", "ls", "--format", "{{.Name}}"]);
     assert!(!volumes.contains("shop_"), "{volumes}");
+    let images = daemon.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(!images.contains("shop_web"), "{images}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use berth::build::IgnoreRules;
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;
 
@@ -51,10 +52,12 @@ pub async fn build_services(session: &Session, services: &[String], always: bool
     Ok(())
 }
 
-/// The context directory as an uncompressed tar, paths relative to it, symlinks kept as links.
+/// The context directory as an uncompressed tar, paths relative to it, symlinks kept as links, without what
+/// `.dockerignore` excludes (the daemon's own matcher, moby's semantics). The Dockerfile and `.dockerignore` are
+/// always sent, as docker does.
 fn context_tar(context: &Path) -> anyhow::Result<Vec<u8>> {
-    let ignore_patterns: Vec<String> = std::fs::read_to_string(context.join(".dockerignore"))
-        .map(|text| parse_dockerignore(&text))
+    let rules = std::fs::read_to_string(context.join(".dockerignore"))
+        .map(|text| IgnoreRules::parse(&text))
         .unwrap_or_default();
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
@@ -64,11 +67,14 @@ fn context_tar(context: &Path) -> anyhow::Result<Vec<u8>> {
         for entry in entries {
             let path = entry?.path();
             let relative = path.strip_prefix(context)?.to_string_lossy().into_owned();
-            if is_ignored(&relative, &ignore_patterns) {
-                continue;
+            let always_sent = relative == "Dockerfile" || relative == ".dockerignore";
+            let excluded = !always_sent && rules.is_excluded(&relative);
+            let is_directory = path.is_dir() && !path.is_symlink();
+            if !excluded {
+                builder.append_path_with_name(&path, &relative).with_context(|| format!("add {}", path.display()))?;
             }
-            builder.append_path_with_name(&path, &relative).with_context(|| format!("add {}", path.display()))?;
-            if path.is_dir() && !path.is_symlink() {
+            // An exception (`!keep`) may bring back a path inside an excluded folder.
+            if is_directory && (!excluded || rules.has_exceptions()) {
                 pending.push(path);
             }
         }
@@ -76,81 +82,31 @@ fn context_tar(context: &Path) -> anyhow::Result<Vec<u8>> {
     builder.into_inner().context("finish the context tar")
 }
 
-/// `.dockerignore` lines, simply: comments and `!` exceptions dropped, leading and trailing slashes trimmed.
-fn parse_dockerignore(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with('!'))
-        .map(|line| line.trim_start_matches("./").trim_matches('/').to_string())
-        .filter(|line| !line.is_empty())
-        .collect()
-}
-
-/// Whether `path` (relative to the context) or a folder above it matches a pattern; `*` and `?` match within one
-/// path segment. The Dockerfile and `.dockerignore` are always sent, as docker does.
-fn is_ignored(path: &str, patterns: &[String]) -> bool {
-    if path == "Dockerfile" || path == ".dockerignore" {
-        return false;
-    }
-    let segments: Vec<&str> = path.split('/').collect();
-    patterns.iter().any(|pattern| {
-        let pattern_segments: Vec<&str> = pattern.split('/').collect();
-        pattern_segments.len() <= segments.len()
-            && pattern_segments.iter().zip(&segments).all(|(pattern, segment)| glob_matches(pattern, segment))
-    })
-}
-
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut pattern_index, mut text_index) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while text_index < text.len() {
-        match pattern.get(pattern_index) {
-            Some('*') => {
-                backtrack = Some((pattern_index, text_index));
-                pattern_index += 1;
-            }
-            Some(character) if *character == '?' || *character == text[text_index] => {
-                pattern_index += 1;
-                text_index += 1;
-            }
-            _ => match backtrack {
-                Some((star, matched)) => {
-                    pattern_index = star + 1;
-                    text_index = matched + 1;
-                    backtrack = Some((star, matched + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[pattern_index..].iter().all(|character| *character == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn dockerignore_matches_names_globs_and_folders() {
-        let patterns = parse_dockerignore("# comment\nnode_modules\n*.log\n/build/\n!keep.log\ndocs/*.md\n");
-        assert!(is_ignored("node_modules", &patterns));
-        assert!(is_ignored("node_modules/a/b.js", &patterns));
-        assert!(is_ignored("debug.log", &patterns));
-        assert!(is_ignored("build/out", &patterns));
-        assert!(is_ignored("docs/readme.md", &patterns));
-        assert!(!is_ignored("src/debug.log.txt", &patterns));
-        assert!(!is_ignored("docs/img/a.png", &patterns));
-        assert!(!is_ignored("Dockerfile", &patterns));
-    }
-
-    #[test]
-    fn glob_stars_and_question_marks() {
-        assert!(glob_matches("*.rs", "main.rs"));
-        assert!(glob_matches("a?c", "abc"));
-        assert!(glob_matches("*", ""));
-        assert!(!glob_matches("*.rs", "main.rc"));
-        assert!(glob_matches("a*b*c", "axxbyyc"));
+    fn context_tar_leaves_out_what_dockerignore_excludes() {
+        let context = tempfile::tempdir().expect("a temp dir");
+        let write = |relative: &str| {
+            let path = context.path().join(relative);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("creating folders");
+            std::fs::write(path, relative).expect("writing a file");
+        };
+        for file in ["Dockerfile", "app/main.sh", "app/debug.log", "node_modules/x/y.js", "logs/keep.log"] {
+            write(file);
+        }
+        std::fs::write(context.path().join(".dockerignore"), "*/*.log\nnode_modules\n!logs/keep.log\n")
+            .expect("writing .dockerignore");
+        let archive = context_tar(context.path()).expect("packing the context");
+        let mut names: Vec<String> = tar::Archive::new(archive.as_slice())
+            .entries()
+            .expect("reading the tar")
+            .map(|entry| entry.expect("an entry").path().expect("a path").display().to_string())
+            .filter(|name| !name.ends_with('/') && !["app", "logs"].contains(&name.as_str()))
+            .collect();
+        names.sort();
+        assert_eq!(names, [".dockerignore", "Dockerfile", "app/main.sh", "logs/keep.log"]);
     }
 }

@@ -486,8 +486,12 @@ fn container_body(
         hostname: definition.hostname.clone(),
         user: definition.user.clone(),
         working_dir: definition.working_dir.clone(),
-        tty: definition.tty,
-        open_stdin: definition.stdin_open,
+        // Explicit, as compose sends them: the daemon's inspect omits what create left unset, and docker-compose
+        // 1.29 reads Config.Tty of every container it logs.
+        tty: Some(definition.tty.unwrap_or(false)),
+        open_stdin: Some(definition.stdin_open.unwrap_or(false)),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
         stop_signal: definition.stop_signal.clone(),
         stop_timeout: definition
             .stop_grace_period

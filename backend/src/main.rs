@@ -1,10 +1,12 @@
-//! The `berth` binary: `berth serve` runs the daemon; `berth init` (hidden) is the first process of every container.
+//! The `berth` binary: `berth serve` runs the daemon; `berth compose` drives a compose project through it; `berth init` (hidden) is the first process of every container.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+mod compose;
 
 #[derive(Parser)]
 #[command(name = "berth", version, about = "A container engine that speaks the Docker Engine API")]
@@ -36,6 +38,8 @@ enum Command {
         #[arg(long, default_value = "10.88.0.0/16")]
         bridge_subnet: berth::network::Subnet,
     },
+    /// Run a compose project against the daemon (a client of its Engine API, like docker compose).
+    Compose(compose::ComposeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,6 +55,10 @@ fn main() -> anyhow::Result<()> {
             }
             let network = berth::network::NetworkConfig { bridge_name, bridge_subnet };
             serve(root, socket, http, web_dir, network)
+        }
+        Command::Compose(args) => {
+            let code = compose::run(args)?;
+            std::process::exit(code)
         }
     }
 }

@@ -13,9 +13,18 @@ use crate::workspace::Workspace;
 
 /// Debian packages the daemon and the tests use: busybox-static is the default image's only binary; skopeo and
 /// umoci move OCI images around; iptables, nftables and iproute2 are for container networking; chromium and its
-/// driver run the browser tests.
-const APT_PACKAGES: &[&str] =
-    &["busybox-static", "skopeo", "umoci", "iptables", "nftables", "iproute2", "chromium", "chromium-driver"];
+/// driver run the browser tests; docker-compose (1.29, on Debian's python3-docker) checks compose compatibility.
+const APT_PACKAGES: &[&str] = &[
+    "busybox-static",
+    "skopeo",
+    "umoci",
+    "iptables",
+    "nftables",
+    "iproute2",
+    "chromium",
+    "chromium-driver",
+    "docker-compose",
+];
 
 /// The Python clients the end-to-end tests drive Berth with: docker-py (what docker-compose 1.x is built on) and
 /// a websocket client for the attach endpoint. Pinned so the tests see the same client everywhere.

@@ -13,7 +13,7 @@
 mod cache;
 pub mod context;
 mod copy;
-mod dockerignore;
+pub mod dockerignore;
 pub mod error;
 mod executor;
 mod image_meta;
@@ -26,6 +26,7 @@ use std::sync::Arc;
 use berth_shared::api::build::BuildEvent;
 
 pub use context::{BuildContext, ContextSource};
+pub use dockerignore::IgnoreRules;
 pub use error::BuildError;
 pub use image_meta::{ImageMeta, MetaStore};
 pub use progress::Progress;

@@ -2,10 +2,12 @@
 //! root, socket and log under `<target>/bench/run/`, in their own process group (so the terminal's Ctrl-C reaches
 //! the bench, which then stops them in order), never touching a system daemon.
 //!
-//! dockerd runs with `--bridge=none --iptables=false --ip-forward=false`: no bridge device, no firewall rule, no
-//! sysctl change on the host; its containers get a network namespace with only a loopback interface, which is
-//! also what Berth gives them today. `--config-file` points at the bench's own daemon.json, so a system
-//! /etc/docker/daemon.json is not read and dockerd's key.json lands in the run dir, not in /etc/docker.
+//! Each engine's default network is a bridge of the bench's own ([`super::bridges`]), so both do the same work
+//! per container: a network namespace with a veth pair on that bridge. dockerd runs with `--iptables=false
+//! --ip-masq=false --ip-forward=false` (no firewall rule or sysctl of its own on the host; the bench needs no
+//! outbound traffic), while Berth installs its NAT chains, tagged with its bridge's name, and removes them when it
+//! stops. `--config-file` points at the bench's own daemon.json, so a system /etc/docker/daemon.json is not read
+//! and dockerd's key.json lands in the run dir, not in /etc/docker.
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::bridges::{self, Bridge};
 use super::cleanup::{undo, Cleanup};
 use super::docker_cli::{last_lines, DockerCli};
 use super::report::Side;
@@ -68,7 +71,7 @@ impl Daemon {
 }
 
 /// Starts `berth serve` on a fresh root under `run_dir/berth` and waits until it answers `GET /_ping`.
-pub fn start_berth(cleanup: &Cleanup, berth: &Path, run_dir: &Path) -> Result<Daemon> {
+pub fn start_berth(cleanup: &Cleanup, berth: &Path, run_dir: &Path, bridge: &Bridge) -> Result<Daemon> {
     let dir = run_dir.join("berth");
     let root = dir.join("root");
     let socket = dir.join("berth.sock");
@@ -87,6 +90,10 @@ pub fn start_berth(cleanup: &Cleanup, berth: &Path, run_dir: &Path) -> Result<Da
         .arg(&socket)
         .arg("--http")
         .arg(&http)
+        .arg("--bridge-name")
+        .arg(&bridge.name)
+        .arg("--bridge-subnet")
+        .arg(&bridge.subnet)
         .env("RUST_LOG", std::env::var("BENCH_BERTH_LOG").unwrap_or_else(|_| "info".into()));
     let pid = spawn_daemon(cleanup, "berth serve", command, &log, docker.clone())?;
     let daemon = Daemon { side: Side::Berth, docker, socket, dir, log, pid };
@@ -95,7 +102,7 @@ pub fn start_berth(cleanup: &Cleanup, berth: &Path, run_dir: &Path) -> Result<Da
 }
 
 /// Starts a private dockerd under `run_dir/dockerd` and waits until it answers `GET /_ping`.
-pub fn start_dockerd(cleanup: &Cleanup, run_dir: &Path) -> Result<Daemon> {
+pub fn start_dockerd(cleanup: &Cleanup, run_dir: &Path, bridge: &Bridge) -> Result<Daemon> {
     let dir = run_dir.join("dockerd");
     let socket = dir.join("docker.sock");
     let log = dir.join("dockerd.log");
@@ -125,6 +132,7 @@ pub fn start_dockerd(cleanup: &Cleanup, run_dir: &Path) -> Result<Daemon> {
         }
     });
 
+    bridges::create_for_dockerd(cleanup, bridge)?;
     let mut command = Command::new("dockerd");
     command
         .arg("--config-file")
@@ -137,7 +145,8 @@ pub fn start_dockerd(cleanup: &Cleanup, run_dir: &Path) -> Result<Daemon> {
         .arg(dir.join("dockerd.pid"))
         .arg("--host")
         .arg(format!("unix://{}", socket.display()))
-        .args(["--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"])
+        .arg(format!("--bridge={}", bridge.name))
+        .args(["--iptables=false", "--ip-masq=false", "--ip-forward=false"])
         .arg(format!("--cgroup-parent=/{DOCKERD_CGROUP_PARENT}"))
         .arg("--log-level=warn");
     let pid = spawn_daemon(cleanup, "dockerd", command, &log, docker.clone())?;

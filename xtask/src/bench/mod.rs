@@ -3,8 +3,8 @@
 //! Performance is reported, never asserted.
 //!
 //! - [`daemons`]: a private `berth serve` (release build) and a private dockerd ([`install`] brings Debian's
-//!   docker.io when missing), everything under `<target>/bench/run-<pid>/`; [`busybox_image`] gives dockerd
-//!   Berth's busybox.
+//!   docker.io when missing), everything under `<target>/bench/run-<pid>/`, each with a bridge and subnet of the
+//!   bench's own ([`bridges`]); [`busybox_image`] gives dockerd Berth's busybox.
 //! - [`cleanup`]: whatever way the bench ends (success, error, Ctrl-C), the daemons are stopped, their mounts
 //!   undone and the run directory removed.
 //! - [`docker_cli`], [`http`], [`procfs`]: driving the engines and reading the kernel's numbers.
@@ -12,6 +12,7 @@
 //!   [`websocket_echo`], [`layer_summary`], [`in_process`] (with backend/examples/bench_in_process.rs).
 //! - [`stats`] (median, p95, p99) and [`report`] (the JSON and the table), the parts with unit tests.
 
+mod bridges;
 mod build;
 mod busybox_image;
 mod cleanup;
@@ -162,9 +163,14 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
         });
     }
 
+    // Runs after both daemons stopped: what a crashed Berth would leave of its network.
+    let owner = std::process::id();
+    cleanup.push("bridges and chains left behind", move || bridges::remove_left_behind(owner));
+    let bridges = bridges::choose(owner)?;
+
     print_environment();
-    let berth = daemons::start_berth(cleanup, &release.join("berth"), &run_dir)?;
-    let dockerd = start_reference(cleanup, &berth, &run_dir);
+    let berth = daemons::start_berth(cleanup, &release.join("berth"), &run_dir, &bridges.berth)?;
+    let dockerd = start_reference(cleanup, &berth, &run_dir, &bridges.dockerd);
     let mut report = Report::default();
     if let Err(reason) = &dockerd {
         println!("xtask bench: continuing with Berth alone: dockerd: {reason}");
@@ -229,10 +235,15 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
 
 /// Installs docker.io if needed, starts the private dockerd and gives it Berth's busybox. An error here is not
 /// fatal: the bench goes on with Berth alone and says why in every figure.
-fn start_reference(cleanup: &cleanup::Cleanup, berth: &Daemon, run_dir: &Path) -> Result<Daemon, String> {
+fn start_reference(
+    cleanup: &cleanup::Cleanup,
+    berth: &Daemon,
+    run_dir: &Path,
+    bridge: &bridges::Bridge,
+) -> Result<Daemon, String> {
     let started = (|| -> Result<Daemon> {
         install::ensure_docker_engine()?;
-        let dockerd = daemons::start_dockerd(cleanup, run_dir)?;
+        let dockerd = daemons::start_dockerd(cleanup, run_dir, bridge)?;
         let source = busybox_image::copy_to_dockerd(berth, &dockerd, &run_dir.join("image"))?;
         let driver = dockerd.docker.output(&["info", "--format", "{{.ServerVersion}} {{.Driver}}"])?;
         println!("xtask bench: reference dockerd {driver} (version, storage driver); busybox {source}");
@@ -254,6 +265,7 @@ fn remove_abandoned_run_dirs(bench_dir: &Path) {
         if !owner_runs {
             println!("xtask bench: cleaning up {}, left by an interrupted run", entry.path().display());
             daemons::remove_run_dir(&entry.path());
+            bridges::remove_left_behind(pid);
         }
     }
 }

@@ -127,19 +127,20 @@ impl Figure {
         self.notes.push(note.into());
     }
 
-    /// Berth / dockerd, when both were measured and dockerd's is not zero.
+    /// Berth / dockerd, when both were measured, Berth's is not negative and dockerd's is positive. (A negative
+    /// value is a measurement swamped by noise, such as memory the rest of the machine freed meanwhile.)
     pub fn ratio(&self) -> Option<f64> {
         match (self.berth, self.dockerd) {
-            (Some(berth), Some(dockerd)) if dockerd > 0.0 => Some(berth / dockerd),
+            (Some(berth), Some(dockerd)) if berth >= 0.0 && dockerd > 0.0 => Some(berth / dockerd),
             _ => None,
         }
     }
 
-    /// None when there is no target or not enough to judge it.
+    /// None when there is no target or not enough to judge it (no value, or a negative one).
     pub fn target_met(&self) -> Option<bool> {
         match self.target? {
             Target::RatioAtMost(limit) => self.ratio().map(|ratio| ratio <= limit),
-            Target::BerthAtMost(limit) => self.berth.map(|berth| berth <= limit),
+            Target::BerthAtMost(limit) => self.berth.filter(|&berth| berth >= 0.0).map(|berth| berth <= limit),
         }
     }
 
@@ -366,6 +367,16 @@ mod tests {
         assert_eq!(memory.target_met(), Some(false));
         memory.set(Side::Berth, 0.5);
         assert_eq!(memory.target_met(), Some(true));
+    }
+
+    #[test]
+    fn negative_values_are_not_judged_or_compared() {
+        let mut report = Report::default();
+        let memory = report.figure("idle_mem_per_container_mb");
+        memory.set(Side::Berth, -6.5);
+        memory.set(Side::Dockerd, 7.0);
+        assert_eq!(memory.target_met(), None);
+        assert_eq!(memory.ratio(), None);
     }
 
     #[test]

@@ -4,13 +4,11 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use support::{free_port, Daemon};
+use support::{free_port, http_get, Daemon};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -40,26 +38,6 @@ fn compose_ok(daemon: &Daemon, project_dir: &Path, args: &[&str]) -> String {
         daemon.log_tail()
     );
     stdout
-}
-
-/// `GET path` on `address` with a plain TcpStream; retried while the server in the container starts.
-fn http_get(address: &str, path: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut stream = TcpStream::connect(address)?;
-            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-            write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
-            let mut response = String::new();
-            stream.read_to_string(&mut response)?;
-            Ok(response)
-        })();
-        match attempt {
-            Ok(response) if response.starts_with("HTTP/1") => return response,
-            other if Instant::now() > deadline => panic!("GET http://{address}{path}: {other:?}"),
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
 }
 
 /// Retries `check` for a few seconds: a server in a container may still be starting.

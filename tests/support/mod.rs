@@ -392,3 +392,23 @@ fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path) -> Child {
         .spawn()
         .unwrap_or_else(|error| panic!("starting {BERTH}: {error}"))
 }
+
+/// `GET path` on `address` with a plain TcpStream; retried while the server in the container starts.
+pub fn http_get(address: &str, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut stream = std::net::TcpStream::connect(address)?;
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response)?;
+            Ok(response)
+        })();
+        match attempt {
+            Ok(response) if response.starts_with("HTTP/1") => return response,
+            other if Instant::now() > deadline => panic!("GET http://{address}{path}: {other:?}"),
+            _ => thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}

@@ -265,18 +265,13 @@ pub async fn changes(State(engine): State<Arc<Engine>>, Path(id): Path<String>) 
     Ok(Json(list).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct ResizeQuery {
-    h: Option<u16>,
-    w: Option<u16>,
-}
-
 pub async fn resize(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
-    Query(query): Query<ResizeQuery>,
+    Query(query): Query<super::ResizeQuery>,
 ) -> ApiResult<StatusCode> {
-    engine.resize(&id, query.h.unwrap_or(24), query.w.unwrap_or(80))?;
+    let (rows, cols) = query.rows_cols();
+    engine.resize(&id, rows, cols)?;
     Ok(StatusCode::OK)
 }
 

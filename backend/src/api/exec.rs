@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::ExecConfig;
-use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::parse_json;
@@ -24,17 +23,12 @@ pub async fn inspect(State(engine): State<Arc<Engine>>, Path(id): Path<String>) 
     Ok(Json(engine.exec(&id)?.inspect()).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct ResizeQuery {
-    h: Option<u16>,
-    w: Option<u16>,
-}
-
 pub async fn resize(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
-    Query(query): Query<ResizeQuery>,
+    Query(query): Query<super::ResizeQuery>,
 ) -> ApiResult<StatusCode> {
-    engine.exec_resize(&id, query.h.unwrap_or(24), query.w.unwrap_or(80))?;
+    let (rows, cols) = query.rows_cols();
+    engine.exec_resize(&id, rows, cols)?;
     Ok(StatusCode::OK)
 }

@@ -46,6 +46,19 @@ pub(crate) fn parse_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
+/// `?h=&w=` of the container and exec resize endpoints; Docker's defaults when absent.
+#[derive(serde::Deserialize)]
+pub(crate) struct ResizeQuery {
+    h: Option<u16>,
+    w: Option<u16>,
+}
+
+impl ResizeQuery {
+    pub(crate) fn rows_cols(&self) -> (u16, u16) {
+        (self.h.unwrap_or(24), self.w.unwrap_or(80))
+    }
+}
+
 /// Strips `/v1.45` from the path so one router serves versioned and unversioned requests.
 fn strip_version(mut request: Request) -> Request {
     let path = request.uri().path();

@@ -202,11 +202,11 @@ impl Container {
         self.record().config.tty.unwrap_or(false)
     }
 
-    /// Changes the record and persists it.
+    /// Changes the record and persists it (crash-safe, not fsynced: see `store`).
     pub fn update<R>(&self, change: impl FnOnce(&mut ContainerRecord) -> R) -> Result<R, EngineError> {
         let mut record = self.record();
         let result = change(&mut record);
-        store::write_json(&self.dir.join(RECORD_FILE), &*record)?;
+        store::replace_json(&self.dir.join(RECORD_FILE), &*record)?;
         Ok(result)
     }
 

@@ -72,7 +72,9 @@ impl Engine {
             }
             Status::Created | Status::Exited => {}
         }
-        container.update(|r| r.state.manually_stopped = false)?;
+        if container.record().state.manually_stopped {
+            container.update(|r| r.state.manually_stopped = false)?;
+        }
         self.start_locked(&container).await
     }
 

@@ -117,10 +117,11 @@ fn new_id() -> String {
 
 /// Host-side veth and its peer's temporary name: `vb`/`vp` + 7 characters of the container id + 5 of the network
 /// id (15 characters at most, the kernel's limit), so leftovers can be found from the records after a crash.
-fn veth_names(container_id: &str, network_id: &str) -> (String, String) {
+/// The host end of a container's veth on a network (the other end is `ethN` inside, made there directly).
+fn host_veth_name(container_id: &str, network_id: &str) -> String {
     let c = &container_id[..container_id.len().min(7)];
     let n = &network_id[..network_id.len().min(5)];
-    (format!("vb{c}{n}"), format!("vp{c}{n}"))
+    format!("vb{c}{n}")
 }
 
 fn valid_network_name(name: &str) -> bool {
@@ -239,7 +240,7 @@ impl Networks {
             .state()
             .networks
             .values()
-            .flat_map(|n| n.endpoints.values().map(|e| veth_names(&e.container_id, &n.id).0))
+            .flat_map(|n| n.endpoints.values().map(|e| host_veth_name(&e.container_id, &n.id)))
             .collect();
         for veth in veths {
             let _ = self.netlink.delete(&veth).await;
@@ -620,7 +621,7 @@ impl Networks {
         default_route: bool,
     ) -> Result<(), NetworkError> {
         let Some(pool) = &network.pool else { return Ok(()) };
-        let (host, peer) = veth_names(container_id, &network.id);
+        let host = host_veth_name(container_id, &network.id);
         let (netns, ifname) = {
             let state = self.state();
             let Some(sandbox) = state.sandboxes.get(container_id) else {
@@ -630,21 +631,15 @@ impl Networks {
             let ifname = (0..).map(|n| format!("eth{n}")).find(|n| !taken.contains(n.as_str())).unwrap_or_default();
             (sandbox.netns.clone(), ifname)
         };
+        // A pair left from the previous run of this container may still be on its way out with its old namespace.
         let _ = self.netlink.delete(&host).await;
-        self.netlink.create_veth(&host, &peer, &network.bridge, &netns).await?;
+        let mac = ipam::mac_for(endpoint.ip);
+        self.netlink.create_veth(&host, &network.bridge, &netns, &ifname, mac).await?;
         if let Some(sandbox) = self.state().sandboxes.get_mut(container_id) {
             sandbox.interfaces.push((network.id.clone(), ifname.clone(), host.clone()));
         }
-        let mac = ipam::mac_for(endpoint.ip);
         inside
-            .configure_interface(
-                &peer,
-                &ifname,
-                mac,
-                endpoint.ip,
-                pool.subnet.prefix(),
-                default_route.then_some(pool.gateway),
-            )
+            .configure_interface(&ifname, endpoint.ip, pool.subnet.prefix(), default_route.then_some(pool.gateway))
             .await
     }
 
@@ -690,7 +685,9 @@ impl Networks {
         self.state().sandboxes.contains_key(container_id)
     }
 
-    /// Closes the published ports, deletes the veths and the namespace. Idempotent; never fails (logs instead).
+    /// Closes the published ports and removes the namespace, which takes the container's veth pairs with it.
+    /// Host ends are deleted one by one only where no namespace could go (none pinned, or its removal failed).
+    /// Idempotent; never fails (logs instead).
     pub async fn teardown(&self, container_id: &str) {
         let sandbox = self.state().sandboxes.remove(container_id);
         let mut veths: Vec<String> = self
@@ -698,26 +695,27 @@ impl Networks {
             .networks
             .values()
             .filter(|n| n.endpoints.contains_key(container_id))
-            .map(|n| veth_names(container_id, &n.id).0)
+            .map(|n| host_veth_name(container_id, &n.id))
             .collect();
         if let Some(sandbox) = &sandbox {
             veths.extend(sandbox.interfaces.iter().map(|i| i.2.clone()));
         }
+        // Dropping the sandbox closes its port proxies.
         drop(sandbox);
+        let netns = self.netns_dir.join(container_id);
+        if netns.exists() {
+            let path = netns.clone();
+            match tokio::task::spawn_blocking(move || crate::runtime::remove_netns(&path)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(err)) => tracing::warn!(%err, "could not remove a network namespace"),
+                Err(err) => tracing::warn!(%err, "could not remove a network namespace"),
+            }
+        }
         veths.sort();
         veths.dedup();
         for veth in veths {
             if let Err(err) = self.netlink.delete(&veth).await {
                 tracing::warn!(%err, veth, "could not delete a veth");
-            }
-        }
-        let netns = self.netns_dir.join(container_id);
-        if netns.exists() {
-            let path = netns.clone();
-            match tokio::task::spawn_blocking(move || crate::runtime::remove_netns(&path)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::warn!(%err, "could not remove a network namespace"),
-                Err(err) => tracing::warn!(%err, "could not remove a network namespace"),
             }
         }
     }
@@ -768,9 +766,7 @@ mod tests {
 
     #[test]
     fn veth_names_fit_the_kernel_limit() {
-        let (host, peer) = veth_names(&"a".repeat(64), &"b".repeat(64));
-        assert!(host.len() <= 15 && peer.len() <= 15);
-        assert_ne!(host, peer);
+        assert!(host_veth_name(&"a".repeat(64), &"b".repeat(64)).len() <= 15);
         assert!(valid_network_name("n1") && valid_network_name("my_net.2-x"));
         assert!(!valid_network_name("") && !valid_network_name("-x") && !valid_network_name("a/b"));
     }

@@ -46,6 +46,56 @@ async fn forward_stdin(
     }
 }
 
+/// The output streams a client asked for.
+#[derive(Clone, Copy)]
+struct Wanted {
+    stdout: bool,
+    stderr: bool,
+}
+
+impl Wanted {
+    fn contains(self, stream: StreamKind) -> bool {
+        match stream {
+            StreamKind::Stdout => self.stdout,
+            StreamKind::Stderr => self.stderr,
+            StreamKind::Stdin => false,
+        }
+    }
+}
+
+/// The next chunk of a wanted stream of a container's live output; None once the output ends.
+async fn next_wanted(output: &mut broadcast::Receiver<Output>, wanted: Wanted) -> Option<(StreamKind, Bytes)> {
+    loop {
+        match output.recv().await {
+            Ok(Output::Chunk(stream, data)) if wanted.contains(stream) => return Some((stream, data)),
+            Ok(Output::Chunk(..)) => {}
+            Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => return None,
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                tracing::warn!(skipped, "attach client too slow; output dropped");
+            }
+        }
+    }
+}
+
+/// Writes framed output to a hijacked connection until it ends or the client goes, then closes the connection and
+/// stops forwarding the client's input.
+async fn write_frames(
+    mut frames: mpsc::Receiver<Bytes>,
+    mut writer: tokio::io::WriteHalf<Box<dyn AsyncReadWrite>>,
+    stdin_task: Option<tokio::task::JoinHandle<()>>,
+) {
+    while let Some(chunk) = frames.recv().await {
+        if writer.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    let _ = writer.flush().await;
+    let _ = writer.shutdown().await;
+    if let Some(task) = stdin_task {
+        task.abort();
+    }
+}
+
 pub async fn attach(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
@@ -61,26 +111,20 @@ pub async fn attach(
         ));
     }
     let tty = record.config.tty.unwrap_or(false);
-    let want_stdout = flag(&query.stdout);
-    let want_stderr = flag(&query.stderr);
+    let wanted = Wanted { stdout: flag(&query.stdout), stderr: flag(&query.stderr) };
     let want_stream = query.stream.is_none() || flag(&query.stream);
     // Subscribe before answering: the CLI attaches, then starts; nothing between may be lost.
     let mut output = container.output.subscribe();
     let history = if flag(&query.logs) {
-        let options = LogsOptions { stdout: want_stdout, stderr: want_stderr, ..Default::default() };
+        let options = LogsOptions { stdout: wanted.stdout, stderr: wanted.stderr, ..Default::default() };
         Some(crate::engine::logs::stream_logs(container.clone(), options))
     } else {
         None
     };
     let stdin = (flag(&query.stdin) && record.config.open_stdin.unwrap_or(false)).then(|| container.stdin_tx.clone());
     let stdin_once = record.config.stdin_once.unwrap_or(false);
-    let wanted = move |stream: StreamKind| match stream {
-        StreamKind::Stdout => want_stdout,
-        StreamKind::Stderr => want_stderr,
-        StreamKind::Stdin => false,
-    };
 
-    let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
     tokio::spawn(async move {
         if let Some(mut history) = history {
             while let Some(entry) = history.recv().await {
@@ -92,18 +136,9 @@ pub async fn attach(
         if !want_stream {
             return;
         }
-        loop {
-            match output.recv().await {
-                Ok(Output::Chunk(stream, data)) if wanted(stream) => {
-                    if tx.send(frame(tty, stream, &data)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(Output::Chunk(..)) => {}
-                Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => return,
-                Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                    tracing::warn!(skipped, "attach client too slow; output dropped");
-                }
+        while let Some((stream, data)) = next_wanted(&mut output, wanted).await {
+            if tx.send(frame(tty, stream, &data)).await.is_err() {
+                return;
             }
         }
     });
@@ -112,18 +147,9 @@ pub async fn attach(
         return Ok(super::streams::streaming(if tty { RAW } else { MULTIPLEXED }, channel_body(rx)));
     }
     Ok(hijack(&mut request, tty, move |io| async move {
-        let (reader, mut writer) = tokio::io::split(io);
+        let (reader, writer) = tokio::io::split(io);
         let stdin_task = stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, stdin_once)));
-        while let Some(chunk) = rx.recv().await {
-            if writer.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-        let _ = writer.flush().await;
-        let _ = writer.shutdown().await;
-        if let Some(task) = stdin_task {
-            task.abort();
-        }
+        write_frames(rx, writer, stdin_task).await;
     }))
 }
 
@@ -142,11 +168,11 @@ pub async fn attach_ws(
     let record = container.snapshot();
     // Before API 1.42 the flags were ignored and everything was attached; an absent flag keeps that default.
     let wants = |value: &Option<String>| value.is_none() || flag(value);
-    let (want_stdout, want_stderr) = (wants(&query.stdout), wants(&query.stderr));
+    let wanted = Wanted { stdout: wants(&query.stdout), stderr: wants(&query.stderr) };
     let want_stream = query.stream.is_none() || flag(&query.stream);
     let mut output = container.output.subscribe();
     let history = flag(&query.logs).then(|| {
-        let options = LogsOptions { stdout: want_stdout, stderr: want_stderr, ..Default::default() };
+        let options = LogsOptions { stdout: wanted.stdout, stderr: wanted.stderr, ..Default::default() };
         crate::engine::logs::stream_logs(container.clone(), options)
     });
     let stdin = (wants(&query.stdin) && record.config.open_stdin.unwrap_or(false)).then(|| container.stdin_tx.clone());
@@ -173,21 +199,9 @@ pub async fn attach_ws(
             }
         }
         if want_stream {
-            loop {
-                match output.recv().await {
-                    Ok(Output::Chunk(StreamKind::Stdout, data)) if want_stdout => {
-                        if sink.send(Message::Binary(data)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(Output::Chunk(StreamKind::Stderr, data)) if want_stderr => {
-                        if sink.send(Message::Binary(data)).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(Output::Chunk(..)) => {}
-                    Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => break,
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+            while let Some((_, data)) = next_wanted(&mut output, wanted).await {
+                if sink.send(Message::Binary(data)).await.is_err() {
+                    break;
                 }
             }
         }
@@ -204,27 +218,16 @@ struct ExecStartBody {
 }
 
 /// Frames an exec's output for the client, dropping the streams it did not ask for.
-fn exec_frames(
-    mut output: mpsc::UnboundedReceiver<Output>,
-    tty: bool,
-    want_stdout: bool,
-    want_stderr: bool,
-) -> mpsc::Receiver<Bytes> {
+fn exec_frames(mut output: mpsc::UnboundedReceiver<Output>, tty: bool, wanted: Wanted) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     tokio::spawn(async move {
         while let Some(message) = output.recv().await {
             match message {
-                Output::Chunk(stream, data) => {
-                    let wanted = match stream {
-                        StreamKind::Stdout => want_stdout,
-                        StreamKind::Stderr => want_stderr,
-                        StreamKind::Stdin => false,
-                    };
-                    // A gone client must not block the process: keep draining.
-                    if wanted {
-                        let _ = tx.send(frame(tty, stream, &data)).await;
-                    }
+                // A gone client must not block the process: keep draining.
+                Output::Chunk(stream, data) if wanted.contains(stream) => {
+                    let _ = tx.send(frame(tty, stream, &data)).await;
                 }
+                Output::Chunk(..) => {}
                 Output::End => return,
             }
         }
@@ -244,8 +247,8 @@ pub async fn exec_start(
     let start: ExecStartBody = if body.is_empty() { ExecStartBody::default() } else { parse_json(&body)? };
     engine.exec_check(&id)?;
     let tty = exec.config.tty.unwrap_or(false) || start.tty.unwrap_or(false);
-    let (want_stdout, want_stderr) =
-        (exec.config.attach_stdout.unwrap_or(true), exec.config.attach_stderr.unwrap_or(true));
+    let wanted =
+        Wanted { stdout: exec.config.attach_stdout.unwrap_or(true), stderr: exec.config.attach_stderr.unwrap_or(true) };
     if start.detach.unwrap_or(false) {
         let streams = engine.exec_start(&id).await?;
         // Nobody reads the output; drain it so the process never blocks on a full pipe.
@@ -255,7 +258,7 @@ pub async fn exec_start(
     }
     if !wants_upgrade(&request) {
         let streams = engine.exec_start(&id).await?;
-        let rx = exec_frames(streams.output, tty, want_stdout, want_stderr);
+        let rx = exec_frames(streams.output, tty, wanted);
         return Ok(super::streams::streaming(if tty { RAW } else { MULTIPLEXED }, channel_body(rx)));
     }
     // Docker starts the process only once the connection is hijacked; starting earlier lets output race the 101
@@ -271,16 +274,6 @@ pub async fn exec_start(
             }
         };
         let stdin_task = streams.stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, true)));
-        let mut rx = exec_frames(streams.output, tty, want_stdout, want_stderr);
-        while let Some(chunk) = rx.recv().await {
-            if writer.write_all(&chunk).await.is_err() {
-                break;
-            }
-        }
-        let _ = writer.flush().await;
-        let _ = writer.shutdown().await;
-        if let Some(task) = stdin_task {
-            task.abort();
-        }
+        write_frames(exec_frames(streams.output, tty, wanted), writer, stdin_task).await;
     }))
 }

@@ -188,7 +188,7 @@ impl Engine {
         let stdin = match ends.stdin {
             Some(fd) => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(stdio::pump_exec_stdin(fd, rx));
+                tokio::spawn(stdio::pump_stdin(fd, rx, None));
                 Some(tx)
             }
             None => None,

@@ -205,7 +205,7 @@ impl Engine {
             if let Some(receiver) = slot {
                 let container = container.clone();
                 tokio::spawn(async move {
-                    let receiver = stdio::pump_stdin(stdin_fd, receiver, stop_stdin_rx).await;
+                    let receiver = stdio::pump_stdin(stdin_fd, receiver, Some(stop_stdin_rx)).await;
                     *container.stdin_rx.lock().unwrap_or_else(|p| p.into_inner()) = Some(receiver);
                 });
             }

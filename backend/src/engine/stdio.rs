@@ -100,18 +100,27 @@ async fn write_all(async_fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<(
     Ok(())
 }
 
-/// Feeds stdin messages into `fd` until Close, the channel ends, or `stop` fires. Returns the receiver so the next
-/// start of the container can use it again.
+/// Feeds stdin messages into `fd` until Close, the channel ends, or `stop` (if any) fires. Returns the receiver so
+/// the next start of the container can use it again (an exec drops it).
 pub async fn pump_stdin(
     fd: OwnedFd,
     mut messages: mpsc::UnboundedReceiver<StdinMessage>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut stop: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> mpsc::UnboundedReceiver<StdinMessage> {
     if set_nonblocking(&fd).is_err() {
         return messages;
     }
     let raw = fd.as_raw_fd();
     let Ok(async_fd) = register(fd) else { return messages };
+    let stopped = async {
+        match stop.as_mut() {
+            Some(stop) => {
+                let _ = stop.changed().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             message = messages.recv() => match message {
@@ -123,21 +132,8 @@ pub async fn pump_stdin(
                 }
                 Some(StdinMessage::Close) | None => break,
             },
-            _ = stop.changed() => break,
+            _ = &mut stopped => break,
         }
     }
     messages
-}
-
-/// Writes once to a pty master or pipe (used for exec stdin, where no restart reuses the channel).
-pub async fn pump_exec_stdin(fd: OwnedFd, mut messages: mpsc::UnboundedReceiver<StdinMessage>) {
-    if set_nonblocking(&fd).is_err() {
-        return;
-    }
-    let Ok(async_fd) = register(fd) else { return };
-    while let Some(StdinMessage::Data(data)) = messages.recv().await {
-        if write_all(&async_fd, &data).await.is_err() {
-            return;
-        }
-    }
 }

@@ -1,5 +1,5 @@
 //! The playground terminal over its websocket: a shell in a container, the scrollback replayed on reconnect, and
-//! a read-only viewer whose keystrokes go nowhere.
+//! a read-only viewer whose keystrokes go nowhere; and Docker's attach websocket.
 
 mod support;
 
@@ -101,4 +101,24 @@ async fn unknown_sessions_and_containers_are_refused() {
     assert!(tokio_tungstenite::connect_async(url).await.is_err(), "no upgrade for an unknown session");
     let url = format!("ws://{}/berth/terminals/ws?container=nosuch", daemon.http_addr());
     assert!(tokio_tungstenite::connect_async(url).await.is_err());
+}
+
+/// Docker's `GET /containers/{id}/attach/ws`: what is sent reaches stdin, stdout comes back as binary frames, an
+/// unwanted stream is filtered out, and `logs=1` replays what was written before.
+#[tokio::test]
+async fn attach_ws_echoes_stdin_and_filters_streams() {
+    let daemon = Daemon::start();
+    let script = "echo before-attach; echo to-stderr >&2; while read line; do echo got:$line; echo err:$line >&2; done";
+    daemon.ok(&["run", "-d", "-i", "--name", "echoer", "busybox", "sh", "-c", script]);
+    let url =
+        format!("ws://{}/containers/echoer/attach/ws?logs=1&stream=1&stdin=1&stdout=1&stderr=0", daemon.http_addr());
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+    let replayed = read_until(&mut socket, "before-attach").await;
+    assert!(!replayed.contains("to-stderr"), "stderr was not asked for: {replayed:?}");
+    socket.send(Message::Binary("hello-ws\n".as_bytes().to_vec().into())).await.expect("send");
+    let echoed = read_until(&mut socket, "got:hello-ws").await;
+    assert!(!echoed.contains("err:"), "stderr was not asked for: {echoed:?}");
+    socket.send(Message::Text("second\n".into())).await.expect("send");
+    read_until(&mut socket, "got:second").await;
+    daemon.ok(&["rm", "-f", "echoer"]);
 }

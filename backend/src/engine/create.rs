@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use bollard_stubs::models::{ContainerConfig, ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard_stubs::models::{ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig};
 use chrono::Utc;
 
 use super::container::{Container, ContainerRecord, StateRecord};
@@ -54,7 +54,10 @@ impl Engine {
             warnings.push("Your kernel does not support CPU shares below 2; shares set to 2.".to_string());
         }
 
-        let config = merge_config(&body, &image);
+        super::health::validate(body.healthcheck.as_ref())?;
+        // HEALTHCHECK has no field in the OCI image config; the builder keeps it beside the image.
+        let image_health = crate::build::MetaStore::new(&crate::build::build_dir(self)).get(&image.id).healthcheck;
+        let config = merge_config(&body, &image, image_health.as_ref());
         let mut command: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         command.extend(config.cmd.clone().unwrap_or_default());
         let Some((path, args)) = command.split_first() else {
@@ -135,7 +138,7 @@ fn normalize_host_config(host: &mut HostConfig) {
 }
 
 /// Docker's merge of the create request with the image config (moby daemon/commit.go `merge`).
-fn merge_config(body: &ContainerCreateBody, image: &Image) -> ContainerConfig {
+fn merge_config(body: &ContainerCreateBody, image: &Image, image_health: Option<&HealthConfig>) -> ContainerConfig {
     let image_config = image.config.config().clone().unwrap_or_default();
     let mut env = body.env.clone().unwrap_or_default();
     for image_env in image_config.env().clone().unwrap_or_default() {
@@ -184,7 +187,7 @@ fn merge_config(body: &ContainerCreateBody, image: &Image) -> ContainerConfig {
         stdin_once: Some(body.stdin_once.unwrap_or(false)),
         env: Some(env),
         cmd,
-        healthcheck: body.healthcheck.clone(),
+        healthcheck: super::health::merge(body.healthcheck.clone(), image_health),
         args_escaped: body.args_escaped,
         image: body.image.clone(),
         volumes: (!volumes.is_empty()).then_some(volumes),

@@ -199,6 +199,8 @@ fn dockerfile_healthcheck_is_taken_from_the_image_and_can_be_switched_off() {
     let dir = daemon.scratch_dir("checked");
     std::fs::write(dir.join("Dockerfile"), HEALTHY_DOCKERFILE).expect("writing the Dockerfile");
     daemon.ok(&["build", "-t", "checked", dir.to_str().expect("a UTF-8 path")]);
+    let from_image = daemon.ok(&["image", "inspect", "-f", "{{json .Config.Healthcheck.Test}}", "checked"]);
+    assert_eq!(from_image.trim(), r#"["CMD","test","-f","/tmp/ready"]"#);
 
     daemon.ok(&["run", "-d", "--name", "from-image", "checked"]);
     let config = daemon.ok(&["inspect", "-f", "{{json .Config.Healthcheck}}", "from-image"]);

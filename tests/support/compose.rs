@@ -31,6 +31,8 @@ services:
       service: api
     volumes:
       - data:/data
+    # httpd as PID 1 ignores SIGTERM; a short grace keeps the recreate below quick.
+    stop_grace_period: 1s
 volumes:
   data:
 "#;
@@ -199,6 +201,14 @@ pub fn shop_scenario(daemon: &Daemon, client: &Client, project: &str) {
     // Nothing changed: the containers stay.
     ok(daemon, client, &dir, &["up", "-d"]);
     assert_eq!(daemon.get_json(&format!("/containers/{web}/json"))["Id"], web_id);
+
+    // A forced recreate of one service (docker-compose 1.29 reads the image's ContainerConfig for it).
+    let backend = format!("/containers/{project}_backend_1/json");
+    let backend_id = daemon.get_json(&backend)["Id"].clone();
+    ok(daemon, client, &dir, &["up", "-d", "--force-recreate", "--no-deps", "backend"]);
+    let recreated = daemon.get_json(&backend);
+    assert_ne!(recreated["Id"], backend_id);
+    assert_eq!(recreated["State"]["Running"], true, "{recreated}");
 
     ok(daemon, client, &dir, &["stop"]);
     let stopped = daemon.get_json(&format!("/containers/{project}_backend_1/json"));

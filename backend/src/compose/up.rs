@@ -282,7 +282,9 @@ async fn converge_service(session: &Session, service: &str, replicas: u32, force
 
 pub async fn remove_container(session: &Session, container: &ProjectContainer) -> anyhow::Result<()> {
     if container.running {
-        let options = StopContainerOptions { t: Some(STOP_TIMEOUT_SECONDS), ..Default::default() };
+        // No timeout of our own: the daemon uses the container's StopTimeout (stop_grace_period) or its default,
+        // as docker compose does when it replaces a container.
+        let options = StopContainerOptions { t: None, ..Default::default() };
         match session.docker.stop_container(&container.id, Some(options)).await {
             Err(error) if !is_not_found(&error) => {
                 return Err(error).context(format!("stop {}", container.name));

@@ -63,15 +63,16 @@ fn duration_or(nanos: Option<i64>, default: Duration) -> Duration {
 fn probe_for(config: &ContainerConfig) -> Option<Probe> {
     let check = config.healthcheck.as_ref()?;
     let test = check.test.as_deref().unwrap_or_default();
+    // As dockerd's getProbe: the words after the type are the command, behind the shell for CMD-SHELL.
     let command = match test.split_first()? {
-        (kind, rest) if kind == "CMD" && !rest.is_empty() => rest.to_vec(),
-        (kind, [line]) if kind == "CMD-SHELL" => {
+        (kind, rest) if kind == "CMD" => rest.to_vec(),
+        (kind, rest) if kind == "CMD-SHELL" => {
             let mut shell = config
                 .shell
                 .clone()
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| vec!["/bin/sh".to_string(), "-c".to_string()]);
-            shell.push(line.clone());
+            shell.extend(rest.iter().cloned());
             shell
         }
         (kind, _) => {

@@ -8,6 +8,8 @@
 // Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
+pub mod compose;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::ffi::OsStringExt;

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use bollard_stubs::models::{
     ContainerInspectResponse, ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,
-    ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, DriverData, MountPoint, MountType, NetworkSettings,
+    ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, DriverData, HealthStatusEnum, MountPoint, MountType,
+    NetworkSettings,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -70,7 +71,16 @@ pub fn status_text(record: &ContainerRecord) -> String {
     let state = &record.state;
     match state.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", human_duration(now - state.started_at.unwrap_or(now))),
+        Status::Running => {
+            let up = human_duration(now - state.started_at.unwrap_or(now));
+            match state.health.as_ref().and_then(|h| h.status) {
+                Some(HealthStatusEnum::STARTING) => format!("Up {up} (health: starting)"),
+                Some(status @ (HealthStatusEnum::HEALTHY | HealthStatusEnum::UNHEALTHY)) => {
+                    format!("Up {up} ({status})")
+                }
+                _ => format!("Up {up}"),
+            }
+        }
         Status::Paused => format!("Up {} (Paused)", human_duration(now - state.started_at.unwrap_or(now))),
         Status::Restarting => {
             format!("Restarting ({}) {} ago", state.exit_code, human_duration(now - state.finished_at.unwrap_or(now)))
@@ -156,7 +166,7 @@ pub fn inspect(container: &Container, network: NetworkView) -> ContainerInspectR
             error: Some(state.error.clone()),
             started_at: Some(time(state.started_at)),
             finished_at: Some(time(state.finished_at)),
-            health: None,
+            health: state.health.clone(),
         }),
         image: Some(record.image_id.clone()),
         resolv_conf_path: Some(format!("{dir}/resolv.conf")),
@@ -274,9 +284,17 @@ pub fn matches_filters(container: &Container, filters: &HashMap<String, Vec<Stri
                     || record.image_id.trim_start_matches("sha256:").starts_with(v.as_str())
                     || format!("{}:latest", v) == record.image_ref
             }),
-            "before" | "since" | "volume" | "network" | "health" | "publish" | "expose" | "isolation" | "is-task" => {
-                true
+            "health" => {
+                for value in values {
+                    if !["starting", "healthy", "unhealthy", "none"].contains(&value.as_str()) {
+                        return Err(format!("Unrecognised filter value for health: {value}"));
+                    }
+                }
+                let status = record.state.health.as_ref().and_then(|h| h.status).map(|s| s.to_string());
+                let status = status.filter(|s| !s.is_empty()).unwrap_or_else(|| "none".into());
+                values.contains(&status)
             }
+            "before" | "since" | "volume" | "network" | "publish" | "expose" | "isolation" | "is-task" => true,
             other => return Err(format!("invalid filter '{other}'")),
         };
         if !matched {

@@ -123,7 +123,24 @@ fn docker_config_json(value: serde_json::Value) -> serde_json::Value {
 pub async fn image_get(State(engine): State<Arc<Engine>>, Path(rest): Path<String>) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/json") {
         let image = engine.images.get(name)?;
-        return Ok(Json(inspect(&image)).into_response());
+        let mut inspected = inspect(&image);
+        // HEALTHCHECK has no field in the OCI config; the builder keeps it beside the image.
+        let health = crate::build::MetaStore::new(&crate::build::build_dir(&engine)).get(&image.id).healthcheck;
+        if let Some(config) = inspected.config.as_mut() {
+            config.healthcheck = health;
+        }
+        let mut value = serde_json::to_value(&inspected)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        // ContainerConfig (the config of the container that made the image) left dockerd's answer at API 1.45, but
+        // docker-compose 1.29 still reads it when it recreates a container (`KeyError: 'ContainerConfig'`), and its
+        // docker-py negotiates the daemon's newest version, so gating on the version would break it as dockerd 25+
+        // does. Berth always sends it; other clients ignore the extra field. Berth makes no image from a container's
+        // config, so the image's own config is what it would say.
+        if let Some(object) = value.as_object_mut() {
+            let config = object.get("Config").cloned().unwrap_or_else(|| serde_json::json!({}));
+            object.insert("ContainerConfig".into(), config);
+        }
+        return Ok(Json(value).into_response());
     }
     if let Some(name) = rest.strip_suffix("/get") {
         return save_images(engine, vec![name.to_string()]).await;

@@ -651,6 +651,7 @@ impl<'a> Executor<'a> {
                     image: Some(image.id.clone()),
                     cmd: Some(vec!["/bin/sh".into()]),
                     entrypoint: Some(vec![String::new()]),
+                    healthcheck: Some(no_healthcheck()),
                     host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
                     ..Default::default()
                 };
@@ -763,6 +764,7 @@ impl<'a> Executor<'a> {
             cmd: Some(command),
             entrypoint: Some(vec![String::new()]),
             env: Some(args.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            healthcheck: Some(no_healthcheck()),
             host_config: Some(HostConfig { network_mode: network.map(str::to_string), ..Default::default() }),
             ..Default::default()
         };
@@ -1047,6 +1049,11 @@ fn archive_clean(path: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+/// Build containers (RUN, COPY workspaces) never run the image's HEALTHCHECK, as in Docker's builder.
+fn no_healthcheck() -> HealthConfig {
+    HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() }
 }
 
 #[cfg(test)]

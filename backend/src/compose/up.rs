@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use berth_shared::compose::{DependencyCondition, MountType, Service};
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, ContainerStateStatusEnum, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, ListNetworksOptions, RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
@@ -21,7 +22,7 @@ use super::client::{is_not_found, ProjectContainer, Session, LABEL_NETWORK, LABE
 
 /// How long a `service_healthy` dependency may take.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(120);
-const HEALTH_POLL: Duration = Duration::from_millis(500);
+const HEALTH_POLL: Duration = Duration::from_millis(100);
 /// Seconds a replaced or stopped container gets between its stop signal and SIGKILL, as compose's default.
 pub const STOP_TIMEOUT_SECONDS: i32 = 10;
 
@@ -212,25 +213,32 @@ async fn wait_for_dependencies(session: &Session, service: &str) -> anyhow::Resu
     Ok(())
 }
 
+/// Waits for a `service_healthy` dependency the way docker compose v2 does (isServiceHealthy), with its wording:
+/// an exited container, one without a healthcheck and an unhealthy one are errors.
 async fn wait_healthy(session: &Session, container: &ProjectContainer) -> anyhow::Result<()> {
     let deadline = Instant::now() + HEALTHY_TIMEOUT;
+    let name = &container.name;
     loop {
         let inspected = session.docker.inspect_container(&container.id, None).await?;
-        let health = inspected.state.and_then(|state| state.health).and_then(|health| health.status);
-        match health {
+        let state = inspected.state.unwrap_or_default();
+        if state.status == Some(ContainerStateStatusEnum::EXITED) {
+            let code = state.exit_code.unwrap_or_default();
+            anyhow::bail!("dependency failed to start: container {name} exited ({code})");
+        }
+        match state.health.and_then(|health| health.status) {
             None | Some(HealthStatusEnum::EMPTY | HealthStatusEnum::NONE) => {
-                eprintln!(
-                    "warning: the daemon reports no health for {}; treating service_healthy as service_started",
-                    container.name
-                );
-                return Ok(());
+                anyhow::bail!("dependency failed to start: container {name} has no healthcheck configured")
             }
             Some(HealthStatusEnum::HEALTHY) => return Ok(()),
-            Some(HealthStatusEnum::UNHEALTHY) => anyhow::bail!("container {} is unhealthy", container.name),
+            Some(HealthStatusEnum::UNHEALTHY) => {
+                anyhow::bail!("dependency failed to start: container {name} is unhealthy")
+            }
             Some(HealthStatusEnum::STARTING) => {}
         }
         if Instant::now() > deadline {
-            anyhow::bail!("container {} did not become healthy within {HEALTHY_TIMEOUT:?}", container.name);
+            anyhow::bail!(
+                "dependency failed to start: container {name} did not become healthy within {HEALTHY_TIMEOUT:?}"
+            );
         }
         tokio::time::sleep(HEALTH_POLL).await;
     }
@@ -274,7 +282,9 @@ async fn converge_service(session: &Session, service: &str, replicas: u32, force
 
 pub async fn remove_container(session: &Session, container: &ProjectContainer) -> anyhow::Result<()> {
     if container.running {
-        let options = StopContainerOptions { t: Some(STOP_TIMEOUT_SECONDS), ..Default::default() };
+        // No timeout of our own: the daemon uses the container's StopTimeout (stop_grace_period) or its default,
+        // as docker compose does when it replaces a container.
+        let options = StopContainerOptions { t: None, ..Default::default() };
         match session.docker.stop_container(&container.id, Some(options)).await {
             Err(error) if !is_not_found(&error) => {
                 return Err(error).context(format!("stop {}", container.name));

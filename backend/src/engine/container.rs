@@ -62,6 +62,9 @@ pub struct StateRecord {
     pub restart_count: i64,
     /// Set by `docker stop`/`kill`: restart policies (other than `always` at daemon start) leave it stopped.
     pub manually_stopped: bool,
+    /// State.Health: present once a container with a healthcheck has started (see `health`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<bollard_stubs::models::Health>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,6 +146,8 @@ pub struct Live {
     pub process: Option<Arc<ProcessHandle>>,
     pub cgroup: Option<Arc<Cgroup>>,
     pub pty_master: Option<Arc<OwnedFd>>,
+    /// The health monitor while the container runs unpaused with a healthcheck.
+    pub health: Option<super::health::Monitor>,
 }
 
 pub struct Container {

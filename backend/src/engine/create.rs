@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use super::container::{Container, ContainerRecord, StateRecord};
 use super::{names, spec, Engine, EngineError};
+use crate::build::ImageMeta;
 use crate::image::Image;
 use crate::store;
 
@@ -54,7 +55,10 @@ impl Engine {
             warnings.push("Your kernel does not support CPU shares below 2; shares set to 2.".to_string());
         }
 
-        let config = merge_config(&body, &image);
+        super::health::validate(body.healthcheck.as_ref())?;
+        // HEALTHCHECK and SHELL have no field in the OCI image config; the builder keeps them beside the image.
+        let image_meta = crate::build::MetaStore::new(&crate::build::build_dir(self)).get(&image.id);
+        let config = merge_config(&body, &image, &image_meta);
         let mut command: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         command.extend(config.cmd.clone().unwrap_or_default());
         let Some((path, args)) = command.split_first() else {
@@ -135,7 +139,7 @@ fn normalize_host_config(host: &mut HostConfig) {
 }
 
 /// Docker's merge of the create request with the image config (moby daemon/commit.go `merge`).
-fn merge_config(body: &ContainerCreateBody, image: &Image) -> ContainerConfig {
+fn merge_config(body: &ContainerCreateBody, image: &Image, image_meta: &ImageMeta) -> ContainerConfig {
     let image_config = image.config.config().clone().unwrap_or_default();
     let mut env = body.env.clone().unwrap_or_default();
     for image_env in image_config.env().clone().unwrap_or_default() {
@@ -184,7 +188,7 @@ fn merge_config(body: &ContainerCreateBody, image: &Image) -> ContainerConfig {
         stdin_once: Some(body.stdin_once.unwrap_or(false)),
         env: Some(env),
         cmd,
-        healthcheck: body.healthcheck.clone(),
+        healthcheck: super::health::merge(body.healthcheck.clone(), image_meta.healthcheck.as_ref()),
         args_escaped: body.args_escaped,
         image: body.image.clone(),
         volumes: (!volumes.is_empty()).then_some(volumes),
@@ -195,7 +199,7 @@ fn merge_config(body: &ContainerCreateBody, image: &Image) -> ContainerConfig {
         labels: Some(labels),
         stop_signal: pick(&body.stop_signal, image_config.stop_signal()),
         stop_timeout: body.stop_timeout,
-        shell: body.shell.clone(),
+        shell: body.shell.clone().filter(|s| !s.is_empty()).or_else(|| image_meta.shell.clone()),
     }
 }
 

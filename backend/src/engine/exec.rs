@@ -21,6 +21,8 @@ struct ExecState {
     exit_code: Option<i64>,
     pid: i32,
     pty_master: Option<Arc<OwnedFd>>,
+    /// The exec's process while it runs, so a health probe past its timeout can be killed.
+    process: Option<Arc<runtime::ProcessHandle>>,
 }
 
 pub struct Exec {
@@ -70,6 +72,29 @@ impl Exec {
     pub async fn wait_done(&self) {
         let mut done = self.done.subscribe();
         let _ = done.wait_for(|d| *d).await;
+    }
+
+    /// An exec that is not registered with the engine (no id clients can find, not in ExecIDs): health probes.
+    pub(super) fn unregistered(container: Arc<Container>, config: ExecConfig) -> Arc<Exec> {
+        Arc::new(Exec {
+            id: names::new_id(),
+            container,
+            config,
+            state: Mutex::new(ExecState::default()),
+            done: watch::Sender::new(false),
+        })
+    }
+
+    /// The exit code once the process has ended.
+    pub fn exit_code(&self) -> Option<i64> {
+        self.state().exit_code
+    }
+
+    /// SIGKILL to the exec's process, if it still runs.
+    pub(super) fn kill(&self) {
+        if let Some(process) = self.state().process.clone() {
+            let _ = process.signal(nix::sys::signal::Signal::SIGKILL);
+        }
     }
 }
 
@@ -126,6 +151,12 @@ impl Engine {
     /// Starts the exec's process. Failures to find the program are reported on the stream, as Docker does.
     pub async fn exec_start(self: &Arc<Self>, id: &str) -> Result<ExecStreams, EngineError> {
         let exec = self.exec(id)?;
+        self.run_exec(exec).await
+    }
+
+    /// Starts an exec's process (registered or not) and its output readers.
+    pub(super) async fn run_exec(self: &Arc<Self>, exec: Arc<Exec>) -> Result<ExecStreams, EngineError> {
+        let id = exec.id.as_str();
         {
             let mut state = exec.state();
             if state.started {
@@ -184,6 +215,7 @@ impl Engine {
             let mut state = exec.state();
             state.pid = handle.pid();
             state.pty_master = ends.pty_master.clone();
+            state.process = Some(handle.clone());
         }
         let stdin = match ends.stdin {
             Some(fd) => {
@@ -213,14 +245,17 @@ impl Engine {
                 state.running = false;
                 state.exit_code = Some(code as i64);
                 state.pty_master = None;
+                state.process = None;
             }
             exec_for_monitor.done.send_replace(true);
         });
+        let mut attributes = self.container_attributes(&container);
+        attributes.insert("execID".into(), exec.id.clone());
         self.events.emit(
             bollard_stubs::models::EventMessageTypeEnum::CONTAINER,
             &format!("exec_start: {}", exec.config.cmd.clone().unwrap_or_default().join(" ")),
             &container.id,
-            self.container_attributes(&container),
+            attributes,
         );
         Ok(ExecStreams { output: out_rx, stdin, tty })
     }

@@ -171,6 +171,7 @@ impl Engine {
         })?;
         self.emit(container, "start");
         self.spawn_io_and_monitor(container.clone(), process, daemon_ends)?;
+        self.start_health(container, true);
         Ok(())
     }
 
@@ -230,6 +231,7 @@ impl Engine {
     }
 
     async fn handle_exit(self: &Arc<Self>, container: Arc<Container>, exit_code: i32) {
+        self.stop_health(&container);
         let (cgroup, _) = {
             let mut live = container.live();
             live.pty_master = None;
@@ -444,6 +446,8 @@ impl Engine {
         let cgroup = container.cgroup().ok_or_else(|| EngineError::NotRunning(container.id.clone()))?;
         cgroup.freeze()?;
         container.update(|r| r.state.status = Status::Paused)?;
+        // dockerd stops probing a paused container (and so reads it as unhealthy until a probe passes again).
+        self.stop_health(&container);
         self.emit(&container, "pause");
         Ok(())
     }
@@ -457,6 +461,7 @@ impl Engine {
         let cgroup = container.cgroup().ok_or_else(|| EngineError::NotRunning(container.id.clone()))?;
         cgroup.thaw()?;
         container.update(|r| r.state.status = Status::Running)?;
+        self.start_health(&container, false);
         self.emit(&container, "unpause");
         Ok(())
     }

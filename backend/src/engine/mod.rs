@@ -3,7 +3,8 @@
 //!
 //! One operation family per file: `create` (config merge, names), `lifecycle` (start, stop, kill, pause, restart,
 //! remove, wait, the exit monitor), `exec`, `stats`, `logs`, `spec` (Docker config → OCI spec), `recovery`,
-//! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`.
+//! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`,
+//! `health` (HEALTHCHECK probes and State.Health).
 
 mod container;
 mod create;
@@ -11,6 +12,7 @@ mod error;
 mod events;
 mod exec;
 mod filesystem;
+mod health;
 mod lifecycle;
 pub mod logs;
 mod names;

@@ -44,6 +44,10 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
             record.state.pid = 0;
             record.state.exit_code = LOST_WITH_DAEMON;
             record.state.finished_at = Some(Utc::now());
+            // Its health monitor died with the old daemon; a stopped monitor reads unhealthy, as in dockerd.
+            if let Some(health) = record.state.health.as_mut() {
+                health.status = Some(bollard_stubs::models::HealthStatusEnum::UNHEALTHY);
+            }
             store::write_json(&record_path, &record)?;
         }
         let policy = record.host_config.restart_policy.clone().unwrap_or_default();

@@ -291,3 +291,72 @@ async fn walk_through(client: &Client, daemon: &Daemon) -> TestResult {
     screenshot(client, "compose-4-down").await?;
     Ok(())
 }
+
+/// `POST path` with `body` over the daemon's socket: the status and the whole answer body (HTTP/1.0: read to EOF).
+fn post(daemon: &Daemon, path: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(daemon.socket()).expect("connecting to the daemon");
+    stream.set_read_timeout(Some(SLOW)).expect("a read timeout");
+    write!(stream, "POST {path} HTTP/1.0\r\nHost: berth\r\nContent-Type: application/x-tar\r\n")
+        .and_then(|()| write!(stream, "Content-Length: {}\r\n\r\n", body.len()))
+        .and_then(|()| stream.write_all(body))
+        .expect("sending the request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("reading the answer");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// A tar with one file per (name, text), names written into the header as given (even `..`, which the tar crate's
+/// builder refuses to write).
+fn raw_tar(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, text) in files {
+        let mut header = tar::Header::new_old();
+        header.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        builder.append(&header, text.as_bytes()).expect("appending to the tar");
+    }
+    builder.into_inner().expect("finishing the tar")
+}
+
+/// The endpoints' answers to bad input, in plain words, and a compose file with an error ends the stream with
+/// the loader's positioned message and a non-zero exit code.
+#[test]
+fn compose_endpoints_refuse_bad_input() {
+    let daemon = Daemon::start();
+    let compose = raw_tar(&[("docker-compose.yml", "services:\n  web:\n    image: busybox\n")]);
+
+    let (status, body) = post(&daemon, "/berth/compose/Not..Valid/up", &compose);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid project name"), "{body}");
+
+    let (status, body) = post(&daemon, "/berth/compose/nofile/up", &raw_tar(&[("readme.txt", "hi")]));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no compose file"), "{body}");
+
+    let (status, body) = post(&daemon, "/berth/compose/ghost/down", b"");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no playground project named \\\"ghost\\\""), "{body}");
+
+    // A path that climbs out of the project's folder stays inside it (or is refused), never lands beside it.
+    let escaping = raw_tar(&[("../../escaped.txt", "out"), ("docker-compose.yml", "services: {}\n")]);
+    let (status, body) = post(&daemon, "/berth/compose/climb/up", &escaping);
+    let playground = daemon.root().join("playground");
+    assert!(!playground.join("escaped.txt").exists() && !daemon.root().join("escaped.txt").exists(), "{status} {body}");
+
+    let bad = raw_tar(&[("docker-compose.yml", "services:\n  web:\n    image: busybox\n    imgae: x\n")]);
+    let (status, body) = post(&daemon, "/berth/compose/badfile/up", &bad);
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<serde_json::Value> =
+        body.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect();
+    let said: Vec<&str> = events.iter().filter_map(|event| event["line"].as_str()).collect();
+    assert!(said.iter().any(|line| line.contains("docker-compose.yml:4:5") && line.contains("imgae")), "{said:?}");
+    assert_eq!(events.last().map(|event| event["event"].clone()), Some(serde_json::json!("finished")), "{body}");
+    assert_eq!(events.last().map(|event| event["exit_code"].clone()), Some(serde_json::json!(1)), "{body}");
+}

@@ -21,6 +21,8 @@ impl ProgressMode {
     /// people.
     pub fn service(self, service: &str, container: Option<&str>, step: ServiceStep, text: &str) {
         match self {
+            // The error that stops the command is printed once, by the binary, as it exits.
+            ProgressMode::Text if step == ServiceStep::Error => {}
             ProgressMode::Text => eprintln!("{text}"),
             ProgressMode::Json => emit(&ComposeProgress::Service {
                 service: service.to_string(),

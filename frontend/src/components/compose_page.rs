@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use berth_shared::api::compose::ComposeProgress;
+use berth_shared::compose::normalize_project_name;
 use bollard_stubs::models::ContainerSummary;
 use serde::{Deserialize, Serialize};
 use yew::platform::spawn_local;
@@ -168,7 +169,8 @@ pub fn compose_page() -> Html {
     {
         let containers = containers.clone();
         let list_error = list_error.clone();
-        let name = draft.project.trim().to_string();
+        // As compose names it (lowercased, filtered), so the label filter matches what `up` made.
+        let name = normalize_project_name(draft.project.trim()).unwrap_or_default();
         use_effect_with((name, *refresh), move |(name, _)| {
             let name = name.clone();
             let list = move || {
@@ -250,7 +252,8 @@ pub fn compose_page() -> Html {
     };
     let on_down = {
         let (run, refresh, panel) = (run.clone(), refresh.clone(), panel.clone());
-        let name = project_name.clone().unwrap_or_else(|| draft.project.trim().to_string());
+        let name =
+            project_name.clone().unwrap_or_else(|| normalize_project_name(draft.project.trim()).unwrap_or_default());
         Callback::from(move |_: MouseEvent| {
             if matches!(run.0.as_ref().map(|run| &run.state), Some(RunState::Running)) {
                 return;

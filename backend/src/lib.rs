@@ -8,11 +8,13 @@
 //! - [`api`]: axum routers for the Engine API over the unix socket and HTTP, and the web app.
 //! - [`build`]: the Dockerfile builder (contexts, .dockerignore, cache, steps as containers and layers).
 //! - [`network`]: bridges, veths in pinned network namespaces, IPAM, NAT, published ports, embedded DNS.
+//! - [`playground`]: what the web playground needs beyond the Engine API (compose projects run from the page).
 
 pub mod api;
 pub mod build;
 pub mod engine;
 pub mod image;
 pub mod network;
+pub mod playground;
 pub mod runtime;
 pub mod store;

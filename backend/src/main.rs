@@ -85,6 +85,9 @@ fn serve(
         let _ = std::fs::remove_file(&socket);
         let unix = tokio::net::UnixListener::bind(&socket).with_context(|| format!("bind {}", socket.display()))?;
         let tcp = tokio::net::TcpListener::bind(http).await.with_context(|| format!("bind {http}"))?;
+        // The playground's compose commands run as children in the project's folder: they need an absolute path.
+        let socket_path = socket.canonicalize().unwrap_or_else(|_| socket.clone());
+        berth::playground::compose::set_daemon_host(format!("unix://{}", socket_path.display()));
         tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), "berth is serving");
         let unix_server = axum::serve(unix, berth::api::service(engine.clone(), web_dir.clone()));
         let tcp_server = axum::serve(tcp, berth::api::service(engine.clone(), web_dir));

@@ -10,11 +10,13 @@ import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirro
 import { StreamLanguage, syntaxHighlighting, defaultHighlightStyle, bracketMatching } from "@codemirror/language";
 import { dockerFile } from "@codemirror/legacy-modes/mode/dockerfile";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
+import { yaml } from "@codemirror/legacy-modes/mode/yaml";
 import { setDiagnostics, lintGutter } from "@codemirror/lint";
 
 const languages = {
   dockerfile: () => StreamLanguage.define(dockerFile),
   shell: () => StreamLanguage.define(shell),
+  yaml: () => StreamLanguage.define(yaml),
   plain: () => [],
 };
 

@@ -8,6 +8,7 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::api;
+use crate::components::compose_page::ComposePage;
 use crate::components::container_page::ContainerPage;
 use crate::components::containers_page::ContainersPage;
 use crate::components::images_page::ImagesPage;
@@ -107,6 +108,7 @@ pub fn app() -> Html {
         },
         Route::Networks => html! { <NetworksPage /> },
         Route::Volumes => html! { <VolumesPage /> },
+        Route::Compose => html! { <ComposePage /> },
     };
 
     html! {
@@ -121,6 +123,7 @@ pub fn app() -> Html {
                 </header>
                 <nav class="sidebar" aria-label="Pages">
                     { nav_link(Route::Playground, "Playground", Some("Alt+1")) }
+                    { nav_link(Route::Compose, "Compose", None) }
                     { nav_link(Route::Images, "Images", None) }
                     { nav_link(Route::Containers, "Containers", Some("Alt+3")) }
                     { nav_link(Route::Networks, "Networks", None) }

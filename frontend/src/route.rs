@@ -20,6 +20,8 @@ pub enum Route {
     },
     Networks,
     Volumes,
+    /// The compose editor and its project.
+    Compose,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,7 @@ impl Route {
             },
             ["networks"] => Route::Networks,
             ["volumes"] => Route::Volumes,
+            ["compose"] => Route::Compose,
             _ => Route::Playground,
         }
     }
@@ -102,6 +105,7 @@ impl Route {
             }
             Route::Networks => "#/networks".to_string(),
             Route::Volumes => "#/volumes".to_string(),
+            Route::Compose => "#/compose".to_string(),
         }
     }
 }
@@ -137,6 +141,7 @@ mod tests {
             Route::Container { id: "abc".into(), tab: ContainerTab::Logs },
             Route::SharedTerminal { session: "s1".into(), readonly: true },
             Route::Volumes,
+            Route::Compose,
         ] {
             assert_eq!(Route::parse(&route.href()), route);
         }

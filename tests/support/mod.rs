@@ -1,5 +1,5 @@
 //! The end-to-end harness: a real `berth serve` on its own root, socket and HTTP port, and the real docker CLI
-//! pointed at it. Needs root, like the daemon.
+//! pointed at it. Needs root, like the daemon. [`browser`] drives headless Chromium for the web tests.
 //!
 //! Everything a test leaves on disk lives under `<target>/e2e/` (never /tmp): the daemon root, its socket and its
 //! log. On drop the daemon is stopped, whatever it left mounted is unmounted, and its directory is removed; when the
@@ -8,6 +8,7 @@
 // Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod compose;
 
 use std::io::{Read, Write};

@@ -5,6 +5,7 @@
 mod archive;
 mod attach;
 mod build;
+mod compose;
 mod container_views;
 mod containers;
 mod error;
@@ -134,6 +135,8 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/build", post(build::build))
         .route("/berth/images/diff", get(layers::image_diff))
         .route("/berth/images/{*rest}", get(layers::image_layers))
+        .route("/berth/compose/{project}/up", post(compose::up))
+        .route("/berth/compose/{project}/down", post(compose::down))
         .with_state(engine);
     web::attach_web_app(api, web_dir)
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use berth::build::IgnoreRules;
+use berth_shared::api::compose::ServiceStep;
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;
 
@@ -23,7 +24,7 @@ pub async fn build_services(session: &Session, services: &[String], always: bool
         if !always && session.docker.inspect_image(&image).await.is_ok() {
             continue;
         }
-        eprintln!("Building {service}");
+        session.progress.service(service, None, ServiceStep::Building, &format!("Building {service}"));
         let context = Path::new(&build.context);
         let dockerfile = build.dockerfile.clone().unwrap_or_else(|| "Dockerfile".to_string());
         let archive = context_tar(context).with_context(|| format!("pack the build context {}", context.display()))?;

@@ -9,6 +9,7 @@ use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::ListContainersOptions;
 use bollard::Docker;
 
+use super::progress::ProgressMode;
 use super::project::LoadedProject;
 
 /// Where the daemon listens when neither --host nor DOCKER_HOST says.
@@ -34,6 +35,8 @@ pub struct Session {
     pub project: Project,
     pub working_dir: PathBuf,
     pub config_files: Vec<PathBuf>,
+    /// Where per-service progress goes (stderr for people, or JSON lines on stdout).
+    pub progress: ProgressMode,
 }
 
 /// A container of this project, from its labels.
@@ -65,6 +68,7 @@ impl Session {
             project: loaded.project,
             working_dir: loaded.working_dir,
             config_files: loaded.config_files,
+            progress: ProgressMode::default(),
         })
     }
 

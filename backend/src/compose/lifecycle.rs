@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
+use berth_shared::api::compose::ServiceStep;
 use bollard::query_parameters::{
     KillContainerOptions, ListNetworksOptions, RemoveContainerOptions, RemoveImageOptions, RestartContainerOptions,
     StopContainerOptions,
@@ -10,6 +11,7 @@ use bollard::query_parameters::{
 use clap::{Args, ValueEnum};
 
 use super::client::{is_not_found, Session, LABEL_PROJECT};
+use super::progress::ProgressMode;
 use super::up::STOP_TIMEOUT_SECONDS;
 
 #[derive(Args)]
@@ -90,12 +92,16 @@ pub async fn stop(session: &Session, args: StopArgs) -> anyhow::Result<()> {
     let order = session.project.startup_order().unwrap_or_default();
     containers.sort_by_key(|container| std::cmp::Reverse(order.iter().position(|name| *name == container.service)));
     for container in containers.into_iter().filter(|container| container.running) {
-        eprintln!("Stopping {}", container.name);
+        let (service, name) = (&container.service, &container.name);
+        session.progress.service(service, Some(name), ServiceStep::Stopping, &format!("Stopping {name}"));
         let options = StopContainerOptions { t: Some(args.timeout), ..Default::default() };
         if let Err(error) = session.docker.stop_container(&container.id, Some(options)).await {
             if !is_not_found(&error) {
-                return Err(error).context(format!("stop {}", container.name));
+                return Err(error).context(format!("stop {name}"));
             }
+        }
+        if session.progress == ProgressMode::Json {
+            session.progress.service(service, Some(name), ServiceStep::Stopped, &format!("Stopped {name}"));
         }
     }
     Ok(())
@@ -162,11 +168,15 @@ pub async fn down(session: &Session, args: DownArgs) -> anyhow::Result<()> {
             eprintln!("warning: found orphan container {} (remove it with --remove-orphans)", container.name);
             continue;
         }
-        eprintln!("Removing {}", container.name);
+        let (service, name) = (&container.service, &container.name);
+        session.progress.service(service, Some(name), ServiceStep::Removing, &format!("Removing {name}"));
         let options = RemoveContainerOptions { v: args.volumes, force: true, ..Default::default() };
         match session.docker.remove_container(&container.id, Some(options)).await {
-            Err(error) if !is_not_found(&error) => return Err(error).context(format!("remove {}", container.name)),
+            Err(error) if !is_not_found(&error) => return Err(error).context(format!("remove {name}")),
             _ => {}
+        }
+        if session.progress == ProgressMode::Json {
+            session.progress.service(service, Some(name), ServiceStep::Removed, &format!("Removed {name}"));
         }
     }
     remove_networks(session).await?;

@@ -11,12 +11,14 @@
 //! - `ps`: ps, top and port.
 //! - `logs`: every container's log, interleaved with a coloured `service_1 | ` prefix.
 //! - `exec`: exec and run.
+//! - `progress`: per-service progress for people (stderr) or as JSON lines (`--progress json`, for the playground).
 
 mod build;
 mod client;
 mod exec;
 mod lifecycle;
 mod logs;
+mod progress;
 mod project;
 mod ps;
 mod up;
@@ -43,6 +45,9 @@ pub struct ComposeArgs {
     /// Profiles to enable.
     #[arg(long = "profile")]
     profiles: Vec<String>,
+    /// How to report progress per service: `text` for people, `json` for one event per line on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    progress: progress::ProgressMode,
     #[command(subcommand)]
     command: ComposeCommand,
 }
@@ -95,7 +100,8 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<i32> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start tokio")?;
     runtime.block_on(async move {
-        let session = Session::connect(args.host.as_deref(), loaded)?;
+        let mut session = Session::connect(args.host.as_deref(), loaded)?;
+        session.progress = args.progress;
         match args.command {
             ComposeCommand::Up(up_args) => up::up(&session, up_args).await.map(|()| 0),
             ComposeCommand::Down(down_args) => lifecycle::down(&session, down_args).await.map(|()| 0),

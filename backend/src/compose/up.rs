@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use berth_shared::api::compose::ServiceStep;
 use berth_shared::compose::{DependencyCondition, MountType, Service};
 use bollard::models::{
     ContainerCreateBody, ContainerStateStatusEnum, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig,
@@ -19,6 +20,7 @@ use clap::Args;
 use futures_util::StreamExt;
 
 use super::client::{is_not_found, ProjectContainer, Session, LABEL_NETWORK, LABEL_VOLUME};
+use super::progress::ProgressMode;
 
 /// How long a `service_healthy` dependency may take.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -61,9 +63,15 @@ pub async fn up(session: &Session, args: UpArgs) -> anyhow::Result<()> {
     super::build::build_services(session, &selected, args.build).await?;
     let order = session.project.startup_order().map_err(|error| anyhow::anyhow!("{error}"))?;
     for service in order.into_iter().filter(|service| selected.iter().any(|name| name == service)) {
-        wait_for_dependencies(session, service).await?;
         let replicas = scales.get(service).copied().unwrap_or(1);
-        converge_service(session, service, replicas, args.force_recreate).await?;
+        let converged = async {
+            wait_for_dependencies(session, service).await?;
+            converge_service(session, service, replicas, args.force_recreate).await
+        };
+        if let Err(error) = converged.await {
+            session.progress.service(service, None, ServiceStep::Error, &format!("{error:#}"));
+            return Err(error);
+        }
     }
     if args.detach {
         return Ok(());
@@ -256,26 +264,34 @@ async fn converge_service(session: &Session, service: &str, replicas: u32, force
     }
     for number in 1..=replicas {
         let current = existing.iter().find(|container| container.number == number);
-        let id = match current {
+        let progress = session.progress;
+        let (id, name) = match current {
             Some(container) if container.config_hash == wanted_hash && !force_recreate => {
                 if container.running {
-                    eprintln!("{} is up-to-date", container.name);
+                    let text = format!("{} is up-to-date", container.name);
+                    progress.service(service, Some(&container.name), ServiceStep::UpToDate, &text);
                     continue;
                 }
-                eprintln!("Starting {}", container.name);
-                container.id.clone()
+                let text = format!("Starting {}", container.name);
+                progress.service(service, Some(&container.name), ServiceStep::Starting, &text);
+                (container.id.clone(), container.name.clone())
             }
             Some(container) => {
-                eprintln!("Recreating {}", container.name);
+                let text = format!("Recreating {}", container.name);
+                progress.service(service, Some(&container.name), ServiceStep::Recreating, &text);
                 remove_container(session, container).await?;
-                create_container(session, service, number, None, false).await?
+                (create_container(session, service, number, None, false).await?, container.name.clone())
             }
             None => {
-                eprintln!("Creating {}", session.container_name(service, number));
-                create_container(session, service, number, None, false).await?
+                let name = session.container_name(service, number);
+                progress.service(service, Some(&name), ServiceStep::Creating, &format!("Creating {name}"));
+                (create_container(session, service, number, None, false).await?, name)
             }
         };
         session.docker.start_container(&id, None).await.with_context(|| format!("start {service}_{number}"))?;
+        if progress == ProgressMode::Json {
+            progress.service(service, Some(&name), ServiceStep::Started, &format!("Started {name}"));
+        }
     }
     Ok(())
 }

@@ -5,8 +5,10 @@
 //! - [`system`], [`containers`], [`images`], [`build`], [`resources`] (networks, volumes): typed calls,
 //!   decoded into bollard-stubs models.
 //! - [`terminal`]: the terminal websocket's URL.
+//! - [`compose`]: the playground's compose up/down (streamed progress) and a project's containers.
 
 pub mod build;
+pub mod compose;
 pub mod containers;
 pub mod images;
 pub mod resources;

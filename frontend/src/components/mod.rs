@@ -1,11 +1,14 @@
 //! One component per file. Pages: [`playground`], [`images_page`], [`layers_view`], [`containers_page`],
 //! [`container_page`] (tabs: [`terminal`], [`logs`], [`stats`], [`inspect`], [`changes`]), [`networks_page`],
-//! [`volumes_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
-//! [`error_note`].
+//! [`volumes_page`], [`compose_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
+//! [`error_note`], [`compose_graph_view`], [`compose_logs`].
 
 pub mod build_panel;
 pub mod changes;
 pub mod code_editor;
+pub mod compose_graph_view;
+pub mod compose_logs;
+pub mod compose_page;
 pub mod container_page;
 pub mod containers_page;
 pub mod error_note;

@@ -90,18 +90,18 @@ fn editor(diagnostic: &Diagnostic, offsets: &Utf16Offsets) -> EditorDiagnostic {
 }
 
 /// Byte offset → UTF-16 offset for one text.
-struct Utf16Offsets<'a> {
+pub(crate) struct Utf16Offsets<'a> {
     source: &'a str,
 }
 
 impl<'a> Utf16Offsets<'a> {
-    fn new(source: &'a str) -> Self {
+    pub(crate) fn new(source: &'a str) -> Self {
         Utf16Offsets { source }
     }
 
     /// Offsets past the end or inside a character are clamped to the nearest valid one before it, so a span from
     /// a confused parser still lands inside the document instead of making CodeMirror throw.
-    fn of(&self, byte_offset: usize) -> usize {
+    pub(crate) fn of(&self, byte_offset: usize) -> usize {
         let mut end = byte_offset.min(self.source.len());
         while !self.source.is_char_boundary(end) {
             end -= 1;

@@ -5,13 +5,21 @@
 //! - [`log_frames`]: Docker's multiplexed log/attach frames (8-byte headers) into lines, incrementally.
 //! - [`json_lines`]: a byte stream of newline-separated JSON values (build and stats streams), incrementally.
 //! - [`lint`]: berth-shared's Dockerfile lint, positioned for the editor (UTF-16 offsets).
+//! - [`compose_check`]: berth-shared's compose loader, its diagnostics positioned the same way.
+//! - [`compose_graph`]: the services graph of a compose project (depends_on and links), laid out by depth.
+//! - [`compose_run`]: a compose up/down's progress stream into per-service states.
+//! - [`merged_logs`]: the logs of several containers merged by timestamp, prefixed with their service.
 //! - [`stats`]: CPU and memory figures from Docker's stats objects, as `docker stats` computes them.
 //! - [`format`]: bytes, durations and timestamps for people.
 
 pub mod build_progress;
+pub mod compose_check;
+pub mod compose_graph;
+pub mod compose_run;
 pub mod format;
 pub mod json_lines;
 pub mod lint;
 pub mod log_frames;
+pub mod merged_logs;
 pub mod stats;
 pub mod tar;

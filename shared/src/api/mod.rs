@@ -2,10 +2,12 @@
 //! Berth's own wire types for what the Engine API does not cover.
 //!
 //! - [`build`]: typed build progress events (the legacy `docker build` JSON stream is rendered from them).
+//! - [`compose`]: compose progress per service (`berth compose --progress json`, the playground's compose page).
 //! - [`layers`]: per-layer file trees, wasted space and image diffs.
 //! - [`terminal`]: the terminal websocket protocol.
 
 pub mod build;
+pub mod compose;
 pub mod layers;
 pub mod terminal;
 

@@ -95,6 +95,10 @@ impl BuildProgress {
         let now_ms = recorded.time_ms as f64;
         match &recorded.event {
             BuildEvent::Step { number, total, instruction, line, .. } => {
+                if self.steps.is_empty() {
+                    // The build's own clock from here on: after a reload the page started following it late.
+                    self.started_ms = now_ms;
+                }
                 self.finish_running_step(now_ms);
                 self.steps.push(BuildStep {
                     number: *number,
@@ -250,6 +254,7 @@ mod tests {
         assert_eq!(progress.image_id.as_deref(), Some("sha256:bbbb"));
         assert_eq!(progress.tags, vec!["demo:latest".to_string()]);
         assert_eq!(progress.finished_ms, Some(9.0));
+        assert_eq!(progress.started_ms, 1.0, "the build's time is the daemon's, not the page's");
     }
 
     #[wasm_bindgen_test]

@@ -83,7 +83,7 @@ pub(super) fn context(
 ) -> impl Future<Output = Result<BuildContext, BuildError>> + Send + 'static {
     let engine = engine.clone();
     let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
-    let reader = SyncIoBridge::new(StreamReader::new(body));
+    let mut reader = SyncIoBridge::new(StreamReader::new(body));
     async move {
         match remote {
             Some(remote) if !remote.starts_with("context") => {
@@ -93,7 +93,12 @@ pub(super) fn context(
                 let work = build::work_dir(&engine);
                 tokio::task::spawn_blocking(move || {
                     std::fs::create_dir_all(&work).map_err(|e| BuildError::io("create build dir", e))?;
-                    BuildContext::from_tar(&work, reader)
+                    let context = BuildContext::from_tar(&work, &mut reader)?;
+                    // The tar reader stops at the end-of-archive block; the record padding after it is still in
+                    // flight. Answering before reading it makes the kernel reset the connection (unread data at
+                    // close), and a browser can then lose the answer ("Failed to fetch").
+                    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| BuildError::Context(e.to_string()))?;
+                    Ok(context)
                 })
                 .await
                 .unwrap_or_else(|e| Err(BuildError::io("build context", std::io::Error::other(e))))

@@ -342,3 +342,146 @@ async fn walk_through(client: &Client, daemon: &Daemon) -> TestResult {
     screenshot(client, "7-narrow-playground").await?;
     Ok(())
 }
+
+const JOB_DOCKERFILE: &str =
+    "FROM busybox\nCOPY config.txt /config.txt\nRUN echo step-output && sleep 3\nCMD [\"cat\", \"/config.txt\"]\n";
+
+/// The `data-state` of every build step on the page.
+async fn step_states(client: &Client) -> Result<Vec<String>, String> {
+    let states =
+        script(client, "return Array.from(document.querySelectorAll('.build-step')).map(s => s.dataset.state);")
+            .await?;
+    Ok(states.as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default())
+}
+
+/// The cache prediction's mark of every step, in order.
+async fn predictions(client: &Client) -> Result<Vec<String>, String> {
+    let marks = script(
+        client,
+        "return Array.from(document.querySelectorAll('.predicted-step')).map(s => s.dataset.prediction);",
+    )
+    .await?;
+    Ok(marks.as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default())
+}
+
+async fn stored_job(client: &Client) -> Result<Option<String>, String> {
+    let stored = script(client, "return localStorage.getItem('berth.build-job');").await?;
+    Ok(stored
+        .as_str()
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .and_then(|job| job["id"].as_str().map(str::to_string)))
+}
+
+async fn wait_for_predictions(client: &Client, what: &str, wanted: &[&str]) -> TestResult {
+    wait_for(what, SLOW, move || async move {
+        let marks = predictions(client).await?;
+        if marks == wanted {
+            Ok(Some(()))
+        } else {
+            Err(format!("{marks:?}; panel: {}", text_of(client, ".build-panel").await.unwrap_or_default()))
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_job_survives_a_reload_and_the_cache_is_predicted() {
+    let index = target_dir().join("web/index.html");
+    assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
+
+    let daemon = Daemon::start();
+    let e2e = target_dir().join("e2e");
+    let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
+    let driver = ChromeDriver::start(&profile.path().join("chromedriver.log"));
+    let client = browser(&driver, profile.path()).await;
+
+    let outcome = reload_and_predict(&client, &daemon).await;
+    if outcome.is_err() {
+        let _ = screenshot(&client, "failure-build-job").await;
+    }
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!(
+            "{error}\n(screenshot: {}/e2e/screenshots/failure-build-job.png)\n{}",
+            target_dir().display(),
+            daemon.log_tail()
+        );
+    }
+}
+
+async fn reload_and_predict(client: &Client, daemon: &Daemon) -> TestResult {
+    let base = format!("http://{}/", daemon.http_addr());
+    client.goto(&format!("{base}#/")).await?;
+    // The project as the page keeps it in localStorage: a Dockerfile with a slow RUN and a file it copies.
+    let project = json!({
+        "files": [{"name": "Dockerfile", "text": JOB_DOCKERFILE}, {"name": "config.txt", "text": "one\n"}],
+        "selected": "Dockerfile",
+        "tag": "e2e/jobs",
+    });
+    client.execute("localStorage.setItem('berth.project', arguments[0]);", vec![json!(project.to_string())]).await?;
+    client.refresh().await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+
+    // Never built: after FROM, every step will run.
+    wait_for_predictions(client, "the first prediction", &["no-op", "will-run", "will-run", "will-run"]).await?;
+
+    // Build, and reload while the RUN step sleeps.
+    client.find(Locator::Css("#build-button")).await?.click().await?;
+    wait_for("the RUN step to run", SLOW, move || async move {
+        let states = step_states(client).await?;
+        let panel = text_of(client, ".build-panel").await?;
+        if states.len() == 3 && states[2] == "running" && panel.contains("step-output") {
+            Ok(Some(()))
+        } else {
+            Err(format!("{states:?}: {panel}"))
+        }
+    })
+    .await?;
+    let job = stored_job(client).await?.ok_or("the page did not keep its build job id")?;
+    client.refresh().await?;
+    // The reloaded page shows the same job: the steps already done, the running one with its output so far.
+    wait_for("the reloaded page to show the running build", QUICK, move || async move {
+        let states = step_states(client).await?;
+        let panel = text_of(client, ".build-panel").await?;
+        let done = states.len() >= 3 && states[..2].iter().all(|s| s == "done" || s == "cached");
+        if done && panel.contains("step-output") {
+            Ok(Some(states))
+        } else {
+            Err(format!("{states:?}: {panel}"))
+        }
+    })
+    .await?;
+    screenshot(client, "8-build-reattached").await?;
+    wait_for("the reattached build to finish", SLOW, move || async move {
+        let state = script(client, "return document.querySelector('.build-summary')?.dataset.state ?? null;").await?;
+        let states = step_states(client).await?;
+        match state.as_str() {
+            Some("succeeded") if states.len() == 4 && states.iter().all(|s| s == "done") => Ok(Some(())),
+            Some("failed") => Err(format!("failed: {}", text_of(client, ".build-panel").await?)),
+            other => Err(format!("{other:?} {states:?}")),
+        }
+    })
+    .await?;
+    if stored_job(client).await?.as_deref() != Some(job.as_str()) {
+        return Err("after the reload the page follows another job".into());
+    }
+    let jobs = daemon.get_json("/berth/builds");
+    let listed = jobs.as_array().map(Vec::len).unwrap_or(0);
+    if listed != 1 || jobs[0]["id"] != job.as_str() || jobs[0]["state"] != "succeeded" {
+        return Err(format!("the daemon should have run exactly that one job: {jobs}").into());
+    }
+
+    // Nothing edited since the build: every step after FROM comes from the cache.
+    wait_for_predictions(client, "everything cached", &["no-op", "cached", "cached", "cached"]).await?;
+    screenshot(client, "9-cache-prediction").await?;
+
+    // Edit the file the COPY uses: that step and every later one will run.
+    let file = client.find(Locator::XPath("//button[@class='file-name' and normalize-space()='config.txt']")).await?;
+    file.click().await?;
+    let editor = client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    editor.click().await?;
+    editor.send_keys(&format!("{}two", char::from(Key::End))).await?;
+    wait_for_predictions(client, "the COPY and later to run", &["no-op", "will-run", "will-run", "will-run"]).await?;
+    Ok(())
+}

@@ -33,6 +33,11 @@ pub fn app() -> Html {
         use_effect_with(project, |project| project.save());
     }
     {
+        // A reloaded page follows the build job it started before.
+        let build = build.clone();
+        use_effect_with((), move |_| crate::build_runner::reattach(&build));
+    }
+    {
         let route = route.clone();
         use_effect_with((), move |_| {
             let listener = web_sys::window()

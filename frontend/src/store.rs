@@ -1,15 +1,17 @@
 //! The playground's state that outlives a page: the project being edited (kept in localStorage so a reload keeps
-//! the files) and the last build. Components get it through Yew context as reducer handles.
+//! the files) and the last build (its daemon job id kept there too, so a reload follows the same build). Components get it through Yew context as reducer handles.
 
 use std::rc::Rc;
 
+use berth_shared::api::build_jobs::BuildJobEvent;
 use serde::{Deserialize, Serialize};
 use yew::prelude::*;
 
 use crate::examples::{Example, EXAMPLES};
-use crate::logic::build_progress::{BuildMessage, BuildProgress};
+use crate::logic::build_progress::BuildProgress;
 
 const PROJECT_KEY: &str = "berth.project";
+const BUILD_JOB_KEY: &str = "berth.build-job";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectFile {
@@ -189,19 +191,61 @@ impl Reducible for Project {
 
 pub type ProjectHandle = UseReducerHandle<Project>;
 
-/// The current build, whatever its source; see `api::build`.
+/// The current build: a daemon build job, followed from its first event.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Build {
     pub progress: BuildProgress,
     /// The tag it was started with.
     pub tag: String,
+    /// The daemon's job id, once it answered.
+    pub job: Option<String>,
+}
+
+/// The job the page follows, kept in localStorage so that a reload reattaches to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredJob {
+    pub id: String,
+    pub tag: String,
+}
+
+impl StoredJob {
+    pub fn load() -> Option<StoredJob> {
+        let json = local_storage()?.get_item(BUILD_JOB_KEY).ok().flatten()?;
+        serde_json::from_str(&json).ok()
+    }
+
+    pub fn save(&self) {
+        if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(self)) {
+            let _ = storage.set_item(BUILD_JOB_KEY, &json);
+        }
+    }
+
+    pub fn clear() {
+        if let Some(storage) = local_storage() {
+            let _ = storage.remove_item(BUILD_JOB_KEY);
+        }
+    }
 }
 
 pub enum BuildAction {
-    Start { tag: String, now_ms: f64 },
-    Message { message: BuildMessage, now_ms: f64 },
-    Finish { now_ms: f64 },
-    Fail { error: String, now_ms: f64 },
+    Start {
+        tag: String,
+        now_ms: f64,
+    },
+    /// The daemon accepted the build as this job.
+    Attached {
+        id: String,
+    },
+    Event(BuildJobEvent),
+    Finish {
+        now_ms: f64,
+    },
+    Fail {
+        error: String,
+        now_ms: f64,
+    },
+    /// Back to "not built" (the job the page remembered is gone: the daemon restarted).
+    Reset,
 }
 
 impl Reducible for Build {
@@ -210,10 +254,14 @@ impl Reducible for Build {
     fn reduce(self: Rc<Self>, action: BuildAction) -> Rc<Self> {
         let mut build = (*self).clone();
         match action {
-            BuildAction::Start { tag, now_ms } => build = Build { progress: BuildProgress::started(now_ms), tag },
-            BuildAction::Message { message, now_ms } => build.progress.apply(&message, now_ms),
+            BuildAction::Start { tag, now_ms } => {
+                build = Build { progress: BuildProgress::started(now_ms), tag, job: None }
+            }
+            BuildAction::Attached { id } => build.job = Some(id),
+            BuildAction::Event(event) => build.progress.apply(&event),
             BuildAction::Finish { now_ms } => build.progress.finish(now_ms),
             BuildAction::Fail { error, now_ms } => build.progress.fail(error, now_ms),
+            BuildAction::Reset => build = Build::default(),
         }
         Rc::new(build)
     }

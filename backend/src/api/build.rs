@@ -1,22 +1,26 @@
 //! `POST /build`: Docker's legacy builder endpoint. The body is the context as a tar stream (plain or compressed);
-//! the answer is Docker's JSON stream, rendered from the builder's typed events.
+//! the answer is Docker's JSON stream, rendered from the builder's typed events. The build is a job
+//! (`build::jobs`), the same kind `/berth/builds` starts, so the playground can list and follow it too.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::future::Future;
+
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use berth_shared::api::build::{legacy_messages, BuildEvent};
+use berth_shared::api::build::legacy_messages;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::error::{ApiError, ApiResult};
 use super::flag;
 use super::images::url_pairs;
-use super::streams::{channel_body, streaming};
-use crate::build::{self, BuildContext, BuildOptions, ContextSource, Progress};
+use super::streams::streaming;
+use crate::build::{self, BuildContext, BuildError, BuildOptions, ContextSource};
 use crate::engine::Engine;
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,7 +36,7 @@ struct BuildQuery {
     remote: Option<String>,
 }
 
-fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<String>)> {
+pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<String>)> {
     let pairs = url_pairs(raw_query);
     let mut map = serde_json::Map::new();
     for (key, value) in &pairs {
@@ -70,44 +74,54 @@ fn json_line(value: &impl serde::Serialize) -> Bytes {
     Bytes::from(bytes)
 }
 
-pub async fn build(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
-    let (options, quiet, remote) = options(request.uri().query().unwrap_or(""))?;
+/// The context of a build request: the request body as a tar stream, or `remote` (a git URL, an archive URL).
+/// Unpacking reads the body as it arrives, on a blocking thread.
+pub(super) fn context(
+    engine: &Arc<Engine>,
+    remote: Option<String>,
+    request: Request,
+) -> impl Future<Output = Result<BuildContext, BuildError>> + Send + 'static {
+    let engine = engine.clone();
     let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
-    let reader = SyncIoBridge::new(StreamReader::new(body));
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let (progress, mut events) = Progress::new();
-    tokio::spawn(async move {
-        let forward = tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                for message in legacy_messages(&event, quiet) {
-                    // A client that went away does not stop the build.
-                    let _ = sender.send(json_line(&message)).await;
-                }
-            }
-        });
-        let work = build::work_dir(&engine);
-        let context = match remote {
+    let mut reader = SyncIoBridge::new(StreamReader::new(body));
+    async move {
+        match remote {
             Some(remote) if !remote.starts_with("context") => {
                 build::open_context(&engine, ContextSource::detect(&remote)).await
             }
-            _ => tokio::task::spawn_blocking(move || {
-                std::fs::create_dir_all(&work).map_err(|e| build::BuildError::io("create build dir", e))?;
-                BuildContext::from_tar(&work, reader)
-            })
-            .await
-            .unwrap_or_else(|e| Err(build::BuildError::io("build context", std::io::Error::other(e)))),
-        };
-        match context {
-            Ok(context) => {
-                let _ = build::build(&engine, &context, &options, &progress).await;
-                let _ = tokio::task::spawn_blocking(move || drop(context)).await;
-            }
-            Err(error) => {
-                progress.emit(BuildEvent::Failed { message: error.to_string(), line: None, last_image_id: None })
+            _ => {
+                let work = build::work_dir(&engine);
+                tokio::task::spawn_blocking(move || {
+                    std::fs::create_dir_all(&work).map_err(|e| BuildError::io("create build dir", e))?;
+                    let context = BuildContext::from_tar(&work, &mut reader)?;
+                    // The tar reader stops at the end-of-archive block; the record padding after it is still in
+                    // flight. Answering before reading it makes the kernel reset the connection (unread data at
+                    // close), and a browser can then lose the answer ("Failed to fetch").
+                    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| BuildError::Context(e.to_string()))?;
+                    Ok(context)
+                })
+                .await
+                .unwrap_or_else(|e| Err(BuildError::io("build context", std::io::Error::other(e))))
             }
         }
-        drop(progress);
-        let _ = forward.await;
+    }
+}
+
+/// Starts a build job and answers with Docker's legacy stream rendered from its events. A client that goes
+/// away does not stop the build.
+pub async fn build(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+    let (options, quiet, remote) = options(request.uri().query().unwrap_or(""))?;
+    let context = context(&engine, remote, request);
+    let job = engine.builds.start(engine.clone(), options, context);
+    let lines = job.follow().filter_map(move |batch| {
+        let mut bytes = Vec::new();
+        for recorded in batch {
+            for message in legacy_messages(&recorded.event, quiet) {
+                bytes.extend_from_slice(&json_line(&message));
+            }
+        }
+        // `-q` renders most events as nothing: send no empty chunks.
+        std::future::ready((!bytes.is_empty()).then(|| Ok::<_, std::convert::Infallible>(Bytes::from(bytes))))
     });
-    Ok(streaming("application/json", channel_body(receiver)))
+    Ok(streaming("application/json", Body::from_stream(lines)))
 }

@@ -5,6 +5,7 @@
 mod archive;
 mod attach;
 mod build;
+mod build_jobs;
 mod compose;
 mod container_views;
 mod containers;
@@ -133,6 +134,9 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
         .route("/volumes/{name}", get(volumes::inspect).delete(volumes::delete))
         .route("/berth/terminals/ws", get(terminal::terminal_ws))
         .route("/build", post(build::build))
+        .route("/berth/builds", get(build_jobs::list).post(build_jobs::create))
+        .route("/berth/builds/predict", post(build_jobs::predict))
+        .route("/berth/builds/{id}/events", get(build_jobs::events))
         .route("/berth/images/diff", get(layers::image_diff))
         .route("/berth/images/{*rest}", get(layers::image_layers))
         .route("/berth/compose/{project}/up", post(compose::up))

@@ -40,6 +40,10 @@ pub enum BuildError {
     /// The build cache index could not be read or written.
     #[error("build cache: {0}")]
     Cache(#[from] StoreError),
+    /// A prediction walk reached a step the cache has no result for: it (and every later step) would run.
+    /// Never the outcome of a real build.
+    #[error("the build cache has no result for this step")]
+    WouldRun,
     /// A local file operation failed.
     #[error("{context}: {source}")]
     Io {

@@ -130,6 +130,9 @@ pub(super) struct Executor<'a> {
     consumed: BTreeSet<String>,
     /// The last image a step produced, named in failure messages.
     pub(super) last_image: Option<String>,
+    /// Walk without running: a cache hit moves on as in a build, a miss stops with [`BuildError::WouldRun`]
+    /// before anything is created (the cache prediction, `predict.rs`).
+    predict_only: bool,
 }
 
 impl<'a> Executor<'a> {
@@ -155,27 +158,27 @@ impl<'a> Executor<'a> {
             meta_args: BTreeMap::new(),
             consumed: BTreeSet::new(),
             last_image: None,
+            predict_only: false,
         }
+    }
+
+    /// An executor that only looks steps up in the cache (see `predict_only`).
+    pub(super) fn predicting(
+        engine: &'a Arc<Engine>,
+        context: &'a Path,
+        options: &'a BuildOptions,
+        progress: &'a Progress,
+    ) -> Executor<'a> {
+        Executor { predict_only: true, ..Executor::new(engine, context, options, progress) }
     }
 
     /// Runs the whole Dockerfile; returns the final image (untagged: the caller tags it).
     pub(super) async fn execute(&mut self, dockerfile: &Dockerfile) -> Result<Image, BuildError> {
         self.escape = dockerfile.escape;
         let stages = dockerfile.stages();
-        let last = match &self.options.target {
-            Some(target) => {
-                let wanted = target.to_ascii_lowercase();
-                stages
-                    .iter()
-                    .position(|s| s.name().as_deref() == Some(wanted.as_str()))
-                    .ok_or_else(|| BuildError::NoTarget(target.clone()))?
-            }
-            None => stages.len().checked_sub(1).ok_or_else(|| BuildError::NoTarget(String::new()))?,
-        };
+        let last = target_stage(&stages, self.options)?;
         let meta_instructions: Vec<&Instruction> = dockerfile.meta_args().collect();
-        self.total = meta_instructions.len()
-            + stages[..=last].iter().map(|s| 1 + s.instructions.len()).sum::<usize>()
-            + usize::from(!self.options.labels.is_empty());
+        self.total = plan(dockerfile, self.options)?.len();
 
         for instruction in meta_instructions {
             let started = self.begin_step(instruction, 0);
@@ -573,16 +576,14 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Emits "Using cache" and moves the stage to the cached image, when the cache has this key.
+    /// Emits "Using cache" and moves the stage to the cached image, when the cache has this key. When only
+    /// predicting, a miss ends the walk here, before the step would create anything.
     async fn try_cache(&mut self, state: &mut StageState, key: &str) -> Result<Option<StepOutcome>, BuildError> {
-        if self.options.no_cache {
-            return Ok(None);
+        let found = self.cached_image(key).await;
+        if found.is_none() && self.predict_only {
+            return Err(BuildError::WouldRun);
         }
-        let Some(id) = self.cache.lookup(key) else {
-            return Ok(None);
-        };
-        let images = self.engine.images.clone();
-        let Ok(Ok(image)) = tokio::task::spawn_blocking(move || images.get(&id)).await else {
+        let Some(image) = found else {
             return Ok(None);
         };
         self.progress.emit(BuildEvent::Cached { image_id: image.id.clone() });
@@ -591,6 +592,15 @@ impl<'a> Executor<'a> {
         let image_id = image.id.clone();
         state.image = Some(image);
         Ok(Some(StepOutcome { image_id, cached: true, layer_size }))
+    }
+
+    async fn cached_image(&self, key: &str) -> Option<Image> {
+        if self.options.no_cache {
+            return None;
+        }
+        let id = self.cache.lookup(key)?;
+        let images = self.engine.images.clone();
+        tokio::task::spawn_blocking(move || images.get(&id)).await.ok()?.ok()
     }
 
     /// Records the line of the new history entry and stores the metadata of `image`.
@@ -998,6 +1008,42 @@ impl<'a> Executor<'a> {
         let found = tokio::task::spawn_blocking(move || images.get(&name)).await.map_err(join_error)?;
         found.map(Some).map_err(|error| BuildError::step(line, format!("COPY --from={from}: {error}")))
     }
+}
+
+/// The stage `--target` names, or the last one.
+fn target_stage(stages: &[Stage<'_>], options: &BuildOptions) -> Result<usize, BuildError> {
+    match &options.target {
+        Some(target) => {
+            let wanted = target.to_ascii_lowercase();
+            stages
+                .iter()
+                .position(|s| s.name().as_deref() == Some(wanted.as_str()))
+                .ok_or_else(|| BuildError::NoTarget(target.clone()))
+        }
+        None => stages.len().checked_sub(1).ok_or_else(|| BuildError::NoTarget(String::new())),
+    }
+}
+
+/// The steps a build of `dockerfile` takes, in order, as (instruction as the log prints it, Dockerfile line):
+/// ARGs before the first FROM, each stage up to the target (FROM, then its instructions), and the LABEL step
+/// `--label` adds.
+pub(super) fn plan(
+    dockerfile: &Dockerfile,
+    options: &BuildOptions,
+) -> Result<Vec<(String, Option<usize>)>, BuildError> {
+    let stages = dockerfile.stages();
+    let last = target_stage(&stages, options)?;
+    let line = |instruction: &Instruction| (print::instruction_line(instruction), Some(instruction.span.start.line));
+    let mut steps: Vec<(String, Option<usize>)> = dockerfile.meta_args().map(line).collect();
+    for stage in &stages[..=last] {
+        steps.push(line(stage.from_instruction));
+        steps.extend(stage.instructions.iter().map(line));
+    }
+    if !options.labels.is_empty() {
+        let pairs: Vec<String> = options.labels.iter().map(|(k, v)| format!("{k}={}", quote(v))).collect();
+        steps.push((format!("LABEL {}", pairs.join(" ")), None));
+    }
+    Ok(steps)
 }
 
 /// The script a shell-form RUN hands its shell. A RUN that is only a here-document (`RUN <<EOF`) runs the

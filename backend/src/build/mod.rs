@@ -7,7 +7,9 @@
 //! - `copy`: COPY/ADD on the filesystem, sources confined to the context.
 //! - `cache`: cache keys and the on-disk index; `image_meta`: SHELL/ONBUILD/HEALTHCHECK and Dockerfile lines,
 //!   which the OCI image config has no field for.
-//! - `progress`: the event channel.
+//! - `progress`: the event channel; [`jobs`]: builds that run detached from a request, their events recorded
+//!   for any number of readers.
+//! - `predict`: which steps the cache would answer, walked with the executor's own keys.
 //! - [`error`]: the [`BuildError`] type.
 
 mod cache;
@@ -17,6 +19,8 @@ pub mod dockerignore;
 pub mod error;
 mod executor;
 mod image_meta;
+pub mod jobs;
+mod predict;
 mod progress;
 
 use std::collections::BTreeMap;
@@ -29,6 +33,8 @@ pub use context::{BuildContext, ContextSource};
 pub use dockerignore::IgnoreRules;
 pub use error::BuildError;
 pub use image_meta::{ImageMeta, MetaStore};
+pub use jobs::{BuildJob, BuildJobs};
+pub use predict::predict;
 pub use progress::Progress;
 
 use crate::engine::Engine;

@@ -51,6 +51,8 @@ pub struct Engine {
     pub started_at: chrono::DateTime<chrono::Utc>,
     shutting_down: std::sync::atomic::AtomicBool,
     terminals: terminal::Terminals,
+    /// Build jobs (`POST /build`, `/berth/builds`), in memory.
+    pub builds: crate::build::BuildJobs,
 }
 
 impl Engine {
@@ -78,6 +80,7 @@ impl Engine {
             started_at: chrono::Utc::now(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             terminals: terminal::Terminals::default(),
+            builds: crate::build::BuildJobs::default(),
         });
         recovery::recover(&engine).await?;
         // Endpoints of containers that no longer exist (removed while the daemon was down, or half-created).

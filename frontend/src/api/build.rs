@@ -1,32 +1,50 @@
-//! Building an image. Today: the Engine API's `POST /build` with the context as a tar, answered with Docker's
-//! legacy JSON stream. The build view consumes [`BuildMessage`]s through a callback, so a later source (a daemon
-//! build job that survives a page reload) can replace this function without touching the view.
+//! Building an image as a daemon build job (berth-shared `api::build_jobs`): the context goes up as a tar, the
+//! daemon answers a job id, and the job's typed events are read from the first one on. A page that reloads keeps
+//! the id and follows the same job again. The cache prediction takes the same tar.
 
-use super::{encode, stream, DaemonError};
-use crate::logic::build_progress::BuildMessage;
+use berth_shared::api::build_jobs::{BuildJobCreated, BuildJobEvent, BuildPrediction};
+use gloo_net::http::Request;
+use js_sys::Uint8Array;
+
+use super::{encode, send, stream, DaemonError};
 use crate::logic::json_lines::JsonLines;
 
-/// Sends the context and calls `on_message` for every message of the stream, in order, until it ends.
-/// A line that is not JSON is passed on as plain output, so nothing the daemon says is lost.
-pub async fn build_legacy(
-    context_tar: &[u8],
-    tag: &str,
-    mut on_message: impl FnMut(BuildMessage),
-) -> Result<(), DaemonError> {
-    let url = format!("/build?t={}&rm=1&forcerm=1", encode(tag));
-    let mut body = stream::open("POST", &url, Some((context_tar, "application/x-tar"))).await?;
+fn tar_request(url: &str, context_tar: &[u8]) -> Result<Request, gloo_net::Error> {
+    Request::post(url).header("Content-Type", "application/x-tar").body(Uint8Array::from(context_tar))
+}
+
+/// Starts a build of the context, tagged `tag`; returns the job id.
+pub async fn start(context_tar: &[u8], tag: &str) -> Result<String, DaemonError> {
+    let url = format!("/berth/builds?t={}&rm=1&forcerm=1", encode(tag));
+    let response = send(tar_request(&url, context_tar)).await?;
+    let created: BuildJobCreated = response.json().await.map_err(|error| DaemonError::Decode(error.to_string()))?;
+    Ok(created.id)
+}
+
+/// Calls `on_event` for every event of the job, from its first, until the job ends.
+pub async fn follow(id: &str, mut on_event: impl FnMut(BuildJobEvent)) -> Result<(), DaemonError> {
+    let mut body = stream::open("GET", &format!("/berth/builds/{}/events", encode(id)), None).await?;
     let mut lines = JsonLines::default();
-    let mut deliver = |value: Result<BuildMessage, String>| match value {
-        Ok(message) => on_message(message),
-        Err(text) => on_message(BuildMessage { stream: Some(format!("{text}\n")), ..BuildMessage::default() }),
+    let mut deliver = |value: Result<BuildJobEvent, String>| match value {
+        Ok(event) => {
+            on_event(event);
+            Ok(())
+        }
+        Err(text) => Err(DaemonError::Decode(format!("not a build event: {text}"))),
     };
     while let Some(chunk) = body.next().await? {
-        for value in lines.push::<BuildMessage>(&chunk) {
-            deliver(value);
+        for value in lines.push::<BuildJobEvent>(&chunk) {
+            deliver(value)?;
         }
     }
-    if let Some(value) = lines.finish::<BuildMessage>() {
-        deliver(value);
+    if let Some(value) = lines.finish::<BuildJobEvent>() {
+        deliver(value)?;
     }
     Ok(())
+}
+
+/// Which steps of a build of this context the daemon's cache would answer.
+pub async fn predict(context_tar: &[u8]) -> Result<BuildPrediction, DaemonError> {
+    let response = send(tar_request("/berth/builds/predict", context_tar)).await?;
+    response.json().await.map_err(|error| DaemonError::Decode(error.to_string()))
 }

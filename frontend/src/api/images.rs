@@ -1,5 +1,6 @@
 //! Images: list, history, tag, remove, prune, and Berth's per-layer file view.
 
+use berth_shared::api::layers::ImageLayers;
 use bollard_stubs::models::{ImageHistoryResponseItem, ImageSummary};
 
 use super::{delete, encode, get_json, post, DaemonError};
@@ -12,9 +13,8 @@ pub async fn history(name: &str) -> Result<Vec<ImageHistoryResponseItem>, Daemon
     get_json(&format!("/images/{}/history", encode(name))).await
 }
 
-/// `GET /berth/images/{name}/layers`: what each layer changed. Kept as JSON: its types live in berth-shared's
-/// `api::layers` on the builder's branch; the layers component reads the fields it shows.
-pub async fn layers(name: &str) -> Result<serde_json::Value, DaemonError> {
+/// `GET /berth/images/{name}/layers`: what each layer changed (berth-shared `api::layers`).
+pub async fn layers(name: &str) -> Result<ImageLayers, DaemonError> {
     get_json(&format!("/berth/images/{}/layers", encode(name))).await
 }
 

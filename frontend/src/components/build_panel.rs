@@ -1,11 +1,19 @@
 //! The build: the tag, the Build button (Ctrl+Enter), and the progress as steps: n of m, cached / running / done /
-//! failed, each step's output and duration. Reads the build store, whatever feeds it.
+//! failed, each step's output and duration. Reads the build store, whatever feeds it. Before a build, and as the
+//! person edits (debounced), the daemon's cache prediction marks each step: from the cache, or will run.
 
-use gloo_timers::callback::Interval;
+use std::cell::Cell;
+use std::rc::Rc;
+
+use berth_shared::api::build_jobs::BuildPrediction;
+use gloo_timers::callback::{Interval, Timeout};
+use yew::platform::spawn_local;
 use yew::prelude::*;
 
+use crate::api;
 use crate::components::run_dialog::RunDialog;
 use crate::logic::build_progress::{BuildState, StepState};
+use crate::logic::cache_prediction::{summary, Mark};
 use crate::logic::format;
 use crate::route::Route;
 use crate::store::{now_ms, BuildHandle, ProjectAction, ProjectHandle};
@@ -27,6 +35,37 @@ pub fn build_panel() -> Html {
         });
     }
 
+    // The prediction follows the files and each finished build, half a second after the last change; an answer
+    // to an older request never replaces a newer one.
+    let prediction = use_state(|| None::<Result<BuildPrediction, String>>);
+    let generation = use_memo((), |_| Rc::new(Cell::new(0_u32)));
+    {
+        let prediction = prediction.clone();
+        let generation = (*generation).clone();
+        let files = project.files.clone();
+        use_effect_with((files, build.progress.state), move |(files, state)| {
+            let pending = (*state != BuildState::Running).then(|| {
+                let files = files.clone();
+                Timeout::new(PREDICTION_DEBOUNCE_MS, move || {
+                    let project = crate::store::Project { files, ..crate::store::Project::default() };
+                    if project.dockerfile().is_none() {
+                        return;
+                    }
+                    let Ok(archive) = crate::build_runner::context_tar(&project) else { return };
+                    let mine = generation.get().wrapping_add(1);
+                    generation.set(mine);
+                    spawn_local(async move {
+                        let answer = api::build::predict(&archive).await.map_err(|error| error.to_string());
+                        if generation.get() == mine {
+                            prediction.set(Some(answer));
+                        }
+                    });
+                })
+            });
+            move || drop(pending)
+        });
+    }
+
     let on_build = {
         let (project, build) = (project.clone(), build.clone());
         Callback::from(move |_: MouseEvent| crate::build_runner::start(&project, &build))
@@ -44,7 +83,7 @@ pub fn build_panel() -> Html {
     let built_tag = build.tag.clone();
     let summary = match progress.state {
         BuildState::Idle => "Not built yet. Ctrl+Enter builds.".to_string(),
-        BuildState::Running => match (progress.steps.last(), progress.total_steps()) {
+        BuildState::Running => match (progress.current_step(), progress.total_steps()) {
             (Some(step), Some(total)) => format!("Building: step {} of {total}", step.number),
             _ => "Sending the build context…".to_string(),
         },
@@ -89,6 +128,9 @@ pub fn build_panel() -> Html {
             if !progress.notes.is_empty() {
                 <pre class="build-notes">{ progress.notes.join("\n") }</pre>
             }
+            if !running {
+                { prediction_view(prediction.as_ref()) }
+            }
             <ol class="build-steps">
                 { for progress.steps.iter().map(|step| {
                     let state = match step.state {
@@ -117,6 +159,36 @@ pub fn build_panel() -> Html {
                 <RunDialog image={built_tag} on_close={close_run} />
             }
         </section>
+    }
+}
+
+const PREDICTION_DEBOUNCE_MS: u32 = 500;
+
+fn prediction_view(prediction: Option<&Result<BuildPrediction, String>>) -> Html {
+    match prediction {
+        None => html! {},
+        Some(Err(error)) => html! { <p class="prediction-error muted">{ format!("No cache prediction: {error}") }</p> },
+        Some(Ok(prediction)) => html! {
+            <div class="cache-prediction" aria-label="Cache prediction">
+                <p class="prediction-summary">{ summary(prediction) }</p>
+                if let Some(error) = &prediction.error {
+                    <p class="prediction-error">{ format!("The build would stop here: {error}") }</p>
+                }
+                <ol class="predicted-steps">
+                    { for prediction.steps.iter().map(|step| {
+                        let mark = Mark::of(&step.prediction);
+                        html! {
+                            <li class={classes!("predicted-step", mark.name())} data-prediction={mark.name()}
+                                data-line={step.line.map(|line| line.to_string())}>
+                                <span class="step-line">{ step.line.map(|line| format!("{line}")).unwrap_or_default() }</span>
+                                <code class="step-instruction">{ step.instruction.clone() }</code>
+                                <span class="step-state">{ mark.label() }</span>
+                            </li>
+                        }
+                    }) }
+                </ol>
+            </div>
+        },
     }
 }
 

@@ -1,10 +1,9 @@
 //! An image's layers: each one next to the history line that made it, and, when the daemon offers Berth's
 //! `/berth/images/{name}/layers`, the files each layer added, modified or deleted, with wasted bytes and the
-//! image's efficiency. That endpoint's JSON is read generically here, and only here, until its types
-//! (berth-shared `api::layers`) are on this branch.
+//! image's efficiency (typed by berth-shared `api::layers`).
 
+use berth_shared::api::layers::{ChangeKind, EntryType, ImageLayers};
 use bollard_stubs::models::ImageHistoryResponseItem;
-use serde_json::Value;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
@@ -21,7 +20,7 @@ pub struct LayersProps {
 pub fn layers_view(props: &LayersProps) -> Html {
     let history = use_state(|| None::<Result<Vec<ImageHistoryResponseItem>, String>>);
     // None: loading; Some(None): the daemon has no layers endpoint.
-    let layers = use_state(|| None::<Option<Result<Value, String>>>);
+    let layers = use_state(|| None::<Option<Result<ImageLayers, String>>>);
     let filter = use_state(String::new);
     {
         let (history, layers) = (history.clone(), layers.clone());
@@ -104,51 +103,48 @@ fn clean_created_by(created_by: &str) -> String {
     }
 }
 
-fn detailed_layers(value: &Value, filter: &str) -> Html {
-    let number = |value: &Value, key: &str| value.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-    let efficiency = value.get("efficiency").and_then(Value::as_f64).unwrap_or(1.0);
-    let layers = value.get("layers").and_then(Value::as_array).cloned().unwrap_or_default();
+fn detailed_layers(image: &ImageLayers, filter: &str) -> Html {
     html! {
         <>
             <p class="layer-summary">
                 { format!(
                     "{} layers, {} in all, {} wasted, efficiency {:.1} %",
-                    layers.len(),
-                    format::bytes(number(value, "total_bytes")),
-                    format::bytes(number(value, "wasted_bytes")),
-                    efficiency * 100.0
+                    image.layers.len(),
+                    format::bytes(image.total_bytes),
+                    format::bytes(image.wasted_bytes),
+                    image.efficiency * 100.0
                 ) }
             </p>
             <ol class="layers">
-                { for layers.iter().map(|layer| {
-                    let files = layer.get("files").and_then(Value::as_array).cloned().unwrap_or_default();
-                    let shown: Vec<&Value> = files.iter().filter(|file| filter.is_empty() || text(file, "path").contains(filter)).collect();
-                    let instruction = layer.get("instruction").and_then(Value::as_str).map(str::to_string)
-                        .unwrap_or_else(|| clean_created_by(&text(layer, "created_by")));
-                    let wasted = number(layer, "wasted_bytes");
+                { for image.layers.iter().map(|layer| {
+                    let files = &layer.files;
+                    let shown: Vec<_> = files.iter().filter(|file| filter.is_empty() || file.path.contains(filter)).collect();
+                    let instruction = layer.instruction.clone().unwrap_or_else(|| clean_created_by(&layer.created_by));
                     html! {
                         <li class="layer">
                             <details open={files.len() <= 50 || !filter.is_empty()}>
                                 <summary>
                                     <code class="created-by">{ instruction }</code>
-                                    if let Some(line) = layer.get("line").and_then(Value::as_u64) {
+                                    if let Some(line) = layer.line {
                                         <span class="muted">{ format!(" line {line}") }</span>
                                     }
-                                    <span class="size">{ format::bytes(number(layer, "size")) }</span>
+                                    <span class="size">{ format::bytes(layer.size) }</span>
                                     <span class="muted">{ format!(" {} files", files.len()) }</span>
-                                    if wasted > 0 { <span class="bad">{ format!(" {} wasted", format::bytes(wasted)) }</span> }
+                                    if layer.wasted_bytes > 0 { <span class="bad">{ format!(" {} wasted", format::bytes(layer.wasted_bytes)) }</span> }
                                 </summary>
                                 <ul class="file-changes">
                                     { for shown.iter().take(500).map(|file| {
-                                        let kind = text(file, "kind");
-                                        let letter = match kind.as_str() { "added" => "A", "deleted" => "D", _ => "M" };
+                                        let (kind, letter) = match file.kind {
+                                            ChangeKind::Added => ("added", "A"),
+                                            ChangeKind::Deleted => ("deleted", "D"),
+                                            ChangeKind::Modified => ("modified", "M"),
+                                        };
                                         html! {
-                                            <li class={kind.clone()}>
-                                                <span class="kind" title={kind.clone()}>{ letter }</span>
-                                                <code>{ text(file, "path") }</code>
-                                                if text(file, "entry_type") == "file" {
-                                                    <span class="size">{ format::bytes(number(file, "size")) }</span>
+                                            <li class={kind}>
+                                                <span class="kind" title={kind}>{ letter }</span>
+                                                <code>{ file.path.clone() }</code>
+                                                if file.entry_type == EntryType::File {
+                                                    <span class="size">{ format::bytes(file.size) }</span>
                                                 }
                                             </li>
                                         }

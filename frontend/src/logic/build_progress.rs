@@ -1,34 +1,14 @@
-//! Docker's legacy build stream (`POST /build`: `{"stream":"Step 1/3 : FROM busybox\n"}`, `{"aux":{"ID":..}}`,
-//! `{"error":..}`) folded into a structured view: steps with their state, output and duration.
-//!
-//! The view depends only on [`BuildMessage`]s, not on where they come from: today a POST /build response body,
-//! later a daemon build job a reloaded page can rejoin.
+//! A build's typed events (berth-shared `BuildJobEvent`s, replayed from a daemon build job and then live) folded
+//! into a structured view: steps with their state, output and duration. Every event carries the daemon's time,
+//! so a page that reloads mid-build and replays the job shows the durations the steps really had.
 
-use serde::Deserialize;
-
-/// One JSON object of the legacy stream. Unknown fields (`progressDetail`, ...) are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct BuildMessage {
-    #[serde(default)]
-    pub stream: Option<String>,
-    #[serde(default)]
-    pub aux: Option<serde_json::Value>,
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default, rename = "errorDetail")]
-    pub error_detail: Option<ErrorDetail>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct ErrorDetail {
-    #[serde(default)]
-    pub message: Option<String>,
-}
+use berth_shared::api::build::BuildEvent;
+use berth_shared::api::build_jobs::BuildJobEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepState {
     Running,
-    /// Found in the build cache ("Using cache"), waiting for its image id.
+    /// Found in the build cache, waiting for its image id.
     Cached,
     Done,
     Failed,
@@ -39,18 +19,22 @@ pub struct BuildStep {
     pub number: usize,
     pub total: usize,
     pub instruction: String,
+    /// 1-based Dockerfile line.
+    pub line: Option<usize>,
     pub state: StepState,
     pub cached: bool,
     pub output: Vec<String>,
-    /// The image the step produced (short id, as the stream prints it).
+    /// The image the step produced.
     pub image_id: Option<String>,
     pub started_ms: f64,
     pub finished_ms: Option<f64>,
+    /// The daemon's measure of the step, once done.
+    pub duration: Option<f64>,
 }
 
 impl BuildStep {
     pub fn duration_ms(&self, now_ms: f64) -> f64 {
-        self.finished_ms.unwrap_or(now_ms) - self.started_ms
+        self.duration.unwrap_or_else(|| self.finished_ms.unwrap_or(now_ms) - self.started_ms)
     }
 }
 
@@ -66,7 +50,7 @@ pub enum BuildState {
 pub struct BuildProgress {
     pub state: BuildState,
     pub steps: Vec<BuildStep>,
-    /// Lines before the first step (context upload notes) and after the last.
+    /// Warnings and ONBUILD notes, outside any step's output.
     pub notes: Vec<String>,
     pub image_id: Option<String>,
     pub tags: Vec<String>,
@@ -102,43 +86,82 @@ impl BuildProgress {
         self.steps.last().map(|step| step.total)
     }
 
-    pub fn apply(&mut self, message: &BuildMessage, now_ms: f64) {
-        if let Some(text) = &message.stream {
-            self.partial_line.push_str(text);
-            while let Some(newline) = self.partial_line.find('\n') {
-                let line: String = self.partial_line.drain(..=newline).collect();
-                self.apply_line(line.trim_end_matches(['\n', '\r']), now_ms);
+    /// The step being run, or the last one.
+    pub fn current_step(&self) -> Option<&BuildStep> {
+        self.steps.last()
+    }
+
+    pub fn apply(&mut self, recorded: &BuildJobEvent) {
+        let now_ms = recorded.time_ms as f64;
+        match &recorded.event {
+            BuildEvent::Step { number, total, instruction, line, .. } => {
+                if self.steps.is_empty() {
+                    // The build's own clock from here on: after a reload the page started following it late.
+                    self.started_ms = now_ms;
+                }
+                self.finish_running_step(now_ms);
+                self.steps.push(BuildStep {
+                    number: *number,
+                    total: *total,
+                    instruction: instruction.clone(),
+                    line: *line,
+                    state: StepState::Running,
+                    cached: false,
+                    output: Vec::new(),
+                    image_id: None,
+                    started_ms: now_ms,
+                    finished_ms: None,
+                    duration: None,
+                });
             }
-        }
-        if let Some(id) = message.aux.as_ref().and_then(|aux| aux.get("ID")).and_then(|id| id.as_str()) {
-            self.image_id = Some(id.to_string());
-        }
-        let error =
-            message.error.clone().or_else(|| message.error_detail.as_ref().and_then(|detail| detail.message.clone()));
-        if let Some(error) = error {
-            self.fail(error, now_ms);
+            BuildEvent::Cached { .. } => {
+                if let Some(step) = self.running_step() {
+                    step.cached = true;
+                    step.state = StepState::Cached;
+                }
+            }
+            BuildEvent::Output { text, .. } => {
+                self.partial_line.push_str(text);
+                while let Some(newline) = self.partial_line.find('\n') {
+                    let line: String = self.partial_line.drain(..=newline).collect();
+                    self.push_output(line.trim_end_matches(['\n', '\r']).to_string());
+                }
+            }
+            BuildEvent::Triggers { count } => self.notes.push(format!("Running {count} ONBUILD trigger(s)")),
+            BuildEvent::StepDone { number, image_id, cached, duration_ms, .. } => {
+                self.flush_partial_line();
+                if let Some(step) = self.steps.iter_mut().find(|step| step.number == *number) {
+                    step.state = StepState::Done;
+                    step.cached = *cached || step.cached;
+                    step.image_id = (!image_id.is_empty()).then(|| image_id.clone());
+                    step.finished_ms = Some(now_ms);
+                    step.duration = Some(*duration_ms as f64);
+                }
+            }
+            BuildEvent::Warning { message } => self.notes.push(message.clone()),
+            BuildEvent::Built { image_id } => {
+                self.finish_running_step(now_ms);
+                self.image_id = Some(image_id.clone());
+                self.state = BuildState::Succeeded;
+                self.finished_ms = Some(now_ms);
+            }
+            BuildEvent::Tagged { tag } => self.tags.push(tag.clone()),
+            BuildEvent::Failed { message, .. } => self.fail(message.clone(), now_ms),
+            BuildEvent::Running { .. } | BuildEvent::ContainerRemoved { .. } => {}
         }
     }
 
-    /// The stream ended; a build that said neither success nor failure failed (the connection broke).
+    /// The event stream ended; a build that said neither success nor failure failed (the connection broke).
     pub fn finish(&mut self, now_ms: f64) {
-        if !self.partial_line.is_empty() {
-            let line = std::mem::take(&mut self.partial_line);
-            self.apply_line(&line, now_ms);
-        }
-        if self.state != BuildState::Running {
-            return;
-        }
-        if self.image_id.is_some() && self.steps.iter().all(|step| step.state == StepState::Done) {
-            self.state = BuildState::Succeeded;
-            self.finished_ms = Some(now_ms);
-        } else {
-            self.fail("the build stream ended before the build finished".to_string(), now_ms);
+        self.flush_partial_line();
+        if self.state == BuildState::Running {
+            self.fail("the build's event stream ended before the build finished".to_string(), now_ms);
         }
     }
 
     pub fn fail(&mut self, error: String, now_ms: f64) {
-        if let Some(step) = self.steps.last_mut().filter(|step| step.finished_ms.is_none()) {
+        self.flush_partial_line();
+        if let Some(step) = self.running_step() {
             step.state = StepState::Failed;
             step.finished_ms = Some(now_ms);
         }
@@ -147,136 +170,127 @@ impl BuildProgress {
         self.finished_ms = Some(now_ms);
     }
 
-    fn apply_line(&mut self, line: &str, now_ms: f64) {
-        if let Some((number, total, instruction)) = parse_step_line(line) {
-            self.finish_running_step(now_ms);
-            self.steps.push(BuildStep {
-                number,
-                total,
-                instruction: instruction.to_string(),
-                state: StepState::Running,
-                cached: false,
-                output: Vec::new(),
-                image_id: None,
-                started_ms: now_ms,
-                finished_ms: None,
-            });
-            return;
+    fn running_step(&mut self) -> Option<&mut BuildStep> {
+        self.steps.last_mut().filter(|step| step.finished_ms.is_none())
+    }
+
+    fn push_output(&mut self, line: String) {
+        match self.running_step() {
+            Some(step) => step.output.push(line),
+            None if !line.trim().is_empty() => self.notes.push(line),
+            None => {}
         }
-        if let Some(id) = line.strip_prefix("Successfully built ") {
-            self.finish_running_step(now_ms);
-            self.image_id.get_or_insert_with(|| id.trim().to_string());
-            self.state = BuildState::Succeeded;
-            self.finished_ms = Some(now_ms);
-            return;
-        }
-        if let Some(tag) = line.strip_prefix("Successfully tagged ") {
-            self.tags.push(tag.trim().to_string());
-            return;
-        }
-        let Some(step) = self.steps.last_mut().filter(|step| step.finished_ms.is_none()) else {
-            if !line.trim().is_empty() {
-                self.notes.push(line.to_string());
-            }
-            return;
-        };
-        match line.strip_prefix(" ---> ") {
-            Some("Using cache") => {
-                step.cached = true;
-                step.state = StepState::Cached;
-            }
-            Some(rest) if rest.starts_with("Running in ") => {}
-            Some(rest) if is_short_id(rest.trim()) => {
-                step.image_id = Some(rest.trim().to_string());
-                step.state = StepState::Done;
-                step.finished_ms = Some(now_ms);
-            }
-            _ if line.starts_with("Removing intermediate container ") => {}
-            _ => step.output.push(line.to_string()),
+    }
+
+    fn flush_partial_line(&mut self) {
+        if !self.partial_line.is_empty() {
+            let line = std::mem::take(&mut self.partial_line);
+            self.push_output(line);
         }
     }
 
     fn finish_running_step(&mut self, now_ms: f64) {
-        if let Some(step) = self.steps.last_mut().filter(|step| step.finished_ms.is_none()) {
+        self.flush_partial_line();
+        if let Some(step) = self.running_step() {
             step.state = StepState::Done;
             step.finished_ms = Some(now_ms);
         }
     }
 }
 
-/// `Step 2/5 : RUN make` → (2, 5, "RUN make").
-fn parse_step_line(line: &str) -> Option<(usize, usize, &str)> {
-    let rest = line.strip_prefix("Step ")?;
-    let (counts, instruction) = rest.split_once(" : ")?;
-    let (number, total) = counts.split_once('/')?;
-    Some((number.trim().parse().ok()?, total.trim().parse().ok()?, instruction))
-}
-
-fn is_short_id(text: &str) -> bool {
-    let hex = text.strip_prefix("sha256:").unwrap_or(text);
-    hex.len() >= 12 && hex.bytes().all(|byte| byte.is_ascii_hexdigit())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use berth_shared::api::build::OutputStream;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    fn stream(text: &str) -> BuildMessage {
-        BuildMessage { stream: Some(text.to_string()), ..BuildMessage::default() }
+    use super::*;
+
+    fn at(time_ms: u64, event: BuildEvent) -> BuildJobEvent {
+        BuildJobEvent { time_ms, event }
+    }
+
+    fn step(number: usize, instruction: &str) -> BuildEvent {
+        BuildEvent::Step { number, total: 3, instruction: instruction.into(), line: Some(number), stage: 0 }
+    }
+
+    fn done(number: usize, image: &str, cached: bool, duration_ms: u64) -> BuildEvent {
+        BuildEvent::StepDone { number, image_id: image.into(), cached, duration_ms, layer_size: None }
+    }
+
+    fn output(text: &str) -> BuildEvent {
+        BuildEvent::Output { stream: OutputStream::Stdout, text: text.into() }
     }
 
     #[wasm_bindgen_test]
     fn steps_cached_running_done() {
         let mut progress = BuildProgress::started(0.0);
-        let messages = [
-            stream("Step 1/3 : FROM busybox\n"),
-            stream(" ---> 0123456789ab\n"),
-            stream("Step 2/3 : RUN echo made\n"),
-            stream(" ---> Running in fedcba987654\n"),
-            stream("ma"),
-            stream("de\n"),
-            stream("Removing intermediate container fedcba987654\n"),
-            stream(" ---> aaaaaaaaaaaa\n"),
-            stream("Step 3/3 : CMD [\"sh\"]\n"),
-            stream(" ---> Using cache\n"),
-            stream(" ---> bbbbbbbbbbbb\n"),
-            BuildMessage { aux: Some(serde_json::json!({"ID": "sha256:bbbb"})), ..BuildMessage::default() },
-            stream("Successfully built bbbbbbbbbbbb\n"),
-            stream("Successfully tagged demo:latest\n"),
+        let events = [
+            at(1, step(1, "FROM busybox")),
+            at(1, done(1, "sha256:base", false, 0)),
+            at(2, step(2, "RUN echo made")),
+            at(3, BuildEvent::Running { container_id: "c".into() }),
+            at(4, output("ma")),
+            at(5, output("de\nsecond")),
+            at(7, done(2, "sha256:aaaa", false, 5)),
+            at(8, step(3, "CMD [\"sh\"]")),
+            at(8, BuildEvent::Cached { image_id: "sha256:bbbb".into() }),
+            at(9, done(3, "sha256:bbbb", true, 1)),
+            at(9, BuildEvent::Built { image_id: "sha256:bbbb".into() }),
+            at(9, BuildEvent::Tagged { tag: "demo:latest".into() }),
         ];
-        for (time, message) in messages.iter().enumerate() {
-            progress.apply(message, time as f64);
+        for event in &events {
+            progress.apply(event);
         }
         progress.finish(100.0);
         assert_eq!(progress.state, BuildState::Succeeded);
         assert_eq!(progress.steps.len(), 3);
         assert_eq!(progress.total_steps(), Some(3));
         assert!(progress.steps.iter().all(|step| step.state == StepState::Done));
-        assert_eq!(progress.steps[1].output, vec!["made".to_string()]);
-        assert_eq!(progress.steps[1].duration_ms(100.0), 5.0);
-        assert!(progress.steps[2].cached);
+        assert_eq!(progress.steps[1].output, vec!["made".to_string(), "second".to_string()]);
+        // Durations are the daemon's, whenever the events are replayed.
+        assert_eq!(progress.steps[1].duration_ms(1000.0), 5.0);
+        assert!(progress.steps[2].cached && !progress.steps[1].cached);
+        assert_eq!(progress.steps[2].line, Some(3));
         assert_eq!(progress.image_id.as_deref(), Some("sha256:bbbb"));
         assert_eq!(progress.tags, vec!["demo:latest".to_string()]);
+        assert_eq!(progress.finished_ms, Some(9.0));
+        assert_eq!(progress.started_ms, 1.0, "the build's time is the daemon's, not the page's");
     }
 
     #[wasm_bindgen_test]
-    fn errors_fail_the_running_step() {
+    fn a_replay_mid_build_shows_the_running_step() {
         let mut progress = BuildProgress::started(0.0);
-        progress.apply(&stream("Step 1/2 : FROM busybox\n ---> 0123456789ab\nStep 2/2 : RUN false\n"), 1.0);
-        let error =
-            BuildMessage { error: Some("The command returned a non-zero code: 1".into()), ..Default::default() };
-        progress.apply(&error, 2.0);
+        for event in
+            [at(10, step(1, "FROM busybox")), at(10, done(1, "sha256:base", false, 0)), at(11, step(2, "RUN sleep 3"))]
+        {
+            progress.apply(&event);
+        }
+        assert_eq!(progress.state, BuildState::Running);
+        let running = progress.current_step().unwrap();
+        assert_eq!((running.number, running.state), (2, StepState::Running));
+        assert_eq!(running.duration_ms(1011.0), 1000.0, "a running step's time counts from the daemon's start");
+    }
+
+    #[wasm_bindgen_test]
+    fn failures_fail_the_running_step() {
+        let mut progress = BuildProgress::started(0.0);
+        for event in
+            [at(1, step(1, "FROM busybox")), at(1, done(1, "sha256:base", false, 0)), at(2, step(2, "RUN false"))]
+        {
+            progress.apply(&event);
+        }
+        let message = "The command '/bin/sh -c false' returned a non-zero code: 1".to_string();
+        progress.apply(&at(3, BuildEvent::Failed { message: message.clone(), line: Some(2), last_image_id: None }));
         assert_eq!(progress.state, BuildState::Failed);
         assert_eq!(progress.steps[1].state, StepState::Failed);
         assert_eq!(progress.steps[0].state, StepState::Done);
-        assert_eq!(progress.error.as_deref(), Some("The command returned a non-zero code: 1"));
+        assert_eq!(progress.error, Some(message));
     }
 
     #[wasm_bindgen_test]
     fn a_stream_cut_short_is_a_failure() {
         let mut progress = BuildProgress::started(0.0);
-        progress.apply(&stream("Step 1/2 : FROM busybox\n"), 1.0);
+        progress.apply(&at(1, step(1, "FROM busybox")));
         progress.finish(2.0);
         assert_eq!(progress.state, BuildState::Failed);
     }

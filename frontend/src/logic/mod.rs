@@ -1,9 +1,10 @@
 //! Browser-side logic with no DOM in it, each piece tested with wasm-bindgen-test:
 //!
 //! - [`tar`]: a ustar writer for the build context held in memory.
-//! - [`build_progress`]: Docker's legacy build JSON stream into steps with states, output and durations.
+//! - [`build_progress`]: a build job's typed events into steps with states, output and durations.
+//! - [`cache_prediction`]: the daemon's cache prediction as a mark per step and a summary.
 //! - [`log_frames`]: Docker's multiplexed log/attach frames (8-byte headers) into lines, incrementally.
-//! - [`json_lines`]: a byte stream of newline-separated JSON values (build and stats streams), incrementally.
+//! - [`json_lines`]: a byte stream of newline-separated JSON values (build events and stats streams), incrementally.
 //! - [`lint`]: berth-shared's Dockerfile lint, positioned for the editor (UTF-16 offsets).
 //! - [`compose_check`]: berth-shared's compose loader, its diagnostics positioned the same way.
 //! - [`compose_graph`]: the services graph of a compose project (depends_on and links), laid out by depth.
@@ -13,6 +14,7 @@
 //! - [`format`]: bytes, durations and timestamps for people.
 
 pub mod build_progress;
+pub mod cache_prediction;
 pub mod compose_check;
 pub mod compose_graph;
 pub mod compose_run;

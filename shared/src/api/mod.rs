@@ -2,11 +2,13 @@
 //! Berth's own wire types for what the Engine API does not cover.
 //!
 //! - [`build`]: typed build progress events (the legacy `docker build` JSON stream is rendered from them).
+//! - [`build_jobs`]: builds as daemon jobs a reloaded page rejoins, and the build cache's prediction.
 //! - [`compose`]: compose progress per service (`berth compose --progress json`, the playground's compose page).
 //! - [`layers`]: per-layer file trees, wasted space and image diffs.
 //! - [`terminal`]: the terminal websocket protocol.
 
 pub mod build;
+pub mod build_jobs;
 pub mod compose;
 pub mod layers;
 pub mod terminal;

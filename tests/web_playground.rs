@@ -9,25 +9,16 @@
 
 mod support;
 
-use std::error::Error;
-use std::future::Future;
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use fantoccini::{Client, Locator};
 use serde_json::json;
+use support::browser::{
+    browser, screenshot, script, target_dir, terminal_rows, text_of, wait_for, ChromeDriver, TestResult,
+};
 use support::Daemon;
 
-type TestResult<T = ()> = Result<T, Box<dyn Error>>;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// Builds and container starts run on a busy 2-core machine.
 const SLOW: Duration = Duration::from_secs(120);
 const QUICK: Duration = Duration::from_secs(20);
@@ -35,125 +26,6 @@ const QUICK: Duration = Duration::from_secs(20);
 const DOCKERFILE: &[&str] =
     &["FROM busybox", "RUN echo made-by-run > /made-by-run", "CMD echo hello-from-logs && exec sleep 1000"];
 const TAG: &str = "e2e/playground";
-
-/// `<target>`: the berth binary is `<target>/debug/berth`.
-fn target_dir() -> PathBuf {
-    let berth = Path::new(env!("CARGO_BIN_EXE_berth"));
-    berth.parent().and_then(Path::parent).map(Path::to_path_buf).expect("the berth binary lives in <target>/<profile>")
-}
-
-/// chromedriver (and the Chromium it starts) in a process group of its own, killed as a group on drop so that
-/// no browser outlives a failing test.
-struct ChromeDriver {
-    process: Child,
-    port: u16,
-}
-
-impl ChromeDriver {
-    fn start(log: &Path) -> ChromeDriver {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .expect("a free port for chromedriver");
-        let log_file = std::fs::File::create(log).expect("creating the chromedriver log");
-        let process = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|error| panic!("starting {CHROMEDRIVER} ({error}): run `cargo xtask setup`"));
-        let deadline = Instant::now() + QUICK;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port} within {QUICK:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        ChromeDriver { process, port }
-    }
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let group = Pid::from_raw(self.process.id() as i32);
-        let _ = killpg(group, Signal::SIGTERM);
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = killpg(group, Signal::SIGKILL);
-        let _ = self.process.wait();
-    }
-}
-
-async fn browser(driver: &ChromeDriver, profile: &Path) -> Client {
-    let options = json!({
-        "binary": CHROMIUM,
-        "args": [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--window-size=1440,900",
-            format!("--user-data-dir={}", profile.display()),
-        ],
-    });
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert("goog:chromeOptions".into(), options);
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session with headless Chromium")
-}
-
-/// Polls `check` until it gives a value or `timeout` passes; the error names `what` and the last observation.
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> TestResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, String>>,
-{
-    let deadline = Instant::now() + timeout;
-    let mut last = String::new();
-    loop {
-        match check().await {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => {}
-            Err(observed) => last = observed,
-        }
-        if Instant::now() > deadline {
-            return Err(format!("timed out after {timeout:?} waiting for {what}; last seen: {last}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Runs `script` in the page and returns its value as JSON.
-async fn script(client: &Client, script: &str) -> Result<serde_json::Value, String> {
-    client.execute(script, vec![]).await.map_err(|error| error.to_string())
-}
-
-/// The text of every row xterm's DOM renderer shows, with its non-breaking spaces as spaces, trimmed.
-async fn terminal_rows(client: &Client) -> Result<Vec<String>, String> {
-    let rows = script(
-        client,
-        "return Array.from(document.querySelectorAll('.xterm-rows > div'))
-             .map(row => row.textContent.replace(/\\u00a0/g, ' ').trim());",
-    )
-    .await?;
-    Ok(rows
-        .as_array()
-        .map(|rows| rows.iter().filter_map(|row| row.as_str().map(str::to_string)).collect())
-        .unwrap_or_default())
-}
-
-async fn screenshot(client: &Client, name: &str) -> TestResult {
-    let dir = target_dir().join("e2e/screenshots");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join(format!("{name}.png")), client.screenshot().await?)?;
-    Ok(())
-}
-
-async fn text_of(client: &Client, selector: &str) -> Result<String, String> {
-    let text =
-        script(client, &format!("const e = document.querySelector({selector:?}); return e ? e.innerText : null;"))
-            .await?;
-    text.as_str().map(str::to_string).ok_or_else(|| format!("no element {selector}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playground_edit_lint_build_layers_run_terminal_logs() {

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
-use support::browser::{
-    browser, screenshot, script, target_dir, terminal_rows, text_of, wait_for, ChromeDriver, TestResult,
-};
+use support::browser::{screenshot, script, terminal_rows, text_of, wait_for, Session, TestResult};
 use support::Daemon;
 
 /// Container starts and compose runs on a busy 2-core machine.
@@ -42,28 +40,9 @@ const FIXED_LAST_LINE: &str = "depends_on: [web]";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compose_page_validate_graph_up_terminal_down() {
-    let index = target_dir().join("web/index.html");
-    assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
-
-    let daemon = Daemon::start();
-    let e2e = target_dir().join("e2e");
-    let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
-    let driver = ChromeDriver::start(&profile.path().join("chromedriver.log"));
-    let client = browser(&driver, profile.path()).await;
-
-    let outcome = walk_through(&client, &daemon).await;
-    if outcome.is_err() {
-        let _ = screenshot(&client, "compose-failure").await;
-    }
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(error) = outcome {
-        panic!(
-            "{error}\n(screenshot: {}/e2e/screenshots/compose-failure.png)\n{}",
-            target_dir().display(),
-            daemon.log_tail()
-        );
-    }
+    let session = Session::start().await;
+    let outcome = walk_through(&session.client, &session.daemon).await;
+    session.finish(outcome, "compose-failure").await;
 }
 
 fn key(key: Key) -> String {

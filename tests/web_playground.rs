@@ -14,9 +14,7 @@ use std::time::Duration;
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::json;
-use support::browser::{
-    browser, screenshot, script, target_dir, terminal_rows, text_of, wait_for, ChromeDriver, TestResult,
-};
+use support::browser::{screenshot, script, terminal_rows, text_of, wait_for, Session, TestResult};
 use support::Daemon;
 
 /// Builds and container starts run on a busy 2-core machine.
@@ -29,24 +27,9 @@ const TAG: &str = "e2e/playground";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playground_edit_lint_build_layers_run_terminal_logs() {
-    let index = target_dir().join("web/index.html");
-    assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
-
-    let daemon = Daemon::start();
-    let e2e = target_dir().join("e2e");
-    let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
-    let driver = ChromeDriver::start(&profile.path().join("chromedriver.log"));
-    let client = browser(&driver, profile.path()).await;
-
-    let outcome = walk_through(&client, &daemon).await;
-    if outcome.is_err() {
-        let _ = screenshot(&client, "failure").await;
-    }
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(error) = outcome {
-        panic!("{error}\n(screenshot: {}/e2e/screenshots/failure.png)\n{}", target_dir().display(), daemon.log_tail());
-    }
+    let session = Session::start().await;
+    let outcome = walk_through(&session.client, &session.daemon).await;
+    session.finish(outcome, "failure").await;
 }
 
 async fn walk_through(client: &Client, daemon: &Daemon) -> TestResult {
@@ -258,28 +241,9 @@ async fn wait_for_predictions(client: &Client, what: &str, wanted: &[&str]) -> T
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_job_survives_a_reload_and_the_cache_is_predicted() {
-    let index = target_dir().join("web/index.html");
-    assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
-
-    let daemon = Daemon::start();
-    let e2e = target_dir().join("e2e");
-    let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
-    let driver = ChromeDriver::start(&profile.path().join("chromedriver.log"));
-    let client = browser(&driver, profile.path()).await;
-
-    let outcome = reload_and_predict(&client, &daemon).await;
-    if outcome.is_err() {
-        let _ = screenshot(&client, "failure-build-job").await;
-    }
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(error) = outcome {
-        panic!(
-            "{error}\n(screenshot: {}/e2e/screenshots/failure-build-job.png)\n{}",
-            target_dir().display(),
-            daemon.log_tail()
-        );
-    }
+    let session = Session::start().await;
+    let outcome = reload_and_predict(&session.client, &session.daemon).await;
+    session.finish(outcome, "failure-build-job").await;
 }
 
 async fn reload_and_predict(client: &Client, daemon: &Daemon) -> TestResult {

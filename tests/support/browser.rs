@@ -87,6 +87,45 @@ pub async fn browser(driver: &ChromeDriver, profile: &Path) -> Client {
         .expect("a WebDriver session with headless Chromium")
 }
 
+/// One browser test: a fresh daemon, chromedriver and a headless Chromium with a profile of its own.
+pub struct Session {
+    pub daemon: super::Daemon,
+    pub client: Client,
+    driver: ChromeDriver,
+    _profile: tempfile::TempDir,
+}
+
+impl Session {
+    /// Needs the web app built into `<target>/web`.
+    pub async fn start() -> Session {
+        let index = target_dir().join("web/index.html");
+        assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
+        let daemon = super::Daemon::start();
+        let e2e = target_dir().join("e2e");
+        let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
+        let driver = ChromeDriver::start(&profile.path().join("chromedriver.log"));
+        let client = browser(&driver, profile.path()).await;
+        Session { daemon, client, driver, _profile: profile }
+    }
+
+    /// Closes the browser; a failed `outcome` leaves the screenshot `<failure_shot>.png` and fails the test with the
+    /// error and the daemon's log.
+    pub async fn finish(self, outcome: TestResult, failure_shot: &str) {
+        if outcome.is_err() {
+            let _ = screenshot(&self.client, failure_shot).await;
+        }
+        let _ = self.client.close().await;
+        drop(self.driver);
+        if let Err(error) = outcome {
+            panic!(
+                "{error}\n(screenshot: {}/e2e/screenshots/{failure_shot}.png)\n{}",
+                target_dir().display(),
+                self.daemon.log_tail()
+            );
+        }
+    }
+}
+
 /// Polls `check` until it gives a value or `timeout` passes; the error names `what` and the last observation.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> TestResult<T>
 where

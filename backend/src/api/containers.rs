@@ -15,7 +15,7 @@ use bollard_stubs::models::{
 use chrono::{TimeZone, Utc};
 use serde::Deserialize;
 
-use super::container_views::{inspect, matches_filters, parse_filters, summary};
+use super::container_views::{inspect, matches_filters, parse_filters, summary, validate_container_filters};
 use super::error::{ApiError, ApiResult};
 use super::streams::{channel_body, frame, MULTIPLEXED, RAW};
 use super::{flag, parse_json};
@@ -47,13 +47,14 @@ pub struct ListQuery {
 pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
     let all = flag(&query.all);
     let filters = parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
+    validate_container_filters(&filters).map_err(ApiError::bad_request)?;
     let mut out = Vec::new();
     for container in engine.containers() {
         let status_filtered = filters.contains_key("status");
         if !all && !status_filtered && !container.status().is_running() {
             continue;
         }
-        if !matches_filters(&container, &filters).map_err(ApiError::bad_request)? {
+        if !matches_filters(&container, &filters) {
             continue;
         }
         out.push(summary(&container, engine.network_view(&container)));

@@ -25,6 +25,39 @@ const DOCKERFILE: &[&str] =
     &["FROM busybox", "RUN echo made-by-run > /made-by-run", "CMD echo hello-from-logs && exec sleep 1000"];
 const TAG: &str = "e2e/playground";
 
+/// The app's files go out brotli- or gzip-compressed as the browser asks (copies `cargo xtask web` wrote), the
+/// wasm included; a client that asks for neither gets the file as it is.
+#[test]
+fn the_app_is_served_precompressed() {
+    let daemon = Daemon::start();
+    let index = support::http_get(daemon.http_addr(), "/");
+    let wasm = index.split(['"', '\'']).find(|part| part.ends_with(".wasm")).expect("index.html names the wasm");
+    let raw =
+        std::fs::read(support::target_dir().join("web").join(wasm.trim_start_matches('/'))).expect("the built wasm");
+    for (accept, expected) in [("br, gzip", Some("br")), ("gzip", Some("gzip")), ("identity", None)] {
+        let (head, body) = get_bytes(daemon.http_addr(), wasm, accept);
+        let encoding = head
+            .lines()
+            .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-encoding: ").map(str::to_string));
+        assert_eq!(encoding.as_deref(), expected, "Accept-Encoding: {accept}\n{head}");
+        match expected {
+            Some(_) => assert!(body.len() < raw.len() / 2, "{accept}: {} of {} bytes", body.len(), raw.len()),
+            None => assert_eq!(body, raw),
+        }
+    }
+}
+
+/// GET over HTTP/1.0 with an Accept-Encoding: the response head as text and the body as bytes.
+fn get_bytes(address: &str, path: &str, accept_encoding: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\nAccept-Encoding: {accept_encoding}\r\n\r\n").expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read");
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    (String::from_utf8_lossy(&response[..split]).into_owned(), response[split + 4..].to_vec())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playground_edit_lint_build_layers_run_terminal_logs() {
     let session = Session::start().await;

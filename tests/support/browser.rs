@@ -6,7 +6,7 @@ use std::error::Error;
 use std::future::Future;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,17 +15,13 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
 
+pub use super::target_dir;
+
 pub type TestResult<T = ()> = Result<T, Box<dyn Error>>;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const DRIVER_STARTUP: Duration = Duration::from_secs(20);
-
-/// `<target>`: the berth binary is `<target>/debug/berth`.
-pub fn target_dir() -> PathBuf {
-    let berth = Path::new(env!("CARGO_BIN_EXE_berth"));
-    berth.parent().and_then(Path::parent).map(Path::to_path_buf).expect("the berth binary lives in <target>/<profile>")
-}
 
 /// chromedriver (and the Chromium it starts) in a process group of its own, killed as a group on drop so that
 /// no browser outlives a failing test.

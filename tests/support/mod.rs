@@ -296,7 +296,7 @@ impl Drop for Daemon {
 }
 
 /// Cargo's target dir, found from the daemon binary: `<target>/debug/berth`.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     Path::new(BERTH)
         .parent()
         .and_then(Path::parent)

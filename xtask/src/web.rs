@@ -27,7 +27,11 @@ pub fn web(workspace: &Workspace) -> Result<()> {
     let stamp = workspace.target.join("web.stamp");
     let dist = workspace.web_dist();
     let bundles_present = GENERATED_BUNDLES.iter().all(|bundle| workspace.frontend().join(bundle).exists());
-    if dist.join("index.html").exists() && bundles_present && newer_than(&web_inputs(workspace), &stamp).is_none() {
+    if dist.join("index.html").exists()
+        && bundles_present
+        && is_precompressed(&dist)
+        && newer_than(&web_inputs(workspace), &stamp).is_none()
+    {
         println!("xtask web: {} is up to date", dist.display());
         return Ok(());
     }
@@ -52,26 +56,95 @@ pub fn web(workspace: &Workspace) -> Result<()> {
             .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
     )?;
 
+    let sizes = precompress(&dist)?;
+
     // Dated when the build started, so that an edit made while trunk ran still counts as newer.
     std::fs::write(&stamp, "<target>/web was built from the inputs as of this file's mtime\n")
         .and_then(|()| std::fs::File::options().write(true).open(&stamp))
         .and_then(|file| file.set_modified(build_started))
         .with_context(|| format!("writing {}", stamp.display()))?;
 
-    let wasm_bytes: u64 = std::fs::read_dir(&dist)
-        .with_context(|| format!("reading {}", dist.display()))?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "wasm"))
-        .filter_map(|entry| entry.metadata().ok())
-        .map(|metadata| metadata.len())
-        .sum();
     println!(
-        "xtask web: built {} ({} KB of wasm) in {:.1} s",
+        "xtask web: built {} ({} KB of wasm; {} KB gzip, {} KB brotli as served) in {:.1} s",
         dist.display(),
-        wasm_bytes / 1024,
+        sizes.wasm / 1024,
+        sizes.wasm_gzip / 1024,
+        sizes.wasm_brotli / 1024,
         started.elapsed().as_secs_f32()
     );
     Ok(())
+}
+
+/// Extensions of the files the daemon serves precompressed (tower-http's ServeDir picks `.br` or `.gz` by the
+/// request's Accept-Encoding).
+const COMPRESSED_EXTENSIONS: &[&str] = &["wasm", "js", "css", "html"];
+
+struct WasmSizes {
+    wasm: u64,
+    wasm_gzip: u64,
+    wasm_brotli: u64,
+}
+
+/// Writes `<file>.gz` (gzip -9) and `<file>.br` (brotli, quality 11) beside each served file of the app, once per
+/// build, so that the daemon never compresses per request.
+fn precompress(dist: &Path) -> Result<WasmSizes> {
+    let mut sizes = WasmSizes { wasm: 0, wasm_gzip: 0, wasm_brotli: 0 };
+    for path in served_files(dist)? {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gzip, &bytes)?;
+        let gzip = gzip.finish()?;
+        let mut brotli = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+        brotli::BrotliCompress(&mut bytes.as_slice(), &mut brotli, &params)?;
+        write_beside(&path, "gz", &gzip)?;
+        write_beside(&path, "br", &brotli)?;
+        if path.extension().is_some_and(|ext| ext == "wasm") {
+            sizes.wasm += bytes.len() as u64;
+            sizes.wasm_gzip += gzip.len() as u64;
+            sizes.wasm_brotli += brotli.len() as u64;
+        }
+    }
+    Ok(sizes)
+}
+
+fn served_files(dist: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dist.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path
+                .extension()
+                .and_then(|ext| ext.to_str())
+                .is_some_and(|ext| COMPRESSED_EXTENSIONS.contains(&ext))
+            {
+                files.push(path);
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// `<path>.<extension>`: the compressed copy of a served file.
+fn compressed_copy(path: &Path, extension: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{extension}"));
+    PathBuf::from(name)
+}
+
+fn write_beside(path: &Path, extension: &str, bytes: &[u8]) -> Result<()> {
+    let copy = compressed_copy(path, extension);
+    std::fs::write(&copy, bytes).with_context(|| format!("writing {}", copy.display()))
+}
+
+/// Whether every served file of the app has its compressed copies (a dist built before precompression has not).
+fn is_precompressed(dist: &Path) -> bool {
+    served_files(dist).is_ok_and(|files| {
+        files.iter().all(|file| ["gz", "br"].iter().all(|extension| compressed_copy(file, extension).exists()))
+    })
 }
 
 /// Written by trunk's pre_build hook (esbuild, `npm run bundle` in frontend/) on every build: outputs, not inputs.

@@ -71,7 +71,10 @@ pub fn attach_web_app(router: Router, web_dir: Option<PathBuf>) -> Router {
             match web_dir {
                 Some(dir) => {
                     let index = dir.join("index.html");
-                    match ServeDir::new(dir).fallback(ServeFile::new(index)).oneshot(request).await {
+                    // `cargo xtask web` writes .br and .gz copies beside each file.
+                    let index = ServeFile::new(index).precompressed_br().precompressed_gzip();
+                    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip().fallback(index);
+                    match files.oneshot(request).await {
                         Ok(response) => response.into_response(),
                         Err(never) => match never {},
                     }

@@ -24,6 +24,7 @@ use super::image_meta::{ImageMeta, MetaStore};
 use super::progress::{Progress, Utf8Chunker};
 use super::BuildOptions;
 use crate::engine::{Engine, EngineError, Output, StreamKind, WaitCondition};
+use crate::image::archive::clean_abs;
 use crate::image::{HistoryEntry, Image, ImageConfigChanges};
 
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
@@ -378,7 +379,7 @@ impl<'a> Executor<'a> {
                 let path = value(word)?;
                 let current = state.config().working_dir().clone().unwrap_or_else(|| "/".into());
                 let path = if path.starts_with('/') { path } else { format!("{current}/{path}") };
-                let path = archive_clean(&path);
+                let path = clean_abs(&path);
                 self.workdir(state, path, line).await
             }
             Command::Env(pairs) => {
@@ -879,7 +880,7 @@ impl<'a> Executor<'a> {
             dest_written.clone()
         } else {
             let trailing = dest_written.ends_with('/') || dest_written == "." || dest_written.ends_with("/.");
-            let joined = archive_clean(&format!("{workdir}/{dest_written}"));
+            let joined = clean_abs(&format!("{workdir}/{dest_written}"));
             if trailing && !joined.ends_with('/') {
                 format!("{joined}/")
             } else {
@@ -1082,21 +1083,6 @@ fn quote(value: &str) -> String {
     }
 }
 
-/// A container path cleaned lexically (`/a/../b/` → `/b`).
-fn archive_clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
 /// Build containers (RUN, COPY workspaces) never run the image's HEALTHCHECK, as in Docker's builder.
 fn no_healthcheck() -> HealthConfig {
     HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() }
@@ -1126,7 +1112,7 @@ mod tests {
 
     #[test]
     fn paths_are_cleaned() {
-        assert_eq!(archive_clean("/app/../srv/./x/"), "/srv/x");
-        assert_eq!(archive_clean("/"), "/");
+        assert_eq!(clean_abs("/app/../srv/./x/"), "/srv/x");
+        assert_eq!(clean_abs("/"), "/");
     }
 }

@@ -8,6 +8,7 @@ use std::io::Read;
 
 use berth_shared::api::layers::{efficiency, ChangeKind, EntryType, FileChange, ImageDiff, ImageLayers, LayerSummary};
 
+use super::archive::clean_abs;
 use super::error::ImageError;
 use super::layer::{WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 
@@ -35,20 +36,6 @@ fn corrupt(reason: impl ToString) -> ImageError {
     ImageError::Corrupt { what: "layer tar".to_string(), reason: reason.to_string() }
 }
 
-fn clean(raw: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in raw.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
 /// Reads the entries of a layer tar (uncompressed), without reading file contents into memory.
 pub fn read_layer(reader: impl Read) -> Result<Vec<LayerEntry>, ImageError> {
     let mut archive = tar::Archive::new(reader);
@@ -57,7 +44,7 @@ pub fn read_layer(reader: impl Read) -> Result<Vec<LayerEntry>, ImageError> {
         let entry = entry.map_err(corrupt)?;
         let header = entry.header();
         let raw = entry.path().map_err(corrupt)?.to_string_lossy().into_owned();
-        let path = clean(&raw);
+        let path = clean_abs(&raw);
         let (parent, name) = match path.rsplit_once('/') {
             Some((parent, name)) => (if parent.is_empty() { "/" } else { parent }, name),
             None => ("/", path.as_str()),

@@ -51,7 +51,8 @@ fn the_app_is_served_precompressed() {
 fn get_bytes(address: &str, path: &str, accept_encoding: &str) -> (String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\nAccept-Encoding: {accept_encoding}\r\n\r\n").expect("send");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\nAccept-Encoding: {accept_encoding}\r\n\r\n")
+        .expect("send");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("read");
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");

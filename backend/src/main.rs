@@ -1,7 +1,7 @@
 //! The `berth` binary: `berth serve` runs the daemon; `berth compose` drives a compose project through it; `berth init` (hidden) is the first process of every container.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -18,28 +18,52 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon: the Engine API on a unix socket and over HTTP, plus the web playground.
-    Serve {
-        /// Where images, containers and volumes are kept.
-        #[arg(long, default_value = "/var/lib/berth")]
-        root: PathBuf,
-        /// The Engine API's unix socket (DOCKER_HOST=unix://PATH).
-        #[arg(long, default_value = "/run/berth.sock")]
-        socket: PathBuf,
-        /// Address for the web app and the same API over HTTP.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        http: SocketAddr,
-        /// The built web app (default: `<dir of this binary>/../web`).
-        #[arg(long)]
-        web_dir: Option<PathBuf>,
-        /// The Linux bridge of the default `bridge` network (also names the daemon's iptables chains).
-        #[arg(long, default_value = "berth0")]
-        bridge_name: String,
-        /// The default `bridge` network's subnet.
-        #[arg(long, default_value = "10.88.0.0/16")]
-        bridge_subnet: berth::network::Subnet,
-    },
+    Serve(ServeArgs),
     /// Run a compose project against the daemon (a client of its Engine API, like docker compose).
     Compose(compose::ComposeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Where images, containers and volumes are kept.
+    #[arg(long, default_value = "/var/lib/berth")]
+    root: PathBuf,
+    /// The Engine API's unix socket (DOCKER_HOST=unix://PATH), mode 0660: root's, and --socket-group's.
+    #[arg(long, default_value = "/run/berth.sock")]
+    socket: PathBuf,
+    /// The group that may use the unix socket besides root (like dockerd's `docker` group).
+    #[arg(long, value_name = "GROUP")]
+    socket_group: Option<String>,
+    /// Address for the web app and the same API over HTTP.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// A name the HTTP port is reached by, besides its address, localhost and the machine's hostname (repeatable).
+    /// Requests for any other Host are refused (DNS rebinding).
+    #[arg(long = "http-host", value_name = "NAME")]
+    http_hosts: Vec<String>,
+    /// A web origin besides the daemon's own allowed to call the HTTP port, e.g. https://class.example.org
+    /// (repeatable). Requests from any other origin are refused.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    allowed_origins: Vec<String>,
+    /// The built web app (default: `<dir of this binary>/../web`).
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
+    /// The Linux bridge of the default `bridge` network (also names the daemon's iptables chains).
+    #[arg(long, default_value = "berth0")]
+    bridge_name: String,
+    /// The default `bridge` network's subnet.
+    #[arg(long, default_value = "10.88.0.0/16")]
+    bridge_subnet: berth::network::Subnet,
+}
+
+/// `scheme://host[:port]` and nothing more, as browsers send it in `Origin`.
+fn parse_origin(value: &str) -> Result<String, String> {
+    let value = value.trim_end_matches('/');
+    let (scheme, rest) = value.split_once("://").ok_or("an origin looks like https://host[:port]")?;
+    if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        return Err("an origin looks like https://host[:port], without a path".into());
+    }
+    Ok(value.to_string())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,12 +73,12 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { root, socket, http, web_dir, bridge_name, bridge_subnet } => {
-            if bridge_name.is_empty() || bridge_name.len() > 15 || bridge_name.contains(['/', ' ']) {
+        Command::Serve(args) => {
+            let name = &args.bridge_name;
+            if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
                 anyhow::bail!("--bridge-name must be a valid interface name of at most 15 characters");
             }
-            let network = berth::network::NetworkConfig { bridge_name, bridge_subnet };
-            serve(root, socket, http, web_dir, network)
+            serve(args)
         }
         Command::Compose(args) => {
             let code = compose::run(args)?;
@@ -63,13 +87,33 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(
-    root: PathBuf,
-    socket: PathBuf,
-    http: SocketAddr,
-    web_dir: Option<PathBuf>,
-    network: berth::network::NetworkConfig,
-) -> anyhow::Result<()> {
+/// Only root, and the --socket-group if one is given, may connect: the socket is the whole Engine API.
+fn restrict_socket(socket: &Path, group: Option<&str>) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Some(group) = group {
+        let gid = nix::unistd::Group::from_name(group)
+            .with_context(|| format!("look up group {group}"))?
+            .with_context(|| format!("--socket-group {group}: no such group"))?
+            .gid;
+        nix::unistd::chown(socket, None, Some(gid)).with_context(|| format!("chgrp {group} {}", socket.display()))?;
+    }
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod 0660 {}", socket.display()))
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs {
+        root,
+        socket,
+        socket_group,
+        http,
+        http_hosts,
+        allowed_origins,
+        web_dir,
+        bridge_name,
+        bridge_subnet,
+    } = args;
+    let network = berth::network::NetworkConfig { bridge_name, bridge_subnet };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -84,13 +128,15 @@ fn serve(
         }
         let _ = std::fs::remove_file(&socket);
         let unix = tokio::net::UnixListener::bind(&socket).with_context(|| format!("bind {}", socket.display()))?;
+        restrict_socket(&socket, socket_group.as_deref())?;
         let tcp = tokio::net::TcpListener::bind(http).await.with_context(|| format!("bind {http}"))?;
         // The playground's compose commands run as children in the project's folder: they need an absolute path.
         let socket_path = socket.canonicalize().unwrap_or_else(|_| socket.clone());
         berth::playground::compose::set_daemon_host(format!("unix://{}", socket_path.display()));
         tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), "berth is serving");
         let unix_server = axum::serve(unix, berth::api::service(engine.clone(), web_dir.clone()));
-        let tcp_server = axum::serve(tcp, berth::api::service(engine.clone(), web_dir));
+        let guard = berth::api::HttpGuard::new(http, &http_hosts, &allowed_origins);
+        let tcp_server = axum::serve(tcp, berth::api::http_service(engine.clone(), web_dir, guard));
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {

@@ -250,6 +250,11 @@ impl Daemon {
     }
 
     /// The last lines of the daemon log, headed so that it stands out in a panic message.
+    /// Everything the daemon logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     pub fn log_tail(&self) -> String {
         const LINES: usize = 60;
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -403,7 +408,7 @@ pub fn http_get(address: &str, path: &str) -> String {
         let attempt = (|| -> std::io::Result<String> {
             let mut stream = std::net::TcpStream::connect(address)?;
             stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-            write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+            write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
             let mut response = String::new();
             stream.read_to_string(&mut response)?;
             Ok(response)

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc};
 
+use super::body::{parse_json, require_json};
 use super::error::{ApiError, ApiResult};
+use super::flag;
 use super::streams::{channel_body, frame, hijack, wants_upgrade, AsyncReadWrite, MULTIPLEXED, RAW};
-use super::{flag, parse_json};
 use crate::engine::logs::LogsOptions;
 use crate::engine::{Engine, Output, Status, StdinMessage, StreamKind};
 
@@ -244,7 +245,8 @@ pub async fn exec_start(
     let body = axum::body::to_bytes(std::mem::take(request.body_mut()), 1 << 20)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let start: ExecStartBody = if body.is_empty() { ExecStartBody::default() } else { parse_json(&body)? };
+    require_json(request.headers(), !body.is_empty())?;
+    let start: ExecStartBody = parse_json(&body)?;
     engine.exec_check(&id)?;
     let tty = exec.config.tty.unwrap_or(false) || start.tty.unwrap_or(false);
     let wanted =

@@ -16,6 +16,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use super::body::require_tar;
 use super::error::{ApiError, ApiResult};
 use super::flag;
 use super::images::url_pairs;
@@ -110,6 +111,7 @@ pub(super) fn context(
 /// Starts a build job and answers with Docker's legacy stream rendered from its events. A client that goes
 /// away does not stop the build.
 pub async fn build(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+    require_tar(request.headers())?;
     let (options, quiet, remote) = options(request.uri().query().unwrap_or(""))?;
     let context = context(&engine, remote, request);
     let job = engine.builds.start(engine.clone(), options, context);

@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use berth_shared::api::compose::ComposeProgress;
 use tokio::sync::mpsc;
 
+use super::body::require_tar;
 use super::error::{ApiError, ApiResult};
 use super::streams::{channel_body, streaming};
 use crate::engine::Engine;
@@ -42,7 +43,13 @@ fn join_error(error: tokio::task::JoinError) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 
-pub async fn up(State(engine): State<Arc<Engine>>, Path(project): Path<String>, body: Bytes) -> ApiResult<Response> {
+pub async fn up(
+    State(engine): State<Arc<Engine>>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    require_tar(&headers)?;
     let name = playground::check_name(&project)?;
     let guard = playground::claim(&name)?;
     let dir = playground::project_dir(&engine.root, &name);

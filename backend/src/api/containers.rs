@@ -15,10 +15,11 @@ use bollard_stubs::models::{
 use chrono::{TimeZone, Utc};
 use serde::Deserialize;
 
+use super::body::JsonBody;
 use super::container_views::{inspect, matches_filters, parse_filters, summary, validate_container_filters};
 use super::error::{ApiError, ApiResult};
+use super::flag;
 use super::streams::{channel_body, frame, MULTIPLEXED, RAW};
-use super::{flag, parse_json};
 use crate::engine::logs::LogsOptions;
 use crate::engine::{Engine, WaitCondition};
 
@@ -30,9 +31,8 @@ pub struct CreateQuery {
 pub async fn create(
     State(engine): State<Arc<Engine>>,
     Query(query): Query<CreateQuery>,
-    body: Bytes,
+    JsonBody(body): JsonBody<ContainerCreateBody>,
 ) -> ApiResult<Response> {
-    let body: ContainerCreateBody = parse_json(&body)?;
     let (id, warnings) = engine.create(query.name.as_deref(), body).await?;
     Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id, warnings })).into_response())
 }
@@ -290,8 +290,11 @@ pub async fn rename(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn update(State(engine): State<Arc<Engine>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
-    let update: ContainerUpdateBody = parse_json(&body)?;
+pub async fn update(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    JsonBody(update): JsonBody<ContainerUpdateBody>,
+) -> ApiResult<Response> {
     let warnings = engine.update(&id, update).await?;
     Ok(Json(ContainerUpdateResponse { warnings: Some(warnings) }).into_response())
 }

@@ -2,19 +2,21 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::ExecConfig;
 
+use super::body::JsonBody;
 use super::error::ApiResult;
-use super::parse_json;
 use crate::engine::Engine;
 
-pub async fn create(State(engine): State<Arc<Engine>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
-    let config: ExecConfig = parse_json(&body)?;
+pub async fn create(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    JsonBody(config): JsonBody<ExecConfig>,
+) -> ApiResult<Response> {
     let exec_id = engine.exec_create(&id, config)?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": exec_id }))).into_response())
 }

@@ -329,6 +329,8 @@ pub struct CommitQuery {
 }
 
 pub async fn commit(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+    // The body (a container config) is not used, but dockerd refuses it unless it is JSON.
+    super::body::require_json(request.headers(), super::body::announces_body(request.headers()))?;
     let raw_query = request.uri().query().unwrap_or("").to_string();
     let query: CommitQuery =
         serde_urlencoded::from_str(&raw_query).map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -4,6 +4,7 @@
 
 mod archive;
 mod attach;
+mod body;
 mod build;
 mod build_jobs;
 mod compose;
@@ -11,6 +12,7 @@ mod container_views;
 mod containers;
 mod error;
 mod exec;
+mod http_guard;
 mod images;
 mod networks;
 mod layers;
@@ -26,9 +28,9 @@ use std::sync::Arc;
 use axum::extract::Request;
 use axum::routing::{get, head, post};
 use axum::Router;
-use serde::de::DeserializeOwned;
 
 pub use error::ApiError;
+pub use http_guard::HttpGuard;
 
 use crate::engine::Engine;
 
@@ -38,14 +40,6 @@ pub const MIN_API_VERSION: &str = "1.24";
 /// Docker's boolean query values: `1`, `true`, `True`.
 pub(crate) fn flag(value: &Option<String>) -> bool {
     matches!(value.as_deref(), Some("1") | Some("true") | Some("True") | Some("yes"))
-}
-
-/// Parses a JSON body; an empty body is the type's default (clients send none for many POSTs).
-pub(crate) fn parse_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 /// `?h=&w=` of the container and exec resize endpoints; Docker's defaults when absent.
@@ -148,10 +142,22 @@ pub fn router(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Router {
 /// The router behind the version-stripping rewrite, as `axum::serve` takes it.
 pub type Service = axum::routing::IntoMakeService<tower::util::MapRequest<Router, fn(Request) -> Request>>;
 
-/// The router with version stripping in front, ready for `axum::serve`.
+/// The unix socket's service: the router with version stripping in front. The socket's file mode is its access
+/// control.
 pub fn service(engine: Arc<Engine>, web_dir: Option<PathBuf>) -> Service {
+    serve_router(router(engine, web_dir))
+}
+
+/// The HTTP port's service: the same router behind the guard against foreign web pages and DNS rebinding.
+pub fn http_service(engine: Arc<Engine>, web_dir: Option<PathBuf>, guard: HttpGuard) -> Service {
+    let guarded =
+        router(engine, web_dir).layer(axum::middleware::from_fn_with_state(Arc::new(guard), http_guard::guard));
+    serve_router(guarded)
+}
+
+fn serve_router(router: Router) -> Service {
     use tower::ServiceExt as _;
-    let app = router(engine, web_dir).map_request(strip_version as fn(Request) -> Request);
+    let app = router.map_request(strip_version as fn(Request) -> Request);
     axum::ServiceExt::<Request>::into_make_service(app)
 }
 

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,9 +14,9 @@ use bollard_stubs::models::{
 use chrono::SecondsFormat;
 use serde::Deserialize;
 
+use super::body::JsonBody;
 use super::container_views::parse_filters;
 use super::error::{ApiError, ApiResult};
-use super::parse_json;
 use crate::engine::{labels_match, Engine};
 use crate::network::NetworkRecord;
 
@@ -127,8 +126,10 @@ pub async fn inspect(State(engine): State<Arc<Engine>>, Path(id): Path<String>) 
     Ok(Json(view(&network)).into_response())
 }
 
-pub async fn create(State(engine): State<Arc<Engine>>, body: Bytes) -> ApiResult<Response> {
-    let request: NetworkCreateRequest = parse_json(&body)?;
+pub async fn create(
+    State(engine): State<Arc<Engine>>,
+    JsonBody(request): JsonBody<NetworkCreateRequest>,
+) -> ApiResult<Response> {
     let record = engine.network_create(&request).await?;
     Ok((StatusCode::CREATED, Json(NetworkCreateResponse { id: record.id, warning: String::new() })).into_response())
 }
@@ -138,8 +139,11 @@ pub async fn delete(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn connect(State(engine): State<Arc<Engine>>, Path(id): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
-    let request: NetworkConnectRequest = parse_json(&body)?;
+pub async fn connect(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<NetworkConnectRequest>,
+) -> ApiResult<StatusCode> {
     engine.network_connect(&id, &request.container, request.endpoint_config).await?;
     Ok(StatusCode::OK)
 }
@@ -147,9 +151,8 @@ pub async fn connect(State(engine): State<Arc<Engine>>, Path(id): Path<String>, 
 pub async fn disconnect(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(request): JsonBody<NetworkDisconnectRequest>,
 ) -> ApiResult<StatusCode> {
-    let request: NetworkDisconnectRequest = parse_json(&body)?;
     engine.network_disconnect(&id, &request.container).await?;
     Ok(StatusCode::OK)
 }

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,9 +11,10 @@ use bollard_stubs::models::{Volume, VolumeCreateRequest, VolumeListResponse, Vol
 use chrono::SecondsFormat;
 use serde::Deserialize;
 
+use super::body::JsonBody;
 use super::container_views::parse_filters;
 use super::error::{ApiError, ApiResult};
-use super::{flag, parse_json};
+use super::flag;
 use crate::engine::{labels_match, Engine, VolumeRecord};
 
 fn view(engine: &Engine, volume: &VolumeRecord) -> Volume {
@@ -62,8 +62,10 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<FilterQ
     Ok(Json(VolumeListResponse { volumes: Some(volumes), warnings: Some(Vec::new()) }).into_response())
 }
 
-pub async fn create(State(engine): State<Arc<Engine>>, body: Bytes) -> ApiResult<Response> {
-    let request: VolumeCreateRequest = parse_json(&body)?;
+pub async fn create(
+    State(engine): State<Arc<Engine>>,
+    JsonBody(request): JsonBody<VolumeCreateRequest>,
+) -> ApiResult<Response> {
     let volume = engine.volume_create(
         request.name.as_deref(),
         request.driver.as_deref(),

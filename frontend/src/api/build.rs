@@ -3,14 +3,14 @@
 //! the id and follows the same job again. The cache prediction takes the same tar.
 
 use berth_shared::api::build_jobs::{BuildJobCreated, BuildJobEvent, BuildPrediction};
-use gloo_net::http::Request;
+use gloo_net::http::{Method, Request};
 use js_sys::Uint8Array;
 
 use super::{encode, send, stream, DaemonError};
 use crate::logic::json_lines::JsonLines;
 
 fn tar_request(url: &str, context_tar: &[u8]) -> Result<Request, gloo_net::Error> {
-    Request::post(url).header("Content-Type", "application/x-tar").body(Uint8Array::from(context_tar))
+    super::request(Method::POST, url).header("Content-Type", "application/x-tar").body(Uint8Array::from(context_tar))
 }
 
 /// Starts a build of the context, tagged `tag`; returns the job id.

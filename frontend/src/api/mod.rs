@@ -16,8 +16,9 @@ pub mod stream;
 pub mod system;
 pub mod terminal;
 
+use berth_shared::api::CLIENT_HEADER;
 use bollard_stubs::models::ErrorResponse;
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -54,6 +55,15 @@ pub(crate) fn error_message(status: u16, status_text: &str, body: &str) -> Daemo
     DaemonError::Status { status, message }
 }
 
+/// Every request the page makes names itself with [`CLIENT_HEADER`]: the daemon's HTTP port refuses the
+/// playground's state-changing calls without it, which a foreign page cannot forge.
+pub(crate) fn request(method: Method, url: &str) -> RequestBuilder {
+    RequestBuilder::new(url).method(method).header(CLIENT_HEADER, CLIENT_NAME)
+}
+
+/// The value of [`CLIENT_HEADER`]: only its presence is checked.
+pub(crate) const CLIENT_NAME: &str = "berth-playground";
+
 async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, DaemonError> {
     let request = request.map_err(|error| DaemonError::Browser(error.to_string()))?;
     let response = request.send().await.map_err(|error| DaemonError::Unreachable(error.to_string()))?;
@@ -65,22 +75,22 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, Dae
 }
 
 pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, DaemonError> {
-    let response = send(Request::get(url).build()).await?;
+    let response = send(request(Method::GET, url).build()).await?;
     response.json::<T>().await.map_err(|error| DaemonError::Decode(error.to_string()))
 }
 
 pub async fn post_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, DaemonError> {
-    let response = send(Request::post(url).json(body)).await?;
+    let response = send(request(Method::POST, url).json(body)).await?;
     response.json::<T>().await.map_err(|error| DaemonError::Decode(error.to_string()))
 }
 
 /// A POST whose answer carries nothing the page needs (204 or a body to ignore).
 pub async fn post(url: &str) -> Result<(), DaemonError> {
-    send(Request::post(url).build()).await.map(|_| ())
+    send(request(Method::POST, url).build()).await.map(|_| ())
 }
 
 pub async fn delete(url: &str) -> Result<(), DaemonError> {
-    send(RequestBuilder::new(url).method(gloo_net::http::Method::DELETE).build()).await.map(|_| ())
+    send(request(Method::DELETE, url).build()).await.map(|_| ())
 }
 
 /// Percent-encodes a path segment or query value (image names carry `/` and `:`).

@@ -7,7 +7,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, ReadableStreamDefaultReader, RequestInit, Response};
 
-use super::{error_message, DaemonError};
+use berth_shared::api::CLIENT_HEADER;
+
+use super::{error_message, DaemonError, CLIENT_NAME};
 
 pub struct BodyStream {
     reader: ReadableStreamDefaultReader,
@@ -35,12 +37,13 @@ pub async fn open(method: &str, url: &str, body: Option<(&[u8], &str)>) -> Resul
     let init = RequestInit::new();
     init.set_method(method);
     init.set_signal(Some(&abort.signal()));
+    let headers = web_sys::Headers::new().map_err(|error| browser_error("Headers", error))?;
+    headers.set(CLIENT_HEADER, CLIENT_NAME).map_err(|error| browser_error("Headers", error))?;
     if let Some((bytes, content_type)) = body {
         init.set_body(&Uint8Array::from(bytes).into());
-        let headers = web_sys::Headers::new().map_err(|error| browser_error("Headers", error))?;
         headers.set("Content-Type", content_type).map_err(|error| browser_error("Headers", error))?;
-        init.set_headers(&headers.into());
     }
+    init.set_headers(&headers.into());
     let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await
         .map_err(|error| DaemonError::Unreachable(browser_error("fetch", error).to_string()))?;

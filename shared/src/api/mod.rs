@@ -14,3 +14,8 @@ pub mod layers;
 pub mod terminal;
 
 pub use bollard_stubs::models;
+
+/// The header the playground puts on every request it makes. The daemon's HTTP port refuses the playground's
+/// state-changing `/berth/...` requests without it: a page on another origin cannot add a custom header without a
+/// CORS preflight, and Berth grants none.
+pub const CLIENT_HEADER: &str = "x-berth-client";

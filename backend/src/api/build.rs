@@ -37,7 +37,7 @@ struct BuildQuery {
     remote: Option<String>,
 }
 
-pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<String>)> {
+pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<ContextSource>)> {
     let pairs = url_pairs(raw_query);
     let mut map = serde_json::Map::new();
     for (key, value) in &pairs {
@@ -66,7 +66,23 @@ pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<
         remove: query.rm.is_none() || flag(&query.rm),
         force_remove: flag(&query.forcerm),
     };
-    Ok((options, flag(&query.q), query.remote.filter(|r| !r.is_empty())))
+    let remote = match query.remote.filter(|r| !r.is_empty() && !r.starts_with("context")) {
+        Some(remote) => Some(remote_source(&remote)?),
+        None => None,
+    };
+    Ok((options, flag(&query.q), remote))
+}
+
+/// What `remote=` may name over the API: a git repository elsewhere. A path on the daemon's host (or `file://`)
+/// would let any client copy host files into an image as root, so dockerd refuses them and so does Berth.
+fn remote_source(remote: &str) -> ApiResult<ContextSource> {
+    match ContextSource::detect_remote(remote) {
+        Some(source) => Ok(source),
+        None if remote.starts_with("http://") || remote.starts_with("https://") => Err(ApiError::bad_request(format!(
+            "remoteURL ({remote}): Berth builds from git repositories only, not from downloaded archives"
+        ))),
+        None => Err(ApiError::bad_request(format!("remoteURL ({remote}) could not be recognized as URL"))),
+    }
 }
 
 fn json_line(value: &impl serde::Serialize) -> Bytes {
@@ -75,11 +91,11 @@ fn json_line(value: &impl serde::Serialize) -> Bytes {
     Bytes::from(bytes)
 }
 
-/// The context of a build request: the request body as a tar stream, or `remote` (a git URL, an archive URL).
+/// The context of a build request: the request body as a tar stream, or `remote` (a git repository).
 /// Unpacking reads the body as it arrives, on a blocking thread.
 pub(super) fn context(
     engine: &Arc<Engine>,
-    remote: Option<String>,
+    remote: Option<ContextSource>,
     request: Request,
 ) -> impl Future<Output = Result<BuildContext, BuildError>> + Send + 'static {
     let engine = engine.clone();
@@ -87,10 +103,8 @@ pub(super) fn context(
     let mut reader = SyncIoBridge::new(StreamReader::new(body));
     async move {
         match remote {
-            Some(remote) if !remote.starts_with("context") => {
-                build::open_context(&engine, ContextSource::detect(&remote)).await
-            }
-            _ => {
+            Some(remote) => build::open_context(&engine, remote).await,
+            None => {
                 let work = build::work_dir(&engine);
                 tokio::task::spawn_blocking(move || {
                     std::fs::create_dir_all(&work).map_err(|e| BuildError::io("create build dir", e))?;

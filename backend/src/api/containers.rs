@@ -163,12 +163,13 @@ pub struct LogsQuery {
 /// Docker's `since`/`until`: unix seconds with an optional fraction ("1700000000.123456789").
 fn parse_unix_time(value: Option<&str>) -> ApiResult<Option<chrono::DateTime<Utc>>> {
     let Some(value) = value.filter(|v| !v.is_empty() && *v != "0") else { return Ok(None) };
-    let (seconds, nanos) = match value.split_once('.') {
-        Some((s, n)) => (s, format!("{n:0<9}")[..9].to_string()),
-        None => (value, "0".into()),
-    };
-    let seconds: i64 = seconds.parse().map_err(|_| ApiError::bad_request(format!("invalid time value: {value}")))?;
-    let nanos: u32 = nanos.parse().map_err(|_| ApiError::bad_request(format!("invalid time value: {value}")))?;
+    let invalid = || ApiError::bad_request(format!("invalid time value: {value}"));
+    let (seconds, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let seconds: i64 = seconds.parse().map_err(|_| invalid())?;
+    let nanos: u32 = format!("{fraction:0<9}").parse().map_err(|_| invalid())?;
     Ok(Utc.timestamp_opt(seconds, nanos).single())
 }
 
@@ -317,4 +318,20 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     engine.remove(&id, flag(&query.force), flag(&query.v)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_times_are_seconds_with_a_fraction() {
+        let time = parse_unix_time(Some("1700000000.5")).unwrap().unwrap();
+        assert_eq!((time.timestamp(), time.timestamp_subsec_nanos()), (1_700_000_000, 500_000_000));
+        assert_eq!(parse_unix_time(Some("0")).unwrap(), None);
+        // Multibyte input used to be sliced mid-character and panic the handler.
+        for bad in ["1.ééééé", "1.é", "x", "1.2.3", "1.1234567890"] {
+            assert!(parse_unix_time(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

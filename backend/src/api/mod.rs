@@ -157,8 +157,23 @@ pub fn http_service(engine: Arc<Engine>, web_dir: Option<PathBuf>, guard: HttpGu
 
 fn serve_router(router: Router) -> Service {
     use tower::ServiceExt as _;
+    let router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response));
     let app = router.map_request(strip_version as fn(Request) -> Request);
     axum::ServiceExt::<Request>::into_make_service(app)
+}
+
+/// A handler that panics is a bug: the client gets a 500 in Docker's error shape, the log says where, and the
+/// daemon keeps serving.
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    tracing::error!(panic = detail, "a request handler panicked");
+    ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal error: the request handler failed")
+        .into_response()
 }
 
 #[cfg(test)]

@@ -26,16 +26,13 @@ pub enum ContextSource {
 impl ContextSource {
     /// Decides what `source` names, the way `docker build <source>` does.
     pub fn detect(source: &str) -> ContextSource {
-        let without_fragment = source.split('#').next().unwrap_or(source);
-        let remote_git = source.starts_with("git://")
-            || source.starts_with("git@")
-            || source.starts_with("file://")
-            || source.starts_with("github.com/")
-            || ((source.starts_with("https://") || source.starts_with("http://"))
-                && without_fragment.ends_with(".git"));
-        if remote_git {
+        if let Some(remote) = Self::detect_remote(source) {
+            return remote;
+        }
+        if source.starts_with("file://") {
             return ContextSource::Git(source.to_string());
         }
+        let without_fragment = source.split('#').next().unwrap_or(source);
         let path = Path::new(without_fragment);
         let is_repo = path.join(".git").exists() || (path.join("HEAD").is_file() && path.join("objects").is_dir());
         if path.is_dir() && is_repo && (source.contains('#') || without_fragment.ends_with(".git")) {
@@ -45,6 +42,18 @@ impl ContextSource {
             return ContextSource::Archive(path.to_path_buf());
         }
         ContextSource::Directory(path.to_path_buf())
+    }
+
+    /// A git repository on another machine (`git://`, `git@`, `github.com/`, `http(s)://...git`), as dockerd
+    /// recognises one in `remote=`; None for anything else, local paths and `file://` included.
+    pub fn detect_remote(source: &str) -> Option<ContextSource> {
+        let without_fragment = source.split('#').next().unwrap_or(source);
+        let remote_git = source.starts_with("git://")
+            || source.starts_with("git@")
+            || source.starts_with("github.com/")
+            || ((source.starts_with("https://") || source.starts_with("http://"))
+                && without_fragment.ends_with(".git"));
+        remote_git.then(|| ContextSource::Git(source.to_string()))
     }
 }
 

@@ -18,23 +18,21 @@ impl Engine {
         name: Option<&str>,
         body: ContainerCreateBody,
     ) -> Result<(String, Vec<String>), EngineError> {
-        let name = match name.filter(|n| !n.is_empty()) {
-            Some(requested) => names::validate_name(requested).map_err(EngineError::InvalidArgument)?,
+        let id = names::new_id();
+        // Held until the container is in the table, so that a concurrent create of the same name fails here.
+        let (name, _claim) = match name.filter(|n| !n.is_empty()) {
+            Some(requested) => {
+                let name = names::validate_name(requested).map_err(EngineError::InvalidArgument)?;
+                let claim = self.name_claims.claim(&name, &id, || self.name_owner(&name))?;
+                (name, claim)
+            }
             None => loop {
                 let candidate = names::generate_name();
-                if self.container(&candidate).is_err() {
-                    break candidate;
+                if let Ok(claim) = self.name_claims.claim(&candidate, &id, || self.name_owner(&candidate)) {
+                    break (candidate, claim);
                 }
             },
         };
-        if let Ok(existing) = self.container(&name) {
-            if existing.record().name == name {
-                return Err(EngineError::Conflict(format!(
-                    "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                    existing.id
-                )));
-            }
-        }
         let image_ref = body.image.clone().filter(|i| !i.is_empty()).ok_or_else(|| {
             EngineError::InvalidArgument("Config cannot be empty in order to create a container".into())
         })?;
@@ -65,7 +63,6 @@ impl Engine {
             return Err(EngineError::InvalidArgument("No command specified".into()));
         };
 
-        let id = names::new_id();
         // Networks and volumes first: they check the request (unknown network, bad volume name) before anything
         // is written, and are undone if a later step fails.
         self.attach_networks(&id, &name, &host_config, body.networking_config.as_ref())?;

@@ -546,20 +546,13 @@ impl Engine {
     pub async fn rename(self: &Arc<Self>, reference: &str, new_name: &str) -> Result<(), EngineError> {
         let container = self.container(reference)?;
         let new_name = super::names::validate_name(new_name).map_err(EngineError::InvalidArgument)?;
-        if let Ok(other) = self.container(&new_name) {
-            if other.record().name == new_name {
-                return Err(EngineError::Conflict(format!(
-                    "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                    other.id
-                )));
-            }
-        }
         let old = container.name();
         if old == new_name {
             return Err(EngineError::InvalidArgument(
                 "Renaming a container with the same name as its current name".into(),
             ));
         }
+        let _claim = self.name_claims.claim(&new_name, &container.id, || self.name_owner(&new_name))?;
         container.update(|r| r.name = new_name.clone())?;
         self.networks.rename_container(&container.id, &new_name);
         let mut attributes = self.container_attributes(&container);

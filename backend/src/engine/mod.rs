@@ -4,7 +4,7 @@
 //! One operation family per file: `create` (config merge, names), `lifecycle` (start, stop, kill, pause, restart,
 //! remove, wait, the exit monitor), `exec`, `stats`, `logs`, `spec` (Docker config → OCI spec), `recovery`,
 //! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`,
-//! `health` (HEALTHCHECK probes and State.Health).
+//! `health` (HEALTHCHECK probes and State.Health), `name_claims` (names held while a create or rename awaits).
 
 mod container;
 mod create;
@@ -15,6 +15,7 @@ mod filesystem;
 mod health;
 mod lifecycle;
 pub mod logs;
+mod name_claims;
 mod names;
 mod networking;
 mod recovery;
@@ -47,6 +48,7 @@ pub struct Engine {
     pub networks: Arc<Networks>,
     pub events: Events,
     containers: RwLock<HashMap<String, Arc<Container>>>,
+    name_claims: name_claims::NameClaims,
     execs: RwLock<HashMap<String, Arc<Exec>>>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     shutting_down: std::sync::atomic::AtomicBool,
@@ -76,6 +78,7 @@ impl Engine {
             networks,
             events: Events::default(),
             containers: RwLock::new(HashMap::new()),
+            name_claims: name_claims::NameClaims::default(),
             execs: RwLock::new(HashMap::new()),
             started_at: chrono::Utc::now(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
@@ -150,6 +153,14 @@ impl Engine {
             }
         }
         Err(EngineError::NoSuchContainer(reference.to_string()))
+    }
+
+    /// The id of the container named exactly `name`, if there is one.
+    fn name_owner(&self, name: &str) -> Option<String> {
+        self.container(name)
+            .ok()
+            .filter(|container| container.record().name == name)
+            .map(|container| container.id.clone())
     }
 
     fn insert(&self, container: Arc<Container>) {

@@ -137,7 +137,8 @@ impl ImageStore {
             Ok(path)
         };
         let mut loaded = Vec::new();
-        let docker_manifest = dir.join("manifest.json");
+        // The archive's own files may be symlinks: resolved inside the unpack directory, never to the host.
+        let docker_manifest = super::archive::resolve_in_root(dir, "manifest.json")?;
         if docker_manifest.is_file() {
             let bytes = fs::read(&docker_manifest).ctx(&docker_manifest)?;
             let entries: Vec<ManifestEntry> = serde_json::from_slice(&bytes)
@@ -152,7 +153,7 @@ impl ImageStore {
             }
             return Ok(loaded);
         }
-        let index_path = dir.join("index.json");
+        let index_path = super::archive::resolve_in_root(dir, "index.json")?;
         if !index_path.is_file() {
             return Err(corrupt("neither manifest.json nor index.json found"));
         }

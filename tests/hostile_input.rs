@@ -1,0 +1,173 @@
+//! Input that tries to reach the daemon's host or break its invariants (issue 20's code-read holes): an image
+//! whose /etc/passwd points at a host file, a `docker load` archive whose metadata is a symlink out of it, a
+//! build `remote=` naming a host directory, a `since` that used to panic the handler, and a hundred creates racing
+//! for one name. One daemon for the binary.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use support::Daemon;
+
+/// One daemon for every check: each test binary shares one where it can.
+#[test]
+fn hostile_input_reaches_nothing() {
+    let daemon = Daemon::start();
+    copy_chown_reads_the_images_passwd_not_the_hosts(&daemon);
+    load_does_not_follow_metadata_symlinks_out_of_the_archive(&daemon);
+    build_remote_cannot_name_a_host_path(&daemon);
+    log_times_with_multibyte_input_are_a_clear_error(&daemon);
+    concurrent_creates_of_one_name_make_one_container(&daemon);
+}
+
+/// One HTTP/1.0 request over the daemon's socket: the status and the body.
+fn request(daemon: &Daemon, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = std::os::unix::net::UnixStream::connect(daemon.socket()).expect("connecting to the daemon");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("a read timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: berth\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).expect("sending");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("reading the answer");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0), body.to_string())
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap_or_else(|error| panic!("writing {name}: {error}"));
+}
+
+/// `COPY --chown=name` looks the name up in the image's /etc/passwd: an absolute symlink there means a path in
+/// the image, never the daemon's host file of that name.
+fn copy_chown_reads_the_images_passwd_not_the_hosts(daemon: &Daemon) {
+    let host = daemon.scratch_dir("host-files");
+    write(&host, "passwd", "hostonly:x:4242:4343::/:/bin/sh\n");
+    let context = daemon.scratch_dir("chown-context");
+    write(&context, "file.txt", "payload\n");
+    let dockerfile = format!(
+        "FROM busybox\nRUN ln -sf {} /etc/passwd\nCOPY --chown=hostonly file.txt /file.txt\n",
+        host.join("passwd").display()
+    );
+    write(&context, "Dockerfile", &dockerfile);
+    let out = daemon.docker(&["build", "-t", "chown-escape", context.to_str().expect("a utf-8 path")]);
+    assert!(!out.success(), "the build found a user that exists only on the host: {out:?}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("unable to find user hostonly"), "{said}");
+
+    // The same lookup through a symlink that stays inside the image works.
+    write(&context, "Dockerfile", "FROM busybox\nRUN echo 'inside:x:4242:4343::/:/bin/sh' > /etc/passwd.real && ln -sf /etc/passwd.real /etc/passwd\nCOPY --chown=inside file.txt /file.txt\nRUN stat -c %u:%g /file.txt > /owner\n");
+    daemon.ok(&["build", "-t", "chown-inside", context.to_str().expect("a utf-8 path")]);
+    let owner = daemon.ok(&["run", "--rm", "chown-inside", "cat", "/owner"]);
+    assert_eq!(owner.trim(), "4242:4343");
+}
+
+/// A `docker load` archive whose manifest.json is a symlink to a file on the host must not be read through it.
+fn load_does_not_follow_metadata_symlinks_out_of_the_archive(daemon: &Daemon) {
+    let (status, saved) = {
+        let out = std::process::Command::new("/usr/local/bin/docker")
+            .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
+            .args(["save", "busybox"])
+            .output()
+            .expect("docker save");
+        (out.status, out.stdout)
+    };
+    assert!(status.success(), "docker save busybox");
+    // The archive's entries, minus index.json (so manifest.json is the only way in) and manifest.json itself.
+    let mut entries: Vec<(tar::Header, Vec<u8>)> = Vec::new();
+    let mut manifest = String::new();
+    let mut archive = tar::Archive::new(saved.as_slice());
+    for entry in archive.entries().expect("a tar") {
+        let mut entry = entry.expect("an entry");
+        let path = entry.path().expect("a path").to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).expect("entry data");
+        match path.as_str() {
+            "manifest.json" => manifest = String::from_utf8(data).expect("utf-8 manifest"),
+            "index.json" => {}
+            _ => entries.push((entry.header().clone(), data)),
+        }
+    }
+    assert!(manifest.contains("busybox"), "{manifest}");
+    let leaked_manifest = manifest.replace("busybox:latest", "leaked:1");
+    let host = daemon.scratch_dir("load-host");
+    write(&host, "manifest.json", &leaked_manifest);
+
+    let archive_with = |manifest: Option<&str>| -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (header, data) in &entries {
+            builder.append(header, data.as_slice()).expect("copying an entry");
+        }
+        match manifest {
+            Some(text) => {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(text.len() as u64);
+                header.set_mode(0o644);
+                builder.append_data(&mut header, "manifest.json", text.as_bytes()).expect("manifest.json");
+            }
+            None => {
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                header.set_mode(0o777);
+                builder
+                    .append_link(&mut header, "manifest.json", host.join("manifest.json"))
+                    .expect("manifest.json as a symlink");
+            }
+        }
+        builder.into_inner().expect("the archive")
+    };
+
+    let out = daemon.docker_with_input(&["load"], &archive_with(None));
+    assert!(!out.success(), "a load read the host's manifest.json: {out:?}");
+    let tags = daemon.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(!tags.contains("leaked"), "{tags}");
+    // The same archive with that manifest as a plain file loads: the refusal is the symlink's.
+    let out = daemon.docker_with_input(&["load"], &archive_with(Some(&leaked_manifest)));
+    assert!(out.success(), "the control archive loads: {out:?}");
+    let tags = daemon.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(tags.contains("leaked:1"), "{tags}");
+}
+
+/// Over the API, `remote=` names a git repository elsewhere, never a path on the daemon's host (dockerd's rule).
+fn build_remote_cannot_name_a_host_path(daemon: &Daemon) {
+    for remote in ["/etc", "file:///etc", "..%2F..%2Fetc"] {
+        let (status, body) =
+            request(daemon, "POST", &format!("/build?remote={remote}&t=host-etc"), "application/x-tar", b"");
+        assert_eq!(status, 400, "remote={remote}: {body}");
+        assert!(body.contains("could not be recognized as URL"), "remote={remote}: {body}");
+    }
+    let tags = daemon.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(!tags.contains("host-etc"), "{tags}");
+}
+
+/// A `since` with multibyte characters after the dot used to be sliced mid-character and panic the handler.
+fn log_times_with_multibyte_input_are_a_clear_error(daemon: &Daemon) {
+    daemon.ok(&["create", "--name", "logs-since", "busybox", "true"]);
+    let (status, body) =
+        daemon.get("/containers/logs-since/logs?stdout=1&since=1.%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9").expect("an answer");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid time value"), "{body}");
+    assert_eq!(daemon.get("/_ping").map(|(status, _)| status), Some(200), "the daemon keeps serving");
+}
+
+/// A hundred creates of one name at once make one container; the others get Docker's conflict.
+fn concurrent_creates_of_one_name_make_one_container(daemon: &Daemon) {
+    let body = br#"{"Image":"busybox","Cmd":["true"]}"#;
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..100)
+            .map(|_| {
+                scope.spawn(|| request(daemon, "POST", "/containers/create?name=one-name", "application/json", body).0)
+            })
+            .collect();
+        threads.into_iter().map(|thread| thread.join().expect("a create thread")).collect()
+    });
+    let created = statuses.iter().filter(|status| **status == 201).count();
+    let conflicts = statuses.iter().filter(|status| **status == 409).count();
+    assert_eq!((created, conflicts), (1, 99), "{statuses:?}");
+    let list = daemon.get_json("/containers/json?all=1&filters=%7B%22name%22%3A%5B%22one-name%22%5D%7D");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+}

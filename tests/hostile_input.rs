@@ -19,6 +19,7 @@ fn hostile_input_reaches_nothing() {
     build_remote_cannot_name_a_host_path(&daemon);
     log_times_with_multibyte_input_are_a_clear_error(&daemon);
     concurrent_creates_of_one_name_make_one_container(&daemon);
+    host_side_unpacks_take_no_devices_or_setuid(&daemon);
 }
 
 /// One HTTP/1.0 request over the daemon's socket: the status and the body.
@@ -170,4 +171,50 @@ fn concurrent_creates_of_one_name_make_one_container(daemon: &Daemon) {
     assert_eq!((created, conflicts), (1, 99), "{statuses:?}");
     let list = daemon.get_json("/containers/json?all=1&filters=%7B%22name%22%3A%5B%22one-name%22%5D%7D");
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+}
+
+/// The playground's compose files are unpacked into a directory of the host, not of a container: a device node
+/// is refused and a setuid bit dropped there; and the daemon's root is closed to other users of the host.
+fn host_side_unpacks_take_no_devices_or_setuid(daemon: &Daemon) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let project = |extra: &dyn Fn(&mut tar::Builder<Vec<u8>>)| -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let compose = b"services:\n  app:\n    image: busybox\n    command: [\"true\"]\n";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(compose.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, "compose.yaml", compose.as_slice()).expect("compose.yaml");
+        extra(&mut builder);
+        builder.into_inner().expect("the archive")
+    };
+    let with_disk = project(&|builder| {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Block);
+        header.set_device_major(8).expect("a major");
+        header.set_device_minor(0).expect("a minor");
+        header.set_mode(0o666);
+        header.set_size(0);
+        builder.append_data(&mut header, "disk", std::io::empty()).expect("a block device entry");
+    });
+    let (status, body) = request(daemon, "POST", "/berth/compose/devnode/up", "application/x-tar", &with_disk);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("device nodes are not allowed"), "{body}");
+    let projects = daemon.root().join("playground/compose");
+    assert!(std::fs::symlink_metadata(projects.join("devnode/disk")).is_err(), "the device node was made");
+
+    let with_setuid = project(&|builder| {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o4755);
+        header.set_size(3);
+        builder.append_data(&mut header, "tool", b"#!\n".as_slice()).expect("a setuid file");
+    });
+    let (status, body) = request(daemon, "POST", "/berth/compose/setuid/up", "application/x-tar", &with_setuid);
+    assert_eq!(status, 200, "{body}");
+    let mode = std::fs::metadata(projects.join("setuid/tool")).expect("the unpacked file").permissions().mode();
+    assert_eq!(mode & 0o7777, 0o755, "setuid dropped, the rest kept");
+    let (status, body) = request(daemon, "POST", "/berth/compose/setuid/down", "application/x-tar", b"");
+    assert_eq!(status, 200, "{body}");
+
+    let root_mode = std::fs::metadata(daemon.root()).expect("the daemon root").permissions().mode();
+    assert_eq!(root_mode & 0o777, 0o700, "{}", daemon.root().display());
 }

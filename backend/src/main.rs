@@ -122,6 +122,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start tokio")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
+        // Layers, contexts and playground files under it are root's; no other user of the host may walk in.
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("chmod 0700 {}", root.display()))?;
+        }
         let engine = berth::engine::Engine::open(&root, network).await.context("open the engine state")?;
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent).ok();

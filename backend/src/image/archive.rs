@@ -228,8 +228,25 @@ pub fn extract_tar(
         Ok(_) => return Err(ImageError::NotADirectory { path: dest_dir_in_container.to_string() }),
         Err(_) => return Err(ImageError::PathNotFound { path: dest_dir_in_container.to_string() }),
     }
-    let opts = ApplyOptions { overlay_whiteouts: false, no_overwrite_dir_non_dir, apply_root_metadata: false };
+    let opts = ApplyOptions {
+        overlay_whiteouts: false,
+        no_overwrite_dir_non_dir,
+        apply_root_metadata: false,
+        host_tree: false,
+    };
     layer::apply_tar(root, &dest_rel, layer::maybe_gunzip(tar).ctx(&dest)?, &opts)
+}
+
+/// Unpacks a tar (plain or gzip) into `dir`, a directory of the daemon's host rather than a container's
+/// filesystem: entries stay inside it, and device nodes, setuid/setgid bits and xattrs do not come along.
+pub fn extract_tar_on_host(dir: &Path, tar: impl Read) -> Result<(), ImageError> {
+    let opts = ApplyOptions {
+        overlay_whiteouts: false,
+        no_overwrite_dir_non_dir: false,
+        apply_root_metadata: false,
+        host_tree: true,
+    };
+    layer::apply_tar(dir, Path::new(""), layer::maybe_gunzip(tar).ctx(dir)?, &opts)
 }
 
 /// `docker export`: the whole filesystem under `rootfs` as a tar. Mount points below `rootfs` (another device)

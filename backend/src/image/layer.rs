@@ -46,6 +46,9 @@ pub(crate) struct ApplyOptions {
     pub no_overwrite_dir_non_dir: bool,
     /// Apply the metadata of a `./` entry to the target directory itself.
     pub apply_root_metadata: bool,
+    /// The tree is a directory of the daemon's host, not a container's filesystem: device nodes are refused,
+    /// setuid/setgid bits dropped and xattrs not applied.
+    pub host_tree: bool,
 }
 
 /// Lexically clean a tar entry name into a path relative to the extraction directory.
@@ -98,6 +101,9 @@ fn apply_entry<R: Read>(
     let kind = entry.header().entry_type();
     if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink) {
         return Ok(());
+    }
+    if opts.host_tree && matches!(kind, EntryType::Char | EntryType::Block) {
+        return Err(ImageError::unsafe_path(display_bytes(&raw_path), "device nodes are not allowed here"));
     }
     let Some(rel) = clean_entry_path(&raw_path)? else {
         if opts.apply_root_metadata && kind == EntryType::Directory {
@@ -209,7 +215,9 @@ fn apply_entry<R: Read>(
             set_mtime(&target, header.mtime().unwrap_or(0))?;
         }
     }
-    if kind != EntryType::Link {
+    if opts.host_tree {
+        drop_set_id_bits(&target, &header)?;
+    } else if kind != EntryType::Link {
         apply_pax_xattrs(entry, &target)?;
     }
     if kind == EntryType::Symlink {
@@ -259,6 +267,15 @@ fn set_metadata(path: &Path, header: &Header, is_symlink: bool) -> Result<(), Im
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).ctx(path)?;
     }
     Ok(())
+}
+
+/// On the host a setuid file would be a way in for whoever can reach it.
+fn drop_set_id_bits(path: &Path, header: &Header) -> Result<(), ImageError> {
+    let mode = header.mode().unwrap_or(0o644);
+    if mode & 0o6000 == 0 || header.entry_type().is_symlink() || header.entry_type().is_hard_link() {
+        return Ok(());
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o1777)).ctx(path)
 }
 
 fn lchown(path: &Path, uid: u64, gid: u64) -> Result<(), ImageError> {

@@ -678,8 +678,12 @@ impl ImageStore {
             fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ctx(&tmp)?;
             let blob = self.layout.open_blob(&l.digest)?;
             let mut hashing = HashingReader::new(io::BufReader::new(blob));
-            let opts =
-                ApplyOptions { overlay_whiteouts: true, no_overwrite_dir_non_dir: false, apply_root_metadata: true };
+            let opts = ApplyOptions {
+                overlay_whiteouts: true,
+                no_overwrite_dir_non_dir: false,
+                apply_root_metadata: true,
+                host_tree: false,
+            };
             let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
             if gzip {
                 layer::apply_tar(&tmp, Path::new(""), flate2::read::GzDecoder::new(&mut hashing), &opts)?;

@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
-use crate::image::archive::extract_tar;
+use crate::image::archive::extract_tar_on_host;
 
 /// Files `berth compose` finds on its own in a project folder, in its order.
 pub const COMPOSE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
@@ -102,7 +102,7 @@ pub fn unpack(dir: &Path, tar: &[u8]) -> Result<(), PlaygroundError> {
         _ => {}
     }
     std::fs::create_dir_all(dir).map_err(|error| PlaygroundError::io(format!("create {}", dir.display()), error))?;
-    extract_tar(dir, "/", tar, false)?;
+    extract_tar_on_host(dir, tar)?;
     if !COMPOSE_FILES.iter().any(|file| dir.join(file).is_file()) {
         return Err(PlaygroundError::NoComposeFile);
     }

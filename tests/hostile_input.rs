@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use support::Daemon;
 
@@ -20,6 +20,7 @@ fn hostile_input_reaches_nothing() {
     log_times_with_multibyte_input_are_a_clear_error(&daemon);
     concurrent_creates_of_one_name_make_one_container(&daemon);
     host_side_unpacks_take_no_devices_or_setuid(&daemon);
+    missing_bind_sources_are_not_made_in_system_dirs(&daemon);
 }
 
 /// One HTTP/1.0 request over the daemon's socket: the status and the body.
@@ -217,4 +218,21 @@ fn host_side_unpacks_take_no_devices_or_setuid(daemon: &Daemon) {
 
     let root_mode = std::fs::metadata(daemon.root()).expect("the daemon root").permissions().mode();
     assert_eq!(root_mode & 0o777, 0o700, "{}", daemon.root().display());
+}
+
+/// `-v /missing:/x` makes the directory as Docker does, but never inside /proc, /sys or the daemon's own root.
+fn missing_bind_sources_are_not_made_in_system_dirs(daemon: &Daemon) {
+    let inside_root = daemon.root().join("containers/planted");
+    let sources = [PathBuf::from("/sys/berth-planted"), PathBuf::from("/proc/berth-planted"), inside_root];
+    for source in &sources {
+        let volume = format!("{}:/x", source.display());
+        let out = daemon.docker(&["run", "--rm", "-v", &volume, "busybox", "true"]);
+        assert!(!out.success(), "-v {volume}: {out:?}");
+        assert!(out.stderr.contains("Berth does not create it there"), "-v {volume}: {}", out.stderr);
+        assert!(!source.exists(), "{} was made", source.display());
+    }
+    let elsewhere = daemon.scratch_dir("binds").join("made/by/run");
+    let volume = format!("{}:/x", elsewhere.display());
+    daemon.ok(&["run", "--rm", "-v", &volume, "busybox", "true"]);
+    assert!(elsewhere.is_dir(), "a missing source elsewhere is made, as Docker does");
 }

@@ -578,6 +578,28 @@ fn host_name() -> String {
     nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into())
 }
 
+/// Docker makes a missing `-v` source, but not inside the kernel's /proc and /sys nor inside the daemon's own
+/// state, where a new directory could shadow or confuse what the daemon keeps (checked on the real path of the
+/// nearest existing ancestor, so a symlink cannot lead there either).
+fn refuse_to_create_in_system_dirs(path: &Path, volumes_dir: &Path) -> Result<(), EngineError> {
+    let cleaned = PathBuf::from(crate::image::archive::clean_abs(&path.to_string_lossy()));
+    let mut existing = cleaned.as_path();
+    while !existing.exists() {
+        existing = existing.parent().unwrap_or(Path::new("/"));
+    }
+    let real = existing.canonicalize().unwrap_or_else(|_| existing.to_path_buf());
+    let real = real.join(cleaned.strip_prefix(existing).unwrap_or(Path::new("")));
+    let daemon_root = volumes_dir.parent().and_then(|root| root.canonicalize().ok());
+    let forbidden = [Some(PathBuf::from("/proc")), Some(PathBuf::from("/sys")), daemon_root];
+    if forbidden.iter().flatten().any(|dir| real.starts_with(dir)) {
+        return Err(invalid(format!(
+            "invalid mount config for type \"bind\": bind source path does not exist: {} (Berth does not create it there)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The host path behind a bind or volume source. `-v /missing:/x` creates the directory (Docker's legacy
 /// behaviour); `--mount type=bind` with a missing source is an error.
 fn host_source(source: &str, volumes_dir: &Path, create_missing: bool) -> Result<PathBuf, EngineError> {
@@ -585,6 +607,7 @@ fn host_source(source: &str, volumes_dir: &Path, create_missing: bool) -> Result
         let path = PathBuf::from(source);
         if !path.exists() {
             if create_missing {
+                refuse_to_create_in_system_dirs(&path, volumes_dir)?;
                 std::fs::create_dir_all(&path)
                     .map_err(|e| EngineError::io(format!("create bind source {source}"), e))?;
             } else {

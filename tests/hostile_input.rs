@@ -21,6 +21,8 @@ fn hostile_input_reaches_nothing() {
     concurrent_creates_of_one_name_make_one_container(&daemon);
     host_side_unpacks_take_no_devices_or_setuid(&daemon);
     missing_bind_sources_are_not_made_in_system_dirs(&daemon);
+    a_slow_exec_reader_does_not_grow_the_daemon(&daemon);
+    stdin_nobody_reads_does_not_grow_the_daemon(&daemon);
 }
 
 /// One HTTP/1.0 request over the daemon's socket: the status and the body.
@@ -235,4 +237,90 @@ fn missing_bind_sources_are_not_made_in_system_dirs(daemon: &Daemon) {
     let volume = format!("{}:/x", elsewhere.display());
     daemon.ok(&["run", "--rm", "-v", &volume, "busybox", "true"]);
     assert!(elsewhere.is_dir(), "a missing source elsewhere is made, as Docker does");
+}
+
+fn daemon_rss_kib(daemon: &Daemon) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).expect("the daemon's status");
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).expect("a VmRSS line");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in kB")
+}
+
+/// An exec that writes fast to a client that does not read: the process waits on its full pipe, the daemon holds
+/// a bounded amount (before, every byte queued in the daemon's memory).
+fn a_slow_exec_reader_does_not_grow_the_daemon(daemon: &Daemon) {
+    daemon.ok(&["run", "-d", "--name", "fast-writer", "busybox", "sleep", "1000"]);
+    let create = br#"{"AttachStdout":true,"AttachStderr":true,"Cmd":["sh","-c","yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 800000000"]}"#;
+    let (status, body) = request(daemon, "POST", "/containers/fast-writer/exec", "application/json", create);
+    assert_eq!(status, 201, "{body}");
+    let exec: serde_json::Value = serde_json::from_str(&body).expect("the exec's id");
+    let id = exec["Id"].as_str().expect("an Id");
+    let before = daemon_rss_kib(daemon);
+
+    let mut stream = std::os::unix::net::UnixStream::connect(daemon.socket()).expect("connecting to the daemon");
+    let start = br#"{"Detach":false,"Tty":false}"#;
+    write!(
+        stream,
+        "POST /exec/{id}/start HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: {}\r\n\r\n",
+        start.len()
+    )
+    .and_then(|()| stream.write_all(start))
+    .expect("starting the exec");
+    // Read only the first bytes (the answer's head and a little output), then stop reading while the exec writes
+    // hundreds of megabytes at full speed. Watched for a few seconds: the daemon's memory must stay put.
+    let mut first = [0u8; 4096];
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).expect("a read timeout");
+    let n = stream.read(&mut first).expect("the exec's answer");
+    assert!(
+        String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&first[..n])
+    );
+    let mut peak = before;
+    let watch_until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while std::time::Instant::now() < watch_until {
+        peak = peak.max(daemon_rss_kib(daemon));
+        assert!(peak < before + 96 * 1024, "the daemon grew from {before} kB to {peak} kB for one unread exec");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let exec_state = daemon.get_json(&format!("/exec/{id}/json"));
+    assert_eq!(exec_state["Running"], true, "the writer waits for its reader: {exec_state}");
+    // Reading again gets the output, in order.
+    let mut more = vec![0u8; 1 << 16];
+    let n = stream.read(&mut more).expect("more output");
+    let text = String::from_utf8_lossy(&more[..n]);
+    assert!(text.contains("0123456789abcdefghijklmnopqrstuvwxyz"), "{text:?}");
+    drop(stream);
+    daemon.ok(&["rm", "-f", "fast-writer"]);
+}
+
+/// A client pouring input into a container that never reads it: the client's writes wait, the daemon holds a
+/// bounded amount.
+fn stdin_nobody_reads_does_not_grow_the_daemon(daemon: &Daemon) {
+    daemon.ok(&["run", "-d", "-i", "--name", "no-reader", "busybox", "sleep", "1000"]);
+    let before = daemon_rss_kib(daemon);
+    let mut stream = std::os::unix::net::UnixStream::connect(daemon.socket()).expect("connecting to the daemon");
+    write!(
+        stream,
+        "POST /containers/no-reader/attach?stream=1&stdin=1 HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("attaching");
+    let mut head = [0u8; 1024];
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).expect("a read timeout");
+    let n = stream.read(&mut head).expect("the attach answer");
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head[..n]));
+    // Write until the daemon stops taking more (a write waits a second without progress) or 400 MB went in.
+    stream.set_write_timeout(Some(std::time::Duration::from_secs(1))).expect("a write timeout");
+    let chunk = vec![b'x'; 1 << 20];
+    let mut written = 0usize;
+    while written < 400 << 20 {
+        match stream.write(&chunk) {
+            Ok(n) => written += n,
+            Err(_) => break,
+        }
+    }
+    let after = daemon_rss_kib(daemon);
+    assert!(written < 200 << 20, "the daemon took {} MB of input nobody reads", written >> 20);
+    assert!(after < before + 96 * 1024, "the daemon grew from {before} kB to {after} kB");
+    drop(stream);
+    daemon.ok(&["rm", "-f", "no-reader"]);
 }

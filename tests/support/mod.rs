@@ -250,6 +250,11 @@ impl Daemon {
     }
 
     /// The last lines of the daemon log, headed so that it stands out in a panic message.
+    /// The daemon's process id (for reading its /proc entry).
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// Everything the daemon logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

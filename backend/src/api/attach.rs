@@ -28,7 +28,7 @@ pub struct AttachQuery {
 /// Reads the client's side into stdin messages; at EOF, closes the process's stdin when `close_at_eof`.
 async fn forward_stdin(
     mut reader: tokio::io::ReadHalf<Box<dyn AsyncReadWrite>>,
-    stdin: mpsc::UnboundedSender<StdinMessage>,
+    stdin: mpsc::Sender<StdinMessage>,
     close_at_eof: bool,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
@@ -36,14 +36,14 @@ async fn forward_stdin(
         match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if stdin.send(StdinMessage::Data(Bytes::copy_from_slice(&buffer[..n]))).is_err() {
+                if stdin.send(StdinMessage::Data(Bytes::copy_from_slice(&buffer[..n]))).await.is_err() {
                     return;
                 }
             }
         }
     }
     if close_at_eof {
-        let _ = stdin.send(StdinMessage::Close);
+        let _ = stdin.send(StdinMessage::Close).await;
     }
 }
 
@@ -188,7 +188,7 @@ pub async fn attach_ws(
                     _ => continue,
                 };
                 if let Some(stdin) = &stdin {
-                    let _ = stdin.send(StdinMessage::Data(data));
+                    let _ = stdin.send(StdinMessage::Data(data)).await;
                 }
             }
         });
@@ -219,7 +219,7 @@ struct ExecStartBody {
 }
 
 /// Frames an exec's output for the client, dropping the streams it did not ask for.
-fn exec_frames(mut output: mpsc::UnboundedReceiver<Output>, tty: bool, wanted: Wanted) -> mpsc::Receiver<Bytes> {
+fn exec_frames(mut output: mpsc::Receiver<Output>, tty: bool, wanted: Wanted) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     tokio::spawn(async move {
         while let Some(message) = output.recv().await {

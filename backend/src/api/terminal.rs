@@ -100,7 +100,7 @@ async fn serve(engine: Arc<Engine>, session: Arc<TerminalSession>, readonly: boo
                     _ => continue,
                 };
                 match parsed {
-                    Ok(ClientMessage::Input { data }) if !readonly => session.input(Bytes::from(data)),
+                    Ok(ClientMessage::Input { data }) if !readonly => session.input(Bytes::from(data)).await,
                     Ok(ClientMessage::Resize { rows, cols }) if !readonly => {
                         if let Err(err) = session.resize(&engine, rows, cols) {
                             let _ = send_json(&mut sink, &ServerMessage::Error { message: err.to_string() }).await;

@@ -160,14 +160,18 @@ pub struct Container {
     pub output: broadcast::Sender<Output>,
     pub waits: watch::Sender<WaitState>,
     pub log_written: Notify,
-    pub stdin_tx: mpsc::UnboundedSender<StdinMessage>,
-    pub stdin_rx: Mutex<Option<mpsc::UnboundedReceiver<StdinMessage>>>,
+    /// Bounded: a client writing faster than the process reads waits, as on a full pipe.
+    pub stdin_tx: mpsc::Sender<StdinMessage>,
+    pub stdin_rx: Mutex<Option<mpsc::Receiver<StdinMessage>>>,
 }
+
+/// Chunks of input held for a process that has not read them yet (a client's reads are up to 16 KiB).
+pub const STDIN_CHUNKS: usize = 64;
 
 impl Container {
     pub fn new(dir: PathBuf, record: ContainerRecord) -> Arc<Self> {
         let (output, _) = broadcast::channel(4096);
-        let (stdin_tx, stdin_rx) = mpsc::unbounded_channel();
+        let (stdin_tx, stdin_rx) = mpsc::channel(STDIN_CHUNKS);
         let waits = watch::Sender::new(WaitState { exit_code: record.state.exit_code, ..Default::default() });
         Arc::new(Container {
             id: record.id.clone(),

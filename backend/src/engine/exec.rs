@@ -2,7 +2,6 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bollard_stubs::models::{ExecConfig, ExecInspectResponse, ProcessConfig};
 use bytes::Bytes;
@@ -13,6 +12,9 @@ use super::container::{Container, Output, Status, StdinMessage, StreamKind};
 use super::spec::{capabilities, resolve_user};
 use super::{names, stdio, Engine, EngineError};
 use crate::runtime;
+
+/// Chunks (of up to 32 KiB) of an exec's output the daemon holds for a reader that is behind.
+const EXEC_OUTPUT_CHUNKS: usize = 64;
 
 #[derive(Default)]
 struct ExecState {
@@ -35,8 +37,9 @@ pub struct Exec {
 
 /// What an exec start hands to the API: output until `Output::End`, and stdin when it was asked for.
 pub struct ExecStreams {
-    pub output: mpsc::UnboundedReceiver<Output>,
-    pub stdin: Option<mpsc::UnboundedSender<StdinMessage>>,
+    /// Bounded: a reader that stops reading holds the process up, as a full pipe would.
+    pub output: mpsc::Receiver<Output>,
+    pub stdin: Option<mpsc::Sender<StdinMessage>>,
     pub tty: bool,
 }
 
@@ -184,7 +187,7 @@ impl Engine {
             .unwrap_or((24, 80));
         let (child_stdio, ends) =
             stdio::make_stdio(tty, attach_stdin, size).map_err(|e| EngineError::io("create exec stdio", e))?;
-        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let (out_tx, out_rx) = mpsc::channel(EXEC_OUTPUT_CHUNKS);
         let started = tokio::task::spawn_blocking(move || runtime::start_exec(pid, &process, &cgroup, child_stdio))
             .await
             .map_err(|e| EngineError::io("start exec", std::io::Error::other(e)))?;
@@ -200,8 +203,8 @@ impl Engine {
                 let line = format!(
                     "OCI runtime exec failed: exec failed: unable to start container process: {message}: unknown\r\n"
                 );
-                let _ = out_tx.send(Output::Chunk(StreamKind::Stdout, Bytes::from(line)));
-                let _ = out_tx.send(Output::End);
+                let _ = out_tx.try_send(Output::Chunk(StreamKind::Stdout, Bytes::from(line)));
+                let _ = out_tx.try_send(Output::End);
                 {
                     let mut state = exec.state();
                     state.running = false;
@@ -219,27 +222,23 @@ impl Engine {
         }
         let stdin = match ends.stdin {
             Some(fd) => {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = mpsc::channel(super::container::STDIN_CHUNKS);
                 tokio::spawn(stdio::pump_stdin(fd, rx, None));
                 Some(tx)
             }
             None => None,
         };
-        let mut readers = Vec::new();
-        for (stream, fd) in ends.outputs {
-            let out_tx = out_tx.clone();
-            readers.push(tokio::spawn(stdio::read_all(fd, move |chunk| {
-                let _ = out_tx.send(Output::Chunk(stream, chunk));
-            })));
-        }
+        let (exited_tx, exited_rx) = tokio::sync::watch::channel(false);
+        let readers: Vec<_> = ends
+            .outputs
+            .into_iter()
+            .map(|(stream, fd)| tokio::spawn(stdio::forward_output(fd, stream, out_tx.clone(), exited_rx.clone())))
+            .collect();
         let exec_for_monitor = exec.clone();
         tokio::spawn(async move {
             let code = handle.wait().await;
-            for reader in readers {
-                // A background child of the exec may hold the output open; don't wait for it forever.
-                let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
-            }
-            let _ = out_tx.send(Output::End);
+            exited_tx.send_replace(true);
+            // The state does not wait for a slow reader of the output: inspect says exited as soon as it is.
             {
                 let mut state = exec_for_monitor.state();
                 state.running = false;
@@ -248,6 +247,10 @@ impl Engine {
                 state.process = None;
             }
             exec_for_monitor.done.send_replace(true);
+            for reader in readers {
+                let _ = reader.await;
+            }
+            let _ = out_tx.send(Output::End).await;
         });
         let mut attributes = self.container_attributes(&container);
         attributes.insert("execID".into(), exec.id.clone());

@@ -3,13 +3,14 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use super::container::{StdinMessage, StreamKind};
+use super::container::{Output, StdinMessage, StreamKind};
 use crate::runtime::{self, Stdio};
 
 /// The daemon-side ends, matching the `Stdio` handed to the runtime.
@@ -86,6 +87,55 @@ pub async fn read_all(fd: OwnedFd, mut sink: impl FnMut(Bytes)) {
     }
 }
 
+/// How long an exec's output may keep coming after its process exited: a background child may hold the pipe.
+const OUTPUT_LINGER: Duration = Duration::from_secs(2);
+
+/// Forwards `fd` to `sender` as `stream` chunks until EOF. A slow receiver slows the process (its pipe fills)
+/// instead of growing the daemon's memory; once nobody listens, the rest is read and dropped. After `exited`
+/// turns true, it stops when the fd has been quiet for [`OUTPUT_LINGER`].
+pub async fn forward_output(
+    fd: OwnedFd,
+    stream: StreamKind,
+    sender: mpsc::Sender<Output>,
+    mut exited: watch::Receiver<bool>,
+) {
+    if let Err(err) = set_nonblocking(&fd) {
+        tracing::warn!(%err, "cannot make output non-blocking");
+        return;
+    }
+    let Ok(async_fd) = register(fd) else { return };
+    let mut buffer = vec![0u8; 32 * 1024];
+    let mut listening = true;
+    loop {
+        let mut guard = if *exited.borrow() {
+            match tokio::time::timeout(OUTPUT_LINGER, async_fd.readable()).await {
+                Ok(Ok(guard)) => guard,
+                _ => return,
+            }
+        } else {
+            tokio::select! {
+                ready = async_fd.readable() => match ready {
+                    Ok(guard) => guard,
+                    Err(_) => return,
+                },
+                _ = exited.changed() => continue,
+            }
+        };
+        let chunk = match guard.try_io(|inner| nix::unistd::read(inner.get_ref(), &mut buffer).map_err(io::Error::from))
+        {
+            Ok(Ok(0)) => return,
+            Ok(Ok(n)) => Bytes::copy_from_slice(&buffer[..n]),
+            Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(Err(_)) => return,
+            Err(_would_block) => continue,
+        };
+        drop(guard);
+        if listening && sender.send(Output::Chunk(stream, chunk)).await.is_err() {
+            listening = false;
+        }
+    }
+}
+
 /// Writes all of `data` to a non-blocking fd.
 async fn write_all(async_fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
@@ -104,9 +154,9 @@ async fn write_all(async_fd: &AsyncFd<OwnedFd>, mut data: &[u8]) -> io::Result<(
 /// the next start of the container can use it again (an exec drops it).
 pub async fn pump_stdin(
     fd: OwnedFd,
-    mut messages: mpsc::UnboundedReceiver<StdinMessage>,
+    mut messages: mpsc::Receiver<StdinMessage>,
     mut stop: Option<tokio::sync::watch::Receiver<bool>>,
-) -> mpsc::UnboundedReceiver<StdinMessage> {
+) -> mpsc::Receiver<StdinMessage> {
     if set_nonblocking(&fd).is_err() {
         return messages;
     }

@@ -46,7 +46,7 @@ pub struct TerminalSession {
     target: Target,
     scrollback: Mutex<Scrollback>,
     output: broadcast::Sender<Bytes>,
-    input: mpsc::UnboundedSender<StdinMessage>,
+    input: mpsc::Sender<StdinMessage>,
     exit: watch::Sender<Option<i64>>,
 }
 
@@ -58,8 +58,9 @@ impl TerminalSession {
         (scrollback.chunks.iter().cloned().collect(), receiver)
     }
 
-    pub fn input(&self, data: Bytes) {
-        let _ = self.input.send(StdinMessage::Data(data));
+    /// Waits while the process is behind on its input.
+    pub async fn input(&self, data: Bytes) {
+        let _ = self.input.send(StdinMessage::Data(data)).await;
     }
 
     pub fn exit(&self) -> watch::Receiver<Option<i64>> {
@@ -132,7 +133,7 @@ impl Engine {
                 };
                 let exec_id = self.exec_create(&container.id, config)?;
                 let streams = self.exec_start(&exec_id).await?;
-                let input = streams.stdin.unwrap_or_else(|| mpsc::unbounded_channel().0);
+                let input = streams.stdin.unwrap_or_else(|| mpsc::channel(1).0);
                 let session = Arc::new(TerminalSession {
                     id,
                     container: container.clone(),

@@ -31,7 +31,42 @@ fn state_survives_kill_minus_nine() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // A build caught mid-RUN, and a create the old daemon never finished: recovery removes what they left.
+    let context = daemon.scratch_dir("slow-build");
+    std::fs::write(context.join("Dockerfile"), "FROM busybox\nRUN sleep 1000\n").expect("a Dockerfile");
+    let mut build = std::process::Command::new("/usr/local/bin/docker")
+        .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
+        .args(["build", "-t", "never-built"])
+        .arg(&context)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker build");
+    let step_filter = "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.berth.build-step%22%5D%7D";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.get_json(step_filter).as_array().is_none_or(Vec::is_empty) {
+        assert!(
+            Instant::now() < deadline,
+            "the build's RUN container did not appear: {}",
+            daemon.get_json("/containers/json?all=1")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let build_work = daemon.root().join("build/tmp");
+    assert!(std::fs::read_dir(&build_work).map(|dir| dir.count()).unwrap_or(0) > 0, "the build's context is on disk");
+    let half_created = daemon.root().join("containers").join("ab".repeat(32));
+    std::fs::create_dir_all(half_created.join("upper")).expect("a half-created container directory");
+
     daemon.crash_and_restart();
+    let _ = build.kill();
+    let _ = build.wait();
+
+    let steps = daemon.get_json(step_filter);
+    assert_eq!(steps.as_array().map(Vec::len), Some(0), "build step containers outlived the crash: {steps}");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&build_work).map(|dir| dir.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(leftovers.is_empty(), "build leftovers after the restart: {leftovers:?}");
+    assert!(!half_created.exists(), "the half-created container directory is still there");
 
     let images = daemon.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(images.contains("busybox:latest") && images.contains("kept:1"), "{images}");

@@ -663,6 +663,7 @@ impl<'a> Executor<'a> {
                     cmd: Some(vec!["/bin/sh".into()]),
                     entrypoint: Some(vec![String::new()]),
                     healthcheck: Some(no_healthcheck()),
+                    labels: Some(step_label()),
                     host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
                     ..Default::default()
                 };
@@ -776,6 +777,7 @@ impl<'a> Executor<'a> {
             entrypoint: Some(vec![String::new()]),
             env: Some(args.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             healthcheck: Some(no_healthcheck()),
+            labels: Some(step_label()),
             host_config: Some(HostConfig { network_mode: network.map(str::to_string), ..Default::default() }),
             ..Default::default()
         };
@@ -1084,6 +1086,11 @@ fn quote(value: &str) -> String {
 }
 
 /// Build containers (RUN, COPY workspaces) never run the image's HEALTHCHECK, as in Docker's builder.
+/// Marks a step's container, so that a daemon restarted after a crash mid-build removes it.
+fn step_label() -> HashMap<String, String> {
+    HashMap::from([(crate::engine::BUILD_STEP_LABEL.to_string(), "1".to_string())])
+}
+
 fn no_healthcheck() -> HealthConfig {
     HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() }
 }

@@ -36,6 +36,7 @@ pub use exec::{Exec, ExecStreams};
 pub use lifecycle::WaitCondition;
 pub use names::validate_name;
 pub use networking::{labels_match, NetworkView};
+pub use recovery::BUILD_STEP_LABEL;
 pub use terminal::TerminalSession;
 pub use volumes::{validate_volume_name, VolumeRecord};
 

@@ -14,7 +14,34 @@ use crate::store;
 /// Exit code recorded for a container whose process was lost with the daemon.
 const LOST_WITH_DAEMON: i32 = 255;
 
+/// Marks the builder's step containers: they belong to a build, and no build outlives the daemon.
+pub const BUILD_STEP_LABEL: &str = "io.berth.build-step";
+
+/// Build contexts and scratch roots (`<root>/build/tmp/context-*`, `scratch-*`) of builds the old daemon was
+/// running: no build survives a restart. Nothing is mounted there, but an entry with a mount under it is left
+/// alone rather than deleted through.
+fn remove_build_leftovers(work: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(work) else { return };
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let prefix = format!("{}/", path.display());
+        let holds_a_mount = mounts
+            .lines()
+            .filter_map(|line| line.split(' ').nth(1))
+            .any(|point| point == path.to_string_lossy() || point.starts_with(&prefix));
+        if holds_a_mount {
+            tracing::warn!(dir = %path.display(), "a build leftover has a mount under it; not removing it");
+            continue;
+        }
+        if let Err(err) = std::fs::remove_dir_all(&path) {
+            tracing::warn!(dir = %path.display(), %err, "cannot remove a build leftover");
+        }
+    }
+}
+
 pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
+    remove_build_leftovers(&crate::build::work_dir(engine));
     let dir = engine.containers_dir();
     let entries = std::fs::read_dir(&dir).map_err(|e| EngineError::io(format!("read {}", dir.display()), e))?;
     let mut to_restart = Vec::new();
@@ -23,6 +50,12 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
         let path = entry.path();
         let record_path = path.join(RECORD_FILE);
         if !record_path.exists() {
+            // Create writes the record last: a directory without one is a create the old daemon did not finish.
+            let _ = runtime::unmount_rootfs(&path.join("merged"));
+            tracing::info!(dir = %path.display(), "removing a container the old daemon did not finish creating");
+            if let Err(err) = std::fs::remove_dir_all(&path) {
+                tracing::warn!(dir = %path.display(), %err, "cannot remove a half-created container");
+            }
             continue;
         }
         let mut record: ContainerRecord = match store::read_json(&record_path) {
@@ -61,7 +94,8 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
                 }
                 _ => false,
             };
-        let auto_remove = was_running && record.host_config.auto_remove.unwrap_or(false);
+        let build_step = record.config.labels.as_ref().is_some_and(|labels| labels.contains_key(BUILD_STEP_LABEL));
+        let auto_remove = (was_running && record.host_config.auto_remove.unwrap_or(false)) || build_step;
         let container = Container::new(path, record);
         engine.insert(container.clone());
         if restart {

@@ -23,6 +23,7 @@ fn hostile_input_reaches_nothing() {
     missing_bind_sources_are_not_made_in_system_dirs(&daemon);
     a_slow_exec_reader_does_not_grow_the_daemon(&daemon);
     stdin_nobody_reads_does_not_grow_the_daemon(&daemon);
+    uploads_past_the_limits_are_refused(&daemon);
 }
 
 /// One HTTP/1.0 request over the daemon's socket: the status and the body.
@@ -323,4 +324,59 @@ fn stdin_nobody_reads_does_not_grow_the_daemon(daemon: &Daemon) {
     assert!(after < before + 96 * 1024, "the daemon grew from {before} kB to {after} kB");
     drop(stream);
     daemon.ok(&["rm", "-f", "no-reader"]);
+}
+
+/// HTTP/1.1 chunked framing over a stream, so an upload can be endless without a Content-Length.
+struct Chunked<W: Write>(W);
+
+impl<W: Write> Write for Chunked<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        write!(self.0, "{:x}\r\n", data.len())?;
+        self.0.write_all(data)?;
+        self.0.write_all(b"\r\n")?;
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// A context announced as 10 GB is a 413 before a byte is read; a gzip bomb (a tar entry of 10 GB of zeros,
+/// a few MB on the wire) is refused from its header, and neither leaves anything in the build directory.
+fn uploads_past_the_limits_are_refused(daemon: &Daemon) {
+    let mut stream = std::os::unix::net::UnixStream::connect(daemon.socket()).expect("connecting to the daemon");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("a read timeout");
+    write!(stream, "POST /berth/builds HTTP/1.0\r\nHost: berth\r\nContent-Type: application/x-tar\r\nContent-Length: 10000000000\r\n\r\n")
+        .expect("announcing 10 GB");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.0 413") || answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("--max-upload-size"), "{answer}");
+
+    let mut stream = std::os::unix::net::UnixStream::connect(daemon.socket()).expect("connecting to the daemon");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("a read timeout");
+    stream.set_write_timeout(Some(std::time::Duration::from_secs(5))).expect("a write timeout");
+    write!(stream, "POST /berth/builds HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        .expect("starting the upload");
+    let writer = stream.try_clone().expect("a second handle");
+    let gzip = flate2::write::GzEncoder::new(Chunked(writer), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gzip);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(10 << 30);
+    header.set_mode(0o644);
+    // The daemon stops reading once it has refused the header: the write fails then, long before 10 GB.
+    let refused_early = tar.append_data(&mut header, "zeros", std::io::repeat(0).take(10 << 30)).is_err();
+    assert!(refused_early, "the daemon read a 10 GB bomb to its end");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("--max-unpacked-size"), "{answer}");
+    let work = daemon.root().join("build/tmp");
+    let left: Vec<_> =
+        std::fs::read_dir(&work).map(|dir| dir.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "the refused contexts left {left:?}");
 }

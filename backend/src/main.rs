@@ -45,6 +45,13 @@ struct ServeArgs {
     /// (repeatable). Requests from any other origin are refused.
     #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     allowed_origins: Vec<String>,
+    /// The most a build context may be on the wire: larger uploads get 413 (bytes, or with k, m, g).
+    #[arg(long, value_name = "SIZE", default_value = "8g", value_parser = parse_size)]
+    max_upload_size: u64,
+    /// The most an uploaded archive may unpack to, checked from its headers before anything is written, so a
+    /// compressed bomb is refused (bytes, or with k, m, g).
+    #[arg(long, value_name = "SIZE", default_value = "8g", value_parser = parse_size)]
+    max_unpacked_size: u64,
     /// The built web app (default: `<dir of this binary>/../web`).
     #[arg(long)]
     web_dir: Option<PathBuf>,
@@ -54,6 +61,22 @@ struct ServeArgs {
     /// The default `bridge` network's subnet.
     #[arg(long, default_value = "10.88.0.0/16")]
     bridge_subnet: berth::network::Subnet,
+}
+
+/// `1048576`, `512k`, `64m`, `8g` (powers of 1024).
+fn parse_size(value: &str) -> Result<u64, String> {
+    let lower = value.trim().to_ascii_lowercase();
+    let (digits, shift) = if let Some(digits) = lower.strip_suffix('k') {
+        (digits, 10)
+    } else if let Some(digits) = lower.strip_suffix('m') {
+        (digits, 20)
+    } else if let Some(digits) = lower.strip_suffix('g') {
+        (digits, 30)
+    } else {
+        (lower.as_str(), 0)
+    };
+    let number: u64 = digits.trim().parse().map_err(|_| format!("{value:?} is not a size like 512m or 8g"))?;
+    number.checked_mul(1 << shift).ok_or_else(|| format!("{value:?} is too large"))
 }
 
 /// `scheme://host[:port]` and nothing more, as browsers send it in `Origin`.
@@ -109,11 +132,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         http,
         http_hosts,
         allowed_origins,
+        max_upload_size,
+        max_unpacked_size,
         web_dir,
         bridge_name,
         bridge_subnet,
     } = args;
     let network = berth::network::NetworkConfig { bridge_name, bridge_subnet };
+    let limits = berth::engine::Limits { max_upload: max_upload_size, max_unpacked: max_unpacked_size };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -128,7 +154,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
                 .with_context(|| format!("chmod 0700 {}", root.display()))?;
         }
-        let engine = berth::engine::Engine::open(&root, network).await.context("open the engine state")?;
+        let engine =
+            berth::engine::Engine::open_with_limits(&root, network, limits).await.context("open the engine state")?;
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent).ok();
         }

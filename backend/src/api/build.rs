@@ -91,6 +91,25 @@ fn json_line(value: &impl serde::Serialize) -> Bytes {
     Bytes::from(bytes)
 }
 
+fn upload_too_large(limit: u64) -> String {
+    format!("the upload is larger than {limit} bytes, the daemon's limit (--max-upload-size)")
+}
+
+/// Refuses, before reading it, a build context whose announced length is past the daemon's limit: 413.
+pub(super) fn require_upload_within(engine: &Engine, headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    let limit = engine.limits().max_upload;
+    let length = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    match length {
+        Some(length) if length > limit => {
+            Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, upload_too_large(limit)))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The context of a build request: the request body as a tar stream, or `remote` (a git repository).
 /// Unpacking reads the body as it arrives, on a blocking thread.
 pub(super) fn context(
@@ -99,7 +118,17 @@ pub(super) fn context(
     request: Request,
 ) -> impl Future<Output = Result<BuildContext, BuildError>> + Send + 'static {
     let engine = engine.clone();
-    let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
+    let limits = engine.limits();
+    // Counted as it arrives: a chunked upload has no Content-Length to check first.
+    let mut received: u64 = 0;
+    let body = request.into_body().into_data_stream().map_err(std::io::Error::other).and_then(move |chunk| {
+        received = received.saturating_add(chunk.len() as u64);
+        std::future::ready(if received > limits.max_upload {
+            Err(std::io::Error::other(upload_too_large(limits.max_upload)))
+        } else {
+            Ok(chunk)
+        })
+    });
     let mut reader = SyncIoBridge::new(StreamReader::new(body));
     async move {
         match remote {
@@ -108,7 +137,7 @@ pub(super) fn context(
                 let work = build::work_dir(&engine);
                 tokio::task::spawn_blocking(move || {
                     std::fs::create_dir_all(&work).map_err(|e| BuildError::io("create build dir", e))?;
-                    let context = BuildContext::from_tar(&work, &mut reader)?;
+                    let context = BuildContext::from_tar(&work, &mut reader, Some(limits.max_unpacked))?;
                     // The tar reader stops at the end-of-archive block; the record padding after it is still in
                     // flight. Answering before reading it makes the kernel reset the connection (unread data at
                     // close), and a browser can then lose the answer ("Failed to fetch").
@@ -126,6 +155,7 @@ pub(super) fn context(
 /// away does not stop the build.
 pub async fn build(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
     require_tar(request.headers())?;
+    require_upload_within(&engine, request.headers())?;
     let (options, quiet, remote) = options(request.uri().query().unwrap_or(""))?;
     let context = context(&engine, remote, request);
     let job = engine.builds.start(engine.clone(), options, context);

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::body::require_tar;
-use super::build::{context, options};
+use super::build::{context, options, require_upload_within};
 use super::error::{ApiError, ApiResult};
 use super::streams::streaming;
 use crate::build::{self, BuildError};
@@ -27,6 +27,7 @@ fn build_error(error: BuildError) -> ApiError {
 /// Unpacks the whole context first, so a bad upload is this request's error; then the build runs as a job.
 pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
     require_tar(request.headers())?;
+    require_upload_within(&engine, request.headers())?;
     let (options, _, remote) = options(request.uri().query().unwrap_or(""))?;
     let context = context(&engine, remote, request).await.map_err(build_error)?;
     let job = engine.builds.start(engine.clone(), options, std::future::ready(Ok(context)));
@@ -56,6 +57,7 @@ pub async fn events(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -
 
 pub async fn predict(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Json<BuildPrediction>> {
     require_tar(request.headers())?;
+    require_upload_within(&engine, request.headers())?;
     let (options, _, remote) = options(request.uri().query().unwrap_or(""))?;
     let context = context(&engine, remote, request).await.map_err(build_error)?;
     let prediction = build::predict(&engine, &context, &options).await;

@@ -90,14 +90,15 @@ impl BuildContext {
             ContextSource::Directory(dir) => BuildContext::from_dir(work, dir),
             ContextSource::Archive(path) => {
                 let file = fs::File::open(path).map_err(|e| BuildError::io(format!("open {}", path.display()), e))?;
-                BuildContext::from_tar(work, file)
+                BuildContext::from_tar(work, file, None)
             }
             ContextSource::Git(url) => BuildContext::from_git(work, url),
         }
     }
 
     /// A tar stream (what `POST /build` receives), plain or compressed with gzip, xz or bzip2.
-    pub fn from_tar(work: &Path, reader: impl Read) -> Result<BuildContext, BuildError> {
+    /// `max_unpacked`: the most its files may add up to (the daemon's `--max-unpacked-size`).
+    pub fn from_tar(work: &Path, reader: impl Read, max_unpacked: Option<u64>) -> Result<BuildContext, BuildError> {
         let (holder, root) = new_holder(work)?;
         let context = BuildContext { holder, root };
         // The first 512 bytes (a tar header) decide what the body is; HTTP chunks may be smaller, so read them all.
@@ -131,7 +132,7 @@ impl BuildContext {
             return Ok(context);
         }
         let mut decoded = PaddedTar { inner: decoded, read: 0, padding: None };
-        archive::extract_tar(&context.root, "/", &mut decoded, false)
+        archive::extract_build_context(&context.root, &mut decoded, max_unpacked)
             .map_err(|e| BuildError::Context(e.to_string()))?;
         // Read what follows the end-of-archive marker too: a client still writing it must not see a closed pipe.
         let _ = std::io::copy(&mut decoded, &mut std::io::sink());
@@ -389,7 +390,7 @@ mod tests {
     #[test]
     fn a_body_that_is_not_an_archive_is_the_dockerfile() {
         let work = tempfile::tempdir().unwrap();
-        let context = BuildContext::from_tar(work.path(), &b"FROM busybox\nRUN true\n"[..]).unwrap();
+        let context = BuildContext::from_tar(work.path(), &b"FROM busybox\nRUN true\n"[..], None).unwrap();
         assert_eq!(context.prepare("Dockerfile").unwrap(), "FROM busybox\nRUN true\n");
     }
 
@@ -412,7 +413,7 @@ mod tests {
         std::io::Write::write_all(&mut gz, &tar).unwrap();
         let gz = gz.finish().unwrap();
         for archive in [tar, xz, bz, gz] {
-            let context = BuildContext::from_tar(work.path(), &archive[..]).unwrap();
+            let context = BuildContext::from_tar(work.path(), &archive[..], None).unwrap();
             assert_eq!(context.prepare("Dockerfile").unwrap(), "FROM busybox\n");
         }
     }

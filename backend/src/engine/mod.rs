@@ -56,11 +56,37 @@ pub struct Engine {
     terminals: terminal::Terminals,
     /// Build jobs (`POST /build`, `/berth/builds`), in memory.
     pub builds: crate::build::BuildJobs,
+    limits: Limits,
+}
+
+/// How much one request may make the daemon take in.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The most an upload (a build context) may be on the wire (`--max-upload-size`).
+    pub max_upload: u64,
+    /// The most an archive may unpack to (`--max-unpacked-size`): compression cannot get past it.
+    pub max_unpacked: u64,
+}
+
+impl Default for Limits {
+    /// dockerd has no limits here; a shared daemon needs some. 8 GiB fits any real build context.
+    fn default() -> Self {
+        Limits { max_upload: 8 << 30, max_unpacked: 8 << 30 }
+    }
 }
 
 impl Engine {
     /// Opens (or creates) the state under `root`, loads every container and recovers from a crash.
     pub async fn open(root: &Path, network: NetworkConfig) -> Result<Arc<Self>, EngineError> {
+        Self::open_with_limits(root, network, Limits::default()).await
+    }
+
+    /// [`Engine::open`] with request limits other than the defaults.
+    pub async fn open_with_limits(
+        root: &Path,
+        network: NetworkConfig,
+        limits: Limits,
+    ) -> Result<Arc<Self>, EngineError> {
         for dir in ["containers", "volumes", "image"] {
             std::fs::create_dir_all(root.join(dir)).map_err(|e| EngineError::io(format!("create {dir} dir"), e))?;
         }
@@ -85,6 +111,7 @@ impl Engine {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             terminals: terminal::Terminals::default(),
             builds: crate::build::BuildJobs::default(),
+            limits,
         });
         recovery::recover(&engine).await?;
         // Endpoints of containers that no longer exist (removed while the daemon was down, or half-created).
@@ -154,6 +181,10 @@ impl Engine {
             }
         }
         Err(EngineError::NoSuchContainer(reference.to_string()))
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The id of the container named exactly `name`, if there is one.

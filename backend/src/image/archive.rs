@@ -233,8 +233,16 @@ pub fn extract_tar(
         no_overwrite_dir_non_dir,
         apply_root_metadata: false,
         host_tree: false,
+        max_bytes: None,
     };
     layer::apply_tar(root, &dest_rel, layer::maybe_gunzip(tar).ctx(&dest)?, &opts)
+}
+
+/// Unpacks a build context (a tar, plain or gzip) into `dir`, refusing it from the headers on as soon as its
+/// entries add up to more than `max_bytes`.
+pub fn extract_build_context(dir: &Path, tar: impl Read, max_bytes: Option<u64>) -> Result<(), ImageError> {
+    let opts = ApplyOptions { max_bytes, ..ApplyOptions::default() };
+    layer::apply_tar(dir, Path::new(""), layer::maybe_gunzip(tar).ctx(dir)?, &opts)
 }
 
 /// Unpacks a tar (plain or gzip) into `dir`, a directory of the daemon's host rather than a container's
@@ -245,6 +253,7 @@ pub fn extract_tar_on_host(dir: &Path, tar: impl Read) -> Result<(), ImageError>
         no_overwrite_dir_non_dir: false,
         apply_root_metadata: false,
         host_tree: true,
+        max_bytes: None,
     };
     layer::apply_tar(dir, Path::new(""), layer::maybe_gunzip(tar).ctx(dir)?, &opts)
 }

@@ -27,6 +27,9 @@ pub enum ImageError {
     /// A tar entry or path that would leave its root, or cannot be represented safely.
     #[error("unsafe path {path:?}: {reason}")]
     UnsafePath { path: String, reason: String },
+    /// An archive that unpacks to more than the daemon allows (`--max-unpacked-size`): a decompression bomb.
+    #[error("the archive unpacks to more than {limit} bytes, the daemon's limit (--max-unpacked-size)")]
+    TooLarge { limit: u64 },
     /// A blob whose content does not match its digest, or on-disk metadata that cannot be used.
     #[error("corrupt content {what}: {reason}")]
     Corrupt { what: String, reason: String },

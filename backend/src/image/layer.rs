@@ -49,7 +49,13 @@ pub(crate) struct ApplyOptions {
     /// The tree is a directory of the daemon's host, not a container's filesystem: device nodes are refused,
     /// setuid/setgid bits dropped and xattrs not applied.
     pub host_tree: bool,
+    /// The most the entries may add up to (their sizes plus a header each), checked from the headers before a
+    /// byte is written: a small compressed upload cannot fill the disk. None: no limit.
+    pub max_bytes: Option<u64>,
 }
+
+/// What a tar entry costs against [`ApplyOptions::max_bytes`].
+const ENTRY_OVERHEAD: u64 = 512;
 
 /// Lexically clean a tar entry name into a path relative to the extraction directory.
 /// `None` for the directory itself; an error if `..` would climb above it.
@@ -79,8 +85,15 @@ pub(crate) fn apply_tar(root: &Path, base: &Path, reader: impl Read, opts: &Appl
     let mut archive = tar::Archive::new(reader);
     let mut dir_times: Vec<(PathBuf, u64)> = Vec::new();
     let entries = archive.entries().ctx(root)?;
+    let mut unpacked: u64 = 0;
     for entry in entries {
         let mut entry = entry.ctx(root)?;
+        if let Some(limit) = opts.max_bytes {
+            unpacked = unpacked.saturating_add(entry.size()).saturating_add(ENTRY_OVERHEAD);
+            if unpacked > limit {
+                return Err(ImageError::TooLarge { limit });
+            }
+        }
         apply_entry(root, base, &mut entry, opts, &mut dir_times)?;
     }
     // Directory mtimes last, deepest first: creating children changed them.

@@ -683,6 +683,7 @@ impl ImageStore {
                 no_overwrite_dir_non_dir: false,
                 apply_root_metadata: true,
                 host_tree: false,
+                max_bytes: None,
             };
             let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
             if gzip {

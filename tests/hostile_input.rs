@@ -356,10 +356,29 @@ fn uploads_past_the_limits_are_refused(daemon: &Daemon) {
     assert!(answer.starts_with("HTTP/1.0 413") || answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("--max-upload-size"), "{answer}");
 
+    let answer = send_gzip_bomb(daemon, "POST /berth/builds");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("--max-unpacked-size"), "{answer}");
+    // The same bomb as `docker load` and as `docker cp` into a container.
+    let answer = send_gzip_bomb(daemon, "POST /images/load");
+    assert!(answer.contains("--max-unpacked-size"), "load: {answer}");
+    daemon.ok(&["create", "--name", "cp-target", "busybox", "true"]);
+    let answer = send_gzip_bomb(daemon, "PUT /containers/cp-target/archive?path=/");
+    assert!(answer.starts_with("HTTP/1.1 400"), "cp: {answer}");
+    assert!(answer.contains("--max-unpacked-size"), "cp: {answer}");
+    let work = daemon.root().join("build/tmp");
+    let left: Vec<_> =
+        std::fs::read_dir(&work).map(|dir| dir.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "the refused contexts left {left:?}");
+}
+
+/// Streams a gzip'd tar whose one entry is 10 GB of zeros (a few MB on the wire), chunked, to `request_line`;
+/// returns the daemon's answer. The daemon must stop reading early: the upload fails long before 10 GB.
+fn send_gzip_bomb(daemon: &Daemon, request_line: &str) -> String {
     let mut stream = std::os::unix::net::UnixStream::connect(daemon.socket()).expect("connecting to the daemon");
     stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("a read timeout");
     stream.set_write_timeout(Some(std::time::Duration::from_secs(5))).expect("a write timeout");
-    write!(stream, "POST /berth/builds HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    write!(stream, "{request_line} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
         .expect("starting the upload");
     let writer = stream.try_clone().expect("a second handle");
     let gzip = flate2::write::GzEncoder::new(Chunked(writer), flate2::Compression::fast());
@@ -367,16 +386,9 @@ fn uploads_past_the_limits_are_refused(daemon: &Daemon) {
     let mut header = tar::Header::new_gnu();
     header.set_size(10 << 30);
     header.set_mode(0o644);
-    // The daemon stops reading once it has refused the header: the write fails then, long before 10 GB.
     let refused_early = tar.append_data(&mut header, "zeros", std::io::repeat(0).take(10 << 30)).is_err();
-    assert!(refused_early, "the daemon read a 10 GB bomb to its end");
+    assert!(refused_early, "{request_line}: the daemon read a 10 GB bomb to its end");
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("--max-unpacked-size"), "{answer}");
-    let work = daemon.root().join("build/tmp");
-    let left: Vec<_> =
-        std::fs::read_dir(&work).map(|dir| dir.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-    assert!(left.is_empty(), "the refused contexts left {left:?}");
+    String::from_utf8_lossy(&answer).into_owned()
 }

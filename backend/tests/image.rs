@@ -514,7 +514,7 @@ fn evil_tars_write_nothing_outside() {
 
     // `..` entries are refused.
     let evil = TarBuf::new().raw_file("../../evil", b"x").bytes();
-    assert!(archive::extract_tar(&root, "/", evil.as_slice(), false).is_err());
+    assert!(archive::extract_tar(&root, "/", evil.as_slice(), false, None).is_err());
     assert!(!dir.path().join("evil").exists());
     // A symlink to / (or to the host path) followed by writes through it stays inside.
     let evil = TarBuf::new()
@@ -525,7 +525,7 @@ fn evil_tars_write_nothing_outside() {
         .symlink("rel", "../../../../../../..")
         .file("rel/evil2", b"x")
         .bytes();
-    archive::extract_tar(&root, "/", evil.as_slice(), false).unwrap();
+    archive::extract_tar(&root, "/", evil.as_slice(), false, None).unwrap();
     assert!(root.join("etc/evil").is_file());
     assert!(root.join("evil2").is_file());
     assert!(root.join(outside_rel.trim_start_matches('/')).join("victim").is_file());
@@ -533,17 +533,17 @@ fn evil_tars_write_nothing_outside() {
     assert!(!Path::new("/etc/evil").exists());
     // A hard link to a host path is resolved inside the root: it links the copy in the root, not the host file.
     let evil = TarBuf::new().hardlink("h", &format!("{}", marker.display())).bytes();
-    archive::extract_tar(&root, "/", evil.as_slice(), false).unwrap();
+    archive::extract_tar(&root, "/", evil.as_slice(), false, None).unwrap();
     assert_eq!(fs::metadata(&marker).unwrap().nlink(), 1);
     let inside = root.join(outside_rel.trim_start_matches('/')).join("victim");
     assert_eq!(fs::metadata(root.join("h")).unwrap().ino(), fs::metadata(&inside).unwrap().ino());
     let evil = TarBuf::new().hardlink("h2", "/etc/passwd").hardlink("h3", "../../../../etc/passwd").bytes();
-    assert!(archive::extract_tar(&root, "/", evil.as_slice(), false).is_err());
+    assert!(archive::extract_tar(&root, "/", evil.as_slice(), false, None).is_err());
     assert!(!root.join("h2").exists());
     // The dest dir itself may be a symlink to "/": it resolves inside.
     std::os::unix::fs::symlink("/", root.join("toroot")).unwrap();
     let t = TarBuf::new().file("inside", b"i").bytes();
-    archive::extract_tar(&root, "/toroot", t.as_slice(), false).unwrap();
+    archive::extract_tar(&root, "/toroot", t.as_slice(), false, None).unwrap();
     assert!(root.join("inside").is_file());
 
     // The same evil tar as an image layer.
@@ -600,22 +600,22 @@ fn cp_stat_and_export() {
 
     // cp in: into an existing dir, with dir/non-dir protection.
     let t = TarBuf::new().dir("new/").file("new/f", b"f").bytes();
-    archive::extract_tar(root, "/etc/sub", t.as_slice(), false).unwrap();
+    archive::extract_tar(root, "/etc/sub", t.as_slice(), false, None).unwrap();
     assert_eq!(fs::read(root.join("etc/sub/new/f")).unwrap(), b"f");
     let t = TarBuf::new().file("sub", b"x").bytes();
-    assert!(archive::extract_tar(root, "/etc", t.as_slice(), true).is_err());
+    assert!(archive::extract_tar(root, "/etc", t.as_slice(), true, None).is_err());
     assert!(root.join("etc/sub").is_dir());
     assert!(matches!(
-        archive::extract_tar(root, "/missing", t.as_slice(), false),
+        archive::extract_tar(root, "/missing", t.as_slice(), false, None),
         Err(ImageError::PathNotFound { .. })
     ));
     assert!(matches!(
-        archive::extract_tar(root, "/etc/passwd", t.as_slice(), false),
+        archive::extract_tar(root, "/etc/passwd", t.as_slice(), false, None),
         Err(ImageError::NotADirectory { .. })
     ));
     // gzip accepted.
     let t = gzip(&TarBuf::new().file("gz", b"z").bytes());
-    archive::extract_tar(root, "/", t.as_slice(), false).unwrap();
+    archive::extract_tar(root, "/", t.as_slice(), false, None).unwrap();
     assert!(root.join("gz").is_file());
 
     let mut out = Vec::new();

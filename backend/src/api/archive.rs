@@ -7,9 +7,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use futures_util::TryStreamExt;
 use serde::Deserialize;
-use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::error::{ApiError, ApiResult};
 use super::flag;
@@ -88,12 +86,14 @@ pub async fn put(
     if engine.container(&id)?.record().host_config.readonly_rootfs.unwrap_or(false) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "container rootfs is marked read-only"));
     }
-    let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
-    let reader = SyncIoBridge::new(StreamReader::new(body));
+    let limits = engine.limits();
+    super::body::require_upload_within(request.headers(), limits.max_upload)?;
+    let reader = super::body::limited_reader(request.into_body(), limits.max_upload);
     let no_overwrite = flag(&query.no_overwrite_dir_non_dir);
     let path = query.path.clone();
+    let max_unpacked = Some(limits.max_unpacked);
     engine
-        .with_rootfs(&id, move |root| Ok(archive::extract_tar(&root, &path, reader, no_overwrite)?))
+        .with_rootfs(&id, move |root| Ok(archive::extract_tar(&root, &path, reader, no_overwrite, max_unpacked)?))
         .await
         .map_err(|e| not_found_in(&id, e))?;
     Ok(StatusCode::OK)

@@ -56,6 +56,40 @@ pub(crate) fn require_tar(headers: &HeaderMap) -> Result<(), ApiError> {
     check(headers.get(header::CONTENT_TYPE).map(|value| value.as_bytes()), announces_body(headers), TAR)
 }
 
+/// Refuses, before reading it, an upload whose announced length is past `limit` (`--max-upload-size`): 413.
+pub(crate) fn require_upload_within(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    match length {
+        Some(length) if length > limit => {
+            Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, upload_too_large(limit)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The body as a blocking reader (for a `spawn_blocking` unpacker) that fails once more than `limit` bytes came
+/// in: a chunked upload has no length to check first.
+pub(crate) fn limited_reader(body: axum::body::Body, limit: u64) -> impl std::io::Read + Send + Unpin + 'static {
+    use futures_util::TryStreamExt as _;
+    let mut received: u64 = 0;
+    let stream = body.into_data_stream().map_err(std::io::Error::other).and_then(move |chunk| {
+        received = received.saturating_add(chunk.len() as u64);
+        std::future::ready(if received > limit {
+            Err(std::io::Error::other(upload_too_large(limit)))
+        } else {
+            Ok(chunk)
+        })
+    });
+    tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream))
+}
+
+fn upload_too_large(limit: u64) -> String {
+    format!("the upload is larger than {limit} bytes, the daemon's limit (--max-upload-size)")
+}
+
 /// Whether the request's headers say a body follows (a length above zero, or chunked).
 pub(crate) fn announces_body(headers: &HeaderMap) -> bool {
     let length = headers

@@ -12,11 +12,10 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use berth_shared::api::build::legacy_messages;
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use super::body::require_tar;
+use super::body::{limited_reader, require_tar, require_upload_within};
 use super::error::{ApiError, ApiResult};
 use super::flag;
 use super::images::url_pairs;
@@ -91,25 +90,6 @@ fn json_line(value: &impl serde::Serialize) -> Bytes {
     Bytes::from(bytes)
 }
 
-fn upload_too_large(limit: u64) -> String {
-    format!("the upload is larger than {limit} bytes, the daemon's limit (--max-upload-size)")
-}
-
-/// Refuses, before reading it, a build context whose announced length is past the daemon's limit: 413.
-pub(super) fn require_upload_within(engine: &Engine, headers: &axum::http::HeaderMap) -> ApiResult<()> {
-    let limit = engine.limits().max_upload;
-    let length = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok());
-    match length {
-        Some(length) if length > limit => {
-            Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, upload_too_large(limit)))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The context of a build request: the request body as a tar stream, or `remote` (a git repository).
 /// Unpacking reads the body as it arrives, on a blocking thread.
 pub(super) fn context(
@@ -119,17 +99,7 @@ pub(super) fn context(
 ) -> impl Future<Output = Result<BuildContext, BuildError>> + Send + 'static {
     let engine = engine.clone();
     let limits = engine.limits();
-    // Counted as it arrives: a chunked upload has no Content-Length to check first.
-    let mut received: u64 = 0;
-    let body = request.into_body().into_data_stream().map_err(std::io::Error::other).and_then(move |chunk| {
-        received = received.saturating_add(chunk.len() as u64);
-        std::future::ready(if received > limits.max_upload {
-            Err(std::io::Error::other(upload_too_large(limits.max_upload)))
-        } else {
-            Ok(chunk)
-        })
-    });
-    let mut reader = SyncIoBridge::new(StreamReader::new(body));
+    let mut reader = limited_reader(request.into_body(), limits.max_upload);
     async move {
         match remote {
             Some(remote) => build::open_context(&engine, remote).await,
@@ -155,7 +125,7 @@ pub(super) fn context(
 /// away does not stop the build.
 pub async fn build(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
     require_tar(request.headers())?;
-    require_upload_within(&engine, request.headers())?;
+    require_upload_within(request.headers(), engine.limits().max_upload)?;
     let (options, quiet, remote) = options(request.uri().query().unwrap_or(""))?;
     let context = context(&engine, remote, request);
     let job = engine.builds.start(engine.clone(), options, context);

@@ -32,7 +32,8 @@ fn image_status(err: &ImageError) -> StatusCode {
         ImageError::InvalidReference { .. }
         | ImageError::InvalidChange { .. }
         | ImageError::NotADirectory { .. }
-        | ImageError::UnsafePath { .. } => StatusCode::BAD_REQUEST,
+        | ImageError::UnsafePath { .. }
+        | ImageError::TooLarge { .. } => StatusCode::BAD_REQUEST,
         ImageError::Conflict { .. } => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -9,9 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{ImageInspect, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
-use futures_util::TryStreamExt;
 use serde::Deserialize;
-use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::error::{ApiError, ApiResult};
 use super::flag;
@@ -285,8 +283,9 @@ pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
         Some(tag) => format!("{repo}:{tag}"),
         None => repo,
     });
-    let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
-    let reader = SyncIoBridge::new(StreamReader::new(body));
+    let max_upload = engine.limits().max_upload;
+    super::body::require_upload_within(request.headers(), max_upload)?;
+    let reader = super::body::limited_reader(request.into_body(), max_upload);
     let images = engine.images.clone();
     let changes = query.changes;
     let message = query.message;
@@ -389,8 +388,9 @@ async fn save_images(engine: Arc<Engine>, names: Vec<String>) -> ApiResult<Respo
 
 /// `docker load`: `POST /images/load`, the body a `docker save` tar. Answers with Docker's JSON stream.
 pub async fn load(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
-    let body = request.into_body().into_data_stream().map_err(std::io::Error::other);
-    let reader = SyncIoBridge::new(StreamReader::new(body));
+    let max_upload = engine.limits().max_upload;
+    super::body::require_upload_within(request.headers(), max_upload)?;
+    let reader = super::body::limited_reader(request.into_body(), max_upload);
     let images = engine.images.clone();
     let loaded = tokio::task::spawn_blocking(move || images.load(reader))
         .await

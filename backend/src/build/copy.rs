@@ -295,7 +295,7 @@ fn extract(rootfs: &Path, dest: &str, file: fs::File) -> Result<(), String> {
     } else {
         Box::new(buffered)
     };
-    archive::extract_tar(rootfs, dest, reader, false).map_err(|e| e.to_string())
+    archive::extract_tar(rootfs, dest, reader, false, None).map_err(|e| e.to_string())
 }
 
 /// Creates `dir` (a container path) and its missing parents inside `rootfs`; new directories get 0755 and `owner`.

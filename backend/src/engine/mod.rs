@@ -92,7 +92,8 @@ impl Engine {
         }
         let image_root = root.join("image");
         let images = tokio::task::spawn_blocking(move || -> Result<ImageStore, EngineError> {
-            let store = ImageStore::open(&image_root)?;
+            let mut store = ImageStore::open(&image_root)?;
+            store.limit_unpacked(limits.max_unpacked);
             store.ensure_busybox()?;
             Ok(store)
         })

@@ -220,6 +220,7 @@ pub fn extract_tar(
     dest_dir_in_container: &str,
     tar: impl Read,
     no_overwrite_dir_non_dir: bool,
+    max_bytes: Option<u64>,
 ) -> Result<(), ImageError> {
     let dest_rel = resolve_rel(root, Path::new(dest_dir_in_container), true)?;
     let dest = root.join(&dest_rel);
@@ -233,7 +234,7 @@ pub fn extract_tar(
         no_overwrite_dir_non_dir,
         apply_root_metadata: false,
         host_tree: false,
-        max_bytes: None,
+        max_bytes,
     };
     layer::apply_tar(root, &dest_rel, layer::maybe_gunzip(tar).ctx(&dest)?, &opts)
 }

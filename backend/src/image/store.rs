@@ -71,9 +71,20 @@ pub struct ImageStore {
     state: Mutex<State>,
     /// Writers of blobs and unpackers of layers hold it shared; garbage collection holds it exclusively.
     gc_lock: RwLock<()>,
+    /// The most a layer or an archive may unpack to (the daemon's `--max-unpacked-size`); None: no limit.
+    max_unpacked: Option<u64>,
 }
 
 impl ImageStore {
+    /// Holds every layer and archive this store unpacks to `max` bytes, so a compressed bomb is refused.
+    pub fn limit_unpacked(&mut self, max: u64) {
+        self.max_unpacked = Some(max);
+    }
+
+    pub(crate) fn max_unpacked(&self) -> Option<u64> {
+        self.max_unpacked
+    }
+
     /// Open (creating if needed) the store under `root`: `root/oci` (OCI layout) and `root/layers`.
     pub fn open(root: &Path) -> Result<Self, ImageError> {
         fs::create_dir_all(root).ctx(root)?;
@@ -90,6 +101,7 @@ impl ImageStore {
             layers_dir,
             state: Mutex::new(state),
             gc_lock: RwLock::new(()),
+            max_unpacked: None,
         })
     }
 
@@ -683,7 +695,7 @@ impl ImageStore {
                 no_overwrite_dir_non_dir: false,
                 apply_root_metadata: true,
                 host_tree: false,
-                max_bytes: None,
+                max_bytes: self.max_unpacked,
             };
             let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
             if gzip {

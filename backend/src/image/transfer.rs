@@ -131,7 +131,7 @@ impl ImageStore {
             no_overwrite_dir_non_dir: false,
             apply_root_metadata: false,
             host_tree: true,
-            max_bytes: None,
+            max_bytes: self.max_unpacked(),
         };
         layer::apply_tar(dir, Path::new(""), layer::maybe_gunzip(tar).ctx(dir)?, &opts)?;
         let inside = |name: &str| -> Result<PathBuf, ImageError> {

@@ -24,6 +24,7 @@ fn hostile_input_reaches_nothing() {
     a_slow_exec_reader_does_not_grow_the_daemon(&daemon);
     stdin_nobody_reads_does_not_grow_the_daemon(&daemon);
     uploads_past_the_limits_are_refused(&daemon);
+    containers_reach_only_published_ports_on_the_host(&daemon);
 }
 
 /// One HTTP/1.0 request over the daemon's socket: the status and the body.
@@ -391,4 +392,47 @@ fn send_gzip_bomb(daemon: &Daemon, request_line: &str) -> String {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A service of the host listening on the bridge's gateway is out of the containers' reach; a published port on
+/// the same address is not.
+fn containers_reach_only_published_ports_on_the_host(daemon: &Daemon) {
+    let bridge = daemon.get_json("/networks/bridge");
+    let gateway = bridge["IPAM"]["Config"][0]["Gateway"].as_str().expect("the bridge's gateway").to_string();
+    let host_service = std::net::TcpListener::bind((gateway.as_str(), 0)).expect("a host service on the gateway");
+    let port = host_service.local_addr().expect("its port").port().to_string();
+    assert!(
+        std::net::TcpStream::connect((gateway.as_str(), port.parse::<u16>().unwrap())).is_ok(),
+        "the host reaches it"
+    );
+    let out = daemon.docker(&["run", "--rm", "busybox", "nc", "-w", "3", &gateway, &port]);
+    assert!(!out.success(), "a container reached a host service on {gateway}:{port}: {out:?}");
+
+    let published = support::free_port().to_string();
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "published-web",
+        "-p",
+        &format!("{published}:80"),
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let get = format!("printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {gateway} {published}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let out = daemon.docker(&["run", "--rm", "busybox", "sh", "-c", &get]);
+        if out.stdout.contains("200 OK") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "a container could not reach the published port: {out:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    daemon.ok(&["rm", "-f", "published-web"]);
 }

@@ -40,7 +40,7 @@ pub use ports::{PortRequest, PublishedPort};
 pub use record::{Driver, EndpointRecord, NetworkRecord, Pool};
 pub use subnet::Subnet;
 
-use firewall::{BridgeRules, Firewall};
+use firewall::{BridgeRules, Firewall, HostPort};
 use link::Netlink;
 use ports::Proxy;
 
@@ -85,6 +85,25 @@ impl State {
         }
     }
 
+    /// Every port a published port's proxy listens on, once.
+    fn host_ports(&self) -> Vec<HostPort> {
+        let mut ports: Vec<HostPort> = self
+            .sandboxes
+            .values()
+            .flat_map(|sandbox| sandbox.proxies.iter())
+            .map(|proxy| HostPort {
+                protocol: match proxy.port.protocol {
+                    ports::Protocol::Tcp => "tcp",
+                    ports::Protocol::Udp => "udp",
+                },
+                port: proxy.port.host_port,
+            })
+            .collect();
+        ports.sort();
+        ports.dedup();
+        ports
+    }
+
     fn bridge_rules(&self) -> Vec<BridgeRules> {
         self.networks
             .values()
@@ -108,6 +127,8 @@ pub struct Networks {
     upstreams: Vec<SocketAddr>,
     /// Serialises changes to the set of networks (subnet choice, bridges, rules).
     changes: tokio::sync::Mutex<()>,
+    /// Serialises rewrites of the rules, each from the state of its moment, so the last one written is current.
+    firewall_sync: tokio::sync::Mutex<()>,
 }
 
 fn new_id() -> String {
@@ -194,6 +215,7 @@ impl Networks {
             dns: Mutex::new(HashMap::new()),
             upstreams: dns::host_resolvers(),
             changes: tokio::sync::Mutex::new(()),
+            firewall_sync: tokio::sync::Mutex::new(()),
         });
         {
             let mut state = networks.state();
@@ -208,7 +230,7 @@ impl Networks {
             networks.bring_up(network).await?;
         }
         let rules = networks.state().bridge_rules();
-        if let Err(err) = networks.firewall.install(&rules).await {
+        if let Err(err) = networks.firewall.install(&rules, &[]).await {
             // Containers still reach each other and published ports still work (they are proxied); only outbound
             // NAT is missing.
             tracing::error!(%err, "could not install the NAT rules; containers will have no outbound access");
@@ -401,8 +423,7 @@ impl Networks {
         self.state().networks.insert(id.clone(), record.clone());
         let kernel = async {
             self.bring_up(&record).await?;
-            let rules = self.state().bridge_rules();
-            self.firewall.sync(&rules).await
+            self.sync_firewall().await
         };
         if let Err(err) = kernel.await {
             self.state().networks.remove(&id);
@@ -437,8 +458,7 @@ impl Networks {
         if let Err(err) = self.netlink.delete(&record.bridge).await {
             tracing::warn!(%err, bridge = %record.bridge, "could not delete a bridge");
         }
-        let rules = self.state().bridge_rules();
-        self.firewall.sync(&rules).await?;
+        self.sync_firewall().await?;
         Ok(record)
     }
 
@@ -665,11 +685,27 @@ impl Networks {
         for request in requests {
             proxies.push(ports::publish(request, target, endpoint_name).await?);
         }
-        let published = proxies.iter().map(|p| p.port.clone()).collect();
+        let published: Vec<PublishedPort> = proxies.iter().map(|p| p.port.clone()).collect();
         if let Some(sandbox) = self.state().sandboxes.get_mut(container_id) {
             sandbox.proxies.extend(proxies);
         }
+        if !published.is_empty() {
+            // Containers on the bridges may now reach these ports on the host (and nothing else there).
+            if let Err(err) = self.sync_firewall().await {
+                tracing::warn!(%err, "could not open the published ports to containers");
+            }
+        }
         Ok(published)
+    }
+
+    /// Rewrites the rules for the networks and published ports as they are now.
+    async fn sync_firewall(&self) -> Result<(), NetworkError> {
+        let _one_at_a_time = self.firewall_sync.lock().await;
+        let (rules, host_ports) = {
+            let state = self.state();
+            (state.bridge_rules(), state.host_ports())
+        };
+        self.firewall.sync(&rules, &host_ports).await
     }
 
     /// The ports published for a running container.
@@ -700,8 +736,14 @@ impl Networks {
         if let Some(sandbox) = &sandbox {
             veths.extend(sandbox.interfaces.iter().map(|i| i.2.clone()));
         }
-        // Dropping the sandbox closes its port proxies.
+        // Dropping the sandbox closes its port proxies; the rules then stop letting containers reach them.
+        let had_ports = sandbox.as_ref().is_some_and(|sandbox| !sandbox.proxies.is_empty());
         drop(sandbox);
+        if had_ports {
+            if let Err(err) = self.sync_firewall().await {
+                tracing::warn!(%err, "could not close the published ports to containers");
+            }
+        }
         let netns = self.netns_dir.join(container_id);
         if netns.exists() {
             let path = netns.clone();

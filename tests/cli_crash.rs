@@ -57,7 +57,23 @@ fn state_survives_kill_minus_nine() {
     let half_created = daemon.root().join("containers").join("ab".repeat(32));
     std::fs::create_dir_all(half_created.join("upper")).expect("a half-created container directory");
 
-    daemon.crash_and_restart();
+    // A power loss after a layer's directory got its name but before its data reached the disk: the directory
+    // is there, its files are not. The marker-less directory must be unpacked anew, not trusted.
+    let mut truncated = None;
+    daemon.crash_and_restart_with(|root| {
+        let layers = root.join("image/layers");
+        for entry in std::fs::read_dir(&layers).expect("the unpacked layers").flatten() {
+            let busybox = entry.path().join("bin/busybox");
+            if busybox.is_file() {
+                std::fs::write(&busybox, b"").expect("truncating the layer's busybox");
+                let marker = root.join("image/layers-complete").join(entry.file_name());
+                std::fs::remove_file(&marker).expect("the layer's completeness marker");
+                truncated = Some(busybox);
+                return;
+            }
+        }
+        panic!("no unpacked layer holds bin/busybox under {}", layers.display());
+    });
     let _ = build.kill();
     let _ = build.wait();
 
@@ -67,6 +83,9 @@ fn state_survives_kill_minus_nine() {
         std::fs::read_dir(&build_work).map(|dir| dir.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     assert!(leftovers.is_empty(), "build leftovers after the restart: {leftovers:?}");
     assert!(!half_created.exists(), "the half-created container directory is still there");
+    assert_eq!(daemon.ok(&["run", "--rm", "busybox", "echo", "intact"]).trim(), "intact");
+    let busybox = truncated.expect("a truncated layer file");
+    assert!(std::fs::metadata(&busybox).map(|m| m.len()).unwrap_or(0) > 0, "the layer was unpacked anew");
 
     let images = daemon.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(images.contains("busybox:latest") && images.contains("kept:1"), "{images}");

@@ -97,8 +97,14 @@ impl Daemon {
     /// Kills the daemon with SIGKILL (its containers keep running, as after a crash) and starts a new one on the
     /// same root, socket and port.
     pub fn crash_and_restart(&mut self) {
+        self.crash_and_restart_with(|_| {});
+    }
+
+    /// SIGKILL, then `meanwhile` on the daemon's root (what a power loss could leave there), then a new daemon.
+    pub fn crash_and_restart_with(&mut self, meanwhile: impl FnOnce(&Path)) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        meanwhile(&self.root);
         self.process = spawn_daemon(&self.root, &self.socket, &self.http, &self.log);
         self.wait_until_ready();
     }

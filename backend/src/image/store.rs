@@ -68,6 +68,9 @@ pub struct ImageStore {
     root: PathBuf,
     layout: Layout,
     layers_dir: PathBuf,
+    /// `root/layers-complete/<diffid-hex>`: written once a layer's files are on disk. A layer directory without
+    /// one is a crash's leftover (power lost between the rename and the data reaching the disk) and unpacked anew.
+    complete_dir: PathBuf,
     state: Mutex<State>,
     /// Writers of blobs and unpackers of layers hold it shared; garbage collection holds it exclusively.
     gc_lock: RwLock<()>,
@@ -92,6 +95,8 @@ impl ImageStore {
         fs::create_dir_all(&layers_dir).ctx(&layers_dir)?;
         layout::remove_temps(&layers_dir)?;
         layout::remove_temps(root)?;
+        let complete_dir = root.join("layers-complete");
+        remove_incomplete_layers(&layers_dir, &complete_dir)?;
         let layout = Layout::open(&root.join("oci"))?;
         let state = load_state(&layout)?;
         tracing::info!(root = %root.display(), images = state.images.len(), tags = state.tags.len(), "image store opened");
@@ -99,6 +104,7 @@ impl ImageStore {
             root: root.to_path_buf(),
             layout,
             layers_dir,
+            complete_dir,
             state: Mutex::new(state),
             gc_lock: RwLock::new(()),
             max_unpacked: None,
@@ -674,6 +680,7 @@ impl ImageStore {
             let path = self.layers_dir.join(&name);
             tracing::debug!(layer = %name, "removing unpacked layer");
             fs::remove_dir_all(&path).ctx(&path)?;
+            let _ = fs::remove_file(self.complete_dir.join(&name));
         }
         Ok(freed)
     }
@@ -716,6 +723,8 @@ impl ImageStore {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
         }
+        // Every file on disk before the directory gets its name: a power loss cannot leave a named, partial layer.
+        syncfs(&tmp)?;
         match fs::rename(&tmp, &dest) {
             Ok(()) => {}
             Err(_) if dest.is_dir() => {
@@ -728,6 +737,7 @@ impl ImageStore {
             }
         }
         layout::sync_dir(&self.layers_dir)?;
+        mark_complete(&self.complete_dir, digest_hex(&l.diff_id)?)?;
         tracing::debug!(layer = %l.diff_id, dir = %dest.display(), "unpacked layer");
         Ok(dest)
     }
@@ -895,4 +905,63 @@ fn load_record(layout: &Layout, manifest_digest: &str) -> Result<Record, ImageEr
         config,
         layers,
     })
+}
+
+/// Written in `complete_dir` once every layer directory of a store that had no markers yet has one.
+const MARKED_BEFORE: &str = ".layers-before-markers";
+
+/// At open: a layer directory without its completeness marker is removed (it is unpacked again when used). A
+/// store from before markers has every directory marked once instead: those were written by a daemon that ran on.
+fn remove_incomplete_layers(layers_dir: &Path, complete_dir: &Path) -> Result<(), ImageError> {
+    fs::create_dir_all(complete_dir).ctx(complete_dir)?;
+    let migrating = !complete_dir.join(MARKED_BEFORE).exists();
+    for name in layer::sorted_dir(layers_dir)? {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with(layout::TMP_PREFIX) || complete_dir.join(&name).exists() {
+            continue;
+        }
+        if migrating {
+            mark_complete(complete_dir, &name)?;
+            continue;
+        }
+        let path = layers_dir.join(&name);
+        tracing::warn!(layer = %name, "removing a layer directory that was never completed (a crash while unpacking)");
+        fs::remove_dir_all(&path).ctx(&path)?;
+    }
+    if migrating {
+        mark_complete(complete_dir, MARKED_BEFORE)?;
+    }
+    Ok(())
+}
+
+fn mark_complete(complete_dir: &Path, name: &str) -> Result<(), ImageError> {
+    let path = complete_dir.join(name);
+    fs::File::create(&path).and_then(|file| file.sync_all()).ctx(&path)?;
+    layout::sync_dir(complete_dir)
+}
+
+/// Flushes the filesystem holding `dir` (one call for a whole layer's files, instead of an fsync each).
+fn syncfs(dir: &Path) -> Result<(), ImageError> {
+    let handle = fs::File::open(dir).ctx(dir)?;
+    nix::unistd::syncfs(&handle).map_err(|errno| ImageError::io(dir, io::Error::from(errno)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmarked_layers_are_removed_once_a_store_has_markers() {
+        let root = tempfile::tempdir().unwrap();
+        let (layers, complete) = (root.path().join("layers"), root.path().join("layers-complete"));
+        fs::create_dir_all(layers.join("old-layer")).unwrap();
+        // A store from before markers: what is there was finished by a daemon that kept running.
+        remove_incomplete_layers(&layers, &complete).unwrap();
+        assert!(layers.join("old-layer").is_dir() && complete.join("old-layer").exists());
+        // From then on, a directory without its marker is a crash's leftover.
+        fs::create_dir_all(layers.join("partial-layer/bin")).unwrap();
+        remove_incomplete_layers(&layers, &complete).unwrap();
+        assert!(!layers.join("partial-layer").exists());
+        assert!(layers.join("old-layer").is_dir(), "a marked layer stays");
+    }
 }

@@ -371,6 +371,21 @@ fn uploads_past_the_limits_are_refused(daemon: &Daemon) {
     let left: Vec<_> =
         std::fs::read_dir(&work).map(|dir| dir.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "the refused contexts left {left:?}");
+
+    // A bomb inside the context: ADD of a local .tar.gz whose one entry claims 10 GB.
+    let context = daemon.scratch_dir("add-bomb");
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut header = tar::Header::new_gnu();
+    header.set_path("zeros").expect("a name");
+    header.set_size(10 << 30);
+    header.set_mode(0o644);
+    header.set_cksum();
+    gzip.write_all(header.as_bytes()).and_then(|()| gzip.write_all(&[0u8; 1 << 16])).expect("the bomb's start");
+    std::fs::write(context.join("bomb.tar.gz"), gzip.finish().expect("the bomb")).expect("writing the bomb");
+    write(&context, "Dockerfile", "FROM busybox\nADD bomb.tar.gz /x/\n");
+    let out = daemon.docker(&["build", "-t", "add-bomb", context.to_str().expect("a utf-8 path")]);
+    assert!(!out.success(), "ADD unpacked a 10 GB bomb: {out:?}");
+    assert!(format!("{}{}", out.stdout, out.stderr).contains("--max-unpacked-size"), "{out:?}");
 }
 
 /// Streams a gzip'd tar whose one entry is 10 GB of zeros (a few MB on the wire), chunked, to `request_line`;

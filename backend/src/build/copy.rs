@@ -250,6 +250,7 @@ pub fn is_archive(path: &Path) -> bool {
 }
 
 /// Writes `sources` into `rootfs` at `dest` (an absolute container path; a trailing `/` means a directory).
+/// `ADD` extracts local archives, each to at most `max_unpacked` bytes (a compressed bomb in the context).
 pub fn copy_into(
     rootfs: &Path,
     sources: &[Source],
@@ -257,6 +258,7 @@ pub fn copy_into(
     force_dir: bool,
     owner: Ownership,
     extract_archives: bool,
+    max_unpacked: Option<u64>,
 ) -> Result<(), String> {
     let dest_host = archive::resolve_in_root(rootfs, dest).map_err(|e| e.to_string())?;
     let dest_is_dir =
@@ -269,7 +271,7 @@ pub fn copy_into(
         } else if extract_archives && is_archive(&source.path) {
             mkdir_all(rootfs, dest, owner)?;
             let file = fs::File::open(&source.path).map_err(|e| format!("{}: {e}", source.written))?;
-            extract(rootfs, dest, file)?;
+            extract(rootfs, dest, file, max_unpacked)?;
         } else {
             let target = if dest_is_dir {
                 let dir = mkdir_all(rootfs, dest, owner)?;
@@ -285,7 +287,7 @@ pub fn copy_into(
     Ok(())
 }
 
-fn extract(rootfs: &Path, dest: &str, file: fs::File) -> Result<(), String> {
+fn extract(rootfs: &Path, dest: &str, file: fs::File, max_unpacked: Option<u64>) -> Result<(), String> {
     let mut buffered = BufReader::new(file);
     let head = buffered.fill_buf().map_err(|e| e.to_string())?.to_vec();
     let reader: Box<dyn Read> = if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
@@ -295,7 +297,7 @@ fn extract(rootfs: &Path, dest: &str, file: fs::File) -> Result<(), String> {
     } else {
         Box::new(buffered)
     };
-    archive::extract_tar(rootfs, dest, reader, false, None).map_err(|e| e.to_string())
+    archive::extract_tar(rootfs, dest, reader, false, max_unpacked).map_err(|e| e.to_string())
 }
 
 /// Creates `dir` (a container path) and its missing parents inside `rootfs`; new directories get 0755 and `owner`.
@@ -410,11 +412,11 @@ mod tests {
         fs::write(src.path().join("file"), "f").unwrap();
         let sources = context_sources(src.path(), &["file".to_string()]).unwrap();
         let owner = Ownership { uid: 1000, gid: 1000, mode: Some(0o640) };
-        copy_into(rootfs.path(), &sources, "/app/renamed", false, owner, false).unwrap();
+        copy_into(rootfs.path(), &sources, "/app/renamed", false, owner, false, None).unwrap();
         let meta = fs::metadata(rootfs.path().join("app/renamed")).unwrap();
         assert_eq!((meta.uid(), meta.mode() & 0o777), (1000, 0o640));
         let sources = context_sources(src.path(), &["dir".to_string()]).unwrap();
-        copy_into(rootfs.path(), &sources, "/app/d/", false, Ownership::default(), false).unwrap();
+        copy_into(rootfs.path(), &sources, "/app/d/", false, Ownership::default(), false, None).unwrap();
         assert_eq!(fs::read_to_string(rootfs.path().join("app/d/inner")).unwrap(), "i");
     }
 

@@ -966,6 +966,7 @@ impl<'a> Executor<'a> {
         let rootfs = workspace.rootfs.clone();
         let source_root = source_workspace.as_ref().map(|w| w.rootfs.clone());
         let chown = instruction.chown.clone();
+        let max_unpacked = Some(self.engine.limits().max_unpacked);
         let copied = tokio::task::spawn_blocking(move || -> Result<(), String> {
             let sources = match (context_sources, source_root) {
                 (Some(list), _) => list,
@@ -976,7 +977,7 @@ impl<'a> Executor<'a> {
                 Some(spec) => copy::resolve_chown(&rootfs, spec)?,
                 None => (0, 0),
             };
-            copy::copy_into(&rootfs, &sources, &dest, force_dir, Ownership { uid, gid, mode }, add)
+            copy::copy_into(&rootfs, &sources, &dest, force_dir, Ownership { uid, gid, mode }, add, max_unpacked)
         })
         .await
         .map_err(join_error);

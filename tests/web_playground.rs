@@ -21,8 +21,13 @@ use support::Daemon;
 const SLOW: Duration = Duration::from_secs(120);
 const QUICK: Duration = Duration::from_secs(20);
 
-const DOCKERFILE: &[&str] =
-    &["FROM busybox", "RUN echo made-by-run > /made-by-run", "CMD echo hello-from-logs && exec sleep 1000"];
+/// No quotes or brackets: the editor closes them itself as they are typed. `CMD /start` is a plain list of words,
+/// so BL005's fix (the exec form) means the same.
+const DOCKERFILE: &[&str] = &[
+    "FROM busybox",
+    "RUN echo made-by-run > /made-by-run && echo \\#!/bin/sh > /start && echo echo hello-from-logs >> /start && echo exec sleep 1000 >> /start && chmod +x /start",
+    "CMD /start",
+];
 const TAG: &str = "e2e/playground";
 
 /// The app's files go out brotli- or gzip-compressed as the browser asks (copies `cargo xtask web` wrote), the
@@ -96,7 +101,7 @@ async fn walk_through(client: &Client, daemon: &Daemon) -> TestResult {
     wait_for("the fix to take the warning away", QUICK, move || async move {
         let problems = text_of(client, ".problems").await?;
         let editor_text = text_of(client, ".cm-content").await?;
-        let fixed = !problems.contains("BL005") && editor_text.contains(r#"CMD ["/bin/sh", "-c""#);
+        let fixed = !problems.contains("BL005") && editor_text.contains(r#"CMD ["/start"]"#);
         if fixed {
             Ok(Some(()))
         } else {

@@ -98,23 +98,32 @@ fn shell_form(keyword: &str, command: &CommandLine, sink: &mut Sink<'_>) {
     if word.raw.trim().is_empty() {
         return;
     }
-    let replacement = if needs_shell(&word.raw) {
-        // Keep the shell the command relies on, but make it explicit (and signals reach `sh`, at least).
-        json_array(["/bin/sh", "-c", word.raw.as_str()].into_iter())
-    } else {
+    if word.raw.trim_start().starts_with('[') {
+        // A JSON array that does not parse (`CMD ["sh"`): Docker runs it as a shell string. No rewrite can know
+        // what was meant.
+        sink.report_with_fix(
+            "BL005",
+            word.span,
+            format!("{keyword} looks like a JSON array but is not valid JSON, so it runs as a shell command; check its quotes and brackets"),
+            None,
+        );
+        return;
+    }
+    // Only a plain list of words has an exec form that means the same; wrapping a shell command in
+    // `["/bin/sh", "-c", ...]` would silence the warning and change nothing.
+    let fix = (!needs_shell(&word.raw)).then(|| {
         let mut words: Vec<&str> = word.raw.split_whitespace().collect();
         // `exec` only means something to a shell; in exec form the program runs directly anyway.
         if words.first() == Some(&"exec") && words.len() > 1 {
             words.remove(0);
         }
-        json_array(words.into_iter())
-    };
-    let fix = Fix::single("Use the exec (JSON) form", word.span, replacement);
+        Fix::single("Use the exec (JSON) form", word.span, json_array(words.into_iter()))
+    });
     sink.report_with_fix(
         "BL005",
         word.span,
         format!("{keyword} in shell form runs under `/bin/sh -c`: the program is not PID 1 and does not get SIGTERM; use the JSON form"),
-        Some(fix),
+        fix,
     );
 }
 

@@ -128,8 +128,12 @@ fn bl005_shell_form_commands() {
     silent("FROM a:1\nCMD [\"node\", \"server.js\"]\n", "BL005");
     let text = fix_silences("FROM a:1\nCMD node server.js\n", "BL005");
     assert!(text.contains("CMD [\"node\", \"server.js\"]"), "{text}");
-    let text = fix_silences("FROM a:1\nCMD echo $HOME && \\\n  run\n", "BL005");
-    assert!(text.contains("CMD [\"/bin/sh\", \"-c\", \"echo $HOME &&   run\"]"), "{text}");
+    // A command that needs its shell has no exec form that means the same: warned, no fix offered.
+    assert!(fires("FROM a:1\nCMD echo $HOME && \\\n  run\n", "BL005").fix.is_none());
+    assert!(fires("FROM a:1\nENTRYPOINT exec nginx -g 'daemon off;'\n", "BL005").fix.is_none());
+    // A broken JSON array is named as such, and not rewritten into `["/bin/sh", "-c", "[\"sh\""]`.
+    let broken = fires("FROM a:1\nCMD [\"sh\"\n", "BL005");
+    assert!(broken.fix.is_none() && broken.message.contains("not valid JSON"), "{broken:?}");
     let text = fix_silences("FROM a:1\nENTRYPOINT exec nginx\n", "BL005");
     assert!(text.contains("ENTRYPOINT [\"nginx\"]"), "{text}");
 }

@@ -87,8 +87,7 @@ pub async fn put(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "container rootfs is marked read-only"));
     }
     let limits = engine.limits();
-    super::body::require_upload_within(request.headers(), limits.max_upload)?;
-    let reader = super::body::limited_reader(request.into_body(), limits.max_upload);
+    let reader = super::body::upload_reader(request, limits.max_upload)?;
     let no_overwrite = flag(&query.no_overwrite_dir_non_dir);
     let path = query.path.clone();
     let max_unpacked = Some(limits.max_unpacked);

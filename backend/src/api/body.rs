@@ -56,18 +56,30 @@ pub(crate) fn require_tar(headers: &HeaderMap) -> Result<(), ApiError> {
     check(headers.get(header::CONTENT_TYPE).map(|value| value.as_bytes()), announces_body(headers), TAR)
 }
 
+/// A build context's headers: declared as a tar, and not announced past `limit` (`--max-upload-size`).
+pub(crate) fn require_build_context(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
+    require_tar(headers)?;
+    require_upload_within(headers, limit)
+}
+
 /// Refuses, before reading it, an upload whose announced length is past `limit` (`--max-upload-size`): 413.
-pub(crate) fn require_upload_within(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok());
-    match length {
+fn require_upload_within(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
+    match content_length(headers) {
         Some(length) if length > limit => {
             Err(ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, upload_too_large(limit)))
         }
         _ => Ok(()),
     }
+}
+
+/// An upload the handler unpacks itself: refused with 413 if announced past `limit`, else its body as a reader
+/// held to the same limit.
+pub(crate) fn upload_reader(
+    request: Request,
+    limit: u64,
+) -> Result<impl std::io::Read + Send + Unpin + 'static, ApiError> {
+    require_upload_within(request.headers(), limit)?;
+    Ok(limited_reader(request.into_body(), limit))
 }
 
 /// The body as a blocking reader (for a `spawn_blocking` unpacker) that fails once more than `limit` bytes came
@@ -92,14 +104,17 @@ fn upload_too_large(limit: u64) -> String {
 
 /// Whether the request's headers say a body follows (a length above zero, or chunked).
 pub(crate) fn announces_body(headers: &HeaderMap) -> bool {
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok());
-    match length {
+    match content_length(headers) {
         Some(length) => length > 0,
         None => headers.contains_key(header::TRANSFER_ENCODING),
     }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse().ok())
 }
 
 /// dockerd's rule (moby `httputils.CheckForJSON`): no Content-Type is fine only without a body; otherwise its media

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::body::{limited_reader, require_tar, require_upload_within};
+use super::body::{limited_reader, require_build_context};
 use super::error::{ApiError, ApiResult};
 use super::flag;
 use super::images::url_pairs;
@@ -124,8 +124,7 @@ pub(super) fn context(
 /// Starts a build job and answers with Docker's legacy stream rendered from its events. A client that goes
 /// away does not stop the build.
 pub async fn build(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
-    require_tar(request.headers())?;
-    require_upload_within(request.headers(), engine.limits().max_upload)?;
+    require_build_context(request.headers(), engine.limits().max_upload)?;
     let (options, quiet, remote) = options(request.uri().query().unwrap_or(""))?;
     let context = context(&engine, remote, request);
     let job = engine.builds.start(engine.clone(), options, context);

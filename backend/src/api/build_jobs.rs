@@ -12,7 +12,7 @@ use berth_shared::api::build_jobs::{BuildJobCreated, BuildJobSummary, BuildPredi
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::body::{require_tar, require_upload_within};
+use super::body::require_build_context;
 use super::build::{context, options};
 use super::error::{ApiError, ApiResult};
 use super::streams::streaming;
@@ -26,8 +26,7 @@ fn build_error(error: BuildError) -> ApiError {
 
 /// Unpacks the whole context first, so a bad upload is this request's error; then the build runs as a job.
 pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
-    require_tar(request.headers())?;
-    require_upload_within(request.headers(), engine.limits().max_upload)?;
+    require_build_context(request.headers(), engine.limits().max_upload)?;
     let (options, _, remote) = options(request.uri().query().unwrap_or(""))?;
     let context = context(&engine, remote, request).await.map_err(build_error)?;
     let job = engine.builds.start(engine.clone(), options, std::future::ready(Ok(context)));
@@ -56,8 +55,7 @@ pub async fn events(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -
 }
 
 pub async fn predict(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Json<BuildPrediction>> {
-    require_tar(request.headers())?;
-    require_upload_within(request.headers(), engine.limits().max_upload)?;
+    require_build_context(request.headers(), engine.limits().max_upload)?;
     let (options, _, remote) = options(request.uri().query().unwrap_or(""))?;
     let context = context(&engine, remote, request).await.map_err(build_error)?;
     let prediction = build::predict(&engine, &context, &options).await;

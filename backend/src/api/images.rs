@@ -283,9 +283,7 @@ pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
         Some(tag) => format!("{repo}:{tag}"),
         None => repo,
     });
-    let max_upload = engine.limits().max_upload;
-    super::body::require_upload_within(request.headers(), max_upload)?;
-    let reader = super::body::limited_reader(request.into_body(), max_upload);
+    let reader = super::body::upload_reader(request, engine.limits().max_upload)?;
     let images = engine.images.clone();
     let changes = query.changes;
     let message = query.message;
@@ -388,9 +386,7 @@ async fn save_images(engine: Arc<Engine>, names: Vec<String>) -> ApiResult<Respo
 
 /// `docker load`: `POST /images/load`, the body a `docker save` tar. Answers with Docker's JSON stream.
 pub async fn load(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
-    let max_upload = engine.limits().max_upload;
-    super::body::require_upload_within(request.headers(), max_upload)?;
-    let reader = super::body::limited_reader(request.into_body(), max_upload);
+    let reader = super::body::upload_reader(request, engine.limits().max_upload)?;
     let images = engine.images.clone();
     let loaded = tokio::task::spawn_blocking(move || images.load(reader))
         .await

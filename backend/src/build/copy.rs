@@ -179,7 +179,7 @@ pub fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), String> {
         Some((user, group)) => (user, Some(group)),
         None => (spec, None),
     };
-    let passwd = read_in_root(rootfs, "/etc/passwd");
+    let passwd = archive::read_in_root(rootfs, "/etc/passwd");
     let (uid, primary_gid) = match user.parse::<u32>() {
         Ok(uid) => (uid, lookup(&passwd, 2, |f| f[2] == user).unwrap_or(uid)),
         Err(_) => {
@@ -201,22 +201,13 @@ pub fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), String> {
         Some(group) => match group.parse::<u32>() {
             Ok(gid) => gid,
             Err(_) => {
-                let groups = read_in_root(rootfs, "/etc/group");
+                let groups = archive::read_in_root(rootfs, "/etc/group");
                 lookup(&groups, 2, |f| f[0] == group)
                     .ok_or_else(|| format!("unable to find group {group}: no matching entries in group file"))?
             }
         },
     };
     Ok((uid, gid))
-}
-
-/// An image file read as the container would see it: an absolute symlink points inside the image, not at the
-/// daemon's host.
-fn read_in_root(rootfs: &Path, path: &str) -> String {
-    crate::image::archive::resolve_in_root(rootfs, path)
-        .ok()
-        .and_then(|resolved| fs::read_to_string(resolved).ok())
-        .unwrap_or_default()
 }
 
 fn lookup(file: &str, field: usize, matches: impl Fn(&[&str]) -> bool) -> Option<u32> {

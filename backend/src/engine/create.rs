@@ -23,12 +23,12 @@ impl Engine {
         let (name, _claim) = match name.filter(|n| !n.is_empty()) {
             Some(requested) => {
                 let name = names::validate_name(requested).map_err(EngineError::InvalidArgument)?;
-                let claim = self.name_claims.claim(&name, &id, || self.name_owner(&name))?;
+                let claim = self.claim_name(&name, &id)?;
                 (name, claim)
             }
             None => loop {
                 let candidate = names::generate_name();
-                if let Ok(claim) = self.name_claims.claim(&candidate, &id, || self.name_owner(&candidate)) {
+                if let Ok(claim) = self.claim_name(&candidate, &id) {
                     break (candidate, claim);
                 }
             },

@@ -552,7 +552,7 @@ impl Engine {
                 "Renaming a container with the same name as its current name".into(),
             ));
         }
-        let _claim = self.name_claims.claim(&new_name, &container.id, || self.name_owner(&new_name))?;
+        let _claim = self.claim_name(&new_name, &container.id)?;
         container.update(|r| r.name = new_name.clone())?;
         self.networks.rename_container(&container.id, &new_name);
         let mut attributes = self.container_attributes(&container);

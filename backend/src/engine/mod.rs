@@ -62,7 +62,7 @@ pub struct Engine {
 /// How much one request may make the daemon take in.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// The most an upload (a build context) may be on the wire (`--max-upload-size`).
+    /// The most an upload (build context, load, import, cp) may be on the wire (`--max-upload-size`).
     pub max_upload: u64,
     /// The most an archive may unpack to (`--max-unpacked-size`): compression cannot get past it.
     pub max_unpacked: u64,
@@ -188,12 +188,14 @@ impl Engine {
         self.limits
     }
 
-    /// The id of the container named exactly `name`, if there is one.
-    fn name_owner(&self, name: &str) -> Option<String> {
-        self.container(name)
-            .ok()
-            .filter(|container| container.record().name == name)
-            .map(|container| container.id.clone())
+    /// Holds `name` for container `id` until the claim drops, unless a container or another claim has it.
+    fn claim_name(&self, name: &str, id: &str) -> Result<name_claims::NameClaim<'_>, EngineError> {
+        self.name_claims.claim(name, id, || {
+            self.container(name)
+                .ok()
+                .filter(|container| container.record().name == name)
+                .map(|container| container.id.clone())
+        })
     }
 
     fn insert(&self, container: Arc<Container>) {

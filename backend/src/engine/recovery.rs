@@ -21,16 +21,12 @@ pub const BUILD_STEP_LABEL: &str = "io.berth.build-step";
 /// running: no build survives a restart. Nothing is mounted there, but an entry with a mount under it is left
 /// alone rather than deleted through.
 fn remove_build_leftovers(work: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(work) else { return };
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let Ok(work) = work.canonicalize() else { return };
+    let Ok(entries) = std::fs::read_dir(&work) else { return };
+    let mounts = runtime::mount_points();
     for entry in entries.flatten() {
         let path = entry.path();
-        let prefix = format!("{}/", path.display());
-        let holds_a_mount = mounts
-            .lines()
-            .filter_map(|line| line.split(' ').nth(1))
-            .any(|point| point == path.to_string_lossy() || point.starts_with(&prefix));
-        if holds_a_mount {
+        if mounts.iter().any(|point| point.starts_with(&path)) {
             tracing::warn!(dir = %path.display(), "a build leftover has a mount under it; not removing it");
             continue;
         }

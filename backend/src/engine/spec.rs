@@ -15,7 +15,7 @@ use oci_spec::runtime::{
 use super::container::ContainerRecord;
 use super::networking::NetworkNamespace;
 use super::EngineError;
-use crate::image::archive::resolve_in_root;
+use crate::image::archive::read_in_root;
 
 /// Docker's default capability set (moby oci/caps/defaults.go).
 pub const DEFAULT_CAPABILITIES: &[&str] = &[
@@ -302,10 +302,6 @@ pub fn resolve_user(rootfs: &Path, user: &str, group_add: &[String]) -> Result<(
     additional.retain(|g| *g != gid);
     additional.dedup();
     Ok((uid, gid, additional))
-}
-
-fn read_in_root(rootfs: &Path, path: &str) -> String {
-    resolve_in_root(rootfs, path).ok().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
 }
 
 pub fn resources(host: &HostConfig) -> Result<LinuxResources, EngineError> {

@@ -26,6 +26,12 @@ pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, ImageError> {
     Ok(root.join(rel))
 }
 
+/// A text file of the image read as the container would see it (an absolute symlink points inside `root`, never
+/// at the daemon's host); empty when it is missing or unreadable, as for /etc/passwd lookups.
+pub(crate) fn read_in_root(root: &Path, path: &str) -> String {
+    resolve_in_root(root, path).ok().and_then(|resolved| fs::read_to_string(resolved).ok()).unwrap_or_default()
+}
+
 /// Like [`resolve_in_root`] but the last component is not followed if it is a symlink.
 /// Returns the absolute path (inside `root`) of the entry itself.
 pub(crate) fn resolve_nofollow(root: &Path, path: &str) -> Result<PathBuf, ImageError> {
@@ -229,13 +235,7 @@ pub fn extract_tar(
         Ok(_) => return Err(ImageError::NotADirectory { path: dest_dir_in_container.to_string() }),
         Err(_) => return Err(ImageError::PathNotFound { path: dest_dir_in_container.to_string() }),
     }
-    let opts = ApplyOptions {
-        overlay_whiteouts: false,
-        no_overwrite_dir_non_dir,
-        apply_root_metadata: false,
-        host_tree: false,
-        max_bytes,
-    };
+    let opts = ApplyOptions { no_overwrite_dir_non_dir, max_bytes, ..ApplyOptions::default() };
     layer::apply_tar(root, &dest_rel, layer::maybe_gunzip(tar).ctx(&dest)?, &opts)
 }
 
@@ -249,13 +249,7 @@ pub fn extract_build_context(dir: &Path, tar: impl Read, max_bytes: Option<u64>)
 /// Unpacks a tar (plain or gzip) into `dir`, a directory of the daemon's host rather than a container's
 /// filesystem: entries stay inside it, and device nodes, setuid/setgid bits and xattrs do not come along.
 pub fn extract_tar_on_host(dir: &Path, tar: impl Read) -> Result<(), ImageError> {
-    let opts = ApplyOptions {
-        overlay_whiteouts: false,
-        no_overwrite_dir_non_dir: false,
-        apply_root_metadata: false,
-        host_tree: true,
-        max_bytes: None,
-    };
+    let opts = ApplyOptions { host_tree: true, ..ApplyOptions::default() };
     layer::apply_tar(dir, Path::new(""), layer::maybe_gunzip(tar).ctx(dir)?, &opts)
 }
 

@@ -699,10 +699,9 @@ impl ImageStore {
             let mut hashing = HashingReader::new(io::BufReader::new(blob));
             let opts = ApplyOptions {
                 overlay_whiteouts: true,
-                no_overwrite_dir_non_dir: false,
                 apply_root_metadata: true,
-                host_tree: false,
                 max_bytes: self.max_unpacked,
+                ..ApplyOptions::default()
             };
             let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
             if gzip {

@@ -126,13 +126,7 @@ impl ImageStore {
     }
 
     fn load_from(&self, dir: &Path, tar: impl Read) -> Result<Vec<(Image, Vec<String>)>, ImageError> {
-        let opts = ApplyOptions {
-            overlay_whiteouts: false,
-            no_overwrite_dir_non_dir: false,
-            apply_root_metadata: false,
-            host_tree: true,
-            max_bytes: self.max_unpacked(),
-        };
+        let opts = ApplyOptions { host_tree: true, max_bytes: self.max_unpacked(), ..ApplyOptions::default() };
         layer::apply_tar(dir, Path::new(""), layer::maybe_gunzip(tar).ctx(dir)?, &opts)?;
         let inside = |name: &str| -> Result<PathBuf, ImageError> {
             let path = super::archive::resolve_in_root(dir, name)?;

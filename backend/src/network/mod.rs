@@ -91,13 +91,7 @@ impl State {
             .sandboxes
             .values()
             .flat_map(|sandbox| sandbox.proxies.iter())
-            .map(|proxy| HostPort {
-                protocol: match proxy.port.protocol {
-                    ports::Protocol::Tcp => "tcp",
-                    ports::Protocol::Udp => "udp",
-                },
-                port: proxy.port.host_port,
-            })
+            .map(|proxy| HostPort { protocol: proxy.port.protocol.as_str(), port: proxy.port.host_port })
             .collect();
         ports.sort();
         ports.dedup();

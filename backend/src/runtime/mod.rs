@@ -40,7 +40,7 @@ pub use error::RuntimeError;
 pub use init::{init_main, INIT_ANNOTATION};
 pub use launch::{set_init_executable, start_container, start_exec, Stdio};
 pub use netns::{create_netns, in_netns, remove_netns};
-pub use overlay::{mount_rootfs, unmount_rootfs};
+pub use overlay::{mount_points, mount_rootfs, unmount_rootfs};
 pub use process::{ProcessHandle, UNKNOWN_EXIT_CODE};
 pub use pty::{open_pty, resize_pty, Pty};
 

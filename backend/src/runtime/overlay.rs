@@ -183,10 +183,13 @@ pub(crate) fn is_mount_point(p: &Path) -> bool {
     let Ok(canon) = fs::canonicalize(p) else {
         return false;
     };
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    info.lines().filter_map(|l| l.split(' ').nth(4)).any(|mp| Path::new(&unescape_mountinfo(mp)) == canon)
+    mount_points().contains(&canon)
+}
+
+/// Every mount point of this process's mount namespace (/proc/self/mountinfo), unescaped; empty if unreadable.
+pub fn mount_points() -> Vec<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines().filter_map(|l| l.split(' ').nth(4)).map(|mp| PathBuf::from(unescape_mountinfo(mp))).collect()
 }
 
 fn unescape_mountinfo(s: &str) -> String {

@@ -25,6 +25,13 @@ fn state_survives_kill_minus_nine() {
         "echo boot; sleep 1000",
     ]);
     daemon.ok(&["run", "--name", "done", "busybox", "echo", "finished"]);
+    // A kill -9 between spawning a container's process and recording it running leaves a live process under a
+    // record that still reads created: this one is made to look exactly like that while the daemon is down.
+    daemon.ok(&["run", "-d", "--name", "unrecorded", "busybox", "sleep", "1000"]);
+    let unrecorded_id = daemon.ok(&["inspect", "-f", "{{.Id}}", "unrecorded"]).trim().to_string();
+    let unrecorded_pid = daemon.ok(&["inspect", "-f", "{{.State.Pid}}", "unrecorded"]).trim().to_string();
+    let unrecorded_proc = std::path::PathBuf::from(format!("/proc/{unrecorded_pid}"));
+    assert!(unrecorded_proc.exists(), "the container's process {unrecorded_pid} runs");
     let deadline = Instant::now() + Duration::from_secs(10);
     while daemon.docker(&["logs", "plain"]).stdout.is_empty() {
         assert!(Instant::now() < deadline, "no output from the container");
@@ -61,6 +68,13 @@ fn state_survives_kill_minus_nine() {
     // is there, its files are not. The marker-less directory must be unpacked anew, not trusted.
     let mut truncated = None;
     daemon.crash_and_restart_with(|root| {
+        let record_path = root.join("containers").join(&unrecorded_id).join("container.json");
+        let text = std::fs::read_to_string(&record_path).expect("the container's record");
+        let mut record: serde_json::Value = serde_json::from_str(&text).expect("a JSON record");
+        record["state"]["status"] = "created".into();
+        record["state"]["pid"] = 0.into();
+        std::fs::write(&record_path, record.to_string()).expect("rewriting the record");
+
         let layers = root.join("image/layers");
         for entry in std::fs::read_dir(&layers).expect("the unpacked layers").flatten() {
             let busybox = entry.path().join("bin/busybox");
@@ -94,6 +108,16 @@ fn state_survives_kill_minus_nine() {
         assert!(names.lines().any(|n| n == name), "{name} is listed: {names}");
     }
     assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.Running}}", "plain"]).trim(), "false");
+    // The process nobody recorded is reaped (its parent is gone, so it may linger a moment as a zombie)...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(unrecorded_proc.join("stat")).is_ok_and(|stat| !stat.contains(") Z ")) {
+        assert!(Instant::now() < deadline, "the unrecorded process {unrecorded_pid} still runs after recovery");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ...and the container is an ordinary created one that starts again.
+    assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.Status}}", "unrecorded"]).trim(), "created");
+    daemon.ok(&["start", "unrecorded"]);
+    assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.Running}}", "unrecorded"]).trim(), "true");
     assert_eq!(daemon.ok(&["logs", "plain"]), "before-crash\n");
     assert_eq!(daemon.ok(&["logs", "done"]), "finished\n");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -106,5 +130,5 @@ fn state_survives_kill_minus_nine() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(daemon.ok(&["run", "--rm", "kept:1", "echo", "usable"]).trim(), "usable");
-    daemon.ok(&["rm", "-f", "plain", "always", "done"]);
+    daemon.ok(&["rm", "-f", "plain", "always", "done", "unrecorded"]);
 }

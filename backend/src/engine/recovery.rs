@@ -64,11 +64,18 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
         let merged = path.join("merged");
         let _ = runtime::unmount_rootfs(&merged);
         let was_running = record.state.status.is_running() || record.state.status == Status::Removing;
+        // The old daemon's container processes outlive it; they are not ours to supervise any more. That holds
+        // for a record that never said running too: a crash between spawning the process and recording it
+        // leaves a process in the container's cgroup under a record that still reads created or exited.
+        let cgroup = Cgroup::load(&record.id);
+        let unrecorded = cgroup.pids();
+        if !was_running && !unrecorded.is_empty() {
+            tracing::warn!(id = %record.id, pids = ?unrecorded, "reaping processes the old daemon started but never recorded");
+        }
+        if let Err(err) = cgroup.destroy() {
+            tracing::warn!(id = %record.id, %err, "could not reclaim the cgroup of a lost container");
+        }
         if was_running {
-            // The old daemon's container processes outlive it; they are not ours to supervise any more.
-            if let Err(err) = Cgroup::load(&record.id).destroy() {
-                tracing::warn!(id = %record.id, %err, "could not reclaim the cgroup of a lost container");
-            }
             record.state.status = Status::Exited;
             record.state.pid = 0;
             record.state.exit_code = LOST_WITH_DAEMON;

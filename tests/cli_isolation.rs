@@ -90,3 +90,64 @@ fn privileged_operations_fail() {
     let mknod = daemon.docker(&["run", "--rm", "--cap-drop", "MKNOD", "busybox", "mknod", "/tmp/dev", "c", "1", "3"]);
     assert_ne!(mknod.code, Some(0), "{mknod:?}");
 }
+
+/// The host's first disk as `major minor` (8 0, /dev/sda, when /sys says nothing).
+fn host_disk() -> (String, String) {
+    let mut disks: Vec<_> = std::fs::read_dir("/sys/block")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    disks.sort();
+    disks
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with("loop")))
+        .find_map(|p| {
+            let text = std::fs::read_to_string(p.join("dev")).ok()?;
+            let (major, minor) = text.trim().split_once(':')?;
+            Some((major.to_string(), minor.to_string()))
+        })
+        .unwrap_or(("8".into(), "0".into()))
+}
+
+#[test]
+fn a_container_cannot_open_a_block_device_it_creates() {
+    let daemon = Daemon::start();
+    let (major, minor) = host_disk();
+    // As under dockerd: CAP_MKNOD and Docker's "b *:* m" rule let the node be made; the device cgroup (v1) or
+    // the eBPF filter (v2) refuses to open it with EPERM.
+    let script = format!("mknod /dev/sdx b {major} {minor} && echo made && head -c1 /dev/sdx");
+    let out = daemon.docker(&["run", "--rm", "busybox", "sh", "-c", &script]);
+    assert_eq!(out.stdout.trim(), "made", "{out:?}");
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+    // The same for a character device outside the list (/dev/mem), while the standard nodes still work.
+    let out = daemon.docker(&["run", "--rm", "busybox", "sh", "-c", "mknod /dev/m c 1 1 && head -c1 /dev/m"]);
+    assert!(out.stderr.contains("Operation not permitted"), "{out:?}");
+    let ok = daemon.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /dev/null && head -c4 /dev/zero | wc -c && head -c4 /dev/urandom | wc -c && mount | grep ' /dev '",
+    ]);
+    let lines: Vec<&str> = ok.lines().collect();
+    assert_eq!(lines[..2], ["4", "4"], "{ok}");
+    // Docker's /dev: a tmpfs with nosuid, not nodev (the nodes in it are real; the cgroup guards them).
+    assert!(lines[2].starts_with("tmpfs on /dev type tmpfs") && lines[2].contains("nosuid"), "{ok}");
+    assert!(!lines[2].contains("nodev"), "{ok}");
+}
+
+#[test]
+fn the_cgroup_namespace_matches_docker() {
+    let daemon = Daemon::start();
+    let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    let own = daemon.ok(&["run", "--rm", "busybox", "cat", "/proc/self/cgroup"]);
+    if v2 {
+        // Private cgroup namespace (Docker's default on v2): the container's cgroup is the root.
+        assert_eq!(own.trim(), "0::/", "{own}");
+    } else {
+        // Docker's default on v1 is the host's namespace: the real path shows.
+        assert!(own.lines().any(|l| l.contains(":memory:") && l.contains("/berth/")), "{own}");
+    }
+}

@@ -1,5 +1,7 @@
 //! One cgroup per container, `berth/<id>` in every hierarchy (cgroup v1) or in the unified tree (v2), managed
 //! with `cgroups-rs`. Limits come from an OCI `LinuxResources`; statistics are read from the controller files.
+//! Device rules (Docker's defaults unless the spec says otherwise) go to the v1 devices controller, or on v2 into
+//! an eBPF program attached to the cgroup ([`super::device_filter`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use cgroups_rs::{Controllers, MaxValue};
 use nix::sys::signal::Signal;
 use oci_spec::runtime::{LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxResources};
 
+use super::device_filter::{self, Access, DeviceKind, DeviceRule};
 use super::RuntimeError;
 
 /// The parent of every container's cgroup.
@@ -94,7 +97,7 @@ impl Cgroup {
             cg.update(r)?;
         }
         if resources.and_then(|r| r.devices().as_ref()).is_none_or(|d| d.is_empty()) {
-            cg.apply_device_rules(&device_rules(&[]))?;
+            cg.apply_device_rules(&device_rules(&[])?)?;
         }
         Ok(cg)
     }
@@ -138,7 +141,7 @@ impl Cgroup {
     /// Applies new limits (`docker update`, or at creation).
     pub fn update(&self, resources: &LinuxResources) -> Result<(), RuntimeError> {
         if let Some(devices) = resources.devices().as_deref().filter(|d| !d.is_empty()) {
-            self.apply_device_rules(&device_rules(devices))?;
+            self.apply_device_rules(&device_rules(devices)?)?;
         }
         if let Some(mem) = resources.memory() {
             self.update_memory(mem)?;
@@ -243,18 +246,26 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Device access rules (cgroup v1 `devices.allow`/`devices.deny`, in order). cgroup v2 controls devices with
-    /// eBPF programs, which are not installed: there the rules are not enforced.
-    fn apply_device_rules(&self, rules: &[(bool, String)]) -> Result<(), RuntimeError> {
+    /// Device access rules: cgroup v1 `devices.allow`/`devices.deny` lines, in order; on cgroup v2, which has no
+    /// devices controller, an eBPF program attached to the cgroup that decides each mknod and open the same way.
+    /// Called before the container's first process joins, so it never runs unguarded.
+    fn apply_device_rules(&self, rules: &[DeviceRule]) -> Result<(), RuntimeError> {
         if self.inner.v2() {
-            return Ok(());
+            let Some(dir) = self.inner.subsystems().first().map(|x| x.to_controller().path().to_path_buf()) else {
+                return Err(cg_err(&self.id, "set device rules", "no cgroup v2 directory"));
+            };
+            return device_filter::install(&dir, rules).inspect_err(|e| {
+                tracing::error!(id = %self.id, error = %e, "device filter not installed");
+            });
         }
         let Some(dir) = self.dir(Controllers::Devices) else {
+            tracing::warn!(id = %self.id, "no devices controller: device rules not enforced");
             return Ok(());
         };
-        for (allow, rule) in rules {
-            let file = dir.join(if *allow { "devices.allow" } else { "devices.deny" });
-            std::fs::write(&file, rule).map_err(|e| cg_err(&self.id, "set device rule", format!("{rule}: {e}")))?;
+        for rule in rules {
+            let file = dir.join(if rule.allow { "devices.allow" } else { "devices.deny" });
+            std::fs::write(&file, rule.to_string())
+                .map_err(|e| cg_err(&self.id, "set device rule", format!("{rule}: {e}")))?;
         }
         Ok(())
     }
@@ -404,45 +415,60 @@ impl Cgroup {
     }
 }
 
-/// Docker's default device rules: nothing but `mknod` on any device, plus the standard character devices,
-/// ptys and `/dev/net/tun`.
-const DEFAULT_DEVICE_RULES: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-    "c 10:200 rwm",
-];
+/// Docker's default device rules (runc's `AllowedDevices`, after moby's deny-all): `mknod` of any device, so
+/// an image's setup can create nodes, but no reading or writing except the standard character devices
+/// (null, zero, full, random, urandom, tty, console, ptmx), ptys and `/dev/net/tun`.
+pub(crate) const DEFAULT_DEVICE_RULES: &[DeviceRule] = {
+    const fn allow(kind: DeviceKind, major: Option<u32>, minor: Option<u32>, access: Access) -> DeviceRule {
+        DeviceRule::new(true, kind, major, minor, access)
+    }
+    use DeviceKind::{Block, Char};
+    const RWM: Access = Access::ALL;
+    &[
+        allow(Char, None, None, Access::MKNOD),
+        allow(Block, None, None, Access::MKNOD),
+        allow(Char, Some(1), Some(3), RWM),
+        allow(Char, Some(1), Some(5), RWM),
+        allow(Char, Some(1), Some(7), RWM),
+        allow(Char, Some(1), Some(8), RWM),
+        allow(Char, Some(1), Some(9), RWM),
+        allow(Char, Some(5), Some(0), RWM),
+        allow(Char, Some(5), Some(1), RWM),
+        allow(Char, Some(5), Some(2), RWM),
+        allow(Char, Some(136), None, RWM),
+        allow(Char, Some(10), Some(200), RWM),
+    ]
+};
 
-/// The spec's device rules as (allow, "type major:minor access") lines, in order. Unless the spec says something
-/// about all devices (a rule of type `a`, like Docker's leading deny-all or `--privileged`'s allow-all), Docker's
-/// defaults come first: a spec that only adds `--device` rules does not open everything else.
-pub(crate) fn device_rules(spec: &[LinuxDeviceCgroup]) -> Vec<(bool, String)> {
+/// The spec's device rules, in order. Unless the spec says something about all devices (a rule of type `a`, like
+/// Docker's leading deny-all or `--privileged`'s allow-all), Docker's defaults come first: a spec that only adds
+/// `--device` rules does not open everything else.
+pub(crate) fn device_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, RuntimeError> {
     let mut v = Vec::new();
     if !spec.iter().any(|d| matches!(d.typ(), None | Some(LinuxDeviceType::A))) {
-        v.push((false, "a *:* rwm".to_string()));
-        v.extend(DEFAULT_DEVICE_RULES.iter().map(|r| (true, r.to_string())));
+        v.push(DeviceRule::new(false, DeviceKind::All, None, None, Access::ALL));
+        v.extend_from_slice(DEFAULT_DEVICE_RULES);
     }
-    let num = |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "*".into());
-    v.extend(spec.iter().filter_map(|d| {
-        let typ = match d.typ() {
-            None | Some(LinuxDeviceType::A) => "a",
-            Some(LinuxDeviceType::B) => "b",
-            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => "c",
+    for d in spec {
+        let kind = match d.typ() {
+            None | Some(LinuxDeviceType::A) => DeviceKind::All,
+            Some(LinuxDeviceType::B) => DeviceKind::Block,
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => DeviceKind::Char,
             // The devices cgroup knows no FIFOs (they need no permission).
-            Some(LinuxDeviceType::P) => return None,
+            Some(LinuxDeviceType::P) => continue,
         };
         let access = d.access().as_deref().filter(|a| !a.is_empty()).unwrap_or("rwm");
-        Some((d.allow(), format!("{typ} {}:{} {access}", num(d.major()), num(d.minor()))))
-    }));
-    v
+        // Negative is OCI's "any"; the kernel's numbers are 32 bits.
+        let num = |n: Option<i64>| match n.filter(|n| *n >= 0) {
+            None => Ok(None),
+            Some(n) => u32::try_from(n).map(Some).map_err(|_| RuntimeError::InvalidDeviceRule {
+                rule: format!("{d:?}"),
+                reason: format!("device number {n} is out of range"),
+            }),
+        };
+        v.push(DeviceRule::new(d.allow(), kind, num(d.major())?, num(d.minor())?, Access::parse(access)?));
+    }
+    Ok(v)
 }
 
 /// cgroup v1 shares (2..262144) to v2 weight (1..10000), the formula runc and crun use.
@@ -576,12 +602,20 @@ mod tests {
         }
     }
 
+    /// Rules as (allow, v1 line), the form the kernel gets on v1.
+    fn lines(spec: &[LinuxDeviceCgroup]) -> Vec<(bool, String)> {
+        device_rules(spec).unwrap().iter().map(|r| (r.allow, r.to_string())).collect()
+    }
+
     #[test]
     fn device_rules_from_spec_and_defaults() {
-        let d = device_rules(&[]);
+        let d = lines(&[]);
         assert_eq!(d[0], (false, "a *:* rwm".to_string()));
+        assert_eq!(d[1], (true, "c *:* m".to_string()));
+        assert_eq!(d[2], (true, "b *:* m".to_string()));
         assert!(d.contains(&(true, "c 1:3 rwm".to_string())));
         assert!(d.contains(&(true, "c 136:* rwm".to_string())));
+        assert_eq!(d.len(), 13);
         let spec: Vec<LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([
             {"allow": false, "access": "rwm"},
             {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
@@ -589,19 +623,29 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            device_rules(&spec),
+            lines(&spec),
             vec![(false, "a *:* rwm".to_string()), (true, "c 1:3 rwm".to_string()), (true, "b 8:* r".to_string())]
         );
         let only_fuse: Vec<LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([
             {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
         ]))
         .unwrap();
-        let r = device_rules(&only_fuse);
+        let r = lines(&only_fuse);
         assert_eq!(r[0], (false, "a *:* rwm".to_string()));
         assert_eq!(r.last(), Some(&(true, "c 10:229 rwm".to_string())));
         let privileged: Vec<LinuxDeviceCgroup> =
             serde_json::from_value(serde_json::json!([{"allow": true, "access": "rwm"}])).unwrap();
-        assert_eq!(device_rules(&privileged), vec![(true, "a *:* rwm".to_string())]);
+        assert_eq!(lines(&privileged), vec![(true, "a *:* rwm".to_string())]);
+        let bad: Vec<LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwx"},
+        ]))
+        .unwrap();
+        assert!(matches!(device_rules(&bad), Err(RuntimeError::InvalidDeviceRule { .. })));
+        let huge: Vec<LinuxDeviceCgroup> = serde_json::from_value(serde_json::json!([
+            {"allow": true, "type": "b", "major": 1_i64 << 40, "access": "r"},
+        ]))
+        .unwrap();
+        assert!(matches!(device_rules(&huge), Err(RuntimeError::InvalidDeviceRule { .. })));
     }
 
     #[test]

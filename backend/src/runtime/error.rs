@@ -56,6 +56,29 @@ pub enum RuntimeError {
         /// The cause.
         message: String,
     },
+    /// A device cgroup rule that cannot be applied (unknown access letter, a number out of range, a hole in a
+    /// wildcard rule).
+    #[error("invalid device rule {rule}: {reason}")]
+    InvalidDeviceRule {
+        /// The rule, as a v1 line (`c 1:3 rwm`) or as given.
+        rule: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The cgroup v2 device filter (an eBPF program) could not be loaded or attached. The container must not
+    /// start without it: nothing else would stop it from opening the host's devices.
+    #[error("cgroup {}: device filter: {op}: {source}{}", cgroup.display(), verifier_log(log))]
+    DeviceFilter {
+        /// What was being done.
+        op: &'static str,
+        /// The cgroup directory.
+        cgroup: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+        /// The end of the verifier's log when the kernel refused the program, else empty.
+        log: String,
+    },
     /// The container id cannot name a cgroup (empty, `/`, `..`, ...).
     #[error("invalid container id for a cgroup: {id:?}")]
     InvalidId {
@@ -88,6 +111,14 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn verifier_log(log: &str) -> String {
+    if log.is_empty() {
+        String::new()
+    } else {
+        format!(" (verifier: {log})")
+    }
 }
 
 impl RuntimeError {

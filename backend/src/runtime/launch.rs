@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::RwLock;
 
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Process, Spec};
 
 use super::config::{InitConfig, InitMode, SyncMessage, CONFIG_FD, SYNC_FD};
 use super::{Cgroup, ProcessHandle, RuntimeError};
@@ -58,12 +58,31 @@ pub fn start_container(id: &str, spec: &Spec, cgroup: &Cgroup, stdio: Stdio) -> 
         return Err(RuntimeError::InvalidSpec("no command specified".into()));
     }
     let tty = matches!(stdio, Stdio::Tty { .. });
-    let cfg =
-        InitConfig { cgroup_procs: cgroup.procs_files(), tty, mode: InitMode::Create { spec: Box::new(spec.clone()) } };
+    let mut spec = spec.clone();
+    if cgroup.is_v2() {
+        with_cgroup_namespace(&mut spec);
+    }
+    let cfg = InitConfig { cgroup_procs: cgroup.procs_files(), tty, mode: InitMode::Create { spec: Box::new(spec) } };
     tracing::debug!(id, tty, "starting container");
     let handle = launch(&cfg, stdio)?;
     tracing::info!(id, pid = handle.pid(), "container started");
     Ok(handle)
+}
+
+/// Docker's default on cgroup v2 (`--cgroupns private`): the container gets its own cgroup namespace, so
+/// `/proc/self/cgroup` reads `0::/` and the cgroup2 mount at `/sys/fs/cgroup` shows only its own subtree (without
+/// one, that fresh mount is the host's whole tree). `berth init` unshares it after joining the cgroup, which makes
+/// the container's cgroup the namespace's root. On v1 Docker keeps the host's (`host` mode), and so does Berth.
+fn with_cgroup_namespace(spec: &mut Spec) {
+    let Some(linux) = spec.linux_mut().as_mut() else { return };
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    if namespaces.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup) {
+        return;
+    }
+    let mut ns = LinuxNamespace::default();
+    ns.set_typ(LinuxNamespaceType::Cgroup);
+    namespaces.push(ns);
+    linux.set_namespaces(Some(namespaces));
 }
 
 /// `docker exec`: runs `process` in the namespaces and cgroup of the container whose init has host pid
@@ -196,5 +215,32 @@ fn next_message(lines: &mut std::io::Lines<BufReader<File>>) -> Result<Option<Sy
         Some(Ok(line)) => serde_json::from_str(&line)
             .map(Some)
             .map_err(|e| RuntimeError::Protocol(format!("bad message {line:?}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_namespace_is_added_once() {
+        let mut spec = Spec::default();
+        let pid_and_mount = [LinuxNamespaceType::Pid, LinuxNamespaceType::Mount].map(|t| {
+            let mut ns = LinuxNamespace::default();
+            ns.set_typ(t);
+            ns
+        });
+        if let Some(linux) = spec.linux_mut().as_mut() {
+            linux.set_namespaces(Some(pid_and_mount.to_vec()));
+        }
+        let count = |s: &Spec| {
+            let ns = s.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+            (ns.len(), ns.iter().filter(|n| n.typ() == LinuxNamespaceType::Cgroup && n.path().is_none()).count())
+        };
+        assert_eq!(count(&spec), (2, 0));
+        with_cgroup_namespace(&mut spec);
+        assert_eq!(count(&spec), (3, 1));
+        with_cgroup_namespace(&mut spec);
+        assert_eq!(count(&spec), (3, 1), "not twice");
     }
 }

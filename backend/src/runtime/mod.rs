@@ -14,14 +14,16 @@
 //!
 //! Also here: pinned network namespaces ([`create_netns`], [`in_netns`]) for the network module to configure,
 //! the overlay rootfs ([`mount_rootfs`], with a vfs copy fallback), cgroups ([`Cgroup`], v1 and v2 via
-//! `cgroups-rs`, with Docker's default device rules on v1), ptys ([`open_pty`]) and statistics helpers.
+//! `cgroups-rs`, with Docker's default device rules: the devices controller on v1, an eBPF program on v2, and a
+//! private cgroup namespace on v2 as Docker gives), ptys ([`open_pty`]) and statistics helpers.
 //!
 //! Not done: seccomp filters (`spec.linux.seccomp` is ignored), AppArmor/SELinux labels, user namespaces, hooks,
-//! device rules on cgroup v2 (they need eBPF), and joining an existing mount namespace.
+//! and joining an existing mount namespace.
 
 mod capabilities;
 mod cgroup;
 mod config;
+mod device_filter;
 mod error;
 mod init;
 mod launch;

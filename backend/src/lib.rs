@@ -1,5 +1,7 @@
 //! Berth, the daemon: a container engine that speaks the Docker Engine API.
 //!
+//! - [`in_root`]: paths inside a root (a container's live filesystem), resolved by the kernel with `openat2` so
+//!   that no step leaves it; what cp, export, tar extraction, COPY and mount destinations go through.
 //! - [`runtime`]: isolation. Namespaces, rootfs (overlay, pivot_root, /dev, /proc), cgroups, capabilities, pty, and
 //!   the `berth init` process that becomes the container. The only module that makes namespace and mount syscalls.
 //! - [`image`]: the content store (an OCI image layout), layer tars with whiteouts, the default busybox image.
@@ -14,6 +16,7 @@ pub mod api;
 pub mod build;
 pub mod engine;
 pub mod image;
+pub mod in_root;
 pub mod network;
 pub mod playground;
 pub mod runtime;

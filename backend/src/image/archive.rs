@@ -1,10 +1,12 @@
 //! `docker cp`, `docker export` and `docker diff` helpers on a container's filesystem.
 //!
-//! Every user path is resolved inside `root`: symlinks, absolute or relative, are evaluated as if `root` were `/`
-//! (like Go's securejoin / moby's `FollowSymlinkInScope`), so no path can lead outside it.
+//! Every user path is resolved inside `root` through [`crate::in_root`]: symlinks, absolute or relative, are
+//! evaluated by the kernel as if `root` were `/` (like moby's `FollowSymlinkInScope`, but without a path string
+//! between the check and the use), so no path can lead outside it, even while a running container changes its
+//! filesystem under the copy.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::ffi::{OsStr, OsString};
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -15,79 +17,43 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ImageError, IoContext};
 use super::layer::{self, ApplyOptions, TarOptions, TreeTar};
-
-/// Give up after this many symlinks in one resolution (Linux's MAXSYMLINKS is 40).
-const MAX_SYMLINKS: usize = 255;
+use crate::in_root::{Entry, InRootError, Root};
 
 /// Resolve `path` inside `root`, following symlinks as if `root` were `/`. The result always starts with `root`;
-/// components that do not exist are appended as they are.
+/// components that do not exist are appended as they are. A path string: only for trees nobody changes meanwhile
+/// (a build context, a `docker load` directory, an image's root); a live container's goes through [`Root`].
 pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, ImageError> {
-    let rel = resolve_rel(root, Path::new(path), true)?;
-    Ok(root.join(rel))
+    let inside = Root::open(root)?.resolve_name(Path::new(path))?;
+    Ok(root.join(inside.strip_prefix("/").unwrap_or(&inside)))
 }
 
 /// A text file of the image read as the container would see it (an absolute symlink points inside `root`, never
-/// at the daemon's host); empty when it is missing or unreadable, as for /etc/passwd lookups.
+/// at the daemon's host); empty when it is missing, unreadable or not a regular file, as for /etc/passwd lookups.
 pub(crate) fn read_in_root(root: &Path, path: &str) -> String {
-    resolve_in_root(root, path).ok().and_then(|resolved| fs::read_to_string(resolved).ok()).unwrap_or_default()
-}
-
-/// Like [`resolve_in_root`] but the last component is not followed if it is a symlink.
-/// Returns the absolute path (inside `root`) of the entry itself.
-pub(crate) fn resolve_nofollow(root: &Path, path: &str) -> Result<PathBuf, ImageError> {
-    Ok(root.join(resolve_rel(root, Path::new(path), false)?))
-}
-
-/// Securejoin: returns a path relative to `root` that contains no symlinks among its existing components
-/// (except possibly the last one when `follow_last` is false) and no `..`.
-pub(crate) fn resolve_rel(root: &Path, path: &Path, follow_last: bool) -> Result<PathBuf, ImageError> {
-    let mut pending: VecDeque<OsString> = components(path);
-    let mut resolved = PathBuf::new();
-    let mut links = 0usize;
-    while let Some(c) = pending.pop_front() {
-        if c == ".." {
-            resolved.pop();
-            continue;
-        }
-        let candidate = resolved.join(&c);
-        if pending.is_empty() && !follow_last {
-            resolved = candidate;
-            break;
-        }
-        let full = root.join(&candidate);
-        match fs::symlink_metadata(&full) {
-            Ok(m) if m.file_type().is_symlink() => {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(ImageError::unsafe_path(path.to_string_lossy(), "too many levels of symbolic links"));
-                }
-                let target = fs::read_link(&full).ctx(&full)?;
-                if target.is_absolute() {
-                    resolved = PathBuf::new();
-                }
-                for (i, t) in components(&target).into_iter().enumerate() {
-                    pending.insert(i, t);
-                }
-            }
-            Ok(_) => resolved = candidate,
-            Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
-                resolved = candidate
-            }
-            Err(e) => return Err(ImageError::io(&full, e)),
-        }
+    let Ok(mut file) = Root::open(root).and_then(|tree| tree.open_file(Path::new(path))) else {
+        return String::new();
+    };
+    let mut text = String::new();
+    match file.read_to_string(&mut text) {
+        Ok(_) => text,
+        Err(_) => String::new(),
     }
-    Ok(resolved)
 }
 
-/// The components of `p` as names and `..` (root and `.` dropped).
-fn components(p: &Path) -> VecDeque<OsString> {
-    p.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            _ => None,
-        })
-        .collect()
+/// The entry a `docker cp` path names (moby's `ResolvePath`): the last component is not followed (a symlink is
+/// the link itself) unless the path ends in `/` or `/.`, which ask for what it points to.
+fn lookup(tree: &Root, path: &str) -> Result<Entry, ImageError> {
+    let found = if path.ends_with('/') || path.ends_with("/.") {
+        tree.resolve_dir(Path::new(path)).map(|dir| Entry::new(dir, "."))
+    } else {
+        tree.entry(Path::new(path))
+    };
+    found.map_err(|e| match e {
+        InRootError::NotFound { .. } | InRootError::NotADirectory { .. } => {
+            ImageError::PathNotFound { path: path.to_string() }
+        }
+        other => other.into(),
+    })
 }
 
 /// Lexically clean `path` as an absolute container path: `/a/../b/./c` → `/b/c`; never above `/`.
@@ -173,18 +139,17 @@ fn base_name(path: &str) -> String {
 
 /// Stat a container path (the last component is not followed; a symlink reports its resolved target).
 pub fn stat(root: &Path, path: &str) -> Result<PathStat, ImageError> {
-    let entry = resolve_nofollow(root, path)?;
-    let meta = match fs::symlink_metadata(&entry) {
+    let tree = Root::open(root)?;
+    let entry = lookup(&tree, path)?;
+    let meta = match entry.at().metadata() {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
             return Err(ImageError::PathNotFound { path: path.to_string() })
         }
-        Err(e) => return Err(ImageError::io(&entry, e)),
+        Err(e) => return Err(ImageError::io(path, e)),
     };
     let link_target = if meta.file_type().is_symlink() {
-        let target = resolve_in_root(root, path)?;
-        let rel = target.strip_prefix(root).unwrap_or(Path::new(""));
-        format!("/{}", rel.to_string_lossy())
+        tree.resolve_name(Path::new(path))?.to_string_lossy().into_owned()
     } else {
         String::new()
     };
@@ -205,8 +170,9 @@ pub(crate) fn rfc3339(secs: i64, nanos: i64) -> String {
 
 /// `docker cp CONTAINER:path -`: a tar whose top entry is the basename of `path` (a symlink is archived as itself).
 pub fn write_tar(root: &Path, path: &str, out: impl Write) -> Result<(), ImageError> {
-    let entry = resolve_nofollow(root, path)?;
-    if fs::symlink_metadata(&entry).is_err() {
+    let tree = Root::open(root)?;
+    let entry = lookup(&tree, path)?;
+    if entry.at().metadata().is_err() {
         return Err(ImageError::PathNotFound { path: path.to_string() });
     }
     let name = match base_name(path).as_str() {
@@ -214,13 +180,14 @@ pub fn write_tar(root: &Path, path: &str, out: impl Write) -> Result<(), ImageEr
         b => b.to_string(),
     };
     let mut t = TreeTar::new(out, TarOptions::default());
-    t.append(&entry, Path::new(&name))?;
-    t.finish().ctx(&entry)?.flush().ctx(&entry)?;
+    t.append(entry.at(), Path::new(&name))?;
+    t.finish().ctx(path)?.flush().ctx(path)?;
     Ok(())
 }
 
 /// `docker cp - CONTAINER:dest`: extract `tar` (plain or gzip) into `dest_dir_in_container`, which must exist
-/// and be a directory. Every entry is resolved inside `root`; nothing is written outside it.
+/// and be a directory (symlinks followed inside `root`). Every entry is made inside `root`; nothing is written
+/// outside it.
 pub fn extract_tar(
     root: &Path,
     dest_dir_in_container: &str,
@@ -228,15 +195,19 @@ pub fn extract_tar(
     no_overwrite_dir_non_dir: bool,
     max_bytes: Option<u64>,
 ) -> Result<(), ImageError> {
-    let dest_rel = resolve_rel(root, Path::new(dest_dir_in_container), true)?;
-    let dest = root.join(&dest_rel);
-    match fs::metadata(&dest) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(ImageError::NotADirectory { path: dest_dir_in_container.to_string() }),
-        Err(_) => return Err(ImageError::PathNotFound { path: dest_dir_in_container.to_string() }),
+    let dest = Path::new(dest_dir_in_container);
+    match Root::open(root)?.resolve_dir(dest) {
+        Ok(_) => {}
+        Err(InRootError::NotADirectory { .. }) => {
+            return Err(ImageError::NotADirectory { path: dest_dir_in_container.to_string() })
+        }
+        Err(InRootError::NotFound { .. }) => {
+            return Err(ImageError::PathNotFound { path: dest_dir_in_container.to_string() })
+        }
+        Err(e) => return Err(e.into()),
     }
     let opts = ApplyOptions { no_overwrite_dir_non_dir, max_bytes, ..ApplyOptions::default() };
-    layer::apply_tar(root, &dest_rel, layer::maybe_gunzip(tar).ctx(&dest)?, &opts)
+    layer::apply_tar(root, dest, layer::maybe_gunzip(tar).ctx(dest)?, &opts)
 }
 
 /// Unpacks a build context (a tar, plain or gzip) into `dir`, refusing it from the headers on as soon as its
@@ -256,11 +227,10 @@ pub fn extract_tar_on_host(dir: &Path, tar: impl Read) -> Result<(), ImageError>
 /// `docker export`: the whole filesystem under `rootfs` as a tar. Mount points below `rootfs` (another device)
 /// are archived as empty directories.
 pub fn export(rootfs: &Path, out: impl Write) -> Result<(), ImageError> {
+    let tree = Root::open(rootfs)?;
     let mut t = TreeTar::new(out, TarOptions { one_file_system: true, ..TarOptions::default() });
-    t.set_root_dev(rootfs)?;
-    for entry in layer::sorted_dir(rootfs)? {
-        t.append(&rootfs.join(&entry), Path::new(&entry))?;
-    }
+    t.set_root_dev(tree.as_fd())?;
+    t.append_children(tree.as_fd())?;
     t.finish().ctx(rootfs)?.flush().ctx(rootfs)?;
     Ok(())
 }

@@ -75,6 +75,25 @@ impl ImageError {
     }
 }
 
+/// A path inside a container's (or layer's) root that could not be resolved: the user's path is kept, so a
+/// missing one answers Docker's 404 wording.
+impl From<crate::in_root::InRootError> for ImageError {
+    fn from(e: crate::in_root::InRootError) -> Self {
+        use crate::in_root::InRootError;
+        match e {
+            InRootError::NotFound { path } => ImageError::PathNotFound { path },
+            InRootError::NotADirectory { path } => ImageError::NotADirectory { path },
+            InRootError::TooManyLinks { path } => {
+                ImageError::unsafe_path(path, "too many levels of symbolic links, or a /proc magic link")
+            }
+            InRootError::Invalid { path, reason } => ImageError::unsafe_path(path, reason),
+            InRootError::Io { op, path, source } => {
+                ImageError::Io { path: PathBuf::from(format!("{op} {path}")), source }
+            }
+        }
+    }
+}
+
 /// Attach a path to an [`io::Error`].
 pub(crate) trait IoContext<T> {
     fn ctx(self, path: impl AsRef<Path>) -> Result<T, ImageError>;

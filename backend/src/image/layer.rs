@@ -6,16 +6,20 @@
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fstat, SFlag};
 use tar::{EntryType, Header};
 
-use super::archive::{display_bytes, resolve_rel};
+use super::archive::display_bytes;
 use super::error::{ImageError, IoContext};
+use crate::in_root::{self, At, Entry, Root};
 
 pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 pub(crate) const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
@@ -78,10 +82,13 @@ fn clean_entry_path(raw: &Path) -> Result<Option<PathBuf>, ImageError> {
     Ok(Some(out.iter().collect()))
 }
 
-/// Extract a tar stream into `root.join(base)`. Every entry's parent is resolved inside `root` (symlinks
-/// evaluated as if `root` were `/`), so no entry can create or modify anything outside `root`.
-/// Hard links must point inside the archive's destination. Ownership, mode, mtime and xattrs are preserved.
+/// Extract a tar stream into `base` inside `root` (`base` must exist; it is never made). Every entry's parent is
+/// resolved inside `root` by the kernel (symlinks evaluated as if `root` were `/`, see [`crate::in_root`]) and every
+/// entry is made relative to its parent's descriptor, so nothing can be created or changed outside `root`, even in
+/// a tree that a running container changes meanwhile. Hard links must point inside the archive's destination.
+/// Ownership, mode, mtime and xattrs are preserved.
 pub(crate) fn apply_tar(root: &Path, base: &Path, reader: impl Read, opts: &ApplyOptions) -> Result<(), ImageError> {
+    let tree = Root::open(root)?;
     let mut archive = tar::Archive::new(reader);
     let mut dir_times: Vec<(PathBuf, u64)> = Vec::new();
     let entries = archive.entries().ctx(root)?;
@@ -94,23 +101,31 @@ pub(crate) fn apply_tar(root: &Path, base: &Path, reader: impl Read, opts: &Appl
                 return Err(ImageError::TooLarge { limit });
             }
         }
-        apply_entry(root, base, &mut entry, opts, &mut dir_times)?;
+        apply_entry(&tree, base, &mut entry, opts, &mut dir_times)?;
     }
-    // Directory mtimes last, deepest first: creating children changed them.
+    // Directory mtimes last, deepest first: creating children changed them. Found again by name; one that went
+    // away meanwhile (a running container's doing) keeps whatever time it has.
     for (path, mtime) in dir_times.iter().rev() {
-        set_mtime(path, *mtime)?;
+        match tree.entry(path) {
+            Ok(dir) => dir.at().set_times(mtime_secs(*mtime)).ctx(path)?,
+            Err(e) => tracing::debug!(path = %path.display(), error = %e, "directory gone before its mtime was set"),
+        }
     }
     Ok(())
 }
 
+fn mtime_secs(mtime: u64) -> i64 {
+    i64::try_from(mtime).unwrap_or(0)
+}
+
 fn apply_entry<R: Read>(
-    root: &Path,
+    tree: &Root,
     base: &Path,
     entry: &mut tar::Entry<'_, R>,
     opts: &ApplyOptions,
     dir_times: &mut Vec<(PathBuf, u64)>,
 ) -> Result<(), ImageError> {
-    let raw_path = entry.path().ctx(root)?.into_owned();
+    let raw_path = entry.path().ctx(tree.path())?.into_owned();
     let kind = entry.header().entry_type();
     if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink) {
         return Ok(());
@@ -120,9 +135,9 @@ fn apply_entry<R: Read>(
     }
     let Some(rel) = clean_entry_path(&raw_path)? else {
         if opts.apply_root_metadata && kind == EntryType::Directory {
-            let dir = root.join(base);
-            set_metadata(&dir, entry.header(), false)?;
-            dir_times.push((dir, entry.header().mtime().unwrap_or(0)));
+            let dir = Entry::new(tree.resolve_dir(base)?, ".");
+            set_metadata(dir.at(), base, entry.header(), false)?;
+            dir_times.push((base.to_path_buf(), entry.header().mtime().unwrap_or(0)));
         }
         return Ok(());
     };
@@ -130,13 +145,13 @@ fn apply_entry<R: Read>(
         Some(n) => n.to_os_string(),
         None => return Ok(()),
     };
-    let parent_rel = base.join(rel.parent().unwrap_or(Path::new("")));
-    let parent = ensure_dir_in_root(root, &parent_rel)?;
+    let shown = base.join(&rel);
+    let parent = tree.mkdir_all_below(base, rel.parent().unwrap_or(Path::new("")), 0o755, None)?;
     let name_str = name.to_string_lossy();
 
     if opts.overlay_whiteouts && name_str.starts_with(WHITEOUT_PREFIX) {
         if name_str == WHITEOUT_OPAQUE {
-            set_xattr(&parent, OVERLAY_OPAQUE_XATTR, b"y")?;
+            in_root::fd_set_xattr(parent.as_fd(), OVERLAY_OPAQUE_XATTR, b"y").ctx(&shown)?;
         } else if name_str.starts_with(WHITEOUT_META_PREFIX) {
             tracing::debug!(entry = %display_bytes(&raw_path), "ignoring whiteout metadata entry");
         } else {
@@ -144,16 +159,17 @@ fn apply_entry<R: Read>(
             if victim.is_empty() || victim == "." || victim == ".." {
                 return Err(ImageError::unsafe_path(display_bytes(&raw_path), "invalid whiteout"));
             }
-            let target = parent.join(OsStr::from_bytes(&name.as_bytes()[WHITEOUT_PREFIX.len()..]));
-            remove_existing(&target)?;
-            mknod(&target, libc::S_IFCHR, 0, 0)?;
-            lchown(&target, entry.header().uid().unwrap_or(0), entry.header().gid().unwrap_or(0))?;
+            let victim = OsStr::from_bytes(&name.as_bytes()[WHITEOUT_PREFIX.len()..]);
+            let target = At { dir: parent.as_fd(), name: victim };
+            target.remove_all().ctx(&shown)?;
+            target.mknod(SFlag::S_IFCHR, 0, 0).ctx(&shown)?;
+            lchown(target, &shown, entry.header().uid().unwrap_or(0), entry.header().gid().unwrap_or(0))?;
         }
         return Ok(());
     }
 
-    let target = parent.join(&name);
-    let existing = fs::symlink_metadata(&target).ok();
+    let target = At { dir: parent.as_fd(), name: &name };
+    let existing = target.metadata().ok();
     if let Some(old) = &existing {
         let new_is_dir = kind == EntryType::Directory;
         if opts.no_overwrite_dir_non_dir && old.is_dir() != new_is_dir {
@@ -167,36 +183,37 @@ fn apply_entry<R: Read>(
             ));
         }
         if !(old.is_dir() && new_is_dir) {
-            remove_existing(&target)?;
+            target.remove_all().ctx(&shown)?;
         }
     }
 
     let header = entry.header().clone();
+    let mtime = mtime_secs(header.mtime().unwrap_or(0));
     match kind {
         EntryType::Directory => {
             if existing.as_ref().map(|m| m.is_dir()) != Some(true) {
-                fs::create_dir(&target).ctx(&target)?;
+                target.mkdir(0o700).ctx(&shown)?;
             }
-            set_metadata(&target, &header, false)?;
-            dir_times.push((target.clone(), header.mtime().unwrap_or(0)));
+            set_metadata(target, &shown, &header, false)?;
+            dir_times.push((shown.clone(), header.mtime().unwrap_or(0)));
         }
         EntryType::Symlink => {
             let link = entry
                 .link_name()
-                .ctx(&target)?
+                .ctx(&shown)?
                 .ok_or_else(|| ImageError::unsafe_path(display_bytes(&raw_path), "symlink without target"))?;
-            std::os::unix::fs::symlink(&link, &target).ctx(&target)?;
-            set_metadata(&target, &header, true)?;
+            target.symlink(&link).ctx(&shown)?;
+            set_metadata(target, &shown, &header, true)?;
         }
         EntryType::Link => {
             let link = entry
                 .link_name()
-                .ctx(&target)?
+                .ctx(&shown)?
                 .ok_or_else(|| ImageError::unsafe_path(display_bytes(&raw_path), "hard link without target"))?;
             let link_rel = clean_entry_path(&link)?
                 .ok_or_else(|| ImageError::unsafe_path(display_bytes(&link), "hard link to the destination"))?;
-            let source = resolve_entry_nofollow(root, &base.join(link_rel))?;
-            match fs::symlink_metadata(&source) {
+            let source = tree.entry(&base.join(link_rel))?;
+            match source.at().metadata() {
                 Ok(m) if !m.is_dir() => {}
                 _ => {
                     return Err(ImageError::unsafe_path(
@@ -205,120 +222,86 @@ fn apply_entry<R: Read>(
                     ))
                 }
             }
-            fs::hard_link(&source, &target).ctx(&target)?;
+            target.hard_link_from(source.at()).ctx(&shown)?;
         }
         EntryType::Char | EntryType::Block | EntryType::Fifo => {
             let fmt = match kind {
-                EntryType::Char => libc::S_IFCHR,
-                EntryType::Block => libc::S_IFBLK,
-                _ => libc::S_IFIFO,
+                EntryType::Char => SFlag::S_IFCHR,
+                EntryType::Block => SFlag::S_IFBLK,
+                _ => SFlag::S_IFIFO,
             };
             let major = header.device_major().ok().flatten().unwrap_or(0);
             let minor = header.device_minor().ok().flatten().unwrap_or(0);
-            mknod(&target, fmt | 0o600, major, minor)?;
-            set_metadata(&target, &header, false)?;
-            set_mtime(&target, header.mtime().unwrap_or(0))?;
+            target.mknod(fmt, 0o600, libc::makedev(major, minor)).ctx(&shown)?;
+            set_metadata(target, &shown, &header, false)?;
+            target.set_times(mtime).ctx(&shown)?;
         }
         _ => {
             // Regular files, and (POSIX says) any unknown type.
-            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&target).ctx(&target)?;
-            io::copy(entry, &mut f).ctx(&target)?;
+            let mut f = target.create_file(0o600).ctx(&shown)?;
+            io::copy(entry, &mut f).ctx(&shown)?;
             drop(f);
-            set_metadata(&target, &header, false)?;
-            set_mtime(&target, header.mtime().unwrap_or(0))?;
+            set_metadata(target, &shown, &header, false)?;
+            target.set_times(mtime).ctx(&shown)?;
         }
     }
     if opts.host_tree {
-        drop_set_id_bits(&target, &header)?;
+        drop_set_id_bits(target, &shown, &header)?;
     } else if kind != EntryType::Link {
-        apply_pax_xattrs(entry, &target)?;
+        apply_pax_xattrs(entry, target, &shown)?;
     }
     if kind == EntryType::Symlink {
-        set_mtime(&target, header.mtime().unwrap_or(0))?;
+        target.set_times(mtime).ctx(&shown)?;
     }
     Ok(())
 }
 
-/// Resolve a path relative to `root` whose last component is not followed.
-fn resolve_entry_nofollow(root: &Path, rel: &Path) -> Result<PathBuf, ImageError> {
-    Ok(root.join(resolve_rel(root, rel, false)?))
-}
-
-/// Resolve `rel` inside `root` (following symlinks in scope) and create the missing directories (0755).
-fn ensure_dir_in_root(root: &Path, rel: &Path) -> Result<PathBuf, ImageError> {
-    let resolved = resolve_rel(root, rel, true)?;
-    let mut cur = root.to_path_buf();
-    for c in resolved.components() {
-        cur.push(c);
-        match fs::symlink_metadata(&cur) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(ImageError::NotADirectory { path: display_bytes(&cur) }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&cur).ctx(&cur)?;
-                fs::set_permissions(&cur, fs::Permissions::from_mode(0o755)).ctx(&cur)?;
-            }
-            Err(e) => return Err(ImageError::io(&cur, e)),
-        }
-    }
-    Ok(cur)
-}
-
-fn remove_existing(path: &Path) -> Result<(), ImageError> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path).ctx(path),
-        Ok(_) => fs::remove_file(path).ctx(path),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ImageError::io(path, e)),
-    }
-}
-
 /// Owner first (chown clears setuid), then mode (not for symlinks).
-fn set_metadata(path: &Path, header: &Header, is_symlink: bool) -> Result<(), ImageError> {
-    lchown(path, header.uid().unwrap_or(0), header.gid().unwrap_or(0))?;
+fn set_metadata(target: At<'_>, shown: &Path, header: &Header, is_symlink: bool) -> Result<(), ImageError> {
+    lchown(target, shown, header.uid().unwrap_or(0), header.gid().unwrap_or(0))?;
     if !is_symlink {
-        let mode = header.mode().unwrap_or(0o644) & 0o7777;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).ctx(path)?;
+        target.chmod(header.mode().unwrap_or(0o644) & 0o7777).ctx(shown)?;
     }
     Ok(())
 }
 
 /// On the host a setuid file would be a way in for whoever can reach it.
-fn drop_set_id_bits(path: &Path, header: &Header) -> Result<(), ImageError> {
+fn drop_set_id_bits(target: At<'_>, shown: &Path, header: &Header) -> Result<(), ImageError> {
     let mode = header.mode().unwrap_or(0o644);
     if mode & 0o6000 == 0 || header.entry_type().is_symlink() || header.entry_type().is_hard_link() {
         return Ok(());
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o1777)).ctx(path)
+    target.chmod(mode & 0o1777).ctx(shown)
 }
 
-fn lchown(path: &Path, uid: u64, gid: u64) -> Result<(), ImageError> {
+fn lchown(target: At<'_>, shown: &Path, uid: u64, gid: u64) -> Result<(), ImageError> {
     let (uid, gid) = (u32::try_from(uid).unwrap_or(0), u32::try_from(gid).unwrap_or(0));
-    match std::os::unix::fs::lchown(path, Some(uid), Some(gid)) {
+    match target.chown(uid, gid) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-            tracing::warn!(path = %path.display(), uid, gid, "cannot chown (not root?)");
+            tracing::warn!(path = %shown.display(), uid, gid, "cannot chown (not root?)");
             Ok(())
         }
-        Err(e) => Err(ImageError::io(path, e)),
+        Err(e) => Err(ImageError::io(shown, e)),
     }
 }
 
-fn apply_pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>, target: &Path) -> Result<(), ImageError> {
-    let Some(exts) = entry.pax_extensions().ctx(target)? else {
+fn apply_pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>, target: At<'_>, shown: &Path) -> Result<(), ImageError> {
+    let Some(exts) = entry.pax_extensions().ctx(shown)? else {
         return Ok(());
     };
     for ext in exts {
-        let ext = ext.ctx(target)?;
+        let ext = ext.ctx(shown)?;
         let Ok(key) = ext.key() else { continue };
         let Some(name) = key.strip_prefix(PAX_XATTR_PREFIX) else {
             continue;
         };
         if name.starts_with(OVERLAY_XATTR_PREFIX) {
-            tracing::warn!(path = %target.display(), xattr = name, "ignoring overlay xattr from archive");
+            tracing::warn!(path = %shown.display(), xattr = name, "ignoring overlay xattr from archive");
             continue;
         }
-        if let Err(e) = set_xattr(target, name, ext.value_bytes()) {
-            tracing::warn!(path = %target.display(), xattr = name, error = %e, "cannot set xattr");
+        if let Err(e) = target.set_xattr(name, ext.value_bytes()) {
+            tracing::warn!(path = %shown.display(), xattr = name, error = %e, "cannot set xattr");
         }
     }
     Ok(())
@@ -327,40 +310,6 @@ fn apply_pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>, target: &Path) -> Re
 fn cpath(path: &Path) -> Result<CString, ImageError> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| ImageError::unsafe_path(display_bytes(path), "path contains a NUL byte"))
-}
-
-fn mknod(path: &Path, mode: libc::mode_t, major: u32, minor: u32) -> Result<(), ImageError> {
-    let c = cpath(path)?;
-    // SAFETY: `c` is a valid NUL-terminated string that outlives the call; mknod does not retain it.
-    let rc = unsafe { libc::mknod(c.as_ptr(), mode, libc::makedev(major, minor)) };
-    if rc != 0 {
-        return Err(ImageError::io(path, io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-/// Set atime and mtime of `path` (not following a symlink).
-pub(crate) fn set_mtime(path: &Path, mtime: u64) -> Result<(), ImageError> {
-    let c = cpath(path)?;
-    let t = libc::timespec { tv_sec: i64::try_from(mtime).unwrap_or(0) as libc::time_t, tv_nsec: 0 };
-    let times = [t, t];
-    // SAFETY: `c` is NUL-terminated and `times` is an array of two timespecs, both valid for the call.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
-    if rc != 0 {
-        return Err(ImageError::io(path, io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-pub(crate) fn set_xattr(path: &Path, name: &str, value: &[u8]) -> Result<(), ImageError> {
-    let c = cpath(path)?;
-    let n = CString::new(name).map_err(|_| ImageError::unsafe_path(name, "xattr name contains a NUL byte"))?;
-    // SAFETY: both strings are NUL-terminated and live across the call; `value` is valid for `value.len()` bytes.
-    let rc = unsafe { libc::lsetxattr(c.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
-    if rc != 0 {
-        return Err(ImageError::io(path, io::Error::last_os_error()));
-    }
-    Ok(())
 }
 
 /// The value of xattr `name` on `path` (not following symlinks), or `None`.
@@ -427,8 +376,16 @@ impl<W: Write> TreeTar<W> {
     }
 
     /// Use the device of `dir` as the one not to leave (with `one_file_system`).
-    pub(crate) fn set_root_dev(&mut self, dir: &Path) -> Result<(), ImageError> {
-        self.root_dev = Some(fs::symlink_metadata(dir).ctx(dir)?.dev());
+    pub(crate) fn set_root_dev(&mut self, dir: BorrowedFd<'_>) -> Result<(), ImageError> {
+        self.root_dev = Some(fstat(dir).map_err(io::Error::from).ctx("the tree's root")?.st_dev);
+        Ok(())
+    }
+
+    /// Append everything in directory `dir` (not the directory itself), each under its own name.
+    pub(crate) fn append_children(&mut self, dir: BorrowedFd<'_>) -> Result<(), ImageError> {
+        for name in in_root::read_dir_names(dir).ctx("the tree's root")? {
+            self.append(At { dir, name: &name }, Path::new(&name))?;
+        }
         Ok(())
     }
 
@@ -441,9 +398,12 @@ impl<W: Write> TreeTar<W> {
         self.builder.into_inner()
     }
 
-    /// Append `src` (recursively) under the name `name`.
-    pub(crate) fn append(&mut self, src: &Path, name: &Path) -> Result<(), ImageError> {
-        let meta = fs::symlink_metadata(src).ctx(src)?;
+    /// Append the entry `src` (recursively) under the name `name`. The walk holds each entry by descriptor and goes
+    /// on relative to it: a directory swapped for a symlink meanwhile is never followed, and a file is read through
+    /// the descriptor that was looked at (see [`crate::in_root`]).
+    pub(crate) fn append(&mut self, src: At<'_>, name: &Path) -> Result<(), ImageError> {
+        let fd = src.open_path().ctx(name)?;
+        let meta = fstat_meta(&fd).ctx(name)?;
         let root_dev = *self.root_dev.get_or_insert(meta.dev());
         let ft = meta.file_type();
         let mut header = Header::new_gnu();
@@ -460,46 +420,49 @@ impl<W: Write> TreeTar<W> {
             let wh_path = name.parent().unwrap_or(Path::new("")).join(wh);
             header.set_entry_type(EntryType::Regular);
             header.set_mode(0o600);
-            self.builder.append_data(&mut header, &wh_path, io::empty()).ctx(src)?;
+            self.builder.append_data(&mut header, &wh_path, io::empty()).ctx(name)?;
             self.entries += 1;
             return Ok(());
         }
 
         if ft.is_socket() {
-            tracing::debug!(path = %src.display(), "skipping socket");
+            tracing::debug!(path = %name.display(), "skipping socket");
             return Ok(());
         }
-        self.append_xattrs(src, &meta)?;
+        self.append_xattrs(fd.as_fd(), name, &meta)?;
         if ft.is_dir() {
             header.set_entry_type(EntryType::Directory);
             let mut dir_name = name.as_os_str().to_os_string();
             if !dir_name.as_bytes().ends_with(b"/") {
                 dir_name.push("/");
             }
-            self.builder.append_data(&mut header, Path::new(&dir_name), io::empty()).ctx(src)?;
+            self.builder.append_data(&mut header, Path::new(&dir_name), io::empty()).ctx(name)?;
             self.entries += 1;
-            if self.opts.overlay_whiteouts && is_opaque_dir(src) {
+            if self.opts.overlay_whiteouts
+                && in_root::fd_get_xattr(fd.as_fd(), OVERLAY_OPAQUE_XATTR).as_deref() == Some(b"y")
+            {
                 let mut h = Header::new_gnu();
                 h.set_entry_type(EntryType::Regular);
                 h.set_mode(0o600);
                 h.set_size(0);
                 h.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
-                self.builder.append_data(&mut h, name.join(WHITEOUT_OPAQUE), io::empty()).ctx(src)?;
+                self.builder.append_data(&mut h, name.join(WHITEOUT_OPAQUE), io::empty()).ctx(name)?;
                 self.entries += 1;
             }
             if self.opts.one_file_system && meta.dev() != root_dev {
-                tracing::debug!(path = %src.display(), "not crossing into another filesystem");
+                tracing::debug!(path = %name.display(), "not crossing into another filesystem");
                 return Ok(());
             }
-            for child in sorted_dir(src)? {
-                self.append(&src.join(&child), &name.join(&child))?;
+            for child in in_root::read_dir_names(fd.as_fd()).ctx(name)? {
+                self.append(At { dir: fd.as_fd(), name: &child }, &name.join(&child))?;
             }
             return Ok(());
         }
         if ft.is_symlink() {
-            let target = fs::read_link(src).ctx(src)?;
+            // Read through the descriptor: the link that was looked at, even if the name is something else now.
+            let target = nix::fcntl::readlinkat(&fd, "").map_err(io::Error::from).ctx(name)?;
             header.set_entry_type(EntryType::Symlink);
-            self.builder.append_link(&mut header, name, &target).ctx(src)?;
+            self.builder.append_link(&mut header, name, Path::new(&target)).ctx(name)?;
             self.entries += 1;
             return Ok(());
         }
@@ -512,9 +475,9 @@ impl<W: Write> TreeTar<W> {
                 EntryType::Fifo
             });
             let rdev = meta.rdev();
-            header.set_device_major(libc::major(rdev)).ctx(src)?;
-            header.set_device_minor(libc::minor(rdev)).ctx(src)?;
-            self.builder.append_data(&mut header, name, io::empty()).ctx(src)?;
+            header.set_device_major(libc::major(rdev)).ctx(name)?;
+            header.set_device_minor(libc::minor(rdev)).ctx(name)?;
+            self.builder.append_data(&mut header, name, io::empty()).ctx(name)?;
             self.entries += 1;
             return Ok(());
         }
@@ -524,7 +487,7 @@ impl<W: Write> TreeTar<W> {
             if let Some(first) = self.links.get(&key) {
                 header.set_entry_type(EntryType::Link);
                 let first = first.clone();
-                self.builder.append_link(&mut header, name, &first).ctx(src)?;
+                self.builder.append_link(&mut header, name, &first).ctx(name)?;
                 self.entries += 1;
                 return Ok(());
             }
@@ -532,33 +495,39 @@ impl<W: Write> TreeTar<W> {
         }
         header.set_entry_type(EntryType::Regular);
         header.set_size(meta.len());
-        let file = fs::File::open(src).ctx(src)?;
+        // The inode the descriptor holds, reopened for reading: a regular file, checked above.
+        let file = in_root::reopen(fd.as_fd(), OFlag::O_RDONLY).ctx(name)?;
         // Guard against the file changing size under us: the header promised meta.len() bytes.
         let reader = file.take(meta.len()).chain(io::repeat(0)).take(meta.len());
-        self.builder.append_data(&mut header, name, reader).ctx(src)?;
+        self.builder.append_data(&mut header, name, reader).ctx(name)?;
         self.entries += 1;
         Ok(())
     }
 
     /// Emit a PAX header carrying `security.capability`, if the file has one.
-    fn append_xattrs(&mut self, src: &Path, meta: &fs::Metadata) -> Result<(), ImageError> {
+    fn append_xattrs(&mut self, fd: BorrowedFd<'_>, name: &Path, meta: &fs::Metadata) -> Result<(), ImageError> {
         if meta.file_type().is_symlink() {
             return Ok(());
         }
-        let Some(value) = get_xattr(src, CAPABILITY_XATTR) else {
+        let Some(value) = in_root::fd_get_xattr(fd, CAPABILITY_XATTR) else {
             return Ok(());
         };
         let key = format!("{PAX_XATTR_PREFIX}{CAPABILITY_XATTR}");
         let record = pax_record(&key, &value);
         let mut h = Header::new_ustar();
         h.set_entry_type(EntryType::XHeader);
-        h.set_path("PaxHeader").ctx(src)?;
+        h.set_path("PaxHeader").ctx(name)?;
         h.set_mode(0o644);
         h.set_size(record.len() as u64);
         h.set_cksum();
-        self.builder.append(&h, record.as_slice()).ctx(src)?;
+        self.builder.append(&h, record.as_slice()).ctx(name)?;
         Ok(())
     }
+}
+
+/// `fstat` as [`fs::Metadata`] without giving up the descriptor.
+fn fstat_meta(fd: &OwnedFd) -> io::Result<fs::Metadata> {
+    in_root::fd_metadata(fd.try_clone()?)
 }
 
 /// One PAX record: "<len> <key>=<value>\n" where len counts the whole record.
@@ -577,10 +546,10 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
 /// Write the diff in an overlayfs upper dir as an OCI layer tar. Returns the number of entries written
 /// (0: the upper dir is empty).
 pub(crate) fn diff_upper_to_tar<W: Write>(upper: &Path, out: W) -> Result<(W, u64), ImageError> {
+    // A running container's upper dir changes under the walk (docker commit without --pause): held by descriptor.
+    let tree = Root::open(upper)?;
     let mut t = TreeTar::new(out, TarOptions { overlay_whiteouts: true, one_file_system: false });
-    for name in sorted_dir(upper)? {
-        t.append(&upper.join(&name), Path::new(&name))?;
-    }
+    t.append_children(tree.as_fd())?;
     let n = t.entries();
     let w = t.finish().ctx(upper)?;
     Ok((w, n))
@@ -597,6 +566,44 @@ mod tests {
         let len: usize =
             std::str::from_utf8(&r[..r.iter().position(|b| *b == b' ').unwrap()]).unwrap().parse().unwrap();
         assert_eq!(len, r.len());
+    }
+
+    #[test]
+    fn entries_through_symlinks_stay_inside() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let outside = t.path().join("outside");
+        fs::create_dir(&root).unwrap();
+        fs::create_dir(&outside).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let link = |b: &mut tar::Builder<Vec<u8>>, name: &str, target: &Path, kind: EntryType| {
+            let mut h = Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_size(0);
+            h.set_mode(0o777);
+            b.append_link(&mut h, name, target).unwrap();
+        };
+        link(&mut b, "escape", &outside, EntryType::Symlink);
+        link(&mut b, "up", Path::new("../../.."), EntryType::Symlink);
+        let file = |b: &mut tar::Builder<Vec<u8>>, name: &str| {
+            let mut h = Header::new_gnu();
+            h.set_size(1);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, &b"x"[..]).unwrap();
+        };
+        file(&mut b, "escape/through-abs");
+        file(&mut b, "up/through-dotdot");
+        link(&mut b, "hard", Path::new("escape/through-abs"), EntryType::Link);
+        let tar = b.into_inner().unwrap();
+        apply_tar(&root, Path::new(""), &tar[..], &ApplyOptions::default()).unwrap();
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside the root");
+        let inside = root.join(outside.strip_prefix("/").unwrap());
+        assert!(inside.join("through-abs").is_file());
+        assert!(root.join("through-dotdot").is_file());
+        assert_eq!(
+            fs::metadata(root.join("hard")).unwrap().ino(),
+            fs::metadata(inside.join("through-abs")).unwrap().ino()
+        );
     }
 
     #[test]

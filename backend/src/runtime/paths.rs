@@ -1,63 +1,22 @@
 //! Pure-ish path logic: resolving a path inside a root without escaping it, and the `$PATH` lookup of the program.
 
-use std::collections::VecDeque;
-use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::config::ErrorKind;
+use crate::in_root::Root;
 
 /// The `$PATH` Docker uses when the image sets none.
 pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-const MAX_SYMLINKS: usize = 255;
-
 /// Resolves `unsafe_path` as if `root` were `/`: symlinks (absolute or relative) and `..` are followed but can
 /// never leave `root`. Components that do not exist are kept as they are. The result starts with `root`.
+/// A path string, resolved again by whoever uses it: what must hold against a tree changing meanwhile (mount
+/// destinations) opens the entry with [`Root`] instead.
 pub(crate) fn resolve_in_root(root: &Path, unsafe_path: &Path) -> io::Result<PathBuf> {
-    let mut pending: VecDeque<OsString> = components(unsafe_path);
-    let mut resolved: Vec<OsString> = Vec::new();
-    let mut hops = 0usize;
-    while let Some(name) = pending.pop_front() {
-        if name == ".." {
-            resolved.pop();
-            continue;
-        }
-        let mut candidate = root.to_path_buf();
-        candidate.extend(resolved.iter());
-        candidate.push(&name);
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                hops += 1;
-                if hops > MAX_SYMLINKS {
-                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
-                }
-                let target = std::fs::read_link(&candidate)?;
-                if target.is_absolute() {
-                    resolved.clear();
-                }
-                for c in components(&target).into_iter().rev() {
-                    pending.push_front(c);
-                }
-            }
-            _ => resolved.push(name),
-        }
-    }
-    let mut out = root.to_path_buf();
-    out.extend(resolved.iter());
-    Ok(out)
-}
-
-/// Splits into normal components and `..`, dropping `/` and `.`.
-fn components(p: &Path) -> VecDeque<OsString> {
-    p.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-        })
-        .collect()
+    let inside = Root::open(root)?.resolve_name(unsafe_path)?;
+    Ok(root.join(inside.strip_prefix("/").unwrap_or(&inside)))
 }
 
 /// The value of `PATH` in an environment list (`KEY=VALUE`), or Docker's default.

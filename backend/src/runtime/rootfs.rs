@@ -2,6 +2,7 @@
 //! and read-only paths. Runs single-threaded; errors are plain strings reported over the sync pipe.
 
 use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 
 use super::mount_options;
 use super::paths::resolve_in_root;
+use crate::in_root::{self, InRootError, Root};
 
 type Res<T> = Result<T, String>;
 
@@ -68,59 +70,110 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool, cgroup_dirs: &[PathBu
         bind_console(root)?;
     }
     if let Some(p) = spec.process() {
-        let cwd = resolve_in_root(root, p.cwd()).map_err(|e| format!("resolve cwd: {e}"))?;
-        if !cwd.exists() {
-            fs::create_dir_all(&cwd).map_err(|e| format!("mkdir cwd {}: {e}", p.cwd().display()))?;
-            let _ = fs::set_permissions(&cwd, fs::Permissions::from_mode(0o755));
-        }
+        // Made inside the root by descriptor, like the mount points.
+        let tree = Root::open(root).map_err(|e| format!("rootfs {}: {e}", root.display()))?;
+        tree.mkdir_all(p.cwd(), 0o755, None).map_err(|e| format!("mkdir cwd {}: {e}", p.cwd().display()))?;
     }
     Ok(())
 }
 
-/// Mounts one entry of `spec.mounts`, its destination resolved inside the root.
+/// Mounts one entry of `spec.mounts` onto its destination inside the root. The destination is opened with
+/// openat2(RESOLVE_IN_ROOT), made first if missing, and the mount goes onto `/proc/self/fd/N` of that descriptor:
+/// a symlink put in its path meanwhile (a volume shared with a running container) cannot send the mount outside
+/// the root (runc's fix for CVE-2021-30465). What follows the mount (remount flags, propagation) opens the
+/// destination anew: a descriptor taken before the mount names the directory underneath it.
 fn mount_entry(root: &Path, m: &Mount, cgroup_dirs: &[PathBuf]) -> Res<()> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest_in = m.destination();
     if !dest_in.is_absolute() {
         return Err(format!("mount destination {} is not absolute", dest_in.display()));
     }
-    let dest = resolve_in_root(root, dest_in).map_err(|e| format!("resolve {}: {e}", dest_in.display()))?;
+    let tree = Root::open(root).map_err(|e| format!("rootfs {}: {e}", root.display()))?;
+    // Where it goes, for messages.
+    let dest = root.join(dest_in.strip_prefix("/").unwrap_or(dest_in));
     let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
     if matches!(typ, "cgroup" | "cgroup2") {
-        return mount_cgroup(&dest, &opts, cgroup_dirs);
+        // The cgroup code lays out its v1 tmpfs by path (binds into it by name): it gets the path the kernel
+        // resolved inside the root, not the one the spec wrote.
+        let point = mount_point(&tree, dest_in, true)?;
+        let resolved = in_root::fd_path(point.as_fd()).map_err(|e| format!("resolve {}: {e}", dest_in.display()))?;
+        return mount_cgroup(&resolved, &opts, cgroup_dirs);
     }
     if opts.is_bind() || typ == "bind" {
         let source = m.source().as_ref().ok_or_else(|| format!("bind mount {} has no source", dest_in.display()))?;
         let meta = fs::metadata(source).map_err(|e| format!("bind source {}: {e}", source.display()))?;
-        create_mount_point(&dest, meta.is_dir())?;
+        let point = mount_point(&tree, dest_in, meta.is_dir())?;
         let rec = opts.flags & MsFlags::MS_REC;
-        mount(Some(source.as_path()), &dest, None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
-            .map_err(|e| mount_err(&format!("bind {}", source.display()), &dest, e))?;
+        mount(
+            Some(source.as_path()),
+            &in_root::proc_path(point.as_fd()),
+            None::<&str>,
+            MsFlags::MS_BIND | rec,
+            None::<&str>,
+        )
+        .map_err(|e| mount_err(&format!("bind {}", source.display()), &dest, e))?;
         let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
-            remount_bind(&dest, extra)?;
+            let now = mounted(&tree, dest_in)?;
+            remount_bind(&in_root::proc_path(now.as_fd()), extra)?;
         }
     } else {
-        create_mount_point(&dest, true)?;
+        let point = mount_point(&tree, dest_in, true)?;
+        let target = in_root::proc_path(point.as_fd());
         let source = m.source().as_ref().map(|s| s.as_path()).unwrap_or(Path::new(typ));
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        let r = mount(Some(source), &dest, Some(typ), opts.flags, data);
+        let r = mount(Some(source), &target, Some(typ), opts.flags, data);
         match r {
             Ok(()) => {}
             Err(e) if typ == "sysfs" => {
                 // Without a network namespace of our own sysfs may refuse: bind the host's, read-only.
                 tracing::debug!(error = %e, "sysfs mount failed, binding /sys");
-                mount(Some("/sys"), &dest, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                mount(Some("/sys"), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
                     .map_err(|e| mount_err("bind /sys", &dest, e))?;
-                remount_bind(&dest, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)?;
+                let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                let now = mounted(&tree, dest_in)?;
+                remount_bind(&in_root::proc_path(now.as_fd()), flags)?;
             }
             Err(e) => return Err(mount_err(typ, &dest, e)),
         }
     }
-    for p in &opts.propagation {
-        mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>).map_err(|e| mount_err("propagation", &dest, e))?;
+    if !opts.propagation.is_empty() {
+        let now = mounted(&tree, dest_in)?;
+        let target = in_root::proc_path(now.as_fd());
+        for p in &opts.propagation {
+            mount(None::<&str>, &target, None::<&str>, *p, None::<&str>)
+                .map_err(|e| mount_err("propagation", &dest, e))?;
+        }
     }
     Ok(())
+}
+
+/// The mount point `dest` inside the root, made if missing (a directory, or an empty file for a file bind mount),
+/// held by descriptor.
+fn mount_point(tree: &Root, dest: &Path, dir: bool) -> Res<OwnedFd> {
+    let fail = |e: InRootError| format!("mount point {}: {e}", dest.display());
+    if dir {
+        return tree.mkdir_all(dest, 0o755, None).map_err(fail);
+    }
+    match tree.resolve(dest) {
+        Ok(fd) => return Ok(fd),
+        Err(InRootError::NotFound { .. }) => {}
+        Err(e) => return Err(fail(e)),
+    }
+    tree.mkdir_all(dest.parent().unwrap_or(Path::new("/")), 0o755, None).map_err(fail)?;
+    let entry = tree.entry(dest).map_err(fail)?;
+    match entry.at().create_file(0o644) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("create {}: {e}", dest.display())),
+    }
+    tree.resolve(dest).map_err(fail)
+}
+
+/// What is mounted at `dest` now (the new mount's root), held by descriptor; mount through its
+/// [`in_root::proc_path`] while it is held.
+fn mounted(tree: &Root, dest: &Path) -> Res<OwnedFd> {
+    tree.resolve(dest).map_err(|e| format!("reopen mount point {}: {e}", dest.display()))
 }
 
 /// `/sys/fs/cgroup` in the container. cgroup v2: a fresh cgroup2 mount (rooted at the container's cgroup when it

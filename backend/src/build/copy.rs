@@ -4,11 +4,13 @@
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::dockerignore::glob_component;
 use crate::image::archive;
+use crate::in_root::{At, Entry, Root};
 
 /// Give up after this many symlinks while resolving one source path.
 const MAX_SYMLINKS: usize = 255;
@@ -242,6 +244,8 @@ pub fn is_archive(path: &Path) -> bool {
 
 /// Writes `sources` into `rootfs` at `dest` (an absolute container path; a trailing `/` means a directory).
 /// `ADD` extracts local archives, each to at most `max_unpacked` bytes (a compressed bomb in the context).
+/// Everything is made inside `rootfs` by descriptor ([`crate::in_root`]): symlinks in the image are followed
+/// inside it, never onto the daemon's host.
 pub fn copy_into(
     rootfs: &Path,
     sources: &[Source],
@@ -251,28 +255,33 @@ pub fn copy_into(
     extract_archives: bool,
     max_unpacked: Option<u64>,
 ) -> Result<(), String> {
-    let dest_host = archive::resolve_in_root(rootfs, dest).map_err(|e| e.to_string())?;
-    let dest_is_dir =
-        force_dir || dest.ends_with('/') || dest.ends_with("/.") || sources.len() > 1 || dest_host.is_dir();
+    let tree = Root::open(rootfs).map_err(|e| e.to_string())?;
+    let dest_is_dir = force_dir
+        || dest.ends_with('/')
+        || dest.ends_with("/.")
+        || sources.len() > 1
+        || tree.resolve_dir(Path::new(dest)).is_ok();
     for source in sources {
         let meta = fs::metadata(&source.path).map_err(|e| format!("{}: {e}", source.written))?;
         if meta.is_dir() {
-            let target = mkdir_all(rootfs, dest, owner)?;
-            copy_tree(&source.path, &target, owner)?;
+            let target = make_dirs(&tree, dest, owner)?;
+            copy_tree(&source.path, target.as_fd(), owner, Path::new(dest))?;
         } else if extract_archives && is_archive(&source.path) {
-            mkdir_all(rootfs, dest, owner)?;
+            make_dirs(&tree, dest, owner)?;
             let file = fs::File::open(&source.path).map_err(|e| format!("{}: {e}", source.written))?;
             extract(rootfs, dest, file, max_unpacked)?;
         } else {
-            let target = if dest_is_dir {
-                let dir = mkdir_all(rootfs, dest, owner)?;
-                dir.join(&source.name)
+            let (target, shown) = if dest_is_dir {
+                let dir = make_dirs(&tree, dest, owner)?;
+                (Entry::new(dir, &source.name), Path::new(dest).join(&source.name))
             } else {
                 let parent = Path::new(dest).parent().map(|p| p.to_string_lossy().into_owned());
-                mkdir_all(rootfs, parent.as_deref().unwrap_or("/"), owner)?;
-                dest_host.clone()
+                make_dirs(&tree, parent.as_deref().unwrap_or("/"), owner)?;
+                // A symlink at the destination is followed (inside the root): the file goes where it points.
+                let resolved = tree.resolve_name(Path::new(dest)).map_err(|e| e.to_string())?;
+                (tree.entry(&resolved).map_err(|e| e.to_string())?, PathBuf::from(dest))
             };
-            copy_file(&source.path, &target, &meta, owner)?;
+            copy_file(&source.path, target.at(), &meta, owner, &shown)?;
         }
     }
     Ok(())
@@ -292,78 +301,67 @@ fn extract(rootfs: &Path, dest: &str, file: fs::File, max_unpacked: Option<u64>)
 }
 
 /// Creates `dir` (a container path) and its missing parents inside `rootfs`; new directories get 0755 and `owner`.
-pub fn mkdir_all(rootfs: &Path, dir: &str, owner: Ownership) -> Result<PathBuf, String> {
-    let mut current = String::new();
-    for component in Path::new(dir).components() {
-        let Component::Normal(name) = component else {
-            continue;
-        };
-        current.push('/');
-        current.push_str(&name.to_string_lossy());
-        let host = archive::resolve_in_root(rootfs, &current).map_err(|e| e.to_string())?;
-        match fs::metadata(&host) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => return Err(format!("{current}: not a directory")),
-            Err(_) => {
-                fs::create_dir(&host).map_err(|e| format!("mkdir {current}: {e}"))?;
-                fs::set_permissions(&host, fs::Permissions::from_mode(0o755))
-                    .map_err(|e| format!("chmod {current}: {e}"))?;
-                std::os::unix::fs::lchown(&host, Some(owner.uid), Some(owner.gid))
-                    .map_err(|e| format!("chown {current}: {e}"))?;
-            }
-        }
-    }
-    archive::resolve_in_root(rootfs, dir).map_err(|e| e.to_string())
+/// Returns the directory's descriptor.
+pub fn mkdir_all(rootfs: &Path, dir: &str, owner: Ownership) -> Result<OwnedFd, String> {
+    make_dirs(&Root::open(rootfs).map_err(|e| e.to_string())?, dir, owner)
 }
 
-fn remove_non_dir(path: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(path) {
+fn make_dirs(tree: &Root, dir: &str, owner: Ownership) -> Result<OwnedFd, String> {
+    tree.mkdir_all(Path::new(dir), 0o755, Some((owner.uid, owner.gid))).map_err(|e| e.to_string())
+}
+
+fn remove_non_dir(target: At<'_>) -> io::Result<()> {
+    match target.metadata() {
         Ok(meta) if meta.is_dir() => Err(io::Error::other("cannot overwrite a directory with a file")),
-        Ok(_) => fs::remove_file(path),
+        Ok(_) => target.remove_file(),
         Err(_) => Ok(()),
     }
 }
 
-fn copy_file(src: &Path, target: &Path, meta: &fs::Metadata, owner: Ownership) -> Result<(), String> {
-    let fail = |e: io::Error| format!("copy to {}: {e}", target.display());
+fn copy_file(src: &Path, target: At<'_>, meta: &fs::Metadata, owner: Ownership, shown: &Path) -> Result<(), String> {
+    let fail = |e: io::Error| format!("copy to {}: {e}", shown.display());
     remove_non_dir(target).map_err(fail)?;
-    fs::copy(src, target).map_err(fail)?;
-    let mode = owner.mode.unwrap_or(meta.mode() & 0o7777);
-    std::os::unix::fs::lchown(target, Some(owner.uid), Some(owner.gid)).map_err(fail)?;
-    fs::set_permissions(target, fs::Permissions::from_mode(mode)).map_err(fail)?;
+    let mut input = fs::File::open(src).map_err(fail)?;
+    let mut output = target.create_file(0o600).map_err(fail)?;
+    io::copy(&mut input, &mut output).map_err(fail)?;
+    // Owner first (chown clears setuid), then mode; on the descriptor of the file just written.
+    let (uid, gid) = (Some(nix::unistd::Uid::from_raw(owner.uid)), Some(nix::unistd::Gid::from_raw(owner.gid)));
+    nix::unistd::fchown(&output, uid, gid).map_err(|e| fail(e.into()))?;
+    output.set_permissions(fs::Permissions::from_mode(owner.mode.unwrap_or(meta.mode() & 0o7777))).map_err(fail)?;
     Ok(())
 }
 
-/// Copies the contents of directory `src` into directory `target` (symlinks copied as links).
-fn copy_tree(src: &Path, target: &Path, owner: Ownership) -> Result<(), String> {
+/// Copies the contents of directory `src` into the directory held by `target` (symlinks copied as links).
+fn copy_tree(src: &Path, target: BorrowedFd<'_>, owner: Ownership, shown: &Path) -> Result<(), String> {
     let entries = fs::read_dir(src).map_err(|e| format!("read {}: {e}", src.display()))?;
     let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     names.sort();
     for name in names {
         let from = src.join(&name);
-        let to = target.join(&name);
+        let to = At { dir: target, name: &name };
+        let shown = shown.join(&name);
         let meta = fs::symlink_metadata(&from).map_err(|e| format!("stat {}: {e}", from.display()))?;
-        let fail = |e: io::Error| format!("copy to {}: {e}", to.display());
+        let fail = |e: io::Error| format!("copy to {}: {e}", shown.display());
         if meta.is_dir() {
-            match fs::symlink_metadata(&to) {
+            match to.metadata() {
                 Ok(existing) if existing.is_dir() => {}
                 Ok(_) => {
-                    fs::remove_file(&to).map_err(fail)?;
-                    fs::create_dir(&to).map_err(fail)?;
+                    to.remove_file().map_err(fail)?;
+                    to.mkdir(0o700).map_err(fail)?;
                 }
-                Err(_) => fs::create_dir(&to).map_err(fail)?,
+                Err(_) => to.mkdir(0o700).map_err(fail)?,
             }
-            copy_tree(&from, &to, owner)?;
-            std::os::unix::fs::lchown(&to, Some(owner.uid), Some(owner.gid)).map_err(fail)?;
-            let mode = owner.mode.unwrap_or(meta.mode() & 0o7777);
-            fs::set_permissions(&to, fs::Permissions::from_mode(mode)).map_err(fail)?;
+            let dir = to.open_dir().map_err(fail)?;
+            copy_tree(&from, dir.as_fd(), owner, &shown)?;
+            to.chown(owner.uid, owner.gid).map_err(fail)?;
+            to.chmod(owner.mode.unwrap_or(meta.mode() & 0o7777)).map_err(fail)?;
         } else if meta.file_type().is_symlink() {
-            remove_non_dir(&to).map_err(fail)?;
+            remove_non_dir(to).map_err(fail)?;
             let link = fs::read_link(&from).map_err(fail)?;
-            std::os::unix::fs::symlink(&link, &to).map_err(fail)?;
-            std::os::unix::fs::lchown(&to, Some(owner.uid), Some(owner.gid)).map_err(fail)?;
+            to.symlink(&link).map_err(fail)?;
+            to.chown(owner.uid, owner.gid).map_err(fail)?;
         } else if meta.is_file() {
-            copy_file(&from, &to, &meta, owner)?;
+            copy_file(&from, to, &meta, owner, &shown)?;
         }
     }
     Ok(())

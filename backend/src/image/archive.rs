@@ -128,8 +128,13 @@ fn go_file_mode(m: &fs::Metadata) -> u32 {
     mode
 }
 
-/// The basename Docker reports for a container path (`/` for the root).
+/// The basename Docker reports for a container path (`/` for the root). A path ending in `/.` (copy what is in
+/// the directory) is `.`, as Go's `filepath.Base` of moby's trailing-dot-preserving path: the CLI renames entries
+/// from that base to its destination.
 fn base_name(path: &str) -> String {
+    if path.ends_with("/.") && clean_abs(path) != "/" {
+        return ".".to_string();
+    }
     let clean = clean_abs(path);
     match clean.rsplit('/').next() {
         Some("") | None => "/".to_string(),
@@ -327,4 +332,47 @@ fn exists_in_lowers(lowers: &[PathBuf], rel: &Path) -> bool {
 /// Bytes of a path for error messages.
 pub(crate) fn display_bytes(p: &Path) -> String {
     String::from_utf8_lossy(p.as_os_str().as_bytes()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn names(root: &Path, path: &str) -> Vec<(String, tar::EntryType)> {
+        let mut out = Vec::new();
+        write_tar(root, path, &mut out).unwrap();
+        let mut archive = tar::Archive::new(out.as_slice());
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.path().unwrap().to_string_lossy().into_owned(), e.header().entry_type())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cp_paths_follow_docker() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        fs::create_dir_all(root.join("data/sub")).unwrap();
+        fs::write(root.join("data/sub/f"), "hi").unwrap();
+        symlink("/data/sub", root.join("lnk")).unwrap();
+        // The link itself, unless the path ends in / or /.
+        assert_eq!(names(root, "/lnk"), [("lnk".to_string(), tar::EntryType::Symlink)]);
+        assert_eq!(names(root, "/lnk/")[1], ("lnk/f".to_string(), tar::EntryType::Regular));
+        let contents: Vec<String> = names(root, "/data/.").into_iter().map(|(n, _)| n).collect();
+        assert_eq!(contents, ["./", "./sub/", "./sub/f"]);
+        let stat = stat(root, "/lnk").unwrap();
+        assert_eq!((stat.name.as_str(), stat.link_target.as_str()), ("lnk", "/data/sub"));
+        assert!(matches!(write_tar(root, "/nope", io::sink()), Err(ImageError::PathNotFound { .. })));
+        assert!(matches!(extract_tar(root, "/nope", io::empty(), false, None), Err(ImageError::PathNotFound { .. })));
+        assert!(matches!(
+            extract_tar(root, "/data/sub/f", io::empty(), false, None),
+            Err(ImageError::NotADirectory { .. })
+        ));
+        assert_eq!(read_in_root(root, "/lnk/f"), "hi");
+    }
 }

@@ -429,13 +429,14 @@ impl<W: Write> TreeTar<W> {
             tracing::debug!(path = %name.display(), "skipping socket");
             return Ok(());
         }
-        self.append_xattrs(fd.as_fd(), name, &meta)?;
+        let xattrs = xattr_records(fd.as_fd(), &meta);
         if ft.is_dir() {
             header.set_entry_type(EntryType::Directory);
             let mut dir_name = name.as_os_str().to_os_string();
             if !dir_name.as_bytes().ends_with(b"/") {
                 dir_name.push("/");
             }
+            self.append_pax(with_names(xattrs, Path::new(&dir_name), None), name)?;
             self.builder.append_data(&mut header, Path::new(&dir_name), io::empty()).ctx(name)?;
             self.entries += 1;
             if self.opts.overlay_whiteouts
@@ -462,6 +463,7 @@ impl<W: Write> TreeTar<W> {
             // Read through the descriptor: the link that was looked at, even if the name is something else now.
             let target = nix::fcntl::readlinkat(&fd, "").map_err(io::Error::from).ctx(name)?;
             header.set_entry_type(EntryType::Symlink);
+            self.append_pax(with_names(xattrs, name, None), name)?;
             self.builder.append_link(&mut header, name, Path::new(&target)).ctx(name)?;
             self.entries += 1;
             return Ok(());
@@ -477,6 +479,7 @@ impl<W: Write> TreeTar<W> {
             let rdev = meta.rdev();
             header.set_device_major(libc::major(rdev)).ctx(name)?;
             header.set_device_minor(libc::minor(rdev)).ctx(name)?;
+            self.append_pax(with_names(xattrs, name, None), name)?;
             self.builder.append_data(&mut header, name, io::empty()).ctx(name)?;
             self.entries += 1;
             return Ok(());
@@ -487,6 +490,7 @@ impl<W: Write> TreeTar<W> {
             if let Some(first) = self.links.get(&key) {
                 header.set_entry_type(EntryType::Link);
                 let first = first.clone();
+                self.append_pax(with_names(xattrs, name, Some(&first)), name)?;
                 self.builder.append_link(&mut header, name, &first).ctx(name)?;
                 self.entries += 1;
                 return Ok(());
@@ -499,30 +503,51 @@ impl<W: Write> TreeTar<W> {
         let file = in_root::reopen(fd.as_fd(), OFlag::O_RDONLY).ctx(name)?;
         // Guard against the file changing size under us: the header promised meta.len() bytes.
         let reader = file.take(meta.len()).chain(io::repeat(0)).take(meta.len());
+        self.append_pax(with_names(xattrs, name, None), name)?;
         self.builder.append_data(&mut header, name, reader).ctx(name)?;
         self.entries += 1;
         Ok(())
     }
 
-    /// Emit a PAX header carrying `security.capability`, if the file has one.
-    fn append_xattrs(&mut self, fd: BorrowedFd<'_>, name: &Path, meta: &fs::Metadata) -> Result<(), ImageError> {
-        if meta.file_type().is_symlink() {
+    /// Emit one PAX header with `records`, if there are any, for the entry that follows.
+    fn append_pax(&mut self, records: Vec<u8>, name: &Path) -> Result<(), ImageError> {
+        if records.is_empty() {
             return Ok(());
         }
-        let Some(value) = in_root::fd_get_xattr(fd, CAPABILITY_XATTR) else {
-            return Ok(());
-        };
-        let key = format!("{PAX_XATTR_PREFIX}{CAPABILITY_XATTR}");
-        let record = pax_record(&key, &value);
         let mut h = Header::new_ustar();
         h.set_entry_type(EntryType::XHeader);
         h.set_path("PaxHeader").ctx(name)?;
         h.set_mode(0o644);
-        h.set_size(record.len() as u64);
+        h.set_size(records.len() as u64);
         h.set_cksum();
-        self.builder.append(&h, record.as_slice()).ctx(name)?;
+        self.builder.append(&h, records.as_slice()).ctx(name)?;
         Ok(())
     }
+}
+
+/// The PAX record carrying `security.capability`, if the file has one (never for a symlink).
+fn xattr_records(fd: BorrowedFd<'_>, meta: &fs::Metadata) -> Vec<u8> {
+    if meta.file_type().is_symlink() {
+        return Vec::new();
+    }
+    match in_root::fd_get_xattr(fd, CAPABILITY_XATTR) {
+        Some(value) => pax_record(&format!("{PAX_XATTR_PREFIX}{CAPABILITY_XATTR}"), &value),
+        None => Vec::new(),
+    }
+}
+
+/// `records` plus `path` (and `linkpath` for a hard link) when a name starts with `./`: the tar crate drops `.`
+/// components from header names, but `docker cp ctr:/dir/. dest` needs its entries below `./`, the base the CLI
+/// renames to its destination (moby's TarWithOptions writes them so).
+fn with_names(mut records: Vec<u8>, name: &Path, hard_link: Option<&Path>) -> Vec<u8> {
+    let below_dot = |p: &Path| p.as_os_str().as_bytes().starts_with(b"./") && p.as_os_str().len() > 2;
+    if below_dot(name) {
+        records.extend(pax_record("path", name.as_os_str().as_bytes()));
+    }
+    if let Some(link) = hard_link.filter(|l| below_dot(l)) {
+        records.extend(pax_record("linkpath", link.as_os_str().as_bytes()));
+    }
+    records
 }
 
 /// `fstat` as [`fs::Metadata`] without giving up the descriptor.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ImageError, IoContext};
 use super::layer::{self, ApplyOptions, TarOptions, TreeTar};
-use crate::in_root::{Entry, InRootError, Root};
+use crate::in_root::{self, At, Entry, InRootError, Root};
 
 /// Resolve `path` inside `root`, following symlinks as if `root` were `/`. The result always starts with `root`;
 /// components that do not exist are appended as they are. A path string: only for trees nobody changes meanwhile
@@ -258,7 +259,11 @@ pub const CHANGE_DELETED: u8 = 2;
 /// `ImageStore::layer_dirs` returns them). Parents of changes are reported as modified; sorted by path.
 pub fn changes(upper_dir: &Path, lower_dirs: &[PathBuf]) -> Vec<Change> {
     let mut out: BTreeMap<String, u8> = BTreeMap::new();
-    walk_changes(upper_dir, Path::new(""), lower_dirs, &mut out);
+    // A running container changes its upper dir under the walk: held by descriptor, like cp.
+    match Root::open(upper_dir) {
+        Ok(upper) => walk_changes(upper.as_fd(), Path::new(""), lower_dirs, &mut out),
+        Err(e) => tracing::warn!(dir = %upper_dir.display(), error = %e, "cannot open upper dir for diff"),
+    }
     // Parents of every change are modified (Docker records them even when their mtime did not change).
     let paths: Vec<String> = out.keys().cloned().collect();
     for p in paths {
@@ -275,19 +280,18 @@ pub fn changes(upper_dir: &Path, lower_dirs: &[PathBuf]) -> Vec<Change> {
     out.into_iter().map(|(path, kind)| Change { path, kind }).collect()
 }
 
-fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut BTreeMap<String, u8>) {
-    let dir = upper.join(rel);
-    let names = match layer::sorted_dir(&dir) {
+fn walk_changes(dir: BorrowedFd<'_>, rel: &Path, lowers: &[PathBuf], out: &mut BTreeMap<String, u8>) {
+    let names = match in_root::read_dir_names(dir) {
         Ok(n) => n,
         Err(e) => {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot read upper dir for diff");
+            tracing::warn!(dir = %rel.display(), error = %e, "cannot read upper dir for diff");
             return;
         }
     };
     for name in names {
         let child_rel = rel.join(&name);
-        let full = upper.join(&child_rel);
-        let Ok(meta) = fs::symlink_metadata(&full) else {
+        let child = At { dir, name: &name };
+        let Ok(meta) = child.metadata() else {
             continue;
         };
         let path = format!("/{}", child_rel.to_string_lossy());
@@ -298,7 +302,10 @@ fn walk_changes(upper: &Path, rel: &Path, lowers: &[PathBuf], out: &mut BTreeMap
         let in_lower = exists_in_lowers(lowers, &child_rel);
         out.insert(path, if in_lower { CHANGE_MODIFIED } else { CHANGE_ADDED });
         if meta.is_dir() {
-            walk_changes(upper, &child_rel, lowers, out);
+            // Not followed if it became a symlink since.
+            if let Ok(sub) = child.open_dir() {
+                walk_changes(sub.as_fd(), &child_rel, lowers, out);
+            }
         }
     }
 }

@@ -324,33 +324,33 @@ fn git_url_context_through_the_build_module() {
     git(&repo, &["commit", "--quiet", "-m", "feature"]);
     git(&repo, &["checkout", "--quiet", "main"]);
 
-    berth::runtime::set_init_executable(env!("CARGO_BIN_EXE_berth"));
-    let _ = berth::runtime::become_subreaper();
+    berth_runtime::set_init_executable(env!("CARGO_BIN_EXE_berth"));
+    let _ = berth_runtime::become_subreaper();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let root = scratch.path().join("root");
     runtime.block_on(async {
         // A bridge of its own, so this engine never meets the daemons other tests run in parallel.
-        let network = berth::network::NetworkConfig {
+        let network = berth_network::NetworkConfig {
             bridge_name: format!("btgit{}", std::process::id() % 100_000),
             bridge_subnet: "10.254.77.0/24".parse().expect("a subnet"),
         };
-        let engine = berth::engine::Engine::open(&root, network).await.expect("engine");
+        let engine = berth_engine::Engine::open(&root, network).await.expect("engine");
         let url = format!("file://{}#feature", repo.display());
-        let source = berth::build::ContextSource::detect(&url);
-        assert_eq!(source, berth::build::ContextSource::Git(url.clone()));
-        let context = berth::build::open_context(&engine, source).await.expect("git context");
-        let (progress, mut events) = berth::build::Progress::new();
-        let options = berth::build::BuildOptions { tags: vec!["from-git:1".into()], ..Default::default() };
-        let id = berth::build::build(&engine, &context, &options, &progress).await;
+        let source = berth_build::ContextSource::detect(&url);
+        assert_eq!(source, berth_build::ContextSource::Git(url.clone()));
+        let context = berth_build::open_context(&engine, source).await.expect("git context");
+        let (progress, mut events) = berth_build::Progress::new();
+        let options = berth_build::BuildOptions { tags: vec!["from-git:1".into()], ..Default::default() };
+        let id = berth_build::build(&engine, &context, &options, &progress).await;
         drop(progress);
         let mut log = Vec::new();
         while let Some(event) = events.recv().await {
             log.push(event);
         }
         let id = id.unwrap_or_else(|error| panic!("{error}: {log:#?}"));
-        let image = engine.images.get("from-git:1").expect("tagged");
+        let image = engine.image("from-git:1").expect("tagged");
         assert_eq!(image.id, id);
-        let layers = engine.images.layer_dirs(&image).unwrap();
+        let layers = engine.image_store().layer_dirs(&image).unwrap();
         let top = layers.last().unwrap();
         assert_eq!(std::fs::read_to_string(top.join("copied")).unwrap(), "from feature\n");
         let copy_layer = &layers[layers.len() - 2];

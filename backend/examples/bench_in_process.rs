@@ -2,7 +2,7 @@
 //! the way a library user would call it. Prints one JSON object of samples (milliseconds) on stdout.
 //!
 //! - `bench_in_process start --root DIR [--warmup N] [--runs N]`: create + start + wait of `busybox true` through
-//!   `berth::engine::Engine` on its own state root; create, start, exit and remove are also timed apart.
+//!   `berth_engine::Engine` on its own state root; create, start, exit and remove are also timed apart.
 //! - `bench_in_process lint [--warmup N] [--runs N]`: parse and lint of a generated 1000-line Dockerfile with
 //!   berth-shared, as the playground does in the browser.
 //!
@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use berth::engine::{Engine, WaitCondition};
+use berth_engine::{Engine, WaitCondition};
 use berth_shared::dockerfile::lint::{lint, LintConfig};
 use bollard_stubs::models::ContainerCreateBody;
 use serde_json::json;
@@ -28,7 +28,7 @@ struct Options {
 fn main() -> anyhow::Result<()> {
     // As in berth's main: `init` must be handled before anything else, while the process is single-threaded.
     if std::env::args().nth(1).as_deref() == Some("init") {
-        berth::runtime::init_main();
+        berth_runtime::init_main();
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else { anyhow::bail!("{USAGE}") };
@@ -66,11 +66,11 @@ fn start(options: &Options) -> anyhow::Result<serde_json::Value> {
     let root = options.root.clone().ok_or_else(|| anyhow::anyhow!("start needs --root\n{USAGE}"))?;
     std::fs::create_dir_all(&root)?;
     // Containers re-parent to their engine when `berth init` exits; the engine reaps them.
-    berth::runtime::become_subreaper()?;
+    berth_runtime::become_subreaper()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         // Its own bridge, so the measurement never meets a daemon running beside it.
-        let network = berth::network::NetworkConfig {
+        let network = berth_network::NetworkConfig {
             bridge_name: "btbench".into(),
             bridge_subnet: "10.254.78.0/24".parse().map_err(|e| anyhow::anyhow!("{e}"))?,
         };

@@ -60,7 +60,7 @@ struct ServeArgs {
     bridge_name: String,
     /// The default `bridge` network's subnet.
     #[arg(long, default_value = "10.88.0.0/16")]
-    bridge_subnet: berth::network::Subnet,
+    bridge_subnet: berth_network::Subnet,
 }
 
 /// `1048576`, `512k`, `64m`, `8g` (powers of 1024).
@@ -92,7 +92,7 @@ fn parse_origin(value: &str) -> Result<String, String> {
 fn main() -> anyhow::Result<()> {
     // `berth init` must stay single-threaded and start before anything else: it becomes the container's process.
     if std::env::args().nth(1).as_deref() == Some("init") {
-        berth::runtime::init_main();
+        berth_runtime::init_main();
     }
     let cli = Cli::parse();
     match cli.command {
@@ -138,13 +138,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bridge_name,
         bridge_subnet,
     } = args;
-    let network = berth::network::NetworkConfig { bridge_name, bridge_subnet };
-    let limits = berth::engine::Limits { max_upload: max_upload_size, max_unpacked: max_unpacked_size };
+    let network = berth_network::NetworkConfig { bridge_name, bridge_subnet };
+    let limits = berth_engine::Limits { max_upload: max_upload_size, max_unpacked: max_unpacked_size };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    berth::runtime::become_subreaper().context("become child subreaper")?;
+    berth_runtime::become_subreaper().context("become child subreaper")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start tokio")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
@@ -155,7 +155,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("chmod 0700 {}", root.display()))?;
         }
         let engine =
-            berth::engine::Engine::open_with_limits(&root, network, limits).await.context("open the engine state")?;
+            berth_engine::Engine::open_with_limits(&root, network, limits).await.context("open the engine state")?;
+        // No build outlives the daemon that ran it.
+        berth_build::remove_leftovers(&engine);
+        let daemon = berth_api::Daemon::new(engine.clone());
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent).ok();
         }
@@ -165,11 +168,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let tcp = tokio::net::TcpListener::bind(http).await.with_context(|| format!("bind {http}"))?;
         // The playground's compose commands run as children in the project's folder: they need an absolute path.
         let socket_path = socket.canonicalize().unwrap_or_else(|_| socket.clone());
-        berth::playground::compose::set_daemon_host(format!("unix://{}", socket_path.display()));
+        berth_api::playground::compose::set_daemon_host(format!("unix://{}", socket_path.display()));
         tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), "berth is serving");
-        let unix_server = axum::serve(unix, berth::api::service(engine.clone(), web_dir.clone()));
-        let guard = berth::api::HttpGuard::new(http, &http_hosts, &allowed_origins);
-        let tcp_server = axum::serve(tcp, berth::api::http_service(engine.clone(), web_dir, guard));
+        let unix_server = axum::serve(unix, berth_api::service(daemon.clone(), web_dir.clone()));
+        let guard = berth_api::HttpGuard::new(http, &http_hosts, &allowed_origins);
+        let tcp_server = axum::serve(tcp, berth_api::http_service(daemon, web_dir, guard));
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {

@@ -7,8 +7,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use berth::image::archive::{self, CHANGE_ADDED, CHANGE_DELETED, CHANGE_MODIFIED};
-use berth::image::{reference, ContainerUse, DeleteItem, HistoryEntry, ImageConfigChanges, ImageError, ImageStore};
+use berth_image::archive::{self, CHANGE_ADDED, CHANGE_DELETED, CHANGE_MODIFIED};
+use berth_image::{reference, ContainerUse, DeleteItem, HistoryEntry, ImageConfigChanges, ImageError, ImageStore};
 use tar::{EntryType, Header};
 use tempfile::TempDir;
 
@@ -457,20 +457,11 @@ fn whiteouts_unpack_to_overlay_form_and_commit_back() {
 }
 
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
-    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
-    let mut buf = vec![0u8; 256];
-    // SAFETY: NUL-terminated strings and a writable buffer of the given length, all alive for the call.
-    let rc = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    (rc >= 0).then(|| buf[..rc as usize].to_vec())
+    berth_fs::xattr::get(path, name).unwrap_or_else(|e| panic!("getxattr {name} on {}: {e}", path.display()))
 }
 
 fn set_xattr(path: &Path, name: &str, value: &[u8]) {
-    let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
-    // SAFETY: NUL-terminated strings and a value buffer of the given length, all alive for the call.
-    let rc = unsafe { libc::lsetxattr(p.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
-    assert_eq!(rc, 0, "setxattr {name} on {}: {}", path.display(), std::io::Error::last_os_error());
+    berth_fs::xattr::set(path, name, value).unwrap_or_else(|e| panic!("setxattr {name} on {}: {e}", path.display()));
 }
 
 fn mknod_whiteout(path: &Path) {

@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use berth::runtime::{self, Cgroup, ProcessHandle, RuntimeError, Stdio};
+use berth_runtime::{Cgroup, ProcessHandle, RuntimeError, Stdio};
 use nix::sys::signal::Signal;
 use oci_spec::runtime::{LinuxResources, Process, Spec};
 use serde_json::json;
@@ -39,8 +39,8 @@ fn setup() {
         let f = File::open(env!("CARGO_BIN_EXE_berth")).expect("the berth binary");
         format!("/proc/self/fd/{}", std::os::fd::IntoRawFd::into_raw_fd(f))
     });
-    runtime::set_init_executable(exe);
-    runtime::become_subreaper().unwrap();
+    berth_runtime::set_init_executable(exe);
+    berth_runtime::become_subreaper().unwrap();
 }
 
 /// A busybox layer, overlay-mounted with a fresh upper dir.
@@ -69,14 +69,14 @@ impl Rootfs {
             .unwrap();
         std::fs::write(layer.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
         let merged = dir.path().join("merged");
-        runtime::mount_rootfs(&[layer], &dir.path().join("upper"), &dir.path().join("work"), &merged).unwrap();
+        berth_runtime::mount_rootfs(&[layer], &dir.path().join("upper"), &dir.path().join("work"), &merged).unwrap();
         Rootfs { dir, merged }
     }
 }
 
 impl Drop for Rootfs {
     fn drop(&mut self) {
-        let _ = runtime::unmount_rootfs(&self.merged);
+        let _ = berth_runtime::unmount_rootfs(&self.merged);
         let _ = self.dir.path();
     }
 }
@@ -157,7 +157,8 @@ impl Started {
 fn start(id: &str, spec: &Spec, cg: &Cgroup) -> Result<Started, RuntimeError> {
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
-    let handle = runtime::start_container(id, spec, cg, Stdio::Pipes { stdin: None, stdout: out_w, stderr: err_w })?;
+    let handle =
+        berth_runtime::start_container(id, spec, cg, Stdio::Pipes { stdin: None, stdout: out_w, stderr: err_w })?;
     Ok(Started { handle, stdout: collect(out_r), stderr: collect(err_r) })
 }
 
@@ -309,7 +310,7 @@ async fn exec_joins_the_running_container() {
 
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
-    let exec = runtime::start_exec(
+    let exec = berth_runtime::start_exec(
         pid,
         &exec_process(&["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; echo $$"]),
         &cg,
@@ -326,7 +327,7 @@ async fn exec_joins_the_running_container() {
     assert_ne!(lines.get(2), Some(&"1"), "{out}");
     assert!(cg.pids().contains(&pid));
 
-    let err = runtime::start_exec(
+    let err = berth_runtime::start_exec(
         pid,
         &exec_process(&["nosuchcmd"]),
         &cg,
@@ -346,12 +347,12 @@ async fn tty_mode() {
     setup();
     let rootfs = Rootfs::new();
     let cg = Cgroup::create("rt-test-tty", None).unwrap();
-    let pty = runtime::open_pty(30, 100).unwrap();
+    let pty = berth_runtime::open_pty(30, 100).unwrap();
     let spec = docker_like_spec(
         &rootfs.merged,
         &["sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo IS_TTY; stty size; ls -l /dev/console"],
     );
-    let handle = runtime::start_container("rt-test-tty", &spec, &cg, Stdio::Tty { slave: pty.slave }).unwrap();
+    let handle = berth_runtime::start_container("rt-test-tty", &spec, &cg, Stdio::Tty { slave: pty.slave }).unwrap();
     let master = pty.master;
     let reader = std::thread::spawn(move || {
         let mut f = File::from(master);
@@ -382,7 +383,7 @@ async fn init_annotation_keeps_berth_init_as_pid_1() {
     let cg = Cgroup::create("rt-test-init", None).unwrap();
     let mut spec =
         docker_like_spec(&rootfs.merged, &["sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; exit 3"]);
-    spec.set_annotations(Some([(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
+    spec.set_annotations(Some([(berth_runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
     let (code, out, err) = start("rt-test-init", &spec, &cg).unwrap().finish().await;
     assert_eq!(code, 3, "stdout: {out}\nstderr: {err}");
     assert!(!out.starts_with("1\n"), "{out}");
@@ -390,7 +391,7 @@ async fn init_annotation_keeps_berth_init_as_pid_1() {
 
     // Signals reach the program through PID 1.
     let mut spec = docker_like_spec(&rootfs.merged, &["sleep", "60"]);
-    spec.set_annotations(Some([(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
+    spec.set_annotations(Some([(berth_runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
     let started = start("rt-test-init", &spec, &cg).unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     started.handle.signal(Signal::SIGTERM).unwrap();
@@ -399,7 +400,7 @@ async fn init_annotation_keeps_berth_init_as_pid_1() {
 
     // A failing program still reports Docker's error.
     let mut spec = docker_like_spec(&rootfs.merged, &["nosuchcmd"]);
-    spec.set_annotations(Some([(runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
+    spec.set_annotations(Some([(berth_runtime::INIT_ANNOTATION.to_string(), "true".to_string())].into()));
     let err = start("rt-test-init", &spec, &cg).err().expect("must fail");
     assert!(matches!(err, RuntimeError::ExecNotFound { .. }), "{err:?}");
     cg.destroy().unwrap();
@@ -420,8 +421,8 @@ async fn cgroup_stats_freeze_and_adopt() {
     assert_eq!(s.memory_limit, 64 * 1024 * 1024);
     assert_eq!(s.pids_limit, Some(50));
     assert!(s.pids_current >= 1);
-    assert!(runtime::host_cpu_usage_ns() > 0);
-    let net = runtime::net_dev_stats(started.handle.pid());
+    assert!(berth_runtime::host_cpu_usage_ns() > 0);
+    let net = berth_runtime::net_dev_stats(started.handle.pid());
     assert!(net.iter().any(|n| n.iface == "lo"), "{net:?}");
     assert_eq!(cg.pids(), vec![started.handle.pid()]);
 
@@ -442,7 +443,7 @@ async fn cgroup_stats_freeze_and_adopt() {
     let (code, _, _) = started.finish().await;
     assert_eq!(code, 137);
     let code = tokio::time::timeout(Duration::from_secs(5), adopted.wait()).await.unwrap();
-    assert!(code == 137 || code == runtime::UNKNOWN_EXIT_CODE, "{code}");
+    assert!(code == 137 || code == berth_runtime::UNKNOWN_EXIT_CODE, "{code}");
     loaded.destroy().unwrap();
     drop(cg);
     assert!(!Path::new("/sys/fs/cgroup/memory/berth/rt-test-stats").exists());
@@ -459,11 +460,11 @@ fn rootfs_mounts_are_idempotent_and_handle_many_layers() {
     setup();
     let rootfs = Rootfs::new();
     let t = rootfs.dir.path();
-    runtime::mount_rootfs(&[t.join("layer")], &t.join("upper"), &t.join("work"), &rootfs.merged).unwrap();
+    berth_runtime::mount_rootfs(&[t.join("layer")], &t.join("upper"), &t.join("work"), &rootfs.merged).unwrap();
     assert_eq!(mount_count(&rootfs.merged), 1);
-    runtime::unmount_rootfs(&rootfs.merged).unwrap();
+    berth_runtime::unmount_rootfs(&rootfs.merged).unwrap();
     assert_eq!(mount_count(&rootfs.merged), 0);
-    runtime::unmount_rootfs(&rootfs.merged).unwrap();
+    berth_runtime::unmount_rootfs(&rootfs.merged).unwrap();
 
     // More layers than fit in one page of mount options: the new mount API takes them one by one.
     let dir = tempfile::tempdir().unwrap();
@@ -475,11 +476,11 @@ fn rootfs_mounts_are_idempotent_and_handle_many_layers() {
         std::fs::write(l.join("top"), format!("{i}")).unwrap();
     }
     let merged = dir.path().join("m");
-    runtime::mount_rootfs(&layers, &dir.path().join("u"), &dir.path().join("w"), &merged).unwrap();
+    berth_runtime::mount_rootfs(&layers, &dir.path().join("u"), &dir.path().join("w"), &merged).unwrap();
     let top = std::fs::read_to_string(merged.join("top"));
     let all = (0..40).all(|i| merged.join(format!("f{i}")).exists());
     let is_vfs = dir.path().join("w/berth-vfs").exists();
-    runtime::unmount_rootfs(&merged).unwrap();
+    berth_runtime::unmount_rootfs(&merged).unwrap();
     assert_eq!(top.unwrap(), "39");
     assert!(all);
     assert!(!is_vfs, "overlay should have mounted");
@@ -502,17 +503,17 @@ fn rootfs_falls_back_to_copying_layers() {
     nix::mount::mount(Some("tmpfs"), &work, Some("tmpfs"), nix::mount::MsFlags::empty(), None::<&str>).unwrap();
     let (upper, merged) = (dir.path().join("upper"), dir.path().join("merged"));
     let layers = [l1, l2];
-    let r = runtime::mount_rootfs(&layers, &upper, &work, &merged);
+    let r = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged);
     let keep = std::fs::read_to_string(merged.join("etc/keep")).ok();
     let old = merged.join("etc/old").exists();
     let new = std::fs::read_to_string(merged.join("etc/new")).ok();
     let vfs = work.join("berth-vfs").exists();
     // A change in the container survives a remount: the copy is not redone.
     let _ = std::fs::write(merged.join("etc/keep"), "changed");
-    let _ = runtime::unmount_rootfs(&merged);
-    let r2 = runtime::mount_rootfs(&layers, &upper, &work, &merged);
+    let _ = berth_runtime::unmount_rootfs(&merged);
+    let r2 = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged);
     let keep2 = std::fs::read_to_string(merged.join("etc/keep")).ok();
-    let _ = runtime::unmount_rootfs(&merged);
+    let _ = berth_runtime::unmount_rootfs(&merged);
     let _ = nix::mount::umount2(&work, nix::mount::MntFlags::MNT_DETACH);
     r.unwrap();
     r2.unwrap();
@@ -562,7 +563,7 @@ async fn bind_mounts_host_network_and_exec_tty() {
     let spec: Spec = serde_json::from_value(v).unwrap();
     let started = start("rt-test-binds", &spec, &cg).unwrap();
 
-    let pty = runtime::open_pty(24, 80).unwrap();
+    let pty = berth_runtime::open_pty(24, 80).unwrap();
     let mut p = process_json(
         &[
             "sh",
@@ -574,7 +575,7 @@ async fn bind_mounts_host_network_and_exec_tty() {
     );
     p["terminal"] = json!(true);
     let process: Process = serde_json::from_value(p).unwrap();
-    let exec = runtime::start_exec(started.handle.pid(), &process, &cg, Stdio::Tty { slave: pty.slave }).unwrap();
+    let exec = berth_runtime::start_exec(started.handle.pid(), &process, &cg, Stdio::Tty { slave: pty.slave }).unwrap();
     let master = pty.master;
     let reader = std::thread::spawn(move || {
         let mut f = File::from(master);

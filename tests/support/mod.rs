@@ -13,7 +13,6 @@ pub mod compose;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::os::unix::ffi::OsStringExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -341,13 +340,8 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> thread::JoinHandl
 /// or, worse, descend into a bind-mounted host directory. Unmount deepest first, lazily, so busy mounts go too.
 fn unmount_everything_under(dir: &Path) {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    let mut mount_points: Vec<PathBuf> = mounts
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(1))
-        .map(unescape_mount_field)
-        .filter(|mount_point| mount_point.starts_with(&dir))
-        .collect();
+    let mut mount_points: Vec<PathBuf> =
+        berth_fs::mount_table::mount_points().into_iter().filter(|mount_point| mount_point.starts_with(&dir)).collect();
     // A point listed twice has two stacked mounts: unmounting it twice is right.
     mount_points.sort_by_key(|mount_point| std::cmp::Reverse(mount_point.components().count()));
     for mount_point in mount_points {
@@ -355,30 +349,6 @@ fn unmount_everything_under(dir: &Path) {
             eprintln!("e2e: unmounting {}: {error}", mount_point.display());
         }
     }
-}
-
-/// /proc/self/mounts writes space, tab, newline and backslash in paths as octal escapes (`\040`).
-fn unescape_mount_field(field: &str) -> PathBuf {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).is_some_and(|digits| digits.iter().all(|b| (b'0'..=b'7').contains(b)));
-        if bytes[i] == b'\\' && octal {
-            out.push((bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    PathBuf::from(std::ffi::OsString::from_vec(out))
-}
-
-#[test]
-fn mount_fields_are_unescaped() {
-    assert_eq!(unescape_mount_field("/a\\040b/c"), Path::new("/a b/c"));
-    assert_eq!(unescape_mount_field("/trailing\\04"), Path::new("/trailing\\04"));
 }
 
 /// The default bridge of the daemon serving HTTP on `http` (`127.0.0.1:PORT`): its own bridge name and /24, made

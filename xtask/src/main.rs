@@ -6,9 +6,11 @@
 //! - [`setup`]: apt packages, the wasm target, trunk, wasm-bindgen-cli, npm packages. Quick when all present.
 //! - [`web`]: builds the playground (frontend/) into `<target>/web`, where the daemon serves it from.
 //! - [`run`]: setup, web, release daemon, then becomes `berth serve`.
-//! - [`test`]: setup, web, fmt, clippy (native and wasm), then the whole test suite including end-to-end tests.
+//! - [`test`]: setup, web, fmt, arch, clippy (native and wasm), then the whole test suite including end-to-end tests.
+//! - [`arch`]: ARCHITECTURE.md's crate table and folder names checked against the workspace.
 //! - [`bench`]: Berth beside a private reference dockerd, figure by figure, into `<target>/bench/report.json`.
 
+mod arch;
 mod bench;
 mod command;
 mod run;
@@ -26,7 +28,8 @@ commands:
   setup            install what is missing (apt packages, wasm target, trunk, wasm-bindgen-cli, npm packages)
   web              build the web app into <target>/web (trunk build --release)
   run [-- ARGS]    setup, web, build the daemon, then run `berth serve ARGS` (e.g. -- --http 0.0.0.0:8080)
-  test             setup, web, fmt, clippy, then cargo test (end-to-end tests need root)
+  test             setup, web, fmt, arch, clippy, then cargo test (end-to-end tests need root)
+  arch             check the crate arrows and folder names ARCHITECTURE.md states
   bench [--quick]  Berth beside a private dockerd: latency, memory, builds; <target>/bench/report.json (root)
 ";
 
@@ -50,6 +53,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         "web" => web::web(&workspace),
         "run" => run::run(&workspace, rest),
         "test" => test::test(&workspace),
+        "arch" => arch::arch(&workspace),
         "bench" => bench::bench(&workspace, rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -26,6 +26,7 @@ pub fn test(workspace: &Workspace) -> Result<()> {
 
     let checks: Vec<(&str, Command)> = vec![
         ("fmt", cargo(workspace, &["fmt", "--all", "--", "--check"])),
+        ("arch", cargo(workspace, &["xtask", "arch"])),
         (
             "clippy",
             cargo(

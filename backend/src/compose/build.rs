@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use berth::build::IgnoreRules;
+use berth_build::IgnoreRules;
 use berth_shared::api::compose::ServiceStep;
 use bollard::query_parameters::BuildImageOptions;
 use futures_util::StreamExt;

@@ -1,0 +1,337 @@
+//! /containers/...: create, list, inspect, the lifecycle verbs, wait, logs, top, stats, changes, resize, rename,
+//! update, prune, delete.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bollard_stubs::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerUpdateBody, ContainerUpdateResponse,
+    ContainerWaitExitError, ContainerWaitResponse, FilesystemChange,
+};
+use chrono::{TimeZone, Utc};
+use serde::Deserialize;
+
+use super::body::JsonBody;
+use super::container_views::{inspect, matches_filters, parse_filters, summary, validate_container_filters};
+use super::error::{ApiError, ApiResult};
+use super::flag;
+use super::streams::{channel_body, frame, MULTIPLEXED, RAW};
+use berth_engine::logs::LogsOptions;
+use berth_engine::{Engine, WaitCondition};
+
+#[derive(Deserialize)]
+pub struct CreateQuery {
+    name: Option<String>,
+}
+
+pub async fn create(
+    State(engine): State<Arc<Engine>>,
+    Query(query): Query<CreateQuery>,
+    JsonBody(body): JsonBody<ContainerCreateBody>,
+) -> ApiResult<Response> {
+    let (id, warnings) = engine.create(query.name.as_deref(), body).await?;
+    Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id, warnings })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    all: Option<String>,
+    limit: Option<i64>,
+    filters: Option<String>,
+}
+
+pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
+    let all = flag(&query.all);
+    let filters = parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
+    validate_container_filters(&filters).map_err(ApiError::bad_request)?;
+    let mut out = Vec::new();
+    for container in engine.containers() {
+        let status_filtered = filters.contains_key("status");
+        if !all && !status_filtered && !container.status().is_running() {
+            continue;
+        }
+        if !matches_filters(&container, &filters) {
+            continue;
+        }
+        out.push(summary(&container, engine.network_view(&container)));
+    }
+    if let Some(limit) = query.limit.filter(|l| *l > 0) {
+        out.truncate(limit as usize);
+    }
+    Ok(Json(out).into_response())
+}
+
+pub async fn inspect_one(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let container = engine.container(&id)?;
+    Ok(Json(inspect(&container, engine.network_view(&container))).into_response())
+}
+
+pub async fn start(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.start(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct StopQuery {
+    t: Option<i64>,
+    signal: Option<String>,
+}
+
+pub async fn stop(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<StopQuery>,
+) -> ApiResult<StatusCode> {
+    engine.stop(&id, query.t, query.signal.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn restart(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<StopQuery>,
+) -> ApiResult<StatusCode> {
+    engine.restart(&id, query.t, query.signal.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct KillQuery {
+    signal: Option<String>,
+}
+
+pub async fn kill(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<KillQuery>,
+) -> ApiResult<StatusCode> {
+    engine.kill(&id, query.signal.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn pause(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.pause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn unpause(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    engine.unpause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct WaitQuery {
+    condition: Option<String>,
+}
+
+/// Sends the 200 headers at once (the CLI starts the container only after they arrive), the result at exit.
+pub async fn wait(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<WaitQuery>,
+) -> ApiResult<Response> {
+    let condition = WaitCondition::parse(query.condition.as_deref())?;
+    let result = engine.wait(&id, condition)?;
+    let stream = futures_util::stream::once(async move {
+        let (code, error) = result.await;
+        let response = ContainerWaitResponse {
+            status_code: code as i64,
+            error: error.map(|message| ContainerWaitExitError { message: Some(message) }),
+        };
+        let mut bytes = serde_json::to_vec(&response).unwrap_or_default();
+        bytes.push(b'\n');
+        Ok::<_, std::io::Error>(Bytes::from(bytes))
+    });
+    Ok(super::streams::streaming("application/json", Body::from_stream(stream)))
+}
+
+#[derive(Deserialize)]
+pub struct LogsQuery {
+    follow: Option<String>,
+    stdout: Option<String>,
+    stderr: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    timestamps: Option<String>,
+    tail: Option<String>,
+}
+
+/// Docker's `since`/`until`: unix seconds with an optional fraction ("1700000000.123456789").
+fn parse_unix_time(value: Option<&str>) -> ApiResult<Option<chrono::DateTime<Utc>>> {
+    let Some(value) = value.filter(|v| !v.is_empty() && *v != "0") else { return Ok(None) };
+    let invalid = || ApiError::bad_request(format!("invalid time value: {value}"));
+    let (seconds, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let seconds: i64 = seconds.parse().map_err(|_| invalid())?;
+    let nanos: u32 = format!("{fraction:0<9}").parse().map_err(|_| invalid())?;
+    Ok(Utc.timestamp_opt(seconds, nanos).single())
+}
+
+pub async fn logs(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<LogsQuery>,
+) -> ApiResult<Response> {
+    let container = engine.container(&id)?;
+    let options = LogsOptions {
+        follow: flag(&query.follow),
+        stdout: flag(&query.stdout),
+        stderr: flag(&query.stderr),
+        since: parse_unix_time(query.since.as_deref())?,
+        until: parse_unix_time(query.until.as_deref())?,
+        tail: match query.tail.as_deref() {
+            None | Some("") | Some("all") => None,
+            Some(n) => {
+                Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid tail: {n}")))?.max(0) as usize)
+            }
+        },
+    };
+    if !options.stdout && !options.stderr {
+        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+    }
+    let tty = container.tty();
+    let timestamps = flag(&query.timestamps);
+    let mut entries = berth_engine::logs::stream_logs(container, options);
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Some(entry) = entries.recv().await {
+            let payload = if timestamps {
+                let mut line = entry.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).into_bytes();
+                line.push(b' ');
+                line.extend_from_slice(&entry.line);
+                Bytes::from(line)
+            } else {
+                entry.line.clone()
+            };
+            if tx.send(frame(tty, entry.stream, &payload)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(super::streams::streaming(if tty { RAW } else { MULTIPLEXED }, channel_body(rx)))
+}
+
+#[derive(Deserialize)]
+pub struct TopQuery {
+    ps_args: Option<String>,
+}
+
+pub async fn top(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<TopQuery>,
+) -> ApiResult<Response> {
+    Ok(Json(engine.top(&id, query.ps_args.as_deref()).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StatsQuery {
+    stream: Option<String>,
+    #[serde(rename = "one-shot")]
+    one_shot: Option<String>,
+}
+
+pub async fn stats(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<StatsQuery>,
+) -> ApiResult<Response> {
+    let streaming = query.stream.as_deref().is_none_or(|s| s == "1" || s == "true");
+    if !streaming {
+        // one-shot skips the second sample Docker takes to fill precpu_stats.
+        let stats = if flag(&query.one_shot) { engine.stats_now(&id)? } else { engine.stats_once(&id).await? };
+        return Ok(Json(stats).into_response());
+    }
+    let mut samples = engine.stats_stream(&id)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Some(sample) = samples.recv().await {
+            let mut bytes = serde_json::to_vec(&sample).unwrap_or_default();
+            bytes.push(b'\n');
+            if tx.send(Bytes::from(bytes)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(super::streams::streaming("application/json", channel_body(rx)))
+}
+
+pub async fn changes(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let list: Vec<FilesystemChange> = engine.changes(&id).await?;
+    Ok(Json(list).into_response())
+}
+
+pub async fn resize(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<super::ResizeQuery>,
+) -> ApiResult<StatusCode> {
+    let (rows, cols) = query.rows_cols();
+    engine.resize(&id, rows, cols)?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct RenameQuery {
+    name: String,
+}
+
+pub async fn rename(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<RenameQuery>,
+) -> ApiResult<StatusCode> {
+    engine.rename(&id, &query.name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn update(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    JsonBody(update): JsonBody<ContainerUpdateBody>,
+) -> ApiResult<Response> {
+    let warnings = engine.update(&id, update).await?;
+    Ok(Json(ContainerUpdateResponse { warnings: Some(warnings) }).into_response())
+}
+
+pub async fn prune(State(engine): State<Arc<Engine>>) -> ApiResult<Response> {
+    let deleted = engine.prune_containers().await;
+    Ok(Json(ContainerPruneResponse { containers_deleted: Some(deleted), space_reclaimed: Some(0) }).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    force: Option<String>,
+    v: Option<String>,
+}
+
+pub async fn delete(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(query): Query<DeleteQuery>,
+) -> ApiResult<StatusCode> {
+    engine.remove(&id, flag(&query.force), flag(&query.v)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_times_are_seconds_with_a_fraction() {
+        let time = parse_unix_time(Some("1700000000.5")).unwrap().unwrap();
+        assert_eq!((time.timestamp(), time.timestamp_subsec_nanos()), (1_700_000_000, 500_000_000));
+        assert_eq!(parse_unix_time(Some("0")).unwrap(), None);
+        // Multibyte input used to be sliced mid-character and panic the handler.
+        for bad in ["1.ééééé", "1.é", "x", "1.2.3", "1.1234567890"] {
+            assert!(parse_unix_time(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The HTTP face of the daemon: the Docker Engine API (versioned `/v1.xx/...` and unversioned paths) over the unix
+//! socket and the HTTP port, and the web app's files. Handlers decode, call one engine service, and encode;
+//! nothing here touches the kernel.
+
+mod archive;
+mod attach;
+mod body;
+mod build;
+mod build_jobs;
+mod compose;
+mod container_views;
+mod containers;
+mod error;
+mod exec;
+mod http_guard;
+mod images;
+mod networks;
+pub mod playground;
+mod layers;
+mod streams;
+mod system;
+mod terminal;
+mod volumes;
+mod web;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::routing::{get, head, post};
+use axum::Router;
+
+pub use error::ApiError;
+pub use http_guard::HttpGuard;
+
+use axum::extract::FromRef;
+use berth_build::BuildJobs;
+use berth_engine::Engine;
+
+/// What every handler may reach: the engine, and the build jobs running on it. The unix socket and the HTTP port
+/// serve one `Daemon`, so a build started on one is followed on the other.
+#[derive(Clone)]
+pub struct Daemon {
+    engine: Arc<Engine>,
+    builds: Arc<BuildJobs>,
+}
+
+impl Daemon {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Daemon { engine, builds: Arc::new(BuildJobs::default()) }
+    }
+}
+
+impl FromRef<Daemon> for Arc<Engine> {
+    fn from_ref(daemon: &Daemon) -> Self {
+        daemon.engine.clone()
+    }
+}
+
+impl FromRef<Daemon> for Arc<BuildJobs> {
+    fn from_ref(daemon: &Daemon) -> Self {
+        daemon.builds.clone()
+    }
+}
+
+pub const API_VERSION: &str = "1.50";
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// Docker's boolean query values: `1`, `true`, `True`.
+pub(crate) fn flag(value: &Option<String>) -> bool {
+    matches!(value.as_deref(), Some("1") | Some("true") | Some("True") | Some("yes"))
+}
+
+/// `?h=&w=` of the container and exec resize endpoints; Docker's defaults when absent.
+#[derive(serde::Deserialize)]
+pub(crate) struct ResizeQuery {
+    h: Option<u16>,
+    w: Option<u16>,
+}
+
+impl ResizeQuery {
+    pub(crate) fn rows_cols(&self) -> (u16, u16) {
+        (self.h.unwrap_or(24), self.w.unwrap_or(80))
+    }
+}
+
+/// Strips `/v1.45` from the path so one router serves versioned and unversioned requests.
+fn strip_version(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some(slash) = rest.find('/') {
+            let version = &rest[..slash];
+            if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                let new_path = rest[slash..].to_string();
+                let new_uri = match request.uri().query() {
+                    Some(query) => format!("{new_path}?{query}"),
+                    None => new_path,
+                };
+                if let Ok(uri) = new_uri.parse() {
+                    *request.uri_mut() = uri;
+                }
+            }
+        }
+    }
+    request
+}
+
+pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/_ping", get(system::ping).head(system::ping_head))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/events", get(system::events))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/prune", post(containers::prune))
+        .route("/containers/{id}/json", get(containers::inspect_one))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/pause", post(containers::pause))
+        .route("/containers/{id}/unpause", post(containers::unpause))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/attach/ws", get(attach::attach_ws))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/stats", get(containers::stats))
+        .route("/containers/{id}/changes", get(containers::changes))
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/archive", head(archive::head).get(archive::get).put(archive::put))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}", axum::routing::delete(containers::delete))
+        .route("/exec/{id}/start", post(attach::exec_start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
+        .route("/images/json", get(images::list))
+        .route("/images/create", post(images::create))
+        .route("/images/prune", post(images::prune))
+        .route("/images/get", get(images::save))
+        .route("/images/load", post(images::load))
+        .route("/images/{*rest}", get(images::image_get).post(images::image_post).delete(images::image_delete))
+        .route("/commit", post(images::commit))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route("/networks/{id}", get(networks::inspect).delete(networks::delete))
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::delete))
+        .route("/berth/terminals/ws", get(terminal::terminal_ws))
+        .route("/build", post(build::build))
+        .route("/berth/builds", get(build_jobs::list).post(build_jobs::create))
+        .route("/berth/builds/predict", post(build_jobs::predict))
+        .route("/berth/builds/{id}/events", get(build_jobs::events))
+        .route("/berth/images/diff", get(layers::image_diff))
+        .route("/berth/images/{*rest}", get(layers::image_layers))
+        .route("/berth/compose/{project}/up", post(compose::up))
+        .route("/berth/compose/{project}/down", post(compose::down))
+        .with_state(daemon);
+    web::attach_web_app(api, web_dir)
+}
+
+/// The router behind the version-stripping rewrite, as `axum::serve` takes it.
+pub type Service = axum::routing::IntoMakeService<tower::util::MapRequest<Router, fn(Request) -> Request>>;
+
+/// The unix socket's service: the router with version stripping in front. The socket's file mode is its access
+/// control.
+pub fn service(daemon: Daemon, web_dir: Option<PathBuf>) -> Service {
+    serve_router(router(daemon, web_dir))
+}
+
+/// The HTTP port's service: the same router behind the guard against foreign web pages and DNS rebinding.
+pub fn http_service(daemon: Daemon, web_dir: Option<PathBuf>, guard: HttpGuard) -> Service {
+    let guarded =
+        router(daemon, web_dir).layer(axum::middleware::from_fn_with_state(Arc::new(guard), http_guard::guard));
+    serve_router(guarded)
+}
+
+fn serve_router(router: Router) -> Service {
+    use tower::ServiceExt as _;
+    let router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response));
+    let app = router.map_request(strip_version as fn(Request) -> Request);
+    axum::ServiceExt::<Request>::into_make_service(app)
+}
+
+/// A handler that panics is a bug: the client gets a 500 in Docker's error shape, the log says where, and the
+/// daemon keeps serving.
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    tracing::error!(panic = detail, "a request handler panicked");
+    ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal error: the request handler failed")
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_prefix_is_stripped() {
+        let request = Request::builder().uri("/v1.50/containers/json?all=1").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(strip_version(request).uri().to_string(), "/containers/json?all=1");
+        let request = Request::builder().uri("/version").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(strip_version(request).uri().to_string(), "/version");
+        let request = Request::builder().uri("/volumes").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(strip_version(request).uri().to_string(), "/volumes");
+    }
+}

@@ -1,0 +1,200 @@
+//! /_ping, /version, /info and /events.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bollard_stubs::models::{
+    SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemVersion, SystemVersionComponents,
+    SystemVersionPlatform,
+};
+use bytes::Bytes;
+use serde::Deserialize;
+
+use super::container_views::parse_filters;
+use super::error::{ApiError, ApiResult};
+use super::streams::channel_body;
+use super::{API_VERSION, MIN_API_VERSION};
+use berth_engine::Engine;
+
+fn ping_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    headers.insert("Ostype", HeaderValue::from_static("linux"));
+    headers.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    headers.insert("Builder-Version", HeaderValue::from_static("1"));
+    headers.insert("Swarm", HeaderValue::from_static("inactive"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers
+}
+
+pub async fn ping() -> Response {
+    (StatusCode::OK, ping_headers(), "OK").into_response()
+}
+
+pub async fn ping_head() -> Response {
+    let mut headers = ping_headers();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    (StatusCode::OK, headers).into_response()
+}
+
+fn kernel_version() -> String {
+    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn operating_system() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+pub async fn version() -> Json<SystemVersion> {
+    let engine_version = env!("CARGO_PKG_VERSION").to_string();
+    Json(SystemVersion {
+        platform: Some(SystemVersionPlatform { name: "Berth".into() }),
+        components: Some(vec![SystemVersionComponents {
+            name: "Engine".into(),
+            version: engine_version.clone(),
+            details: Some(std::collections::HashMap::from([
+                ("ApiVersion".to_string(), API_VERSION.to_string()),
+                ("MinAPIVersion".to_string(), MIN_API_VERSION.to_string()),
+                ("Os".to_string(), "linux".to_string()),
+                ("Arch".to_string(), "amd64".to_string()),
+                ("KernelVersion".to_string(), kernel_version()),
+            ])),
+        }]),
+        version: Some(engine_version),
+        api_version: Some(API_VERSION.into()),
+        min_api_version: Some(MIN_API_VERSION.into()),
+        git_commit: Some("berth".into()),
+        go_version: Some(format!("rust (berth {})", env!("CARGO_PKG_VERSION"))),
+        os: Some("linux".into()),
+        arch: Some("amd64".into()),
+        kernel_version: Some(kernel_version()),
+        experimental: Some(false),
+        build_time: Some(String::new()),
+    })
+}
+
+fn mem_total() -> i64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+            })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
+    let containers = engine.containers();
+    let count = |pred: fn(berth_engine::Status) -> bool| containers.iter().filter(|c| pred(c.status())).count() as i64;
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    Json(SystemInfo {
+        id: Some(format!(
+            "berth-{}",
+            nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+        )),
+        containers: Some(containers.len() as i64),
+        containers_running: Some(count(|s| s == berth_engine::Status::Running)),
+        containers_paused: Some(count(|s| s == berth_engine::Status::Paused)),
+        containers_stopped: Some(count(|s| !s.is_running())),
+        images: Some(engine.images().len() as i64),
+        driver: Some("overlay2".into()),
+        driver_status: Some(vec![vec!["Backing Filesystem".into(), "extfs".into()]]),
+        docker_root_dir: Some(engine.root().to_string_lossy().into_owned()),
+        memory_limit: Some(true),
+        swap_limit: Some(true),
+        cpu_cfs_period: Some(true),
+        cpu_cfs_quota: Some(true),
+        cpu_shares: Some(true),
+        cpu_set: Some(false),
+        pids_limit: Some(true),
+        oom_kill_disable: Some(false),
+        debug: Some(false),
+        nfd: Some(std::fs::read_dir("/proc/self/fd").map(|d| d.count() as i64).unwrap_or(0)),
+        n_goroutines: Some(0),
+        system_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+        logging_driver: Some("json-file".into()),
+        cgroup_driver: Some(SystemInfoCgroupDriverEnum::CGROUPFS),
+        cgroup_version: Some(if v2 { SystemInfoCgroupVersionEnum::_2 } else { SystemInfoCgroupVersionEnum::_1 }),
+        n_events_listener: Some(0),
+        kernel_version: Some(kernel_version()),
+        operating_system: Some(operating_system()),
+        os_version: Some(String::new()),
+        os_type: Some("linux".into()),
+        architecture: Some(std::env::consts::ARCH.into()),
+        ncpu: Some(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)),
+        mem_total: Some(mem_total()),
+        index_server_address: Some("https://index.docker.io/v1/".into()),
+        name: Some(nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()),
+        server_version: Some(env!("CARGO_PKG_VERSION").into()),
+        default_runtime: Some("berth".into()),
+        live_restore_enabled: Some(false),
+        isolation: None,
+        init_binary: Some("berth init".into()),
+        security_options: Some(vec!["name=cgroupns".into()]),
+        warnings: Some(Vec::new()),
+        ..Default::default()
+    })
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    since: Option<String>,
+    until: Option<String>,
+    filters: Option<String>,
+}
+
+pub async fn events(State(engine): State<Arc<Engine>>, Query(query): Query<EventsQuery>) -> ApiResult<Response> {
+    let filters = parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
+    let _since = query.since;
+    let until =
+        query.until.as_deref().and_then(|u| u.split('.').next()).and_then(|s| s.parse::<i64>().ok()).filter(|u| *u > 0);
+    let mut receiver = engine.subscribe_events();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let deadline = until.map(|u| {
+            let now = chrono::Utc::now().timestamp();
+            std::time::Duration::from_secs((u - now).max(0) as u64)
+        });
+        let sleep = tokio::time::sleep(deadline.unwrap_or(std::time::Duration::from_secs(u64::MAX / 4)));
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return,
+                _ = tx.closed() => return,
+                message = receiver.recv() => {
+                    let Ok(message) = message else { continue };
+                    let typ = message.typ.map(|t| t.to_string()).unwrap_or_default();
+                    if let Some(types) = filters.get("type") {
+                        if !types.is_empty() && !types.contains(&typ) {
+                            continue;
+                        }
+                    }
+                    let mut value = serde_json::to_value(&message).unwrap_or_default();
+                    // Older clients read the flat fields.
+                    if let Some(object) = value.as_object_mut() {
+                        let id = message.actor.as_ref().and_then(|a| a.id.clone()).unwrap_or_default();
+                        object.insert("id".into(), id.into());
+                        object.insert("status".into(), message.action.clone().unwrap_or_default().into());
+                    }
+                    let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
+                    bytes.push(b'\n');
+                    if tx.send(Bytes::from(bytes)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(super::streams::streaming("application/json", channel_body(rx)))
+}

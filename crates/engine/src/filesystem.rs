@@ -1,0 +1,162 @@
+//! A container's filesystem from outside: `docker diff`, `docker export`, `docker cp` and `docker commit`.
+//! Every path a client names is resolved inside the container's root by `image::archive`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bollard_stubs::models::{ChangeType, FilesystemChange};
+
+use super::container::Container;
+use super::{Engine, EngineError};
+use berth_image::{archive, ImageConfigChanges};
+
+fn join_error(e: tokio::task::JoinError) -> EngineError {
+    EngineError::io("background task", std::io::Error::other(e))
+}
+
+impl Engine {
+    /// The read-only layers under the container's upper dir, lowest first: the image's, then the init layer.
+    pub(super) fn lower_dirs(&self, container: &Container) -> Result<Vec<PathBuf>, EngineError> {
+        let image = self.images.get(&container.record().image_id)?;
+        let mut layers = self.images.layer_dirs(&image)?;
+        let init = container.init_layer();
+        if init.exists() {
+            layers.push(init);
+        }
+        Ok(layers)
+    }
+
+    /// Mounts the container's rootfs if it is not mounted (a stopped container, for cp and export).
+    pub async fn ensure_rootfs(self: &Arc<Self>, container: &Arc<Container>) -> Result<PathBuf, EngineError> {
+        let engine = self.clone();
+        let container = container.clone();
+        tokio::task::spawn_blocking(move || -> Result<PathBuf, EngineError> {
+            let layers = engine.lower_dirs(&container)?;
+            let merged = container.rootfs();
+            berth_runtime::mount_rootfs(&layers, &container.upper_dir(), &container.work_dir(), &merged)?;
+            Ok(merged)
+        })
+        .await
+        .map_err(join_error)?
+    }
+
+    pub async fn changes(self: &Arc<Self>, reference: &str) -> Result<Vec<FilesystemChange>, EngineError> {
+        let container = self.container(reference)?;
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || -> Result<Vec<FilesystemChange>, EngineError> {
+            let layers = engine.lower_dirs(&container)?;
+            Ok(archive::changes(&container.upper_dir(), &layers)
+                .into_iter()
+                .map(|change| FilesystemChange {
+                    path: change.path,
+                    kind: match change.kind {
+                        archive::CHANGE_ADDED => ChangeType::_1,
+                        archive::CHANGE_DELETED => ChangeType::_2,
+                        _ => ChangeType::_0,
+                    },
+                })
+                .collect())
+        })
+        .await
+        .map_err(join_error)?
+    }
+
+    /// Runs `work` with the mounted rootfs on a blocking thread.
+    pub async fn with_rootfs<T: Send + 'static>(
+        self: &Arc<Self>,
+        reference: &str,
+        work: impl FnOnce(PathBuf) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let container = self.container(reference)?;
+        let rootfs = self.ensure_rootfs(&container).await?;
+        tokio::task::spawn_blocking(move || work(rootfs)).await.map_err(join_error)?
+    }
+
+    /// `docker commit`: the container's upper dir becomes a new layer on top of its image.
+    pub async fn commit(
+        self: &Arc<Self>,
+        reference: &str,
+        repo_tag: Option<String>,
+        changes: Vec<String>,
+        comment: Option<String>,
+        author: Option<String>,
+        pause: bool,
+    ) -> Result<String, EngineError> {
+        let container = self.container(reference)?;
+        let record = container.snapshot();
+        let cgroup = container.cgroup();
+        let paused_here = pause && container.status() == super::Status::Running;
+        if paused_here {
+            if let Some(cgroup) = &cgroup {
+                cgroup.freeze()?;
+            }
+        }
+        let engine = self.clone();
+        let upper = container.upper_dir();
+        let created_by = {
+            let mut command = vec![record.path.clone()];
+            command.extend(record.args.iter().cloned());
+            command.join(" ")
+        };
+        let result = tokio::task::spawn_blocking(move || -> Result<String, EngineError> {
+            let parent = engine.images.get(&record.image_id)?;
+            let mut base = parent.config.config().clone().unwrap_or_default();
+            base.set_cmd(record.config.cmd.clone());
+            base.set_entrypoint(record.config.entrypoint.clone());
+            base.set_env(record.config.env.clone());
+            base.set_working_dir(record.config.working_dir.clone());
+            base.set_user(record.config.user.clone());
+            base.set_labels(record.config.labels.clone());
+            let config_changes = ImageConfigChanges { config: Some(base), changes };
+            let image = engine.images.commit(
+                Some(&parent),
+                &upper,
+                config_changes,
+                repo_tag.as_deref(),
+                comment.as_deref(),
+                author.as_deref(),
+                &created_by,
+            )?;
+            Ok(image.id)
+        })
+        .await
+        .map_err(join_error);
+        if paused_here {
+            if let Some(cgroup) = &cgroup {
+                let _ = cgroup.thaw();
+            }
+        }
+        let id = result??;
+        self.events.emit(
+            bollard_stubs::models::EventMessageTypeEnum::CONTAINER,
+            "commit",
+            &container.id,
+            self.container_attributes(&container),
+        );
+        Ok(id)
+    }
+
+    pub async fn update(
+        self: &Arc<Self>,
+        reference: &str,
+        update: bollard_stubs::models::ContainerUpdateBody,
+    ) -> Result<Vec<String>, EngineError> {
+        let container = self.container(reference)?;
+        let _op = container.op.lock().await;
+        let mut host = container.record().host_config.clone();
+        macro_rules! take {
+            ($($field:ident),*) => { $( if update.$field.is_some() { host.$field = update.$field.clone(); } )* };
+        }
+        take!(memory, memory_swap, cpu_shares, nano_cpus, cpu_quota, cpu_period, pids_limit, restart_policy);
+        if update.memory.is_some() && update.memory_swap.is_none() {
+            host.memory_swap = None;
+        }
+        super::spec::validate_host_config(&host)?;
+        if let Some(cgroup) = container.cgroup() {
+            cgroup.update(&super::spec::resources(&host)?)?;
+        }
+        container.update(|r| r.host_config = host)?;
+        self.emit(&container, "update");
+        Ok(Vec::new())
+    }
+}

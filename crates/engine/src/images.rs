@@ -1,0 +1,118 @@
+//! Image operations as the Engine API asks for them: the store does the work, the engine adds what only it knows
+//! (which containers use an image) and tells `GET /events` what happened.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use berth_image::layer_tree::LayerEntry;
+use berth_image::{ContainerUse, DeleteItem, HistoryItem, Image};
+use bollard_stubs::models::EventMessageTypeEnum;
+
+use super::{Engine, EngineError};
+
+impl Engine {
+    /// Every image in the store.
+    pub fn images(&self) -> Vec<Image> {
+        self.images.list()
+    }
+
+    /// The image a reference (name, name:tag, full or short id) names.
+    pub fn image(&self, reference: &str) -> Result<Image, EngineError> {
+        Ok(self.images.get(reference)?)
+    }
+
+    pub fn image_history(&self, reference: &str) -> Result<Vec<HistoryItem>, EngineError> {
+        let image = self.images.get(reference)?;
+        Ok(self.images.history(&image))
+    }
+
+    /// Each layer's entries (diff id, files), oldest first: the playground's layer view (blocking).
+    pub fn image_layer_entries(&self, image: &Image) -> Result<Vec<(String, Vec<LayerEntry>)>, EngineError> {
+        Ok(self.images.layer_entries(image)?)
+    }
+
+    /// `docker tag`: `target` (repo or repo:tag) names the image `source` names.
+    pub fn tag_image(&self, source: &str, target: &str) -> Result<(), EngineError> {
+        self.images.tag(source, target)?;
+        let image = self.images.get(target)?;
+        let attributes = HashMap::from([("name".to_string(), target.to_string())]);
+        self.events.emit(EventMessageTypeEnum::IMAGE, "tag", &image.id, attributes);
+        Ok(())
+    }
+
+    /// `docker rmi`: untags, and deletes what no tag and no container holds any more. A running container's image
+    /// cannot be removed, even with `force`.
+    pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<DeleteItem>, EngineError> {
+        let users = |image_id: &str| {
+            let users = self.image_users(image_id);
+            // A running user matters most: it cannot be forced.
+            users
+                .iter()
+                .find(|(_, running)| *running)
+                .or(users.first())
+                .map(|(id, running)| ContainerUse { container_id: id.clone(), running: *running })
+        };
+        let deleted = self.images.remove(reference, force, &users)?;
+        self.emit_deletions(&deleted);
+        Ok(deleted)
+    }
+
+    /// `docker image prune`: untagged images no container uses (every unused one unless `dangling_only`), and the
+    /// bytes that freed.
+    pub fn prune_images(&self, dangling_only: bool) -> Result<(Vec<DeleteItem>, u64), EngineError> {
+        let users = |image_id: &str| !self.image_users(image_id).is_empty();
+        let (deleted, reclaimed) = self.images.prune(dangling_only, &users)?;
+        self.emit_deletions(&deleted);
+        Ok((deleted, reclaimed))
+    }
+
+    fn emit_deletions(&self, deleted: &[DeleteItem]) {
+        for item in deleted {
+            if let Some(id) = &item.deleted {
+                self.events.emit(EventMessageTypeEnum::IMAGE, "delete", id, HashMap::new());
+            }
+            if let Some(tag) = &item.untagged {
+                self.events.emit(EventMessageTypeEnum::IMAGE, "untag", tag, HashMap::new());
+            }
+        }
+    }
+
+    /// `docker import`: a filesystem tarball as a one-layer image, with Dockerfile-style `changes` applied.
+    pub async fn import_image(
+        self: &Arc<Self>,
+        tarball: impl Read + Send + 'static,
+        repo_tag: Option<String>,
+        changes: Vec<String>,
+        message: Option<String>,
+    ) -> Result<Image, EngineError> {
+        let images = self.images.clone();
+        let image = tokio::task::spawn_blocking(move || {
+            images.import(tarball, repo_tag.as_deref(), &changes, message.as_deref())
+        })
+        .await
+        .map_err(|e| EngineError::io("import an image", std::io::Error::other(e)))??;
+        self.events.emit(EventMessageTypeEnum::IMAGE, "import", &image.id, HashMap::new());
+        Ok(image)
+    }
+
+    /// `docker load`: every image of a `docker save` tar, each with the tags it brought.
+    pub async fn load_images(
+        self: &Arc<Self>,
+        archive: impl Read + Send + 'static,
+    ) -> Result<Vec<(Image, Vec<String>)>, EngineError> {
+        let images = self.images.clone();
+        let loaded = tokio::task::spawn_blocking(move || images.load(archive))
+            .await
+            .map_err(|e| EngineError::io("load images", std::io::Error::other(e)))??;
+        for (image, _) in &loaded {
+            self.events.emit(EventMessageTypeEnum::IMAGE, "load", &image.id, HashMap::new());
+        }
+        Ok(loaded)
+    }
+
+    /// `docker save`: the named images as one tar, written as it is made (blocking; run it off the runtime).
+    pub fn save_images(&self, references: &[String], out: impl Write) -> Result<(), EngineError> {
+        Ok(self.images.save(references, out)?)
+    }
+}

@@ -1,0 +1,261 @@
+//! The engine owns state and policy: container names and states, restart policies, logs, exec sessions, events.
+//! It asks `image` for root filesystems and `runtime` to run processes; it never makes namespace syscalls itself.
+//!
+//! One operation family per file: `create` (config merge, names), `lifecycle` (start, stop, kill, pause, restart,
+//! remove, wait, the exit monitor), `exec`, `stats`, `logs`, `spec` (Docker config → OCI spec), `recovery`,
+//! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`,
+//! `health` (HEALTHCHECK probes and State.Health), `name_claims` (names held while a create or rename awaits).
+
+mod container;
+mod create;
+mod error;
+mod events;
+mod exec;
+mod filesystem;
+mod health;
+mod images;
+mod lifecycle;
+pub mod logs;
+mod name_claims;
+mod names;
+mod networking;
+mod recovery;
+mod spec;
+mod stats;
+mod stdio;
+mod terminal;
+mod volumes;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+pub use container::{Container, ContainerRecord, MountRecord, Output, Status, StdinMessage, StreamKind, WaitState};
+pub use error::EngineError;
+pub use events::Events;
+pub use exec::{Exec, ExecStreams};
+pub use lifecycle::WaitCondition;
+pub use names::validate_name;
+pub use networking::{labels_match, NetworkView};
+pub use recovery::BUILD_STEP_LABEL;
+pub use terminal::TerminalSession;
+pub use volumes::{validate_volume_name, VolumeRecord};
+
+use berth_image::ImageStore;
+use berth_network::{NetworkConfig, Networks};
+
+pub struct Engine {
+    root: PathBuf,
+    images: Arc<ImageStore>,
+    networks: Arc<Networks>,
+    events: Events,
+    containers: RwLock<HashMap<String, Arc<Container>>>,
+    name_claims: name_claims::NameClaims,
+    execs: RwLock<HashMap<String, Arc<Exec>>>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    shutting_down: std::sync::atomic::AtomicBool,
+    terminals: terminal::Terminals,
+    limits: Limits,
+}
+
+/// How much one request may make the daemon take in.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The most an upload (build context, load, import, cp) may be on the wire (`--max-upload-size`).
+    pub max_upload: u64,
+    /// The most an archive may unpack to (`--max-unpacked-size`): compression cannot get past it.
+    pub max_unpacked: u64,
+}
+
+impl Default for Limits {
+    /// dockerd has no limits here; a shared daemon needs some. 8 GiB fits any real build context.
+    fn default() -> Self {
+        Limits { max_upload: 8 << 30, max_unpacked: 8 << 30 }
+    }
+}
+
+impl Engine {
+    /// Opens (or creates) the state under `root`, loads every container and recovers from a crash.
+    pub async fn open(root: &Path, network: NetworkConfig) -> Result<Arc<Self>, EngineError> {
+        Self::open_with_limits(root, network, Limits::default()).await
+    }
+
+    /// [`Engine::open`] with request limits other than the defaults.
+    pub async fn open_with_limits(
+        root: &Path,
+        network: NetworkConfig,
+        limits: Limits,
+    ) -> Result<Arc<Self>, EngineError> {
+        for dir in ["containers", "volumes", "image"] {
+            std::fs::create_dir_all(root.join(dir)).map_err(|e| EngineError::io(format!("create {dir} dir"), e))?;
+        }
+        let image_root = root.join("image");
+        let images = tokio::task::spawn_blocking(move || -> Result<ImageStore, EngineError> {
+            let mut store = ImageStore::open(&image_root)?;
+            store.limit_unpacked(limits.max_unpacked);
+            store.ensure_busybox()?;
+            Ok(store)
+        })
+        .await
+        .map_err(|e| EngineError::io("open image store", std::io::Error::other(e)))??;
+        let networks = Networks::open(root, network).await?;
+        let engine = Arc::new(Engine {
+            root: root.to_path_buf(),
+            images: Arc::new(images),
+            networks,
+            events: Events::default(),
+            containers: RwLock::new(HashMap::new()),
+            name_claims: name_claims::NameClaims::default(),
+            execs: RwLock::new(HashMap::new()),
+            started_at: chrono::Utc::now(),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
+            terminals: terminal::Terminals::default(),
+            limits,
+        });
+        recovery::recover(&engine).await?;
+        // Endpoints of containers that no longer exist (removed while the daemon was down, or half-created).
+        for network in engine.networks.list() {
+            for container_id in network.endpoints.keys() {
+                if engine.container(container_id).is_err() {
+                    engine.networks.disconnect_all(container_id);
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    /// A clean daemon stop, like dockerd's: running containers get their stop signal, then SIGKILL after a short
+    /// grace period. They are not marked as stopped by the user, so restart policies bring them back next start.
+    pub async fn shutdown(self: &Arc<Self>) {
+        self.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let running: Vec<_> = self.containers().into_iter().filter(|c| c.status().is_running()).collect();
+        let stops = running.into_iter().map(|container| {
+            let engine = self.clone();
+            async move { engine.stop_for_shutdown(&container).await }
+        });
+        futures_util::future::join_all(stops).await;
+        self.networks.shutdown().await;
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The state directory (`--root`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// When this daemon started.
+    pub fn started_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started_at
+    }
+
+    /// The image store, for the builder, which makes images itself (the Engine API goes through the methods in
+    /// `images`, which also tell `GET /events`).
+    pub fn image_store(&self) -> &Arc<ImageStore> {
+        &self.images
+    }
+
+    /// `GET /events`: every event from now on.
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<bollard_stubs::models::EventMessage> {
+        self.events.subscribe()
+    }
+
+    /// The builder's directory (`<root>/build`): its cache, its work area, the images' build metadata.
+    pub fn build_dir(&self) -> PathBuf {
+        self.root.join("build")
+    }
+
+    /// What Docker keeps in an image config and the OCI config cannot hold (SHELL, ONBUILD, HEALTHCHECK).
+    pub fn image_meta(&self) -> berth_image::MetaStore {
+        berth_image::MetaStore::new(&self.build_dir())
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.root.join("volumes")
+    }
+
+    /// All containers, newest first (the order `docker ps` shows).
+    pub fn containers(&self) -> Vec<Arc<Container>> {
+        let map = self.containers.read().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<Arc<Container>> = map.values().cloned().collect();
+        list.sort_by_key(|c| std::cmp::Reverse(c.record().created));
+        list
+    }
+
+    /// Finds a container by full id, name (with or without the slash) or unique id prefix, like Docker.
+    pub fn container(&self, reference: &str) -> Result<Arc<Container>, EngineError> {
+        let map = self.containers.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = map.get(reference) {
+            return Ok(found.clone());
+        }
+        let name = reference.strip_prefix('/').unwrap_or(reference);
+        if let Some(found) = map.values().find(|c| c.record().name == name) {
+            return Ok(found.clone());
+        }
+        if !reference.is_empty() && reference.chars().all(|c| c.is_ascii_hexdigit()) {
+            let matches: Vec<_> = map.values().filter(|c| c.id.starts_with(reference)).collect();
+            match matches.as_slice() {
+                [one] => return Ok((*one).clone()),
+                [] => {}
+                _ => {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "multiple IDs found with provided prefix: {reference}"
+                    )))
+                }
+            }
+        }
+        Err(EngineError::NoSuchContainer(reference.to_string()))
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Holds `name` for container `id` until the claim drops, unless a container or another claim has it.
+    fn claim_name(&self, name: &str, id: &str) -> Result<name_claims::NameClaim<'_>, EngineError> {
+        self.name_claims.claim(name, id, || {
+            self.container(name)
+                .ok()
+                .filter(|container| container.record().name == name)
+                .map(|container| container.id.clone())
+        })
+    }
+
+    fn insert(&self, container: Arc<Container>) {
+        self.containers.write().unwrap_or_else(|p| p.into_inner()).insert(container.id.clone(), container);
+    }
+
+    fn forget(&self, id: &str) {
+        self.containers.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.execs.write().unwrap_or_else(|p| p.into_inner()).retain(|_, exec| exec.container.id != id);
+        self.terminals.forget_container(id);
+    }
+
+    /// Is any container (in any state) using this image id? Running ones are reported first.
+    pub fn image_users(&self, image_id: &str) -> Vec<(String, bool)> {
+        self.containers()
+            .into_iter()
+            .filter(|c| c.record().image_id == image_id)
+            .map(|c| (c.id.clone(), c.status().is_running()))
+            .collect()
+    }
+
+    fn container_attributes(&self, container: &Container) -> HashMap<String, String> {
+        let record = container.record();
+        let mut attributes: HashMap<String, String> = record.config.labels.clone().unwrap_or_default();
+        attributes.insert("name".into(), record.name.clone());
+        attributes.insert("image".into(), record.image_ref.clone());
+        attributes
+    }
+
+    fn emit(&self, container: &Container, action: &str) {
+        let attributes = self.container_attributes(container);
+        self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, action, &container.id, attributes);
+    }
+}

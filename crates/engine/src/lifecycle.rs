@@ -1,0 +1,595 @@
+//! Start, the exit monitor with restart policies, stop, kill, pause, restart, remove and wait.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard_stubs::models::RestartPolicyNameEnum;
+use chrono::Utc;
+use nix::sys::signal::Signal;
+use tokio::sync::watch;
+
+use super::container::{Container, Output, Status};
+use super::logs::LogWriter;
+use super::spec::{build_spec, SpecPaths};
+use super::stdio::{self, DaemonEnds};
+use super::{Engine, EngineError};
+use berth_runtime::Cgroup;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(value: Option<&str>) -> Result<Self, EngineError> {
+        match value.unwrap_or("") {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(EngineError::InvalidArgument(format!("invalid condition: \"{other}\""))),
+        }
+    }
+}
+
+/// Parses `SIGTERM`, `TERM`, `term` or `15`.
+pub fn parse_signal(text: &str) -> Result<Signal, EngineError> {
+    let bad = || EngineError::InvalidArgument(format!("Invalid signal: {text}"));
+    if let Ok(number) = text.parse::<i32>() {
+        return Signal::try_from(number).map_err(|_| bad());
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+/// Docker's exit codes for a process that could not be started.
+fn start_failure_code(err: &EngineError) -> i32 {
+    let text = err.to_string();
+    if text.contains("executable file not found") || text.contains("no such file or directory") {
+        127
+    } else if text.contains("permission denied") {
+        126
+    } else {
+        128
+    }
+}
+
+impl Engine {
+    pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let _op = container.op.lock().await;
+        match container.status() {
+            Status::Running | Status::Restarting => {
+                return Err(EngineError::NotModified("container already started".into()))
+            }
+            Status::Paused => {
+                return Err(EngineError::Conflict("cannot start a paused container, try unpause instead".into()))
+            }
+            Status::Removing | Status::Dead => {
+                return Err(EngineError::Conflict(format!("container {} is marked for removal", container.id)))
+            }
+            Status::Created | Status::Exited => {}
+        }
+        if container.record().state.manually_stopped {
+            container.update(|r| r.state.manually_stopped = false)?;
+        }
+        self.start_locked(&container).await
+    }
+
+    /// Starts the container's process; the caller holds `container.op`.
+    async fn start_locked(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), EngineError> {
+        match self.launch(container).await {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                // Whatever part of the network was set up (namespace, veths, published ports) goes with the start.
+                self.teardown_network(container).await;
+                let code = start_failure_code(&err);
+                let message = err.to_string();
+                tracing::info!(id = %container.id, %message, "start failed");
+                container.update(|r| {
+                    r.state.exit_code = code;
+                    r.state.error = message.clone();
+                    r.state.pid = 0;
+                    if r.state.status != Status::Created {
+                        r.state.status = Status::Exited;
+                        r.state.finished_at = Some(Utc::now());
+                    }
+                })?;
+                let _ = container.output.send(Output::End);
+                // The start error reaches the client through the start call; a wait reports only the exit code.
+                container.waits.send_modify(|w| {
+                    w.exits += 1;
+                    w.exit_code = code;
+                    w.error = None;
+                });
+                if container.record().host_config.auto_remove.unwrap_or(false) {
+                    self.remove_locked(container).await;
+                }
+                Err(EngineError::StartFailed { message, exit_code: code })
+            }
+        }
+    }
+
+    async fn launch(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), EngineError> {
+        let record = container.snapshot();
+        let merged = self.ensure_rootfs(container).await?;
+
+        let volumes_dir = self.volumes_dir();
+        self.copy_up(&record, &merged).await?;
+        let network = self.setup_network(container).await?;
+        let spec = build_spec(
+            &record,
+            &SpecPaths { rootfs: &merged, container_dir: &container.dir, volumes_dir: &volumes_dir, network: &network },
+        )?;
+        let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+        let cgroup = Arc::new(Cgroup::create(&container.id, resources.as_ref())?);
+
+        let tty = record.config.tty.unwrap_or(false);
+        let open_stdin = record.config.open_stdin.unwrap_or(false);
+        let size = record
+            .host_config
+            .console_size
+            .as_ref()
+            .filter(|s| s.len() == 2 && s[0] > 0 && s[1] > 0)
+            .map(|s| (s[0] as u16, s[1] as u16))
+            .unwrap_or((24, 80));
+        let (child_stdio, daemon_ends) =
+            stdio::make_stdio(tty, open_stdin, size).map_err(|e| EngineError::io("create stdio", e))?;
+
+        let id = container.id.clone();
+        let cgroup_for_start = cgroup.clone();
+        let started = tokio::task::spawn_blocking(move || {
+            berth_runtime::start_container(&id, &spec, &cgroup_for_start, child_stdio)
+        })
+        .await
+        .map_err(|e| EngineError::io("start container", std::io::Error::other(e)))?;
+        let process = match started {
+            Ok(process) => Arc::new(process),
+            Err(err) => {
+                if let Ok(cgroup) = Arc::try_unwrap(cgroup) {
+                    let _ = cgroup.destroy();
+                }
+                return Err(err.into());
+            }
+        };
+
+        let pid = process.pid();
+        {
+            let mut live = container.live();
+            live.process = Some(process.clone());
+            live.cgroup = Some(cgroup);
+            live.pty_master = daemon_ends.pty_master.clone();
+        }
+        container.update(|r| {
+            r.state.status = Status::Running;
+            r.state.pid = pid;
+            r.state.exit_code = 0;
+            r.state.error.clear();
+            r.state.oom_killed = false;
+            r.state.started_at = Some(Utc::now());
+        })?;
+        self.emit(container, "start");
+        self.spawn_io_and_monitor(container.clone(), process, daemon_ends)?;
+        self.start_health(container, true);
+        Ok(())
+    }
+
+    fn spawn_io_and_monitor(
+        self: &Arc<Self>,
+        container: Arc<Container>,
+        process: Arc<berth_runtime::ProcessHandle>,
+        ends: DaemonEnds,
+    ) -> Result<(), EngineError> {
+        let record = container.snapshot();
+        let log_options = record.host_config.log_config.as_ref().and_then(|l| l.config.clone()).unwrap_or_default();
+        let logging = record.host_config.log_config.as_ref().and_then(|l| l.typ.clone()).as_deref() != Some("none");
+        let writer = if logging { Some(LogWriter::open(&container.log_path(), &log_options)?) } else { None };
+        let writer = Arc::new(Mutex::new(writer));
+
+        let mut readers = Vec::new();
+        for (stream, fd) in ends.outputs {
+            let container = container.clone();
+            let writer = writer.clone();
+            readers.push(tokio::spawn(stdio::read_all(fd, move |chunk| {
+                if let Some(log) = writer.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    log.write(stream, &chunk);
+                }
+                container.log_written.notify_waiters();
+                let _ = container.output.send(Output::Chunk(stream, chunk));
+            })));
+        }
+
+        let (stop_stdin, stop_stdin_rx) = watch::channel(false);
+        if let Some(stdin_fd) = ends.stdin {
+            let slot = container.stdin_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(receiver) = slot {
+                let container = container.clone();
+                tokio::spawn(async move {
+                    let receiver = stdio::pump_stdin(stdin_fd, receiver, Some(stop_stdin_rx)).await;
+                    *container.stdin_rx.lock().unwrap_or_else(|p| p.into_inner()) = Some(receiver);
+                });
+            }
+        }
+
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let exit_code = process.wait().await;
+            for reader in readers {
+                // Every holder of the write ends lives in the container's pid namespace, which died with its
+                // init; the timeout only guards against the unforeseen.
+                let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+            }
+            if let Some(log) = writer.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                log.flush();
+            }
+            container.log_written.notify_waiters();
+            let _ = stop_stdin.send(true);
+            engine.handle_exit(container, exit_code).await;
+        });
+        Ok(())
+    }
+
+    async fn handle_exit(self: &Arc<Self>, container: Arc<Container>, exit_code: i32) {
+        self.stop_health(&container);
+        let (cgroup, _) = {
+            let mut live = container.live();
+            live.pty_master = None;
+            (live.cgroup.take(), live.process.take())
+        };
+        let oom_killed = cgroup.as_ref().map(|c| c.stats().oom_kills > 0).unwrap_or(false);
+        self.teardown_network(&container).await;
+        if let Some(cgroup) = cgroup {
+            match Arc::try_unwrap(cgroup) {
+                Ok(cgroup) => {
+                    if let Err(err) = cgroup.destroy() {
+                        tracing::warn!(id = %container.id, %err, "cgroup cleanup failed");
+                    }
+                }
+                Err(shared) => {
+                    shared.kill_all(Signal::SIGKILL);
+                }
+            }
+        }
+        let record = container.snapshot();
+        let ran_for = record.state.started_at.map(|s| Utc::now() - s).unwrap_or_default();
+        let policy = record.host_config.restart_policy.clone().unwrap_or_default();
+        let should_restart = !record.state.manually_stopped
+            && !self.is_shutting_down()
+            && match policy.name {
+                Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => true,
+                Some(RestartPolicyNameEnum::ON_FAILURE) => {
+                    let max = policy.maximum_retry_count.unwrap_or(0);
+                    exit_code != 0 && (max == 0 || record.state.restart_count < max)
+                }
+                _ => false,
+            };
+        let _ = container.update(|r| {
+            r.state.status = if should_restart { Status::Restarting } else { Status::Exited };
+            r.state.exit_code = exit_code;
+            r.state.pid = 0;
+            r.state.oom_killed = oom_killed;
+            r.state.finished_at = Some(Utc::now());
+        });
+        let _ = container.output.send(Output::End);
+        container.waits.send_modify(|w| {
+            w.exits += 1;
+            w.exit_code = exit_code;
+            w.error = None;
+        });
+        let mut attributes = self.container_attributes(&container);
+        attributes.insert("exitCode".into(), exit_code.to_string());
+        self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "die", &container.id, attributes);
+
+        if should_restart {
+            // Docker's backoff: 100 ms doubling per quick crash, reset after 10 s of healthy running, max 1 min.
+            let quick_failures = if ran_for.num_seconds() >= 10 { 0 } else { record.state.restart_count.min(10) };
+            let delay = Duration::from_millis((100u64 << quick_failures).min(60_000));
+            let engine = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _op = container.op.lock().await;
+                let still_wanted = {
+                    let record = container.record();
+                    record.state.status == Status::Restarting && !record.state.manually_stopped
+                };
+                if !still_wanted || engine.container(&container.id).is_err() {
+                    return;
+                }
+                let _ = container.update(|r| r.state.restart_count += 1);
+                if let Err(err) = engine.start_locked(&container).await {
+                    tracing::warn!(id = %container.id, %err, "restart failed");
+                }
+            });
+        } else if record.host_config.auto_remove.unwrap_or(false) {
+            let _op = container.op.lock().await;
+            self.remove_locked(&container).await;
+        }
+    }
+
+    pub async fn stop(
+        self: &Arc<Self>,
+        reference: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let _op = container.op.lock().await;
+        self.stop_locked(&container, timeout, signal).await
+    }
+
+    async fn stop_locked(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let record = container.snapshot();
+        if !record.state.status.is_running() {
+            return Err(EngineError::NotModified("container already stopped".into()));
+        }
+        container.update(|r| r.state.manually_stopped = true)?;
+        if record.state.status == Status::Restarting {
+            container.update(|r| r.state.status = Status::Exited)?;
+            return Ok(());
+        }
+        let signal = match signal.or(record.config.stop_signal.as_deref()) {
+            Some(text) => parse_signal(text)?,
+            None => Signal::SIGTERM,
+        };
+        let timeout = timeout.or(record.config.stop_timeout).unwrap_or(10);
+        let mut waits = container.waits.subscribe();
+        let exits_before = waits.borrow().exits;
+        if let Some(process) = container.process() {
+            let _ = process.signal(signal);
+        }
+        if record.state.status == Status::Paused {
+            if let Some(cgroup) = container.cgroup() {
+                let _ = cgroup.thaw();
+            }
+        }
+        let exited = async {
+            let _ = waits.wait_for(|w| w.exits > exits_before).await;
+        };
+        let finished = if timeout < 0 {
+            exited.await;
+            true
+        } else {
+            tokio::time::timeout(Duration::from_secs(timeout as u64), exited).await.is_ok()
+        };
+        if !finished {
+            self.kill_and_wait(container).await;
+        }
+        self.emit(container, "stop");
+        Ok(())
+    }
+
+    async fn kill_and_wait(&self, container: &Arc<Container>) {
+        let mut waits = container.waits.subscribe();
+        let exits_before = waits.borrow().exits;
+        let Some(process) = container.process() else { return };
+        if let Some(cgroup) = container.cgroup() {
+            let _ = cgroup.thaw();
+        }
+        let _ = process.signal(Signal::SIGKILL);
+        let _ = tokio::time::timeout(Duration::from_secs(30), waits.wait_for(|w| w.exits > exits_before)).await;
+    }
+
+    pub(super) async fn stop_for_shutdown(self: &Arc<Self>, container: &Arc<Container>) {
+        let _op = container.op.lock().await;
+        let record = container.snapshot();
+        let signal = record.config.stop_signal.as_deref().and_then(|s| parse_signal(s).ok()).unwrap_or(Signal::SIGTERM);
+        let mut waits = container.waits.subscribe();
+        let exits_before = waits.borrow().exits;
+        if let Some(process) = container.process() {
+            let _ = process.signal(signal);
+        }
+        let grace = Duration::from_secs(record.config.stop_timeout.unwrap_or(3).clamp(0, 10) as u64);
+        if tokio::time::timeout(grace, waits.wait_for(|w| w.exits > exits_before)).await.is_err() {
+            self.kill_and_wait(container).await;
+        }
+    }
+
+    pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<&str>) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let signal = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("KILL"))?;
+        let _op = container.op.lock().await;
+        let status = container.status();
+        if !status.is_running() || status == Status::Restarting {
+            return Err(EngineError::Conflict(format!(
+                "Cannot kill container: {}: Container {} is not running",
+                reference, container.id
+            )));
+        }
+        if status == Status::Paused && signal != Signal::SIGKILL {
+            return Err(EngineError::Paused(container.id.clone()));
+        }
+        container.update(|r| r.state.manually_stopped = true)?;
+        let mut attributes = self.container_attributes(&container);
+        attributes.insert("signal".into(), (signal as i32).to_string());
+        self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "kill", &container.id, attributes);
+        if signal == Signal::SIGKILL {
+            self.kill_and_wait(&container).await;
+        } else if let Some(process) = container.process() {
+            process.signal(signal)?;
+        }
+        Ok(())
+    }
+
+    pub async fn restart(
+        self: &Arc<Self>,
+        reference: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let _op = container.op.lock().await;
+        if container.status().is_running() {
+            self.stop_locked(&container, timeout, signal).await?;
+        }
+        container.update(|r| r.state.manually_stopped = false)?;
+        self.start_locked(&container).await?;
+        self.emit(&container, "restart");
+        Ok(())
+    }
+
+    pub async fn pause(self: &Arc<Self>, reference: &str) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let _op = container.op.lock().await;
+        match container.status() {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(EngineError::Conflict(format!("Container {} is already paused", container.id)))
+            }
+            _ => return Err(EngineError::NotRunning(container.id.clone())),
+        }
+        let cgroup = container.cgroup().ok_or_else(|| EngineError::NotRunning(container.id.clone()))?;
+        cgroup.freeze()?;
+        container.update(|r| r.state.status = Status::Paused)?;
+        // dockerd stops probing a paused container (and so reads it as unhealthy until a probe passes again).
+        self.stop_health(&container);
+        self.emit(&container, "pause");
+        Ok(())
+    }
+
+    pub async fn unpause(self: &Arc<Self>, reference: &str) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let _op = container.op.lock().await;
+        if container.status() != Status::Paused {
+            return Err(EngineError::Conflict(format!("Container {} is not paused", container.id)));
+        }
+        let cgroup = container.cgroup().ok_or_else(|| EngineError::NotRunning(container.id.clone()))?;
+        cgroup.thaw()?;
+        container.update(|r| r.state.status = Status::Running)?;
+        self.start_health(&container, false);
+        self.emit(&container, "unpause");
+        Ok(())
+    }
+
+    /// `docker rm`; with `volumes` (`-v`) the container's anonymous volumes go too.
+    pub async fn remove(self: &Arc<Self>, reference: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let _op = container.op.lock().await;
+        if container.status().is_running() {
+            if !force {
+                let what = if container.status() == Status::Paused { "paused" } else { "running" };
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
+                    container.name()
+                )));
+            }
+            container.update(|r| r.state.manually_stopped = true)?;
+            self.kill_and_wait(&container).await;
+        }
+        self.remove_locked(&container).await;
+        if volumes {
+            self.remove_anonymous_volumes(&container.snapshot());
+        }
+        Ok(())
+    }
+
+    /// Unmounts and deletes everything of the container; the caller holds `container.op`.
+    async fn remove_locked(self: &Arc<Self>, container: &Arc<Container>) {
+        if container.record().state.status == Status::Removing || self.container(&container.id).is_err() {
+            return;
+        }
+        let _ = container.update(|r| r.state.status = Status::Removing);
+        self.teardown_network(container).await;
+        self.networks.disconnect_all(&container.id);
+        let merged = container.rootfs();
+        let dir = container.dir.clone();
+        let cleanup = tokio::task::spawn_blocking(move || {
+            if let Err(err) = berth_runtime::unmount_rootfs(&merged) {
+                tracing::warn!(%err, "unmount failed");
+            }
+            std::fs::remove_dir_all(&dir)
+        })
+        .await;
+        if let Ok(Err(err)) = cleanup {
+            tracing::warn!(id = %container.id, %err, "container directory cleanup failed");
+        }
+        self.forget(&container.id);
+        let record = container.snapshot();
+        if record.host_config.auto_remove.unwrap_or(false) {
+            // Docker's --rm takes the anonymous volumes along.
+            self.remove_anonymous_volumes(&record);
+        }
+        container.waits.send_modify(|w| w.removed = true);
+        self.emit(container, "destroy");
+    }
+
+    /// Registers a wait now (so `next-exit` means the exit after this call) and returns a future for its result.
+    pub fn wait(
+        self: &Arc<Self>,
+        reference: &str,
+        condition: WaitCondition,
+    ) -> Result<impl std::future::Future<Output = (i32, Option<String>)> + Send + 'static, EngineError> {
+        let container = self.container(reference)?;
+        let mut waits = container.waits.subscribe();
+        let start = waits.borrow().clone();
+        let running = container.status().is_running();
+        Ok(async move {
+            let done = |w: &super::WaitState| match condition {
+                WaitCondition::Removed => w.removed,
+                WaitCondition::NextExit => w.exits > start.exits || w.removed,
+                WaitCondition::NotRunning => !running || w.exits > start.exits || w.removed,
+            };
+            let result = match waits.wait_for(done).await {
+                Ok(state) => (state.exit_code, state.error.clone()),
+                // The sender lives in the container; gone means removed.
+                Err(_) => (start.exit_code, None),
+            };
+            result
+        })
+    }
+
+    pub async fn rename(self: &Arc<Self>, reference: &str, new_name: &str) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let new_name = super::names::validate_name(new_name).map_err(EngineError::InvalidArgument)?;
+        let old = container.name();
+        if old == new_name {
+            return Err(EngineError::InvalidArgument(
+                "Renaming a container with the same name as its current name".into(),
+            ));
+        }
+        let _claim = self.claim_name(&new_name, &container.id)?;
+        container.update(|r| r.name = new_name.clone())?;
+        self.networks.rename_container(&container.id, &new_name);
+        let mut attributes = self.container_attributes(&container);
+        attributes.insert("oldName".into(), format!("/{old}"));
+        self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "rename", &container.id, attributes);
+        Ok(())
+    }
+
+    pub fn resize(&self, reference: &str, height: u16, width: u16) -> Result<(), EngineError> {
+        let container = self.container(reference)?;
+        let master = container.live().pty_master.clone();
+        match master {
+            Some(master) => {
+                use std::os::fd::AsFd;
+                berth_runtime::resize_pty(master.as_fd(), height, width)?;
+                Ok(())
+            }
+            None if !container.status().is_running() => Err(EngineError::NotRunning(container.id.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes every stopped container; returns their ids.
+    pub async fn prune_containers(self: &Arc<Self>) -> Vec<String> {
+        let mut deleted = Vec::new();
+        for container in self.containers() {
+            if matches!(container.status(), Status::Created | Status::Exited | Status::Dead) {
+                let _op = container.op.lock().await;
+                self.remove_locked(&container).await;
+                deleted.push(container.id.clone());
+            }
+        }
+        deleted
+    }
+
+    pub(super) async fn remove_after_recovery(self: &Arc<Self>, container: &Arc<Container>) {
+        self.remove_locked(container).await;
+    }
+}

@@ -1,0 +1,355 @@
+//! The container's root filesystem in the daemon's mount namespace: an overlay of the image layers, or, where
+//! overlay cannot mount, a copy of the layers into `upper` (like Docker's vfs driver) bind-mounted at `merged`.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use super::RuntimeError;
+
+/// In `work`: says `upper` holds a full copy of the layers (vfs mode), so it is never copied over again.
+const VFS_MARKER: &str = "berth-vfs";
+
+/// Mounts `lowers` (lowest layer first) + `upper` + `work` at `merged`. Does nothing if `merged` is already a mount
+/// point. Falls back to copying the layers into `upper` when overlay cannot be mounted.
+pub fn mount_rootfs(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
+    for d in [upper, work, merged] {
+        fs::create_dir_all(d).map_err(|e| RuntimeError::path("mkdir", d, e))?;
+    }
+    if is_mount_point(merged) {
+        tracing::debug!(merged = %merged.display(), "rootfs already mounted");
+        return Ok(());
+    }
+    let marker = work.join(VFS_MARKER);
+    if marker.exists() || lowers.is_empty() {
+        return bind(upper, merged);
+    }
+    match mount_overlay(lowers, upper, work, merged) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, merged = %merged.display(), "overlay mount failed, copying layers (vfs)");
+            for layer in lowers {
+                apply_layer(layer, upper).map_err(|e| RuntimeError::path("copy layer", layer, e))?;
+            }
+            fs::write(&marker, b"").map_err(|e| RuntimeError::path("write", &marker, e))?;
+            bind(upper, merged)
+        }
+    }
+}
+
+/// Detaches whatever is mounted at `merged`; fine if nothing is.
+pub fn unmount_rootfs(merged: &Path) -> Result<(), RuntimeError> {
+    match umount2(merged, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(e) => Err(RuntimeError::path("unmount", merged, e)),
+    }
+}
+
+fn bind(src: &Path, dst: &Path) -> Result<(), RuntimeError> {
+    mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| RuntimeError::path("bind mount rootfs", dst, e))
+}
+
+/// The overlay's `lowerdir=`: the top layer comes first.
+pub(crate) fn overlay_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
+    let lower: Vec<String> = lowers.iter().rev().map(|p| escape_opt(p)).collect();
+    format!("lowerdir={},upperdir={},workdir={}", lower.join(":"), escape_opt(upper), escape_opt(work))
+}
+
+/// Overlay's option parser splits on `,` and `:`; backslash escapes them.
+fn escape_opt(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, ',' | ':' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Overlay features that would make the upper dir more than a plain diff of the layers (metacopy keeps only
+/// metadata for chowned files, redirect_dir records renamed directories as xattrs) or tie it to these exact lower
+/// inodes (index): commit, `docker diff` and re-mounting after a daemon restart all read the upper dir as a diff.
+const PLAIN_DIFF_OPTIONS: &[(&str, &str)] = &[("index", "off"), ("redirect_dir", "off"), ("metacopy", "off")];
+
+fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
+    let data = overlay_data(lowers, upper, work);
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let options: String = PLAIN_DIFF_OPTIONS.iter().map(|(key, value)| format!(",{key}={value}")).collect();
+    if data.len() + options.len() >= page {
+        return mount_overlay_fsconfig(lowers, upper, work, merged);
+    }
+    let with_options = format!("{data}{options}");
+    mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(with_options.as_str()))
+        // A kernel that does not know one of the options refuses the mount; its defaults are then the same.
+        .or_else(|_| mount(Some("overlay"), merged, Some("overlay"), MsFlags::empty(), Some(data.as_str())))
+        .map_err(|e| RuntimeError::path("mount overlay", merged, e))
+}
+
+fn cstr(p: &Path) -> Result<CString, RuntimeError> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| RuntimeError::path("path", p, io::Error::from(io::ErrorKind::InvalidInput)))
+}
+
+/// The new mount API, one `lowerdir+` per layer: no page-size limit on the option string (Linux 6.8+).
+fn mount_overlay_fsconfig(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let err = |op: &'static str| RuntimeError::path(op, merged, io::Error::last_os_error());
+    // SAFETY: fsopen takes a NUL-terminated name and flags; the fd is checked and owned below.
+    let fs_fd = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), libc::FSOPEN_CLOEXEC) };
+    if fs_fd < 0 {
+        return Err(err("fsopen overlay"));
+    }
+    // SAFETY: the kernel just returned this fd; nobody else owns it.
+    let fs_fd = unsafe { OwnedFd::from_raw_fd(fs_fd as i32) };
+    let set = |key: &std::ffi::CStr, value: &CString| -> Result<(), RuntimeError> {
+        // SAFETY: fsconfig(FSCONFIG_SET_STRING) reads two NUL-terminated strings that live across the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs_fd.as_raw_fd(),
+                libc::FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
+        };
+        if rc < 0 {
+            return Err(err("fsconfig overlay"));
+        }
+        Ok(())
+    };
+    for l in lowers.iter().rev() {
+        set(c"lowerdir+", &cstr(l)?)?;
+    }
+    set(c"upperdir", &cstr(upper)?)?;
+    set(c"workdir", &cstr(work)?)?;
+    for (key, value) in PLAIN_DIFF_OPTIONS {
+        if let (Ok(key), Ok(value)) = (CString::new(*key), CString::new(*value)) {
+            // An option this kernel does not know is one whose default is already a plain diff.
+            let _ = set(&key, &value);
+        }
+    }
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs_fd.as_raw_fd(),
+            libc::FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(err("create overlay"));
+    }
+    // SAFETY: fsmount on the configured context fd; the returned fd is checked and owned below.
+    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs_fd.as_raw_fd(), libc::FSMOUNT_CLOEXEC, 0) };
+    if mnt < 0 {
+        return Err(err("fsmount overlay"));
+    }
+    // SAFETY: the kernel just returned this fd; nobody else owns it.
+    let mnt = unsafe { OwnedFd::from_raw_fd(mnt as i32) };
+    let target = cstr(merged)?;
+    // SAFETY: move_mount of a detached mount fd onto an absolute NUL-terminated path.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if rc < 0 {
+        return Err(err("move_mount overlay"));
+    }
+    Ok(())
+}
+
+/// Whether `p` is the mount point of some mount (in /proc/self/mountinfo).
+pub(crate) fn is_mount_point(p: &Path) -> bool {
+    let Ok(canon) = fs::canonicalize(p) else {
+        return false;
+    };
+    berth_fs::mount_table::mount_points().contains(&canon)
+}
+
+// ---- vfs: applying a layer directory (overlay format) onto a full copy ----
+
+const WH_PREFIX: &str = ".wh.";
+const WH_OPAQUE: &str = ".wh..wh..opq";
+
+/// Copies layer directory `src` over `dst`, honouring whiteouts: a 0/0 character device or a `.wh.NAME` file
+/// removes NAME, an opaque directory (`trusted.overlay.opaque=y` or `.wh..wh..opq`) hides what was below.
+pub(crate) fn apply_layer(src: &Path, dst: &Path) -> io::Result<()> {
+    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    apply_dir(src, dst, &mut links)
+}
+
+fn remove_any(p: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(p),
+        Ok(_) => fs::remove_file(p),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn clear_dir(p: &Path) -> io::Result<()> {
+    let entries = match fs::read_dir(p) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        remove_any(&e?.path())?;
+    }
+    Ok(())
+}
+
+fn is_opaque_dir(p: &Path) -> bool {
+    ["trusted.overlay.opaque", "user.overlay.opaque"]
+        .iter()
+        .any(|name| berth_fs::xattr::get(p, name).ok().flatten().as_deref() == Some(b"y"))
+}
+
+fn apply_dir(src: &Path, dst: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> io::Result<()> {
+    let entries: Vec<fs::DirEntry> = fs::read_dir(src)?.collect::<io::Result<_>>()?;
+    if entries.iter().any(|e| e.file_name().as_bytes() == WH_OPAQUE.as_bytes()) {
+        clear_dir(dst)?;
+    }
+    for entry in entries {
+        let name = entry.file_name();
+        let name_b = name.as_bytes();
+        let s = entry.path();
+        let d = dst.join(&name);
+        if name_b == WH_OPAQUE.as_bytes() {
+            continue;
+        }
+        if let Some(hidden) = name_b.strip_prefix(WH_PREFIX.as_bytes()) {
+            remove_any(&dst.join(std::ffi::OsStr::from_bytes(hidden)))?;
+            continue;
+        }
+        let meta = fs::symlink_metadata(&s)?;
+        let ft = meta.file_type();
+        if ft.is_char_device() && meta.rdev() == 0 {
+            remove_any(&d)?;
+            continue;
+        }
+        if ft.is_dir() {
+            match fs::symlink_metadata(&d) {
+                Ok(m) if m.is_dir() => {
+                    if is_opaque_dir(&s) {
+                        clear_dir(&d)?;
+                    }
+                }
+                Ok(_) => {
+                    fs::remove_file(&d)?;
+                    fs::create_dir(&d)?;
+                }
+                Err(_) => fs::create_dir(&d)?,
+            }
+            apply_dir(&s, &d, links)?;
+            fs::set_permissions(&d, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+            std::os::unix::fs::lchown(&d, Some(meta.uid()), Some(meta.gid()))?;
+            continue;
+        }
+        remove_any(&d)?;
+        if meta.nlink() > 1 && !ft.is_dir() {
+            if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
+                fs::hard_link(first, &d)?;
+                continue;
+            }
+            links.insert((meta.dev(), meta.ino()), d.clone());
+        }
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&s)?, &d)?;
+        } else if ft.is_file() {
+            fs::copy(&s, &d)?;
+            fs::set_permissions(&d, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        } else {
+            let kind = nix::sys::stat::SFlag::from_bits_truncate(meta.mode() & libc::S_IFMT);
+            let perm = nix::sys::stat::Mode::from_bits_truncate(meta.mode() & 0o7777);
+            nix::sys::stat::mknod(&d, kind, perm, meta.rdev()).map_err(io::Error::from)?;
+        }
+        std::os::unix::fs::lchown(&d, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_lowerdir_order_is_top_first() {
+        let data = overlay_data(
+            &[PathBuf::from("/l/base"), PathBuf::from("/l/mid"), PathBuf::from("/l/top")],
+            Path::new("/u"),
+            Path::new("/w"),
+        );
+        assert_eq!(data, "lowerdir=/l/top:/l/mid:/l/base,upperdir=/u,workdir=/w");
+        assert_eq!(escape_opt(Path::new("/a:b,c")), "/a\\:b\\,c");
+    }
+
+    #[test]
+    fn the_root_and_proc_are_mount_points() {
+        assert!(is_mount_point(Path::new("/")));
+        assert!(is_mount_point(Path::new("/proc")));
+    }
+
+    #[test]
+    fn vfs_applies_whiteouts() {
+        let t = tempfile::tempdir().unwrap();
+        let (l1, l2, out) = (t.path().join("l1"), t.path().join("l2"), t.path().join("out"));
+        fs::create_dir_all(l1.join("etc/sub")).unwrap();
+        fs::create_dir_all(l1.join("opaque")).unwrap();
+        fs::create_dir_all(l1.join("opq2")).unwrap();
+        fs::write(l1.join("etc/a"), "a").unwrap();
+        fs::write(l1.join("etc/b"), "b").unwrap();
+        fs::write(l1.join("etc/sub/c"), "c").unwrap();
+        fs::write(l1.join("opaque/old"), "old").unwrap();
+        fs::write(l1.join("opq2/old"), "old").unwrap();
+        fs::write(l1.join("gone"), "x").unwrap();
+        std::os::unix::fs::symlink("etc/a", l1.join("link")).unwrap();
+
+        fs::create_dir_all(l2.join("etc")).unwrap();
+        fs::create_dir_all(l2.join("opaque")).unwrap();
+        fs::create_dir_all(l2.join("opq2")).unwrap();
+        fs::write(l2.join("etc/.wh.b"), "").unwrap();
+        fs::write(l2.join("etc/a"), "a2").unwrap();
+        fs::write(l2.join("opaque/.wh..wh..opq"), "").unwrap();
+        fs::write(l2.join("opaque/new"), "new").unwrap();
+        fs::write(l2.join("opq2/new"), "new").unwrap();
+        nix::sys::stat::mknod(&l2.join("gone"), nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::empty(), 0)
+            .unwrap();
+        berth_fs::xattr::set(&l2.join("opq2"), "trusted.overlay.opaque", b"y").unwrap();
+
+        fs::create_dir_all(&out).unwrap();
+        apply_layer(&l1, &out).unwrap();
+        apply_layer(&l2, &out).unwrap();
+        assert_eq!(fs::read_to_string(out.join("etc/a")).unwrap(), "a2");
+        assert!(!out.join("etc/b").exists());
+        assert!(!out.join("etc/.wh.b").exists());
+        assert_eq!(fs::read_to_string(out.join("etc/sub/c")).unwrap(), "c");
+        assert!(!out.join("opaque/old").exists());
+        assert!(out.join("opaque/new").exists());
+        assert!(!out.join("opaque/.wh..wh..opq").exists());
+        assert!(!out.join("opq2/old").exists());
+        assert!(out.join("opq2/new").exists());
+        assert!(fs::symlink_metadata(out.join("gone")).is_err());
+        assert_eq!(fs::read_link(out.join("link")).unwrap(), Path::new("etc/a"));
+    }
+}

@@ -1,0 +1,457 @@
+//! Inside `berth init`, in the container's fresh mount namespace: the spec's mounts, `/dev`, `pivot_root`, masked
+//! and read-only paths. Runs single-threaded; errors are plain strings reported over the sync pipe.
+
+use std::fs;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+
+use super::mount_options;
+use super::paths::resolve_in_root;
+use berth_fs::in_root::{self, InRootError, Root};
+
+type Res<T> = Result<T, String>;
+
+fn mount_err(what: &str, target: &Path, e: nix::Error) -> String {
+    format!("mount {what} on {}: {e}", target.display())
+}
+
+/// The absolute rootfs path of a spec.
+pub(crate) fn root_of(spec: &Spec) -> Res<PathBuf> {
+    let root = spec.root().as_ref().ok_or("spec has no root")?.path();
+    if !root.is_absolute() {
+        return Err(format!("root path {} is not absolute", root.display()));
+    }
+    fs::canonicalize(root).map_err(|e| format!("rootfs {}: {e}", root.display()))
+}
+
+/// Everything before `pivot_root`: mounts, `/dev`, the console, the working directory.
+/// `cgroup_dirs` are the container's cgroup directories (for a `cgroup` mount).
+pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool, cgroup_dirs: &[PathBuf]) -> Res<()> {
+    let propagation = match spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()) {
+        Some("shared") | Some("rshared") => MsFlags::MS_SHARED,
+        Some("slave") | Some("rslave") => MsFlags::MS_SLAVE,
+        Some("unbindable") | Some("runbindable") => MsFlags::MS_UNBINDABLE,
+        _ => MsFlags::MS_PRIVATE,
+    };
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | propagation, None::<&str>)
+        .map_err(|e| mount_err("propagation", Path::new("/"), e))?;
+    // pivot_root needs the new root to be a mount point.
+    mount(Some(root), root, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| mount_err("rootfs bind", root, e))?;
+
+    let mounts: &[Mount] = spec.mounts().as_deref().unwrap_or(&[]);
+    let dev_mount = mounts.iter().find(|m| m.destination() == Path::new("/dev"));
+    let has_dev = dev_mount.is_some();
+    // `-v /dev:/dev`: the host's /dev is in there; never mknod or symlink into it.
+    let dev_is_bind = dev_mount.is_some_and(|m| {
+        m.typ().as_deref() == Some("bind") || mount_options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
+    });
+    if !has_dev {
+        let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
+        fs::create_dir_all(&dev).map_err(|e| format!("mkdir {}: {e}", dev.display()))?;
+        mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=65536k"))
+            .map_err(|e| mount_err("tmpfs", &dev, e))?;
+    }
+    for m in mounts {
+        mount_entry(root, m, cgroup_dirs)?;
+    }
+    let devices: &[LinuxDevice] = spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+    if !dev_is_bind {
+        create_devices(root, devices)?;
+        dev_symlinks(root)?;
+    }
+    if tty && !dev_is_bind {
+        bind_console(root)?;
+    }
+    if let Some(p) = spec.process() {
+        // Made inside the root by descriptor, like the mount points.
+        let tree = Root::open(root).map_err(|e| format!("rootfs {}: {e}", root.display()))?;
+        tree.mkdir_all(p.cwd(), 0o755, None).map_err(|e| format!("mkdir cwd {}: {e}", p.cwd().display()))?;
+    }
+    Ok(())
+}
+
+/// Mounts one entry of `spec.mounts` onto its destination inside the root. The destination is opened with
+/// openat2(RESOLVE_IN_ROOT), made first if missing, and the mount goes onto `/proc/self/fd/N` of that descriptor:
+/// a symlink put in its path meanwhile (a volume shared with a running container) cannot send the mount outside
+/// the root (runc's fix for CVE-2021-30465). What follows the mount (remount flags, propagation) opens the
+/// destination anew: a descriptor taken before the mount names the directory underneath it.
+fn mount_entry(root: &Path, m: &Mount, cgroup_dirs: &[PathBuf]) -> Res<()> {
+    let typ = m.typ().as_deref().unwrap_or("none");
+    let dest_in = m.destination();
+    if !dest_in.is_absolute() {
+        return Err(format!("mount destination {} is not absolute", dest_in.display()));
+    }
+    let tree = Root::open(root).map_err(|e| format!("rootfs {}: {e}", root.display()))?;
+    // Where it goes, for messages.
+    let dest = root.join(dest_in.strip_prefix("/").unwrap_or(dest_in));
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
+    if matches!(typ, "cgroup" | "cgroup2") {
+        // The cgroup code lays out its v1 tmpfs by path (binds into it by name): it gets the path the kernel
+        // resolved inside the root, not the one the spec wrote.
+        let point = mount_point(&tree, dest_in, true)?;
+        let resolved = in_root::fd_path(point.as_fd()).map_err(|e| format!("resolve {}: {e}", dest_in.display()))?;
+        return mount_cgroup(&resolved, &opts, cgroup_dirs);
+    }
+    if opts.is_bind() || typ == "bind" {
+        let source = m.source().as_ref().ok_or_else(|| format!("bind mount {} has no source", dest_in.display()))?;
+        let meta = fs::metadata(source).map_err(|e| format!("bind source {}: {e}", source.display()))?;
+        let point = mount_point(&tree, dest_in, meta.is_dir())?;
+        let rec = opts.flags & MsFlags::MS_REC;
+        mount(
+            Some(source.as_path()),
+            &in_root::proc_path(point.as_fd()),
+            None::<&str>,
+            MsFlags::MS_BIND | rec,
+            None::<&str>,
+        )
+        .map_err(|e| mount_err(&format!("bind {}", source.display()), &dest, e))?;
+        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            let now = mounted(&tree, dest_in)?;
+            remount_bind(&in_root::proc_path(now.as_fd()), extra)?;
+        }
+    } else {
+        let point = mount_point(&tree, dest_in, true)?;
+        let target = in_root::proc_path(point.as_fd());
+        let source = m.source().as_ref().map(|s| s.as_path()).unwrap_or(Path::new(typ));
+        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+        let r = mount(Some(source), &target, Some(typ), opts.flags, data);
+        match r {
+            Ok(()) => {}
+            Err(e) if typ == "sysfs" => {
+                // Without a network namespace of our own sysfs may refuse: bind the host's, read-only.
+                tracing::debug!(error = %e, "sysfs mount failed, binding /sys");
+                mount(Some("/sys"), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                    .map_err(|e| mount_err("bind /sys", &dest, e))?;
+                let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                let now = mounted(&tree, dest_in)?;
+                remount_bind(&in_root::proc_path(now.as_fd()), flags)?;
+            }
+            Err(e) => return Err(mount_err(typ, &dest, e)),
+        }
+    }
+    if !opts.propagation.is_empty() {
+        let now = mounted(&tree, dest_in)?;
+        let target = in_root::proc_path(now.as_fd());
+        for p in &opts.propagation {
+            mount(None::<&str>, &target, None::<&str>, *p, None::<&str>)
+                .map_err(|e| mount_err("propagation", &dest, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The mount point `dest` inside the root, made if missing (a directory, or an empty file for a file bind mount),
+/// held by descriptor.
+fn mount_point(tree: &Root, dest: &Path, dir: bool) -> Res<OwnedFd> {
+    let fail = |e: InRootError| format!("mount point {}: {e}", dest.display());
+    if dir {
+        return tree.mkdir_all(dest, 0o755, None).map_err(fail);
+    }
+    match tree.resolve(dest) {
+        Ok(fd) => return Ok(fd),
+        Err(InRootError::NotFound { .. }) => {}
+        Err(e) => return Err(fail(e)),
+    }
+    tree.mkdir_all(dest.parent().unwrap_or(Path::new("/")), 0o755, None).map_err(fail)?;
+    let entry = tree.entry(dest).map_err(fail)?;
+    match entry.at().create_file(0o644) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("create {}: {e}", dest.display())),
+    }
+    tree.resolve(dest).map_err(fail)
+}
+
+/// What is mounted at `dest` now (the new mount's root), held by descriptor; mount through its
+/// [`in_root::proc_path`] while it is held.
+fn mounted(tree: &Root, dest: &Path) -> Res<OwnedFd> {
+    tree.resolve(dest).map_err(|e| format!("reopen mount point {}: {e}", dest.display()))
+}
+
+/// `/sys/fs/cgroup` in the container. cgroup v2: a fresh cgroup2 mount (rooted at the container's cgroup when it
+/// has a cgroup namespace). cgroup v1: a tmpfs with each hierarchy's container directory bound in, like runc, so
+/// `/sys/fs/cgroup/memory/memory.limit_in_bytes` shows the container's own limit.
+fn mount_cgroup(dest: &Path, opts: &mount_options::MountOptions, cgroup_dirs: &[PathBuf]) -> Res<()> {
+    create_mount_point(dest, true)?;
+    let keep = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+    let flags = opts.flags & keep;
+    let unified = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false);
+    if unified {
+        return mount(Some("cgroup2"), dest, Some("cgroup2"), flags, None::<&str>)
+            .map_err(|e| mount_err("cgroup2", dest, e));
+    }
+    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755")).map_err(|e| mount_err("tmpfs", dest, e))?;
+    let hierarchies = v1_mount_points(&berth_fs::mount_table::mounts());
+    for dir in cgroup_dirs {
+        let Some(mp) = hierarchies.iter().find(|mp| dir.starts_with(mp)) else {
+            continue;
+        };
+        let Some(name) = mp.file_name() else { continue };
+        let target = dest.join(name);
+        create_mount_point(&target, true)?;
+        mount(Some(dir.as_path()), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(|e| mount_err(&format!("bind {}", dir.display()), &target, e))?;
+        remount_bind(&target, flags | base)?;
+        let name = name.to_string_lossy();
+        if name.contains(',') {
+            // Co-mounted controllers (cpu,cpuacct): each name is a link to the joint directory.
+            for part in name.split(',') {
+                let _ = symlink(name.as_ref(), dest.join(part));
+            }
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        mount(None::<&str>, dest, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base, None::<&str>)
+            .map_err(|e| mount_err("read-only remount", dest, e))?;
+    }
+    Ok(())
+}
+
+/// Mount points of the cgroup v1 hierarchies.
+fn v1_mount_points(mounts: &[berth_fs::mount_table::Mount]) -> Vec<PathBuf> {
+    mounts.iter().filter(|m| m.fs_type == "cgroup").map(|m| m.mount_point.clone()).collect()
+}
+
+/// A directory, or an empty file for file bind mounts.
+fn create_mount_point(dest: &Path, dir: bool) -> Res<()> {
+    if dir {
+        fs::create_dir_all(dest).map_err(|e| format!("mkdir {}: {e}", dest.display()))
+    } else {
+        if dest.exists() {
+            return Ok(());
+        }
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+        }
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dest)
+            .map(drop)
+            .map_err(|e| format!("create {}: {e}", dest.display()))
+    }
+}
+
+/// The flags a mount already has that a remount must keep.
+fn current_flags(path: &Path) -> MsFlags {
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs_flag, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+    ] {
+        if f.contains(fs_flag) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+/// Changes the per-mount flags of a bind mount (e.g. makes it read-only), keeping those it has.
+fn remount_bind(path: &Path, flags: MsFlags) -> Res<()> {
+    let all = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | current_flags(path) | flags;
+    mount(None::<&str>, path, None::<&str>, all, None::<&str>).map_err(|e| mount_err("remount", path, e))
+}
+
+struct Dev {
+    path: &'static str,
+    major: u64,
+    minor: u64,
+}
+
+/// Docker's default devices.
+const DEFAULT_DEVICES: &[Dev] = &[
+    Dev { path: "/dev/null", major: 1, minor: 3 },
+    Dev { path: "/dev/zero", major: 1, minor: 5 },
+    Dev { path: "/dev/full", major: 1, minor: 7 },
+    Dev { path: "/dev/random", major: 1, minor: 8 },
+    Dev { path: "/dev/urandom", major: 1, minor: 9 },
+    Dev { path: "/dev/tty", major: 5, minor: 0 },
+];
+
+fn create_devices(root: &Path, devices: &[LinuxDevice]) -> Res<()> {
+    for d in DEFAULT_DEVICES {
+        if devices.iter().any(|x| x.path() == Path::new(d.path)) {
+            continue;
+        }
+        make_device(root, Path::new(d.path), SFlag::S_IFCHR, d.major, d.minor, 0o666, 0, 0)?;
+    }
+    for d in devices {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => return Err(format!("device {} has type 'a'", d.path().display())),
+        };
+        let (major, minor) = (u64::try_from(d.major()).unwrap_or(0), u64::try_from(d.minor()).unwrap_or(0));
+        let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+        make_device(root, d.path(), kind, major, minor, mode, d.uid().unwrap_or(0), d.gid().unwrap_or(0))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_device(
+    root: &Path,
+    path: &Path,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Res<()> {
+    let dest = resolve_in_root(root, path).map_err(|e| format!("resolve {}: {e}", path.display()))?;
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+    }
+    let _ = fs::remove_file(&dest);
+    match mknod(&dest, kind, Mode::from_bits_truncate(mode), makedev(major, minor)) {
+        Ok(()) => {
+            fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("chmod {}: {e}", dest.display()))?;
+            std::os::unix::fs::chown(&dest, Some(uid), Some(gid))
+                .map_err(|e| format!("chown {}: {e}", dest.display()))?;
+        }
+        // Something is mounted there already (a bind-mounted device from the spec): it wins.
+        Err(nix::errno::Errno::EEXIST) => {}
+        Err(nix::errno::Errno::EPERM) => {
+            // No CAP_MKNOD here: bind the host's device instead.
+            create_mount_point(&dest, false)?;
+            mount(Some(path), &dest, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(|e| mount_err(&format!("bind {}", path.display()), &dest, e))?;
+        }
+        Err(e) => return Err(format!("mknod {}: {e}", dest.display())),
+    }
+    Ok(())
+}
+
+fn dev_symlinks(root: &Path) -> Res<()> {
+    let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
+    for (target, name) in [
+        ("/proc/self/fd", "fd"),
+        ("/proc/self/fd/0", "stdin"),
+        ("/proc/self/fd/1", "stdout"),
+        ("/proc/self/fd/2", "stderr"),
+        ("/proc/kcore", "core"),
+        ("pts/ptmx", "ptmx"),
+    ] {
+        let link = dev.join(name);
+        if name == "ptmx" {
+            let _ = fs::remove_file(&link);
+        }
+        match symlink(target, &link) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("symlink {}: {e}", link.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Binds our terminal (fd 0, the pty slave) onto `/dev/console`. By path: the open fd belongs to a mount of the
+/// daemon's namespace, which cannot be a bind source here, but its path resolves in our copy of the mounts.
+fn bind_console(root: &Path) -> Res<()> {
+    let console = resolve_in_root(root, Path::new("/dev/console")).map_err(|e| format!("resolve console: {e}"))?;
+    let slave = fs::read_link("/proc/self/fd/0").map_err(|e| format!("terminal path: {e}"))?;
+    let _ = fs::remove_file(&console);
+    create_mount_point(&console, false)?;
+    mount(Some(&slave), &console, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| mount_err(&format!("console {}", slave.display()), &console, e))
+}
+
+/// Makes `root` the new `/` and detaches the old one.
+pub(crate) fn pivot(root: &Path) -> Res<()> {
+    nix::unistd::chdir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root {}: {e}", root.display()))?;
+    // The old root is now stacked on "."; make sure nothing propagates, then drop it.
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| format!("make old root rslave: {e}"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach old root: {e}"))?;
+    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+    Ok(())
+}
+
+/// After `pivot_root`: sysctls, masked paths, read-only paths, read-only root.
+pub(crate) fn finish(spec: &Spec) -> Res<()> {
+    if let Some(linux) = spec.linux() {
+        if let Some(sysctl) = linux.sysctl() {
+            for (k, v) in sysctl {
+                let p = Path::new("/proc/sys").join(k.replace('.', "/"));
+                fs::write(&p, v).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
+            }
+        }
+        for p in linux.masked_paths().as_deref().unwrap_or(&[]) {
+            mask_path(Path::new(p))?;
+        }
+        for p in linux.readonly_paths().as_deref().unwrap_or(&[]) {
+            readonly_path(Path::new(p))?;
+        }
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | current_flags(Path::new("/"));
+        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+            .map_err(|e| mount_err("read-only remount", Path::new("/"), e))?;
+    }
+    Ok(())
+}
+
+fn mask_path(p: &Path) -> Res<()> {
+    let meta = match fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("mask {}: {e}", p.display())),
+    };
+    let r = if meta.is_dir() {
+        mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+    } else {
+        mount(Some("/dev/null"), p, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+    };
+    r.map_err(|e| mount_err("mask", p, e))
+}
+
+fn readonly_path(p: &Path) -> Res<()> {
+    match mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(mount_err("read-only bind", p, e)),
+    }
+    remount_bind(p, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_v1_hierarchies() {
+        let info = "30 25 0:26 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory\n\
+                    31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n\
+                    32 25 0:28 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+                    33 1 8:1 / / rw - ext4 /dev/vda rw\n";
+        assert_eq!(
+            v1_mount_points(&berth_fs::mount_table::parse(info)),
+            vec![PathBuf::from("/sys/fs/cgroup/memory"), PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")]
+        );
+    }
+}

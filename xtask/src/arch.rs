@@ -190,8 +190,8 @@ mod tests {
         assert_eq!(
             check_dependencies(&rules, &members),
             vec![
-                "b depends on c, which its line does not allow".to_string(),
                 "b uses axum, which its line forbids".to_string(),
+                "b depends on c, which its line does not allow".to_string(),
                 "crate d has no line in the crate table".to_string(),
             ]
         );

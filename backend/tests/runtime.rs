@@ -69,7 +69,14 @@ impl Rootfs {
             .unwrap();
         std::fs::write(layer.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
         let merged = dir.path().join("merged");
-        berth_runtime::mount_rootfs(&[layer], &dir.path().join("upper"), &dir.path().join("work"), &merged).unwrap();
+        berth_runtime::mount_rootfs(
+            &[layer],
+            &dir.path().join("upper"),
+            &dir.path().join("work"),
+            &merged,
+            berth_image::vfs::apply_layer,
+        )
+        .unwrap();
         Rootfs { dir, merged }
     }
 }
@@ -460,7 +467,14 @@ fn rootfs_mounts_are_idempotent_and_handle_many_layers() {
     setup();
     let rootfs = Rootfs::new();
     let t = rootfs.dir.path();
-    berth_runtime::mount_rootfs(&[t.join("layer")], &t.join("upper"), &t.join("work"), &rootfs.merged).unwrap();
+    berth_runtime::mount_rootfs(
+        &[t.join("layer")],
+        &t.join("upper"),
+        &t.join("work"),
+        &rootfs.merged,
+        berth_image::vfs::apply_layer,
+    )
+    .unwrap();
     assert_eq!(mount_count(&rootfs.merged), 1);
     berth_runtime::unmount_rootfs(&rootfs.merged).unwrap();
     assert_eq!(mount_count(&rootfs.merged), 0);
@@ -476,7 +490,14 @@ fn rootfs_mounts_are_idempotent_and_handle_many_layers() {
         std::fs::write(l.join("top"), format!("{i}")).unwrap();
     }
     let merged = dir.path().join("m");
-    berth_runtime::mount_rootfs(&layers, &dir.path().join("u"), &dir.path().join("w"), &merged).unwrap();
+    berth_runtime::mount_rootfs(
+        &layers,
+        &dir.path().join("u"),
+        &dir.path().join("w"),
+        &merged,
+        berth_image::vfs::apply_layer,
+    )
+    .unwrap();
     let top = std::fs::read_to_string(merged.join("top"));
     let all = (0..40).all(|i| merged.join(format!("f{i}")).exists());
     let is_vfs = dir.path().join("w/berth-vfs").exists();
@@ -503,7 +524,7 @@ fn rootfs_falls_back_to_copying_layers() {
     nix::mount::mount(Some("tmpfs"), &work, Some("tmpfs"), nix::mount::MsFlags::empty(), None::<&str>).unwrap();
     let (upper, merged) = (dir.path().join("upper"), dir.path().join("merged"));
     let layers = [l1, l2];
-    let r = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged);
+    let r = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged, berth_image::vfs::apply_layer);
     let keep = std::fs::read_to_string(merged.join("etc/keep")).ok();
     let old = merged.join("etc/old").exists();
     let new = std::fs::read_to_string(merged.join("etc/new")).ok();
@@ -511,7 +532,7 @@ fn rootfs_falls_back_to_copying_layers() {
     // A change in the container survives a remount: the copy is not redone.
     let _ = std::fs::write(merged.join("etc/keep"), "changed");
     let _ = berth_runtime::unmount_rootfs(&merged);
-    let r2 = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged);
+    let r2 = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged, berth_image::vfs::apply_layer);
     let keep2 = std::fs::read_to_string(merged.join("etc/keep")).ok();
     let _ = berth_runtime::unmount_rootfs(&merged);
     let _ = nix::mount::umount2(&work, nix::mount::MntFlags::MNT_DETACH);

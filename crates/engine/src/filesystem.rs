@@ -33,7 +33,13 @@ impl Engine {
         tokio::task::spawn_blocking(move || -> Result<PathBuf, EngineError> {
             let layers = engine.lower_dirs(&container)?;
             let merged = container.rootfs();
-            berth_runtime::mount_rootfs(&layers, &container.upper_dir(), &container.work_dir(), &merged)?;
+            berth_runtime::mount_rootfs(
+                &layers,
+                &container.upper_dir(),
+                &container.work_dir(),
+                &merged,
+                berth_image::vfs::apply_layer,
+            )?;
             Ok(merged)
         })
         .await

@@ -16,6 +16,7 @@ mod layout;
 pub mod reference;
 mod store;
 mod transfer;
+pub mod vfs;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,12 +1,11 @@
 //! The container's root filesystem in the daemon's mount namespace: an overlay of the image layers, or, where
 //! overlay cannot mount, a copy of the layers into `upper` (like Docker's vfs driver) bind-mounted at `merged`.
+//! How a layer is copied (what its whiteouts mean) is the caller's to say: this crate knows no image format.
 
-use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -17,8 +16,14 @@ use super::RuntimeError;
 const VFS_MARKER: &str = "berth-vfs";
 
 /// Mounts `lowers` (lowest layer first) + `upper` + `work` at `merged`. Does nothing if `merged` is already a mount
-/// point. Falls back to copying the layers into `upper` when overlay cannot be mounted.
-pub fn mount_rootfs(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
+/// point. Falls back to `copy_layer(layer, upper)` for each layer, lowest first, when overlay cannot be mounted.
+pub fn mount_rootfs(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    merged: &Path,
+    copy_layer: impl Fn(&Path, &Path) -> io::Result<()>,
+) -> Result<(), RuntimeError> {
     for d in [upper, work, merged] {
         fs::create_dir_all(d).map_err(|e| RuntimeError::path("mkdir", d, e))?;
     }
@@ -35,7 +40,7 @@ pub fn mount_rootfs(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path
         Err(e) => {
             tracing::warn!(error = %e, merged = %merged.display(), "overlay mount failed, copying layers (vfs)");
             for layer in lowers {
-                apply_layer(layer, upper).map_err(|e| RuntimeError::path("copy layer", layer, e))?;
+                copy_layer(layer, upper).map_err(|e| RuntimeError::path("copy layer", layer, e))?;
             }
             fs::write(&marker, b"").map_err(|e| RuntimeError::path("write", &marker, e))?;
             bind(upper, merged)
@@ -186,109 +191,6 @@ pub(crate) fn is_mount_point(p: &Path) -> bool {
     berth_fs::mount_table::mount_points().contains(&canon)
 }
 
-// ---- vfs: applying a layer directory (overlay format) onto a full copy ----
-
-const WH_PREFIX: &str = ".wh.";
-const WH_OPAQUE: &str = ".wh..wh..opq";
-
-/// Copies layer directory `src` over `dst`, honouring whiteouts: a 0/0 character device or a `.wh.NAME` file
-/// removes NAME, an opaque directory (`trusted.overlay.opaque=y` or `.wh..wh..opq`) hides what was below.
-pub(crate) fn apply_layer(src: &Path, dst: &Path) -> io::Result<()> {
-    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    apply_dir(src, dst, &mut links)
-}
-
-fn remove_any(p: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(p),
-        Ok(_) => fs::remove_file(p),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-fn clear_dir(p: &Path) -> io::Result<()> {
-    let entries = match fs::read_dir(p) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for e in entries {
-        remove_any(&e?.path())?;
-    }
-    Ok(())
-}
-
-fn is_opaque_dir(p: &Path) -> bool {
-    ["trusted.overlay.opaque", "user.overlay.opaque"]
-        .iter()
-        .any(|name| berth_fs::xattr::get(p, name).ok().flatten().as_deref() == Some(b"y"))
-}
-
-fn apply_dir(src: &Path, dst: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -> io::Result<()> {
-    let entries: Vec<fs::DirEntry> = fs::read_dir(src)?.collect::<io::Result<_>>()?;
-    if entries.iter().any(|e| e.file_name().as_bytes() == WH_OPAQUE.as_bytes()) {
-        clear_dir(dst)?;
-    }
-    for entry in entries {
-        let name = entry.file_name();
-        let name_b = name.as_bytes();
-        let s = entry.path();
-        let d = dst.join(&name);
-        if name_b == WH_OPAQUE.as_bytes() {
-            continue;
-        }
-        if let Some(hidden) = name_b.strip_prefix(WH_PREFIX.as_bytes()) {
-            remove_any(&dst.join(std::ffi::OsStr::from_bytes(hidden)))?;
-            continue;
-        }
-        let meta = fs::symlink_metadata(&s)?;
-        let ft = meta.file_type();
-        if ft.is_char_device() && meta.rdev() == 0 {
-            remove_any(&d)?;
-            continue;
-        }
-        if ft.is_dir() {
-            match fs::symlink_metadata(&d) {
-                Ok(m) if m.is_dir() => {
-                    if is_opaque_dir(&s) {
-                        clear_dir(&d)?;
-                    }
-                }
-                Ok(_) => {
-                    fs::remove_file(&d)?;
-                    fs::create_dir(&d)?;
-                }
-                Err(_) => fs::create_dir(&d)?,
-            }
-            apply_dir(&s, &d, links)?;
-            fs::set_permissions(&d, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-            std::os::unix::fs::lchown(&d, Some(meta.uid()), Some(meta.gid()))?;
-            continue;
-        }
-        remove_any(&d)?;
-        if meta.nlink() > 1 && !ft.is_dir() {
-            if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-                fs::hard_link(first, &d)?;
-                continue;
-            }
-            links.insert((meta.dev(), meta.ino()), d.clone());
-        }
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&s)?, &d)?;
-        } else if ft.is_file() {
-            fs::copy(&s, &d)?;
-            fs::set_permissions(&d, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-        } else {
-            let kind = nix::sys::stat::SFlag::from_bits_truncate(meta.mode() & libc::S_IFMT);
-            let perm = nix::sys::stat::Mode::from_bits_truncate(meta.mode() & 0o7777);
-            nix::sys::stat::mknod(&d, kind, perm, meta.rdev()).map_err(io::Error::from)?;
-        }
-        std::os::unix::fs::lchown(&d, Some(meta.uid()), Some(meta.gid()))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,48 +210,5 @@ mod tests {
     fn the_root_and_proc_are_mount_points() {
         assert!(is_mount_point(Path::new("/")));
         assert!(is_mount_point(Path::new("/proc")));
-    }
-
-    #[test]
-    fn vfs_applies_whiteouts() {
-        let t = tempfile::tempdir().unwrap();
-        let (l1, l2, out) = (t.path().join("l1"), t.path().join("l2"), t.path().join("out"));
-        fs::create_dir_all(l1.join("etc/sub")).unwrap();
-        fs::create_dir_all(l1.join("opaque")).unwrap();
-        fs::create_dir_all(l1.join("opq2")).unwrap();
-        fs::write(l1.join("etc/a"), "a").unwrap();
-        fs::write(l1.join("etc/b"), "b").unwrap();
-        fs::write(l1.join("etc/sub/c"), "c").unwrap();
-        fs::write(l1.join("opaque/old"), "old").unwrap();
-        fs::write(l1.join("opq2/old"), "old").unwrap();
-        fs::write(l1.join("gone"), "x").unwrap();
-        std::os::unix::fs::symlink("etc/a", l1.join("link")).unwrap();
-
-        fs::create_dir_all(l2.join("etc")).unwrap();
-        fs::create_dir_all(l2.join("opaque")).unwrap();
-        fs::create_dir_all(l2.join("opq2")).unwrap();
-        fs::write(l2.join("etc/.wh.b"), "").unwrap();
-        fs::write(l2.join("etc/a"), "a2").unwrap();
-        fs::write(l2.join("opaque/.wh..wh..opq"), "").unwrap();
-        fs::write(l2.join("opaque/new"), "new").unwrap();
-        fs::write(l2.join("opq2/new"), "new").unwrap();
-        nix::sys::stat::mknod(&l2.join("gone"), nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::empty(), 0)
-            .unwrap();
-        berth_fs::xattr::set(&l2.join("opq2"), "trusted.overlay.opaque", b"y").unwrap();
-
-        fs::create_dir_all(&out).unwrap();
-        apply_layer(&l1, &out).unwrap();
-        apply_layer(&l2, &out).unwrap();
-        assert_eq!(fs::read_to_string(out.join("etc/a")).unwrap(), "a2");
-        assert!(!out.join("etc/b").exists());
-        assert!(!out.join("etc/.wh.b").exists());
-        assert_eq!(fs::read_to_string(out.join("etc/sub/c")).unwrap(), "c");
-        assert!(!out.join("opaque/old").exists());
-        assert!(out.join("opaque/new").exists());
-        assert!(!out.join("opaque/.wh..wh..opq").exists());
-        assert!(!out.join("opq2/old").exists());
-        assert!(out.join("opq2/new").exists());
-        assert!(fs::symlink_metadata(out.join("gone")).is_err());
-        assert_eq!(fs::read_link(out.join("link")).unwrap(), Path::new("etc/a"));
     }
 }

@@ -219,6 +219,14 @@ impl Container {
         Ok(result)
     }
 
+    /// [`update`](Self::update) where no caller is waiting for the answer (an exit, a monitor): the record in
+    /// memory has the change either way, and a failed write is logged, to be reconciled at the next start.
+    pub fn update_or_log(&self, what: &str, change: impl FnOnce(&mut ContainerRecord)) {
+        if let Err(err) = self.update(change) {
+            tracing::error!(id = %self.id, %err, "cannot write the container's state to {what}");
+        }
+    }
+
     pub fn log_path(&self) -> PathBuf {
         log_path(&self.dir, &self.id)
     }

@@ -134,7 +134,7 @@ impl Engine {
             done: watch::Sender::new(false),
         });
         self.execs.write().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), exec);
-        let _ = container.update(|r| r.exec_ids.push(id.clone()));
+        container.update(|r| r.exec_ids.push(id.clone()))?;
         Ok(id)
     }
 

@@ -237,7 +237,7 @@ impl Engine {
         let Some(probe) = probe_for(&record.config) else { return };
         self.stop_health(container);
         if reset {
-            let _ = container.update(|r| {
+            container.update_or_log("reset its health", |r| {
                 let health = r.state.health.get_or_insert_with(Health::default);
                 health.status = Some(HealthStatusEnum::STARTING);
                 health.failing_streak = Some(0);
@@ -255,7 +255,7 @@ impl Engine {
         let Some(monitor) = container.live().health.take() else { return };
         monitor.stopped.store(true, Ordering::SeqCst);
         monitor.task.abort();
-        let _ = container.update(|r| {
+        container.update_or_log("mark its stopped monitor unhealthy", |r| {
             if let Some(health) = r.state.health.as_mut() {
                 health.status = Some(HealthStatusEnum::UNHEALTHY);
             }

@@ -20,6 +20,7 @@ mod name_claims;
 mod names;
 mod networking;
 mod recovery;
+mod restart;
 mod spec;
 mod stats;
 mod stdio;

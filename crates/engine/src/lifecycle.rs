@@ -3,7 +3,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bollard_stubs::models::RestartPolicyNameEnum;
 use chrono::Utc;
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
@@ -12,7 +11,7 @@ use super::container::{Container, Output, Status};
 use super::logs::LogWriter;
 use super::spec::{build_spec, SpecPaths};
 use super::stdio::{self, DaemonEnds};
-use super::{Engine, EngineError};
+use super::{restart, Engine, EngineError};
 use berth_runtime::Cgroup;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,17 +254,12 @@ impl Engine {
         let record = container.snapshot();
         let ran_for = record.state.started_at.map(|s| Utc::now() - s).unwrap_or_default();
         let policy = record.host_config.restart_policy.clone().unwrap_or_default();
-        let should_restart = !record.state.manually_stopped
-            && !self.is_shutting_down()
-            && match policy.name {
-                Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => true,
-                Some(RestartPolicyNameEnum::ON_FAILURE) => {
-                    let max = policy.maximum_retry_count.unwrap_or(0);
-                    exit_code != 0 && (max == 0 || record.state.restart_count < max)
-                }
-                _ => false,
-            };
-        let _ = container.update(|r| {
+        let history = restart::History {
+            restart_count: record.state.restart_count,
+            manually_stopped: record.state.manually_stopped,
+        };
+        let should_restart = !self.is_shutting_down() && restart::after_exit(&policy, exit_code, history);
+        container.update_or_log("record the exit", |r| {
             r.state.status = if should_restart { Status::Restarting } else { Status::Exited };
             r.state.exit_code = exit_code;
             r.state.pid = 0;
@@ -283,9 +277,7 @@ impl Engine {
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "die", &container.id, attributes);
 
         if should_restart {
-            // Docker's backoff: 100 ms doubling per quick crash, reset after 10 s of healthy running, max 1 min.
-            let quick_failures = if ran_for.num_seconds() >= 10 { 0 } else { record.state.restart_count.min(10) };
-            let delay = Duration::from_millis((100u64 << quick_failures).min(60_000));
+            let delay = restart::delay(ran_for.to_std().unwrap_or_default(), record.state.restart_count);
             let engine = self.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
@@ -297,7 +289,7 @@ impl Engine {
                 if !still_wanted || engine.container(&container.id).is_err() {
                     return;
                 }
-                let _ = container.update(|r| r.state.restart_count += 1);
+                container.update_or_log("count the restart", |r| r.state.restart_count += 1);
                 if let Err(err) = engine.start_locked(&container).await {
                     tracing::warn!(id = %container.id, %err, "restart failed");
                 }
@@ -494,7 +486,7 @@ impl Engine {
         if container.record().state.status == Status::Removing || self.container(&container.id).is_err() {
             return;
         }
-        let _ = container.update(|r| r.state.status = Status::Removing);
+        container.update_or_log("mark it removing", |r| r.state.status = Status::Removing);
         self.teardown_network(container).await;
         self.networks.disconnect_all(&container.id);
         let merged = container.rootfs();

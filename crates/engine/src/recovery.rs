@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use bollard_stubs::models::RestartPolicyNameEnum;
 use chrono::Utc;
 
 use super::container::{Container, ContainerRecord, Status, RECORD_FILE};
-use super::{Engine, EngineError};
+use super::{restart, Engine, EngineError};
 use berth_fs::atomic;
 use berth_runtime::Cgroup;
 
@@ -67,16 +66,11 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
             atomic::write_json(&record_path, &record)?;
         }
         let policy = record.host_config.restart_policy.clone().unwrap_or_default();
-        let restart = was_running
-            && match policy.name {
-                Some(RestartPolicyNameEnum::ALWAYS) => true,
-                Some(RestartPolicyNameEnum::UNLESS_STOPPED) => !record.state.manually_stopped,
-                Some(RestartPolicyNameEnum::ON_FAILURE) => {
-                    let max = policy.maximum_retry_count.unwrap_or(0);
-                    max == 0 || record.state.restart_count < max
-                }
-                _ => false,
-            };
+        let history = restart::History {
+            restart_count: record.state.restart_count,
+            manually_stopped: record.state.manually_stopped,
+        };
+        let restart = was_running && restart::at_daemon_start(&policy, history);
         let build_step = record.config.labels.as_ref().is_some_and(|labels| labels.contains_key(BUILD_STEP_LABEL));
         let auto_remove = (was_running && record.host_config.auto_remove.unwrap_or(false)) || build_step;
         let container = Container::new(path, record);

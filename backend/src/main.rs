@@ -158,7 +158,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             berth_engine::Engine::open_with_limits(&root, network, limits).await.context("open the engine state")?;
         // No build outlives the daemon that ran it.
         berth_build::remove_leftovers(&engine);
-        let daemon = berth_api::Daemon::new(engine.clone());
         if let Some(parent) = socket.parent() {
             std::fs::create_dir_all(parent).ok();
         }
@@ -168,7 +167,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let tcp = tokio::net::TcpListener::bind(http).await.with_context(|| format!("bind {http}"))?;
         // The playground's compose commands run as children in the project's folder: they need an absolute path.
         let socket_path = socket.canonicalize().unwrap_or_else(|_| socket.clone());
-        berth_api::playground::compose::set_daemon_host(format!("unix://{}", socket_path.display()));
+        let daemon = berth_api::Daemon::new(engine.clone(), format!("unix://{}", socket_path.display()));
         tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), "berth is serving");
         let unix_server = axum::serve(unix, berth_api::service(daemon.clone(), web_dir.clone()));
         let guard = berth_api::HttpGuard::new(http, &http_hosts, &allowed_origins);

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::body::require_tar;
 use super::error::{ApiError, ApiResult};
 use super::streams::{channel_body, streaming};
-use crate::playground::compose::{self as playground, PlaygroundError};
+use crate::playground::compose::{self as playground, ComposeRunner, PlaygroundError};
 use berth_engine::Engine;
 
 impl From<PlaygroundError> for ApiError {
@@ -29,7 +29,6 @@ impl From<PlaygroundError> for ApiError {
             }
             PlaygroundError::NotFound(_) => StatusCode::NOT_FOUND,
             PlaygroundError::Busy(_) => StatusCode::CONFLICT,
-            PlaygroundError::NoDaemonHost => StatusCode::SERVICE_UNAVAILABLE,
             PlaygroundError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -45,32 +44,38 @@ fn join_error(error: tokio::task::JoinError) -> ApiError {
 
 pub async fn up(
     State(engine): State<Arc<Engine>>,
+    State(runner): State<Arc<ComposeRunner>>,
     Path(project): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     require_tar(&headers)?;
     let name = playground::check_name(&project)?;
-    let guard = playground::claim(&name)?;
+    let guard = runner.claim(&name)?;
     let dir = playground::project_dir(engine.root(), &name);
     let unpack_dir = dir.clone();
     tokio::task::spawn_blocking(move || playground::unpack(&unpack_dir, &body)).await.map_err(join_error)??;
-    Ok(stream(dir, name, &["up", "-d", "--remove-orphans"], guard, false))
+    Ok(stream(runner, dir, name, &["up", "-d", "--remove-orphans"], guard, false))
 }
 
-pub async fn down(State(engine): State<Arc<Engine>>, Path(project): Path<String>) -> ApiResult<Response> {
+pub async fn down(
+    State(engine): State<Arc<Engine>>,
+    State(runner): State<Arc<ComposeRunner>>,
+    Path(project): Path<String>,
+) -> ApiResult<Response> {
     let name = playground::check_name(&project)?;
-    let guard = playground::claim(&name)?;
+    let guard = runner.claim(&name)?;
     let dir = playground::project_dir(engine.root(), &name);
     if !dir.is_dir() {
         return Err(PlaygroundError::NotFound(name).into());
     }
-    Ok(stream(dir, name, &["down", "-v", "--remove-orphans"], guard, true))
+    Ok(stream(runner, dir, name, &["down", "-v", "--remove-orphans"], guard, true))
 }
 
 /// Runs the command in the background and answers with its progress as JSON lines. `forget` removes the project's
 /// folder after a successful run.
 fn stream(
+    runner: Arc<ComposeRunner>,
     dir: std::path::PathBuf,
     name: String,
     args: &'static [&'static str],
@@ -88,7 +93,7 @@ fn stream(
                 let _ = sender.send(Bytes::from(line)).await;
             }
         });
-        let outcome = playground::run(&dir, &name, args, events.clone()).await;
+        let outcome = playground::run(&runner, &dir, &name, args, events.clone()).await;
         match outcome {
             Ok(0) if forget => {
                 if let Err(error) = tokio::fs::remove_dir_all(&dir).await {

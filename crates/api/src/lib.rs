@@ -15,7 +15,7 @@ mod exec;
 mod http_guard;
 mod images;
 mod networks;
-pub mod playground;
+mod playground;
 mod layers;
 mod streams;
 mod system;
@@ -36,6 +36,7 @@ pub use http_guard::HttpGuard;
 use axum::extract::FromRef;
 use berth_build::BuildJobs;
 use berth_engine::Engine;
+use playground::compose::ComposeRunner;
 
 /// What every handler may reach: the engine, and the build jobs running on it. The unix socket and the HTTP port
 /// serve one `Daemon`, so a build started on one is followed on the other.
@@ -43,11 +44,19 @@ use berth_engine::Engine;
 pub struct Daemon {
     engine: Arc<Engine>,
     builds: Arc<BuildJobs>,
+    compose: Arc<ComposeRunner>,
 }
 
 impl Daemon {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        Daemon { engine, builds: Arc::new(BuildJobs::default()) }
+    /// `daemon_host` is where the playground's compose commands reach this daemon (`unix:///run/berth.sock`).
+    pub fn new(engine: Arc<Engine>, daemon_host: String) -> Self {
+        Daemon { engine, builds: Arc::default(), compose: Arc::new(ComposeRunner::new(daemon_host)) }
+    }
+}
+
+impl FromRef<Daemon> for Arc<ComposeRunner> {
+    fn from_ref(daemon: &Daemon) -> Self {
+        daemon.compose.clone()
     }
 }
 

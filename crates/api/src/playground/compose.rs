@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use berth_shared::api::compose::ComposeProgress;
 use berth_shared::compose::normalize_project_name;
@@ -33,8 +33,6 @@ pub enum PlaygroundError {
     NotFound(String),
     #[error("project {0:?} is busy with another up or down; wait for it to finish")]
     Busy(String),
-    #[error("the daemon cannot run compose: it does not know its own socket (it was not started by `berth serve`)")]
-    NoDaemonHost,
     #[error("unpacking the project's files: {0}")]
     Unpack(#[from] berth_image::ImageError),
     #[error("{context}: {source}")]
@@ -47,37 +45,41 @@ impl PlaygroundError {
     }
 }
 
-/// Where the compose child reaches the daemon (`unix:///run/berth.sock`); set once by `berth serve` after it binds.
-static DAEMON_HOST: OnceLock<String> = OnceLock::new();
-
-/// Tells the playground how its compose commands reach this daemon.
-pub fn set_daemon_host(host: String) {
-    let _ = DAEMON_HOST.set(host);
+/// Runs the playground's compose commands: one at a time per project, each a child `berth compose` that reaches
+/// this daemon at `daemon_host` (`unix:///run/berth.sock`).
+pub struct ComposeRunner {
+    daemon_host: String,
+    /// Projects with an up or down running: a second command on the same project would race the first.
+    busy: Arc<Mutex<BTreeSet<String>>>,
 }
-
-/// Projects with an up or down running: a second command on the same project would race the first.
-static BUSY: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// Held while a command runs on a project; frees it when dropped.
 pub struct BusyGuard {
     name: String,
+    busy: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
-        if let Ok(mut projects) = BUSY.lock() {
+        if let Ok(mut projects) = self.busy.lock() {
             projects.remove(&self.name);
         }
     }
 }
 
-/// Marks `name` busy until the guard drops; fails if it already is.
-pub fn claim(name: &str) -> Result<BusyGuard, PlaygroundError> {
-    let mut projects = BUSY.lock().map_err(|_| PlaygroundError::Busy(name.to_string()))?;
-    if !projects.insert(name.to_string()) {
-        return Err(PlaygroundError::Busy(name.to_string()));
+impl ComposeRunner {
+    pub fn new(daemon_host: String) -> Self {
+        ComposeRunner { daemon_host, busy: Arc::default() }
     }
-    Ok(BusyGuard { name: name.to_string() })
+
+    /// Marks `name` busy until the guard drops; fails if it already is.
+    pub fn claim(&self, name: &str) -> Result<BusyGuard, PlaygroundError> {
+        let mut projects = self.busy.lock().map_err(|_| PlaygroundError::Busy(name.to_string()))?;
+        if !projects.insert(name.to_string()) {
+            return Err(PlaygroundError::Busy(name.to_string()));
+        }
+        Ok(BusyGuard { name: name.to_string(), busy: self.busy.clone() })
+    }
 }
 
 /// The project's name as given, if compose would keep it unchanged (so the page's name is the label's value).
@@ -113,12 +115,13 @@ pub fn unpack(dir: &Path, tar: &[u8]) -> Result<(), PlaygroundError> {
 /// `Finished`. The command runs to its end even when nobody reads the events any more (a page closed mid-up must
 /// not leave a half-made project behind).
 pub async fn run(
+    runner: &ComposeRunner,
     dir: &Path,
     name: &str,
     args: &[&str],
     events: mpsc::Sender<ComposeProgress>,
 ) -> Result<i32, PlaygroundError> {
-    let host = DAEMON_HOST.get().ok_or(PlaygroundError::NoDaemonHost)?;
+    let host = &runner.daemon_host;
     // A clean environment: the project's `${VAR}`s must not read the daemon's variables, and COMPOSE_FILE or
     // COMPOSE_PROJECT_NAME from the daemon's shell must not change which files or name the command uses.
     let mut child = Command::new("/proc/self/exe")

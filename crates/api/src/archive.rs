@@ -13,7 +13,8 @@ use super::error::{ApiError, ApiResult};
 use super::flag;
 use super::streams::{channel_body, ChannelWriter};
 use berth_engine::{Engine, EngineError};
-use berth_image::{archive, ImageError};
+use berth_image::archive::PathStat;
+use berth_image::ImageError;
 
 #[derive(Deserialize)]
 pub struct ArchiveQuery {
@@ -31,7 +32,7 @@ fn not_found_in(container: &str, err: EngineError) -> ApiError {
     }
 }
 
-fn stat_header(stat: &archive::PathStat) -> ApiResult<HeaderValue> {
+fn stat_header(stat: &PathStat) -> ApiResult<HeaderValue> {
     let json = serde_json::to_vec(stat).map_err(|e| ApiError::bad_request(e.to_string()))?;
     HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(json))
         .map_err(|e| ApiError::bad_request(e.to_string()))
@@ -42,11 +43,7 @@ pub async fn head(
     Path(id): Path<String>,
     Query(query): Query<ArchiveQuery>,
 ) -> ApiResult<Response> {
-    let path = query.path.clone();
-    let stat = engine
-        .with_rootfs(&id, move |root| Ok(archive::stat(&root, &path)?))
-        .await
-        .map_err(|e| not_found_in(&id, e))?;
+    let stat = engine.path_stat(&id, &query.path).await.map_err(|e| not_found_in(&id, e))?;
     let mut response = StatusCode::OK.into_response();
     response.headers_mut().insert("X-Docker-Container-Path-Stat", stat_header(&stat)?);
     Ok(response)
@@ -57,17 +54,10 @@ pub async fn get(
     Path(id): Path<String>,
     Query(query): Query<ArchiveQuery>,
 ) -> ApiResult<Response> {
-    let path = query.path.clone();
-    let stat = engine
-        .with_rootfs(&id, move |root| Ok(archive::stat(&root, &path)?))
-        .await
-        .map_err(|e| not_found_in(&id, e))?;
+    let stat = engine.path_stat(&id, &query.path).await.map_err(|e| not_found_in(&id, e))?;
     let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let path = query.path.clone();
     tokio::spawn(async move {
-        let result =
-            engine.with_rootfs(&id, move |root| Ok(archive::write_tar(&root, &path, ChannelWriter::new(tx))?)).await;
-        if let Err(err) = result {
+        if let Err(err) = engine.copy_out(&id, &query.path, ChannelWriter::new(tx)).await {
             tracing::warn!(%err, "archive stream ended early");
         }
     });
@@ -83,18 +73,10 @@ pub async fn put(
     Query(query): Query<ArchiveQuery>,
     request: Request,
 ) -> ApiResult<StatusCode> {
-    if engine.container(&id)?.record().host_config.readonly_rootfs.unwrap_or(false) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "container rootfs is marked read-only"));
-    }
-    let limits = engine.limits();
-    let reader = super::body::upload_reader(request, limits.max_upload)?;
+    engine.container(&id)?;
+    let reader = super::body::upload_reader(request, engine.limits().max_upload)?;
     let no_overwrite = flag(&query.no_overwrite_dir_non_dir);
-    let path = query.path.clone();
-    let max_unpacked = Some(limits.max_unpacked);
-    engine
-        .with_rootfs(&id, move |root| Ok(archive::extract_tar(&root, &path, reader, no_overwrite, max_unpacked)?))
-        .await
-        .map_err(|e| not_found_in(&id, e))?;
+    engine.copy_in(&id, &query.path, reader, no_overwrite).await.map_err(|e| not_found_in(&id, e))?;
     Ok(StatusCode::OK)
 }
 
@@ -102,8 +84,7 @@ pub async fn export(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -
     engine.container(&id)?;
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
-        if let Err(err) = engine.with_rootfs(&id, move |root| Ok(archive::export(&root, ChannelWriter::new(tx))?)).await
-        {
+        if let Err(err) = engine.export(&id, ChannelWriter::new(tx)).await {
             tracing::warn!(%err, "export ended early");
         }
     });

@@ -67,8 +67,54 @@ impl Engine {
         .map_err(join_error)?
     }
 
+    /// `docker cp`'s stat of a path in the container (HEAD archive, and before GET).
+    pub async fn path_stat(self: &Arc<Self>, reference: &str, path: &str) -> Result<archive::PathStat, EngineError> {
+        let path = path.to_string();
+        self.with_rootfs(reference, move |root| Ok(archive::stat(&root, &path)?)).await
+    }
+
+    /// `docker cp ctr:path -`: the entry at `path` as a tar, written to `out` as it is read.
+    pub async fn copy_out(
+        self: &Arc<Self>,
+        reference: &str,
+        path: &str,
+        out: impl std::io::Write + Send + 'static,
+    ) -> Result<(), EngineError> {
+        let path = path.to_string();
+        self.with_rootfs(reference, move |root| Ok(archive::write_tar(&root, &path, out)?)).await
+    }
+
+    /// `docker cp - ctr:dir`: a tar unpacked into the directory `dir` of the container, held to the daemon's
+    /// unpacked-size limit. A read-only rootfs refuses it.
+    pub async fn copy_in(
+        self: &Arc<Self>,
+        reference: &str,
+        dir: &str,
+        tar: impl std::io::Read + Send + 'static,
+        no_overwrite_dir_non_dir: bool,
+    ) -> Result<(), EngineError> {
+        if self.container(reference)?.record().host_config.readonly_rootfs.unwrap_or(false) {
+            return Err(EngineError::Forbidden("container rootfs is marked read-only".into()));
+        }
+        let dir = dir.to_string();
+        let max_unpacked = Some(self.limits().max_unpacked);
+        self.with_rootfs(reference, move |root| {
+            Ok(archive::extract_tar(&root, &dir, tar, no_overwrite_dir_non_dir, max_unpacked)?)
+        })
+        .await
+    }
+
+    /// `docker export`: the container's whole filesystem as a tar, written to `out` as it is read.
+    pub async fn export(
+        self: &Arc<Self>,
+        reference: &str,
+        out: impl std::io::Write + Send + 'static,
+    ) -> Result<(), EngineError> {
+        self.with_rootfs(reference, move |root| Ok(archive::export(&root, out)?)).await
+    }
+
     /// Runs `work` with the mounted rootfs on a blocking thread.
-    pub async fn with_rootfs<T: Send + 'static>(
+    async fn with_rootfs<T: Send + 'static>(
         self: &Arc<Self>,
         reference: &str,
         work: impl FnOnce(PathBuf) -> Result<T, EngineError> + Send + 'static,

@@ -3,7 +3,7 @@
 //! into a private directory under the daemon's root, with `.dockerignore` applied, and removed when dropped.
 
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +11,27 @@ use std::process::Command;
 use super::dockerignore::IgnoreRules;
 use super::error::BuildError;
 use berth_fs::decompress::{self, Compression};
-use berth_image::archive;
+use berth_image::{archive, ImageError};
+
+/// Why a git context could not be prepared: the text after `unable to prepare git context <url>: `.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The repository or the reference starts with `-` (it would reach git as an option).
+    #[error("invalid repository or reference")]
+    InvalidArgument,
+    /// git could not be started.
+    #[error("cannot run git: {0}")]
+    Spawn(#[source] io::Error),
+    /// git failed; what it wrote on standard error, trimmed.
+    #[error("{stderr}")]
+    Failed { stderr: String },
+    /// The `:subdir` of the URL does not resolve inside the clone.
+    #[error(transparent)]
+    Subdirectory(ImageError),
+    /// The `:subdir` of the URL is not a directory of the clone.
+    #[error("subdirectory {subdir} not found")]
+    NoSubdirectory { subdir: String },
+}
 
 /// Where a context comes from, as a client names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,9 +173,9 @@ impl BuildContext {
             Some((reference, subdir)) => (reference, subdir),
             None => (fragment, ""),
         };
-        let git_error = |message: String| BuildError::Git { url: url.to_string(), message };
+        let git_error = |source: GitError| BuildError::Git { url: url.to_string(), source };
         if repo.starts_with('-') || reference.starts_with('-') {
-            return Err(git_error("invalid repository or reference".into()));
+            return Err(git_error(GitError::InvalidArgument));
         }
         let (holder, root) = new_holder(work)?;
         let context = BuildContext { holder: holder.clone(), root: root.clone() };
@@ -171,9 +191,10 @@ impl BuildContext {
         let source = if subdir.is_empty() {
             clone.clone()
         } else {
-            let resolved = archive::resolve_in_root(&clone, subdir).map_err(|e| git_error(e.to_string()))?;
+            let resolved =
+                archive::resolve_in_root(&clone, subdir).map_err(|e| git_error(GitError::Subdirectory(e)))?;
             if !resolved.is_dir() {
-                return Err(git_error(format!("subdirectory {subdir} not found")));
+                return Err(git_error(GitError::NoSubdirectory { subdir: subdir.to_string() }));
             }
             resolved
         };
@@ -235,16 +256,13 @@ impl<R: Read> Read for PaddedTar<R> {
     }
 }
 
-fn run_git(command: &mut Command) -> Result<(), String> {
-    let output = command
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+fn run_git(command: &mut Command) -> Result<(), GitError> {
+    let output =
+        command.env("GIT_TERMINAL_PROMPT", "0").stdin(std::process::Stdio::null()).output().map_err(GitError::Spawn)?;
     if output.status.success() {
         return Ok(());
     }
-    Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+    Err(GitError::Failed { stderr: String::from_utf8_lossy(&output.stderr).trim().to_string() })
 }
 
 fn read_rules(root: &Path) -> IgnoreRules {

@@ -9,8 +9,84 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::dockerignore::glob_component;
-use berth_fs::in_root::{At, Entry, Root};
-use berth_image::archive;
+use berth_fs::in_root::{At, Entry, InRootError, Root};
+use berth_image::{archive, ImageError};
+
+/// What can make COPY, ADD or WORKDIR fail on the filesystem. The texts are those the build reports (after
+/// `COPY failed: ` and before ` (Dockerfile line N)`); `written` is a source as the Dockerfile wrote it.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// `..` or a symlink (absolute, or climbing above the context) leads out of the build context.
+    #[error("forbidden path outside the build context: {written}")]
+    OutsideContext { written: String },
+    /// More than [`MAX_SYMLINKS`] links while resolving one source.
+    #[error("{written}: too many levels of symbolic links")]
+    TooManyLinks { written: String },
+    /// Docker's wording for a source that is not in the context.
+    #[error("file not found in build context or excluded by .dockerignore: stat {written}: file does not exist")]
+    NotInContext { written: String },
+    /// A `COPY --from` source that is not in the other image.
+    #[error("{written}: no such file or directory")]
+    NotInImage { written: String },
+    /// Nothing matched the sources.
+    #[error("no source files were specified")]
+    NoSources,
+    /// A source could not be read (its link, metadata, contents).
+    #[error("{written}: {source}")]
+    Source {
+        written: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A `COPY --from` source could not be resolved inside the other image's root.
+    #[error(transparent)]
+    ImageSource(ImageError),
+    /// `--chown` names a user the image's /etc/passwd does not have.
+    #[error("unable to find user {user}: no matching entries in passwd file")]
+    UnknownUser { user: String },
+    /// The user's line in /etc/passwd has no numeric uid.
+    #[error("invalid uid for user {user}")]
+    InvalidUid { user: String },
+    /// The user's line in /etc/passwd has no numeric gid.
+    #[error("invalid gid for user {user}")]
+    InvalidGid { user: String },
+    /// `--chown` names a group the image's /etc/group does not have.
+    #[error("unable to find group {group}: no matching entries in group file")]
+    UnknownGroup { group: String },
+    /// `--chmod` is not an octal mode up to 7777.
+    #[error("invalid chmod parameter: {value}")]
+    InvalidChmod { value: String },
+    /// Resolving or making the destination inside the step's root failed.
+    #[error(transparent)]
+    Destination(#[from] InRootError),
+    /// An ADD archive could not be decompressed.
+    #[error(transparent)]
+    Decompress(io::Error),
+    /// An ADD archive could not be unpacked into the root.
+    #[error(transparent)]
+    Extract(ImageError),
+    /// Writing one file, directory or link into the root failed; `shown` is its container path.
+    #[error("copy to {}: {source}", shown.display())]
+    Write {
+        shown: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Listing a source directory failed.
+    #[error("read {}: {source}", path.display())]
+    ReadDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Reading the metadata of an entry of a source directory failed.
+    #[error("stat {}: {source}", path.display())]
+    Stat {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
 
 /// Give up after this many symlinks while resolving one source path.
 const MAX_SYMLINKS: usize = 255;
@@ -23,6 +99,12 @@ pub struct Source {
     pub name: String,
     /// The path as the Dockerfile wrote it (for messages and cache checksums).
     pub written: String,
+}
+
+impl Source {
+    fn failed(&self, source: io::Error) -> CopyError {
+        CopyError::Source { written: self.written.clone(), source }
+    }
 }
 
 fn has_wildcard(path: &str) -> bool {
@@ -46,8 +128,8 @@ fn clean_relative(path: &str) -> Option<Vec<String>> {
 
 /// Resolves `rel` (components below `root`) following symlinks, refusing any that lead outside `root`: absolute
 /// targets, or relative ones that climb above it.
-pub fn resolve_strict(root: &Path, rel: &[String], written: &str) -> Result<PathBuf, String> {
-    let outside = || format!("forbidden path outside the build context: {written}");
+pub fn resolve_strict(root: &Path, rel: &[String], written: &str) -> Result<PathBuf, CopyError> {
+    let outside = || CopyError::OutsideContext { written: written.to_string() };
     let mut pending: std::collections::VecDeque<String> = rel.iter().cloned().collect();
     let mut resolved: Vec<String> = Vec::new();
     let mut links = 0;
@@ -64,9 +146,10 @@ pub fn resolve_strict(root: &Path, rel: &[String], written: &str) -> Result<Path
             Ok(meta) if meta.file_type().is_symlink() => {
                 links += 1;
                 if links > MAX_SYMLINKS {
-                    return Err(format!("{written}: too many levels of symbolic links"));
+                    return Err(CopyError::TooManyLinks { written: written.to_string() });
                 }
-                let target = fs::read_link(&candidate).map_err(|e| format!("{written}: {e}"))?;
+                let target = fs::read_link(&candidate)
+                    .map_err(|source| CopyError::Source { written: written.to_string(), source })?;
                 if target.is_absolute() {
                     return Err(outside());
                 }
@@ -80,11 +163,7 @@ pub fn resolve_strict(root: &Path, rel: &[String], written: &str) -> Result<Path
                 }
             }
             Ok(_) => resolved.push(component),
-            Err(_) => {
-                return Err(format!(
-                    "file not found in build context or excluded by .dockerignore: stat {written}: file does not exist"
-                ))
-            }
+            Err(_) => return Err(CopyError::NotInContext { written: written.to_string() }),
         }
     }
     Ok(root.join(resolved.iter().collect::<PathBuf>()))
@@ -125,11 +204,10 @@ fn expand_glob(root: &Path, components: &[String]) -> Vec<Vec<String>> {
 }
 
 /// Resolves the sources of a COPY from the build context.
-pub fn context_sources(root: &Path, written: &[String]) -> Result<Vec<Source>, String> {
+pub fn context_sources(root: &Path, written: &[String]) -> Result<Vec<Source>, CopyError> {
     let mut out = Vec::new();
     for source in written {
-        let components =
-            clean_relative(source).ok_or_else(|| format!("forbidden path outside the build context: {source}"))?;
+        let components = clean_relative(source).ok_or_else(|| CopyError::OutsideContext { written: source.clone() })?;
         let candidates = if has_wildcard(source) { expand_glob(root, &components) } else { vec![components] };
         for rel in candidates {
             let path = resolve_strict(root, &rel, source)?;
@@ -138,29 +216,29 @@ pub fn context_sources(root: &Path, written: &[String]) -> Result<Vec<Source>, S
         }
     }
     if out.is_empty() {
-        return Err("no source files were specified".to_string());
+        return Err(CopyError::NoSources);
     }
     Ok(out)
 }
 
 /// Resolves the sources of a `COPY --from` inside another image's root (symlinks stay inside that root).
-pub fn image_sources(root: &Path, written: &[String]) -> Result<Vec<Source>, String> {
+pub fn image_sources(root: &Path, written: &[String]) -> Result<Vec<Source>, CopyError> {
     let mut out = Vec::new();
     for source in written {
         let components = clean_relative(source).unwrap_or_default();
         let candidates = if has_wildcard(source) { expand_glob(root, &components) } else { vec![components] };
         for rel in candidates {
             let joined = format!("/{}", rel.join("/"));
-            let path = archive::resolve_in_root(root, &joined).map_err(|e| e.to_string())?;
+            let path = archive::resolve_in_root(root, &joined).map_err(CopyError::ImageSource)?;
             if fs::symlink_metadata(&path).is_err() {
-                return Err(format!("{source}: no such file or directory"));
+                return Err(CopyError::NotInImage { written: source.clone() });
             }
             let name = rel.last().cloned().unwrap_or_else(|| ".".to_string());
             out.push(Source { path, name, written: joined });
         }
     }
     if out.is_empty() {
-        return Err("no source files were specified".to_string());
+        return Err(CopyError::NoSources);
     }
     Ok(out)
 }
@@ -176,7 +254,7 @@ pub struct Ownership {
 }
 
 /// Resolves `--chown=user[:group]` against the image's /etc/passwd and /etc/group.
-pub fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), String> {
+pub fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), CopyError> {
     let (user, group) = match spec.split_once(':') {
         Some((user, group)) => (user, Some(group)),
         None => (spec, None),
@@ -189,9 +267,9 @@ pub fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), String> {
                 .lines()
                 .map(|l| l.split(':').collect::<Vec<_>>())
                 .find(|f| f.len() > 3 && f[0] == user)
-                .ok_or_else(|| format!("unable to find user {user}: no matching entries in passwd file"))?;
-            let uid = entry[2].parse().map_err(|_| format!("invalid uid for user {user}"))?;
-            let gid = entry[3].parse().map_err(|_| format!("invalid gid for user {user}"))?;
+                .ok_or_else(|| CopyError::UnknownUser { user: user.to_string() })?;
+            let uid = entry[2].parse().map_err(|_| CopyError::InvalidUid { user: user.to_string() })?;
+            let gid = entry[3].parse().map_err(|_| CopyError::InvalidGid { user: user.to_string() })?;
             (uid, gid)
         }
     };
@@ -205,7 +283,7 @@ pub fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), String> {
             Err(_) => {
                 let groups = archive::read_in_root(rootfs, "/etc/group");
                 lookup(&groups, 2, |f| f[0] == group)
-                    .ok_or_else(|| format!("unable to find group {group}: no matching entries in group file"))?
+                    .ok_or_else(|| CopyError::UnknownGroup { group: group.to_string() })?
             }
         },
     };
@@ -220,11 +298,11 @@ fn lookup(file: &str, field: usize, matches: impl Fn(&[&str]) -> bool) -> Option
 }
 
 /// `--chmod=0755` (octal).
-pub fn parse_chmod(value: &str) -> Result<u32, String> {
+pub fn parse_chmod(value: &str) -> Result<u32, CopyError> {
     u32::from_str_radix(value, 8)
         .ok()
         .filter(|mode| *mode <= 0o7777)
-        .ok_or_else(|| format!("invalid chmod parameter: {value}"))
+        .ok_or_else(|| CopyError::InvalidChmod { value: value.to_string() })
 }
 
 /// Is the file a tar archive (plain, gzip, bzip2 or xz), which ADD unpacks?
@@ -254,21 +332,21 @@ pub fn copy_into(
     owner: Ownership,
     extract_archives: bool,
     max_unpacked: Option<u64>,
-) -> Result<(), String> {
-    let tree = Root::open(rootfs).map_err(|e| e.to_string())?;
+) -> Result<(), CopyError> {
+    let tree = Root::open(rootfs)?;
     let dest_is_dir = force_dir
         || dest.ends_with('/')
         || dest.ends_with("/.")
         || sources.len() > 1
         || tree.resolve_dir(Path::new(dest)).is_ok();
     for source in sources {
-        let meta = fs::metadata(&source.path).map_err(|e| format!("{}: {e}", source.written))?;
+        let meta = fs::metadata(&source.path).map_err(|e| source.failed(e))?;
         if meta.is_dir() {
             let target = make_dirs(&tree, dest, owner)?;
             copy_tree(&source.path, target.as_fd(), owner, Path::new(dest))?;
         } else if extract_archives && is_archive(&source.path) {
             make_dirs(&tree, dest, owner)?;
-            let file = fs::File::open(&source.path).map_err(|e| format!("{}: {e}", source.written))?;
+            let file = fs::File::open(&source.path).map_err(|e| source.failed(e))?;
             extract(rootfs, dest, file, max_unpacked)?;
         } else {
             let (target, shown) = if dest_is_dir {
@@ -278,8 +356,8 @@ pub fn copy_into(
                 let parent = Path::new(dest).parent().map(|p| p.to_string_lossy().into_owned());
                 make_dirs(&tree, parent.as_deref().unwrap_or("/"), owner)?;
                 // A symlink at the destination is followed (inside the root): the file goes where it points.
-                let resolved = tree.resolve_name(Path::new(dest)).map_err(|e| e.to_string())?;
-                (tree.entry(&resolved).map_err(|e| e.to_string())?, PathBuf::from(dest))
+                let resolved = tree.resolve_name(Path::new(dest))?;
+                (tree.entry(&resolved)?, PathBuf::from(dest))
             };
             copy_file(&source.path, target.at(), &meta, owner, &shown)?;
         }
@@ -287,19 +365,19 @@ pub fn copy_into(
     Ok(())
 }
 
-fn extract(rootfs: &Path, dest: &str, file: fs::File, max_unpacked: Option<u64>) -> Result<(), String> {
-    let reader = berth_fs::decompress::decompressed(file).map_err(|e| e.to_string())?;
-    archive::extract_tar(rootfs, dest, reader, false, max_unpacked).map_err(|e| e.to_string())
+fn extract(rootfs: &Path, dest: &str, file: fs::File, max_unpacked: Option<u64>) -> Result<(), CopyError> {
+    let reader = berth_fs::decompress::decompressed(file).map_err(CopyError::Decompress)?;
+    archive::extract_tar(rootfs, dest, reader, false, max_unpacked).map_err(CopyError::Extract)
 }
 
 /// Creates `dir` (a container path) and its missing parents inside `rootfs`; new directories get 0755 and `owner`.
 /// Returns the directory's descriptor.
-pub fn mkdir_all(rootfs: &Path, dir: &str, owner: Ownership) -> Result<OwnedFd, String> {
-    make_dirs(&Root::open(rootfs).map_err(|e| e.to_string())?, dir, owner)
+pub fn mkdir_all(rootfs: &Path, dir: &str, owner: Ownership) -> Result<OwnedFd, CopyError> {
+    make_dirs(&Root::open(rootfs)?, dir, owner)
 }
 
-fn make_dirs(tree: &Root, dir: &str, owner: Ownership) -> Result<OwnedFd, String> {
-    tree.mkdir_all(Path::new(dir), 0o755, Some((owner.uid, owner.gid))).map_err(|e| e.to_string())
+fn make_dirs(tree: &Root, dir: &str, owner: Ownership) -> Result<OwnedFd, CopyError> {
+    Ok(tree.mkdir_all(Path::new(dir), 0o755, Some((owner.uid, owner.gid)))?)
 }
 
 fn remove_non_dir(target: At<'_>) -> io::Result<()> {
@@ -310,8 +388,8 @@ fn remove_non_dir(target: At<'_>) -> io::Result<()> {
     }
 }
 
-fn copy_file(src: &Path, target: At<'_>, meta: &fs::Metadata, owner: Ownership, shown: &Path) -> Result<(), String> {
-    let fail = |e: io::Error| format!("copy to {}: {e}", shown.display());
+fn copy_file(src: &Path, target: At<'_>, meta: &fs::Metadata, owner: Ownership, shown: &Path) -> Result<(), CopyError> {
+    let fail = |source: io::Error| CopyError::Write { shown: shown.to_path_buf(), source };
     remove_non_dir(target).map_err(fail)?;
     let mut input = fs::File::open(src).map_err(fail)?;
     let mut output = target.create_file(0o600).map_err(fail)?;
@@ -324,16 +402,16 @@ fn copy_file(src: &Path, target: At<'_>, meta: &fs::Metadata, owner: Ownership, 
 }
 
 /// Copies the contents of directory `src` into the directory held by `target` (symlinks copied as links).
-fn copy_tree(src: &Path, target: BorrowedFd<'_>, owner: Ownership, shown: &Path) -> Result<(), String> {
-    let entries = fs::read_dir(src).map_err(|e| format!("read {}: {e}", src.display()))?;
+fn copy_tree(src: &Path, target: BorrowedFd<'_>, owner: Ownership, shown: &Path) -> Result<(), CopyError> {
+    let entries = fs::read_dir(src).map_err(|source| CopyError::ReadDir { path: src.to_path_buf(), source })?;
     let mut names: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     names.sort();
     for name in names {
         let from = src.join(&name);
         let to = At { dir: target, name: &name };
         let shown = shown.join(&name);
-        let meta = fs::symlink_metadata(&from).map_err(|e| format!("stat {}: {e}", from.display()))?;
-        let fail = |e: io::Error| format!("copy to {}: {e}", shown.display());
+        let meta = fs::symlink_metadata(&from).map_err(|source| CopyError::Stat { path: from.clone(), source })?;
+        let fail = |source: io::Error| CopyError::Write { shown: shown.clone(), source };
         if meta.is_dir() {
             match to.metadata() {
                 Ok(existing) if existing.is_dir() => {}
@@ -374,6 +452,7 @@ mod tests {
         let names = |s: &[&str]| {
             context_sources(root.path(), &s.iter().map(|s| s.to_string()).collect::<Vec<_>>())
                 .map(|v| v.into_iter().map(|s| s.name).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
         };
         assert_eq!(names(&["*.txt"]).unwrap(), ["a.txt", "b.txt"]);
         assert_eq!(names(&["ok"]).unwrap(), ["ok"]);
@@ -399,6 +478,28 @@ mod tests {
         let sources = context_sources(src.path(), &["dir".to_string()]).unwrap();
         copy_into(rootfs.path(), &sources, "/app/d/", false, Ownership::default(), false, None).unwrap();
         assert_eq!(fs::read_to_string(rootfs.path().join("app/d/inner")).unwrap(), "i");
+    }
+
+    #[test]
+    fn build_errors_keep_their_wording() {
+        use crate::BuildError;
+        let outside = CopyError::OutsideContext { written: "../x".into() };
+        let copy = BuildError::Copy { line: 2, instruction: "COPY", source: outside };
+        assert_eq!(copy.to_string(), "COPY failed: forbidden path outside the build context: ../x (Dockerfile line 2)");
+        assert!(copy.is_user_error() && copy.is_step_failure() && copy.line() == Some(2));
+        let chmod = BuildError::CopyFlag { line: 4, source: parse_chmod("9").unwrap_err() };
+        assert_eq!(chmod.to_string(), "invalid chmod parameter: 9 (Dockerfile line 4)");
+        let denied = io::Error::from_raw_os_error(nix::libc::EACCES);
+        let write = CopyError::Write { shown: "/app/f".into(), source: denied };
+        let workdir = BuildError::Workdir { line: 3, path: "/app".into(), source: write };
+        assert_eq!(
+            workdir.to_string(),
+            "WORKDIR /app: copy to /app/f: Permission denied (os error 13) (Dockerfile line 3)"
+        );
+        assert_eq!(
+            resolve_chown(Path::new("/nonexistent"), "nobody").unwrap_err().to_string(),
+            "unable to find user nobody: no matching entries in passwd file"
+        );
     }
 
     #[test]

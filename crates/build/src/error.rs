@@ -7,6 +7,9 @@ use berth_engine::EngineError;
 use berth_fs::atomic::StoreError;
 use berth_image::ImageError;
 
+use crate::context::GitError;
+use crate::copy::CopyError;
+
 /// Everything that can make a build fail.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -23,11 +26,40 @@ pub enum BuildError {
     #[error("error reading the build context: {0}")]
     Context(String),
     /// `git clone` or `git checkout` of a git context failed.
-    #[error("unable to prepare git context {url}: {message}")]
-    Git { url: String, message: String },
+    #[error("unable to prepare git context {url}: {source}")]
+    Git {
+        url: String,
+        #[source]
+        source: GitError,
+    },
     /// An instruction that cannot be carried out, with the line it is on.
     #[error("{message} (Dockerfile line {line})")]
     Step { line: usize, message: String },
+    /// COPY or ADD could not read its sources or write them into the step's root
+    /// (`COPY failed: forbidden path outside the build context: ../x (Dockerfile line 2)`).
+    #[error("{instruction} failed: {source} (Dockerfile line {line})")]
+    Copy {
+        line: usize,
+        /// `COPY` or `ADD`.
+        instruction: &'static str,
+        #[source]
+        source: CopyError,
+    },
+    /// A flag of COPY or ADD that cannot be used (`invalid chmod parameter: 9 (Dockerfile line 4)`).
+    #[error("{source} (Dockerfile line {line})")]
+    CopyFlag {
+        line: usize,
+        #[source]
+        source: CopyError,
+    },
+    /// WORKDIR could not make its directory in the step's root.
+    #[error("WORKDIR {path}: {source} (Dockerfile line {line})")]
+    Workdir {
+        line: usize,
+        path: String,
+        #[source]
+        source: CopyError,
+    },
     /// Docker's wording for a RUN whose command failed.
     #[error("The command '{command}' returned a non-zero code: {code}")]
     RunFailed { command: String, code: i32, line: Option<usize> },
@@ -66,10 +98,26 @@ impl BuildError {
     pub fn line(&self) -> Option<usize> {
         match self {
             BuildError::Parse(error) => Some(error.line),
-            BuildError::Step { line, .. } => Some(*line),
+            BuildError::Step { line, .. }
+            | BuildError::Copy { line, .. }
+            | BuildError::CopyFlag { line, .. }
+            | BuildError::Workdir { line, .. } => Some(*line),
             BuildError::RunFailed { line, .. } => *line,
             _ => None,
         }
+    }
+
+    /// Did an instruction fail (rather than the Dockerfile, the context or the daemon)? Such a failure names the
+    /// last step that succeeded.
+    pub fn is_step_failure(&self) -> bool {
+        matches!(
+            self,
+            BuildError::Step { .. }
+                | BuildError::Copy { .. }
+                | BuildError::CopyFlag { .. }
+                | BuildError::Workdir { .. }
+                | BuildError::RunFailed { .. }
+        )
     }
 
     /// Is this the client's fault (bad Dockerfile, context or arguments) rather than the daemon's?

@@ -18,7 +18,7 @@ use oci_spec::image::Config;
 use sha2::{Digest, Sha256};
 
 use super::cache::{cache_key, hash_tree, BuildCache};
-use super::copy::{self, Ownership};
+use super::copy::{self, CopyError, Ownership};
 use super::error::BuildError;
 use super::progress::{Progress, Utf8Chunker};
 use super::BuildOptions;
@@ -736,7 +736,7 @@ impl<'a> Executor<'a> {
         let created_by = format!("{} #(nop)  {comment}", state.shell().join(" "));
         let result = match made {
             Ok(Ok(())) => self.commit_workspace(state, &workspace, config, created_by).await,
-            Ok(Err(message)) => Err(BuildError::step(line, format!("WORKDIR {path}: {message}"))),
+            Ok(Err(source)) => Err(BuildError::Workdir { line, path, source }),
             Err(error) => Err(error),
         };
         self.close_workspace(workspace).await;
@@ -900,7 +900,7 @@ impl<'a> Executor<'a> {
             }
         }
         let mode = match &instruction.chmod {
-            Some(value) => Some(copy::parse_chmod(value).map_err(|m| BuildError::step(line, m))?),
+            Some(value) => Some(copy::parse_chmod(value).map_err(|source| BuildError::CopyFlag { line, source })?),
             None => None,
         };
         let mut flags = String::new();
@@ -921,18 +921,19 @@ impl<'a> Executor<'a> {
             None => {
                 let root = self.context.to_path_buf();
                 let written = sources.clone();
-                let resolved = tokio::task::spawn_blocking(move || -> Result<(String, Vec<copy::Source>), String> {
-                    let resolved = copy::context_sources(&root, &written)?;
+                let task = tokio::task::spawn_blocking(move || -> Result<_, BuildError> {
+                    let copy_failed = |source| BuildError::Copy { line, instruction: keyword, source };
+                    let resolved = copy::context_sources(&root, &written).map_err(copy_failed)?;
                     let mut hasher = Sha256::new();
                     for source in &resolved {
-                        hash_tree(&mut hasher, &source.path, &source.written).map_err(|e| e.to_string())?;
+                        // A context file gone meanwhile: worded as the COPY that failed.
+                        let failed = |e| BuildError::step(line, format!("{keyword} failed: {e}"));
+                        hash_tree(&mut hasher, &source.path, &source.written).map_err(failed)?;
                     }
                     Ok((hex::encode(hasher.finalize()), resolved))
-                })
-                .await
-                .map_err(join_error)?
-                .map_err(|message| BuildError::step(line, format!("{keyword} failed: {message}")))?;
-                (resolved.0, Some(resolved.1))
+                });
+                let (checksum, resolved) = task.await.map_err(join_error)??;
+                (checksum, Some(resolved))
             }
         };
         let kind = match &context_sources {
@@ -967,11 +968,12 @@ impl<'a> Executor<'a> {
         let source_root = source_workspace.as_ref().map(|w| w.rootfs.clone());
         let chown = instruction.chown.clone();
         let max_unpacked = Some(self.engine.limits().max_unpacked);
-        let copied = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let copied = tokio::task::spawn_blocking(move || -> Result<(), CopyError> {
             let sources = match (context_sources, source_root) {
                 (Some(list), _) => list,
                 (None, Some(root)) => copy::image_sources(&root, &sources)?,
-                (None, None) => return Err("no source".into()),
+                // Not reached: without context sources there is a source image, hence its workspace.
+                (None, None) => return Err(CopyError::NoSources),
             };
             let (uid, gid) = match &chown {
                 Some(spec) => copy::resolve_chown(&rootfs, spec)?,
@@ -984,7 +986,7 @@ impl<'a> Executor<'a> {
         let created_by = format!("{} #(nop) {comment}", state.shell().join(" "));
         let result = match copied {
             Ok(Ok(())) => self.commit_workspace(state, &workspace, state.config(), created_by).await,
-            Ok(Err(message)) => Err(BuildError::step(line, format!("{keyword} failed: {message}"))),
+            Ok(Err(source)) => Err(BuildError::Copy { line, instruction: keyword, source }),
             Err(error) => Err(error),
         };
         self.close_workspace(workspace).await;

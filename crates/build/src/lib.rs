@@ -29,6 +29,7 @@ use std::sync::Arc;
 use berth_shared::api::build::BuildEvent;
 
 pub use context::{BuildContext, ContextSource};
+pub use copy::CopyError;
 pub use dockerignore::IgnoreRules;
 pub use error::BuildError;
 pub use jobs::{BuildJob, BuildJobs};
@@ -123,7 +124,7 @@ pub async fn build(
     if let Err(error) = &result {
         let last_image_id = executor.last_image.clone();
         let message = match (&last_image_id, error) {
-            (Some(id), BuildError::RunFailed { .. } | BuildError::Step { .. }) => {
+            (Some(id), error) if error.is_step_failure() => {
                 format!("{error} (last successful step: {})", berth_image::short_id(id))
             }
             _ => error.to_string(),

@@ -3,8 +3,27 @@
 
 use std::collections::HashSet;
 
+use caps::errors::CapsError;
 use caps::{CapSet, Capability};
 use oci_spec::runtime::LinuxCapabilities;
+
+/// What failed while setting the process's capabilities (reported by `berth init` with this wording).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CapabilityError {
+    /// Dropping one capability from the bounding set (needs CAP_SETPCAP).
+    #[error("drop {cap} from bounding set: {source}")]
+    DropBounding {
+        cap: Capability,
+        #[source]
+        source: CapsError,
+    },
+    /// The one `capset(2)` for effective, permitted and inheritable.
+    #[error("capset: {0}")]
+    Capset(#[source] std::io::Error),
+    /// Clearing the ambient set before raising the spec's.
+    #[error("clear ambient capabilities: {0}")]
+    ClearAmbient(#[source] CapsError),
+}
 
 /// The five sets a process ends up with.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -62,10 +81,10 @@ impl CapSets {
 
 /// Drops from the bounding set every capability the kernel knows that `keep` does not list. Needs CAP_SETPCAP,
 /// so it runs before the uid changes.
-pub(crate) fn drop_bounding(keep: &HashSet<Capability>) -> Result<(), String> {
+pub(crate) fn drop_bounding(keep: &HashSet<Capability>) -> Result<(), CapabilityError> {
     for cap in caps::runtime::thread_all_supported() {
         if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("drop {cap} from bounding set: {e}"))?;
+            caps::drop(None, CapSet::Bounding, cap).map_err(|source| CapabilityError::DropBounding { cap, source })?;
         }
     }
     Ok(())
@@ -92,7 +111,7 @@ fn mask(set: &HashSet<Capability>) -> u64 {
 }
 
 /// Sets effective, permitted and inheritable in one `capset(2)`, then the ambient set.
-pub(crate) fn apply(sets: &CapSets) -> Result<(), String> {
+pub(crate) fn apply(sets: &CapSets) -> Result<(), CapabilityError> {
     let (e, p, i) = (mask(&sets.effective), mask(&sets.permitted), mask(&sets.inheritable));
     let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
     let data = [
@@ -103,10 +122,10 @@ pub(crate) fn apply(sets: &CapSets) -> Result<(), String> {
     // live across the call; the kernel only reads them.
     let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) };
     if rc != 0 {
-        return Err(format!("capset: {}", std::io::Error::last_os_error()));
+        return Err(CapabilityError::Capset(std::io::Error::last_os_error()));
     }
     if caps::runtime::ambient_set_supported().is_ok() {
-        caps::clear(None, CapSet::Ambient).map_err(|e| format!("clear ambient capabilities: {e}"))?;
+        caps::clear(None, CapSet::Ambient).map_err(CapabilityError::ClearAmbient)?;
         for cap in &sets.ambient {
             // Raising fails unless the cap is both permitted and inheritable: skip those quietly like runc.
             if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
@@ -148,6 +167,15 @@ mod tests {
         assert_eq!(s.effective.len(), 3);
         assert!(s.permitted.is_empty());
         assert!(s.ambient.is_empty());
+    }
+
+    #[test]
+    fn errors_keep_the_reported_wording() {
+        let drop = CapabilityError::DropBounding { cap: Capability::CAP_CHOWN, source: CapsError::from("boom") };
+        assert_eq!(drop.to_string(), "drop CAP_CHOWN from bounding set: caps error: boom");
+        let capset = CapabilityError::Capset(std::io::Error::from_raw_os_error(libc::EPERM));
+        assert_eq!(capset.to_string(), "capset: Operation not permitted (os error 1)");
+        assert_eq!(CapabilityError::ClearAmbient("x".into()).to_string(), "clear ambient capabilities: caps error: x");
     }
 
     #[test]

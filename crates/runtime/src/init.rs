@@ -18,10 +18,12 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::unistd::{ForkResult, Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Process, Spec};
 
-use super::capabilities::{self, CapSets};
+use super::capabilities::{self, CapSets, CapabilityError};
 use super::config::{ErrorKind, InitConfig, InitMode, SyncMessage, CONFIG_FD, SYNC_FD};
+use super::loopback::{self, LoopbackError};
 use super::paths::{exec_error, lookup_program, path_from_env};
-use super::{loopback, reaper, rootfs};
+use super::reaper;
+use super::rootfs::{self, RootfsError};
 
 /// The annotation asking for `berth init` to stay as PID 1 (like `docker run --init`).
 pub const INIT_ANNOTATION: &str = "berth.init";
@@ -44,6 +46,18 @@ impl From<String> for Failure {
         Failure::other(message)
     }
 }
+
+/// The module errors of what `berth init` runs travel as their message.
+macro_rules! failure_from {
+    ($($error:ty),*) => {
+        $(impl From<$error> for Failure {
+            fn from(error: $error) -> Self {
+                Failure::other(error.to_string())
+            }
+        })*
+    };
+}
+failure_from!(RootfsError, CapabilityError, LoopbackError);
 
 type Res<T> = Result<T, Failure>;
 

@@ -1,11 +1,14 @@
 //! Inside `berth init`, in the container's fresh mount namespace: the spec's mounts, `/dev`, `pivot_root`, masked
-//! and read-only paths. Runs single-threaded; errors are plain strings reported over the sync pipe.
+//! and read-only paths. Runs single-threaded; a [`RootfsError`] reaches the daemon as its message over the sync
+//! pipe, so the wording is what users see (`failed to start container process: mount ... on ...: EPERM: ...`).
 
 use std::fs;
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::statvfs::{statvfs, FsFlags};
@@ -15,19 +18,107 @@ use super::mount_options;
 use super::paths::resolve_in_root;
 use berth_fs::in_root::{self, InRootError, Root};
 
-type Res<T> = Result<T, String>;
+/// What failed while building the container's filesystem. Each variant's text is the one the daemon reports.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RootfsError {
+    /// The spec names no root.
+    #[error("spec has no root")]
+    NoRoot,
+    /// `root.path` is relative.
+    #[error("root path {} is not absolute", path.display())]
+    RootNotAbsolute { path: PathBuf },
+    /// A mount's destination is relative.
+    #[error("mount destination {} is not absolute", path.display())]
+    DestinationNotAbsolute { path: PathBuf },
+    /// A bind mount without a source.
+    #[error("bind mount {} has no source", destination.display())]
+    BindWithoutSource { destination: PathBuf },
+    /// A device of type `a` (all), which only a cgroup rule can name.
+    #[error("device {} has type 'a'", path.display())]
+    DeviceTypeAll { path: PathBuf },
+    /// Writing a sysctl under /proc/sys failed.
+    #[error("sysctl {key}={value}: {source}")]
+    Sysctl {
+        key: String,
+        value: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A mount(2) failed. `what` is the kind of mount (`tmpfs`, `remount`, `bind /src`, the spec's type).
+    #[error("mount {what} on {}: {source}", target.display())]
+    Mount {
+        what: String,
+        target: PathBuf,
+        #[source]
+        source: Errno,
+    },
+    /// A file operation on a path failed (`mkdir`, `create`, `chmod`, `chown`, `symlink`, `resolve`, ...).
+    #[error("{op} {}: {source}", path.display())]
+    Path {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A system call on a path failed (`mknod`, `chdir`, `pivot_root`).
+    #[error("{op} {}: {source}", path.display())]
+    PathErrno {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: Errno,
+    },
+    /// A lookup or change inside the root, by descriptor, failed (`mount point`, `reopen mount point`, ...).
+    #[error("{op} {}: {source}", path.display())]
+    InRoot {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: InRootError,
+    },
+    /// A file operation not tied to one path of the spec failed (`resolve console`, `terminal path`).
+    #[error("{op}: {source}")]
+    Sys {
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    /// A system call on the old root failed (`make old root rslave`, `detach old root`).
+    #[error("{op}: {source}")]
+    OldRoot {
+        op: &'static str,
+        #[source]
+        source: Errno,
+    },
+}
 
-fn mount_err(what: &str, target: &Path, e: nix::Error) -> String {
-    format!("mount {what} on {}: {e}", target.display())
+impl RootfsError {
+    fn path(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        RootfsError::Path { op, path: path.into(), source }
+    }
+
+    fn errno(op: &'static str, path: impl Into<PathBuf>, source: Errno) -> Self {
+        RootfsError::PathErrno { op, path: path.into(), source }
+    }
+
+    fn in_root(op: &'static str, path: impl Into<PathBuf>, source: InRootError) -> Self {
+        RootfsError::InRoot { op, path: path.into(), source }
+    }
+}
+
+type Res<T> = Result<T, RootfsError>;
+
+fn mount_err(what: impl Into<String>, target: &Path, source: Errno) -> RootfsError {
+    RootfsError::Mount { what: what.into(), target: target.to_path_buf(), source }
 }
 
 /// The absolute rootfs path of a spec.
 pub(crate) fn root_of(spec: &Spec) -> Res<PathBuf> {
-    let root = spec.root().as_ref().ok_or("spec has no root")?.path();
+    let root = spec.root().as_ref().ok_or(RootfsError::NoRoot)?.path();
     if !root.is_absolute() {
-        return Err(format!("root path {} is not absolute", root.display()));
+        return Err(RootfsError::RootNotAbsolute { path: root.clone() });
     }
-    fs::canonicalize(root).map_err(|e| format!("rootfs {}: {e}", root.display()))
+    fs::canonicalize(root).map_err(|e| RootfsError::path("rootfs", root, e))
 }
 
 /// Everything before `pivot_root`: mounts, `/dev`, the console, the working directory.
@@ -53,8 +144,8 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool, cgroup_dirs: &[PathBu
         m.typ().as_deref() == Some("bind") || mount_options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
     });
     if !has_dev {
-        let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
-        fs::create_dir_all(&dev).map_err(|e| format!("mkdir {}: {e}", dev.display()))?;
+        let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| RootfsError::path("resolve", "/dev", e))?;
+        fs::create_dir_all(&dev).map_err(|e| RootfsError::path("mkdir", &dev, e))?;
         mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=65536k"))
             .map_err(|e| mount_err("tmpfs", &dev, e))?;
     }
@@ -71,8 +162,8 @@ pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool, cgroup_dirs: &[PathBu
     }
     if let Some(p) = spec.process() {
         // Made inside the root by descriptor, like the mount points.
-        let tree = Root::open(root).map_err(|e| format!("rootfs {}: {e}", root.display()))?;
-        tree.mkdir_all(p.cwd(), 0o755, None).map_err(|e| format!("mkdir cwd {}: {e}", p.cwd().display()))?;
+        let tree = Root::open(root).map_err(|e| RootfsError::in_root("rootfs", root, e))?;
+        tree.mkdir_all(p.cwd(), 0o755, None).map_err(|e| RootfsError::in_root("mkdir cwd", p.cwd(), e))?;
     }
     Ok(())
 }
@@ -86,9 +177,9 @@ fn mount_entry(root: &Path, m: &Mount, cgroup_dirs: &[PathBuf]) -> Res<()> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let dest_in = m.destination();
     if !dest_in.is_absolute() {
-        return Err(format!("mount destination {} is not absolute", dest_in.display()));
+        return Err(RootfsError::DestinationNotAbsolute { path: dest_in.to_path_buf() });
     }
-    let tree = Root::open(root).map_err(|e| format!("rootfs {}: {e}", root.display()))?;
+    let tree = Root::open(root).map_err(|e| RootfsError::in_root("rootfs", root, e))?;
     // Where it goes, for messages.
     let dest = root.join(dest_in.strip_prefix("/").unwrap_or(dest_in));
     let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
@@ -96,12 +187,13 @@ fn mount_entry(root: &Path, m: &Mount, cgroup_dirs: &[PathBuf]) -> Res<()> {
         // The cgroup code lays out its v1 tmpfs by path (binds into it by name): it gets the path the kernel
         // resolved inside the root, not the one the spec wrote.
         let point = mount_point(&tree, dest_in, true)?;
-        let resolved = in_root::fd_path(point.as_fd()).map_err(|e| format!("resolve {}: {e}", dest_in.display()))?;
+        let resolved = in_root::fd_path(point.as_fd()).map_err(|e| RootfsError::path("resolve", dest_in, e))?;
         return mount_cgroup(&resolved, &opts, cgroup_dirs);
     }
     if opts.is_bind() || typ == "bind" {
-        let source = m.source().as_ref().ok_or_else(|| format!("bind mount {} has no source", dest_in.display()))?;
-        let meta = fs::metadata(source).map_err(|e| format!("bind source {}: {e}", source.display()))?;
+        let source =
+            m.source().as_ref().ok_or_else(|| RootfsError::BindWithoutSource { destination: dest_in.to_path_buf() })?;
+        let meta = fs::metadata(source).map_err(|e| RootfsError::path("bind source", source, e))?;
         let point = mount_point(&tree, dest_in, meta.is_dir())?;
         let rec = opts.flags & MsFlags::MS_REC;
         mount(
@@ -111,7 +203,7 @@ fn mount_entry(root: &Path, m: &Mount, cgroup_dirs: &[PathBuf]) -> Res<()> {
             MsFlags::MS_BIND | rec,
             None::<&str>,
         )
-        .map_err(|e| mount_err(&format!("bind {}", source.display()), &dest, e))?;
+        .map_err(|e| mount_err(format!("bind {}", source.display()), &dest, e))?;
         let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             let now = mounted(&tree, dest_in)?;
@@ -151,7 +243,7 @@ fn mount_entry(root: &Path, m: &Mount, cgroup_dirs: &[PathBuf]) -> Res<()> {
 /// The mount point `dest` inside the root, made if missing (a directory, or an empty file for a file bind mount),
 /// held by descriptor.
 fn mount_point(tree: &Root, dest: &Path, dir: bool) -> Res<OwnedFd> {
-    let fail = |e: InRootError| format!("mount point {}: {e}", dest.display());
+    let fail = |e: InRootError| RootfsError::in_root("mount point", dest, e);
     if dir {
         return tree.mkdir_all(dest, 0o755, None).map_err(fail);
     }
@@ -165,7 +257,7 @@ fn mount_point(tree: &Root, dest: &Path, dir: bool) -> Res<OwnedFd> {
     match entry.at().create_file(0o644) {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("create {}: {e}", dest.display())),
+        Err(e) => return Err(RootfsError::path("create", dest, e)),
     }
     tree.resolve(dest).map_err(fail)
 }
@@ -173,7 +265,7 @@ fn mount_point(tree: &Root, dest: &Path, dir: bool) -> Res<OwnedFd> {
 /// What is mounted at `dest` now (the new mount's root), held by descriptor; mount through its
 /// [`in_root::proc_path`] while it is held.
 fn mounted(tree: &Root, dest: &Path) -> Res<OwnedFd> {
-    tree.resolve(dest).map_err(|e| format!("reopen mount point {}: {e}", dest.display()))
+    tree.resolve(dest).map_err(|e| RootfsError::in_root("reopen mount point", dest, e))
 }
 
 /// `/sys/fs/cgroup` in the container. cgroup v2: a fresh cgroup2 mount (rooted at the container's cgroup when it
@@ -201,7 +293,7 @@ fn mount_cgroup(dest: &Path, opts: &mount_options::MountOptions, cgroup_dirs: &[
         let target = dest.join(name);
         create_mount_point(&target, true)?;
         mount(Some(dir.as_path()), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| mount_err(&format!("bind {}", dir.display()), &target, e))?;
+            .map_err(|e| mount_err(format!("bind {}", dir.display()), &target, e))?;
         remount_bind(&target, flags | base)?;
         let name = name.to_string_lossy();
         if name.contains(',') {
@@ -226,13 +318,13 @@ fn v1_mount_points(mounts: &[berth_fs::mount_table::Mount]) -> Vec<PathBuf> {
 /// A directory, or an empty file for file bind mounts.
 fn create_mount_point(dest: &Path, dir: bool) -> Res<()> {
     if dir {
-        fs::create_dir_all(dest).map_err(|e| format!("mkdir {}: {e}", dest.display()))
+        fs::create_dir_all(dest).map_err(|e| RootfsError::path("mkdir", dest, e))
     } else {
         if dest.exists() {
             return Ok(());
         }
         if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+            fs::create_dir_all(parent).map_err(|e| RootfsError::path("mkdir", parent, e))?;
         }
         fs::OpenOptions::new()
             .create(true)
@@ -240,7 +332,7 @@ fn create_mount_point(dest: &Path, dir: bool) -> Res<()> {
             .write(true)
             .open(dest)
             .map(drop)
-            .map_err(|e| format!("create {}: {e}", dest.display()))
+            .map_err(|e| RootfsError::path("create", dest, e))
     }
 }
 
@@ -301,7 +393,7 @@ fn create_devices(root: &Path, devices: &[LinuxDevice]) -> Res<()> {
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
-            LinuxDeviceType::A => return Err(format!("device {} has type 'a'", d.path().display())),
+            LinuxDeviceType::A => return Err(RootfsError::DeviceTypeAll { path: d.path().clone() }),
         };
         let (major, minor) = (u64::try_from(d.major()).unwrap_or(0), u64::try_from(d.minor()).unwrap_or(0));
         let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
@@ -321,17 +413,16 @@ fn make_device(
     uid: u32,
     gid: u32,
 ) -> Res<()> {
-    let dest = resolve_in_root(root, path).map_err(|e| format!("resolve {}: {e}", path.display()))?;
+    let dest = resolve_in_root(root, path).map_err(|e| RootfsError::path("resolve", path, e))?;
     if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+        fs::create_dir_all(parent).map_err(|e| RootfsError::path("mkdir", parent, e))?;
     }
     let _ = fs::remove_file(&dest);
     match mknod(&dest, kind, Mode::from_bits_truncate(mode), makedev(major, minor)) {
         Ok(()) => {
             fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("chmod {}: {e}", dest.display()))?;
-            std::os::unix::fs::chown(&dest, Some(uid), Some(gid))
-                .map_err(|e| format!("chown {}: {e}", dest.display()))?;
+                .map_err(|e| RootfsError::path("chmod", &dest, e))?;
+            std::os::unix::fs::chown(&dest, Some(uid), Some(gid)).map_err(|e| RootfsError::path("chown", &dest, e))?;
         }
         // Something is mounted there already (a bind-mounted device from the spec): it wins.
         Err(nix::errno::Errno::EEXIST) => {}
@@ -339,15 +430,15 @@ fn make_device(
             // No CAP_MKNOD here: bind the host's device instead.
             create_mount_point(&dest, false)?;
             mount(Some(path), &dest, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(|e| mount_err(&format!("bind {}", path.display()), &dest, e))?;
+                .map_err(|e| mount_err(format!("bind {}", path.display()), &dest, e))?;
         }
-        Err(e) => return Err(format!("mknod {}: {e}", dest.display())),
+        Err(e) => return Err(RootfsError::errno("mknod", dest, e)),
     }
     Ok(())
 }
 
 fn dev_symlinks(root: &Path) -> Res<()> {
-    let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| format!("resolve /dev: {e}"))?;
+    let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| RootfsError::path("resolve", "/dev", e))?;
     for (target, name) in [
         ("/proc/self/fd", "fd"),
         ("/proc/self/fd/0", "stdin"),
@@ -363,7 +454,7 @@ fn dev_symlinks(root: &Path) -> Res<()> {
         match symlink(target, &link) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(format!("symlink {}: {e}", link.display())),
+            Err(e) => return Err(RootfsError::path("symlink", link, e)),
         }
     }
     Ok(())
@@ -372,23 +463,24 @@ fn dev_symlinks(root: &Path) -> Res<()> {
 /// Binds our terminal (fd 0, the pty slave) onto `/dev/console`. By path: the open fd belongs to a mount of the
 /// daemon's namespace, which cannot be a bind source here, but its path resolves in our copy of the mounts.
 fn bind_console(root: &Path) -> Res<()> {
-    let console = resolve_in_root(root, Path::new("/dev/console")).map_err(|e| format!("resolve console: {e}"))?;
-    let slave = fs::read_link("/proc/self/fd/0").map_err(|e| format!("terminal path: {e}"))?;
+    let console = resolve_in_root(root, Path::new("/dev/console"))
+        .map_err(|source| RootfsError::Sys { op: "resolve console", source })?;
+    let slave = fs::read_link("/proc/self/fd/0").map_err(|source| RootfsError::Sys { op: "terminal path", source })?;
     let _ = fs::remove_file(&console);
     create_mount_point(&console, false)?;
     mount(Some(&slave), &console, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .map_err(|e| mount_err(&format!("console {}", slave.display()), &console, e))
+        .map_err(|e| mount_err(format!("console {}", slave.display()), &console, e))
 }
 
 /// Makes `root` the new `/` and detaches the old one.
 pub(crate) fn pivot(root: &Path) -> Res<()> {
-    nix::unistd::chdir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
-    nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root {}: {e}", root.display()))?;
+    nix::unistd::chdir(root).map_err(|e| RootfsError::errno("chdir", root, e))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| RootfsError::errno("pivot_root", root, e))?;
     // The old root is now stacked on "."; make sure nothing propagates, then drop it.
     mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| format!("make old root rslave: {e}"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach old root: {e}"))?;
-    nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+        .map_err(|source| RootfsError::OldRoot { op: "make old root rslave", source })?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|source| RootfsError::OldRoot { op: "detach old root", source })?;
+    nix::unistd::chdir("/").map_err(|e| RootfsError::errno("chdir", "/", e))?;
     Ok(())
 }
 
@@ -398,7 +490,7 @@ pub(crate) fn finish(spec: &Spec) -> Res<()> {
         if let Some(sysctl) = linux.sysctl() {
             for (k, v) in sysctl {
                 let p = Path::new("/proc/sys").join(k.replace('.', "/"));
-                fs::write(&p, v).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
+                fs::write(&p, v).map_err(|source| RootfsError::Sysctl { key: k.clone(), value: v.clone(), source })?;
             }
         }
         for p in linux.masked_paths().as_deref().unwrap_or(&[]) {
@@ -420,7 +512,7 @@ fn mask_path(p: &Path) -> Res<()> {
     let meta = match fs::metadata(p) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("mask {}: {e}", p.display())),
+        Err(e) => return Err(RootfsError::path("mask", p, e)),
     };
     let r = if meta.is_dir() {
         mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
@@ -453,5 +545,40 @@ mod tests {
             v1_mount_points(&berth_fs::mount_table::parse(info)),
             vec![PathBuf::from("/sys/fs/cgroup/memory"), PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")]
         );
+    }
+
+    #[test]
+    fn errors_keep_the_reported_wording() {
+        // The daemon shows these texts to users (`failed to start container process: ...`).
+        let eperm = || io::Error::from_raw_os_error(libc::EPERM);
+        assert_eq!(
+            mount_err("tmpfs", Path::new("/r/dev"), Errno::EPERM).to_string(),
+            "mount tmpfs on /r/dev: EPERM: Operation not permitted"
+        );
+        assert_eq!(
+            RootfsError::path("mkdir", "/r/x", eperm()).to_string(),
+            "mkdir /r/x: Operation not permitted (os error 1)"
+        );
+        assert_eq!(
+            RootfsError::errno("chdir", "/", Errno::ENOENT).to_string(),
+            "chdir /: ENOENT: No such file or directory"
+        );
+        let missing = InRootError::NotFound { path: "/app".into() };
+        assert_eq!(
+            RootfsError::in_root("mkdir cwd", "/app", missing).to_string(),
+            "mkdir cwd /app: /app: no such file or directory"
+        );
+        assert_eq!(
+            RootfsError::Sys { op: "terminal path", source: eperm() }.to_string(),
+            "terminal path: Operation not permitted (os error 1)"
+        );
+        assert_eq!(
+            RootfsError::OldRoot { op: "detach old root", source: Errno::EINVAL }.to_string(),
+            "detach old root: EINVAL: Invalid argument"
+        );
+        let sysctl = RootfsError::Sysctl { key: "net.ipv4.ip_forward".into(), value: "1".into(), source: eperm() };
+        assert_eq!(sysctl.to_string(), "sysctl net.ipv4.ip_forward=1: Operation not permitted (os error 1)");
+        assert_eq!(RootfsError::DeviceTypeAll { path: "/dev/x".into() }.to_string(), "device /dev/x has type 'a'");
+        assert_eq!(RootfsError::NoRoot.to_string(), "spec has no root");
     }
 }

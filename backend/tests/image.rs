@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth_image::archive::{self, CHANGE_ADDED, CHANGE_DELETED, CHANGE_MODIFIED};
-use berth_image::{reference, ContainerUse, DeleteItem, HistoryEntry, ImageConfigChanges, ImageError, ImageStore};
+use berth_image::{reference, ContainerUse, HistoryEntry, ImageConfigChanges, ImageError, ImageStore};
+use bollard_stubs::models::ImageDeleteResponseItem;
 use tar::{EntryType, Header};
 use tempfile::TempDir;
 
@@ -259,7 +260,7 @@ fn tag_remove_and_garbage_collection() {
 
     // By name: untag only.
     let items = s.remove("two", false, &no_use).unwrap();
-    assert_eq!(items, vec![DeleteItem { untagged: Some("two:latest".into()), deleted: None }]);
+    assert_eq!(items, vec![ImageDeleteResponseItem { untagged: Some("two:latest".into()), deleted: None }]);
     assert!(s.get("two").is_err());
     let items = s.remove("quay.io/x/three:v3", false, &no_use).unwrap();
     assert_eq!(items.len(), 1);
@@ -289,8 +290,8 @@ fn tag_remove_and_garbage_collection() {
     assert_eq!(
         items,
         vec![
-            DeleteItem { untagged: Some("one:latest".into()), deleted: None },
-            DeleteItem { untagged: None, deleted: Some(img.id.clone()) },
+            ImageDeleteResponseItem { untagged: Some("one:latest".into()), deleted: None },
+            ImageDeleteResponseItem { untagged: None, deleted: Some(img.id.clone()) },
         ]
     );
     assert_eq!(blob_count(dir.path()), 0);
@@ -336,7 +337,7 @@ fn dangling_images_survive_and_prune() {
     // Prune dangling, sparing one "used" by a container.
     let used_id = old.id.clone();
     let (items, reclaimed) = s.prune(true, &|id| id == used_id).unwrap();
-    assert_eq!(items, vec![DeleteItem { untagged: None, deleted: Some(untagged.id.clone()) }]);
+    assert_eq!(items, vec![ImageDeleteResponseItem { untagged: None, deleted: Some(untagged.id.clone()) }]);
     assert!(reclaimed > 0);
     assert!(s.get(&old.id).is_ok());
     // Layer t1 is shared with `app`, so it survives.

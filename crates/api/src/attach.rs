@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
+use bollard_stubs::models::ExecStartConfig;
 use bytes::Bytes;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -211,13 +212,6 @@ pub async fn attach_ws(
     }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct ExecStartBody {
-    detach: Option<bool>,
-    tty: Option<bool>,
-}
-
 /// Frames an exec's output for the client, dropping the streams it did not ask for.
 fn exec_frames(mut output: mpsc::Receiver<Output>, tty: bool, wanted: Wanted) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
@@ -246,7 +240,7 @@ pub async fn exec_start(
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     require_json(request.headers(), !body.is_empty())?;
-    let start: ExecStartBody = parse_json(&body)?;
+    let start: ExecStartConfig = parse_json(&body)?;
     engine.exec_check(&id)?;
     let tty = exec.config.tty.unwrap_or(false) || start.tty.unwrap_or(false);
     let wanted =

@@ -18,7 +18,13 @@ pub async fn create(
     JsonBody(config): JsonBody<ExecConfig>,
 ) -> ApiResult<Response> {
     let exec_id = engine.exec_create(&id, config)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": exec_id }))).into_response())
+    Ok(created_id(exec_id))
+}
+
+/// `201 {"Id": ...}`, Docker's IDResponse (exec create, commit). Written by hand: bollard-stubs' `IdResponse` is a
+/// client's model, reading `Id` and `ID` but writing `id` (fussybeaver/bollard#586), and docker-py reads `["Id"]`.
+pub(crate) fn created_id(id: String) -> Response {
+    (StatusCode::CREATED, Json(serde_json::json!({ "Id": id }))).into_response()
 }
 
 pub async fn inspect(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -8,13 +8,15 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bollard_stubs::models::{ImageInspect, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
-use serde::Deserialize;
+use berth_shared::api::build::LegacyMessage;
+use bollard_stubs::models::{CreateImageInfo, ImageInspect, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
+use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
+use super::exec::created_id;
 use super::flag;
 use berth_engine::Engine;
-use berth_image::{DeleteItem, Image};
+use berth_image::Image;
 
 fn created_unix(image: &Image) -> i64 {
     image
@@ -191,8 +193,7 @@ pub async fn image_delete(
     Path(name): Path<String>,
     Query(query): Query<DeleteQuery>,
 ) -> ApiResult<Response> {
-    let deleted: Vec<DeleteItem> = engine.remove_image(&name, flag(&query.force))?;
-    Ok(Json(deleted).into_response())
+    Ok(Json(engine.remove_image(&name, flag(&query.force))?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -204,10 +205,6 @@ pub async fn prune(State(engine): State<Arc<Engine>>, Query(query): Query<PruneQ
     let filters = super::container_views::parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
     let dangling_only = filters.get("dangling").and_then(|v| v.first()).is_none_or(|v| v != "false" && v != "0");
     let (deleted, reclaimed) = engine.prune_images(dangling_only)?;
-    let deleted = deleted
-        .into_iter()
-        .map(|d| bollard_stubs::models::ImageDeleteResponseItem { untagged: d.untagged, deleted: d.deleted })
-        .collect();
     Ok(Json(ImagePruneResponse { images_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
         .into_response())
 }
@@ -225,8 +222,8 @@ pub struct CreateQuery {
     changes: Vec<String>,
 }
 
-fn json_line(value: serde_json::Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
+fn json_line(value: &impl Serialize) -> Bytes {
+    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
     bytes.push(b'\n');
     Bytes::from(bytes)
 }
@@ -239,10 +236,15 @@ pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
         let tag = query.tag.unwrap_or_else(|| "latest".into());
         let name = image.trim_start_matches("docker.io/").trim_start_matches("library/").to_string();
         if let Ok(found) = engine.image(&format!("{name}:{tag}")) {
+            let status = |status: String, id: Option<&str>| CreateImageInfo {
+                status: Some(status),
+                id: id.map(str::to_string),
+                ..Default::default()
+            };
             let lines = [
-                json_line(serde_json::json!({"status": format!("Pulling from {name}"), "id": tag})),
-                json_line(serde_json::json!({"status": format!("Digest: {}", found.manifest_digest)})),
-                json_line(serde_json::json!({"status": format!("Status: Image is up to date for {name}:{tag}")})),
+                json_line(&status(format!("Pulling from {name}"), Some(&tag))),
+                json_line(&status(format!("Digest: {}", found.manifest_digest), None)),
+                json_line(&status(format!("Status: Image is up to date for {name}:{tag}"), None)),
             ];
             return Ok(Body::from(lines.concat()).into_response());
         }
@@ -259,8 +261,8 @@ pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
     });
     let reader = super::body::upload_reader(request, engine.limits().max_upload)?;
     let image = engine.import_image(reader, repo_tag, query.changes, query.message).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], json_line(serde_json::json!({ "status": image.id })))
-        .into_response())
+    let answer = CreateImageInfo { status: Some(image.id), ..Default::default() };
+    Ok(([(header::CONTENT_TYPE, "application/json")], json_line(&answer)).into_response())
 }
 
 /// Query strings with repeated keys (`changes=A&changes=B`), which serde_urlencoded's struct support can't collect.
@@ -320,7 +322,7 @@ pub async fn commit(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
             pause,
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "Id": id }))).into_response())
+    Ok(created_id(id))
 }
 
 /// `docker save`: `GET /images/get?names=a&names=b` (and `GET /images/{name}/get`), a tar streamed as it is written.
@@ -354,13 +356,15 @@ async fn save_images(engine: Arc<Engine>, names: Vec<String>) -> ApiResult<Respo
 pub async fn load(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
     let reader = super::body::upload_reader(request, engine.limits().max_upload)?;
     let loaded = engine.load_images(reader).await?;
+    // Docker's JSONMessage lines; bollard-stubs' model of them (`BuildInfo`) only deserializes.
+    let stream = |text: String| json_line(&LegacyMessage { stream: Some(text), ..Default::default() });
     let mut lines = Vec::new();
     for (image, tags) in loaded {
         if tags.is_empty() {
-            lines.push(json_line(serde_json::json!({ "stream": format!("Loaded image ID: {}\n", image.id) })));
+            lines.push(stream(format!("Loaded image ID: {}\n", image.id)));
         }
         for tag in tags {
-            lines.push(json_line(serde_json::json!({ "stream": format!("Loaded image: {tag}\n") })));
+            lines.push(stream(format!("Loaded image: {tag}\n")));
         }
     }
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(lines.concat())).into_response())

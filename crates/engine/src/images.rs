@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use berth_image::layer_tree::LayerEntry;
-use berth_image::{ContainerUse, DeleteItem, HistoryItem, Image};
-use bollard_stubs::models::EventMessageTypeEnum;
+use berth_image::{ContainerUse, Image};
+use bollard_stubs::models::{EventMessageTypeEnum, ImageDeleteResponseItem, ImageHistoryResponseItem};
 
 use super::{Engine, EngineError};
 
@@ -22,7 +22,7 @@ impl Engine {
         Ok(self.images.get(reference)?)
     }
 
-    pub fn image_history(&self, reference: &str) -> Result<Vec<HistoryItem>, EngineError> {
+    pub fn image_history(&self, reference: &str) -> Result<Vec<ImageHistoryResponseItem>, EngineError> {
         let image = self.images.get(reference)?;
         Ok(self.images.history(&image))
     }
@@ -43,7 +43,7 @@ impl Engine {
 
     /// `docker rmi`: untags, and deletes what no tag and no container holds any more. A running container's image
     /// cannot be removed, even with `force`.
-    pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<DeleteItem>, EngineError> {
+    pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<ImageDeleteResponseItem>, EngineError> {
         let users = |image_id: &str| {
             let users = self.image_users(image_id);
             // A running user matters most: it cannot be forced.
@@ -60,14 +60,14 @@ impl Engine {
 
     /// `docker image prune`: untagged images no container uses (every unused one unless `dangling_only`), and the
     /// bytes that freed.
-    pub fn prune_images(&self, dangling_only: bool) -> Result<(Vec<DeleteItem>, u64), EngineError> {
+    pub fn prune_images(&self, dangling_only: bool) -> Result<(Vec<ImageDeleteResponseItem>, u64), EngineError> {
         let users = |image_id: &str| !self.image_users(image_id).is_empty();
         let (deleted, reclaimed) = self.images.prune(dangling_only, &users)?;
         self.emit_deletions(&deleted);
         Ok((deleted, reclaimed))
     }
 
-    fn emit_deletions(&self, deleted: &[DeleteItem]) {
+    fn emit_deletions(&self, deleted: &[ImageDeleteResponseItem]) {
         for item in deleted {
             if let Some(id) = &item.deleted {
                 self.events.emit(EventMessageTypeEnum::IMAGE, "delete", id, HashMap::new());

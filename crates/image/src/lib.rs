@@ -18,8 +18,6 @@ mod store;
 mod transfer;
 pub mod vfs;
 
-use serde::{Deserialize, Serialize};
-
 pub use change::{apply_changes, ImageConfigChanges};
 pub use error::ImageError;
 pub use image_meta::{ImageMeta, MetaStore};
@@ -66,30 +64,6 @@ pub struct HistoryEntry {
     pub author: Option<String>,
     /// RFC 3339; `None` means now.
     pub created: Option<String>,
-}
-
-/// One line of `docker history`, newest first (Engine API field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HistoryItem {
-    /// The image ID for the top entry, `<missing>` below it.
-    pub id: String,
-    /// Unix seconds.
-    pub created: i64,
-    pub created_by: String,
-    pub tags: Vec<String>,
-    pub size: i64,
-    pub comment: String,
-}
-
-/// One entry of `DELETE /images/{name}` / prune results (Engine API field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-pub struct DeleteItem {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub untagged: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deleted: Option<String>,
 }
 
 /// A container using an image, as reported to [`ImageStore::remove`].

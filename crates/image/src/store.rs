@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use bollard_stubs::models::{ImageDeleteResponseItem, ImageHistoryResponseItem};
 use oci_spec::image::{
     Config, Descriptor, Digest, History, HistoryBuilder, ImageConfiguration, ImageConfigurationBuilder, ImageIndex,
     ImageManifest, ImageManifestBuilder, MediaType, RootFs,
@@ -18,7 +19,7 @@ use super::layer::{self, ApplyOptions};
 use super::layer_tree::{read_layer, LayerEntry};
 use super::layout::{self, canonical_json, digest_hex, HashingReader, Layout};
 use super::reference::{is_lower_hex, parse_tag_target, Reference};
-use super::{busybox, short_id, ContainerUse, DeleteItem, HistoryEntry, HistoryItem, Image};
+use super::{busybox, short_id, ContainerUse, HistoryEntry, Image};
 
 /// `org.opencontainers.image.ref.name`: the familiar name without `:latest`.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -459,7 +460,7 @@ impl ImageStore {
         reference: &str,
         force: bool,
         used_by_container: &dyn Fn(&str) -> Option<ContainerUse>,
-    ) -> Result<Vec<DeleteItem>, ImageError> {
+    ) -> Result<Vec<ImageDeleteResponseItem>, ImageError> {
         let _gc = self.gc_exclusive();
         let mut st = self.state();
         let (id, by_tag) = resolve(&st, reference)?;
@@ -481,7 +482,7 @@ impl ImageStore {
                     }
                 }
                 st.tags.remove(&tag);
-                items.push(DeleteItem { untagged: Some(tag), deleted: None });
+                items.push(ImageDeleteResponseItem { untagged: Some(tag), deleted: None });
                 if refs.len() > 1 || usage.is_some() {
                     self.persist(&st)?;
                     return Ok(items);
@@ -521,7 +522,7 @@ impl ImageStore {
                 }
                 for t in refs {
                     st.tags.remove(&t);
-                    items.push(DeleteItem { untagged: Some(t), deleted: None });
+                    items.push(ImageDeleteResponseItem { untagged: Some(t), deleted: None });
                 }
                 if usage.is_some() {
                     self.persist(&st)?;
@@ -530,7 +531,7 @@ impl ImageStore {
             }
         }
         st.images.remove(&id);
-        items.push(DeleteItem { untagged: None, deleted: Some(id.clone()) });
+        items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(id.clone()) });
         self.persist(&st)?;
         self.collect_garbage(&st)?;
         tracing::info!(%id, "image deleted");
@@ -543,7 +544,7 @@ impl ImageStore {
         &self,
         dangling_only: bool,
         used: &dyn Fn(&str) -> bool,
-    ) -> Result<(Vec<DeleteItem>, u64), ImageError> {
+    ) -> Result<(Vec<ImageDeleteResponseItem>, u64), ImageError> {
         let _gc = self.gc_exclusive();
         let mut st = self.state();
         let victims: Vec<String> = st
@@ -557,10 +558,10 @@ impl ImageStore {
         for id in victims {
             for t in st.tags_of(&id) {
                 st.tags.remove(&t);
-                items.push(DeleteItem { untagged: Some(t), deleted: None });
+                items.push(ImageDeleteResponseItem { untagged: Some(t), deleted: None });
             }
             st.images.remove(&id);
-            items.push(DeleteItem { untagged: None, deleted: Some(id) });
+            items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(id) });
         }
         if items.is_empty() {
             return Ok((items, 0));
@@ -571,7 +572,7 @@ impl ImageStore {
     }
 
     /// `docker history`: newest first, with the size of each non-empty layer.
-    pub fn history(&self, image: &Image) -> Vec<HistoryItem> {
+    pub fn history(&self, image: &Image) -> Vec<ImageHistoryResponseItem> {
         let sizes: Vec<u64> = {
             let st = self.state();
             match st.images.get(&image.id) {
@@ -591,7 +592,7 @@ impl ImageStore {
                         layer_idx += 1;
                         s
                     };
-                    items.push(HistoryItem {
+                    items.push(ImageHistoryResponseItem {
                         id: "<missing>".to_string(),
                         created: h.created().as_deref().map(unix_time).unwrap_or(0),
                         created_by: h.created_by().clone().unwrap_or_default(),
@@ -603,7 +604,7 @@ impl ImageStore {
             }
             _ => {
                 for s in &sizes {
-                    items.push(HistoryItem {
+                    items.push(ImageHistoryResponseItem {
                         id: "<missing>".to_string(),
                         created: image.created.as_deref().map(unix_time).unwrap_or(0),
                         created_by: String::new(),

@@ -70,7 +70,8 @@ pub fn short_id(id: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }
 
-/// One line of Docker's legacy build stream (`POST /build`), as its JSON object.
+/// One line of Docker's legacy build stream (`POST /build`), as its JSON object; `docker load` answers with the same
+/// lines (Docker's JSONMessage, which bollard-stubs models as `BuildInfo`, a type that only deserializes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct LegacyMessage {
     #[serde(skip_serializing_if = "Option::is_none")]

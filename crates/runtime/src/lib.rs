@@ -36,6 +36,7 @@ mod process;
 mod pty;
 mod reaper;
 mod rootfs;
+mod rootfs_plan;
 
 pub use cgroup::{host_cpu_usage_ns, net_dev_stats, Cgroup, CgroupStats, NetDevStats};
 pub use error::RuntimeError;

@@ -12,10 +12,11 @@ use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::sys::statvfs::{statvfs, FsFlags};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Spec};
 
 use super::mount_options;
 use super::paths::resolve_in_root;
+use super::rootfs_plan::{self, MountStep};
 use berth_fs::in_root::{self, InRootError, Root};
 
 /// What failed while building the container's filesystem. Each variant's text is the one the daemon reports.
@@ -121,118 +122,99 @@ pub(crate) fn root_of(spec: &Spec) -> Res<PathBuf> {
     fs::canonicalize(root).map_err(|e| RootfsError::path("rootfs", root, e))
 }
 
-/// Everything before `pivot_root`: mounts, `/dev`, the console, the working directory.
-/// `cgroup_dirs` are the container's cgroup directories (for a `cgroup` mount).
+/// Everything before `pivot_root`, as [`rootfs_plan::plan`] decided: mounts, `/dev`, the console, the working
+/// directory. `cgroup_dirs` are the container's cgroup directories (for a `cgroup` mount).
 pub(crate) fn prepare(spec: &Spec, root: &Path, tty: bool, cgroup_dirs: &[PathBuf]) -> Res<()> {
-    let propagation = match spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()) {
-        Some("shared") | Some("rshared") => MsFlags::MS_SHARED,
-        Some("slave") | Some("rslave") => MsFlags::MS_SLAVE,
-        Some("unbindable") | Some("runbindable") => MsFlags::MS_UNBINDABLE,
-        _ => MsFlags::MS_PRIVATE,
-    };
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | propagation, None::<&str>)
+    let plan = rootfs_plan::plan(spec, tty)?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | plan.propagation, None::<&str>)
         .map_err(|e| mount_err("propagation", Path::new("/"), e))?;
     // pivot_root needs the new root to be a mount point.
     mount(Some(root), root, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(|e| mount_err("rootfs bind", root, e))?;
-
-    let mounts: &[Mount] = spec.mounts().as_deref().unwrap_or(&[]);
-    let dev_mount = mounts.iter().find(|m| m.destination() == Path::new("/dev"));
-    let has_dev = dev_mount.is_some();
-    // `-v /dev:/dev`: the host's /dev is in there; never mknod or symlink into it.
-    let dev_is_bind = dev_mount.is_some_and(|m| {
-        m.typ().as_deref() == Some("bind") || mount_options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
-    });
-    if !has_dev {
+    if plan.dev_tmpfs {
         let dev = resolve_in_root(root, Path::new("/dev")).map_err(|e| RootfsError::path("resolve", "/dev", e))?;
         fs::create_dir_all(&dev).map_err(|e| RootfsError::path("mkdir", &dev, e))?;
         mount(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID, Some("mode=755,size=65536k"))
             .map_err(|e| mount_err("tmpfs", &dev, e))?;
     }
-    for m in mounts {
-        mount_entry(root, m, cgroup_dirs)?;
+    for step in &plan.mounts {
+        mount_entry(root, step, cgroup_dirs)?;
     }
-    let devices: &[LinuxDevice] = spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-    if !dev_is_bind {
+    if plan.make_devices {
+        let devices: &[LinuxDevice] = spec.linux().as_ref().and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
         create_devices(root, devices)?;
         dev_symlinks(root)?;
     }
-    if tty && !dev_is_bind {
+    if plan.console {
         bind_console(root)?;
     }
-    if let Some(p) = spec.process() {
+    if let Some(cwd) = plan.cwd {
         // Made inside the root by descriptor, like the mount points.
         let tree = Root::open(root).map_err(|e| RootfsError::in_root("rootfs", root, e))?;
-        tree.mkdir_all(p.cwd(), 0o755, None).map_err(|e| RootfsError::in_root("mkdir cwd", p.cwd(), e))?;
+        tree.mkdir_all(cwd, 0o755, None).map_err(|e| RootfsError::in_root("mkdir cwd", cwd, e))?;
     }
     Ok(())
 }
 
-/// Mounts one entry of `spec.mounts` onto its destination inside the root. The destination is opened with
+/// Mounts one planned entry onto its destination inside the root. The destination is opened with
 /// openat2(RESOLVE_IN_ROOT), made first if missing, and the mount goes onto `/proc/self/fd/N` of that descriptor:
 /// a symlink put in its path meanwhile (a volume shared with a running container) cannot send the mount outside
 /// the root (runc's fix for CVE-2021-30465). What follows the mount (remount flags, propagation) opens the
 /// destination anew: a descriptor taken before the mount names the directory underneath it.
-fn mount_entry(root: &Path, m: &Mount, cgroup_dirs: &[PathBuf]) -> Res<()> {
-    let typ = m.typ().as_deref().unwrap_or("none");
-    let dest_in = m.destination();
-    if !dest_in.is_absolute() {
-        return Err(RootfsError::DestinationNotAbsolute { path: dest_in.to_path_buf() });
-    }
+fn mount_entry(root: &Path, step: &MountStep<'_>, cgroup_dirs: &[PathBuf]) -> Res<()> {
     let tree = Root::open(root).map_err(|e| RootfsError::in_root("rootfs", root, e))?;
+    let dest_in = step.destination();
     // Where it goes, for messages.
     let dest = root.join(dest_in.strip_prefix("/").unwrap_or(dest_in));
-    let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
-    if matches!(typ, "cgroup" | "cgroup2") {
-        // The cgroup code lays out its v1 tmpfs by path (binds into it by name): it gets the path the kernel
-        // resolved inside the root, not the one the spec wrote.
-        let point = mount_point(&tree, dest_in, true)?;
-        let resolved = in_root::fd_path(point.as_fd()).map_err(|e| RootfsError::path("resolve", dest_in, e))?;
-        return mount_cgroup(&resolved, &opts, cgroup_dirs);
-    }
-    if opts.is_bind() || typ == "bind" {
-        let source =
-            m.source().as_ref().ok_or_else(|| RootfsError::BindWithoutSource { destination: dest_in.to_path_buf() })?;
-        let meta = fs::metadata(source).map_err(|e| RootfsError::path("bind source", source, e))?;
-        let point = mount_point(&tree, dest_in, meta.is_dir())?;
-        let rec = opts.flags & MsFlags::MS_REC;
-        mount(
-            Some(source.as_path()),
-            &in_root::proc_path(point.as_fd()),
-            None::<&str>,
-            MsFlags::MS_BIND | rec,
-            None::<&str>,
-        )
-        .map_err(|e| mount_err(format!("bind {}", source.display()), &dest, e))?;
-        let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-        if !extra.is_empty() {
-            let now = mounted(&tree, dest_in)?;
-            remount_bind(&in_root::proc_path(now.as_fd()), extra)?;
+    let propagation = match step {
+        MountStep::Cgroup { options, .. } => {
+            // The cgroup code lays out its v1 tmpfs by path (binds into it by name): it gets the path the kernel
+            // resolved inside the root, not the one the spec wrote.
+            let point = mount_point(&tree, dest_in, true)?;
+            let resolved = in_root::fd_path(point.as_fd()).map_err(|e| RootfsError::path("resolve", dest_in, e))?;
+            return mount_cgroup(&resolved, options, cgroup_dirs);
         }
-    } else {
-        let point = mount_point(&tree, dest_in, true)?;
-        let target = in_root::proc_path(point.as_fd());
-        let source = m.source().as_ref().map(|s| s.as_path()).unwrap_or(Path::new(typ));
-        let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        let r = mount(Some(source), &target, Some(typ), opts.flags, data);
-        match r {
-            Ok(()) => {}
-            Err(e) if typ == "sysfs" => {
-                // Without a network namespace of our own sysfs may refuse: bind the host's, read-only.
-                tracing::debug!(error = %e, "sysfs mount failed, binding /sys");
-                mount(Some("/sys"), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                    .map_err(|e| mount_err("bind /sys", &dest, e))?;
-                let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        MountStep::Bind { source, recursive, remount, propagation, .. } => {
+            let meta = fs::metadata(source).map_err(|e| RootfsError::path("bind source", source, e))?;
+            let point = mount_point(&tree, dest_in, meta.is_dir())?;
+            let rec = if *recursive { MsFlags::MS_REC } else { MsFlags::empty() };
+            mount(
+                Some(*source),
+                &in_root::proc_path(point.as_fd()),
+                None::<&str>,
+                MsFlags::MS_BIND | rec,
+                None::<&str>,
+            )
+            .map_err(|e| mount_err(format!("bind {}", source.display()), &dest, e))?;
+            if !remount.is_empty() {
                 let now = mounted(&tree, dest_in)?;
-                remount_bind(&in_root::proc_path(now.as_fd()), flags)?;
+                remount_bind(&in_root::proc_path(now.as_fd()), *remount)?;
             }
-            Err(e) => return Err(mount_err(typ, &dest, e)),
+            propagation
         }
-    }
-    if !opts.propagation.is_empty() {
+        MountStep::Filesystem { typ, source, flags, data, propagation, .. } => {
+            let point = mount_point(&tree, dest_in, true)?;
+            let target = in_root::proc_path(point.as_fd());
+            match mount(Some(*source), &target, Some(*typ), *flags, data.as_deref()) {
+                Ok(()) => {}
+                Err(e) if *typ == "sysfs" => {
+                    // Without a network namespace of our own sysfs may refuse: bind the host's, read-only.
+                    tracing::debug!(error = %e, "sysfs mount failed, binding /sys");
+                    mount(Some("/sys"), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                        .map_err(|e| mount_err("bind /sys", &dest, e))?;
+                    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                    let now = mounted(&tree, dest_in)?;
+                    remount_bind(&in_root::proc_path(now.as_fd()), flags)?;
+                }
+                Err(e) => return Err(mount_err(*typ, &dest, e)),
+            }
+            propagation
+        }
+    };
+    if !propagation.is_empty() {
         let now = mounted(&tree, dest_in)?;
         let target = in_root::proc_path(now.as_fd());
-        for p in &opts.propagation {
+        for p in propagation {
             mount(None::<&str>, &target, None::<&str>, *p, None::<&str>)
                 .map_err(|e| mount_err("propagation", &dest, e))?;
         }

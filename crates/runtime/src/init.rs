@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use nix::sched::CloneFlags;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::unistd::{ForkResult, Gid, Uid};
-use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Process, Spec};
+use oci_spec::runtime::{PosixRlimitType, Process, Spec};
 
 use super::capabilities::{self, CapSets, CapabilityError};
 use super::config::{ErrorKind, InitConfig, InitMode, SyncMessage, CONFIG_FD, SYNC_FD};
 use super::loopback::{self, LoopbackError};
+use super::namespaces::{self, NamespaceError};
 use super::paths::{exec_error, lookup_program, path_from_env};
 use super::reaper;
 use super::rootfs::{self, RootfsError};
@@ -57,7 +58,7 @@ macro_rules! failure_from {
         })*
     };
 }
-failure_from!(RootfsError, CapabilityError, LoopbackError);
+failure_from!(RootfsError, CapabilityError, LoopbackError, NamespaceError);
 
 type Res<T> = Result<T, Failure>;
 
@@ -142,20 +143,6 @@ fn run(sync: &mut Sync) -> Res<Infallible> {
     }
 }
 
-fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
-    match t {
-        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
-        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
-        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
-        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
-        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
-        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
-        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
-        // CLONE_NEWTIME is not in nix's CloneFlags; 0x80 is its value.
-        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(0x80),
-    }
-}
-
 fn open_ns(path: &Path) -> Res<OwnedFd> {
     let f = File::open(path).map_err(|e| format!("open namespace {}: {e}", path.display()))?;
     Ok(OwnedFd::from(f))
@@ -175,29 +162,13 @@ fn fork_and_report(sync: &mut Sync) -> Res<()> {
 }
 
 fn create(sync: &mut Sync, spec: &Spec, tty: bool, cgroup_dirs: &[PathBuf]) -> Res<Infallible> {
-    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]);
-    let mut unshare = CloneFlags::empty();
-    let mut join: Vec<(OwnedFd, CloneFlags)> = Vec::new();
-    for ns in namespaces {
-        if ns.typ() == LinuxNamespaceType::User {
-            return Err(Failure::other("user namespaces are not supported"));
-        }
-        let flag = ns_flag(ns.typ());
-        match ns.path() {
-            Some(p) if ns.typ() == LinuxNamespaceType::Mount => {
-                return Err(Failure::other(format!("joining a mount namespace ({}) is not supported", p.display())))
-            }
-            Some(p) => join.push((open_ns(p)?, flag)),
-            None => unshare |= flag,
-        }
-    }
-    if !unshare.contains(CloneFlags::CLONE_NEWNS) {
-        return Err(Failure::other("the spec must ask for a new mount namespace"));
-    }
+    let plan = namespaces::plan(spec)?;
+    let join = plan.join.iter().map(|(path, flag)| Ok((open_ns(path)?, *flag))).collect::<Res<Vec<_>>>()?;
     for (fd, flag) in &join {
         nix::sched::setns(fd.as_fd(), *flag).map_err(|e| format!("setns {flag:?}: {e}"))?;
     }
     drop(join);
+    let unshare = plan.unshare;
     nix::sched::unshare(unshare).map_err(|e| format!("unshare {unshare:?}: {e}"))?;
 
     fork_and_report(sync)?;
@@ -206,15 +177,13 @@ fn create(sync: &mut Sync, spec: &Spec, tty: bool, cgroup_dirs: &[PathBuf]) -> R
     let root = rootfs::root_of(spec)?;
     rootfs::prepare(spec, &root, tty, cgroup_dirs)?;
     rootfs::pivot(&root)?;
-    if unshare.contains(CloneFlags::CLONE_NEWUTS) {
-        if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-            nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h}: {e}"))?;
-        }
-        if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
-            set_domainname(d)?;
-        }
+    if let Some(h) = plan.hostname {
+        nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h}: {e}"))?;
     }
-    if unshare.contains(CloneFlags::CLONE_NEWNET) {
+    if let Some(d) = plan.domainname {
+        set_domainname(d)?;
+    }
+    if plan.loopback {
         loopback::bring_up_lo()?;
     }
     rootfs::finish(spec)?;

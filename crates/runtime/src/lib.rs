@@ -29,6 +29,7 @@ mod init;
 mod launch;
 mod loopback;
 mod mount_options;
+mod namespaces;
 mod netns;
 mod overlay;
 mod paths;

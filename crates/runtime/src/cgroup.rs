@@ -163,42 +163,30 @@ impl Cgroup {
             tracing::warn!(id = %self.id, "no memory controller: memory limits ignored");
             return Ok(());
         };
-        let limit = mem.limit();
-        // Docker: `-m X` without `--memory-swap` means memory+swap = 2X; -1 means unlimited swap.
-        let swap = match (limit, mem.swap()) {
-            (_, Some(s)) => Some(s),
-            (Some(l), None) if l > 0 => Some(2 * l),
-            _ => None,
-        };
-        if self.inner.v2() {
-            if let Some(l) = limit {
-                c.set_limit(if l > 0 { l } else { -1 }).map_err(|e| cg_err(&self.id, "set memory.max", e))?;
+        let v2 = self.inner.v2();
+        let limits = MemoryLimits::of(mem, v2);
+        if v2 {
+            if let Some(l) = limits.memory {
+                c.set_limit(l).map_err(|e| cg_err(&self.id, "set memory.max", e))?;
             }
-            if let Some(s) = swap {
-                // v2 limits swap alone; OCI's swap is memory+swap.
-                let v = match (s, limit) {
-                    (s, _) if s < 0 => -1,
-                    (s, Some(l)) if l > 0 => (s - l).max(0),
-                    (s, _) => s,
-                };
-                if let Err(e) = c.set_memswap_limit(v) {
+            if let Some(s) = limits.swap {
+                if let Err(e) = c.set_memswap_limit(s) {
                     tracing::warn!(id = %self.id, error = %e, "memory.swap.max not set");
                 }
             }
         } else {
             let has_memsw = self.dir(Controllers::Mem).is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
-            let limit_v1 = limit.map(|l| if l > 0 { l } else { -1 });
             let set_limit = || -> Result<(), RuntimeError> {
-                match limit_v1 {
+                match limits.memory {
                     Some(l) => c.set_limit(l).map_err(|e| cg_err(&self.id, "set memory.limit_in_bytes", e)),
                     None => Ok(()),
                 }
             };
             let set_swap = || -> Result<(), RuntimeError> {
-                match swap {
-                    Some(s) if has_memsw => c
-                        .set_memswap_limit(if s > 0 { s } else { -1 })
-                        .map_err(|e| cg_err(&self.id, "set memory.memsw.limit_in_bytes", e)),
+                match limits.swap {
+                    Some(s) if has_memsw => {
+                        c.set_memswap_limit(s).map_err(|e| cg_err(&self.id, "set memory.memsw.limit_in_bytes", e))
+                    }
                     _ => Ok(()),
                 }
             };
@@ -472,6 +460,35 @@ pub(crate) fn device_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>
 }
 
 /// cgroup v1 shares (2..262144) to v2 weight (1..10000), the formula runc and crun use.
+/// The values written to the memory controller (-1: no limit): v1's `memory.limit_in_bytes` and
+/// `memory.memsw.limit_in_bytes` (memory + swap, as OCI's `swap`), or v2's `memory.max` and `memory.swap.max`
+/// (swap alone).
+#[derive(Debug, PartialEq, Eq)]
+struct MemoryLimits {
+    memory: Option<i64>,
+    swap: Option<i64>,
+}
+
+impl MemoryLimits {
+    fn of(mem: &LinuxMemory, v2: bool) -> MemoryLimits {
+        let limit = mem.limit();
+        // Docker: `-m X` without `--memory-swap` means memory+swap = 2X; -1 means unlimited swap.
+        let memory_and_swap = match (limit, mem.swap()) {
+            (_, Some(s)) => Some(s),
+            (Some(l), None) if l > 0 => Some(2 * l),
+            _ => None,
+        };
+        let unlimited_below_one = |v: i64| if v > 0 { v } else { -1 };
+        let swap = memory_and_swap.map(|s| match (v2, s, limit) {
+            (_, s, _) if s < 0 => -1,
+            (true, s, Some(l)) if l > 0 => (s - l).max(0),
+            (true, s, _) => s,
+            (false, s, _) => unlimited_below_one(s),
+        });
+        MemoryLimits { memory: limit.map(unlimited_below_one), swap }
+    }
+}
+
 fn shares_to_weight(shares: u64) -> u64 {
     let shares = shares.clamp(2, 262_144);
     1 + ((shares - 2) * 9999) / 262_142
@@ -646,6 +663,33 @@ mod tests {
         ]))
         .unwrap();
         assert!(matches!(device_rules(&huge), Err(RuntimeError::InvalidDeviceRule { .. })));
+    }
+
+    #[test]
+    fn memory_limits_follow_docker_on_both_versions() {
+        let mem = |limit: Option<i64>, swap: Option<i64>| {
+            let mut builder = oci_spec::runtime::LinuxMemoryBuilder::default();
+            if let Some(limit) = limit {
+                builder = builder.limit(limit);
+            }
+            if let Some(swap) = swap {
+                builder = builder.swap(swap);
+            }
+            builder.build().expect("memory")
+        };
+        let limits = |memory, swap| MemoryLimits { memory, swap };
+        const M: i64 = 1 << 20;
+        // -m 64m: memory+swap twice that, so v2's swap alone is 64m.
+        assert_eq!(MemoryLimits::of(&mem(Some(64 * M), None), false), limits(Some(64 * M), Some(128 * M)));
+        assert_eq!(MemoryLimits::of(&mem(Some(64 * M), None), true), limits(Some(64 * M), Some(64 * M)));
+        // --memory-swap 100m with -m 64m.
+        assert_eq!(MemoryLimits::of(&mem(Some(64 * M), Some(100 * M)), true), limits(Some(64 * M), Some(36 * M)));
+        // --memory-swap -1: unlimited swap; --memory-swap equal to -m: no swap at all on v2.
+        assert_eq!(MemoryLimits::of(&mem(Some(64 * M), Some(-1)), true), limits(Some(64 * M), Some(-1)));
+        assert_eq!(MemoryLimits::of(&mem(Some(64 * M), Some(64 * M)), true), limits(Some(64 * M), Some(0)));
+        // A limit of 0 (docker update -m 0) lifts it; nothing asked, nothing written.
+        assert_eq!(MemoryLimits::of(&mem(Some(0), None), false), limits(Some(-1), None));
+        assert_eq!(MemoryLimits::of(&mem(None, None), true), limits(None, None));
     }
 
     #[test]

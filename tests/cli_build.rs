@@ -414,3 +414,41 @@ fn save_rmi_load_round_trips() {
     let again = daemon.docker_with_input(&["load"], &bytes);
     assert!(again.success() && again.stdout.contains("Loaded image: saved:1"), "{again:?}");
 }
+
+/// `docker rmi` of a built image takes the untagged step images under it along, as dockerd does, and stops at one
+/// that is tagged; `--no-prune` deletes the image alone.
+#[test]
+fn rmi_of_a_built_image_removes_its_step_images() {
+    let daemon = Daemon::start();
+    let all_images = || -> Vec<String> {
+        let mut ids: Vec<String> =
+            daemon.ok(&["images", "-a", "-q", "--no-trunc"]).lines().map(str::to_string).collect();
+        ids.sort();
+        ids
+    };
+    let before = all_images();
+    let base = daemon.scratch_dir("base");
+    write(&base, "Dockerfile", "FROM busybox\nRUN echo a > /a\n");
+    build(&daemon, &base, &["-t", "keep:1"]);
+    let steps = daemon.scratch_dir("steps");
+    write(&steps, "Dockerfile", "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\nENV X=1\n");
+    build(&daemon, &steps, &["-t", "steps:1"]);
+    let built = all_images();
+    assert_eq!(built.len(), before.len() + 3, "RUN a (keep:1), RUN b and ENV each made an image: {built:?}");
+
+    let output = daemon.ok(&["rmi", "steps:1"]);
+    let deleted = output.lines().filter(|line| line.starts_with("Deleted: sha256:")).count();
+    assert!(output.lines().next() == Some("Untagged: steps:1"), "{output}");
+    assert_eq!(deleted, 2, "the image and its untagged RUN b parent, not keep:1 below them:\n{output}");
+    let keep = daemon.ok(&["inspect", "-f", "{{.Id}}", "keep:1"]).trim().to_string();
+    let mut expected = before.clone();
+    expected.push(keep);
+    expected.sort();
+    assert_eq!(all_images(), expected, "exactly keep:1 is left of the build");
+
+    build(&daemon, &steps, &["-t", "steps:2"]);
+    let output = daemon.ok(&["rmi", "--no-prune", "steps:2"]);
+    let deleted = output.lines().filter(|line| line.starts_with("Deleted: sha256:")).count();
+    assert_eq!(deleted, 1, "--no-prune deletes the image alone:\n{output}");
+    assert_eq!(all_images().len(), before.len() + 2, "keep:1 and the RUN b step image are left");
+}

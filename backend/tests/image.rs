@@ -250,7 +250,7 @@ fn tag_remove_and_garbage_collection() {
     assert_eq!(s.get(&img.id).unwrap().repo_tags, vec!["one:latest", "quay.io/x/three:v3", "two:latest"]);
 
     // By ID with several tags: conflict unless forced.
-    let e = s.remove(&img.id, false, &no_use).unwrap_err();
+    let e = s.remove(&img.id, false, true, &no_use).unwrap_err();
     let short = &img.id[7..19];
     assert_eq!(
         e.to_string(),
@@ -259,26 +259,26 @@ fn tag_remove_and_garbage_collection() {
     assert_eq!(e.http_status(), 409);
 
     // By name: untag only.
-    let items = s.remove("two", false, &no_use).unwrap();
+    let items = s.remove("two", false, true, &no_use).unwrap();
     assert_eq!(items, vec![ImageDeleteResponseItem { untagged: Some("two:latest".into()), deleted: None }]);
     assert!(s.get("two").is_err());
-    let items = s.remove("quay.io/x/three:v3", false, &no_use).unwrap();
+    let items = s.remove("quay.io/x/three:v3", false, true, &no_use).unwrap();
     assert_eq!(items.len(), 1);
 
     // In use by containers.
     let running = |_: &str| Some(ContainerUse { container_id: "c0ffee1234567890".into(), running: true });
     let stopped = |_: &str| Some(ContainerUse { container_id: "deadbeef12345678".into(), running: false });
-    let e = s.remove(&img.id, true, &running).unwrap_err();
+    let e = s.remove(&img.id, true, true, &running).unwrap_err();
     assert_eq!(
         e.to_string(),
         format!("conflict: unable to delete {short} (cannot be forced) - image is being used by running container c0ffee123456")
     );
-    let e = s.remove(&img.id, false, &stopped).unwrap_err();
+    let e = s.remove(&img.id, false, true, &stopped).unwrap_err();
     assert_eq!(
         e.to_string(),
         format!("conflict: unable to delete {short} (must be forced) - image is being used by stopped container deadbeef1234")
     );
-    let e = s.remove("one", false, &stopped).unwrap_err();
+    let e = s.remove("one", false, true, &stopped).unwrap_err();
     assert!(e.to_string().contains("(must force) - container deadbeef1234 is using its referenced image"), "{e}");
 
     // Unpack, then delete the last tag: image, blobs and layer dir go.
@@ -286,7 +286,7 @@ fn tag_remove_and_garbage_collection() {
     assert!(layer_dir.is_dir());
     let before = blob_count(dir.path());
     assert_eq!(before, 3);
-    let items = s.remove("one", false, &no_use).unwrap();
+    let items = s.remove("one", false, true, &no_use).unwrap();
     assert_eq!(
         items,
         vec![
@@ -304,10 +304,10 @@ fn tag_remove_and_garbage_collection() {
     let b = s.import(tar.as_slice(), Some("b"), &["CMD [\"b\"]".into()], None).unwrap();
     assert_ne!(a.id, b.id);
     let dirs = s.layer_dirs(&a).unwrap();
-    s.remove("a", false, &no_use).unwrap();
+    s.remove("a", false, true, &no_use).unwrap();
     assert!(dirs[0].is_dir());
     assert_eq!(s.layer_dirs(&b).unwrap(), dirs);
-    s.remove(&b.id[7..15], false, &no_use).unwrap();
+    s.remove(&b.id[7..15], false, true, &no_use).unwrap();
     assert!(!dirs[0].exists());
 }
 

@@ -186,6 +186,7 @@ pub async fn image_post(
 #[derive(Deserialize)]
 pub struct DeleteQuery {
     force: Option<String>,
+    noprune: Option<String>,
 }
 
 pub async fn image_delete(
@@ -193,7 +194,7 @@ pub async fn image_delete(
     Path(name): Path<String>,
     Query(query): Query<DeleteQuery>,
 ) -> ApiResult<Response> {
-    Ok(Json(engine.remove_image(&name, flag(&query.force))?).into_response())
+    Ok(Json(engine.remove_image(&name, flag(&query.force), flag(&query.noprune))?).into_response())
 }
 
 #[derive(Deserialize)]

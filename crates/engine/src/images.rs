@@ -41,9 +41,14 @@ impl Engine {
         Ok(())
     }
 
-    /// `docker rmi`: untags, and deletes what no tag and no container holds any more. A running container's image
-    /// cannot be removed, even with `force`.
-    pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<ImageDeleteResponseItem>, EngineError> {
+    /// `docker rmi`: untags, and deletes what no tag and no container holds any more, with the untagged parents a
+    /// build left unless `no_prune`. A running container's image cannot be removed, even with `force`.
+    pub fn remove_image(
+        &self,
+        reference: &str,
+        force: bool,
+        no_prune: bool,
+    ) -> Result<Vec<ImageDeleteResponseItem>, EngineError> {
         let users = |image_id: &str| {
             let users = self.image_users(image_id);
             // A running user matters most: it cannot be forced.
@@ -53,7 +58,7 @@ impl Engine {
                 .or(users.first())
                 .map(|(id, running)| ContainerUse { container_id: id.clone(), running: *running })
         };
-        let deleted = self.images.remove(reference, force, &users)?;
+        let deleted = self.images.remove(reference, force, !no_prune, &users)?;
         self.emit_deletions(&deleted);
         Ok(deleted)
     }

@@ -455,10 +455,14 @@ impl ImageStore {
     /// deleted, one used by a stopped container only with `force`. `used_by_container` reports a container
     /// using an image ID. An image a container uses is never deleted, even forced: only its tags go (it stays
     /// as dangling), so the container's layers remain.
+    /// With `prune_parents` (dockerd's default; `docker rmi --no-prune` turns it off), the untagged images the
+    /// deleted one was built on go with it, up to the first one that is tagged, used by a container or the parent
+    /// of another image: the step images a build left behind.
     pub fn remove(
         &self,
         reference: &str,
         force: bool,
+        prune_parents: bool,
         used_by_container: &dyn Fn(&str) -> Option<ContainerUse>,
     ) -> Result<Vec<ImageDeleteResponseItem>, ImageError> {
         let _gc = self.gc_exclusive();
@@ -530,8 +534,17 @@ impl ImageStore {
                 }
             }
         }
-        st.images.remove(&id);
+        let mut removed = st.images.remove(&id);
         items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(id.clone()) });
+        while let Some(child) = removed.take().filter(|_| prune_parents) {
+            let Some(parent) = parent_of(&st, &child).map(|parent| parent.id.clone()) else { break };
+            let unused = st.tags_of(&parent).is_empty() && used_by_container(&parent).is_none();
+            if !unused || st.images.values().any(|other| parent_of(&st, other).is_some_and(|p| p.id == parent)) {
+                break;
+            }
+            removed = st.images.remove(&parent);
+            items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(parent) });
+        }
         self.persist(&st)?;
         self.collect_garbage(&st)?;
         tracing::info!(%id, "image deleted");
@@ -825,6 +838,23 @@ fn by_id_prefix(st: &State, prefix: &str) -> Option<String> {
         return None;
     }
     Some(first.clone())
+}
+
+/// The image `rec` was built on: of the images whose layers and history are a strict prefix of its own, the
+/// longest. Docker records a parent for what it builds; Berth's build step images are exactly such prefixes.
+fn parent_of<'a>(st: &'a State, rec: &Record) -> Option<&'a Record> {
+    let history = rec.config.history().as_deref().unwrap_or_default();
+    st.images
+        .values()
+        .filter(|other| other.id != rec.id)
+        .filter(|other| {
+            let other_history = other.config.history().as_deref().unwrap_or_default();
+            other_history.len() < history.len()
+                && history[..other_history.len()] == *other_history
+                && other.layers.len() <= rec.layers.len()
+                && other.layers.iter().zip(&rec.layers).all(|(a, b)| a.diff_id == b.diff_id)
+        })
+        .max_by_key(|other| other.config.history().as_ref().map_or(0, Vec::len))
 }
 
 fn to_image(st: &State, rec: &Record) -> Image {

@@ -360,3 +360,72 @@ async fn reload_and_predict(client: &Client, daemon: &Daemon) -> TestResult {
     wait_for_predictions(client, "the COPY and later to run", &["no-op", "will-run", "will-run", "will-run"]).await?;
     Ok(())
 }
+
+/// The run dialog as the containers page opens it (#17 item 1): the restart policy it shows is the one the container
+/// gets, `-it` is ticked because busybox's command is a shell, and the image name is selected, so typing replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_dialog_sends_what_it_shows() {
+    let session = Session::start().await;
+    let outcome = run_dialog_defaults(&session.client, &session.daemon).await;
+    session.finish(outcome, "run-dialog-failure").await;
+}
+
+async fn run_dialog_defaults(client: &Client, daemon: &Daemon) -> TestResult {
+    client.goto(&format!("http://{}/#/containers", daemon.http_addr())).await?;
+    client
+        .wait()
+        .at_most(QUICK)
+        .for_element(Locator::Css(".containers-page .page-head .primary"))
+        .await?
+        .click()
+        .await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".run-dialog")).await?;
+    let interactive = wait_for("-it to follow busybox's shell command", QUICK, move || async move {
+        let checked =
+            script(client, "return document.querySelector('.run-dialog input[type=checkbox]').checked;").await?;
+        if checked.as_bool() == Some(true) {
+            Ok(Some(true))
+        } else {
+            Err(format!("the -it box reads {checked}"))
+        }
+    })
+    .await?;
+    let shown =
+        script(client, "return document.querySelector('.run-dialog select[aria-label=\"Restart policy\"]').value;")
+            .await?;
+    if shown.as_str() != Some("no") {
+        return Err(format!("the restart dropdown shows {shown}, Docker's default is no").into());
+    }
+    // The image field holds busybox selected: typing a name replaces it instead of appending to it.
+    let image = client.find(Locator::Css(".run-dialog input[name=image]")).await?;
+    let selection = script(
+        client,
+        "const i = document.querySelector('.run-dialog input[name=image]'); \
+        return [i.value, i.selectionStart, i.selectionEnd, document.activeElement === i];",
+    )
+    .await?;
+    if selection != serde_json::json!(["busybox", 0, 7, true]) {
+        return Err(format!("the image field is not busybox, selected and focused: {selection}").into());
+    }
+    image.send_keys("busybox").await?;
+    let name = client.find(Locator::Css(".run-dialog input[name=name]")).await?;
+    name.send_keys("from-dialog").await?;
+    client.find(Locator::Css("#run-submit")).await?.click().await?;
+    let inspect = wait_for("the dialog's container", SLOW, move || async move {
+        match daemon.get("/containers/from-dialog/json") {
+            Some((200, body)) => serde_json::from_str::<serde_json::Value>(&body).map(Some).map_err(|e| e.to_string()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await?;
+    let sent = (
+        inspect["Config"]["Image"].as_str(),
+        inspect["HostConfig"]["RestartPolicy"]["Name"].as_str(),
+        inspect["Config"]["Tty"].as_bool(),
+        inspect["Config"]["OpenStdin"].as_bool(),
+    );
+    if sent != (Some("busybox"), Some("no"), Some(interactive), Some(interactive)) {
+        return Err(format!("the container differs from what the dialog showed: {sent:?}").into());
+    }
+    Ok(())
+}

@@ -1,12 +1,16 @@
 //! Images: list, history, tag, remove, prune, and Berth's per-layer file view.
 
 use berth_shared::api::layers::ImageLayers;
-use bollard_stubs::models::{ImageHistoryResponseItem, ImageSummary};
+use bollard_stubs::models::{ImageHistoryResponseItem, ImageInspect, ImageSummary};
 
 use super::{delete, encode, get_json, post, DaemonError};
 
 pub async fn list() -> Result<Vec<ImageSummary>, DaemonError> {
     get_json("/images/json").await
+}
+
+pub async fn inspect(name: &str) -> Result<ImageInspect, DaemonError> {
+    get_json(&format!("/images/{}/json", encode(name))).await
 }
 
 pub async fn history(name: &str) -> Result<Vec<ImageHistoryResponseItem>, DaemonError> {

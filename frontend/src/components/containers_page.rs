@@ -126,7 +126,7 @@ pub fn containers_page() -> Html {
             </div>
             if let Some(error) = &*action_error { <ErrorNote doing="The action" error={error.clone()} /> }
             { body }
-            if *show_run { <RunDialog image="busybox" interactive=true on_close={close_run} /> }
+            if *show_run { <RunDialog image="busybox" on_close={close_run} /> }
         </section>
     }
 }

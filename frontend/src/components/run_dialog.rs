@@ -9,14 +9,13 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::components::error_note::ErrorNote;
+use crate::logic::run_defaults;
 use crate::route::{self, ContainerTab, Route};
 
 #[derive(Properties, PartialEq)]
 pub struct RunDialogProps {
+    /// The image the dialog starts with, selected so that typing replaces it.
     pub image: AttrValue,
-    /// Whether "-it" starts ticked (images whose command is a shell need it to stay up).
-    #[prop_or_default]
-    pub interactive: bool,
     pub on_close: Callback<()>,
 }
 
@@ -32,9 +31,16 @@ struct RunForm {
     memory_mb: String,
     cpus: String,
     pids: String,
+    /// Docker's policy name, `no` unless chosen: what the dropdown shows is what is sent.
     restart: String,
     /// `docker run -it`: a tty and open stdin, so an image whose command is a shell keeps running.
     interactive: bool,
+}
+
+impl RunForm {
+    fn for_image(image: &str) -> RunForm {
+        RunForm { image: image.to_string(), restart: "no".into(), ..RunForm::default() }
+    }
 }
 
 /// Reads the form into a create body, or says which field is wrong.
@@ -104,12 +110,38 @@ fn create_body(form: &RunForm) -> Result<ContainerCreateBody, String> {
 
 #[function_component(RunDialog)]
 pub fn run_dialog(props: &RunDialogProps) -> Html {
-    let form =
-        use_state(|| RunForm { image: props.image.to_string(), interactive: props.interactive, ..RunForm::default() });
+    let form = use_state(|| RunForm::for_image(&props.image));
+    // `-it` follows the image's command (on for a shell) until the user ticks or unticks it.
+    let interactive_chosen = use_state(|| None::<bool>);
+    let shell_image = use_state(|| false);
+    let image_input = use_node_ref();
+    {
+        let (shell_image, image_input) = (shell_image.clone(), image_input.clone());
+        use_effect_with(props.image.clone(), move |image| {
+            if let Some(input) = image_input.cast::<web_sys::HtmlInputElement>() {
+                let _ = input.focus();
+                input.select();
+            }
+            let image = image.to_string();
+            spawn_local(async move {
+                if let Ok(inspect) = api::images::inspect(&image).await {
+                    let config = inspect.config.unwrap_or_default();
+                    let entrypoint = config.entrypoint.unwrap_or_default();
+                    shell_image.set(run_defaults::runs_a_shell(&entrypoint, &config.cmd.unwrap_or_default()));
+                }
+            });
+        });
+    }
+    let interactive = interactive_chosen.unwrap_or(*shell_image);
     let error = use_state(|| None::<String>);
     let starting = use_state(|| false);
 
-    let field = |label: &str, value: &str, placeholder: &str, set: fn(&mut RunForm, String), multiline: bool| {
+    let field = |label: &str,
+                 value: &str,
+                 placeholder: &str,
+                 set: fn(&mut RunForm, String),
+                 multiline: bool,
+                 node: Option<NodeRef>| {
         let form = form.clone();
         let oninput = Callback::from(move |event: InputEvent| {
             let value = event
@@ -129,7 +161,7 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
                 if multiline {
                     <textarea name={name} value={value.to_string()} placeholder={placeholder.to_string()} {oninput} rows="2" />
                 } else {
-                    <input name={name} value={value.to_string()} placeholder={placeholder.to_string()} {oninput} />
+                    <input name={name} ref={node.unwrap_or_default()} value={value.to_string()} placeholder={placeholder.to_string()} {oninput} />
                 }
             </label>
         }
@@ -146,23 +178,20 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
         })
     };
     let on_interactive = {
-        let form = form.clone();
-        Callback::from(move |_: Event| {
-            let mut next = (*form).clone();
-            next.interactive = !next.interactive;
-            form.set(next);
-        })
+        let interactive_chosen = interactive_chosen.clone();
+        Callback::from(move |_: Event| interactive_chosen.set(Some(!interactive)))
     };
     let submit = {
         let (form, error, starting) = (form.clone(), error.clone(), starting.clone());
         let on_close = props.on_close.clone();
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
+            let form = RunForm { interactive, ..(*form).clone() };
             let body = match create_body(&form) {
                 Ok(body) => body,
                 Err(problem) => return error.set(Some(problem)),
             };
-            let (form, error, starting, on_close) = (form.clone(), error.clone(), starting.clone(), on_close.clone());
+            let (error, starting, on_close) = (error.clone(), starting.clone(), on_close.clone());
             starting.set(true);
             spawn_local(async move {
                 match api::containers::run(Some(form.name.trim()), &body).await {
@@ -188,15 +217,15 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
             <form class="dialog run-dialog" role="dialog" aria-label="Run a container" onsubmit={submit}>
                 <h2>{ "Run a container" }</h2>
                 <div class="field-grid">
-                    { field("Image", &form.image, "busybox", |form, value| form.image = value, false) }
-                    { field("Name", &form.name, "optional", |form, value| form.name = value, false) }
-                    { field("Command", &form.command, "the image's CMD", |form, value| form.command = value, false) }
-                    { field("Environment", &form.env, "KEY=value, one per line", |form, value| form.env = value, true) }
-                    { field("Ports", &form.ports, "8080:8080", |form, value| form.ports = value, true) }
-                    { field("Volumes", &form.volumes, "data:/data", |form, value| form.volumes = value, true) }
-                    { field("Memory MB", &form.memory_mb, "no limit", |form, value| form.memory_mb = value, false) }
-                    { field("CPUs", &form.cpus, "no limit", |form, value| form.cpus = value, false) }
-                    { field("Max processes", &form.pids, "no limit", |form, value| form.pids = value, false) }
+                    { field("Image", &form.image, "busybox", |form, value| form.image = value, false, Some(image_input.clone())) }
+                    { field("Name", &form.name, "optional", |form, value| form.name = value, false, None) }
+                    { field("Command", &form.command, "the image's CMD", |form, value| form.command = value, false, None) }
+                    { field("Environment", &form.env, "KEY=value, one per line", |form, value| form.env = value, true, None) }
+                    { field("Ports", &form.ports, "8080:8080", |form, value| form.ports = value, true, None) }
+                    { field("Volumes", &form.volumes, "data:/data", |form, value| form.volumes = value, true, None) }
+                    { field("Memory MB", &form.memory_mb, "no limit", |form, value| form.memory_mb = value, false, None) }
+                    { field("CPUs", &form.cpus, "no limit", |form, value| form.cpus = value, false, None) }
+                    { field("Max processes", &form.pids, "no limit", |form, value| form.pids = value, false, None) }
                     <label class="field">
                         <span>{ "Restart" }</span>
                         <select onchange={on_restart} aria-label="Restart policy">
@@ -207,7 +236,7 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
                     </label>
                     <label class="field checkbox">
                         <span>
-                            <input type="checkbox" checked={form.interactive} onchange={on_interactive} />
+                            <input type="checkbox" checked={interactive} onchange={on_interactive} />
                             { " Interactive (-it): keep a shell command running" }
                         </span>
                     </label>

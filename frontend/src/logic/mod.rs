@@ -11,6 +11,7 @@
 //! - [`compose_run`]: a compose up/down's progress stream into per-service states.
 //! - [`merged_logs`]: the logs of several containers merged by timestamp, prefixed with their service.
 //! - [`stats`]: CPU and memory figures from Docker's stats objects, as `docker stats` computes them.
+//! - [`run_defaults`]: whether the run dialog starts with `-it` for an image (its command is a shell).
 //! - [`format`]: bytes, durations and timestamps for people.
 
 pub mod build_progress;
@@ -23,5 +24,6 @@ pub mod json_lines;
 pub mod lint;
 pub mod log_frames;
 pub mod merged_logs;
+pub mod run_defaults;
 pub mod stats;
 pub mod tar;

@@ -429,3 +429,70 @@ async fn run_dialog_defaults(client: &Client, daemon: &Daemon) -> TestResult {
     }
     Ok(())
 }
+
+/// Dark mode (#17 item 9): the editor's gutter and background follow the page's dark palette, and keywords keep a
+/// contrast of at least 4.5:1 (WCAG AA) against the editor's background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_follows_the_dark_theme() {
+    let session = Session::start_dark().await;
+    let outcome = dark_editor(&session.client, &session.daemon).await;
+    session.finish(outcome, "dark-editor-failure").await;
+}
+
+async fn dark_editor(client: &Client, daemon: &Daemon) -> TestResult {
+    client.goto(&format!("http://{}/#/", daemon.http_addr())).await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    let measured = wait_for("a highlighted FROM keyword", QUICK, move || async move {
+        let value = script(
+            client,
+            r#"
+            const luminance = (css) => {
+                const [r, g, b] = css.match(/[\d.]+/g).slice(0, 3).map((v) => {
+                    const c = Number(v) / 255;
+                    return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+                });
+                return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+            };
+            // What is seen behind an element: the first background up its ancestors that is not transparent.
+            const background = (element) => {
+                for (; element; element = element.parentElement) {
+                    const css = getComputedStyle(element).backgroundColor;
+                    if (css !== 'transparent' && !/,\s*0\)$/.test(css)) return css;
+                }
+                return 'rgb(255, 255, 255)';
+            };
+            const keyword = [...document.querySelectorAll('.cm-content .cm-line span')]
+                .find((span) => span.textContent === 'FROM');
+            if (!keyword) return null;
+            const editor = luminance(background(document.querySelector('.cm-content')));
+            const gutter = luminance(background(document.querySelector('.cm-gutters')));
+            const text = luminance(getComputedStyle(keyword).color);
+            const [hi, lo] = text > editor ? [text, editor] : [editor, text];
+            return {
+                dark: matchMedia('(prefers-color-scheme: dark)').matches,
+                editor, gutter, contrast: (hi + 0.05) / (lo + 0.05),
+            };
+            "#,
+        )
+        .await?;
+        if value.is_null() {
+            Err("no span reads FROM yet".to_string())
+        } else {
+            Ok(Some(value))
+        }
+    })
+    .await?;
+    // A missing figure reads as failing every check below.
+    let number = |key: &str| measured[key].as_f64().unwrap_or(f64::NAN);
+    let at_least = |key: &str, floor: f64| number(key).partial_cmp(&floor).is_some_and(|order| order.is_ge());
+    if measured["dark"] != json!(true) {
+        return Err(format!("the browser does not report a dark theme: {measured}").into());
+    }
+    if !(number("editor") < 0.05 && number("gutter") < 0.05) {
+        return Err(format!("the editor or its gutter stays light in dark mode: {measured}").into());
+    }
+    if !at_least("contrast", 4.5) {
+        return Err(format!("keywords are hard to read: contrast {} < 4.5 ({measured})", number("contrast")).into());
+    }
+    Ok(())
+}

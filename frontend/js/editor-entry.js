@@ -7,7 +7,8 @@
 import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection } from "@codemirror/view";
 import { EditorState, Compartment } from "@codemirror/state";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { StreamLanguage, syntaxHighlighting, defaultHighlightStyle, bracketMatching } from "@codemirror/language";
+import { StreamLanguage, syntaxHighlighting, HighlightStyle, bracketMatching } from "@codemirror/language";
+import { tags } from "@lezer/highlight";
 import { dockerFile } from "@codemirror/legacy-modes/mode/dockerfile";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
 import { yaml } from "@codemirror/legacy-modes/mode/yaml";
@@ -38,6 +39,26 @@ function toCodeMirror(diagnostics) {
   }));
 }
 
+// Syntax and chrome in the page's palette (berth.css variables), so the editor follows the light or dark theme.
+const highlightStyle = HighlightStyle.define([
+  { tag: tags.keyword, color: "var(--code-keyword)", fontWeight: "600" },
+  { tag: [tags.string, tags.special(tags.string)], color: "var(--code-string)" },
+  { tag: [tags.comment, tags.meta], color: "var(--code-comment)", fontStyle: "italic" },
+  { tag: [tags.variableName, tags.special(tags.variableName), tags.propertyName], color: "var(--code-variable)" },
+  { tag: [tags.number, tags.bool, tags.atom, tags.definition(tags.propertyName)], color: "var(--code-number)" },
+]);
+
+const theme = EditorView.theme({
+  "&": { backgroundColor: "var(--card)", color: "var(--fg)" },
+  ".cm-content": { caretColor: "var(--fg)" },
+  ".cm-cursor, .cm-dropCursor": { borderLeftColor: "var(--fg)" },
+  ".cm-gutters": { backgroundColor: "var(--bg)", color: "var(--muted)", borderRight: "1px solid var(--border)" },
+  ".cm-activeLine, .cm-activeLineGutter": { backgroundColor: "var(--code-active-line)" },
+  "&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground": {
+    backgroundColor: "var(--code-selection)",
+  },
+});
+
 export class CodeEditor {
   // onChange(text) runs after every edit; onSubmit() on Ctrl+Enter / Cmd+Enter (build).
   constructor(parent, text, language, onChange, onSubmit) {
@@ -58,7 +79,8 @@ export class CodeEditor {
           drawSelection(),
           history(),
           bracketMatching(),
-          syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+          syntaxHighlighting(highlightStyle),
+          theme,
           lintGutter(),
           keymap.of([{ key: "Mod-Enter", run: submit }, indentWithTab, ...defaultKeymap, ...historyKeymap]),
           this.language.of(languageExtension(language)),

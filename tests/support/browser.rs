@@ -63,17 +63,26 @@ impl Drop for ChromeDriver {
     }
 }
 
-/// A WebDriver session with headless Chromium using `profile` as its user data dir.
-pub async fn browser(driver: &ChromeDriver, profile: &Path) -> Client {
-    let options = json!({
-        "binary": CHROMIUM,
-        "args": [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--window-size=1440,900",
-            format!("--user-data-dir={}", profile.display()),
-        ],
-    });
+/// A WebDriver session with headless Chromium using `profile` as its user data dir; `dark`: the system theme it
+/// reports to pages (`prefers-color-scheme`) is dark.
+pub async fn browser(driver: &ChromeDriver, profile: &Path, dark: bool) -> Client {
+    let mut args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--disable-dev-shm-usage".into(),
+        "--window-size=1440,900".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    if dark {
+        args.push("--force-dark-mode".into());
+    }
+    let options = json!({ "binary": CHROMIUM, "args": args });
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("goog:chromeOptions".into(), options);
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -94,13 +103,22 @@ pub struct Session {
 impl Session {
     /// Needs the web app built into `<target>/web`.
     pub async fn start() -> Session {
+        Session::start_themed(false).await
+    }
+
+    /// [`start`](Self::start) with a browser whose system theme is dark.
+    pub async fn start_dark() -> Session {
+        Session::start_themed(true).await
+    }
+
+    async fn start_themed(dark: bool) -> Session {
         let index = target_dir().join("web/index.html");
         assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
         let daemon = super::Daemon::start();
         let e2e = target_dir().join("e2e");
         let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
         let driver = ChromeDriver::start(&profile.path().join("chromedriver.log"));
-        let client = browser(&driver, profile.path()).await;
+        let client = browser(&driver, profile.path(), dark).await;
         Session { daemon, client, driver, _profile: profile }
     }
 

@@ -426,6 +426,24 @@ mod tests {
         }
     }
 
+    /// Decoded once: a gzip context whose first entry's name starts like bzip2's magic stays a tar.
+    #[test]
+    fn a_decoded_context_is_not_sniffed_again() {
+        let work = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, text) in [("BZh-notes.txt", &b"notes\n"[..]), ("Dockerfile", &b"FROM busybox\n"[..])] {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_size(text.len() as u64);
+            builder.append_data(&mut header, name, text).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &builder.into_inner().unwrap()).unwrap();
+        let context = BuildContext::from_tar(work.path(), &gz.finish().unwrap()[..], None).unwrap();
+        assert_eq!(context.prepare("Dockerfile").unwrap(), "FROM busybox\n");
+        assert_eq!(std::fs::read_to_string(context.root.join("BZh-notes.txt")).unwrap(), "notes\n");
+    }
+
     #[test]
     fn missing_dockerfile_is_named() {
         let work = tempfile::tempdir().unwrap();

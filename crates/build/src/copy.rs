@@ -59,9 +59,6 @@ pub enum CopyError {
     /// Resolving or making the destination inside the step's root failed.
     #[error(transparent)]
     Destination(#[from] InRootError),
-    /// An ADD archive could not be decompressed.
-    #[error(transparent)]
-    Decompress(io::Error),
     /// An ADD archive could not be unpacked into the root.
     #[error(transparent)]
     Extract(ImageError),
@@ -366,8 +363,8 @@ pub fn copy_into(
 }
 
 fn extract(rootfs: &Path, dest: &str, file: fs::File, max_unpacked: Option<u64>) -> Result<(), CopyError> {
-    let reader = berth_fs::decompress::decompressed(file).map_err(CopyError::Decompress)?;
-    archive::extract_tar(rootfs, dest, reader, false, max_unpacked).map_err(CopyError::Extract)
+    // extract_tar decodes gzip, bzip2 and xz itself, once.
+    archive::extract_tar(rootfs, dest, file, false, max_unpacked).map_err(CopyError::Extract)
 }
 
 /// Creates `dir` (a container path) and its missing parents inside `rootfs`; new directories get 0755 and `owner`.

@@ -216,11 +216,12 @@ pub fn extract_tar(
     layer::apply_tar(root, dest, berth_fs::decompress::decompressed(tar).ctx(dest)?, &opts)
 }
 
-/// Unpacks a build context (a tar, plain or gzip) into `dir`, refusing it from the headers on as soon as its
-/// entries add up to more than `max_bytes`.
+/// Unpacks a build context into `dir`, refusing it from the headers on as soon as its entries add up to more than
+/// `max_bytes`. `tar` is already decoded: the caller looked at its first bytes to tell an archive from a bare
+/// Dockerfile, and sniffing again would take a first entry named `BZh...` for bzip2.
 pub fn extract_build_context(dir: &Path, tar: impl Read, max_bytes: Option<u64>) -> Result<(), ImageError> {
     let opts = ApplyOptions { max_bytes, ..ApplyOptions::default() };
-    layer::apply_tar(dir, Path::new(""), berth_fs::decompress::decompressed(tar).ctx(dir)?, &opts)
+    layer::apply_tar(dir, Path::new(""), tar, &opts)
 }
 
 /// Unpacks a tar (plain or gzip) into `dir`, a directory of the daemon's host rather than a container's

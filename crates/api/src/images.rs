@@ -77,19 +77,9 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
 }
 
 /// An untagged image that another image is built on (a build step's image): `docker images` hides these unless
-/// `-a`, as Docker hides images with children. A child has this image's layers and history as a prefix of its own.
+/// `-a`, as Docker hides images with children.
 fn is_intermediate(image: &Image, every: &[Image]) -> bool {
-    if !image.repo_tags.is_empty() {
-        return false;
-    }
-    let history = image.config.history().clone().unwrap_or_default();
-    every.iter().any(|other| {
-        let other_history = other.config.history().clone().unwrap_or_default();
-        other.id != image.id
-            && other_history.len() > history.len()
-            && other.diff_ids.starts_with(&image.diff_ids)
-            && other_history[..history.len()] == history[..]
-    })
+    image.repo_tags.is_empty() && every.iter().any(|other| other.is_built_on(image))
 }
 
 fn inspect(image: &Image) -> ImageInspect {

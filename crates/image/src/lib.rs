@@ -46,6 +46,28 @@ impl Image {
     pub fn short_id(&self) -> &str {
         short_id(&self.id)
     }
+
+    /// Whether this image was built on `base` (directly or further up): `base`'s history and layers are a strict
+    /// prefix of its own. Docker records a parent for what it builds; Berth's build step images are exactly such
+    /// prefixes.
+    pub fn is_built_on(&self, base: &Image) -> bool {
+        self.id != base.id
+            && extends(
+                (self.config.history().as_deref().unwrap_or_default(), self.diff_ids.iter().map(String::as_str)),
+                (base.config.history().as_deref().unwrap_or_default(), base.diff_ids.iter().map(String::as_str)),
+            )
+    }
+}
+
+/// Whether `(history, diff_ids)` strictly extends `(base_history, base_diff_ids)`: a longer history starting with
+/// the base's, and layers starting with the base's.
+pub(crate) fn extends<'a, 'b>(
+    (history, mut diff_ids): (&[oci_spec::image::History], impl Iterator<Item = &'a str>),
+    (base_history, mut base_diff_ids): (&[oci_spec::image::History], impl Iterator<Item = &'b str>),
+) -> bool {
+    base_history.len() < history.len()
+        && history[..base_history.len()] == *base_history
+        && base_diff_ids.all(|base| diff_ids.next() == Some(base))
 }
 
 /// The 12-hex-digit form of an ID (`sha256:` dropped).
@@ -71,4 +93,38 @@ pub struct HistoryEntry {
 pub struct ContainerUse {
     pub container_id: String,
     pub running: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use oci_spec::image::{HistoryBuilder, ImageConfigurationBuilder};
+
+    use super::*;
+
+    fn image(id: &str, steps: &[&str], layers: &[&str]) -> Image {
+        let history: Vec<_> =
+            steps.iter().map(|step| HistoryBuilder::default().created_by(*step).build().expect("history")).collect();
+        Image {
+            id: id.into(),
+            repo_tags: Vec::new(),
+            config: ImageConfigurationBuilder::default().history(history).build().expect("a config"),
+            size: 0,
+            created: None,
+            diff_ids: layers.iter().map(|l| l.to_string()).collect(),
+            manifest_digest: String::new(),
+        }
+    }
+
+    #[test]
+    fn built_on_means_a_strict_prefix_of_history_and_layers() {
+        let base = image("base", &["ADD rootfs"], &["l1"]);
+        let run = image("run", &["ADD rootfs", "RUN a"], &["l1", "l2"]);
+        let env = image("env", &["ADD rootfs", "RUN a", "ENV X=1"], &["l1", "l2"]);
+        let other = image("other", &["ADD rootfs", "RUN b"], &["l1", "l3"]);
+        assert!(run.is_built_on(&base) && env.is_built_on(&run) && env.is_built_on(&base));
+        assert!(!base.is_built_on(&run) && !run.is_built_on(&run), "not backwards, not on itself");
+        assert!(!other.is_built_on(&run) && !env.is_built_on(&other), "a sibling is not a base");
+        let same_history_other_layer = image("x", &["ADD rootfs", "RUN a", "ENV X=1"], &["l9", "l2"]);
+        assert!(!same_history_other_layer.is_built_on(&run));
+    }
 }

@@ -537,11 +537,13 @@ impl ImageStore {
         let mut removed = st.images.remove(&id);
         items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(id.clone()) });
         while let Some(child) = removed.take().filter(|_| prune_parents) {
-            let Some(parent) = parent_of(&st, &child).map(|parent| parent.id.clone()) else { break };
-            let unused = st.tags_of(&parent).is_empty() && used_by_container(&parent).is_none();
-            if !unused || st.images.values().any(|other| parent_of(&st, other).is_some_and(|p| p.id == parent)) {
+            let Some(parent) = parent_of(&st, &child) else { break };
+            let unused = st.tags_of(&parent.id).is_empty() && used_by_container(&parent.id).is_none();
+            // Another image built on it, directly or further up, still needs it.
+            if !unused || st.images.values().any(|other| built_on(other, parent)) {
                 break;
             }
+            let parent = parent.id.clone();
             removed = st.images.remove(&parent);
             items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(parent) });
         }
@@ -840,21 +842,20 @@ fn by_id_prefix(st: &State, prefix: &str) -> Option<String> {
     Some(first.clone())
 }
 
-/// The image `rec` was built on: of the images whose layers and history are a strict prefix of its own, the
-/// longest. Docker records a parent for what it builds; Berth's build step images are exactly such prefixes.
+/// [`Image::is_built_on`] for the store's records.
+fn built_on(rec: &Record, base: &Record) -> bool {
+    fn parts(r: &Record) -> (&[History], impl Iterator<Item = &str>) {
+        (r.config.history().as_deref().unwrap_or_default(), r.layers.iter().map(|l| l.diff_id.as_str()))
+    }
+    base.id != rec.id && super::extends(parts(rec), parts(base))
+}
+
+/// The image `rec` was built on directly: of those it was built on, the one with the longest history.
 fn parent_of<'a>(st: &'a State, rec: &Record) -> Option<&'a Record> {
-    let history = rec.config.history().as_deref().unwrap_or_default();
     st.images
         .values()
-        .filter(|other| other.id != rec.id)
-        .filter(|other| {
-            let other_history = other.config.history().as_deref().unwrap_or_default();
-            other_history.len() < history.len()
-                && history[..other_history.len()] == *other_history
-                && other.layers.len() <= rec.layers.len()
-                && other.layers.iter().zip(&rec.layers).all(|(a, b)| a.diff_id == b.diff_id)
-        })
-        .max_by_key(|other| other.config.history().as_ref().map_or(0, Vec::len))
+        .filter(|base| built_on(rec, base))
+        .max_by_key(|base| base.config.history().as_ref().map_or(0, Vec::len))
 }
 
 fn to_image(st: &State, rec: &Record) -> Image {

@@ -33,8 +33,6 @@ struct RunForm {
     pids: String,
     /// Docker's policy name, `no` unless chosen: what the dropdown shows is what is sent.
     restart: String,
-    /// `docker run -it`: a tty and open stdin, so an image whose command is a shell keeps running.
-    interactive: bool,
 }
 
 impl RunForm {
@@ -43,8 +41,9 @@ impl RunForm {
     }
 }
 
-/// Reads the form into a create body, or says which field is wrong.
-fn create_body(form: &RunForm) -> Result<ContainerCreateBody, String> {
+/// Reads the form into a create body, or says which field is wrong. `interactive`: `docker run -it`, a tty and
+/// open stdin, so an image whose command is a shell keeps running.
+fn create_body(form: &RunForm, interactive: bool) -> Result<ContainerCreateBody, String> {
     if form.image.trim().is_empty() {
         return Err("the image is empty".into());
     }
@@ -91,8 +90,8 @@ fn create_body(form: &RunForm) -> Result<ContainerCreateBody, String> {
     Ok(ContainerCreateBody {
         image: Some(form.image.trim().to_string()),
         cmd: (!command.is_empty()).then_some(command),
-        tty: Some(form.interactive),
-        open_stdin: Some(form.interactive),
+        tty: Some(interactive),
+        open_stdin: Some(interactive),
         env: Some(list(&form.env)).filter(|env| !env.is_empty()),
         exposed_ports: Some(exposed_ports).filter(|ports| !ports.is_empty()),
         host_config: Some(HostConfig {
@@ -186,15 +185,15 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
         let on_close = props.on_close.clone();
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
-            let form = RunForm { interactive, ..(*form).clone() };
-            let body = match create_body(&form) {
+            let body = match create_body(&form, interactive) {
                 Ok(body) => body,
                 Err(problem) => return error.set(Some(problem)),
             };
-            let (error, starting, on_close) = (error.clone(), starting.clone(), on_close.clone());
+            let (name, error, starting, on_close) =
+                (form.name.trim().to_string(), error.clone(), starting.clone(), on_close.clone());
             starting.set(true);
             spawn_local(async move {
-                match api::containers::run(Some(form.name.trim()), &body).await {
+                match api::containers::run(Some(&name), &body).await {
                     Ok(id) => {
                         on_close.emit(());
                         route::go(&Route::Container { id, tab: ContainerTab::Terminal });

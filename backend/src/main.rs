@@ -61,6 +61,14 @@ struct ServeArgs {
     /// The default `bridge` network's subnet.
     #[arg(long, default_value = "10.88.0.0/16")]
     bridge_subnet: berth_network::Subnet,
+    /// A registry mirror for Docker Hub images, tried before Docker Hub (repeatable), e.g. http://10.0.0.5:5000.
+    #[arg(long = "registry-mirror", value_name = "URL")]
+    registry_mirrors: Vec<String>,
+    /// A registry reached over plain HTTP or unverified TLS (repeatable): `host[:port]` or a CIDR range.
+    /// Registries on 127.0.0.0/8 are insecure without it, as with dockerd. CA files for a registry go in
+    /// `<root>/certs.d/<host[:port]>/*.crt`.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registries: Vec<String>,
 }
 
 /// `1048576`, `512k`, `64m`, `8g` (powers of 1024).
@@ -137,9 +145,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         web_dir,
         bridge_name,
         bridge_subnet,
+        registry_mirrors,
+        insecure_registries,
     } = args;
     let network = berth_network::NetworkConfig { bridge_name, bridge_subnet };
     let limits = berth_engine::Limits { max_upload: max_upload_size, max_unpacked: max_unpacked_size };
+    let registry = berth_engine::RegistryConfig {
+        mirrors: registry_mirrors,
+        insecure: insecure_registries,
+        ..berth_engine::RegistryConfig::default()
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -155,7 +170,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("chmod 0700 {}", root.display()))?;
         }
         let engine =
-            berth_engine::Engine::open_with_limits(&root, network, limits).await.context("open the engine state")?;
+            berth_engine::Engine::open_with(&root, network, limits, registry).await.context("open the engine state")?;
         // No build outlives the daemon that ran it.
         berth_build::remove_leftovers(&engine);
         if let Some(parent) = socket.parent() {

@@ -21,6 +21,7 @@ mod logs;
 mod progress;
 mod project;
 mod ps;
+mod pull;
 mod up;
 
 use std::path::PathBuf;
@@ -78,7 +79,7 @@ enum ComposeCommand {
     Run(exec::RunArgs),
     /// Build the images of services that have `build:`.
     Build(lifecycle::ServicesArgs),
-    /// Pull images (not supported: Berth has no registry client).
+    /// Pull the images of services without `build:`.
     Pull(lifecycle::ServicesArgs),
     /// Print the resolved project as YAML.
     Config,
@@ -94,9 +95,6 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<i32> {
     if let ComposeCommand::Config = args.command {
         print!("{}", berth_shared::compose::to_yaml(&loaded.project));
         return Ok(0);
-    }
-    if let ComposeCommand::Pull(_) = args.command {
-        anyhow::bail!("pull is not supported: Berth has no registry client (use images it has, or `build:`)");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start tokio")?;
     runtime.block_on(async move {
@@ -119,7 +117,10 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<i32> {
             }
             ComposeCommand::Top(services) => ps::top(&session, &services.services).await.map(|()| 0),
             ComposeCommand::Port(port_args) => ps::port(&session, port_args).await.map(|()| 0),
-            ComposeCommand::Config | ComposeCommand::Pull(_) => Ok(0),
+            ComposeCommand::Pull(services) => {
+                pull::pull_services(&session, &services.services, false).await.map(|()| 0)
+            }
+            ComposeCommand::Config => Ok(0),
         }
     })
 }

@@ -60,6 +60,7 @@ pub async fn up(session: &Session, args: UpArgs) -> anyhow::Result<()> {
     }
     ensure_networks(session).await?;
     ensure_volumes(session).await?;
+    super::pull::pull_services(session, &selected, true).await?;
     super::build::build_services(session, &selected, args.build).await?;
     let order = session.project.startup_order().map_err(|error| anyhow::anyhow!("{error}"))?;
     for service in order.into_iter().filter(|service| selected.iter().any(|name| name == service)) {

@@ -34,6 +34,7 @@ struct BuildQuery {
     rm: Option<String>,
     forcerm: Option<String>,
     remote: Option<String>,
+    pull: Option<String>,
 }
 
 pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<ContextSource>)> {
@@ -64,6 +65,7 @@ pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<
         target: query.target.filter(|t| !t.is_empty()),
         remove: query.rm.is_none() || flag(&query.rm),
         force_remove: flag(&query.forcerm),
+        pull: flag(&query.pull),
     };
     let remote = match query.remote.filter(|r| !r.is_empty() && !r.starts_with("context")) {
         Some(remote) => Some(remote_source(&remote)?),

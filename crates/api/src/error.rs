@@ -65,6 +65,9 @@ impl From<EngineError> for ApiError {
             EngineError::Image(image) => image_status(image),
             EngineError::Network(network) => network_status(network),
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
+            EngineError::Registry(registry) => {
+                StatusCode::from_u16(registry.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

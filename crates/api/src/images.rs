@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_shared::api::build::LegacyMessage;
@@ -36,7 +36,7 @@ fn summary(engine: &Engine, image: &Image) -> ImageSummary {
         id: image.id.clone(),
         parent_id: String::new(),
         repo_tags: image.repo_tags.clone(),
-        repo_digests: Vec::new(),
+        repo_digests: image.repo_digests.clone(),
         created: created_unix(image),
         size: image.size as i64,
         shared_size: -1,
@@ -90,7 +90,7 @@ fn inspect(image: &Image) -> ImageInspect {
     ImageInspect {
         id: Some(image.id.clone()),
         repo_tags: Some(image.repo_tags.clone()),
-        repo_digests: Some(Vec::new()),
+        repo_digests: Some(image.repo_digests.clone()),
         comment: Some(String::new()),
         created: image.created.clone(),
         author: image.config.author().clone().or(Some(String::new())),
@@ -151,6 +151,7 @@ pub async fn image_post(
     State(engine): State<Arc<Engine>>,
     Path(rest): Path<String>,
     Query(query): Query<TagQuery>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = query
@@ -164,11 +165,8 @@ pub async fn image_post(
         engine.tag_image(name, &target)?;
         return Ok(StatusCode::CREATED.into_response());
     }
-    if rest.ends_with("/push") {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "push is not supported by Berth yet: no registry client",
-        ));
+    if let Some(name) = rest.strip_suffix("/push") {
+        return super::distribution::push(engine, &headers, name, query.tag.as_deref()).await;
     }
     Err(ApiError::not_found(format!("page not found: /images/{rest}")))
 }
@@ -211,6 +209,7 @@ pub struct CreateQuery {
     message: Option<String>,
     #[serde(default)]
     changes: Vec<String>,
+    platform: Option<String>,
 }
 
 fn json_line(value: &impl Serialize) -> Bytes {
@@ -219,29 +218,14 @@ fn json_line(value: &impl Serialize) -> Bytes {
     Bytes::from(bytes)
 }
 
-/// `docker import` (fromSrc=-: the body is the tarball) and `docker pull` (answered: no registry access).
+/// `docker import` (fromSrc=-: the body is the tarball) and `docker pull` (fromImage).
 pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
     let query = request.uri().query().unwrap_or("");
     let query: CreateQuery = serde_html_form_like(query)?;
     if let Some(image) = query.from_image.filter(|i| !i.is_empty()) {
-        let tag = query.tag.unwrap_or_else(|| "latest".into());
-        let name = image.trim_start_matches("docker.io/").trim_start_matches("library/").to_string();
-        if let Ok(found) = engine.image(&format!("{name}:{tag}")) {
-            let status = |status: String, id: Option<&str>| CreateImageInfo {
-                status: Some(status),
-                id: id.map(str::to_string),
-                ..Default::default()
-            };
-            let lines = [
-                json_line(&status(format!("Pulling from {name}"), Some(&tag))),
-                json_line(&status(format!("Digest: {}", found.manifest_digest), None)),
-                json_line(&status(format!("Status: Image is up to date for {name}:{tag}"), None)),
-            ];
-            return Ok(Body::from(lines.concat()).into_response());
-        }
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {name}, repository does not exist or may require 'docker login': Berth has no registry access; import or build the image instead"
-        )));
+        let headers = request.headers();
+        return super::distribution::pull(engine, headers, &image, query.tag.as_deref(), query.platform.as_deref())
+            .await;
     }
     if query.from_src.as_deref() != Some("-") {
         return Err(ApiError::bad_request("only fromSrc=- (the request body) is supported for import"));

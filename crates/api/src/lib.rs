@@ -10,6 +10,7 @@ mod build_jobs;
 mod compose;
 mod container_views;
 mod containers;
+mod distribution;
 mod error;
 mod exec;
 mod http_guard;
@@ -119,6 +120,7 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/auth", post(distribution::login))
         .route("/events", get(system::events))
         .route("/containers/json", get(containers::list))
         .route("/containers/create", post(containers::create))

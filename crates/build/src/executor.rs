@@ -256,6 +256,35 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// A FROM image: the local one, or pulled when there is none (or always, with `--pull`), its progress in
+    /// the build's stream as dockerd's classic builder shows it.
+    async fn base_image(&self, name: &str, line: usize) -> Result<Image, BuildError> {
+        if !self.options.pull {
+            let images = self.engine.image_store().clone();
+            let lookup = name.to_string();
+            let found = tokio::task::spawn_blocking(move || images.get(&lookup)).await.map_err(join_error)?;
+            match found {
+                Ok(image) => return Ok(image),
+                Err(berth_image::ImageError::NotFound { .. }) => {}
+                Err(error) => return Err(BuildError::step(line, error.to_string())),
+            }
+        }
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<berth_engine::Progress>();
+        let forward = {
+            let progress = self.progress.clone();
+            tokio::spawn(async move {
+                while let Some(p) = receiver.recv().await {
+                    progress.emit(BuildEvent::Pull { id: p.id, status: p.status, current: p.current, total: p.total });
+                }
+            })
+        };
+        let sink = berth_engine::ProgressSink::new(sender);
+        let pulled = self.engine.pull_image(name, None, None, &sink).await;
+        drop(sink);
+        let _ = forward.await;
+        pulled.map_err(|error| BuildError::step(line, error.to_string()))
+    }
+
     fn expand(&self, raw: &str, vars: &HashMap<String, String>, line: usize) -> Result<String, BuildError> {
         substitute_with_escape(raw, self.escape, |name| vars.get(name).cloned())
             .map_err(|error| BuildError::step(line, error.to_string()))
@@ -278,12 +307,7 @@ impl<'a> Executor<'a> {
         {
             previous.image.clone()
         } else {
-            let images = self.engine.image_store().clone();
-            let lookup = name.clone();
-            let found = tokio::task::spawn_blocking(move || images.get(&lookup)).await.map_err(join_error)?;
-            Some(found.map_err(|error| {
-                BuildError::step(line, format!("{error} (Berth has no registry access: build or import it first)"))
-            })?)
+            Some(self.base_image(&name, line).await?)
         };
         let base_meta = base.as_ref().map(|image| self.metas.get(&image.id)).unwrap_or_default();
         let triggers = base_meta.on_build.clone();

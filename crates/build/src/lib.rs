@@ -57,6 +57,8 @@ pub struct BuildOptions {
     pub remove: bool,
     /// `--force-rm`: remove them even when the step fails.
     pub force_remove: bool,
+    /// `--pull`: pull every FROM image, even one the daemon has.
+    pub pull: bool,
 }
 
 impl Default for BuildOptions {
@@ -70,6 +72,7 @@ impl Default for BuildOptions {
             target: None,
             remove: true,
             force_remove: false,
+            pull: false,
         }
     }
 }

@@ -4,10 +4,12 @@
 //! One operation family per file: `create` (config merge, names), `lifecycle` (start, stop, kill, pause, restart,
 //! remove, wait, the exit monitor), `exec`, `stats`, `logs`, `spec` (Docker config → OCI spec), `recovery`,
 //! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`,
-//! `health` (HEALTHCHECK probes and State.Health), `name_claims` (names held while a create or rename awaits).
+//! `health` (HEALTHCHECK probes and State.Health), `name_claims` (names held while a create or rename awaits),
+//! `distribution` (pull, push and login through `registry`).
 
 mod container;
 mod create;
+mod distribution;
 mod error;
 mod events;
 mod exec;
@@ -32,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 pub use container::{Container, ContainerRecord, MountRecord, Output, Status, StdinMessage, StreamKind, WaitState};
+pub use distribution::PendingPull;
 pub use error::EngineError;
 pub use events::Events;
 pub use exec::{Exec, ExecStreams};
@@ -44,6 +47,7 @@ pub use volumes::{validate_volume_name, VolumeRecord};
 
 use berth_image::ImageStore;
 use berth_network::{NetworkConfig, Networks};
+pub use berth_registry::{Credentials, Progress, ProgressSink, RegistryConfig};
 
 pub struct Engine {
     root: PathBuf,
@@ -57,6 +61,7 @@ pub struct Engine {
     shutting_down: std::sync::atomic::AtomicBool,
     terminals: terminal::Terminals,
     limits: Limits,
+    registries: berth_registry::Registries,
 }
 
 /// How much one request may make the daemon take in.
@@ -78,14 +83,16 @@ impl Default for Limits {
 impl Engine {
     /// Opens (or creates) the state under `root`, loads every container and recovers from a crash.
     pub async fn open(root: &Path, network: NetworkConfig) -> Result<Arc<Self>, EngineError> {
-        Self::open_with_limits(root, network, Limits::default()).await
+        Self::open_with(root, network, Limits::default(), RegistryConfig::default()).await
     }
 
-    /// [`Engine::open`] with request limits other than the defaults.
-    pub async fn open_with_limits(
+    /// [`Engine::open`] with request limits and registry settings other than the defaults. The registries' CA
+    /// files are read from `<root>/certs.d` whatever `registry.certs_dir` says.
+    pub async fn open_with(
         root: &Path,
         network: NetworkConfig,
         limits: Limits,
+        registry: RegistryConfig,
     ) -> Result<Arc<Self>, EngineError> {
         for dir in ["containers", "volumes", "image"] {
             std::fs::create_dir_all(root.join(dir)).map_err(|e| EngineError::io(format!("create {dir} dir"), e))?;
@@ -112,6 +119,7 @@ impl Engine {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             terminals: terminal::Terminals::default(),
             limits,
+            registries: berth_registry::Registries::new(RegistryConfig { certs_dir: root.join("certs.d"), ..registry }),
         });
         recovery::recover(&engine).await?;
         // Endpoints of containers that no longer exist (removed while the daemon was down, or half-created).

@@ -1,4 +1,4 @@
-//! Archives as clients send them: plain, gzip, bzip2 or xz, told apart by their first bytes (as dockerd's
+//! Archives as clients and registries send them: plain, gzip, bzip2, xz or zstd, told apart by their first bytes (as dockerd's
 //! `DecompressStream` does). Decoders are not bounded here; callers bound what the decoded stream may unpack to.
 
 use std::io::{self, Cursor, Read};
@@ -6,6 +6,7 @@ use std::io::{self, Cursor, Read};
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const BZIP2_MAGIC: &[u8] = b"BZh";
 const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 /// The longest magic number.
 const MAGIC_LEN: usize = 6;
 
@@ -15,6 +16,7 @@ pub enum Compression {
     Gzip,
     Bzip2,
     Xz,
+    Zstd,
 }
 
 impl Compression {
@@ -26,6 +28,8 @@ impl Compression {
             Compression::Bzip2
         } else if head.starts_with(XZ_MAGIC) {
             Compression::Xz
+        } else if head.starts_with(ZSTD_MAGIC) {
+            Compression::Zstd
         } else {
             Compression::Uncompressed
         }
@@ -57,6 +61,20 @@ pub fn decoder<'a, R: Read + 'a>(compression: Compression, reader: R) -> Box<dyn
         Compression::Gzip => Box::new(flate2::read::GzDecoder::new(buffered)),
         Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(buffered)),
         Compression::Xz => Box::new(xz2::read::XzDecoder::new(buffered)),
+        Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(buffered) {
+            Ok(decoder) => Box::new(decoder),
+            // Only allocating the decoder's context can fail: the stream reads as that error.
+            Err(error) => Box::new(FailedReader(Some(error))),
+        },
+    }
+}
+
+/// A reader whose first read fails with the error it holds.
+struct FailedReader(Option<io::Error>);
+
+impl Read for FailedReader {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self.0.take().unwrap_or_else(|| io::Error::other("decoder unavailable")))
     }
 }
 
@@ -91,10 +109,12 @@ mod tests {
         bzip2.write_all(&original).expect("bzip2");
         let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
         xz.write_all(&original).expect("xz");
+        let zstd = zstd::stream::encode_all(&original[..], 3).expect("zstd");
         for (compressed, kind) in [
             (gzip.finish().expect("gzip"), Compression::Gzip),
             (bzip2.finish().expect("bzip2"), Compression::Bzip2),
             (xz.finish().expect("xz"), Compression::Xz),
+            (zstd, Compression::Zstd),
             (original.clone(), Compression::Uncompressed),
         ] {
             assert_eq!(Compression::detect(&compressed), kind);

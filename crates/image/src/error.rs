@@ -33,6 +33,17 @@ pub enum ImageError {
     /// A blob whose content does not match its digest, or on-disk metadata that cannot be used.
     #[error("corrupt content {what}: {reason}")]
     Corrupt { what: String, reason: String },
+    /// A pulled layer whose bytes or content are not what its manifest and config say; the layer is named by its
+    /// blob digest, in dockerd's words.
+    #[error("filesystem layer verification failed for digest {digest}: {reason}")]
+    LayerVerification { digest: String, reason: String },
+    /// A pulled layer that could not be unpacked (an entry leaving its root, a bomb), named by its blob digest.
+    #[error("failed to register layer {digest}: {source}")]
+    InLayer {
+        digest: String,
+        #[source]
+        source: Box<ImageError>,
+    },
     /// A JSON document that cannot be (de)serialized.
     #[error("invalid JSON in {path}: {source}")]
     Json {
@@ -67,6 +78,11 @@ impl ImageError {
             | ImageError::UnsafePath { .. } => 400,
             _ => 500,
         }
+    }
+
+    /// This error, as met while unpacking the pulled layer `digest`.
+    pub(crate) fn in_layer(self, digest: &str) -> Self {
+        ImageError::InLayer { digest: digest.to_string(), source: Box::new(self) }
     }
 
     pub(crate) fn io(path: impl AsRef<Path>, source: io::Error) -> Self {

@@ -21,7 +21,7 @@ pub mod vfs;
 pub use change::{apply_changes, ImageConfigChanges};
 pub use error::ImageError;
 pub use image_meta::{ImageMeta, MetaStore};
-pub use store::ImageStore;
+pub use store::{ImageStore, PushParts, RemoteLayer, Reservation};
 
 /// An image as the store knows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,8 +37,11 @@ pub struct Image {
     pub created: Option<String>,
     /// `sha256:<hex>` per layer, lowest first.
     pub diff_ids: Vec<String>,
-    /// `sha256:<hex>` of the manifest blob (the repo digest in `name@sha256:..`).
+    /// `sha256:<hex>` of the manifest blob Berth stores.
     pub manifest_digest: String,
+    /// `name@sha256:<hex>` per repository the image was pulled from or pushed to (for a multi-platform pull, the
+    /// index's digest, as Docker records it).
+    pub repo_digests: Vec<String>,
 }
 
 impl Image {
@@ -112,6 +115,7 @@ mod tests {
             created: None,
             diff_ids: layers.iter().map(|l| l.to_string()).collect(),
             manifest_digest: String::new(),
+            repo_digests: Vec::new(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! [`ImageStore`]: images in an OCI layout, tags in its `index.json`, layers unpacked for overlayfs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -27,6 +27,13 @@ pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
 /// Marks the descriptor of an image without tags, so it survives in the index.
 pub const ANNOTATION_DANGLING: &str = "berth.dangling";
+/// The image's repository digests (`name@sha256:...`, space separated): where it was pulled from or pushed to.
+pub const ANNOTATION_REPO_DIGESTS: &str = "berth.repo-digests";
+/// Docker's schema 2 manifest, stored as a registry served it.
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+mod pulled;
+pub use pulled::{PushParts, RemoteLayer, Reservation};
 
 /// A layer of an image: its blob and its uncompressed digest.
 #[derive(Debug, Clone)]
@@ -43,8 +50,12 @@ struct Record {
     id: String,
     manifest_digest: String,
     manifest_size: u64,
+    /// The manifest's own media type: OCI for what Berth writes, a registry's choice for what it pulls.
+    manifest_media_type: MediaType,
     config: ImageConfiguration,
     layers: Vec<LayerRec>,
+    /// `name@sha256:...` for each repository the image came from or went to.
+    repo_digests: BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +66,8 @@ struct State {
     tags: BTreeMap<String, String>,
     /// Index descriptors this store does not understand, written back untouched.
     foreign: Vec<Descriptor>,
+    /// Blob digests and diff_ids a pull in progress has written or will write: garbage collection keeps them.
+    reserved: HashMap<String, usize>,
 }
 
 impl State {
@@ -184,8 +197,7 @@ impl ImageStore {
         let mut out = Vec::with_capacity(layers.len());
         for l in &layers {
             let blob = io::BufReader::new(self.layout.open_blob(&l.digest)?);
-            let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
-            let entries = if gzip { read_layer(flate2::read::GzDecoder::new(blob))? } else { read_layer(blob)? };
+            let entries = read_layer(berth_fs::decompress::decompressed(blob).ctx(&self.layers_dir)?)?;
             out.push((l.diff_id.clone(), entries));
         }
         Ok(out)
@@ -387,7 +399,15 @@ impl ImageStore {
         let manifest_bytes = canonical_json(&manifest, Path::new("image manifest"))?;
         let (manifest_digest, manifest_size) = self.layout.write_blob(&manifest_bytes)?;
 
-        let rec = Record { id: config_digest.clone(), manifest_digest, manifest_size, config: image_config, layers };
+        let rec = Record {
+            id: config_digest.clone(),
+            manifest_digest,
+            manifest_size,
+            manifest_media_type: MediaType::ImageManifest,
+            config: image_config,
+            layers,
+            repo_digests: BTreeSet::new(),
+        };
         let mut st = self.state();
         st.images.entry(config_digest.clone()).or_insert(rec);
         for t in tags {
@@ -647,11 +667,13 @@ impl ImageStore {
                 continue;
             };
             let r = Reference::parse(tag)?;
-            let mut d = descriptor(MediaType::ImageManifest, rec.manifest_size, &rec.manifest_digest)?;
-            d.set_annotations(Some(HashMap::from([
+            let mut d = descriptor(rec.manifest_media_type.clone(), rec.manifest_size, &rec.manifest_digest)?;
+            let mut annotations = HashMap::from([
                 (ANNOTATION_REF_NAME.to_string(), r.oci_ref_name()),
                 (ANNOTATION_CONTAINERD_NAME.to_string(), r.full_tagged()),
-            ])));
+            ]);
+            annotate_repo_digests(&mut annotations, rec);
+            d.set_annotations(Some(annotations));
             manifests.push(d);
             tagged.insert(id);
         }
@@ -659,8 +681,10 @@ impl ImageStore {
             if tagged.contains(id.as_str()) {
                 continue;
             }
-            let mut d = descriptor(MediaType::ImageManifest, rec.manifest_size, &rec.manifest_digest)?;
-            d.set_annotations(Some(HashMap::from([(ANNOTATION_DANGLING.to_string(), "true".to_string())])));
+            let mut d = descriptor(rec.manifest_media_type.clone(), rec.manifest_size, &rec.manifest_digest)?;
+            let mut annotations = HashMap::from([(ANNOTATION_DANGLING.to_string(), "true".to_string())]);
+            annotate_repo_digests(&mut annotations, rec);
+            d.set_annotations(Some(annotations));
             manifests.push(d);
         }
         manifests.extend(st.foreign.iter().cloned());
@@ -686,6 +710,12 @@ impl ImageStore {
         }
         for d in &st.foreign {
             keep.insert(d.digest().to_string());
+        }
+        for reserved in st.reserved.keys() {
+            keep.insert(reserved.clone());
+            if let Ok(h) = digest_hex(reserved) {
+                diff_hex.insert(h.to_string());
+            }
         }
         let freed = self.layout.gc(&keep)?;
         for name in layer::sorted_dir(&self.layers_dir)? {
@@ -719,11 +749,10 @@ impl ImageStore {
                 max_bytes: self.max_unpacked,
                 ..ApplyOptions::default()
             };
-            let gzip = matches!(l.media_type, MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip);
-            if gzip {
-                layer::apply_tar(&tmp, Path::new(""), flate2::read::GzDecoder::new(&mut hashing), &opts)?;
-            } else {
-                layer::apply_tar(&tmp, Path::new(""), &mut hashing, &opts)?;
+            // Registries' layers are gzip or zstd whatever their media type says (Docker's or OCI's names).
+            {
+                let decoded = berth_fs::decompress::decompressed(&mut hashing).ctx(&tmp)?;
+                layer::apply_tar(&tmp, Path::new(""), decoded, &opts)?;
             }
             let (actual, _) = hashing.drain_and_finish().ctx(&tmp)?;
             if actual != l.digest {
@@ -738,22 +767,28 @@ impl ImageStore {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
         }
+        self.install_layer_dir(&tmp, &l.diff_id)
+    }
+
+    /// Give a fully unpacked temp directory its layer's name (`layers/<diffid-hex>`) and mark it complete.
+    fn install_layer_dir(&self, tmp: &Path, diff_id: &str) -> Result<PathBuf, ImageError> {
+        let dest = self.layers_dir.join(digest_hex(diff_id)?);
         // Every file on disk before the directory gets its name: a power loss cannot leave a named, partial layer.
-        syncfs(&tmp)?;
-        match fs::rename(&tmp, &dest) {
+        syncfs(tmp)?;
+        match fs::rename(tmp, &dest) {
             Ok(()) => {}
             Err(_) if dest.is_dir() => {
                 // Another thread won the race.
-                fs::remove_dir_all(&tmp).ctx(&tmp)?;
+                fs::remove_dir_all(tmp).ctx(tmp)?;
             }
             Err(e) => {
-                let _ = fs::remove_dir_all(&tmp);
+                let _ = fs::remove_dir_all(tmp);
                 return Err(ImageError::io(&dest, e));
             }
         }
         layout::sync_dir(&self.layers_dir)?;
-        mark_complete(&self.complete_dir, digest_hex(&l.diff_id)?)?;
-        tracing::debug!(layer = %l.diff_id, dir = %dest.display(), "unpacked layer");
+        mark_complete(&self.complete_dir, digest_hex(diff_id)?)?;
+        tracing::debug!(layer = %diff_id, dir = %dest.display(), "unpacked layer");
         Ok(dest)
     }
 
@@ -812,7 +847,11 @@ fn resolve(st: &State, reference: &str) -> Result<(String, Option<String>), Imag
             return st
                 .images
                 .values()
-                .find(|rec| &rec.manifest_digest == d || &rec.id == d)
+                .find(|rec| {
+                    &rec.manifest_digest == d
+                        || &rec.id == d
+                        || rec.repo_digests.iter().any(|rd| rd.rsplit_once('@').is_some_and(|(_, digest)| digest == d))
+                })
                 .map(|rec| (rec.id.clone(), None))
                 .ok_or_else(|| not_found(reference));
         }
@@ -867,6 +906,7 @@ fn to_image(st: &State, rec: &Record) -> Image {
         created: rec.config.created().clone(),
         diff_ids: rec.layers.iter().map(|l| l.diff_id.clone()).collect(),
         manifest_digest: rec.manifest_digest.clone(),
+        repo_digests: rec.repo_digests.iter().cloned().collect(),
     }
 }
 
@@ -874,7 +914,7 @@ fn load_state(layout: &Layout) -> Result<State, ImageError> {
     let index = layout.read_index()?;
     let mut st = State::default();
     for desc in index.manifests() {
-        if desc.media_type() != &MediaType::ImageManifest {
+        if !is_manifest(desc.media_type()) {
             tracing::warn!(digest = %desc.digest(), media_type = %desc.media_type(), "keeping unsupported index entry");
             st.foreign.push(desc.clone());
             continue;
@@ -895,7 +935,9 @@ fn load_state(layout: &Layout) -> Result<State, ImageError> {
             .and_then(|n| Reference::parse(n).ok())
             .filter(|r| r.digest.is_none());
         let id = rec.id.clone();
-        st.images.entry(id.clone()).or_insert(rec);
+        let repo_digests = annotations.get(ANNOTATION_REPO_DIGESTS).map(|d| d.split_whitespace()).into_iter().flatten();
+        let entry = st.images.entry(id.clone()).or_insert(rec);
+        entry.repo_digests.extend(repo_digests.map(str::to_string));
         if let Some(r) = name {
             st.tags.insert(r.familiar_tagged(), id);
         }
@@ -933,9 +975,27 @@ fn load_record(layout: &Layout, manifest_digest: &str) -> Result<Record, ImageEr
         id: config_digest,
         manifest_digest: manifest_digest.to_string(),
         manifest_size: bytes.len() as u64,
+        manifest_media_type: manifest.media_type().clone().unwrap_or(MediaType::ImageManifest),
         config,
         layers,
+        repo_digests: BTreeSet::new(),
     })
+}
+
+/// An image manifest in OCI's or Docker's schema 2 form (not an index, not an artifact).
+fn is_manifest(media_type: &MediaType) -> bool {
+    match media_type {
+        MediaType::ImageManifest => true,
+        MediaType::Other(other) => other == DOCKER_MANIFEST,
+        _ => false,
+    }
+}
+
+fn annotate_repo_digests(annotations: &mut HashMap<String, String>, rec: &Record) {
+    if !rec.repo_digests.is_empty() {
+        let joined = rec.repo_digests.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+        annotations.insert(ANNOTATION_REPO_DIGESTS.to_string(), joined);
+    }
 }
 
 /// Written in `complete_dir` once every layer directory of a store that had no markers yet has one.

@@ -147,6 +147,7 @@ impl BuildProgress {
             }
             BuildEvent::Tagged { tag } => self.tags.push(tag.clone()),
             BuildEvent::Failed { message, .. } => self.fail(message.clone(), now_ms),
+            BuildEvent::Pull { id, status, current, total } => self.pulling(id.as_deref(), status, *current, *total),
             BuildEvent::Running { .. } | BuildEvent::ContainerRemoved { .. } => {}
         }
     }
@@ -180,6 +181,25 @@ impl BuildProgress {
             None if !line.trim().is_empty() => self.notes.push(line),
             None => {}
         }
+    }
+
+    /// A pull's message in the running step's output: one line per layer, its latest state replacing the last.
+    fn pulling(&mut self, id: Option<&str>, status: &str, current: Option<u64>, total: Option<u64>) {
+        let line = match (id, current, total) {
+            (Some(id), Some(current), Some(total)) if !status.starts_with("Pulling from") => {
+                format!("{id}: {status} {}/{}", megabytes(current), megabytes(total))
+            }
+            (Some(id), _, _) => format!("{id}: {status}"),
+            (None, _, _) => status.to_string(),
+        };
+        let layer_prefix = id.map(|id| format!("{id}: "));
+        if let (Some(step), Some(prefix)) = (self.running_step(), &layer_prefix) {
+            if let Some(existing) = step.output.iter_mut().find(|l| l.starts_with(prefix.as_str())) {
+                *existing = line;
+                return;
+            }
+        }
+        self.push_output(line);
     }
 
     fn flush_partial_line(&mut self) {
@@ -219,6 +239,39 @@ mod tests {
 
     fn output(text: &str) -> BuildEvent {
         BuildEvent::Output { stream: OutputStream::Stdout, text: text.into() }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_pulled_base_shows_one_line_per_layer() {
+        let mut progress = BuildProgress::started(0.0);
+        let pull = |id: Option<&str>, status: &str, current: Option<u64>| BuildEvent::Pull {
+            id: id.map(str::to_string),
+            status: status.into(),
+            current,
+            total: current.map(|_| 4_000_000),
+        };
+        for event in [
+            step(1, "FROM 127.0.0.1:5000/base:1"),
+            pull(Some("1"), "Pulling from base", None),
+            pull(Some("aaa"), "Pulling fs layer", None),
+            pull(Some("bbb"), "Already exists", None),
+            pull(Some("aaa"), "Downloading", Some(1_000_000)),
+            pull(Some("aaa"), "Downloading", Some(4_000_000)),
+            pull(Some("aaa"), "Pull complete", None),
+            pull(None, "Status: Downloaded newer image for 127.0.0.1:5000/base:1", None),
+        ] {
+            progress.apply(&at(1, event));
+        }
+        let output = &progress.steps[0].output;
+        assert_eq!(
+            output,
+            &vec![
+                "1: Pulling from base".to_string(),
+                "aaa: Pull complete".to_string(),
+                "bbb: Already exists".to_string(),
+                "Status: Downloaded newer image for 127.0.0.1:5000/base:1".to_string(),
+            ]
+        );
     }
 
     #[wasm_bindgen_test]

@@ -50,6 +50,14 @@ pub enum BuildEvent {
     },
     /// Something worth telling that is not an error (unused build arguments).
     Warning { message: String },
+    /// Progress of pulling a FROM image the daemon did not have (or `--pull`): dockerd's pull messages.
+    Pull {
+        /// The layer's short ID (or the tag, for `Pulling from`); none for whole-image lines.
+        id: Option<String>,
+        status: String,
+        current: Option<u64>,
+        total: Option<u64>,
+    },
     /// The build succeeded with this image (`sha256:<hex>`).
     Built { image_id: String },
     /// The built image got this tag.
@@ -77,11 +85,26 @@ pub struct LegacyMessage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(rename = "progressDetail", skip_serializing_if = "Option::is_none")]
+    pub progress_detail: Option<LegacyProgressDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub aux: Option<LegacyAux>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<LegacyErrorDetail>,
+}
+
+/// Bytes done and in all of a pull's layer; `{}` for a layer's other messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyProgressDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +154,15 @@ pub fn legacy_messages(event: &BuildEvent, quiet: bool) -> Vec<LegacyMessage> {
             vec![LegacyMessage::stream(format!(" ---> {}\n", short_id(image_id)))]
         }
         BuildEvent::Warning { message } => vec![LegacyMessage::stream(format!("[Warning] {message}\n"))],
+        BuildEvent::Pull { id, status, current, total } => vec![LegacyMessage {
+            status: Some(status.clone()),
+            progress_detail: id
+                .as_ref()
+                .filter(|_| !status.starts_with("Pulling from"))
+                .map(|_| LegacyProgressDetail { current: *current, total: *total }),
+            id: id.clone(),
+            ..Default::default()
+        }],
         BuildEvent::Built { image_id } => vec![
             LegacyMessage { aux: Some(LegacyAux { id: image_id.clone() }), ..Default::default() },
             LegacyMessage::stream(format!("Successfully built {}\n", short_id(image_id))),
@@ -168,5 +200,10 @@ mod tests {
         let json = serde_json::to_string(&legacy_messages(&failed, true)[0]).unwrap();
         assert_eq!(json, r#"{"error":"boom","errorDetail":{"message":"boom"}}"#);
         assert!(legacy_messages(&step, true).is_empty());
+        let pull =
+            BuildEvent::Pull { id: Some("abc".into()), status: "Downloading".into(), current: Some(1), total: Some(2) };
+        let json = serde_json::to_string(&legacy_messages(&pull, false)[0]).unwrap();
+        assert_eq!(json, r#"{"status":"Downloading","progressDetail":{"current":1,"total":2},"id":"abc"}"#);
+        assert!(legacy_messages(&pull, true).is_empty());
     }
 }

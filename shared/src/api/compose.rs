@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceStep {
+    /// Its image is being pulled from a registry.
+    Pulling,
+    Pulled,
     /// Its image is being built from `build:`.
     Building,
     Built,
@@ -33,6 +36,8 @@ impl ServiceStep {
     /// How the page and the log say it.
     pub fn label(self) -> &'static str {
         match self {
+            ServiceStep::Pulling => "pulling",
+            ServiceStep::Pulled => "pulled",
             ServiceStep::Building => "building",
             ServiceStep::Built => "built",
             ServiceStep::Waiting => "waiting",

@@ -1,0 +1,100 @@
+//! Platforms (`linux/arm64/v8`): the host's, `--platform`'s, and choosing one from a multi-platform index.
+
+use std::fmt;
+
+use super::RegistryError;
+
+/// An OS, architecture and optional variant, in the OCI's names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// The platform this daemon runs containers for.
+    pub fn host() -> Platform {
+        let (architecture, variant) = match std::env::consts::ARCH {
+            "x86_64" => ("amd64", None),
+            "aarch64" => ("arm64", None),
+            "arm" => ("arm", Some("v7")),
+            "x86" => ("386", None),
+            "powerpc64" => ("ppc64le", None),
+            other => (other, None),
+        };
+        Platform { os: "linux".into(), architecture: architecture.into(), variant: variant.map(str::to_string) }
+    }
+
+    /// `os[/arch[/variant]]`, as `docker pull --platform` takes it; a missing architecture is the host's.
+    pub fn parse(text: &str) -> Result<Platform, RegistryError> {
+        let invalid = |reason: &str| RegistryError::InvalidPlatform { platform: text.into(), reason: reason.into() };
+        let lower = text.trim().to_ascii_lowercase();
+        let parts: Vec<&str> = lower.split('/').collect();
+        if parts.iter().any(|p| p.is_empty()) || parts.len() > 3 {
+            return Err(invalid("expected os[/arch[/variant]]"));
+        }
+        let host = Platform::host();
+        let architecture = match parts.get(1) {
+            Some(&"x86_64") | Some(&"x86-64") => "amd64".to_string(),
+            Some(&"aarch64") => "arm64".to_string(),
+            Some(arch) => arch.to_string(),
+            None => host.architecture.clone(),
+        };
+        let variant = match parts.get(2) {
+            Some(v) => Some(v.to_string()),
+            None if parts.len() == 1 => host.variant,
+            None => None,
+        };
+        Ok(Platform { os: parts[0].to_string(), architecture, variant })
+    }
+
+    /// Whether an index entry or image config for `os`/`architecture`/`variant` runs here. arm64's only variant
+    /// is v8, so it matches an entry that names none.
+    pub fn matches(&self, os: &str, architecture: &str, variant: Option<&str>) -> bool {
+        if self.os != os || self.architecture != architecture {
+            return false;
+        }
+        match (self.variant.as_deref(), variant) {
+            (None, _) => true,
+            (Some(wanted), Some(actual)) => wanted == actual,
+            (Some(wanted), None) => architecture == "arm64" && wanted == "v8",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_parse_like_docker() {
+        assert_eq!(
+            Platform::parse("linux/arm64/v8").expect("valid"),
+            Platform { os: "linux".into(), architecture: "arm64".into(), variant: Some("v8".into()) }
+        );
+        assert_eq!(Platform::parse("Linux/x86_64").expect("valid").to_string(), "linux/amd64");
+        assert_eq!(Platform::parse("linux").expect("valid").architecture, Platform::host().architecture);
+        assert!(Platform::parse("linux//v7").is_err() && Platform::parse("a/b/c/d").is_err());
+    }
+
+    #[test]
+    fn matching_takes_variants_into_account() {
+        let arm64 = Platform::parse("linux/arm64/v8").expect("valid");
+        assert!(arm64.matches("linux", "arm64", None) && arm64.matches("linux", "arm64", Some("v8")));
+        let armv6 = Platform::parse("linux/arm/v6").expect("valid");
+        assert!(!armv6.matches("linux", "arm", Some("v7")) && armv6.matches("linux", "arm", Some("v6")));
+        let amd64 = Platform::parse("linux/amd64").expect("valid");
+        assert!(amd64.matches("linux", "amd64", None) && !amd64.matches("windows", "amd64", None));
+    }
+}

@@ -4,12 +4,18 @@
 //! Everything a test leaves on disk lives under `<target>/e2e/` (never /tmp): the daemon root, its socket and its
 //! log. On drop the daemon is stopped, whatever it left mounted is unmounted, and its directory is removed; when the
 //! test is failing, the log is kept and its path printed.
+//!
+//! To check what a test expects against a real dockerd, set `BERTH_E2E_DOCKER_HOST` to its socket (for instance
+//! `unix:///tmp/reference-dockerd/docker.sock`, from `../shared/tools/reference-dockerd start`): every docker
+//! command then goes there instead. A Berth daemon is still started, so the rest of the harness works; only the
+//! docker commands bypass it. Tests that rely on a fresh daemon or on daemon flags can fail there for that reason.
 
 // Each test binary compiles this module and uses only some of it.
 #![allow(dead_code)]
 
 pub mod browser;
 pub mod compose;
+pub mod registry;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -32,6 +38,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A docker command that hangs would otherwise hang the whole test run.
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Where docker commands go instead of the Berth daemon, when set (see the module doc).
+pub const REFERENCE_DOCKER_HOST: &str = "BERTH_E2E_DOCKER_HOST";
 /// sun_path is 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -46,6 +54,8 @@ pub struct Daemon {
     /// Empty, so that no docker config on the machine (contexts, credential helpers, proxies) changes what the CLI
     /// does.
     docker_config: PathBuf,
+    /// Flags after the harness's own on the `berth serve` line, kept for a restart.
+    extra_args: Vec<String>,
 }
 
 /// What a docker command did.
@@ -66,6 +76,12 @@ impl DockerOutput {
 impl Daemon {
     /// Starts a daemon and returns once it answers `GET /_ping` on its socket.
     pub fn start() -> Daemon {
+        Daemon::start_with_args(&[])
+    }
+
+    /// Starts a daemon with `args` added to its command line (`--registry-mirror URL`, ...), kept across restarts.
+    pub fn start_with_args(args: &[&str]) -> Daemon {
+        let extra_args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
         let e2e = target_dir().join("e2e");
         std::fs::create_dir_all(&e2e).unwrap_or_else(|error| panic!("creating {}: {error}", e2e.display()));
         let dir = tempfile::Builder::new()
@@ -86,9 +102,9 @@ impl Daemon {
         );
         let http = format!("127.0.0.1:{}", free_port());
 
-        let process = spawn_daemon(&root, &socket, &http, &log);
+        let process = spawn_daemon(&root, &socket, &http, &log, &extra_args);
 
-        let mut daemon = Daemon { process, dir, root, socket, http, log, docker_config };
+        let mut daemon = Daemon { process, dir, root, socket, http, log, docker_config, extra_args };
         daemon.wait_until_ready();
         daemon
     }
@@ -104,7 +120,7 @@ impl Daemon {
         let _ = self.process.kill();
         let _ = self.process.wait();
         meanwhile(&self.root);
-        self.process = spawn_daemon(&self.root, &self.socket, &self.http, &self.log);
+        self.process = spawn_daemon(&self.root, &self.socket, &self.http, &self.log, &self.extra_args);
         self.wait_until_ready();
     }
 
@@ -194,6 +210,7 @@ impl Daemon {
     }
 
     fn docker_via(&self, host: &str, args: &[&str], input: Option<&[u8]>) -> DockerOutput {
+        let host = std::env::var(REFERENCE_DOCKER_HOST).unwrap_or_else(|_| host.to_string());
         let mut child = Command::new(DOCKER)
             .args(args)
             .env("DOCKER_HOST", host)
@@ -359,7 +376,7 @@ pub fn bridge_for(http: &str) -> (String, String) {
 }
 
 /// `berth serve` on the given root, socket and port, logging to `log` (appending, so a restart keeps the history).
-fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path) -> Child {
+fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path, extra_args: &[String]) -> Child {
     let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("opening the daemon log");
     let (bridge_name, bridge_subnet) = bridge_for(http);
     Command::new(BERTH)
@@ -374,6 +391,7 @@ fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path) -> Child {
         .arg(bridge_name)
         .arg("--bridge-subnet")
         .arg(bridge_subnet)
+        .args(extra_args)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("cloning the log file handle"))

@@ -30,7 +30,9 @@ commands:
   run [-- ARGS]    setup, web, build the daemon, then run `berth serve ARGS` (e.g. -- --http 0.0.0.0:8080)
   test             setup, web, fmt, arch, clippy, then cargo test (end-to-end tests need root)
   arch             check the crate arrows and folder names ARCHITECTURE.md states
-  bench [--quick]  Berth beside a private dockerd: latency, memory, builds; <target>/bench/report.json (root)
+  bench [--quick] [--only FIGURE,...]
+                   Berth beside a private dockerd: latency, memory, builds, pull and push;
+                   <target>/bench/report.json (root)
 ";
 
 fn main() {

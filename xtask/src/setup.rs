@@ -13,7 +13,9 @@ use crate::workspace::Workspace;
 
 /// Debian packages the daemon and the tests use: busybox-static is the default image's only binary; skopeo and
 /// umoci move OCI images around; iptables, nftables and iproute2 are for container networking; chromium and its
-/// driver run the browser tests; docker-compose (1.29, on Debian's python3-docker) checks compose compatibility.
+/// driver run the browser tests; docker-compose (1.29, on Debian's python3-docker) checks compose compatibility;
+/// docker-registry (the CNCF distribution registry) serves the bench's pull and push figures. Under systemd its
+/// package also enables and starts docker-registry.service on port 5000, which the bench leaves alone.
 const APT_PACKAGES: &[&str] = &[
     "busybox-static",
     "skopeo",
@@ -24,6 +26,7 @@ const APT_PACKAGES: &[&str] = &[
     "chromium",
     "chromium-driver",
     "docker-compose",
+    "docker-registry",
 ];
 
 /// The Python clients the end-to-end tests drive Berth with: docker-py (what docker-compose 1.x is built on) and

@@ -251,11 +251,11 @@ fn check_socket_path(socket: &Path) -> Result<()> {
 
 /// A port nothing listens on right now; another process could take it before Berth binds it, which shows up as
 /// a clear startup failure.
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).context("binding a port")?.port())
 }
 
-fn log_tail(log: &Path) -> String {
+pub fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     format!("--- {} (last lines)\n{}", log.display(), last_lines(&text, 20).replace(" | ", "\n"))
 }

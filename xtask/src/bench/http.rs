@@ -1,7 +1,9 @@
 //! Plain HTTP/1.0 GETs on an engine's unix socket, for what the docker CLI has no command for (readiness pings,
-//! Berth's own endpoints). HTTP/1.0 so that the answer is neither chunked nor kept alive: read to EOF and done.
+//! Berth's own endpoints), and on a local TCP port (the bench's registry). HTTP/1.0 so that the answer is neither
+//! chunked nor kept alive: read to EOF and done.
 
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -30,10 +32,22 @@ pub fn post_empty(socket: &Path, path: &str, timeout: Duration) -> Result<Respon
     request(socket, "POST", path, timeout)
 }
 
-fn request(socket: &Path, method: &str, path: &str, timeout: Duration) -> Result<Response> {
-    let mut stream = UnixStream::connect(socket).with_context(|| format!("connecting to {}", socket.display()))?;
+/// `GET path` on `address` (`127.0.0.1:PORT`).
+pub fn get_tcp(address: &str, path: &str, timeout: Duration) -> Result<Response> {
+    let stream = TcpStream::connect(address).with_context(|| format!("connecting to {address}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
+    exchange(stream, "GET", path)
+}
+
+fn request(socket: &Path, method: &str, path: &str, timeout: Duration) -> Result<Response> {
+    let stream = UnixStream::connect(socket).with_context(|| format!("connecting to {}", socket.display()))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    exchange(stream, method, path)
+}
+
+fn exchange(mut stream: impl Read + Write, method: &str, path: &str) -> Result<Response> {
     write!(stream, "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).with_context(|| format!("reading the answer to {method} {path}"))?;

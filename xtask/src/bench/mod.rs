@@ -1,6 +1,7 @@
-//! `cargo xtask bench [--quick]`: Berth beside a reference dockerd on this machine, both driven by the same docker
-//! CLI and the same busybox image, figure by figure, written to `<target>/bench/report.json` and printed as a table.
-//! Performance is reported, never asserted.
+//! `cargo xtask bench [--quick] [--only FIGURE,...]`: Berth beside a reference dockerd on this machine, both driven
+//! by the same docker CLI and the same busybox image, figure by figure, written to `<target>/bench/report.json` and
+//! printed as a table. Performance is reported, never asserted. `--only` measures the named figures (and whatever
+//! else their step measures); the others stay null with a note.
 //!
 //! - [`daemons`]: a private `berth serve` (release build) and a private dockerd ([`install`] brings Debian's
 //!   docker.io when missing), everything under `<target>/bench/run-<pid>/`, each with a bridge and subnet of the
@@ -9,9 +10,11 @@
 //!   undone and the run directory removed.
 //! - [`docker_cli`], [`http`], [`procfs`]: driving the engines and reading the kernel's numbers.
 //! - The figures, one file each: [`run_latency`], [`idle_containers`], [`ps_listing`], [`build`],
-//!   [`websocket_echo`], [`layer_summary`], [`in_process`] (with backend/examples/bench_in_process.rs).
+//!   [`websocket_echo`], [`layer_summary`], [`in_process`] (with backend/examples/bench_in_process.rs), [`pull`]
+//!   and [`push`] (with a private [`registry`] serving [`big_image`]).
 //! - [`stats`] (median, p95, p99) and [`report`] (the JSON and the table), the parts with unit tests.
 
+mod big_image;
 mod bridges;
 mod build;
 mod busybox_image;
@@ -25,11 +28,15 @@ mod install;
 mod layer_summary;
 mod procfs;
 mod ps_listing;
+mod pull;
+mod push;
+mod registry;
 mod report;
 mod run_latency;
 mod stats;
 mod websocket_echo;
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -70,6 +77,9 @@ pub struct Plan {
     pub start_in_process: Repeats,
     pub unshare_floor: Repeats,
     pub lint: Repeats,
+    /// Each run pulls and pushes 200 MB per engine: a few are enough for a figure measured in seconds.
+    pub pull_200mb: Repeats,
+    pub push_200mb: Repeats,
 }
 
 impl Plan {
@@ -85,10 +95,12 @@ impl Plan {
             start_in_process: repeats(5, 50),
             unshare_floor: repeats(5, 50),
             lint: repeats(5, 100),
+            pull_200mb: repeats(1, 5),
+            push_200mb: repeats(1, 5),
         }
     }
 
-    /// Under two minutes: fewer runs, no builds and no 10,000-file layer.
+    /// Under two minutes: fewer runs, no builds and no 10,000-file layer, one pull and one push per engine.
     fn quick() -> Plan {
         Plan {
             run_rm_true: repeats(2, 10),
@@ -101,6 +113,8 @@ impl Plan {
             start_in_process: repeats(3, 20),
             unshare_floor: repeats(3, 20),
             lint: repeats(3, 20),
+            pull_200mb: repeats(0, 1),
+            push_200mb: repeats(0, 1),
         }
     }
 }
@@ -112,6 +126,10 @@ pub struct Bench<'a> {
     pub dockerd: Option<&'a Daemon>,
     pub run_dir: &'a Path,
     pub in_process_example: PathBuf,
+    /// For what the bench starts along the way, such as registries.
+    pub cleanup: &'a cleanup::Cleanup,
+    /// The pull and push figures' registry and image, made by the first of them to ask.
+    source_image: OnceCell<Result<big_image::Source, String>>,
 }
 
 impl Bench<'_> {
@@ -119,16 +137,60 @@ impl Bench<'_> {
     pub fn daemons(&self) -> Vec<&Daemon> {
         std::iter::once(self.berth).chain(self.dockerd).collect()
     }
+
+    /// `big:1` in a private registry, seeded once per run, independently of either engine.
+    pub fn source_image(&self) -> Result<&big_image::Source, String> {
+        let seeded = self.source_image.get_or_init(|| {
+            let started = Instant::now();
+            let seeded = big_image::seed(self.cleanup, self.run_dir).map_err(|error| format!("{error:#}"));
+            if let Ok(source) = &seeded {
+                let (image, seconds) = (&source.image, started.elapsed().as_secs_f32());
+                println!("xtask bench: {image} written and pushed with skopeo in {seconds:.1} s");
+            }
+            seeded
+        });
+        seeded.as_ref().map_err(Clone::clone)
+    }
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--quick]";
+/// What one step measures, and which figures it fills.
+struct Step {
+    what: &'static str,
+    figures: &'static [&'static str],
+    measure: fn(&Bench, &mut Report),
+}
+
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--only FIGURE,...]";
+
+/// Whether `--quick` was given, and the figures `--only` names (None without it).
+fn parse_args(args: &[String]) -> Result<(bool, Option<Vec<String>>)> {
+    let mut quick = false;
+    let mut only = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--only" => {
+                let Some(list) = args.next() else { bail!("--only needs a comma-separated list of figures\n{USAGE}") };
+                let names: Vec<String> =
+                    list.split(',').map(str::trim).filter(|name| !name.is_empty()).map(String::from).collect();
+                let known: Vec<&str> = report::FIGURES.iter().map(|(name, _, _)| *name).collect();
+                if let Some(unknown) = names.iter().find(|name| !known.contains(&name.as_str())) {
+                    bail!("--only: no figure called {unknown}; the figures are {}", known.join(", "));
+                }
+                if names.is_empty() {
+                    bail!("--only needs at least one figure\n{USAGE}");
+                }
+                only = Some(names);
+            }
+            _ => bail!("{USAGE}"),
+        }
+    }
+    Ok((quick, only))
+}
 
 pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
-    let quick = match args {
-        [] => false,
-        [flag] if flag == "--quick" => true,
-        _ => bail!("{USAGE}"),
-    };
+    let (quick, only) = parse_args(args)?;
     if probe("id", &["-u"]).as_deref() != Some("0") {
         bail!("the bench starts daemons and containers: run it as root");
     }
@@ -185,28 +247,60 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
         dockerd: dockerd.as_ref().ok(),
         run_dir: &run_dir,
         in_process_example: release.join("examples").join(IN_PROCESS_EXAMPLE),
+        cleanup,
+        source_image: OnceCell::new(),
     };
-    type Step = fn(&Bench, &mut Report);
-    let mut steps: Vec<(&str, Step)> = vec![
-        ("docker run --rm busybox true", run_latency::measure),
-        ("20 idle containers", idle_containers::measure),
-        ("docker ps -a with 100 containers", ps_listing::measure),
+    let builds: &[&str] = &["build_cold_s", "build_cached_s"];
+    let mut steps = vec![
+        Step { what: "docker run --rm busybox true", figures: &["run_rm_true_ms"], measure: run_latency::measure },
+        Step {
+            what: "20 idle containers",
+            figures: &["run_d_20_s", "rm_f_20_s", "idle_mem_per_container_mb"],
+            measure: idle_containers::measure,
+        },
+        Step { what: "docker ps -a with 100 containers", figures: &["ps_100_ms"], measure: ps_listing::measure },
+        Step { what: "docker build, cold and cached", figures: builds, measure: build::measure },
+        Step { what: "websocket keystroke echo", figures: &["ws_echo_p99_ms"], measure: websocket_echo::measure },
+        Step {
+            what: "layer summary of 10,000 files",
+            figures: &["layer_summary_10k_ms"],
+            measure: layer_summary::measure,
+        },
+        Step {
+            what: "in process: start, unshare floor, lint",
+            figures: &["start_in_process_ms", "unshare_floor_ms", "lint_1000_lines_ms"],
+            measure: in_process::measure,
+        },
+        // Last: 200 MB through each engine's store and the page cache could slow the figures after it.
+        Step {
+            what: "docker pull of 200 MB from a local registry",
+            figures: &["pull_200mb_s"],
+            measure: pull::measure,
+        },
+        Step { what: "docker push of 200 MB to a fresh registry", figures: &["push_200mb_s"], measure: push::measure },
     ];
-    if plan.build_cold_runs > 0 {
-        steps.push(("docker build, cold and cached", build::measure));
-    } else {
-        for name in ["build_cold_s", "build_cached_s"] {
+    if plan.build_cold_runs == 0 {
+        steps.retain(|step| step.figures != builds);
+        for name in builds {
             report.figure(name).note("skipped in --quick");
         }
     }
-    steps.push(("websocket keystroke echo", websocket_echo::measure));
-    steps.push(("layer summary of 10,000 files", layer_summary::measure));
-    steps.push(("in process: start, unshare floor, lint", in_process::measure));
-    for (what, step) in steps {
+    if let Some(only) = &only {
+        steps.retain(|step| {
+            let selected = step.figures.iter().any(|name| only.iter().any(|wanted| wanted == name));
+            if !selected {
+                for name in step.figures {
+                    report.figure(name).note(format!("not measured: --only {}", only.join(",")));
+                }
+            }
+            selected
+        });
+    }
+    for step in steps {
         let step_started = Instant::now();
-        println!("xtask bench: {what}");
-        step(&bench, &mut report);
-        println!("xtask bench: {what}: {:.1} s", step_started.elapsed().as_secs_f32());
+        println!("xtask bench: {}", step.what);
+        (step.measure)(&bench, &mut report);
+        println!("xtask bench: {}: {:.1} s", step.what, step_started.elapsed().as_secs_f32());
     }
 
     let report_path = bench_dir.join("report.json");
@@ -280,5 +374,31 @@ fn print_environment() {
     println!("xtask bench: load average {}", load.unwrap_or_else(|| "unknown".into()));
     if procfs::load_average().is_some_and(|[one, ..]| one > cores as f64 / 2.0) {
         println!("xtask bench: warning: the machine is busy; figures will be slower and noisier than on an idle one");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_args;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn only_takes_known_figures_in_any_order_with_quick() {
+        let (quick, only) = parse_args(&args("--only pull_200mb_s,push_200mb_s --quick")).unwrap();
+        assert!(quick);
+        assert_eq!(only.unwrap(), ["pull_200mb_s", "push_200mb_s"]);
+        assert_eq!(parse_args(&[]).unwrap(), (false, None));
+    }
+
+    #[test]
+    fn only_refuses_unknown_figures_and_a_missing_list() {
+        let unknown = parse_args(&args("--only pull_200mb_s,pul_200mb_s")).unwrap_err().to_string();
+        assert!(unknown.contains("no figure called pul_200mb_s"), "{unknown}");
+        assert!(parse_args(&args("--only")).is_err());
+        assert!(parse_args(&args("--only ,")).is_err());
+        assert!(parse_args(&args("--fast")).is_err());
     }
 }

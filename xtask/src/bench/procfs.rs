@@ -1,5 +1,5 @@
-//! What the kernel says about memory, processes and mounts (/proc, /sys/fs/cgroup), and the few system calls the
-//! cleanup needs (kill, umount2). Linux only, like Berth.
+//! What the kernel says about memory, processes, mounts and disk usage (/proc, /sys/fs/cgroup, lstat), and the few
+//! system calls the cleanup needs (kill, umount2). Linux only, like Berth.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, OsString};
@@ -226,6 +226,32 @@ fn unescape_mount_field(field: &str) -> PathBuf {
     PathBuf::from(OsString::from_vec(out))
 }
 
+/// Bytes in the files below `dir`, as `du --apparent-size -x` counts them: each inode once (a store that
+/// hard-links one file into several places holds its bytes once), and nothing on another filesystem (a container's
+/// overlay mounted inside an engine's root is not the engine's store). 0 for a missing `dir`.
+pub fn bytes_under(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(top) = std::fs::symlink_metadata(dir) else { return 0 };
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        for entry in entries.filter_map(|entry| entry.ok()) {
+            let Ok(metadata) = entry.metadata() else { continue };
+            if metadata.dev() != top.dev() {
+                continue;
+            }
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            } else if seen.insert(metadata.ino()) {
+                total += metadata.len();
+            }
+        }
+    }
+    total
+}
+
 /// The 1-, 5- and 15-minute load averages: a busy machine makes every figure here slower and noisier.
 pub fn load_average() -> Option<[f64; 3]> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
@@ -266,6 +292,19 @@ mod tests {
             .to_vec();
         let found = descendants(&table, &HashSet::from([10]));
         assert_eq!(found, HashSet::from([10, 11, 12]));
+    }
+
+    #[test]
+    fn bytes_under_counts_hard_links_once() {
+        let dir = std::env::temp_dir().join(format!("xtask-bytes-under-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("a"), [0u8; 1000]).unwrap();
+        std::fs::write(dir.join("sub/b"), [0u8; 24]).unwrap();
+        std::fs::hard_link(dir.join("a"), dir.join("sub/a-again")).unwrap();
+        let bytes = bytes_under(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(bytes, 1024);
+        assert_eq!(bytes_under(&dir), 0);
     }
 
     #[test]

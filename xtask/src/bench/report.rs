@@ -52,6 +52,8 @@ pub const FIGURES: &[(&str, Unit, Option<Target>)] = &[
     ("ps_100_ms", Unit::Milliseconds, None),
     ("build_cold_s", Unit::Seconds, Some(Target::RatioAtMost(0.5))),
     ("build_cached_s", Unit::Seconds, Some(Target::RatioAtMost(1.0))),
+    ("pull_200mb_s", Unit::Seconds, None),
+    ("push_200mb_s", Unit::Seconds, None),
     ("start_in_process_ms", Unit::Milliseconds, None),
     ("unshare_floor_ms", Unit::Milliseconds, None),
     ("ws_echo_p99_ms", Unit::Milliseconds, None),
@@ -304,6 +306,8 @@ mod tests {
                 "ps_100_ms",
                 "build_cold_s",
                 "build_cached_s",
+                "pull_200mb_s",
+                "push_200mb_s",
                 "start_in_process_ms",
                 "unshare_floor_ms",
                 "ws_echo_p99_ms",
@@ -353,7 +357,7 @@ mod tests {
         report.figure("run_rm_true_ms").set_summary(Side::Berth, summarize(&[1.0, 2.0]).unwrap());
         report.figure("lint_1000_lines_ms").note("a \"quoted\" note");
         let text = report.to_json_text();
-        assert_eq!(json(&report)[11]["note"], "a \"quoted\" note");
+        assert_eq!(json(&report)[13]["note"], "a \"quoted\" note");
         assert!(
             text.starts_with("[\n  {\n    \"name\": \"run_rm_true_ms\",\n    \"unit\": \"ms\",\n    \"berth\": 1.5,")
         );

@@ -1,5 +1,6 @@
 //! /_ping, /version, /info and /events.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -7,8 +8,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
-    SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemVersion, SystemVersionComponents,
-    SystemVersionPlatform,
+    IndexInfo, RegistryServiceConfig, SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
+    SystemVersion, SystemVersionComponents, SystemVersionPlatform,
 };
 use bytes::Bytes;
 use serde::Deserialize;
@@ -135,6 +136,7 @@ pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
         ncpu: Some(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)),
         mem_total: Some(mem_total()),
         index_server_address: Some("https://index.docker.io/v1/".into()),
+        registry_config: Some(registry_config(engine.registry_config())),
         name: Some(nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()),
         server_version: Some(env!("CARGO_PKG_VERSION").into()),
         default_runtime: Some("berth".into()),
@@ -145,6 +147,37 @@ pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
         warnings: Some(Vec::new()),
         ..Default::default()
     })
+}
+
+/// `docker info`'s "Insecure Registries" and "Registry Mirrors", as dockerd reports them: CIDR ranges apart,
+/// named insecure hosts as non-secure index entries, mirrors with a trailing slash.
+fn registry_config(config: &berth_engine::RegistryConfig) -> RegistryServiceConfig {
+    let mirrors: Vec<String> = config.mirrors.iter().map(|m| format!("{}/", m.trim_end_matches('/'))).collect();
+    let mut cidrs = vec!["127.0.0.0/8".to_string()];
+    cidrs.extend(config.insecure.iter().filter(|entry| entry.contains('/')).cloned());
+    let mut index_configs = HashMap::from([(
+        "docker.io".to_string(),
+        IndexInfo {
+            name: Some("docker.io".into()),
+            mirrors: Some(mirrors.clone()),
+            secure: Some(true),
+            official: Some(true),
+        },
+    )]);
+    for host in config.insecure.iter().filter(|entry| !entry.contains('/')) {
+        let info = IndexInfo {
+            name: Some(host.clone()),
+            mirrors: Some(Vec::new()),
+            secure: Some(false),
+            official: Some(false),
+        };
+        index_configs.insert(host.clone(), info);
+    }
+    RegistryServiceConfig {
+        insecure_registry_cidrs: Some(cidrs),
+        index_configs: Some(index_configs),
+        mirrors: Some(mirrors),
+    }
 }
 
 #[derive(Deserialize)]

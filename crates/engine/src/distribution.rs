@@ -22,6 +22,11 @@ impl Engine {
         &self.registries
     }
 
+    /// `--registry-mirror` and `--insecure-registry`, for `docker info`.
+    pub fn registry_config(&self) -> &berth_registry::RegistryConfig {
+        self.registries.config()
+    }
+
     /// Resolves `reference` (`name[:tag][@digest]`) at its registry, for `platform` (`os/arch[/variant]`) or the
     /// host's. Fails, before any layer is fetched, when the registry does not have it.
     pub async fn prepare_pull(

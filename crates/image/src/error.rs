@@ -34,8 +34,8 @@ pub enum ImageError {
     #[error("corrupt content {what}: {reason}")]
     Corrupt { what: String, reason: String },
     /// A pulled layer whose bytes or content are not what its manifest and config say; the layer is named by its
-    /// blob digest, in dockerd's words.
-    #[error("filesystem layer verification failed for digest {digest}: {reason}")]
+    /// blob digest, in dockerd's words (the reason goes to the log, as dockerd keeps it there).
+    #[error("filesystem layer verification failed for digest {digest}")]
     LayerVerification { digest: String, reason: String },
     /// A pulled layer that could not be unpacked (an entry leaving its root, a bomb), named by its blob digest.
     #[error("failed to register layer {digest}: {source}")]

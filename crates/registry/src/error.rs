@@ -14,9 +14,12 @@ pub enum RegistryError {
     /// The registry does not know the repository, or will not say without credentials.
     #[error("pull access denied for {repository}, repository does not exist or may require 'docker login': {message}")]
     PullDenied { repository: String, message: String },
-    /// Credentials the registry refused (login, push).
+    /// Credentials the registry refused (push).
     #[error("unauthorized: {message}")]
     Unauthorized { message: String },
+    /// A login the registry refused, in dockerd's words (which name the URL tried).
+    #[error("{0}")]
+    LoginRefused(String),
     /// A multi-platform image without the platform asked for.
     #[error("no matching manifest for {wanted} in the manifest list entries (the image has {available})")]
     NoMatchingPlatform { wanted: String, available: String },
@@ -55,7 +58,7 @@ impl RegistryError {
             | RegistryError::NoMatchingPlatform { .. }
             | RegistryError::PlatformMismatch { .. }
             | RegistryError::NoLocalImage(_) => 404,
-            RegistryError::Unauthorized { .. } => 401,
+            RegistryError::Unauthorized { .. } | RegistryError::LoginRefused(_) => 401,
             RegistryError::InvalidPlatform { .. } | RegistryError::InvalidAuthHeader(_) => 400,
             _ => 500,
         }

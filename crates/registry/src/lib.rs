@@ -40,6 +40,11 @@ impl Registries {
         Registries { config }
     }
 
+    /// The settings, for `docker info`.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
     /// Resolves a pull to one platform's manifest and config, failing (before any progress) when the registry
     /// does not have it. `platform` None means the host's.
     pub async fn prepare_pull(

@@ -38,10 +38,10 @@ async fn check(endpoint: &Endpoint, user: &str, password: &str) -> Result<(), Re
         return Ok(());
     }
     if answer.status() != reqwest::StatusCode::UNAUTHORIZED {
-        return Err(RegistryError::transport(
-            format!("login attempt to {url}"),
-            format!("failed with status: {}", answer.status()),
-        ));
+        return Err(RegistryError::LoginRefused(format!(
+            "login attempt to {url} failed with status: {}",
+            answer.status()
+        )));
     }
     let challenge = answer
         .headers()
@@ -51,13 +51,13 @@ async fn check(endpoint: &Endpoint, user: &str, password: &str) -> Result<(), Re
         .to_string();
     let challenges = http_auth::parse_challenges(&challenge).unwrap_or_default();
     if let Some(bearer) = challenges.iter().find(|c| c.scheme.eq_ignore_ascii_case("bearer")) {
-        return token_login(&http, bearer, user, password).await;
+        return token_login(&http, bearer, &url, user, password).await;
     }
     let answer = http.get(&url).basic_auth(user, Some(password)).send().await.map_err(transport)?;
     if answer.status().is_success() {
         Ok(())
     } else {
-        Err(RegistryError::Unauthorized { message: "incorrect username or password".to_string() })
+        Err(RegistryError::LoginRefused(format!("login attempt to {url} failed with status: {}", answer.status())))
     }
 }
 
@@ -65,6 +65,7 @@ async fn check(endpoint: &Endpoint, user: &str, password: &str) -> Result<(), Re
 async fn token_login(
     http: &reqwest::Client,
     challenge: &ChallengeRef<'_>,
+    v2_url: &str,
     user: &str,
     password: &str,
 ) -> Result<(), RegistryError> {
@@ -92,11 +93,24 @@ async fn token_login(
     }
     let status = answer.status();
     let body = answer.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["details"].as_str().or(v["message"].as_str()).map(str::to_string))
-        .unwrap_or_else(|| if body.trim().is_empty() { status.to_string() } else { body.trim().to_string() });
-    Err(RegistryError::Unauthorized { message: detail })
+    Err(RegistryError::LoginRefused(format!("Get \"{v2_url}\": {}", token_error(status, &body))))
+}
+
+/// What a token server's refusal says: its first error as `code: message` (distribution's errcode), its `details`,
+/// or the status.
+fn token_error(status: reqwest::StatusCode, body: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    if let Some(first) = value["errors"].get(0) {
+        let code = first["code"].as_str().unwrap_or("unauthorized").to_ascii_lowercase().replace('_', " ");
+        return match first["message"].as_str() {
+            Some(message) if !message.is_empty() => format!("{code}: {message}"),
+            _ => code,
+        };
+    }
+    match value["details"].as_str() {
+        Some(details) => format!("unauthorized: {details}"),
+        None => format!("unauthorized: {status}"),
+    }
 }
 
 #[cfg(test)]
@@ -109,5 +123,14 @@ mod tests {
         assert_eq!(login_domain(""), "docker.io");
         assert_eq!(login_domain("127.0.0.1:5000"), "127.0.0.1:5000");
         assert_eq!(login_domain("https://reg.lan:5000/v2/"), "reg.lan:5000");
+    }
+
+    #[test]
+    fn token_servers_refusals_read_like_dockerds() {
+        let status = reqwest::StatusCode::UNAUTHORIZED;
+        let errcode = r#"{"errors":[{"code":"UNAUTHORIZED","message":"incorrect username or password"}]}"#;
+        assert_eq!(token_error(status, errcode), "unauthorized: incorrect username or password");
+        assert_eq!(token_error(status, r#"{"details":"bad password"}"#), "unauthorized: bad password");
+        assert_eq!(token_error(status, "nope"), "unauthorized: 401 Unauthorized");
     }
 }

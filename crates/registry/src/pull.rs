@@ -11,6 +11,7 @@ use berth_image::{Image, ImageStore, RemoteLayer};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use oci_client::client::BlobResponse;
+use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
 use serde::Deserialize;
 use tokio::sync::{mpsc, Semaphore};
@@ -150,8 +151,13 @@ async fn prepare_at(
             reference.tag_or_latest().to_string(),
         ),
     };
-    let (bytes, digest) =
-        client.pull_manifest_raw(&remote, &auth, ACCEPTED).await.map_err(|e| pull_error(e, &shown, &repository))?;
+    let (bytes, digest) = match client.pull_manifest_raw(&remote, &auth, ACCEPTED).await {
+        Ok(fetched) => fetched,
+        Err(OciDistributionError::UnauthorizedError { .. }) => {
+            return Err(refused(endpoint, reference, credentials, &repository).await);
+        }
+        Err(error) => return Err(pull_error(error, &shown, &repository)),
+    };
     let top = parse_versioned(&bytes, &shown)?;
     let repo_digest = format!("{repository}@{digest}");
     let (manifest, versioned) = if top.manifests.is_some() || is_index(top.media_type.as_deref()) {
@@ -232,7 +238,13 @@ impl PreparedPull {
         let keys = self.layers.iter().flat_map(|l| [l.digest.clone(), l.diff_id.clone()]);
         let _reservation = store.reserve(keys);
         let mut missing = Vec::new();
-        for layer in &self.layers {
+        let config_digest = config_digest(&self.manifest);
+        let tag = self.reference.digest.is_none().then(|| self.reference.familiar_tagged());
+        let present = store.get(tag.as_deref().unwrap_or(&self.repo_digest)).ok();
+        // dockerd says nothing of layers when the name already points at this image.
+        let up_to_date = present.is_some_and(|image| Some(&image.id) == config_digest.as_ref())
+            && self.layers.iter().all(|l| store.has_blob(&l.digest));
+        for layer in self.layers.iter().filter(|_| !up_to_date) {
             let id = short_digest(&layer.digest);
             if store.has_blob(&layer.digest) {
                 progress.layer(&id, "Already exists");
@@ -266,7 +278,6 @@ impl PreparedPull {
         if let Some(error) = first_error {
             return Err(error);
         }
-        let tag = self.reference.digest.is_none().then(|| self.reference.familiar_tagged());
         let (manifest, config, repo_digest) = (self.manifest, self.config, self.repo_digest);
         let digest = repo_digest.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
         let (image, new) =
@@ -311,16 +322,15 @@ async fn fetch_layer(
     let mut reported: u64 = 0;
     let mut resumes = 0;
     let download_error = 'download: loop {
-        let stream = if received == 0 {
-            client.pull_blob_stream(remote, &descriptor).await.map(|s| s.stream)
-        } else {
-            match client.pull_blob_stream_partial(remote, &descriptor, received, None).await {
-                Ok(BlobResponse::Partial(s)) => Ok(s.stream),
-                Ok(BlobResponse::Full(_)) => {
-                    break 'download Some(format!("the registry cannot resume at byte {received}"));
-                }
-                Err(e) => Err(e),
+        // Always a range request: distribution answers 206, so the bytes are hashed once, by the store, and a
+        // resumed download is the same request from further on.
+        let stream = match client.pull_blob_stream_partial(remote, &descriptor, received, None).await {
+            Ok(BlobResponse::Partial(s)) => Ok(s.stream),
+            Ok(BlobResponse::Full(s)) if received == 0 => Ok(s.stream),
+            Ok(BlobResponse::Full(_)) => {
+                break 'download Some(format!("the registry cannot resume at byte {received}"))
             }
+            Err(e) => Err(e),
         };
         let mut stream = match stream {
             Ok(stream) => stream,
@@ -359,10 +369,11 @@ async fn fetch_layer(
     drop(sender);
     progress.layer(&id, "Verifying Checksum");
     let ingested = ingest.await.map_err(|e| RegistryError::transport("unpacking a layer", e))?;
+    // A download that broke off for good leaves a blob that cannot be verified: the store says so, naming it.
+    ingested?;
     if let Some(message) = download_error {
         return Err(RegistryError::transport(format!("pulling layer {}", layer.digest), message));
     }
-    ingested?;
     progress.layer(&id, "Download complete");
     progress.bytes(&id, "Extracting", layer.size, layer.size);
     progress.layer(&id, "Pull complete");
@@ -413,6 +424,12 @@ async fn fetch_small_blob(
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// The config digest a manifest names.
+fn config_digest(manifest: &[u8]) -> Option<String> {
+    let versioned: Versioned = serde_json::from_slice(manifest).ok()?;
+    versioned.config.map(|c| c.digest)
 }
 
 fn parse_versioned(bytes: &[u8], shown: &str) -> Result<Versioned, RegistryError> {
@@ -475,6 +492,41 @@ pub(crate) fn shown_reference(reference: &Reference) -> String {
     match &reference.digest {
         Some(digest) => format!("{}@{digest}", reference.familiar_name()),
         None => reference.familiar_tagged(),
+    }
+}
+
+/// A 401 for the manifest, worded as dockerd words it: a Basic registry wants credentials (`no basic auth
+/// credentials`, or refused ones); a token registry that gave a token without access is a pull access denied.
+async fn refused(
+    endpoint: &Endpoint,
+    reference: &Reference,
+    credentials: Option<&Credentials>,
+    repository: &str,
+) -> RegistryError {
+    let tag_or_digest = reference.digest.clone().unwrap_or_else(|| reference.tag_or_latest().to_string());
+    let manifest_url = format!("{}/v2/{}/manifests/{tag_or_digest}", endpoint.base_url(), reference.path);
+    let challenge = match endpoint.http() {
+        Ok(http) => match http.get(format!("{}/v2/", endpoint.base_url())).send().await {
+            Ok(answer) => answer
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            Err(_) => String::new(),
+        },
+        Err(_) => String::new(),
+    };
+    if challenge.starts_with("basic") {
+        let reason = match credentials {
+            None => "no basic auth credentials",
+            Some(_) => "unauthorized: incorrect username or password",
+        };
+        return RegistryError::transport(format!("Head \"{manifest_url}\""), reason);
+    }
+    RegistryError::PullDenied {
+        repository: repository.to_string(),
+        message: "denied: requested access to the resource is denied".to_string(),
     }
 }
 

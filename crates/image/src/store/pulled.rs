@@ -90,33 +90,23 @@ impl ImageStore {
         let tmp_layer = (!layer_dir.is_dir()).then(|| self.layers_dir.join(layout::temp_name()));
         let result = (|| {
             let mut tee = TeeHasher::new(reader, BufWriter::with_capacity(1 << 20, file));
-            if let Some(tmp) = &tmp_layer {
-                fs::create_dir(tmp).ctx(tmp)?;
-                fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ctx(tmp)?;
-                let opts = ApplyOptions {
-                    overlay_whiteouts: true,
-                    apply_root_metadata: true,
-                    max_bytes: self.max_unpacked,
-                    ..ApplyOptions::default()
-                };
-                let mut decoded = HashingReader::new(berth_fs::decompress::decompressed(&mut tee).ctx(tmp)?);
-                layer::apply_tar(tmp, Path::new(""), &mut decoded, &opts).map_err(|e| e.in_layer(&remote.digest))?;
-                let (diff_id, _) = decoded.drain_and_finish().map_err(|e| verification(&remote.digest, e))?;
-                if diff_id != remote.diff_id {
-                    return Err(ImageError::LayerVerification {
-                        digest: remote.digest.clone(),
-                        reason: format!("its content is {diff_id}, the image's config says {}", remote.diff_id),
-                    });
-                }
-            }
-            io::copy(&mut tee, &mut io::sink()).map_err(|e| verification(&remote.digest, e))?;
+            let unpacked = match &tmp_layer {
+                Some(tmp) => self.unpack_pulled(remote, tmp, &mut tee),
+                None => Ok(()),
+            };
+            // The bytes are checked first, whatever the unpacking said: a layer that is not the one the manifest
+            // names is that, not a bad tar (dockerd checks before it extracts).
+            let drained = io::copy(&mut tee, &mut io::sink());
             let (writer, digest, size) = tee.finish();
             if digest != remote.digest {
-                return Err(ImageError::LayerVerification {
-                    digest: remote.digest.clone(),
-                    reason: format!("{size} bytes arrived with digest {digest}"),
-                });
+                let reason = match &drained {
+                    Err(error) => format!("the download broke off after {size} bytes: {error}"),
+                    Ok(_) => format!("{size} bytes arrived with digest {digest}"),
+                };
+                return Err(verification(&remote.digest, reason));
             }
+            unpacked?;
+            drained.map_err(|e| verification(&remote.digest, e.to_string()))?;
             let file = writer.into_inner().map_err(|e| ImageError::io(&tmp_blob, e.into_error()))?;
             file.sync_all().ctx(&tmp_blob)?;
             fs::rename(&tmp_blob, &blob_dest).ctx(&blob_dest)?;
@@ -133,6 +123,26 @@ impl ImageStore {
             }
         }
         result
+    }
+
+    /// Unpacks the layer `tee` streams into `tmp`, checking its diff_id.
+    fn unpack_pulled(&self, remote: &RemoteLayer, tmp: &Path, tee: &mut impl Read) -> Result<(), ImageError> {
+        fs::create_dir(tmp).ctx(tmp)?;
+        fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ctx(tmp)?;
+        let opts = ApplyOptions {
+            overlay_whiteouts: true,
+            apply_root_metadata: true,
+            max_bytes: self.max_unpacked,
+            ..ApplyOptions::default()
+        };
+        let mut decoded = HashingReader::new(berth_fs::decompress::decompressed(tee).ctx(tmp)?);
+        layer::apply_tar(tmp, Path::new(""), &mut decoded, &opts).map_err(|e| e.in_layer(&remote.digest))?;
+        let (diff_id, _) = decoded.drain_and_finish().map_err(|e| verification(&remote.digest, e.to_string()))?;
+        if diff_id != remote.diff_id {
+            let reason = format!("its content is {diff_id}, the image's config says {}", remote.diff_id);
+            return Err(verification(&remote.digest, reason));
+        }
+        Ok(())
     }
 
     /// Record a pulled image: `manifest` and `config` stored byte for byte (their layer blobs already ingested),
@@ -246,8 +256,9 @@ impl ImageStore {
     }
 }
 
-fn verification(digest: &str, error: io::Error) -> ImageError {
-    ImageError::LayerVerification { digest: digest.to_string(), reason: error.to_string() }
+fn verification(digest: &str, reason: String) -> ImageError {
+    tracing::warn!(layer = %digest, %reason, "pulled layer failed verification");
+    ImageError::LayerVerification { digest: digest.to_string(), reason }
 }
 
 /// A reader that copies what passes through it to a writer and hashes it.

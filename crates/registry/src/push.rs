@@ -1,6 +1,8 @@
 //! `docker push`: every layer the registry lacks is uploaded in one streamed request (chunked if the registry
 //! refuses that), mounted from another repository of the same registry when the image came from one, or skipped
-//! when the registry has it; then the config and the manifest, byte for byte, so the digest is the stored one.
+//! when the registry has it; then the config and the manifest. Layers are sent as stored when they are compressed
+//! (pulled ones: the manifest goes byte for byte, its digest unchanged); layers built here, stored as plain tars,
+//! are gzip'd on the way out as dockerd does, and the manifest names the gzip'd blobs.
 
 use std::sync::Arc;
 
@@ -43,11 +45,11 @@ pub(crate) async fn push(
             .await
             .map_err(|e| RegistryError::transport("reading the image", e))??
     };
-    // dockerd lists the top layer first.
+    // dockerd lists the top layer first, by diff_id.
     let mut layers: Vec<RemoteLayer> = Vec::new();
     for layer in parts.layers.iter().rev() {
         if !layers.iter().any(|l| l.digest == layer.digest) {
-            progress.layer(&short_digest(&layer.digest), "Preparing");
+            progress.layer(&short_digest(&layer.diff_id), "Preparing");
             layers.push(layer.clone());
         }
     }
@@ -61,7 +63,7 @@ pub(crate) async fn push(
     let mut tasks = tokio::task::JoinSet::new();
     for (index, layer) in layers.into_iter().enumerate() {
         if index >= CONCURRENT_LAYERS {
-            progress.layer(&short_digest(&layer.digest), "Waiting");
+            progress.layer(&short_digest(&layer.diff_id), "Waiting");
         }
         let job = LayerPush {
             client: client.clone(),
@@ -77,12 +79,17 @@ pub(crate) async fn push(
             job.push(&layer).await
         });
     }
+    let mut sent: Vec<(String, RemoteLayer)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        if let Err(error) = joined.map_err(|e| RegistryError::transport("layer upload", e)).and_then(|r| r) {
-            tasks.abort_all();
-            return Err(error);
+        match joined.map_err(|e| RegistryError::transport("layer upload", e)).and_then(|r| r) {
+            Ok(pair) => sent.push(pair),
+            Err(error) => {
+                tasks.abort_all();
+                return Err(error);
+            }
         }
     }
+    let parts = with_sent_layers(parts, &sent)?;
     push_config_and_manifest(&client, &remote, parts, &tag, progress).await
 }
 
@@ -109,34 +116,58 @@ struct LayerPush {
 }
 
 impl LayerPush {
-    async fn push(&self, layer: &RemoteLayer) -> Result<(), RegistryError> {
-        let id = short_digest(&layer.digest);
+    /// Sends one layer; returns (the stored blob's digest, the layer as the registry now has it).
+    async fn push(&self, stored: &RemoteLayer) -> Result<(String, RemoteLayer), RegistryError> {
+        let id = short_digest(&stored.diff_id);
+        let outgoing = self.compressed(stored).await?;
+        self.send(&outgoing, &id).await?;
+        Ok((stored.digest.clone(), outgoing.layer))
+    }
+
+    /// The layer as sent: itself when compressed, else a gzip'd copy in a temp file.
+    async fn compressed(&self, stored: &RemoteLayer) -> Result<Outgoing, RegistryError> {
+        if !is_plain_tar(&stored.media_type) {
+            return Ok(Outgoing { layer: stored.clone(), gzipped: None });
+        }
+        let store = Arc::clone(&self.store);
+        let plain = stored.clone();
+        tokio::task::spawn_blocking(move || gzip_layer(&store, &plain))
+            .await
+            .map_err(|e| RegistryError::transport("compressing a layer", e))?
+    }
+
+    async fn send(&self, outgoing: &Outgoing, id: &str) -> Result<(), RegistryError> {
+        let layer = &outgoing.layer;
         let context = format!("pushing layer {id}");
         if self.client.blob_exists(&self.remote, &layer.digest).await.map_err(|e| other_error(e, &context))? {
-            self.progress.layer(&id, "Layer already exists");
+            self.progress.layer(id, "Layer already exists");
             return Ok(());
         }
         for source in &self.mount_sources {
             let from = oci_client::Reference::with_tag(self.endpoint.host.clone(), source.clone(), "latest".into());
             if self.client.mount_blob(&self.remote, &from, &layer.digest).await.is_ok() {
-                self.progress.layer(&id, format!("Mounted from {source}"));
+                self.progress.layer(id, format!("Mounted from {source}"));
                 return Ok(());
             }
         }
-        let monolithic = self.upload(layer, true).await;
+        let monolithic = self.upload(outgoing, id, true).await;
         if let Err(error) = monolithic {
             // Some registries take blobs only in chunks.
             tracing::info!(layer = %layer.digest, %error, "monolithic upload refused; uploading in chunks");
-            self.upload(layer, false).await?;
+            self.upload(outgoing, id, false).await?;
         }
-        self.progress.layer(&id, "Pushed");
+        self.progress.layer(id, "Pushed");
         Ok(())
     }
 
-    async fn upload(&self, layer: &RemoteLayer, monolithic: bool) -> Result<(), RegistryError> {
-        let id = short_digest(&layer.digest);
+    async fn upload(&self, outgoing: &Outgoing, id: &str, monolithic: bool) -> Result<(), RegistryError> {
+        let layer = &outgoing.layer;
         let context = format!("pushing layer {id}");
-        let file = self.store.open_blob(&layer.digest)?;
+        let id = id.to_string();
+        let file = match &outgoing.gzipped {
+            Some(path) => std::fs::File::open(path).map_err(|e| RegistryError::transport(&context, e))?,
+            None => self.store.open_blob(&layer.digest)?,
+        };
         let stream = ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 * 1024);
         let progress = self.progress.clone();
         let total = layer.size;
@@ -159,6 +190,100 @@ impl LayerPush {
         };
         result.map(|_| ()).map_err(|e| other_error(e, &context))
     }
+}
+
+/// A layer on its way to a registry.
+struct Outgoing {
+    layer: RemoteLayer,
+    /// The gzip'd copy of a plain tar layer, removed when this is dropped.
+    gzipped: Option<tempfile::TempPath>,
+}
+
+/// Media types of uncompressed layers, OCI's and Docker's.
+fn is_plain_tar(media_type: &str) -> bool {
+    media_type == "application/vnd.oci.image.layer.v1.tar"
+        || media_type == "application/vnd.docker.image.rootfs.diff.tar"
+}
+
+/// A plain tar layer gzip'd into a temp file beside the store (named so that the store's start removes it if the
+/// daemon dies meanwhile). The same tar always gives the same bytes (no time or name in the header), so a second
+/// push finds its blob in the registry.
+fn gzip_layer(store: &ImageStore, plain: &RemoteLayer) -> Result<Outgoing, RegistryError> {
+    use std::io::Write as _;
+    let context = || format!("compressing layer {}", short_digest(&plain.diff_id));
+    let temp = tempfile::Builder::new()
+        .prefix(".tmp-push-")
+        .tempfile_in(store.root())
+        .map_err(|e| RegistryError::transport(context(), e))?;
+    let (file, path) = temp.into_parts();
+    let hashing = HashingWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: sha2::Sha256::default(),
+        size: 0,
+    };
+    let mut encoder = flate2::GzBuilder::new().write(hashing, flate2::Compression::fast());
+    let mut source = std::io::BufReader::with_capacity(1 << 20, store.open_blob(&plain.digest)?);
+    std::io::copy(&mut source, &mut encoder).map_err(|e| RegistryError::transport(context(), e))?;
+    let mut hashing = encoder.finish().map_err(|e| RegistryError::transport(context(), e))?;
+    hashing.inner.flush().map_err(|e| RegistryError::transport(context(), e))?;
+    let digest = format!("sha256:{}", hex::encode(sha2::Digest::finalize(hashing.hasher)));
+    let media_type = if plain.media_type.starts_with("application/vnd.docker") {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    } else {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    };
+    let layer =
+        RemoteLayer { digest, media_type: media_type.to_string(), size: hashing.size, diff_id: plain.diff_id.clone() };
+    Ok(Outgoing { layer, gzipped: Some(path) })
+}
+
+/// A writer that hashes and counts what it passes on.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+    size: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `parts` with each layer replaced by what was sent for it (`sent`: stored digest, sent layer); the manifest is
+/// rewritten only when a layer changed, so a pulled image goes back byte for byte.
+fn with_sent_layers(mut parts: PushParts, sent: &[(String, RemoteLayer)]) -> Result<PushParts, RegistryError> {
+    let changed = sent.iter().any(|(stored, layer)| *stored != layer.digest);
+    if !changed {
+        return Ok(parts);
+    }
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&parts.manifest).map_err(|e| RegistryError::transport("rewriting the manifest", e))?;
+    if let Some(layers) = manifest["layers"].as_array_mut() {
+        for descriptor in layers {
+            let stored = descriptor["digest"].as_str().unwrap_or_default().to_string();
+            if let Some((_, layer)) = sent.iter().find(|(digest, _)| *digest == stored) {
+                descriptor["digest"] = serde_json::json!(layer.digest);
+                descriptor["size"] = serde_json::json!(layer.size);
+                descriptor["mediaType"] = serde_json::json!(layer.media_type);
+            }
+        }
+    }
+    parts.manifest =
+        serde_json::to_vec(&manifest).map_err(|e| RegistryError::transport("rewriting the manifest", e))?;
+    for layer in &mut parts.layers {
+        if let Some((_, sent)) = sent.iter().find(|(digest, _)| *digest == layer.digest) {
+            *layer = sent.clone();
+        }
+    }
+    Ok(parts)
 }
 
 async fn push_config_and_manifest(
@@ -190,4 +315,51 @@ async fn push_config_and_manifest(
         ..Progress::default()
     });
     Ok(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(digest: &str, media_type: &str, size: u64) -> RemoteLayer {
+        RemoteLayer { digest: digest.into(), media_type: media_type.into(), size, diff_id: format!("diff-{digest}") }
+    }
+
+    #[test]
+    fn only_the_gzipped_layers_change_in_the_manifest() {
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:c", "size": 1},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:pulled", "size": 10},
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:built", "size": 100},
+            ],
+        });
+        let parts = PushParts {
+            manifest: serde_json::to_vec(&manifest).expect("json"),
+            manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            config: b"{}".to_vec(),
+            config_digest: "sha256:c".into(),
+            layers: vec![
+                layer("sha256:pulled", "application/vnd.oci.image.layer.v1.tar+gzip", 10),
+                layer("sha256:built", "application/vnd.oci.image.layer.v1.tar", 100),
+            ],
+        };
+        let unchanged = vec![("sha256:pulled".to_string(), parts.layers[0].clone())];
+        let same = with_sent_layers(parts.clone(), &unchanged).expect("unchanged");
+        assert_eq!(same.manifest, parts.manifest, "a manifest whose layers went as stored goes byte for byte");
+
+        let gzipped = layer("sha256:gz", "application/vnd.oci.image.layer.v1.tar+gzip", 40);
+        let sent = vec![unchanged[0].clone(), ("sha256:built".to_string(), gzipped.clone())];
+        let rewritten = with_sent_layers(parts, &sent).expect("rewritten");
+        let value: serde_json::Value = serde_json::from_slice(&rewritten.manifest).expect("json");
+        assert_eq!(value["layers"][0]["digest"], "sha256:pulled");
+        assert_eq!(
+            value["layers"][1],
+            serde_json::json!({"mediaType": gzipped.media_type, "digest": "sha256:gz", "size": 40})
+        );
+        assert_eq!(rewritten.layers[1], gzipped);
+        assert!(is_plain_tar("application/vnd.docker.image.rootfs.diff.tar") && !is_plain_tar(&gzipped.media_type));
+    }
 }

@@ -68,6 +68,9 @@ struct State {
     foreign: Vec<Descriptor>,
     /// Blob digests and diff_ids a pull in progress has written or will write: garbage collection keeps them.
     reserved: HashMap<String, usize>,
+    /// Pulled layer directories named but not yet flushed to disk nor marked complete (see
+    /// [`ImageStore::sync_pulled_layers`]).
+    unsynced: HashSet<String>,
 }
 
 impl State {
@@ -180,6 +183,10 @@ impl ImageStore {
             let st = self.state();
             st.images.get(&image.id).map(|r| r.layers.clone()).ok_or_else(|| not_found(&image.id))?
         };
+        // A container may only use layers that survive a power loss: a pulled layer not yet flushed is now.
+        if layers.iter().any(|l| self.state().unsynced.contains(&l.diff_id)) {
+            self.sync_pulled_layers()?;
+        }
         let mut dirs = Vec::with_capacity(layers.len());
         for l in &layers {
             dirs.push(self.unpack_layer(l)?);
@@ -772,9 +779,43 @@ impl ImageStore {
 
     /// Give a fully unpacked temp directory its layer's name (`layers/<diffid-hex>`) and mark it complete.
     fn install_layer_dir(&self, tmp: &Path, diff_id: &str) -> Result<PathBuf, ImageError> {
-        let dest = self.layers_dir.join(digest_hex(diff_id)?);
         // Every file on disk before the directory gets its name: a power loss cannot leave a named, partial layer.
         syncfs(tmp)?;
+        let dest = self.rename_layer_dir(tmp, diff_id)?;
+        mark_complete(&self.complete_dir, digest_hex(diff_id)?)?;
+        tracing::debug!(layer = %diff_id, dir = %dest.display(), "unpacked layer");
+        Ok(dest)
+    }
+
+    /// Name a pulled layer's directory now and flush it later, once for the whole pull (a pull's bytes reach the
+    /// disk while the next one downloads): until [`ImageStore::sync_pulled_layers`] marks it, the store's start
+    /// removes it as a crash's leftover, and it is unpacked again from its blob, which was synced before it was
+    /// named.
+    pub(crate) fn install_layer_dir_unsynced(&self, tmp: &Path, diff_id: &str) -> Result<PathBuf, ImageError> {
+        let dest = self.rename_layer_dir(tmp, diff_id)?;
+        self.state().unsynced.insert(diff_id.to_string());
+        Ok(dest)
+    }
+
+    /// Flushes the pulled layers named since the last call and marks them complete. Cheap when the kernel has
+    /// written them back already.
+    pub fn sync_pulled_layers(&self) -> Result<(), ImageError> {
+        let pending: Vec<String> = self.state().unsynced.iter().cloned().collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        syncfs(&self.layers_dir)?;
+        for diff_id in &pending {
+            if self.layers_dir.join(digest_hex(diff_id)?).is_dir() {
+                mark_complete(&self.complete_dir, digest_hex(diff_id)?)?;
+            }
+            self.state().unsynced.remove(diff_id);
+        }
+        Ok(())
+    }
+
+    fn rename_layer_dir(&self, tmp: &Path, diff_id: &str) -> Result<PathBuf, ImageError> {
+        let dest = self.layers_dir.join(digest_hex(diff_id)?);
         match fs::rename(tmp, &dest) {
             Ok(()) => {}
             Err(_) if dest.is_dir() => {
@@ -787,8 +828,6 @@ impl ImageStore {
             }
         }
         layout::sync_dir(&self.layers_dir)?;
-        mark_complete(&self.complete_dir, digest_hex(diff_id)?)?;
-        tracing::debug!(layer = %diff_id, dir = %dest.display(), "unpacked layer");
         Ok(dest)
     }
 

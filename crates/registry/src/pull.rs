@@ -280,10 +280,17 @@ impl PreparedPull {
         }
         let (manifest, config, repo_digest) = (self.manifest, self.config, self.repo_digest);
         let digest = repo_digest.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+        let syncing = Arc::clone(&store);
         let (image, new) =
             tokio::task::spawn_blocking(move || store.add_pulled(&manifest, &config, tag.as_deref(), &repo_digest))
                 .await
                 .map_err(|e| RegistryError::transport("recording the image", e))??;
+        // The layers reach the disk in the background; a container that starts meanwhile waits for it.
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = syncing.sync_pulled_layers() {
+                tracing::warn!(%error, "flushing pulled layers");
+            }
+        });
         progress.status(format!("Digest: {digest}"));
         let shown = shown_reference(&self.reference);
         progress.status(if new {

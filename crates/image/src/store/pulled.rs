@@ -112,7 +112,7 @@ impl ImageStore {
             fs::rename(&tmp_blob, &blob_dest).ctx(&blob_dest)?;
             layout::sync_dir(blobs_dir)?;
             if let Some(tmp) = &tmp_layer {
-                self.install_layer_dir(tmp, &remote.diff_id)?;
+                self.install_layer_dir_unsynced(tmp, &remote.diff_id)?;
             }
             Ok(())
         })();
@@ -287,5 +287,60 @@ impl<R: Read, W: Write> Read for TeeHasher<R, W> {
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    /// A gzip'd one-file layer and its (blob digest, diff_id).
+    fn layer() -> (Vec<u8>, RemoteLayer) {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(6);
+        builder.append_data(&mut header, "marker", &b"pulled"[..]).expect("tar entry");
+        let tar = builder.into_inner().expect("tar");
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(&tar).expect("gzip");
+        let blob = gzip.finish().expect("gzip");
+        let remote = RemoteLayer {
+            digest: sha256_digest(&blob),
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            size: blob.len() as u64,
+            diff_id: sha256_digest(&tar),
+        };
+        (blob, remote)
+    }
+
+    #[test]
+    fn a_pulled_layer_is_named_at_once_and_marked_complete_once_flushed() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let store = ImageStore::open(root.path()).expect("store");
+        let (blob, remote) = layer();
+        store.ingest_layer(&remote, &blob[..]).expect("ingest");
+        let hex = digest_hex(&remote.diff_id).expect("hex").to_string();
+        assert!(store.has_blob(&remote.digest));
+        assert_eq!(fs::read(root.path().join("layers").join(&hex).join("marker")).expect("unpacked"), b"pulled");
+        assert!(!root.path().join("layers-complete").join(&hex).exists(), "not marked before it is flushed");
+        store.sync_pulled_layers().expect("sync");
+        assert!(root.path().join("layers-complete").join(&hex).exists());
+    }
+
+    #[test]
+    fn bytes_that_are_not_the_named_blob_leave_nothing() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let store = ImageStore::open(root.path()).expect("store");
+        let (mut blob, remote) = layer();
+        let last = blob.len() - 1;
+        blob[last] ^= 0xff;
+        let error = store.ingest_layer(&remote, &blob[..]).expect_err("a corrupt blob");
+        assert_eq!(error.to_string(), format!("filesystem layer verification failed for digest {}", remote.digest));
+        assert!(!store.has_blob(&remote.digest));
+        let leftovers: Vec<_> = fs::read_dir(root.path().join("layers")).expect("layers").collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }

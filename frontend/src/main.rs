@@ -4,9 +4,10 @@
 //! - [`store`]: the project being edited and the current build, shared through context; [`examples`] to start
 //!   from.
 //! - [`components`]: one component per file: editor, file list, problems, build, layers, containers, run dialog,
-//!   terminal, logs, stats, inspect, changes, images, networks, volumes.
+//!   terminal, logs, stats, inspect, changes, images and the pull box, networks, volumes.
 //! - [`api`]: every call to the daemon (same origin: the Engine API and Berth's `/berth/...`).
-//! - [`logic`]: DOM-free logic with tests: tar writer, build stream, log frames, lint positions, stats.
+//! - [`logic`]: DOM-free logic with tests: tar writer, build stream, log frames, lint positions, stats, image
+//!   references and pull progress.
 //! - [`bindings`]: CodeMirror and xterm.js through wasm-bindgen.
 
 mod app;

@@ -1,12 +1,13 @@
 //! Building an image as a daemon build job (berth-shared `api::build_jobs`): the context goes up as a tar, the
 //! daemon answers a job id, and the job's typed events are read from the first one on. A page that reloads keeps
-//! the id and follows the same job again. The cache prediction takes the same tar.
+//! the id and follows the same job again. The cache prediction takes the same tar. The list of recent jobs tells the
+//! images page which images were built here.
 
-use berth_shared::api::build_jobs::{BuildJobCreated, BuildJobEvent, BuildPrediction};
+use berth_shared::api::build_jobs::{BuildJobCreated, BuildJobEvent, BuildJobSummary, BuildPrediction};
 use gloo_net::http::{Method, Request};
 use js_sys::Uint8Array;
 
-use super::{encode, send, stream, DaemonError};
+use super::{encode, get_json, send, stream, DaemonError};
 use crate::logic::json_lines::JsonLines;
 
 fn tar_request(url: &str, context_tar: &[u8]) -> Result<Request, gloo_net::Error> {
@@ -47,4 +48,9 @@ pub async fn follow(id: &str, mut on_event: impl FnMut(BuildJobEvent)) -> Result
 pub async fn predict(context_tar: &[u8]) -> Result<BuildPrediction, DaemonError> {
     let response = send(tar_request("/berth/builds/predict", context_tar)).await?;
     response.json().await.map_err(|error| DaemonError::Decode(error.to_string()))
+}
+
+/// The daemon's recent build jobs, newest first (it keeps the running ones and the last few finished).
+pub async fn jobs() -> Result<Vec<BuildJobSummary>, DaemonError> {
+    get_json("/berth/builds").await
 }

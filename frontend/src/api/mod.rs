@@ -1,7 +1,8 @@
 //! Every call the playground makes to the daemon, in one place. The page is served by the daemon, so calls are
 //! same-origin: unversioned Engine API paths plus Berth's own `/berth/...`.
 //!
-//! - [`stream`]: streamed response bodies (build output, logs, stats), cancelled when their handle drops.
+//! - [`stream`]: streamed response bodies (build output, logs, stats, pull progress), cancelled when their handle
+//!   drops.
 //! - [`system`], [`containers`], [`images`], [`build`], [`resources`] (networks, volumes): typed calls,
 //!   decoded into bollard-stubs models.
 //! - [`terminal`]: the terminal websocket's URL.

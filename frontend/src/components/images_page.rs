@@ -1,4 +1,7 @@
-//! Images: list with tags, size and age; tag, remove, prune; links to each image's layers and a Run button.
+//! Images: a pull box, then the list with tags, source (the registry an image came from, or built here, or local),
+//! size and age; tag, remove, prune; links to each image's layers and a Run button.
+
+use std::collections::HashSet;
 
 use bollard_stubs::models::ImageSummary;
 use yew::platform::spawn_local;
@@ -6,21 +9,40 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::components::error_note::ErrorNote;
+use crate::components::pull_box::PullBox;
 use crate::components::run_dialog::RunDialog;
 use crate::logic::format;
+use crate::logic::image_reference::{repository_and_tag, ImageSource};
 use crate::route::Route;
+
+/// The image list and the ids of the images the daemon's recent build jobs made.
+#[derive(Debug)]
+struct Listing {
+    images: Vec<ImageSummary>,
+    built_here: HashSet<String>,
+}
+
+async fn load_listing() -> Result<Listing, String> {
+    let images = api::images::list().await.map_err(|error| error.to_string())?;
+    // Only the Source column needs the jobs: without them (an older daemon), unpulled images read "local".
+    let built_here = api::build::jobs()
+        .await
+        .map(|jobs| jobs.into_iter().filter_map(|job| job.image_id).collect())
+        .unwrap_or_default();
+    Ok(Listing { images, built_here })
+}
 
 #[function_component(ImagesPage)]
 pub fn images_page() -> Html {
-    let images = use_state(|| None::<Result<Vec<ImageSummary>, String>>);
+    let listing = use_state(|| None::<Result<Listing, String>>);
     let reload = use_state(|| 0_u32);
     let note = use_state(|| None::<Result<String, String>>);
     let run_image = use_state(|| None::<String>);
     {
-        let images = images.clone();
+        let listing = listing.clone();
         use_effect_with(*reload, move |_| {
             spawn_local(async move {
-                images.set(Some(api::images::list().await.map_err(|error| error.to_string())));
+                listing.set(Some(load_listing().await));
             });
         });
     }
@@ -49,23 +71,27 @@ pub fn images_page() -> Html {
             }))
         })
     };
+    let pulled = {
+        let reload = reload.clone();
+        Callback::from(move |()| reload.set(reload.wrapping_add(1)))
+    };
     let close_run = {
         let run_image = run_image.clone();
         Callback::from(move |()| run_image.set(None))
     };
     let now = (js_sys::Date::now() / 1000.0) as i64;
 
-    let body = match &*images {
+    let body = match &*listing {
         None => html! { <p class="loading">{ "Loading images…" }</p> },
         Some(Err(error)) => {
             html! { <ErrorNote doing="Loading images" error={error.clone()} retry={refresh.clone()} /> }
         }
-        Some(Ok(list)) => html! {
+        Some(Ok(listing)) => html! {
             <div class="table-wrap">
             <table class="images-table">
-                <thead><tr><th>{ "Tags" }</th><th>{ "ID" }</th><th>{ "Size" }</th><th>{ "Created" }</th><th>{ "Actions" }</th></tr></thead>
+                <thead><tr><th>{ "Tags" }</th><th>{ "Source" }</th><th>{ "ID" }</th><th>{ "Size" }</th><th>{ "Created" }</th><th>{ "Actions" }</th></tr></thead>
                 <tbody>
-                { for list.iter().map(|image| {
+                { for listing.images.iter().map(|image| {
                     let reference = image.repo_tags.first().cloned().unwrap_or_else(|| image.id.clone());
                     let tag_it = {
                         let (operate, reference) = (operate.clone(), reference.clone());
@@ -76,7 +102,7 @@ pub fn images_page() -> Html {
                             let Some(answer) = answer.filter(|answer| !answer.trim().is_empty()) else { return };
                             let reference = reference.clone();
                             operate(Box::pin(async move {
-                                let (repo, tag) = split_reference(answer.trim());
+                                let (repo, tag) = repository_and_tag(answer.trim());
                                 api::images::tag(&reference, &repo, &tag).await.map(|()| format!("Tagged {repo}:{tag}"))
                             }))
                         })
@@ -94,11 +120,15 @@ pub fn images_page() -> Html {
                         let (run_image, reference) = (run_image.clone(), reference.clone());
                         Callback::from(move |_: MouseEvent| run_image.set(Some(reference.clone())))
                     };
+                    let source = ImageSource::of(&image.repo_digests, listing.built_here.contains(&image.id));
                     html! {
-                        <tr>
+                        <tr data-id={image.id.clone()}>
                             <td>
                                 if image.repo_tags.is_empty() { <span class="muted">{ "<none>" }</span> }
                                 { for image.repo_tags.iter().map(|tag| html! { <div><code>{ tag.clone() }</code></div> }) }
+                            </td>
+                            <td class={classes!("image-source", source.kind())} data-source={source.kind()}>
+                                { source_view(&source) }
                             </td>
                             <td><code>{ format::short_id(&image.id).to_string() }</code></td>
                             <td>{ format::bytes(image.size.max(0) as u64) }</td>
@@ -129,16 +159,24 @@ pub fn images_page() -> Html {
                 Some(Err(error)) => html! { <ErrorNote doing="The image operation" error={error.clone()} /> },
                 None => html! {},
             } }
+            <PullBox on_finished={pulled} />
             { body }
             if let Some(image) = &*run_image { <RunDialog image={image.clone()} on_close={close_run} /> }
         </section>
     }
 }
 
-/// `repo:tag` → (repo, tag); a colon inside a registry host:port is not a tag separator.
-fn split_reference(reference: &str) -> (String, String) {
-    match reference.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), tag.to_string()),
-        _ => (reference.to_string(), "latest".to_string()),
+fn source_view(source: &ImageSource) -> Html {
+    match source {
+        ImageSource::Registry(origins) => html! {
+            { for origins.iter().map(|origin| html! {
+                <div class="origin" title={format!("in {} as manifest sha256:{}…", origin.repository, origin.short_digest)}>
+                    <code>{ origin.repository.clone() }</code>
+                    <code class="muted">{ format!("@{}", origin.short_digest) }</code>
+                </div>
+            }) }
+        },
+        ImageSource::BuiltHere => html! { <span>{ "built here" }</span> },
+        ImageSource::Local => html! { <span class="muted">{ "local" }</span> },
     }
 }

@@ -1,7 +1,7 @@
 //! One component per file. Pages: [`playground`], [`images_page`], [`layers_view`], [`containers_page`],
 //! [`container_page`] (tabs: [`terminal`], [`logs`], [`stats`], [`inspect`], [`changes`]), [`networks_page`],
 //! [`volumes_page`], [`compose_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
-//! [`error_note`], [`compose_graph_view`], [`compose_logs`].
+//! [`error_note`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
 
 pub mod build_panel;
 pub mod changes;
@@ -20,6 +20,7 @@ pub mod logs;
 pub mod networks_page;
 pub mod playground;
 pub mod problems;
+pub mod pull_box;
 pub mod run_dialog;
 pub mod stats;
 pub mod terminal;

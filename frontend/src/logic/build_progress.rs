@@ -5,6 +5,8 @@
 use berth_shared::api::build::BuildEvent;
 use berth_shared::api::build_jobs::BuildJobEvent;
 
+use super::format;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepState {
     Running,
@@ -187,7 +189,7 @@ impl BuildProgress {
     fn pulling(&mut self, id: Option<&str>, status: &str, current: Option<u64>, total: Option<u64>) {
         let line = match (id, current, total) {
             (Some(id), Some(current), Some(total)) if !status.starts_with("Pulling from") => {
-                format!("{id}: {status} {}/{}", megabytes(current), megabytes(total))
+                format!("{id}: {status} {}/{}", format::bytes(current), format::bytes(total))
             }
             (Some(id), _, _) => format!("{id}: {status}"),
             (None, _, _) => status.to_string(),

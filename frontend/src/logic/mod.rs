@@ -12,6 +12,9 @@
 //! - [`merged_logs`]: the logs of several containers merged by timestamp, prefixed with their service.
 //! - [`stats`]: CPU and memory figures from Docker's stats objects, as `docker stats` computes them.
 //! - [`run_defaults`]: whether the run dialog starts with `-it` for an image (its command is a shell).
+//! - [`image_reference`]: a typed image name split into name and tag (or digest) as the docker CLI splits it, and
+//!   an image's source from its `RepoDigests`.
+//! - [`pull_progress`]: a pull's progress messages into one row per layer, the final status or the error.
 //! - [`format`]: bytes, durations and timestamps for people.
 
 pub mod build_progress;
@@ -20,10 +23,12 @@ pub mod compose_check;
 pub mod compose_graph;
 pub mod compose_run;
 pub mod format;
+pub mod image_reference;
 pub mod json_lines;
 pub mod lint;
 pub mod log_frames;
 pub mod merged_logs;
+pub mod pull_progress;
 pub mod run_defaults;
 pub mod stats;
 pub mod tar;

@@ -27,6 +27,7 @@ const APT_PACKAGES: &[&str] = &[
     "chromium-driver",
     "docker-compose",
     "docker-registry",
+    "libseccomp-dev",
 ];
 
 /// The Python clients the end-to-end tests drive Berth with: docker-py (what docker-compose 1.x is built on) and

@@ -143,7 +143,11 @@ pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
         live_restore_enabled: Some(false),
         isolation: None,
         init_binary: Some("berth init".into()),
-        security_options: Some(vec!["name=cgroupns".into()]),
+        security_options: Some(vec![
+            "name=seccomp,profile=builtin".into(),
+            "name=no-new-privileges".into(),
+            "name=cgroupns".into(),
+        ]),
         warnings: Some(Vec::new()),
         ..Default::default()
     })

@@ -177,6 +177,9 @@ impl Engine {
         let tty = exec.config.tty.unwrap_or(false);
         let attach_stdin = exec.config.attach_stdin.unwrap_or(false);
         let process = self.exec_process(&exec)?;
+        // The container's filter, whatever the exec asks for: `exec --privileged` adds capabilities, not syscalls.
+        let record = container.snapshot();
+        let seccomp = super::security::seccomp(&record.host_config, &capabilities(&record.host_config)?)?;
         let size = exec
             .config
             .console_size
@@ -187,10 +190,11 @@ impl Engine {
         let (child_stdio, ends) =
             stdio::make_stdio(tty, attach_stdin, size).map_err(|e| EngineError::io("create exec stdio", e))?;
         let (out_tx, out_rx) = mpsc::channel(EXEC_OUTPUT_CHUNKS);
-        let started =
-            tokio::task::spawn_blocking(move || berth_runtime::start_exec(pid, &process, &cgroup, child_stdio))
-                .await
-                .map_err(|e| EngineError::io("start exec", std::io::Error::other(e)))?;
+        let started = tokio::task::spawn_blocking(move || {
+            berth_runtime::start_exec(pid, &process, seccomp.as_ref(), &cgroup, child_stdio)
+        })
+        .await
+        .map_err(|e| EngineError::io("start exec", std::io::Error::other(e)))?;
         let handle = match started {
             Ok(handle) => Arc::new(handle),
             Err(err) => {
@@ -307,7 +311,7 @@ impl Engine {
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".into());
         let no_new_privileges =
-            record.host_config.security_opt.iter().flatten().any(|o| o.starts_with("no-new-privileges"));
+            super::security::parse(record.host_config.security_opt.as_deref().unwrap_or_default())?.no_new_privileges;
         ProcessBuilder::default()
             .terminal(exec.config.tty.unwrap_or(false))
             .user(

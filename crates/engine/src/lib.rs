@@ -23,6 +23,7 @@ mod names;
 mod networking;
 mod recovery;
 mod restart;
+mod security;
 mod spec;
 mod stats;
 mod stdio;

@@ -123,7 +123,7 @@ pub fn validate_host_config(host: &HostConfig) -> Result<(), EngineError> {
             _ => {}
         }
     }
-    capabilities(host)?;
+    super::security::seccomp(host, &capabilities(host)?)?;
     for ulimit in host.ulimits.iter().flatten() {
         let name = ulimit.name.as_deref().unwrap_or("");
         rlimit_type(name).ok_or_else(|| invalid(format!("invalid ulimit type: {name}")))?;
@@ -411,10 +411,8 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
         );
     }
 
-    let no_new_privileges =
-        host.security_opt.iter().flatten().any(|opt| {
-            matches!(opt.as_str(), "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true")
-        });
+    let no_new_privileges = super::security::parse(host.security_opt.as_deref().unwrap_or_default())?.no_new_privileges;
+    let seccomp = super::security::seccomp(host, &caps)?;
 
     let mut args = Vec::new();
     args.push(record.path.clone());
@@ -531,13 +529,14 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
         ),
     }
 
-    let linux = LinuxBuilder::default()
+    let mut linux = LinuxBuilder::default()
         .namespaces(namespace_list)
         .resources(resources(host)?)
         .masked_paths(MASKED_PATHS.iter().map(|p| p.to_string()).collect::<Vec<_>>())
         .readonly_paths(READONLY_PATHS.iter().map(|p| p.to_string()).collect::<Vec<_>>())
         .build()
         .map_err(spec_error)?;
+    linux.set_seccomp(seccomp);
 
     let root = RootBuilder::default()
         .path(paths.rootfs)

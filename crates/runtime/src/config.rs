@@ -18,6 +18,8 @@ pub(crate) struct InitConfig {
     pub tty: bool,
     /// Create a container, or exec into one.
     pub mode: InitMode,
+    /// The compiled seccomp filter (from the spec's `linux.seccomp`), loaded last before execve.
+    pub seccomp: Option<super::seccomp::Program>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ use super::namespaces::{self, NamespaceError};
 use super::paths::{exec_error, lookup_program, path_from_env};
 use super::reaper;
 use super::rootfs::{self, RootfsError};
+use super::seccomp::{self, Program};
 
 /// The annotation asking for `berth init` to stay as PID 1 (like `docker run --init`).
 pub const INIT_ANNOTATION: &str = "berth.init";
@@ -137,9 +138,9 @@ fn run(sync: &mut Sync) -> Res<Infallible> {
         InitMode::Create { spec } => {
             let dirs: Vec<PathBuf> =
                 cfg.cgroup_procs.iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
-            create(sync, &spec, cfg.tty, &dirs)
+            create(sync, &spec, cfg.tty, &dirs, cfg.seccomp.as_ref())
         }
-        InitMode::Exec { target_pid, process } => exec_into(sync, target_pid, &process, cfg.tty),
+        InitMode::Exec { target_pid, process } => exec_into(sync, target_pid, &process, cfg.tty, cfg.seccomp.as_ref()),
     }
 }
 
@@ -161,7 +162,13 @@ fn fork_and_report(sync: &mut Sync) -> Res<()> {
     }
 }
 
-fn create(sync: &mut Sync, spec: &Spec, tty: bool, cgroup_dirs: &[PathBuf]) -> Res<Infallible> {
+fn create(
+    sync: &mut Sync,
+    spec: &Spec,
+    tty: bool,
+    cgroup_dirs: &[PathBuf],
+    seccomp: Option<&Program>,
+) -> Res<Infallible> {
     let plan = namespaces::plan(spec)?;
     let join = plan.join.iter().map(|(path, flag)| Ok((open_ns(path)?, *flag))).collect::<Res<Vec<_>>>()?;
     for (fd, flag) in &join {
@@ -191,9 +198,9 @@ fn create(sync: &mut Sync, spec: &Spec, tty: bool, cgroup_dirs: &[PathBuf]) -> R
     prepare_process(process, tty)?;
     let as_init = spec.annotations().as_ref().and_then(|a| a.get(INIT_ANNOTATION)).is_some_and(|v| v == "true");
     if as_init {
-        reaper::run_as_init(sync, process, tty)
+        reaper::run_as_init(sync, process, tty, seccomp)
     } else {
-        exec_process(process)
+        exec_process(process, seccomp)
     }
 }
 
@@ -206,7 +213,7 @@ fn set_domainname(d: &str) -> Res<()> {
     Ok(())
 }
 
-fn exec_into(sync: &mut Sync, target: i32, process: &Process, tty: bool) -> Res<Infallible> {
+fn exec_into(sync: &mut Sync, target: i32, process: &Process, tty: bool, seccomp: Option<&Program>) -> Res<Infallible> {
     // Open every namespace first: once in the container's mount namespace, /proc/<target> may not resolve.
     let mut fds: Vec<(OwnedFd, CloneFlags)> = Vec::new();
     for (name, flag) in [
@@ -238,7 +245,7 @@ fn exec_into(sync: &mut Sync, target: i32, process: &Process, tty: bool) -> Res<
     drop(fds);
     fork_and_report(sync)?;
     prepare_process(process, tty)?;
-    exec_process(process)
+    exec_process(process, seccomp)
 }
 
 fn rlimit_resource(t: PosixRlimitType) -> Resource {
@@ -295,8 +302,9 @@ fn cstring(s: &str, what: &str) -> Res<CString> {
     CString::new(s).map_err(|_| Failure::other(format!("{what} contains a NUL byte: {s:?}")))
 }
 
-/// User, capabilities, no_new_privs, cwd, environment, then `execve`. Returns only with an error.
-pub(crate) fn exec_process(process: &Process) -> Res<Infallible> {
+/// User, capabilities, no_new_privs, the seccomp filter, cwd, environment, then `execve`. Returns only with an
+/// error.
+pub(crate) fn exec_process(process: &Process, seccomp: Option<&Program>) -> Res<Infallible> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let Some(arg0) = args.first() else {
         return Err(Failure::other("no command specified"));
@@ -308,6 +316,12 @@ pub(crate) fn exec_process(process: &Process) -> Res<Infallible> {
     let cwd = process.cwd();
     nix::unistd::chdir(cwd).map_err(|e| format!("chdir to cwd ({}) set in config.json failed: {e}", cwd.display()))?;
 
+    let no_new_privileges = process.no_new_privileges() == Some(true);
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while init still has it (as runc),
+    // so the profile must allow what remains (setuid, capset, execve: Docker's does).
+    if !no_new_privileges {
+        load_seccomp(seccomp)?;
+    }
     let caps = process.capabilities().as_ref().map(CapSets::from_spec);
     if let Some(c) = &caps {
         capabilities::drop_bounding(&c.bounding)?;
@@ -316,11 +330,12 @@ pub(crate) fn exec_process(process: &Process) -> Res<Infallible> {
     if let Some(c) = &caps {
         capabilities::apply(c)?;
     }
-    if process.no_new_privileges() == Some(true) {
+    if no_new_privileges {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(Failure::other(format!("no_new_privs: {}", std::io::Error::last_os_error())));
         }
+        load_seccomp(seccomp)?;
     }
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as libc::mode_t));
@@ -335,6 +350,13 @@ pub(crate) fn exec_process(process: &Process) -> Res<Infallible> {
     };
     let (kind, message) = exec_error(arg0, err as i32);
     Err(Failure { kind, message })
+}
+
+fn load_seccomp(seccomp: Option<&Program>) -> Res<()> {
+    match seccomp {
+        Some(program) => seccomp::load(program).map_err(|e| Failure::other(format!("loading seccomp filter: {e}"))),
+        None => Ok(()),
+    }
 }
 
 fn set_user(process: &Process) -> Res<()> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::RwLock;
 
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, LinuxSeccomp, Process, Spec};
 
 use super::config::{InitConfig, InitMode, SyncMessage, CONFIG_FD, SYNC_FD};
 use super::{Cgroup, ProcessHandle, RuntimeError};
@@ -62,7 +62,13 @@ pub fn start_container(id: &str, spec: &Spec, cgroup: &Cgroup, stdio: Stdio) -> 
     if cgroup.is_v2() {
         with_cgroup_namespace(&mut spec);
     }
-    let cfg = InitConfig { cgroup_procs: cgroup.procs_files(), tty, mode: InitMode::Create { spec: Box::new(spec) } };
+    let seccomp = seccomp_program(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
+    let cfg = InitConfig {
+        cgroup_procs: cgroup.procs_files(),
+        tty,
+        mode: InitMode::Create { spec: Box::new(spec) },
+        seccomp,
+    };
     tracing::debug!(id, tty, "starting container");
     let handle = launch(&cfg, stdio)?;
     tracing::info!(id, pid = handle.pid(), "container started");
@@ -90,6 +96,7 @@ fn with_cgroup_namespace(spec: &mut Spec) {
 pub fn start_exec(
     target_pid: i32,
     process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
     cgroup: &Cgroup,
     stdio: Stdio,
 ) -> Result<ProcessHandle, RuntimeError> {
@@ -101,6 +108,7 @@ pub fn start_exec(
         cgroup_procs: cgroup.procs_files(),
         tty,
         mode: InitMode::Exec { target_pid, process: Box::new(process.clone()) },
+        seccomp: seccomp_program(seccomp)?,
     };
     launch(&cfg, stdio)
 }
@@ -243,4 +251,9 @@ mod tests {
         with_cgroup_namespace(&mut spec);
         assert_eq!(count(&spec), (3, 1), "not twice");
     }
+}
+
+/// The compiled filter for a profile (compiled once per distinct profile).
+fn seccomp_program(seccomp: Option<&LinuxSeccomp>) -> Result<Option<super::seccomp::Program>, RuntimeError> {
+    seccomp.map(|s| super::seccomp::program(s).map(|p| (*p).clone())).transpose()
 }

@@ -17,7 +17,8 @@
 //! `cgroups-rs`, with Docker's default device rules: the devices controller on v1, an eBPF program on v2, and a
 //! private cgroup namespace on v2 as Docker gives), ptys ([`open_pty`]) and statistics helpers.
 //!
-//! Not done: seccomp filters (`spec.linux.seccomp` is ignored), AppArmor/SELinux labels, user namespaces, hooks,
+//! `seccomp`: the spec's filter compiled once per profile with libseccomp, loaded by init last before execve.
+//! Not done: AppArmor/SELinux labels, user namespaces, hooks,
 //! and joining an existing mount namespace.
 
 mod capabilities;
@@ -38,6 +39,7 @@ mod pty;
 mod reaper;
 mod rootfs;
 mod rootfs_plan;
+mod seccomp;
 
 pub use cgroup::{host_cpu_usage_ns, net_dev_stats, Cgroup, CgroupStats, NetDevStats};
 pub use error::RuntimeError;
@@ -47,6 +49,7 @@ pub use netns::{create_netns, in_netns, remove_netns};
 pub use overlay::{mount_rootfs, unmount_rootfs};
 pub use process::{ProcessHandle, UNKNOWN_EXIT_CODE};
 pub use pty::{open_pty, resize_pty, Pty};
+pub use seccomp::{check_seccomp, is_known_syscall};
 
 /// Makes the daemon a child subreaper (`PR_SET_CHILD_SUBREAPER`), so container processes, orphaned when
 /// `berth init` exits, re-parent to it. Call once at daemon start, before starting containers.

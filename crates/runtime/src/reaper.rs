@@ -11,6 +11,7 @@ use oci_spec::runtime::Process;
 
 use super::capabilities::{self, CapSets};
 use super::init::{exec_process, exit, Failure, Sync};
+use super::seccomp::Program;
 
 const FORWARDED: &[Signal] = &[
     Signal::SIGTERM,
@@ -24,7 +25,12 @@ const FORWARDED: &[Signal] = &[
 
 /// Runs as PID 1 until the program exits. The program's setup errors still reach the daemon: the child keeps the
 /// close-on-exec sync pipe, PID 1 closes its copy.
-pub(crate) fn run_as_init(sync: &mut Sync, process: &Process, tty: bool) -> Result<Infallible, Failure> {
+pub(crate) fn run_as_init(
+    sync: &mut Sync,
+    process: &Process,
+    tty: bool,
+    seccomp: Option<&Program>,
+) -> Result<Infallible, Failure> {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(*s);
@@ -42,7 +48,7 @@ pub(crate) fn run_as_init(sync: &mut Sync, process: &Process, tty: bool) -> Resu
                 let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
                 let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpid());
             }
-            match exec_process(process) {
+            match exec_process(process, seccomp) {
                 Ok(never) => match never {},
                 Err(f) => sync_fail(sync, f),
             }

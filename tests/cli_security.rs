@@ -98,3 +98,44 @@ fn profiles_that_cannot_be_used_are_refused_at_create() {
         assert!(!left.success(), "{file}: no container is left behind: {left:?}");
     }
 }
+
+/// The CVE-2019-5736 class: a container that reaches the daemon's own binary through `/proc/<pid>/exe` (its PID 1
+/// under `--init` is `berth init`; an entering `docker exec` is one too, until it execs) must not be able to write
+/// it. Two locks: the kernel refuses a container process `/proc/<pid>/exe` of a process with more capabilities
+/// (init, until it drops them), and the binary init runs from is a read-only bind mount, so even a process that
+/// opens it gets EROFS on a write, whoever it is.
+#[test]
+fn the_init_binary_cannot_be_overwritten_from_inside() {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_berth"));
+    let before = std::fs::metadata(binary).expect("the berth binary");
+    let id = daemon().ok(&["run", "-d", "--init", "busybox", "sleep", "300"]);
+    let id = id.trim();
+    let attack = daemon().docker(&[
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "echo pwned >> /proc/1/exe && echo WROTE; exec 3</proc/1/exe && echo pwned >> /proc/self/fd/3 && echo WROTE-AGAIN; true",
+    ]);
+    assert!(!attack.stdout.contains("WROTE"), "{attack:?}");
+    assert_eq!(attack.stderr.lines().count(), 2, "both attempts refused: {attack:?}");
+
+    // What init runs from is read-only for everyone, the host's root included.
+    let pid = daemon().ok(&["inspect", "-f", "{{.State.Pid}}", id]);
+    let exe = format!("/proc/{}/exe", pid.trim());
+    let target = std::fs::read_link(&exe).expect("the init's executable");
+    assert_eq!(target, daemon().root().join("init-exe"), "init runs from the daemon's read-only copy");
+    // While anything runs it a write is "text file busy"; the mount is what holds once nothing does.
+    let write = std::fs::OpenOptions::new().append(true).open(&exe);
+    assert!(write.is_err(), "{write:?}");
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mount = mountinfo
+        .lines()
+        .find(|line| line.split(' ').nth(4) == Some(target.to_str().expect("utf-8")))
+        .unwrap_or_else(|| panic!("{} is not a mount point", target.display()));
+    let options = mount.split(' ').nth(5).unwrap_or_default();
+    assert!(options.split(',').any(|o| o == "ro"), "mounted read-only: {mount}");
+    daemon().ok(&["rm", "-f", id]);
+    let after = std::fs::metadata(binary).expect("the berth binary");
+    assert_eq!((after.len(), after.modified().ok()), (before.len(), before.modified().ok()), "the binary is untouched");
+}

@@ -435,3 +435,69 @@ fn harness_tls_registry_certificate_verifies_against_its_ca() {
     assert_eq!(inspected["Digest"], seeded.manifest_digest.as_str());
     assert_eq!(inspected["Layers"], json!(seeded.layer_digests));
 }
+
+/// A FROM that names an image only the registry has pulls it, its progress in the build's output, and the
+/// built image runs on it; `--pull` pulls again even when the daemon has it.
+#[test]
+fn build_from_a_missing_image_pulls_it() {
+    let registry = Registry::anonymous();
+    let base = seed_image(&registry, "base", "1", &[&[("/base-marker", "from the registry's base\n")]]);
+    let daemon = Daemon::start();
+    let context = daemon.scratch_dir("build-on-pulled");
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!("FROM {}\nRUN cat /base-marker > /copied\nCMD [\"cat\", \"/copied\"]\n", base.reference),
+    )
+    .expect("writing the Dockerfile");
+    let build = daemon.docker(&["build", "-t", "on-pulled", context.to_str().expect("utf-8 path")]);
+    assert!(build.success(), "{build:?}\n{}", daemon.log_tail());
+    let output = format!("{}{}", build.stdout, build.stderr);
+    let status = format!("Status: Downloaded newer image for {}", base.reference);
+    assert!(output.contains(&status), "the pull shows in the build: {output}");
+    for layer in &base.layer_digests {
+        assert!(output.contains(&format!("{}: Pull complete", short(layer))), "{layer} in {output}");
+    }
+    assert_eq!(daemon.ok(&["run", "--rm", "on-pulled"]), "from the registry's base\n");
+    let again = daemon.docker(&["build", "--pull", "-t", "on-pulled", context.to_str().expect("utf-8 path")]);
+    assert!(again.success(), "{again:?}");
+    let output = format!("{}{}", again.stdout, again.stderr);
+    assert!(output.contains(&format!("Status: Image is up to date for {}", base.reference)), "{output}");
+}
+
+/// `berth compose pull` pulls a service's image, and `up` pulls what is missing before it creates containers.
+#[test]
+fn compose_pull_and_up_pull_missing_images() {
+    let registry = Registry::anonymous();
+    let web = seed_image(&registry, "web", "1", &[&[("/served", "served by compose\n")]]);
+    let daemon = Daemon::start();
+    let project = daemon.scratch_dir("pulled-project");
+    std::fs::write(
+        project.join("compose.yaml"),
+        format!(
+            "services:\n  web:\n    image: {}\n    command: [\"sh\", \"-c\", \"cat /served; sleep 300\"]\n",
+            web.reference
+        ),
+    )
+    .expect("writing the compose file");
+    let compose = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("compose")
+            .args(args)
+            .current_dir(&project)
+            .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .env_remove("COMPOSE_FILE")
+            .output()
+            .expect("running berth compose")
+    };
+    let pull = compose(&["pull"]);
+    assert!(pull.status.success(), "{pull:?}");
+    assert_eq!(daemon.ok(&["image", "inspect", "-f", "{{.Id}}", &web.reference]).trim(), web.config_digest);
+    daemon.ok(&["rmi", &web.reference]);
+    let up = compose(&["up", "-d"]);
+    assert!(up.status.success(), "{up:?}\n{}", daemon.log_tail());
+    let logs = daemon.ok(&["logs", "pulled-project_web_1"]);
+    assert_eq!(logs, "served by compose\n");
+    let down = compose(&["down"]);
+    assert!(down.status.success(), "{down:?}");
+}

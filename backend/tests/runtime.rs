@@ -320,6 +320,7 @@ async fn exec_joins_the_running_container() {
     let exec = berth_runtime::start_exec(
         pid,
         &exec_process(&["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; echo $$"]),
+        None,
         &cg,
         Stdio::Pipes { stdin: None, stdout: out_w, stderr: err_w },
     )
@@ -337,6 +338,7 @@ async fn exec_joins_the_running_container() {
     let err = berth_runtime::start_exec(
         pid,
         &exec_process(&["nosuchcmd"]),
+        None,
         &cg,
         Stdio::Pipes { stdin: None, stdout: pipe().1, stderr: pipe().1 },
     )

@@ -98,6 +98,7 @@ impl Engine {
         for dir in ["containers", "volumes", "image"] {
             std::fs::create_dir_all(root.join(dir)).map_err(|e| EngineError::io(format!("create {dir} dir"), e))?;
         }
+        berth_runtime::protect_init_executable(&root.join("init-exe"))?;
         let image_root = root.join("image");
         let images = tokio::task::spawn_blocking(move || -> Result<ImageStore, EngineError> {
             let mut store = ImageStore::open(&image_root)?;

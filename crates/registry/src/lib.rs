@@ -4,13 +4,14 @@
 //! uploads, cross-repository mounts) is the `oci-client` crate's. Written here, because the crate leaves it to its
 //! users: Docker's endpoints (mirrors for Docker Hub, insecure and loopback registries, per-registry CA files:
 //! [`endpoint`]), platform choice with a clear error ([`platform`]), the credentials the docker CLI sends
-//! ([`credentials`]), login as dockerd checks it ([`login`]), dockerd's progress messages ([`progress`]) and
+//! ([`credentials`]), login as dockerd checks it ([`login`]), a manifest fetch bounded while it arrives ([`manifest`]), dockerd's progress messages ([`progress`]) and
 //! error wording ([`remote_error`]), and streaming layers into the store while they download ([`pull`], [`push`]).
 
 mod credentials;
 mod endpoint;
 mod error;
 mod login;
+mod manifest;
 mod platform;
 mod progress;
 mod pull;

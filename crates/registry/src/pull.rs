@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::credentials::Credentials;
 use super::endpoint::Endpoint;
+use super::manifest::{self, FetchError, MANIFEST_LIMIT};
 use super::platform::Platform;
 use super::progress::{short_digest, ProgressSink, PROGRESS_STEP};
 use super::remote_error::{other_error, pull_error};
@@ -28,8 +29,6 @@ const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const ACCEPTED: &[&str] = &[DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX];
-/// containerd's and dockerd's bound on a manifest; real ones are a few kilobytes.
-const MANIFEST_LIMIT: usize = 4 << 20;
 /// The bound on an image config (real ones: a few to a few hundred kilobytes).
 const CONFIG_LIMIT: usize = 8 << 20;
 /// Layers downloaded at once (dockerd's `--max-concurrent-downloads` default).
@@ -151,12 +150,21 @@ async fn prepare_at(
             reference.tag_or_latest().to_string(),
         ),
     };
-    let (bytes, digest) = match client.pull_manifest_raw(&remote, &auth, ACCEPTED).await {
-        Ok(fetched) => fetched,
-        Err(OciDistributionError::UnauthorizedError { .. }) => {
-            return Err(refused(endpoint, reference, credentials, &repository).await);
+    let fetch_error = |error: FetchError| async {
+        match error {
+            FetchError::Registry(OciDistributionError::UnauthorizedError { .. }) => {
+                refused(endpoint, reference, credentials, &repository).await
+            }
+            FetchError::Registry(error) => pull_error(error, &shown, &repository),
+            FetchError::TooLarge => {
+                RegistryError::TooLarge { what: "manifest", reference: shown.clone(), limit: MANIFEST_LIMIT }
+            }
+            FetchError::Other(error) => error,
         }
-        Err(error) => return Err(pull_error(error, &shown, &repository)),
+    };
+    let (bytes, digest) = match manifest::fetch(&client, endpoint, &remote, &auth, ACCEPTED).await {
+        Ok(fetched) => fetched,
+        Err(error) => return Err(fetch_error(error).await),
     };
     let top = parse_versioned(&bytes, &shown)?;
     let repo_digest = format!("{repository}@{digest}");
@@ -169,10 +177,11 @@ async fn prepare_at(
         })?;
         let by_digest =
             oci_client::Reference::with_digest(endpoint.host.clone(), reference.path.clone(), chosen.digest.clone());
-        let (bytes, _) = client
-            .pull_manifest_raw(&by_digest, &auth, &[DOCKER_MANIFEST, OCI_MANIFEST])
-            .await
-            .map_err(|e| pull_error(e, &shown, &repository))?;
+        let (bytes, _) =
+            match manifest::fetch(&client, endpoint, &by_digest, &auth, &[DOCKER_MANIFEST, OCI_MANIFEST]).await {
+                Ok(fetched) => fetched,
+                Err(error) => return Err(fetch_error(error).await),
+            };
         let versioned = parse_versioned(&bytes, &shown)?;
         if versioned.manifests.is_some() {
             return Err(bad(&shown, "an index entry is itself an index"));

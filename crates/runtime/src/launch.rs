@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::RwLock;
 
@@ -39,6 +39,33 @@ static INIT_EXE: RwLock<Option<PathBuf>> = RwLock::new(None);
 pub fn set_init_executable(path: impl Into<PathBuf>) {
     let mut g = INIT_EXE.write().unwrap_or_else(|p| p.into_inner());
     *g = Some(path.into());
+}
+
+/// Re-executes `berth init` from a read-only bind mount of its executable at `target` (made once per daemon,
+/// replacing one a crash left): a container process that opens `/proc/<pid>/exe` of an entering `docker exec`, or
+/// its own PID 1 under `--init`, reaches the daemon's binary only through that mount, so a write fails with EROFS
+/// (the CVE-2019-5736 class). A bind mount rather than a sealed memfd copy: no copy of the binary in memory per
+/// daemon.
+pub fn protect_init_executable(target: &Path) -> Result<(), RuntimeError> {
+    let source = init_executable();
+    if source == target {
+        return Ok(());
+    }
+    // A mount a crashed daemon left, or none: either way, a fresh one.
+    let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
+    if !target.exists() {
+        File::create(target).map_err(|e| RuntimeError::sys("create the init executable's mount point", e))?;
+    }
+    let bind = nix::mount::MsFlags::MS_BIND;
+    nix::mount::mount(Some(&source), target, None::<&str>, bind, None::<&str>)
+        .map_err(|e| RuntimeError::sys("bind the init executable", std::io::Error::from(e)))?;
+    let read_only = nix::mount::MsFlags::MS_REMOUNT | bind | nix::mount::MsFlags::MS_RDONLY;
+    if let Err(e) = nix::mount::mount(None::<&str>, target, None::<&str>, read_only, None::<&str>) {
+        let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
+        return Err(RuntimeError::sys("make the init executable read-only", std::io::Error::from(e)));
+    }
+    set_init_executable(target);
+    Ok(())
 }
 
 fn init_executable() -> PathBuf {
@@ -226,6 +253,11 @@ fn next_message(lines: &mut std::io::Lines<BufReader<File>>) -> Result<Option<Sy
     }
 }
 
+/// The compiled filter for a profile (compiled once per distinct profile).
+fn seccomp_program(seccomp: Option<&LinuxSeccomp>) -> Result<Option<super::seccomp::Program>, RuntimeError> {
+    seccomp.map(|s| super::seccomp::program(s).map(|p| (*p).clone())).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,9 +283,4 @@ mod tests {
         with_cgroup_namespace(&mut spec);
         assert_eq!(count(&spec), (3, 1), "not twice");
     }
-}
-
-/// The compiled filter for a profile (compiled once per distinct profile).
-fn seccomp_program(seccomp: Option<&LinuxSeccomp>) -> Result<Option<super::seccomp::Program>, RuntimeError> {
-    seccomp.map(|s| super::seccomp::program(s).map(|p| (*p).clone())).transpose()
 }

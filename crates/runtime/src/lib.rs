@@ -44,7 +44,7 @@ mod seccomp;
 pub use cgroup::{host_cpu_usage_ns, net_dev_stats, Cgroup, CgroupStats, NetDevStats};
 pub use error::RuntimeError;
 pub use init::{init_main, INIT_ANNOTATION};
-pub use launch::{set_init_executable, start_container, start_exec, Stdio};
+pub use launch::{protect_init_executable, set_init_executable, start_container, start_exec, Stdio};
 pub use netns::{create_netns, in_netns, remove_netns};
 pub use overlay::{mount_rootfs, unmount_rootfs};
 pub use process::{ProcessHandle, UNKNOWN_EXIT_CODE};

@@ -139,3 +139,30 @@ fn the_init_binary_cannot_be_overwritten_from_inside() {
     let after = std::fs::metadata(binary).expect("the berth binary");
     assert_eq!((after.len(), after.modified().ok()), (before.len(), before.modified().ok()), "the binary is untouched");
 }
+
+/// `--default-pids-limit`: a container that asks for no limit gets the daemon's, so a fork bomb stops there;
+/// one that asks for its own (or -1, unlimited) keeps it.
+#[test]
+fn the_daemons_default_pids_limit_stops_a_fork_bomb() {
+    let daemon = Daemon::start_with_args(&["--default-pids-limit", "20"]);
+    let id = daemon.ok(&["create", "busybox", "true"]);
+    assert_eq!(daemon.ok(&["inspect", "-f", "{{.HostConfig.PidsLimit}}", id.trim()]).trim(), "20");
+    let own = daemon.ok(&["create", "--pids-limit", "200", "busybox", "true"]);
+    assert_eq!(daemon.ok(&["inspect", "-f", "{{.HostConfig.PidsLimit}}", own.trim()]).trim(), "200");
+    let bomb =
+        daemon.docker(&["run", "--rm", "busybox", "sh", "-c", "for i in $(seq 40); do sleep 30 & done; echo survived"]);
+    // ash gives up at the first fork the limit refuses.
+    assert_eq!(bomb.code, Some(2), "{bomb:?}");
+    assert_eq!(bomb.stderr, "sh: can't fork: Resource temporarily unavailable\n", "{bomb:?}");
+    let unlimited = daemon.docker(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "-1",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 40); do sleep 1 & done; wait; echo all",
+    ]);
+    assert_eq!((unlimited.stdout.as_str(), unlimited.stderr.as_str()), ("all\n", ""), "{unlimited:?}");
+}

@@ -52,6 +52,10 @@ struct ServeArgs {
     /// compressed bomb is refused (bytes, or with k, m, g).
     #[arg(long, value_name = "SIZE", default_value = "8g", value_parser = parse_size)]
     max_unpacked_size: u64,
+    /// The pids limit of a container created without --pids-limit (0: none), so one fork bomb cannot take the
+    /// host's process table. A container may still ask for --pids-limit -1 (unlimited).
+    #[arg(long, value_name = "N", default_value = "0")]
+    default_pids_limit: i64,
     /// The built web app (default: `<dir of this binary>/../web`).
     #[arg(long)]
     web_dir: Option<PathBuf>,
@@ -143,13 +147,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_upload_size,
         max_unpacked_size,
         web_dir,
+        default_pids_limit,
         bridge_name,
         bridge_subnet,
         registry_mirrors,
         insecure_registries,
     } = args;
     let network = berth_network::NetworkConfig { bridge_name, bridge_subnet };
-    let limits = berth_engine::Limits { max_upload: max_upload_size, max_unpacked: max_unpacked_size };
+    let limits = berth_engine::Limits {
+        max_upload: max_upload_size,
+        max_unpacked: max_unpacked_size,
+        default_pids: Some(default_pids_limit).filter(|n| *n > 0),
+    };
     let registry = berth_engine::RegistryConfig {
         mirrors: registry_mirrors,
         insecure: insecure_registries,

@@ -598,7 +598,8 @@ async fn bind_mounts_host_network_and_exec_tty() {
     );
     p["terminal"] = json!(true);
     let process: Process = serde_json::from_value(p).unwrap();
-    let exec = berth_runtime::start_exec(started.handle.pid(), &process, &cg, Stdio::Tty { slave: pty.slave }).unwrap();
+    let exec =
+        berth_runtime::start_exec(started.handle.pid(), &process, None, &cg, Stdio::Tty { slave: pty.slave }).unwrap();
     let master = pty.master;
     let reader = std::thread::spawn(move || {
         let mut f = File::from(master);

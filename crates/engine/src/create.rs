@@ -44,6 +44,11 @@ impl Engine {
 
         let mut host_config = body.host_config.clone().unwrap_or_default();
         normalize_host_config(&mut host_config);
+        // A fork bomb in one container must not take the host's pids: unset (or 0) means the daemon's default,
+        // recorded so inspect shows it and `docker update --pids-limit` changes it; -1 stays unlimited.
+        if let Some(default) = self.limits.default_pids.filter(|_| host_config.pids_limit.is_none_or(|p| p == 0)) {
+            host_config.pids_limit = Some(default);
+        }
         spec::validate_host_config(&host_config)?;
         let mut warnings = Vec::new();
         if host_config.memory.unwrap_or(0) > 0 && host_config.memory_swap.unwrap_or(0) == 0 {

@@ -65,19 +65,21 @@ pub struct Engine {
     registries: berth_registry::Registries,
 }
 
-/// How much one request may make the daemon take in.
+/// How much one request may make the daemon take in, and what a container gets when it asks for no limit.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// The most an upload (build context, load, import, cp) may be on the wire (`--max-upload-size`).
     pub max_upload: u64,
     /// The most an archive may unpack to (`--max-unpacked-size`): compression cannot get past it.
     pub max_unpacked: u64,
+    /// The pids limit of a container created without `--pids-limit` (`--default-pids-limit`); None: unlimited.
+    pub default_pids: Option<i64>,
 }
 
 impl Default for Limits {
     /// dockerd has no limits here; a shared daemon needs some. 8 GiB fits any real build context.
     fn default() -> Self {
-        Limits { max_upload: 8 << 30, max_unpacked: 8 << 30 }
+        Limits { max_upload: 8 << 30, max_unpacked: 8 << 30, default_pids: None }
     }
 }
 

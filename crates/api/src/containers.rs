@@ -33,8 +33,20 @@ pub async fn create(
     Query(query): Query<CreateQuery>,
     JsonBody(body): JsonBody<ContainerCreateBody>,
 ) -> ApiResult<Response> {
-    let (id, warnings) = engine.create(query.name.as_deref(), body).await?;
+    let (id, warnings) = engine.create(query.name.as_deref(), body).await.map_err(create_error)?;
     Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id, warnings })).into_response())
+}
+
+/// The docker CLI answers any 404 from create by pulling the image and trying again, so only a missing image may
+/// be one. dockerd finds a missing network only at start; Berth finds it at create and says so with a 400, the
+/// same words, and no pull of an image that is there.
+fn create_error(error: berth_engine::EngineError) -> ApiError {
+    let missing_image = matches!(&error, berth_engine::EngineError::Image(berth_image::ImageError::NotFound { .. }));
+    let mut answer = ApiError::from(error);
+    if answer.status == StatusCode::NOT_FOUND && !missing_image {
+        answer.status = StatusCode::BAD_REQUEST;
+    }
+    answer
 }
 
 #[derive(Deserialize)]

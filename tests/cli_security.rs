@@ -1,6 +1,7 @@
 //! Seccomp and no_new_privs, checked from inside real containers with the real docker CLI: Docker's default
 //! profile in force (user namespaces refused, blocked calls fail with EPERM), `seccomp=unconfined`, a profile file,
-//! exec'd processes under the container's filter, and profiles that cannot be used refused at create.
+//! exec'd processes under the container's filter, and profiles that cannot be used refused at create; the security
+//! review (`GET /berth/audit`) of containers the docker CLI made.
 
 mod support;
 
@@ -165,4 +166,157 @@ fn the_daemons_default_pids_limit_stops_a_fork_bomb() {
         "for i in $(seq 40); do sleep 1 & done; wait; echo all",
     ]);
     assert_eq!((unlimited.stdout.as_str(), unlimited.stderr.as_str()), ("all\n", ""), "{unlimited:?}");
+}
+
+/// The ids of one container's findings in `GET /berth/audit` (every container), found by name.
+fn audit_ids(all: &serde_json::Value, name: &str) -> Vec<String> {
+    let audit = all
+        .as_array()
+        .and_then(|list| list.iter().find(|audit| audit["name"] == name))
+        .unwrap_or_else(|| panic!("{name} is not in GET /berth/audit: {all}"));
+    audit["findings"]
+        .as_array()
+        .map(|findings| findings.iter().filter_map(|f| f["id"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// `GET /berth/audit`: containers made with the real docker CLI get exactly the findings their flags call for,
+/// a hardened one none; secrets are named, never shown; the HTTP port answers the same without the playground's
+/// header (a read), and an unknown container is dockerd's 404.
+#[test]
+fn the_audit_flags_what_a_reviewer_would() {
+    let daemon = daemon();
+    let port = support::free_port().to_string();
+    let risky_ports = format!("{port}:80");
+    // Created only: on a host whose bounding set lacks a capability (CAP_SYS_RESOURCE in some sandboxes),
+    // --privileged cannot start under Berth yet, and the review reads the configuration, not the process.
+    daemon.ok(&[
+        "create",
+        "--name",
+        "audit-risky",
+        "--privileged",
+        "-e",
+        "DB_PASSWORD=hunter2",
+        "-p",
+        &risky_ports,
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let safe_port = support::free_port().to_string();
+    let safe_ports = format!("127.0.0.1:{safe_port}:80");
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "audit-hardened",
+        "--user",
+        "1000",
+        "--read-only",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "100",
+        "-p",
+        &safe_ports,
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let socket = format!("{}:/var/run/docker.sock", daemon.socket().display());
+    daemon.ok(&[
+        "create",
+        "--name",
+        "audit-socket",
+        "-v",
+        &socket,
+        "--network",
+        "host",
+        "--cap-add",
+        "SYS_ADMIN",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "no-new-privileges=false",
+        "--user",
+        "1000:1000",
+        "--read-only",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "100",
+        "busybox",
+        "true",
+    ]);
+    // A build argument a RUN step saw stays in the image's history, value and all.
+    let context = daemon.scratch_dir("audit-build");
+    std::fs::write(context.join("Dockerfile"), "FROM busybox\nARG NPM_TOKEN\nRUN true\nUSER 1000\n").unwrap();
+    daemon.ok(&["build", "-t", "audit-arg:1", "--build-arg", "NPM_TOKEN=s3cret-npm", context.to_str().unwrap()]);
+    daemon.ok(&[
+        "create",
+        "--name",
+        "audit-arg",
+        "--read-only",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "100",
+        "audit-arg:1",
+    ]);
+
+    let all = daemon.get_json("/berth/audit");
+    assert_eq!(
+        audit_ids(&all, "audit-risky"),
+        [
+            "privileged",
+            "root-user",
+            "no-userns",
+            "no-memory-limit",
+            "no-pids-limit",
+            "secret-env",
+            "writable-rootfs",
+            "port-all-interfaces"
+        ]
+    );
+    assert_eq!(audit_ids(&all, "audit-hardened"), Vec::<String>::new());
+    assert_eq!(
+        audit_ids(&all, "audit-socket"),
+        ["cap-add", "host-network", "daemon-socket", "seccomp-unconfined", "new-privileges"]
+    );
+    assert_eq!(audit_ids(&all, "audit-arg"), ["secret-build-arg"], "the image's USER 1000 counts");
+    let text = all.to_string();
+    assert!(!text.contains("hunter2") && !text.contains("s3cret-npm"), "a secret's value leaked: {text}");
+
+    let one = daemon.get_json("/berth/audit/audit-risky");
+    assert_eq!(one["image"], "busybox");
+    let secret = one["findings"].as_array().and_then(|f| f.iter().find(|f| f["id"] == "secret-env")).cloned();
+    let secret = secret.unwrap_or_else(|| panic!("no secret-env in {one}"));
+    assert_eq!(secret["severity"], "medium");
+    assert_eq!(secret["title"], "Secret in the environment: DB_PASSWORD");
+    let ports = one["findings"].as_array().and_then(|f| f.iter().find(|f| f["id"] == "port-all-interfaces")).cloned();
+    assert_eq!(
+        ports.map(|p| p["title"].clone()),
+        Some(format!("Publishes on every interface of the host: {port}->80/tcp").into())
+    );
+    let socket_audit = daemon.get_json("/berth/audit/audit-socket");
+    let socket_finding = &socket_audit["findings"][2];
+    assert_eq!(
+        (socket_finding["id"].as_str(), socket_finding["severity"].as_str()),
+        (Some("daemon-socket"), Some("high")),
+        "{socket_audit}"
+    );
+
+    // The HTTP port: a GET passes the guard without the playground's header; an unknown name is dockerd's 404.
+    let over_http = support::http_get(daemon.http_addr(), "/berth/audit/audit-hardened");
+    assert!(over_http.starts_with("HTTP/1.0 200") || over_http.starts_with("HTTP/1.1 200"), "{over_http}");
+    assert!(over_http.contains("\"findings\":[]"), "{over_http}");
+    let (status, body) = daemon.get("/berth/audit/no-such-thing").expect("the daemon answers");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["message"],
+        "No such container: no-such-thing"
+    );
+
+    daemon.ok(&["rm", "-f", "audit-risky", "audit-hardened", "audit-socket", "audit-arg"]);
+    daemon.ok(&["rmi", "audit-arg:1"]);
 }

@@ -1,8 +1,8 @@
 //! The playground in a real browser: headless Chromium driven over WebDriver (fantoccini + chromedriver) against
 //! a real daemon serving the built web app. One walk through what a person does: type a Dockerfile, see the lint
 //! warning, apply its fix, build, find the RUN step's file in the layers view, run the image, type into the
-//! terminal, reload and find the same shell, read the logs. Screenshots of each page land in
-//! `<target>/e2e/screenshots/`.
+//! terminal, reload and find the same shell, read the logs. Then the Security page reviewing containers run with the
+//! docker CLI. Screenshots of each page land in `<target>/e2e/screenshots/`.
 //!
 //! Needs the web app built into `<target>/web` (`cargo xtask web`; `cargo xtask test` does it first), Debian's
 //! chromium and chromium-driver, and root (the daemon).
@@ -494,5 +494,175 @@ async fn dark_editor(client: &Client, daemon: &Daemon) -> TestResult {
     if !at_least("contrast", 4.5) {
         return Err(format!("keywords are hard to read: contrast {} < 4.5 ({measured})", number("contrast")).into());
     }
+    Ok(())
+}
+
+/// The Security page (#12 item 6): reached from the sidebar, it says so when there is nothing to review; a risky
+/// container run with the docker CLI shows exactly its findings with severity badges, why and the fixing flag as
+/// code (a secret by its name only), a hardened one passes, and with the risky one gone nothing is flagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_security_page_shows_what_a_reviewer_would_flag() {
+    let session = Session::start().await;
+    let outcome = security_review(&session.client, &session.daemon).await;
+    session.finish(outcome, "security-failure").await;
+}
+
+/// Each container card's name and its findings as `[id, badge text, data-severity]`, in page order.
+async fn audit_cards(client: &Client) -> Result<serde_json::Value, String> {
+    script(
+        client,
+        "return Array.from(document.querySelectorAll('.audit-container')).map(card => ({
+             name: card.dataset.name,
+             findings: Array.from(card.querySelectorAll('.finding')).map(f =>
+                 [f.dataset.finding, f.querySelector('.severity').innerText.toLowerCase(), f.dataset.severity]),
+             text: card.innerText,
+         }));",
+    )
+    .await
+}
+
+async fn security_review(client: &Client, daemon: &Daemon) -> TestResult {
+    client.goto(&format!("http://{}/#/containers", daemon.http_addr())).await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css("a.nav-link[href='#/security']")).await?.click().await?;
+    let empty = client.wait().at_most(QUICK).for_element(Locator::Css(".security-page .audit-empty")).await?;
+    let text = empty.text().await?;
+    if !text.starts_with("No containers to review yet") {
+        return Err(format!("the empty state reads {text:?}").into());
+    }
+    let active = text_of(client, ".nav-link.active").await?;
+    if active != "Security" {
+        return Err(format!("the sidebar marks {active:?} as the current page").into());
+    }
+
+    let port = support::free_port().to_string();
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "risky",
+        "-e",
+        "API_TOKEN=t0p-s3cret",
+        "-p",
+        &format!("{port}:80"),
+        "--cap-add",
+        "SYS_ADMIN",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hardened",
+        "--user",
+        "1000",
+        "--read-only",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "100",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    client.find(Locator::Css(".security-page .page-head button")).await?.click().await?;
+    let cards = wait_for("both containers' cards", QUICK, move || async move {
+        let cards = audit_cards(client).await?;
+        if cards.as_array().map(Vec::len) == Some(2) {
+            Ok(Some(cards))
+        } else {
+            Err(cards.to_string())
+        }
+    })
+    .await?;
+    // Worst first, although hardened is the newer one.
+    if cards[0]["name"] != "risky" {
+        return Err(format!("the container with a high finding should come first: {cards}").into());
+    }
+    let risky = cards.as_array().and_then(|cards| cards.iter().find(|card| card["name"] == "risky")).cloned();
+    let risky = risky.ok_or_else(|| format!("no card for risky: {cards}"))?;
+    let expected = json!([
+        ["cap-add", "high", "high"],
+        ["root-user", "medium", "medium"],
+        ["no-userns", "medium", "medium"],
+        ["no-memory-limit", "medium", "medium"],
+        ["no-pids-limit", "medium", "medium"],
+        ["secret-env", "medium", "medium"],
+        ["seccomp-unconfined", "medium", "medium"],
+        ["writable-rootfs", "low", "low"],
+        ["port-all-interfaces", "low", "low"],
+    ]);
+    if risky["findings"] != expected {
+        return Err(format!(
+            "risky's findings, highest first, should be {expected}; the page shows {}",
+            risky["findings"]
+        )
+        .into());
+    }
+    let risky_text = risky["text"].as_str().unwrap_or_default();
+    for wanted in [
+        "Adds capabilities beyond Docker's defaults: SYS_ADMIN",
+        "Secret in the environment: API_TOKEN",
+        &format!("Publishes on every interface of the host: {port}->80/tcp"),
+        "No user namespace (root in the container is root on the host)",
+        "Fix: Run as a non-root --user; Berth has no --userns-remap yet.",
+    ] {
+        if !risky_text.contains(wanted) {
+            return Err(format!("risky's card lacks {wanted:?}: {risky_text}").into());
+        }
+    }
+    let page = text_of(client, ".security-page").await?;
+    if page.contains("t0p-s3cret") {
+        return Err("the page shows the secret's value".into());
+    }
+    // The fixing flags are code, the rest of the sentence is not.
+    let codes = script(
+        client,
+        "return Array.from(document.querySelectorAll(\
+             '.audit-container[data-name=risky] .finding[data-finding=cap-add] .finding-fix code')).map(c => c.innerText);",
+    )
+    .await?;
+    if codes != json!(["--cap-add SYS_ADMIN", "--cap-drop ALL"]) {
+        return Err(format!("cap-add's fix should show its two flags as code, shows {codes}").into());
+    }
+    let hardened = cards.as_array().and_then(|cards| cards.iter().find(|card| card["name"] == "hardened")).cloned();
+    let hardened = hardened.ok_or_else(|| format!("no card for hardened: {cards}"))?;
+    if hardened["findings"] != json!([])
+        || !hardened["text"].as_str().unwrap_or_default().contains("Passes every check.")
+    {
+        return Err(format!("the hardened container should pass: {hardened}").into());
+    }
+    // textContent: the badges are uppercased by CSS, which innerText would apply.
+    let summary = script(
+        client,
+        "const summary = document.querySelector('.audit-summary');
+         return [summary.firstChild.textContent,
+                 ...Array.from(summary.querySelectorAll('.severity')).map(badge => badge.textContent)];",
+    )
+    .await?;
+    if summary != json!(["2 containers checked: ", "1 high", "6 medium", "2 low"]) {
+        return Err(format!("the summary reads {summary}").into());
+    }
+    screenshot(client, "security-1-findings").await?;
+
+    daemon.ok(&["rm", "-f", "risky"]);
+    client.find(Locator::Css(".security-page .page-head button")).await?.click().await?;
+    let clean = wait_for("nothing flagged", QUICK, move || async move {
+        let text = text_of(client, ".security-page .audit-empty").await?;
+        if text.starts_with("Nothing flagged") {
+            Ok(Some(text))
+        } else {
+            Err(text)
+        }
+    })
+    .await?;
+    if clean != "Nothing flagged: 1 container checked, none with a finding." {
+        return Err(format!("the empty state reads {clean:?}").into());
+    }
+    screenshot(client, "security-2-clean").await?;
+    daemon.ok(&["rm", "-f", "hardened"]);
     Ok(())
 }

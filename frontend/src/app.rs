@@ -15,6 +15,7 @@ use crate::components::images_page::ImagesPage;
 use crate::components::layers_view::LayersView;
 use crate::components::networks_page::NetworksPage;
 use crate::components::playground::Playground;
+use crate::components::security_page::SecurityPage;
 use crate::components::terminal::TerminalView;
 use crate::components::volumes_page::VolumesPage;
 use crate::route::{self, Route};
@@ -114,6 +115,7 @@ pub fn app() -> Html {
         Route::Networks => html! { <NetworksPage /> },
         Route::Volumes => html! { <VolumesPage /> },
         Route::Compose => html! { <ComposePage /> },
+        Route::Security => html! { <SecurityPage /> },
     };
 
     html! {
@@ -133,6 +135,7 @@ pub fn app() -> Html {
                     { nav_link(Route::Containers, "Containers", Some("Alt+3")) }
                     { nav_link(Route::Networks, "Networks", None) }
                     { nav_link(Route::Volumes, "Volumes", None) }
+                    { nav_link(Route::Security, "Security", None) }
                     <p class="sidebar-help">
                         { "Ctrl+Enter builds. The docker CLI works against the same daemon." }
                     </p>

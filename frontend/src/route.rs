@@ -22,6 +22,8 @@ pub enum Route {
     Volumes,
     /// The compose editor and its project.
     Compose,
+    /// What a reviewer would flag in each container's configuration.
+    Security,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +91,7 @@ impl Route {
             ["networks"] => Route::Networks,
             ["volumes"] => Route::Volumes,
             ["compose"] => Route::Compose,
+            ["security"] => Route::Security,
             _ => Route::Playground,
         }
     }
@@ -106,6 +109,7 @@ impl Route {
             Route::Networks => "#/networks".to_string(),
             Route::Volumes => "#/volumes".to_string(),
             Route::Compose => "#/compose".to_string(),
+            Route::Security => "#/security".to_string(),
         }
     }
 }
@@ -142,6 +146,7 @@ mod tests {
             Route::SharedTerminal { session: "s1".into(), readonly: true },
             Route::Volumes,
             Route::Compose,
+            Route::Security,
         ] {
             assert_eq!(Route::parse(&route.href()), route);
         }

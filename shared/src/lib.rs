@@ -4,7 +4,7 @@
 //! transformation of values, so the browser can parse and lint locally and the daemon can trust the same code.
 //!
 //! - [`api`]: Engine API models (re-exported from bollard-stubs) and Berth's own wire types (build events, layers,
-//!   terminal protocol).
+//!   terminal protocol, security audit).
 //! - [`dockerfile`]: Dockerfile parser (directives, continuations, heredocs, JSON/shell forms, spans),
 //!   variable substitution, printer and linter.
 //! - [`compose`]: compose files loaded into a resolved project (interpolation, extends, override merge,

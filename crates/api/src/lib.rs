@@ -4,6 +4,7 @@
 
 mod archive;
 mod attach;
+mod audit;
 mod body;
 mod build;
 mod build_jobs;
@@ -175,6 +176,8 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
         .route("/berth/images/{*rest}", get(layers::image_layers))
         .route("/berth/compose/{project}/up", post(compose::up))
         .route("/berth/compose/{project}/down", post(compose::down))
+        .route("/berth/audit", get(audit::all))
+        .route("/berth/audit/{id}", get(audit::one))
         .with_state(daemon);
     web::attach_web_app(api, web_dir)
 }

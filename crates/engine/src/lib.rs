@@ -5,8 +5,10 @@
 //! remove, wait, the exit monitor), `exec`, `stats`, `logs`, `spec` (Docker config → OCI spec), `recovery`,
 //! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`,
 //! `health` (HEALTHCHECK probes and State.Health), `name_claims` (names held while a create or rename awaits),
-//! `distribution` (pull, push and login through `registry`).
+//! `distribution` (pull, push and login through `registry`), `audit` (the security review of each container's
+//! configuration).
 
+mod audit;
 mod container;
 mod create;
 mod distribution;

@@ -7,7 +7,9 @@
 //!   decoded into bollard-stubs models.
 //! - [`terminal`]: the terminal websocket's URL.
 //! - [`compose`]: the playground's compose up/down (streamed progress) and a project's containers.
+//! - [`audit`]: the security review of the containers.
 
+pub mod audit;
 pub mod build;
 pub mod compose;
 pub mod containers;

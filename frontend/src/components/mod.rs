@@ -1,6 +1,6 @@
 //! One component per file. Pages: [`playground`], [`images_page`], [`layers_view`], [`containers_page`],
 //! [`container_page`] (tabs: [`terminal`], [`logs`], [`stats`], [`inspect`], [`changes`]), [`networks_page`],
-//! [`volumes_page`], [`compose_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
+//! [`volumes_page`], [`compose_page`], [`security_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
 //! [`error_note`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
 
 pub mod build_panel;
@@ -22,6 +22,7 @@ pub mod playground;
 pub mod problems;
 pub mod pull_box;
 pub mod run_dialog;
+pub mod security_page;
 pub mod stats;
 pub mod terminal;
 pub mod volumes_page;

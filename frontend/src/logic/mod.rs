@@ -15,10 +15,12 @@
 //! - [`image_reference`]: a typed image name split into name and tag (or digest) as the docker CLI splits it, and
 //!   an image's source from its `RepoDigests`.
 //! - [`pull_progress`]: a pull's progress messages into one row per layer, the final status or the error.
+//! - [`code_spans`]: text with backticked commands (a security finding's why and fix) into plain and code pieces.
 //! - [`format`]: bytes, durations and timestamps for people.
 
 pub mod build_progress;
 pub mod cache_prediction;
+pub mod code_spans;
 pub mod compose_check;
 pub mod compose_graph;
 pub mod compose_run;

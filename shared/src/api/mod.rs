@@ -1,12 +1,14 @@
 //! Engine API models, generated from Docker's OpenAPI spec by bollard-stubs (never hand-written here), and
 //! Berth's own wire types for what the Engine API does not cover.
 //!
+//! - [`audit`]: the security review of containers (`GET /berth/audit`): findings with why and fix.
 //! - [`build`]: typed build progress events (the legacy `docker build` JSON stream is rendered from them).
 //! - [`build_jobs`]: builds as daemon jobs a reloaded page rejoins, and the build cache's prediction.
 //! - [`compose`]: compose progress per service (`berth compose --progress json`, the playground's compose page).
 //! - [`layers`]: per-layer file trees, wasted space and image diffs.
 //! - [`terminal`]: the terminal websocket protocol.
 
+pub mod audit;
 pub mod build;
 pub mod build_jobs;
 pub mod compose;

@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use crate::command::{self, probe};
 use crate::workspace::Workspace;
-use crate::{setup, web};
+use crate::{fuzz, setup, web};
 
 /// The crate compiled to wasm; the native checks skip it (it is not a default member either) and the wasm check
 /// covers it.
@@ -24,7 +24,7 @@ pub fn test(workspace: &Workspace) -> Result<()> {
     // The end-to-end tests fetch the web app from the daemon, which serves <target>/web.
     web::web(workspace)?;
 
-    let checks: Vec<(&str, Command)> = vec![
+    let mut checks: Vec<(&str, Command)> = vec![
         ("fmt", cargo(workspace, &["fmt", "--all", "--", "--check"])),
         ("arch", cargo(workspace, &["xtask", "arch"])),
         (
@@ -44,6 +44,7 @@ pub fn test(workspace: &Workspace) -> Result<()> {
         ("tests", cargo(workspace, &["test", "--workspace", "--exclude", WASM_CRATE, "--no-fail-fast"])),
         ("wasm tests", wasm_tests(workspace)),
     ];
+    checks.extend(fuzz::checks(workspace));
 
     let mut results = Vec::new();
     for (name, mut check) in checks {

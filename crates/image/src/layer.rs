@@ -47,6 +47,13 @@ pub(crate) struct ApplyOptions {
     pub max_bytes: Option<u64>,
 }
 
+impl ApplyOptions {
+    /// An image layer (pulled, or from the layout) into its own directory in overlayfs form, ready to be a lowerdir.
+    pub(crate) fn image_layer(max_bytes: Option<u64>) -> Self {
+        ApplyOptions { overlay_whiteouts: true, apply_root_metadata: true, max_bytes, ..ApplyOptions::default() }
+    }
+}
+
 /// What a tar entry costs against [`ApplyOptions::max_bytes`].
 const ENTRY_OVERHEAD: u64 = 512;
 

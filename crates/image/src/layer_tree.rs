@@ -55,6 +55,11 @@ pub fn read_layer(reader: impl Read) -> Result<Vec<LayerEntry>, ImageError> {
         } else if name.starts_with(WHITEOUT_META_PREFIX) {
             continue;
         } else if let Some(deleted) = name.strip_prefix(WHITEOUT_PREFIX) {
+            // `.wh.`, `.wh..` and `.wh...` name no file (they would read as `/dir/`, `/dir/.`, `/dir/..`); unpacking
+            // refuses such a layer, so reading it does too.
+            if matches!(deleted, "" | "." | "..") {
+                return Err(corrupt(format!("invalid whiteout {raw:?}")));
+            }
             (join(parent, deleted), Some(Whiteout::Delete))
         } else {
             (path.clone(), None)
@@ -339,6 +344,15 @@ mod tests {
         let kinds: Vec<(&str, ChangeKind)> = diff.changes.iter().map(|c| (c.path.as_str(), c.kind)).collect();
         assert_eq!(kinds, vec![("/d/a", ChangeKind::Deleted), ("/d/b", ChangeKind::Added)]);
         assert_eq!(analyze("x", vec![input(0, base), input(1, opaque)]).wasted_bytes, 4);
+    }
+
+    #[test]
+    fn a_whiteout_naming_no_file_is_refused() {
+        // Found by fuzz/ (layer_tar): `d/.wh.` was read as a deletion of `/d/`.
+        for name in ["d/.wh.", "d/.wh..", "d/.wh..."] {
+            assert!(read_layer(&tar_of(&[("d/", b""), (name, b"")])[..]).is_err(), "{name}");
+        }
+        assert!(read_layer(&tar_of(&[("d/.wh....", b"")])[..]).is_ok());
     }
 
     #[test]

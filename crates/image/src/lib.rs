@@ -18,6 +18,21 @@ mod store;
 mod transfer;
 pub mod vfs;
 
+/// What the fuzz targets (fuzz/) reach that the store keeps private: only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    use std::io::Read;
+    use std::path::Path;
+
+    use super::layer::{apply_tar, ApplyOptions};
+    use super::ImageError;
+
+    /// Unpacks a layer tar into `dir` exactly as a pull unpacks one, without a store around it.
+    pub fn unpack_layer(dir: &Path, tar: impl Read, max_bytes: Option<u64>) -> Result<(), ImageError> {
+        apply_tar(dir, Path::new(""), tar, &ApplyOptions::image_layer(max_bytes))
+    }
+}
+
 pub use change::{apply_changes, ImageConfigChanges};
 pub use error::ImageError;
 pub use image_meta::{ImageMeta, MetaStore};

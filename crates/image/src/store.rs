@@ -750,12 +750,7 @@ impl ImageStore {
             fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ctx(&tmp)?;
             let blob = self.layout.open_blob(&l.digest)?;
             let mut hashing = HashingReader::new(io::BufReader::new(blob));
-            let opts = ApplyOptions {
-                overlay_whiteouts: true,
-                apply_root_metadata: true,
-                max_bytes: self.max_unpacked,
-                ..ApplyOptions::default()
-            };
+            let opts = ApplyOptions::image_layer(self.max_unpacked);
             // Registries' layers are gzip or zstd whatever their media type says (Docker's or OCI's names).
             {
                 let decoded = berth_fs::decompress::decompressed(&mut hashing).ctx(&tmp)?;

@@ -17,6 +17,16 @@ pub mod terminal;
 
 pub use bollard_stubs::models;
 
+/// How the daemon decodes a JSON request body, of any type: one whose bytes are all whitespace is the type's
+/// default (clients send none for many POSTs), anything else must be one JSON document of that type. Here rather
+/// than in berth-api so that fuzz/ feeds hostile bytes to the very function the daemon calls.
+pub fn decode_json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, serde_json::Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+}
+
 /// The header the playground puts on every request it makes. The daemon's HTTP port refuses the playground's
 /// state-changing `/berth/...` requests without it: a page on another origin cannot add a custom header without a
 /// CORS preflight, and Berth grants none.

@@ -24,9 +24,19 @@ pub fn to_yaml(project: &Project) -> String {
     output
 }
 
+/// YAML readers refuse an implicit key (`key: value`) whose colon is more than 1024 characters after its start
+/// (YAML 1.2, 7.4.2), and quoting can make a key several times longer; past this length a key is written as an
+/// explicit one, `? key` with `: value` on the next line. Below 1024 to leave room for the colon.
+const IMPLICIT_KEY_MAX: usize = 1000;
+
 fn write_entry(key: &str, value: &Value, indent: usize, output: &mut String) {
     let padding = " ".repeat(indent);
-    output.push_str(&format!("{padding}{}:", key_text(key)));
+    let key = key_text(key);
+    if key.chars().count() <= IMPLICIT_KEY_MAX {
+        output.push_str(&format!("{padding}{key}:"));
+    } else {
+        output.push_str(&format!("{padding}? {key}\n{padding}:"));
+    }
     if is_inline(value) {
         output.push(' ');
         output.push_str(&scalar(value));

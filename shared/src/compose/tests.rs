@@ -786,6 +786,27 @@ fn config_output_is_deterministic_and_readable() {
 }
 
 #[test]
+fn config_output_writes_long_keys_explicitly() {
+    // Found by fuzz/ (compose): a key of a few hundred control characters, each escaped as `\u0013` when quoted,
+    // came out longer than YAML lets an implicit key be.
+    let long = "K\u{13}".repeat(300);
+    let label = "l".repeat(1500);
+    let source = format!(
+        "services:\n  web:\n    image: nginx\n    environment:\n      ? \"{long}\"\n      : v\n    labels:\n      ? {label}\n      : w\n"
+    );
+    let loaded = project(&source);
+    let yaml = to_yaml(&loaded);
+    assert!(yaml.contains("      ? \"K\\u0013K"), "{yaml}");
+    let reloaded = match load_one(&yaml) {
+        Ok(reloaded) => reloaded.project,
+        Err(diagnostics) => panic!("config output does not load:\n{}\n---\n{yaml}", render(&diagnostics)),
+    };
+    assert_eq!(reloaded.services["web"].environment, loaded.services["web"].environment);
+    assert_eq!(reloaded.services["web"].labels, loaded.services["web"].labels);
+    assert_eq!(to_yaml(&reloaded), yaml);
+}
+
+#[test]
 fn model_round_trips_through_json() {
     let options = LoadOptions { profiles: vec!["*".into()], ..LoadOptions::default() };
     let project = load_with(&[(FILE, ROUND_TRIP_SOURCE)], &options).expect("loads").project;

@@ -53,10 +53,11 @@ pub fn instruction_line(instruction: &Instruction) -> String {
     let mut line = instruction.keyword().to_string();
     for flag in &instruction.flags {
         line.push_str(" --");
-        line.push_str(&flag.name);
+        // A name holds spaces or quotes when an unclosed quote ran to the end of the line (buildkit reads it so).
+        line.push_str(&quote_flag_word(&flag.name));
         if let Some(value) = &flag.value {
             line.push('=');
-            line.push_str(&quote_flag_value(value));
+            line.push_str(&quote_flag_word(value));
         }
     }
     let arguments = arguments(&instruction.command);
@@ -162,7 +163,7 @@ pub(crate) fn json_string(value: &str) -> String {
 }
 
 /// Flag words are read with quotes and backslash escapes (see `words::extract_flags`).
-fn quote_flag_value(value: &str) -> String {
+fn quote_flag_word(value: &str) -> String {
     let needs_quotes =
         value.chars().any(|character| character.is_whitespace() || matches!(character, '"' | '\'' | '\\'));
     if !needs_quotes {

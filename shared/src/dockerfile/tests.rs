@@ -743,6 +743,9 @@ fn round_trip_edge_cases() {
         "FROM a\nRUN echo \\\\\n",
         "FROM a\nONBUILD RUN <<EOF\nx\nEOF\n",
         "FROM a\nLABEL \"a b\" c\n",
+        // Found by fuzz/ (dockerfile): the unclosed quote makes the rest of the line one flag, spaces and all.
+        "FROM a\nRUN --x\"y z\n",
+        "FROM a\nRUN --m\\ \"'\\\"=v x\n",
     ] {
         assert_round_trip(source);
     }

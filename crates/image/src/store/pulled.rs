@@ -129,12 +129,7 @@ impl ImageStore {
     fn unpack_pulled(&self, remote: &RemoteLayer, tmp: &Path, tee: &mut impl Read) -> Result<(), ImageError> {
         fs::create_dir(tmp).ctx(tmp)?;
         fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).ctx(tmp)?;
-        let opts = ApplyOptions {
-            overlay_whiteouts: true,
-            apply_root_metadata: true,
-            max_bytes: self.max_unpacked,
-            ..ApplyOptions::default()
-        };
+        let opts = ApplyOptions::image_layer(self.max_unpacked);
         let mut decoded = HashingReader::new(berth_fs::decompress::decompressed(tee).ctx(tmp)?);
         layer::apply_tar(tmp, Path::new(""), &mut decoded, &opts).map_err(|e| e.in_layer(&remote.digest))?;
         let (diff_id, _) = decoded.drain_and_finish().map_err(|e| verification(&remote.digest, e.to_string()))?;

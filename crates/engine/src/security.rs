@@ -8,6 +8,7 @@
 //! strangers' code, and setuid binaries gaining privileges is what it stops.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use bollard_stubs::models::HostConfig;
 use oci_spec::runtime::{
@@ -69,16 +70,23 @@ pub(crate) fn seccomp(host: &HostConfig, bounding: &HashSet<Capability>) -> Resu
     if host.privileged.unwrap_or(false) {
         return Ok(None);
     }
-    let (json, strict) = match &options.seccomp {
+    let seccomp = match &options.seccomp {
         SeccompChoice::Unconfined => return Ok(None),
-        SeccompChoice::Default => (DEFAULT_PROFILE, false),
-        SeccompChoice::Profile(json) => (json.as_str(), true),
+        SeccompChoice::Default => to_oci(default_profile()?, bounding, false)?,
+        SeccompChoice::Profile(json) => to_oci(&decode(json)?, bounding, true)?,
     };
-    let profile: Profile =
-        serde_json::from_str(json).map_err(|e| invalid(format!("Decoding seccomp profile failed: {e}")))?;
-    let seccomp = to_oci(&profile, bounding, strict)?;
     berth_runtime::check_seccomp(&seccomp).map_err(|e| invalid(e.to_string()))?;
     Ok(Some(seccomp))
+}
+
+/// Docker's default profile, decoded once: every create, start and exec of a confined container needs it.
+fn default_profile() -> Result<&'static Profile, EngineError> {
+    static DEFAULT: OnceLock<Result<Profile, String>> = OnceLock::new();
+    DEFAULT.get_or_init(|| decode(DEFAULT_PROFILE).map_err(|e| e.to_string())).as_ref().map_err(|e| invalid(e.clone()))
+}
+
+fn decode(json: &str) -> Result<Profile, EngineError> {
+    serde_json::from_str(json).map_err(|e| invalid(format!("Decoding seccomp profile failed: {e}")))
 }
 
 /// Docker's profile format (moby/profiles/seccomp).

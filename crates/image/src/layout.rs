@@ -164,7 +164,8 @@ pub(crate) fn digest_hex(digest: &str) -> Result<&str, ImageError> {
     }
 }
 
-pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
+/// `sha256:<hex>` of `bytes`, as OCI digests are written.
+pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 

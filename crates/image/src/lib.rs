@@ -36,6 +36,7 @@ pub mod fuzzing {
 pub use change::{apply_changes, ImageConfigChanges};
 pub use error::ImageError;
 pub use image_meta::{ImageMeta, MetaStore};
+pub use layout::sha256_digest;
 pub use store::{ImageStore, PushParts, RemoteLayer, Reservation};
 
 /// An image as the store knows it.

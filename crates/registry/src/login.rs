@@ -5,7 +5,7 @@ use http_auth::{ChallengeRef, ParamValue};
 
 use super::credentials::Credentials;
 use super::endpoint::Endpoint;
-use super::remote_error::full_chain;
+use super::remote_error::{errcode_text, full_chain};
 use super::{RegistryConfig, RegistryError};
 
 /// Docker Hub's login address as the CLI sends it.
@@ -101,11 +101,8 @@ async fn token_login(
 fn token_error(status: reqwest::StatusCode, body: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     if let Some(first) = value["errors"].get(0) {
-        let code = first["code"].as_str().unwrap_or("unauthorized").to_ascii_lowercase().replace('_', " ");
-        return match first["message"].as_str() {
-            Some(message) if !message.is_empty() => format!("{code}: {message}"),
-            _ => code,
-        };
+        let code = first["code"].as_str().unwrap_or("UNAUTHORIZED");
+        return errcode_text(code, first["message"].as_str().unwrap_or_default());
     }
     match value["details"].as_str() {
         Some(details) => format!("unauthorized: {details}"),

@@ -6,7 +6,6 @@ use futures_util::StreamExt;
 use oci_client::errors::{OciDistributionError, OciEnvelope};
 use oci_client::secrets::RegistryAuth;
 use oci_client::RegistryOperation;
-use sha2::Digest as _;
 
 use super::endpoint::Endpoint;
 use super::RegistryError;
@@ -72,7 +71,7 @@ pub(crate) async fn fetch(
             },
         }));
     }
-    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body)));
+    let digest = berth_image::sha256_digest(&body);
     // A reference by digest must get exactly that manifest; a registry's own header must agree when it is sha256.
     let expected = remote.digest().map(str::to_string).or(header_digest.filter(|d| d.starts_with("sha256:")));
     if let Some(expected) = expected.filter(|expected| *expected != digest) {

@@ -4,11 +4,15 @@ use std::fmt;
 
 use super::RegistryError;
 
-/// An OS, architecture and optional variant, in the OCI's names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An OS, architecture and optional variant, in the OCI's names (and its JSON: an index entry's `platform`, the
+/// fields of an image config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Platform {
+    #[serde(default)]
     pub os: String,
+    #[serde(default)]
     pub architecture: String,
+    #[serde(default)]
     pub variant: Option<String>,
 }
 

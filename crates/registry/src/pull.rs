@@ -69,17 +69,7 @@ struct IndexEntry {
     #[serde(rename = "mediaType", default)]
     media_type: String,
     #[serde(default)]
-    platform: Option<IndexPlatform>,
-}
-
-#[derive(Debug, Deserialize)]
-struct IndexPlatform {
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    variant: Option<String>,
+    platform: Option<Platform>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,12 +83,8 @@ struct LayerDescriptor {
 
 #[derive(Debug, Deserialize)]
 struct ConfigPlatform {
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    variant: Option<String>,
+    #[serde(flatten)]
+    platform: Platform,
     rootfs: ConfigRootFs,
 }
 
@@ -195,8 +181,8 @@ async fn prepare_at(
     let parsed: ConfigPlatform =
         serde_json::from_slice(&config).map_err(|e| bad(&shown, format!("its image config is not valid: {e}")))?;
     if let Some(wanted) = platform {
-        if !wanted.matches(&parsed.os, &parsed.architecture, parsed.variant.as_deref()) {
-            let actual = Platform { os: parsed.os, architecture: parsed.architecture, variant: parsed.variant };
+        let actual = &parsed.platform;
+        if !wanted.matches(&actual.os, &actual.architecture, actual.variant.as_deref()) {
             return Err(RegistryError::PlatformMismatch {
                 reference: shown,
                 wanted: wanted.to_string(),
@@ -231,11 +217,6 @@ impl std::fmt::Debug for PreparedPull {
 }
 
 impl PreparedPull {
-    /// The `name@sha256:...` this pull records (the index's digest for a multi-platform image).
-    pub fn repo_digest(&self) -> &str {
-        &self.repo_digest
-    }
-
     /// Fetches the missing layers into `store` and records the image; progress as dockerd sends it.
     pub async fn run(self, store: Arc<ImageStore>, progress: &ProgressSink) -> Result<Image, RegistryError> {
         let tag_or_digest = self.reference.digest.clone().unwrap_or_else(|| self.reference.tag_or_latest().to_string());
@@ -491,9 +472,7 @@ fn available(entries: &[IndexEntry]) -> String {
         .iter()
         .filter_map(|e| e.platform.as_ref())
         .filter(|p| p.os != "unknown")
-        .map(|p| {
-            Platform { os: p.os.clone(), architecture: p.architecture.clone(), variant: p.variant.clone() }.to_string()
-        })
+        .map(|p| p.to_string())
         .collect();
     names.dedup();
     if names.is_empty() {
@@ -558,11 +537,7 @@ mod tests {
         IndexEntry {
             digest: digest.into(),
             media_type: OCI_MANIFEST.into(),
-            platform: Some(IndexPlatform {
-                os: os.into(),
-                architecture: arch.into(),
-                variant: variant.map(Into::into),
-            }),
+            platform: Some(Platform { os: os.into(), architecture: arch.into(), variant: variant.map(Into::into) }),
         }
     }
 

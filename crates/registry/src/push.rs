@@ -209,52 +209,20 @@ fn is_plain_tar(media_type: &str) -> bool {
 /// daemon dies meanwhile). The same tar always gives the same bytes (no time or name in the header), so a second
 /// push finds its blob in the registry.
 fn gzip_layer(store: &ImageStore, plain: &RemoteLayer) -> Result<Outgoing, RegistryError> {
-    use std::io::Write as _;
     let context = || format!("compressing layer {}", short_digest(&plain.diff_id));
     let temp = tempfile::Builder::new()
         .prefix(".tmp-push-")
         .tempfile_in(store.root())
         .map_err(|e| RegistryError::transport(context(), e))?;
     let (file, path) = temp.into_parts();
-    let hashing = HashingWriter {
-        inner: std::io::BufWriter::with_capacity(1 << 20, file),
-        hasher: sha2::Sha256::default(),
-        size: 0,
-    };
-    let mut encoder = flate2::GzBuilder::new().write(hashing, flate2::Compression::fast());
-    let mut source = std::io::BufReader::with_capacity(1 << 20, store.open_blob(&plain.digest)?);
-    std::io::copy(&mut source, &mut encoder).map_err(|e| RegistryError::transport(context(), e))?;
-    let mut hashing = encoder.finish().map_err(|e| RegistryError::transport(context(), e))?;
-    hashing.inner.flush().map_err(|e| RegistryError::transport(context(), e))?;
-    let digest = format!("sha256:{}", hex::encode(sha2::Digest::finalize(hashing.hasher)));
+    let (digest, size) = store.gzip_blob(&plain.digest, file)?;
     let media_type = if plain.media_type.starts_with("application/vnd.docker") {
         "application/vnd.docker.image.rootfs.diff.tar.gzip"
     } else {
         "application/vnd.oci.image.layer.v1.tar+gzip"
     };
-    let layer =
-        RemoteLayer { digest, media_type: media_type.to_string(), size: hashing.size, diff_id: plain.diff_id.clone() };
+    let layer = RemoteLayer { digest, media_type: media_type.to_string(), size, diff_id: plain.diff_id.clone() };
     Ok(Outgoing { layer, gzipped: Some(path) })
-}
-
-/// A writer that hashes and counts what it passes on.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: sha2::Sha256,
-    size: u64,
-}
-
-impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        sha2::Digest::update(&mut self.hasher, &buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// `parts` with each layer replaced by what was sent for it (`sent`: stored digest, sent layer); the manifest is
@@ -302,7 +270,7 @@ async fn push_config_and_manifest(
             .map_err(|e| other_error(e, "pushing the config"))?;
     }
     let size = parts.manifest.len();
-    let digest = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&parts.manifest)));
+    let digest = berth_image::sha256_digest(&parts.manifest);
     let content_type = reqwest::header::HeaderValue::from_str(&parts.manifest_media_type)
         .map_err(|e| RegistryError::transport("pushing the manifest", e))?;
     client

@@ -53,11 +53,19 @@ pub(crate) fn other_error(error: OciDistributionError, context: &str) -> Registr
 
 /// `code: message`, as dockerd prints a registry's error (`denied: requested access to the resource is denied`).
 fn coded(code: &OciErrorCode, message: &str) -> String {
-    let name = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_ascii_lowercase));
-    match name {
-        Some(name) if !message.is_empty() => format!("{}: {message}", name.replace('_', " ")),
-        Some(name) => name.replace('_', " "),
+    match serde_json::to_value(code).ok().as_ref().and_then(|v| v.as_str()) {
+        Some(name) => errcode_text(name, message),
         None => message.to_string(),
+    }
+}
+
+/// A distribution errcode (`NAME_UNKNOWN`) and its message as dockerd prints them: `name unknown: message`.
+pub(crate) fn errcode_text(code: &str, message: &str) -> String {
+    let name = code.to_ascii_lowercase().replace('_', " ");
+    if message.is_empty() {
+        name
+    } else {
+        format!("{name}: {message}")
     }
 }
 

@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::super::error::{ImageError, IoContext};
 use super::super::layer::{self, ApplyOptions};
-use super::super::layout::{self, digest_hex, sha256_digest, HashingReader};
+use super::super::layout::{self, digest_hex, sha256_digest, HashingReader, HashingWriter};
 use super::super::reference::Reference;
 use super::super::Image;
 use super::{not_found, to_image, ImageStore, LayerRec, Record};
@@ -243,6 +243,20 @@ impl ImageStore {
                 })
                 .collect(),
         })
+    }
+
+    /// The blob `digest` gzip'd into `out` (deterministic: no time or name in the header, so the same tar always
+    /// gives the same bytes); returns (`sha256:<hex>` of what was written, its size).
+    pub fn gzip_blob(&self, digest: &str, out: impl Write) -> Result<(String, u64), ImageError> {
+        let mut source = io::BufReader::with_capacity(1 << 20, self.layout.open_blob(digest)?);
+        let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, out));
+        let mut encoder = flate2::GzBuilder::new().write(hashing, flate2::Compression::fast());
+        let context = || format!("compressing {digest}");
+        io::copy(&mut source, &mut encoder).map_err(|e| ImageError::io(context(), e))?;
+        let hashing = encoder.finish().map_err(|e| ImageError::io(context(), e))?;
+        let (mut buffered, gzip_digest, size) = hashing.finish();
+        buffered.flush().map_err(|e| ImageError::io(context(), e))?;
+        Ok((gzip_digest, size))
     }
 
     /// A stored blob, to send to a registry.

@@ -608,7 +608,7 @@ async fn security_review(client: &Client, daemon: &Daemon) -> TestResult {
         "Secret in the environment: API_TOKEN",
         &format!("Publishes on every interface of the host: {port}->80/tcp"),
         "No user namespace (root in the container is root on the host)",
-        "Fix: Run as a non-root --user; Berth has no --userns-remap yet.",
+        "Fix: Run as a non-root --user, or start the daemon with --userns-remap default (and no --userns host).",
     ] {
         if !risky_text.contains(wanted) {
             return Err(format!("risky's card lacks {wanted:?}: {risky_text}").into());

@@ -56,6 +56,15 @@ struct ServeArgs {
     /// host's process table. A container may still ask for --pids-limit -1 (unlimited).
     #[arg(long, value_name = "N", default_value = "0")]
     default_pids_limit: i64,
+    /// Run containers in user namespaces, as dockerd's flag: `default` (a `berth-remap` user, made with a
+    /// subordinate range if missing) or USER[:GROUP] with ranges in /etc/subuid and /etc/subgid. Root in a
+    /// container is then an unprivileged host uid; `docker run --userns host` opts one container out.
+    #[arg(long, value_name = "default|USER[:GROUP]")]
+    userns_remap: Option<String>,
+    /// With --userns-remap: each container gets a 65,536-id slice of the range of its own (beyond dockerd), so no
+    /// two containers share host ids.
+    #[arg(long, requires = "userns_remap")]
+    userns_private_ranges: bool,
     /// The built web app (default: `<dir of this binary>/../web`).
     #[arg(long)]
     web_dir: Option<PathBuf>,
@@ -152,6 +161,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bridge_subnet,
         registry_mirrors,
         insecure_registries,
+        userns_remap,
+        userns_private_ranges,
     } = args;
     let network = berth_network::NetworkConfig { bridge_name, bridge_subnet };
     let limits = berth_engine::Limits {
@@ -178,8 +189,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
                 .with_context(|| format!("chmod 0700 {}", root.display()))?;
         }
-        let engine =
-            berth_engine::Engine::open_with(&root, network, limits, registry).await.context("open the engine state")?;
+        let userns = match &userns_remap {
+            Some(setting) => Some(
+                berth_engine::UsernsRemap::resolve(setting, userns_private_ranges)
+                    .with_context(|| format!("--userns-remap {setting}"))?,
+            ),
+            None => None,
+        };
+        let engine = berth_engine::Engine::open_with(&root, network, limits, registry, userns)
+            .await
+            .context("open the engine state")?;
         // No build outlives the daemon that ran it.
         berth_build::remove_leftovers(&engine);
         if let Some(parent) = socket.parent() {

@@ -415,6 +415,7 @@ fn whiteouts_unpack_to_overlay_form_and_commit_back() {
         .commit(
             Some(&img),
             &upper,
+            None,
             ImageConfigChanges { config: None, changes: vec!["CMD [\"/bin/true\"]".into()] },
             Some("committed:v1"),
             Some("a comment"),
@@ -441,8 +442,9 @@ fn whiteouts_unpack_to_overlay_form_and_commit_back() {
     // History: newest first, sizes per non-empty layer; an empty upper adds an empty layer entry.
     let empty_upper = dir.path().join("empty");
     fs::create_dir(&empty_upper).unwrap();
-    let same =
-        s.commit(Some(&committed), &empty_upper, ImageConfigChanges::default(), None, None, None, "true").unwrap();
+    let same = s
+        .commit(Some(&committed), &empty_upper, None, ImageConfigChanges::default(), None, None, None, "true")
+        .unwrap();
     assert_eq!(same.diff_ids, committed.diff_ids);
     assert_eq!(same.config.config().clone().unwrap().cmd().as_deref().unwrap(), ["/bin/true"]);
     let h = s.history(&same);
@@ -506,7 +508,7 @@ fn evil_tars_write_nothing_outside() {
 
     // `..` entries are refused.
     let evil = TarBuf::new().raw_file("../../evil", b"x").bytes();
-    assert!(archive::extract_tar(&root, "/", evil.as_slice(), false, None).is_err());
+    assert!(archive::extract_tar(&root, "/", evil.as_slice(), false, None, None).is_err());
     assert!(!dir.path().join("evil").exists());
     // A symlink to / (or to the host path) followed by writes through it stays inside.
     let evil = TarBuf::new()
@@ -517,7 +519,7 @@ fn evil_tars_write_nothing_outside() {
         .symlink("rel", "../../../../../../..")
         .file("rel/evil2", b"x")
         .bytes();
-    archive::extract_tar(&root, "/", evil.as_slice(), false, None).unwrap();
+    archive::extract_tar(&root, "/", evil.as_slice(), false, None, None).unwrap();
     assert!(root.join("etc/evil").is_file());
     assert!(root.join("evil2").is_file());
     assert!(root.join(outside_rel.trim_start_matches('/')).join("victim").is_file());
@@ -525,17 +527,17 @@ fn evil_tars_write_nothing_outside() {
     assert!(!Path::new("/etc/evil").exists());
     // A hard link to a host path is resolved inside the root: it links the copy in the root, not the host file.
     let evil = TarBuf::new().hardlink("h", &format!("{}", marker.display())).bytes();
-    archive::extract_tar(&root, "/", evil.as_slice(), false, None).unwrap();
+    archive::extract_tar(&root, "/", evil.as_slice(), false, None, None).unwrap();
     assert_eq!(fs::metadata(&marker).unwrap().nlink(), 1);
     let inside = root.join(outside_rel.trim_start_matches('/')).join("victim");
     assert_eq!(fs::metadata(root.join("h")).unwrap().ino(), fs::metadata(&inside).unwrap().ino());
     let evil = TarBuf::new().hardlink("h2", "/etc/passwd").hardlink("h3", "../../../../etc/passwd").bytes();
-    assert!(archive::extract_tar(&root, "/", evil.as_slice(), false, None).is_err());
+    assert!(archive::extract_tar(&root, "/", evil.as_slice(), false, None, None).is_err());
     assert!(!root.join("h2").exists());
     // The dest dir itself may be a symlink to "/": it resolves inside.
     std::os::unix::fs::symlink("/", root.join("toroot")).unwrap();
     let t = TarBuf::new().file("inside", b"i").bytes();
-    archive::extract_tar(&root, "/toroot", t.as_slice(), false, None).unwrap();
+    archive::extract_tar(&root, "/toroot", t.as_slice(), false, None, None).unwrap();
     assert!(root.join("inside").is_file());
 
     // The same evil tar as an image layer.
@@ -584,34 +586,34 @@ fn cp_stat_and_export() {
     }
 
     let mut out = Vec::new();
-    archive::write_tar(root, "/etc", &mut out).unwrap();
+    archive::write_tar(root, "/etc", &mut out, None).unwrap();
     assert_eq!(tar_names(&out), vec!["etc/", "etc/passwd", "etc/sub/"]);
     let mut out = Vec::new();
-    archive::write_tar(root, "/pw", &mut out).unwrap();
+    archive::write_tar(root, "/pw", &mut out, None).unwrap();
     assert_eq!(tar_names(&out), vec!["pw"]);
 
     // cp in: into an existing dir, with dir/non-dir protection.
     let t = TarBuf::new().dir("new/").file("new/f", b"f").bytes();
-    archive::extract_tar(root, "/etc/sub", t.as_slice(), false, None).unwrap();
+    archive::extract_tar(root, "/etc/sub", t.as_slice(), false, None, None).unwrap();
     assert_eq!(fs::read(root.join("etc/sub/new/f")).unwrap(), b"f");
     let t = TarBuf::new().file("sub", b"x").bytes();
-    assert!(archive::extract_tar(root, "/etc", t.as_slice(), true, None).is_err());
+    assert!(archive::extract_tar(root, "/etc", t.as_slice(), true, None, None).is_err());
     assert!(root.join("etc/sub").is_dir());
     assert!(matches!(
-        archive::extract_tar(root, "/missing", t.as_slice(), false, None),
+        archive::extract_tar(root, "/missing", t.as_slice(), false, None, None),
         Err(ImageError::PathNotFound { .. })
     ));
     assert!(matches!(
-        archive::extract_tar(root, "/etc/passwd", t.as_slice(), false, None),
+        archive::extract_tar(root, "/etc/passwd", t.as_slice(), false, None, None),
         Err(ImageError::NotADirectory { .. })
     ));
     // gzip accepted.
     let t = gzip(&TarBuf::new().file("gz", b"z").bytes());
-    archive::extract_tar(root, "/", t.as_slice(), false, None).unwrap();
+    archive::extract_tar(root, "/", t.as_slice(), false, None, None).unwrap();
     assert!(root.join("gz").is_file());
 
     let mut out = Vec::new();
-    archive::export(root, &mut out).unwrap();
+    archive::export(root, &mut out, None).unwrap();
     let names = tar_names(&out);
     assert!(names.contains(&"etc/passwd".to_string()) && names.contains(&"pw".to_string()), "{names:?}");
     let mut a = tar::Archive::new(out.as_slice());
@@ -706,8 +708,9 @@ fn unpacked_layers_work_as_overlay_lowerdirs_and_commit_real_upper() {
             ("/new".to_string(), CHANGE_ADDED),
         ]
     );
-    let committed =
-        s.commit(Some(&img), &upper, ImageConfigChanges::default(), Some("ov:2"), None, None, "sh -c edit").unwrap();
+    let committed = s
+        .commit(Some(&img), &upper, None, ImageConfigChanges::default(), Some("ov:2"), None, None, "sh -c edit")
+        .unwrap();
     assert_eq!(committed.diff_ids.len(), 3);
     let layers = s.layer_dirs(&committed).unwrap();
     let (upper2, work2) = (dir.path().join("upper2"), dir.path().join("work2"));

@@ -75,6 +75,7 @@ impl Rootfs {
             &dir.path().join("work"),
             &merged,
             berth_image::vfs::apply_layer,
+            None,
         )
         .unwrap();
         Rootfs { dir, merged }
@@ -475,6 +476,7 @@ fn rootfs_mounts_are_idempotent_and_handle_many_layers() {
         &t.join("work"),
         &rootfs.merged,
         berth_image::vfs::apply_layer,
+        None,
     )
     .unwrap();
     assert_eq!(mount_count(&rootfs.merged), 1);
@@ -498,6 +500,7 @@ fn rootfs_mounts_are_idempotent_and_handle_many_layers() {
         &dir.path().join("w"),
         &merged,
         berth_image::vfs::apply_layer,
+        None,
     )
     .unwrap();
     let top = std::fs::read_to_string(merged.join("top"));
@@ -526,7 +529,7 @@ fn rootfs_falls_back_to_copying_layers() {
     nix::mount::mount(Some("tmpfs"), &work, Some("tmpfs"), nix::mount::MsFlags::empty(), None::<&str>).unwrap();
     let (upper, merged) = (dir.path().join("upper"), dir.path().join("merged"));
     let layers = [l1, l2];
-    let r = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged, berth_image::vfs::apply_layer);
+    let r = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged, berth_image::vfs::apply_layer, None);
     let keep = std::fs::read_to_string(merged.join("etc/keep")).ok();
     let old = merged.join("etc/old").exists();
     let new = std::fs::read_to_string(merged.join("etc/new")).ok();
@@ -534,7 +537,7 @@ fn rootfs_falls_back_to_copying_layers() {
     // A change in the container survives a remount: the copy is not redone.
     let _ = std::fs::write(merged.join("etc/keep"), "changed");
     let _ = berth_runtime::unmount_rootfs(&merged);
-    let r2 = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged, berth_image::vfs::apply_layer);
+    let r2 = berth_runtime::mount_rootfs(&layers, &upper, &work, &merged, berth_image::vfs::apply_layer, None);
     let keep2 = std::fs::read_to_string(merged.join("etc/keep")).ok();
     let _ = berth_runtime::unmount_rootfs(&merged);
     let _ = nix::mount::umount2(&work, nix::mount::MntFlags::MNT_DETACH);

@@ -143,14 +143,20 @@ pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
         live_restore_enabled: Some(false),
         isolation: None,
         init_binary: Some("berth init".into()),
-        security_options: Some(vec![
-            "name=seccomp,profile=builtin".into(),
-            "name=no-new-privileges".into(),
-            "name=cgroupns".into(),
-        ]),
+        security_options: Some(security_options(&engine)),
         warnings: Some(Vec::new()),
         ..Default::default()
     })
+}
+
+/// What dockerd lists under "Security Options"; `name=userns` when it remaps (the docker CLI then prints it).
+fn security_options(engine: &Engine) -> Vec<String> {
+    let mut options: Vec<String> =
+        ["name=seccomp,profile=builtin", "name=no-new-privileges", "name=cgroupns"].map(String::from).to_vec();
+    if engine.userns_remap().is_some() {
+        options.push("name=userns".into());
+    }
+    options
 }
 
 /// `docker info`'s "Insecure Registries" and "Registry Mirrors", as dockerd reports them: CIDR ranges apart,

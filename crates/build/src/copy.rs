@@ -9,6 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::dockerignore::glob_component;
+use berth_fs::id_shift::IdShift;
 use berth_fs::in_root::{At, Entry, InRootError, Root};
 use berth_image::{archive, ImageError};
 
@@ -248,6 +249,19 @@ pub struct Ownership {
     pub gid: u32,
     /// `--chmod`.
     pub mode: Option<u32>,
+    /// The workspace is a remapped container's: `uid`/`gid` (and an ADDed archive's owners) are its ids, written
+    /// as the host's.
+    pub ids: Option<IdShift>,
+}
+
+impl Ownership {
+    /// The owner as written on disk.
+    fn on_disk(&self) -> (u32, u32) {
+        match self.ids {
+            Some(ids) => (ids.host_uid(self.uid), ids.host_gid(self.gid)),
+            None => (self.uid, self.gid),
+        }
+    }
 }
 
 /// Resolves `--chown=user[:group]` against the image's /etc/passwd and /etc/group.
@@ -344,7 +358,7 @@ pub fn copy_into(
         } else if extract_archives && is_archive(&source.path) {
             make_dirs(&tree, dest, owner)?;
             let file = fs::File::open(&source.path).map_err(|e| source.failed(e))?;
-            extract(rootfs, dest, file, max_unpacked)?;
+            extract(rootfs, dest, file, max_unpacked, owner.ids)?;
         } else {
             let (target, shown) = if dest_is_dir {
                 let dir = make_dirs(&tree, dest, owner)?;
@@ -362,9 +376,15 @@ pub fn copy_into(
     Ok(())
 }
 
-fn extract(rootfs: &Path, dest: &str, file: fs::File, max_unpacked: Option<u64>) -> Result<(), CopyError> {
+fn extract(
+    rootfs: &Path,
+    dest: &str,
+    file: fs::File,
+    max_unpacked: Option<u64>,
+    ids: Option<IdShift>,
+) -> Result<(), CopyError> {
     // extract_tar decodes gzip, bzip2 and xz itself, once.
-    archive::extract_tar(rootfs, dest, file, false, max_unpacked).map_err(CopyError::Extract)
+    archive::extract_tar(rootfs, dest, file, false, max_unpacked, ids).map_err(CopyError::Extract)
 }
 
 /// Creates `dir` (a container path) and its missing parents inside `rootfs`; new directories get 0755 and `owner`.
@@ -374,7 +394,7 @@ pub fn mkdir_all(rootfs: &Path, dir: &str, owner: Ownership) -> Result<OwnedFd, 
 }
 
 fn make_dirs(tree: &Root, dir: &str, owner: Ownership) -> Result<OwnedFd, CopyError> {
-    Ok(tree.mkdir_all(Path::new(dir), 0o755, Some((owner.uid, owner.gid)))?)
+    Ok(tree.mkdir_all(Path::new(dir), 0o755, Some(owner.on_disk()))?)
 }
 
 fn remove_non_dir(target: At<'_>) -> io::Result<()> {
@@ -392,7 +412,8 @@ fn copy_file(src: &Path, target: At<'_>, meta: &fs::Metadata, owner: Ownership, 
     let mut output = target.create_file(0o600).map_err(fail)?;
     io::copy(&mut input, &mut output).map_err(fail)?;
     // Owner first (chown clears setuid), then mode; on the descriptor of the file just written.
-    let (uid, gid) = (Some(nix::unistd::Uid::from_raw(owner.uid)), Some(nix::unistd::Gid::from_raw(owner.gid)));
+    let (uid, gid) = owner.on_disk();
+    let (uid, gid) = (Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
     nix::unistd::fchown(&output, uid, gid).map_err(|e| fail(e.into()))?;
     output.set_permissions(fs::Permissions::from_mode(owner.mode.unwrap_or(meta.mode() & 0o7777))).map_err(fail)?;
     Ok(())
@@ -420,13 +441,13 @@ fn copy_tree(src: &Path, target: BorrowedFd<'_>, owner: Ownership, shown: &Path)
             }
             let dir = to.open_dir().map_err(fail)?;
             copy_tree(&from, dir.as_fd(), owner, &shown)?;
-            to.chown(owner.uid, owner.gid).map_err(fail)?;
+            to.chown(owner.on_disk().0, owner.on_disk().1).map_err(fail)?;
             to.chmod(owner.mode.unwrap_or(meta.mode() & 0o7777)).map_err(fail)?;
         } else if meta.file_type().is_symlink() {
             remove_non_dir(to).map_err(fail)?;
             let link = fs::read_link(&from).map_err(fail)?;
             to.symlink(&link).map_err(fail)?;
-            to.chown(owner.uid, owner.gid).map_err(fail)?;
+            to.chown(owner.on_disk().0, owner.on_disk().1).map_err(fail)?;
         } else if meta.is_file() {
             copy_file(&from, to, &meta, owner, &shown)?;
         }
@@ -468,7 +489,7 @@ mod tests {
         fs::write(src.path().join("dir/inner"), "i").unwrap();
         fs::write(src.path().join("file"), "f").unwrap();
         let sources = context_sources(src.path(), &["file".to_string()]).unwrap();
-        let owner = Ownership { uid: 1000, gid: 1000, mode: Some(0o640) };
+        let owner = Ownership { uid: 1000, gid: 1000, mode: Some(0o640), ids: None };
         copy_into(rootfs.path(), &sources, "/app/renamed", false, owner, false, None).unwrap();
         let meta = fs::metadata(rootfs.path().join("app/renamed")).unwrap();
         assert_eq!((meta.uid(), meta.mode() & 0o777), (1000, 0o640));

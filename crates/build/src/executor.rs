@@ -23,6 +23,7 @@ use super::error::BuildError;
 use super::progress::{Progress, Utf8Chunker};
 use super::BuildOptions;
 use berth_engine::{Engine, EngineError, Output, StreamKind, WaitCondition};
+use berth_fs::id_shift::IdShift;
 use berth_image::archive::clean_abs;
 use berth_image::{HistoryEntry, Image, ImageConfigChanges};
 use berth_image::{ImageMeta, MetaStore};
@@ -113,6 +114,8 @@ struct Workspace {
     rootfs: PathBuf,
     upper: PathBuf,
     temp: Option<PathBuf>,
+    /// The container's user namespace ids (`--userns-remap`): what is written in is shifted, the layer unshifted.
+    ids: Option<IdShift>,
 }
 
 pub(super) struct Executor<'a> {
@@ -694,9 +697,13 @@ impl<'a> Executor<'a> {
                 let (id, _) = self.engine.create(None, body).await?;
                 let container = self.engine.container(&id)?;
                 match self.engine.ensure_rootfs(&container).await {
-                    Ok(rootfs) => {
-                        Ok(Workspace { container: Some(id), rootfs, upper: container.upper_dir(), temp: None })
-                    }
+                    Ok(rootfs) => Ok(Workspace {
+                        container: Some(id),
+                        rootfs,
+                        upper: container.upper_dir(),
+                        temp: None,
+                        ids: container.record().id_shift,
+                    }),
                     Err(error) => {
                         let _ = self.engine.remove(&id, true, true).await;
                         Err(error.into())
@@ -706,7 +713,7 @@ impl<'a> Executor<'a> {
             None => {
                 let dir = self.work.join(format!("scratch-{:016x}", rand::random::<u64>()));
                 std::fs::create_dir_all(&dir).map_err(|e| BuildError::io(format!("create {}", dir.display()), e))?;
-                Ok(Workspace { container: None, rootfs: dir.clone(), upper: dir.clone(), temp: Some(dir) })
+                Ok(Workspace { container: None, rootfs: dir.clone(), upper: dir.clone(), temp: Some(dir), ids: None })
             }
         }
     }
@@ -733,9 +740,10 @@ impl<'a> Executor<'a> {
         let images = self.engine.image_store().clone();
         let parent = state.image.clone();
         let upper = workspace.upper.clone();
+        let ids = workspace.ids;
         let changes = ImageConfigChanges { config: Some(config), changes: Vec::new() };
         let image = tokio::task::spawn_blocking(move || {
-            images.commit(parent.as_ref(), &upper, changes, None, None, None, &created_by)
+            images.commit(parent.as_ref(), &upper, ids, changes, None, None, None, &created_by)
         })
         .await
         .map_err(join_error)??;
@@ -753,10 +761,10 @@ impl<'a> Executor<'a> {
         let workspace = self.open_workspace(state.image.as_ref()).await?;
         let rootfs = workspace.rootfs.clone();
         let dir = path.clone();
-        let made =
-            tokio::task::spawn_blocking(move || copy::mkdir_all(&rootfs, &dir, Ownership::default()).map(|_| ()))
-                .await
-                .map_err(join_error);
+        let owner = Ownership { ids: workspace.ids, ..Ownership::default() };
+        let made = tokio::task::spawn_blocking(move || copy::mkdir_all(&rootfs, &dir, owner).map(|_| ()))
+            .await
+            .map_err(join_error);
         let created_by = format!("{} #(nop)  {comment}", state.shell().join(" "));
         let result = match made {
             Ok(Ok(())) => self.commit_workspace(state, &workspace, config, created_by).await,
@@ -857,7 +865,13 @@ impl<'a> Executor<'a> {
             }
             return Err(BuildError::RunFailed { command: display, code, line: Some(line) });
         }
-        let workspace = Workspace { container: None, rootfs: PathBuf::new(), upper: container.upper_dir(), temp: None };
+        let workspace = Workspace {
+            container: None,
+            rootfs: PathBuf::new(),
+            upper: container.upper_dir(),
+            temp: None,
+            ids: container.record().id_shift,
+        };
         let result = self.commit_workspace(state, &workspace, state.config(), created_by).await;
         if self.options.remove || self.options.force_remove || result.is_err() {
             self.remove_container(&id).await;
@@ -989,6 +1003,7 @@ impl<'a> Executor<'a> {
             }
         };
         let rootfs = workspace.rootfs.clone();
+        let ids = workspace.ids;
         let source_root = source_workspace.as_ref().map(|w| w.rootfs.clone());
         let chown = instruction.chown.clone();
         let max_unpacked = Some(self.engine.limits().max_unpacked);
@@ -1003,7 +1018,7 @@ impl<'a> Executor<'a> {
                 Some(spec) => copy::resolve_chown(&rootfs, spec)?,
                 None => (0, 0),
             };
-            copy::copy_into(&rootfs, &sources, &dest, force_dir, Ownership { uid, gid, mode }, add, max_unpacked)
+            copy::copy_into(&rootfs, &sources, &dest, force_dir, Ownership { uid, gid, mode, ids }, add, max_unpacked)
         })
         .await
         .map_err(join_error);

@@ -88,16 +88,18 @@ pub(crate) fn audit_record(record: &ContainerRecord, image: Option<&ImageConfigu
              it can change every file there, and a file written into a mounted host directory belongs to root.",
             "Run as an ordinary user: `--user 1000:1000`, or a `USER 1000:1000` line in the Dockerfile.",
         ));
-        // Berth has no user namespaces (ARCHITECTURE.md, "Deliberately not done"), so this holds for every
-        // root container; it is its own finding because it is what makes a breakout as bad as it is.
-        findings.push(finding(
-            "no-userns",
-            Severity::Medium,
-            "No user namespace (root in the container is root on the host)",
-            "Without a user namespace, uid 0 inside the container is uid 0 on the host: a process that escapes \
-             through a kernel bug or a careless mount is the host's root, not a harmless user.",
-            "Run as a non-root `--user`; Berth has no `--userns-remap` yet.",
-        ));
+        // Its own finding: it is what makes a breakout as bad as it is. A remapped root is an unprivileged host
+        // uid, so only a container outside a user namespace (no --userns-remap, or --userns host) gets it.
+        if record.id_shift.is_none() {
+            findings.push(finding(
+                "no-userns",
+                Severity::Medium,
+                "No user namespace (root in the container is root on the host)",
+                "Without a user namespace, uid 0 inside the container is uid 0 on the host: a process that escapes \
+                 through a kernel bug or a careless mount is the host's root, not a harmless user.",
+                "Run as a non-root `--user`, or start the daemon with `--userns-remap default` (and no `--userns host`).",
+            ));
+        }
     }
 
     let added = added_capabilities(host);
@@ -469,6 +471,7 @@ mod tests {
             exec_ids: Vec::new(),
             extra_mounts: Vec::new(),
             anonymous_volumes: Vec::new(),
+            id_shift: None,
         }
     }
 
@@ -572,7 +575,16 @@ mod tests {
         config.user = Some("root".into());
         let finding = &audit_record(&record(config, host), None).findings[1];
         assert_eq!(finding.title, "No user namespace (root in the container is root on the host)");
-        assert_eq!(finding.fix, "Run as a non-root `--user`; Berth has no `--userns-remap` yet.");
+        assert_eq!(
+            finding.fix,
+            "Run as a non-root `--user`, or start the daemon with `--userns-remap default` (and no `--userns host`)."
+        );
+        let (mut config, host) = hardened();
+        config.user = Some("root".into());
+        let mut remapped = record(config, host);
+        remapped.id_shift = Some(berth_fs::id_shift::IdShift { uid: 100_000, gid: 100_000, size: 65_536 });
+        let found: Vec<String> = audit_record(&remapped, None).findings.into_iter().map(|f| f.id).collect();
+        assert_eq!(found, ["root-user"], "a remapped root is no host root");
     }
 
     #[test]

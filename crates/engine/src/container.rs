@@ -89,6 +89,9 @@ pub struct ContainerRecord {
     /// Volumes made for this container alone; `rm -v` and `--rm` delete them.
     #[serde(default)]
     pub anonymous_volumes: Vec<String>,
+    /// The host ids of the container's user namespace (`--userns-remap`); None: the host's own ids.
+    #[serde(default)]
+    pub id_shift: Option<berth_fs::id_shift::IdShift>,
 }
 
 /// A bind (absolute `source`) or volume (`source` is its name) mount.

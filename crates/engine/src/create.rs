@@ -50,6 +50,13 @@ impl Engine {
             host_config.pids_limit = Some(default);
         }
         spec::validate_host_config(&host_config)?;
+        let remap = match &self.userns {
+            Some(remap) if !super::userns::wants_host(&host_config)? => {
+                super::userns::check_host_config(&host_config)?;
+                Some(remap)
+            }
+            _ => None,
+        };
         let mut warnings = Vec::new();
         if host_config.memory.unwrap_or(0) > 0 && host_config.memory_swap.unwrap_or(0) == 0 {
             // Nothing to warn about: swap defaults to twice the memory as in Docker.
@@ -80,7 +87,20 @@ impl Engine {
             }
         };
         let dir = self.containers_dir().join(&id);
+        let id_shift = match remap.map(|r| r.allocate()).transpose() {
+            Ok(ids) => ids,
+            Err(err) => {
+                self.networks.disconnect_all(&id);
+                for volume in &anonymous_volumes {
+                    let _ = self.volume_remove(volume, true);
+                }
+                return Err(err);
+            }
+        };
         let undo = |err: EngineError| {
+            if let (Some(remap), Some(ids)) = (remap, &id_shift) {
+                remap.release(ids);
+            }
             self.networks.disconnect_all(&id);
             for volume in &anonymous_volumes {
                 let _ = self.volume_remove(volume, true);
@@ -99,6 +119,13 @@ impl Engine {
         }
         let hostname = config.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| id[..12].to_string());
         write_etc_files(&dir, &hostname, host_config.network_mode.as_deref()).map_err(undo)?;
+        if let Some(ids) = &id_shift {
+            // Bind-mounted in: the container's root edits them (as in dockerd, which gives them to the remapped root).
+            for file in ["hostname", "hosts", "resolv.conf"] {
+                std::os::unix::fs::lchown(dir.join(file), Some(ids.host_uid(0)), Some(ids.host_gid(0)))
+                    .map_err(|e| undo(EngineError::io(format!("give {file} to the remapped root"), e)))?;
+            }
+        }
 
         let record = ContainerRecord {
             id: id.clone(),
@@ -114,6 +141,7 @@ impl Engine {
             exec_ids: Vec::new(),
             extra_mounts,
             anonymous_volumes: anonymous_volumes.clone(),
+            id_shift,
         };
         atomic::write_json(&dir.join(super::container::RECORD_FILE), &record).map_err(|e| undo(e.into()))?;
         let container = Container::new(dir, record);

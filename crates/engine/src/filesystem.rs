@@ -39,6 +39,7 @@ impl Engine {
                 &container.work_dir(),
                 &merged,
                 berth_image::vfs::apply_layer,
+                container.record().id_shift.as_ref(),
             )?;
             Ok(merged)
         })
@@ -81,7 +82,8 @@ impl Engine {
         out: impl std::io::Write + Send + 'static,
     ) -> Result<(), EngineError> {
         let path = path.to_string();
-        self.with_rootfs(reference, move |root| Ok(archive::write_tar(&root, &path, out)?)).await
+        let ids = self.container(reference)?.record().id_shift;
+        self.with_rootfs(reference, move |root| Ok(archive::write_tar(&root, &path, out, ids)?)).await
     }
 
     /// `docker cp - ctr:dir`: a tar unpacked into the directory `dir` of the container, held to the daemon's
@@ -93,13 +95,15 @@ impl Engine {
         tar: impl std::io::Read + Send + 'static,
         no_overwrite_dir_non_dir: bool,
     ) -> Result<(), EngineError> {
-        if self.container(reference)?.record().host_config.readonly_rootfs.unwrap_or(false) {
+        let container = self.container(reference)?;
+        if container.record().host_config.readonly_rootfs.unwrap_or(false) {
             return Err(EngineError::Forbidden("container rootfs is marked read-only".into()));
         }
         let dir = dir.to_string();
         let max_unpacked = Some(self.limits().max_unpacked);
+        let ids = container.record().id_shift;
         self.with_rootfs(reference, move |root| {
-            Ok(archive::extract_tar(&root, &dir, tar, no_overwrite_dir_non_dir, max_unpacked)?)
+            Ok(archive::extract_tar(&root, &dir, tar, no_overwrite_dir_non_dir, max_unpacked, ids)?)
         })
         .await
     }
@@ -110,7 +114,8 @@ impl Engine {
         reference: &str,
         out: impl std::io::Write + Send + 'static,
     ) -> Result<(), EngineError> {
-        self.with_rootfs(reference, move |root| Ok(archive::export(&root, out)?)).await
+        let ids = self.container(reference)?.record().id_shift;
+        self.with_rootfs(reference, move |root| Ok(archive::export(&root, out, ids)?)).await
     }
 
     /// Runs `work` with the mounted rootfs on a blocking thread.
@@ -163,6 +168,7 @@ impl Engine {
             let image = engine.images.commit(
                 Some(&parent),
                 &upper,
+                record.id_shift,
                 config_changes,
                 repo_tag.as_deref(),
                 comment.as_deref(),

@@ -6,7 +6,7 @@
 //! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`,
 //! `health` (HEALTHCHECK probes and State.Health), `name_claims` (names held while a create or rename awaits),
 //! `distribution` (pull, push and login through `registry`), `audit` (the security review of each container's
-//! configuration).
+//! configuration), `userns` (`--userns-remap`: which host ids each container's user namespace maps to).
 
 mod audit;
 mod container;
@@ -30,6 +30,7 @@ mod spec;
 mod stats;
 mod stdio;
 mod terminal;
+mod userns;
 mod volumes;
 
 use std::collections::HashMap;
@@ -46,6 +47,7 @@ pub use names::validate_name;
 pub use networking::{labels_match, NetworkView};
 pub use recovery::BUILD_STEP_LABEL;
 pub use terminal::TerminalSession;
+pub use userns::{RemapError, UsernsRemap};
 pub use volumes::{validate_volume_name, VolumeRecord};
 
 use berth_image::ImageStore;
@@ -65,6 +67,8 @@ pub struct Engine {
     terminals: terminal::Terminals,
     limits: Limits,
     registries: berth_registry::Registries,
+    /// `--userns-remap`; None: containers keep the host's ids.
+    userns: Option<UsernsRemap>,
 }
 
 /// How much one request may make the daemon take in, and what a container gets when it asks for no limit.
@@ -88,16 +92,17 @@ impl Default for Limits {
 impl Engine {
     /// Opens (or creates) the state under `root`, loads every container and recovers from a crash.
     pub async fn open(root: &Path, network: NetworkConfig) -> Result<Arc<Self>, EngineError> {
-        Self::open_with(root, network, Limits::default(), RegistryConfig::default()).await
+        Self::open_with(root, network, Limits::default(), RegistryConfig::default(), None).await
     }
 
-    /// [`Engine::open`] with request limits and registry settings other than the defaults. The registries' CA
-    /// files are read from `<root>/certs.d` whatever `registry.certs_dir` says.
+    /// [`Engine::open`] with request limits, registry settings and a user namespace remapping other than the
+    /// defaults. The registries' CA files are read from `<root>/certs.d` whatever `registry.certs_dir` says.
     pub async fn open_with(
         root: &Path,
         network: NetworkConfig,
         limits: Limits,
         registry: RegistryConfig,
+        userns: Option<UsernsRemap>,
     ) -> Result<Arc<Self>, EngineError> {
         for dir in ["containers", "volumes", "image"] {
             std::fs::create_dir_all(root.join(dir)).map_err(|e| EngineError::io(format!("create {dir} dir"), e))?;
@@ -126,6 +131,7 @@ impl Engine {
             terminals: terminal::Terminals::default(),
             limits,
             registries: berth_registry::Registries::new(RegistryConfig { certs_dir: root.join("certs.d"), ..registry }),
+            userns,
         });
         recovery::recover(&engine).await?;
         // Endpoints of containers that no longer exist (removed while the daemon was down, or half-created).
@@ -226,6 +232,11 @@ impl Engine {
             }
         }
         Err(EngineError::NoSuchContainer(reference.to_string()))
+    }
+
+    /// The daemon's `--userns-remap` as `USER:GROUP`, if it remaps.
+    pub fn userns_remap(&self) -> Option<String> {
+        self.userns.as_ref().map(UsernsRemap::describe)
     }
 
     pub fn limits(&self) -> Limits {

@@ -117,6 +117,7 @@ impl Engine {
 
         let volumes_dir = self.volumes_dir();
         self.copy_up(&record, &merged).await?;
+        self.give_volumes_to_remapped_root(&record)?;
         let network = self.setup_network(container).await?;
         let spec = build_spec(
             &record,
@@ -503,6 +504,9 @@ impl Engine {
         }
         self.forget(&container.id);
         let record = container.snapshot();
+        if let (Some(remap), Some(ids)) = (&self.userns, &record.id_shift) {
+            remap.release(ids);
+        }
         if record.host_config.auto_remove.unwrap_or(false) {
             // Docker's --rm takes the anonymous volumes along.
             self.remove_anonymous_volumes(&record);

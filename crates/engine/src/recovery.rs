@@ -73,6 +73,9 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
         let restart = was_running && restart::at_daemon_start(&policy, history);
         let build_step = record.config.labels.as_ref().is_some_and(|labels| labels.contains_key(BUILD_STEP_LABEL));
         let auto_remove = (was_running && record.host_config.auto_remove.unwrap_or(false)) || build_step;
+        if let (Some(remap), Some(ids)) = (&engine.userns, &record.id_shift) {
+            remap.hold(ids);
+        }
         let container = Container::new(path, record);
         engine.insert(container.clone());
         if restart {

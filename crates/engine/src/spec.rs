@@ -7,9 +7,9 @@ use std::str::FromStr;
 
 use bollard_stubs::models::{HostConfig, MountType, RestartPolicyNameEnum};
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount, MountBuilder,
-    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxIdMappingBuilder, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount,
+    MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
 use super::container::ContainerRecord;
@@ -509,8 +509,15 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
         mounts.push(mount(target, "tmpfs", "tmpfs", &list)?);
     }
 
-    let namespaces =
+    if let Some(ids) = &record.id_shift {
+        remap_mount_owners(&mut mounts, ids);
+    }
+
+    let mut namespaces =
         vec![LinuxNamespaceType::Pid, LinuxNamespaceType::Mount, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts];
+    if record.id_shift.is_some() {
+        namespaces.push(LinuxNamespaceType::User);
+    }
     let mut namespace_list = Vec::new();
     for typ in namespaces {
         namespace_list.push(LinuxNamespaceBuilder::default().typ(typ).build().map_err(spec_error)?);
@@ -537,6 +544,15 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
         .build()
         .map_err(spec_error)?;
     linux.set_seccomp(seccomp);
+    if let Some(ids) = &record.id_shift {
+        let map =
+            |host_id: u32| LinuxIdMappingBuilder::default().container_id(0u32).host_id(host_id).size(ids.size).build();
+        linux.set_uid_mappings(Some(vec![map(ids.uid).map_err(spec_error)?]));
+        linux.set_gid_mappings(Some(vec![map(ids.gid).map_err(spec_error)?]));
+    }
+    if !matches!(paths.network, NetworkNamespace::Host) {
+        linux.set_sysctl(Some(unprivileged_network_sysctls()));
+    }
 
     let root = RootBuilder::default()
         .path(paths.rootfs)
@@ -559,6 +575,49 @@ pub fn build_spec(record: &ContainerRecord, paths: &SpecPaths<'_>) -> Result<Spe
         .annotations(annotations)
         .build()
         .map_err(spec_error)
+}
+
+/// dockerd's defaults for a container with a network namespace of its own (daemon/oci_linux.go): any user may
+/// bind a port below 1024 and open ICMP sockets. A remapped root needs them most: the namespace belongs to the
+/// host's user namespace, where it holds no capability.
+fn unprivileged_network_sysctls() -> std::collections::HashMap<String, String> {
+    [("net.ipv4.ip_unprivileged_port_start", "0"), ("net.ipv4.ping_group_range", "0 2147483647")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// What the kernel makes for a mount belongs to its mounter, host root: tmpfs roots (`/dev`, `/dev/shm`,
+/// `--tmpfs`) go to the remapped root or the `uid=`/`gid=` asked for, shifted; devpts's tty group is shifted.
+fn remap_mount_owners(mounts: &mut [Mount], ids: &berth_fs::id_shift::IdShift) {
+    for mount in mounts.iter_mut() {
+        let typ = mount.typ().as_deref().unwrap_or("");
+        if typ != "tmpfs" && typ != "devpts" {
+            continue;
+        }
+        let mut options = mount.options().clone().unwrap_or_default();
+        let mut uid = (typ == "tmpfs").then_some(0);
+        let mut gid = (typ == "tmpfs").then_some(0);
+        options.retain(|option| {
+            let number = |prefix: &str| option.strip_prefix(prefix).and_then(|v| v.parse::<u32>().ok());
+            if let Some(n) = number("uid=") {
+                uid = Some(n);
+                return false;
+            }
+            if let Some(n) = number("gid=") {
+                gid = Some(n);
+                return false;
+            }
+            true
+        });
+        if let Some(uid) = uid {
+            options.push(format!("uid={}", ids.host_uid(uid)));
+        }
+        if let Some(gid) = gid {
+            options.push(format!("gid={}", ids.host_gid(gid)));
+        }
+        mount.set_options(Some(options));
+    }
 }
 
 fn home_of(rootfs: &Path, uid: u32) -> Option<String> {

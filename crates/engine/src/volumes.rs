@@ -333,6 +333,24 @@ impl Engine {
         Ok(())
     }
 
+    /// A remapped container's root owns the top of its volumes, as under dockerd's `--userns-remap` (its local
+    /// driver makes `_data` for the remapped root): else root in the container could write none of them. Only a
+    /// top still the host root's changes; what is inside keeps its owners.
+    pub(super) fn give_volumes_to_remapped_root(&self, record: &ContainerRecord) -> Result<(), EngineError> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(ids) = record.id_shift else { return Ok(()) };
+        for name in volumes_of(record) {
+            let data = self.volume_data(&name);
+            std::fs::create_dir_all(&data).map_err(|e| EngineError::io(format!("create volume {name}"), e))?;
+            let meta = std::fs::metadata(&data).map_err(|e| EngineError::io(format!("stat volume {name}"), e))?;
+            if meta.uid() == 0 && meta.gid() == 0 {
+                std::os::unix::fs::lchown(&data, Some(ids.host_uid(0)), Some(ids.host_gid(0)))
+                    .map_err(|e| EngineError::io(format!("give volume {name} to the remapped root"), e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// `rm -v` and `--rm`: the container's anonymous volumes go with it, unless another container uses them.
     pub(super) fn remove_anonymous_volumes(self: &Arc<Self>, record: &ContainerRecord) {
         for name in &record.anonymous_volumes {

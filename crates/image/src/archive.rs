@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ImageError, IoContext};
 use super::layer::{self, ApplyOptions, TarOptions, TreeTar};
+use berth_fs::id_shift::IdShift;
 use berth_fs::in_root::{self, At, Entry, InRootError, Root};
 
 /// Resolve `path` inside `root`, following symlinks as if `root` were `/`. The result always starts with `root`;
@@ -175,7 +176,8 @@ pub(crate) fn rfc3339(secs: i64, nanos: i64) -> String {
 }
 
 /// `docker cp CONTAINER:path -`: a tar whose top entry is the basename of `path` (a symlink is archived as itself).
-pub fn write_tar(root: &Path, path: &str, out: impl Write) -> Result<(), ImageError> {
+/// With `ids`, owners are the ids a remapped container sees.
+pub fn write_tar(root: &Path, path: &str, out: impl Write, ids: Option<IdShift>) -> Result<(), ImageError> {
     let tree = Root::open(root)?;
     let entry = lookup(&tree, path)?;
     if entry.at().metadata().is_err() {
@@ -185,7 +187,7 @@ pub fn write_tar(root: &Path, path: &str, out: impl Write) -> Result<(), ImageEr
         "/" => ".".to_string(),
         b => b.to_string(),
     };
-    let mut t = TreeTar::new(out, TarOptions::default());
+    let mut t = TreeTar::new(out, TarOptions { ids, ..TarOptions::default() });
     t.append(entry.at(), Path::new(&name))?;
     t.finish().ctx(path)?.flush().ctx(path)?;
     Ok(())
@@ -193,13 +195,14 @@ pub fn write_tar(root: &Path, path: &str, out: impl Write) -> Result<(), ImageEr
 
 /// `docker cp - CONTAINER:dest`: extract `tar` (plain or gzip) into `dest_dir_in_container`, which must exist
 /// and be a directory (symlinks followed inside `root`). Every entry is made inside `root`; nothing is written
-/// outside it.
+/// outside it. With `ids`, the entries' owners are a remapped container's ids, written as the host's.
 pub fn extract_tar(
     root: &Path,
     dest_dir_in_container: &str,
     tar: impl Read,
     no_overwrite_dir_non_dir: bool,
     max_bytes: Option<u64>,
+    ids: Option<IdShift>,
 ) -> Result<(), ImageError> {
     let dest = Path::new(dest_dir_in_container);
     match Root::open(root)?.resolve_dir(dest) {
@@ -212,7 +215,7 @@ pub fn extract_tar(
         }
         Err(e) => return Err(e.into()),
     }
-    let opts = ApplyOptions { no_overwrite_dir_non_dir, max_bytes, ..ApplyOptions::default() };
+    let opts = ApplyOptions { no_overwrite_dir_non_dir, max_bytes, ids, ..ApplyOptions::default() };
     layer::apply_tar(root, dest, berth_fs::decompress::decompressed(tar).ctx(dest)?, &opts)
 }
 
@@ -232,10 +235,10 @@ pub fn extract_tar_on_host(dir: &Path, tar: impl Read) -> Result<(), ImageError>
 }
 
 /// `docker export`: the whole filesystem under `rootfs` as a tar. Mount points below `rootfs` (another device)
-/// are archived as empty directories.
-pub fn export(rootfs: &Path, out: impl Write) -> Result<(), ImageError> {
+/// are archived as empty directories. With `ids`, owners are the ids a remapped container sees.
+pub fn export(rootfs: &Path, out: impl Write, ids: Option<IdShift>) -> Result<(), ImageError> {
     let tree = Root::open(rootfs)?;
-    let mut t = TreeTar::new(out, TarOptions { one_file_system: true, ..TarOptions::default() });
+    let mut t = TreeTar::new(out, TarOptions { one_file_system: true, ids, ..TarOptions::default() });
     t.set_root_dev(tree.as_fd())?;
     t.append_children(tree.as_fd())?;
     t.finish().ctx(rootfs)?.flush().ctx(rootfs)?;
@@ -349,7 +352,7 @@ mod tests {
 
     fn names(root: &Path, path: &str) -> Vec<(String, tar::EntryType)> {
         let mut out = Vec::new();
-        write_tar(root, path, &mut out).unwrap();
+        write_tar(root, path, &mut out, None).unwrap();
         let mut archive = tar::Archive::new(out.as_slice());
         archive
             .entries()
@@ -375,10 +378,10 @@ mod tests {
         assert_eq!(contents, ["./", "./sub/", "./sub/f"]);
         let stat = stat(root, "/lnk").unwrap();
         assert_eq!((stat.name.as_str(), stat.link_target.as_str()), ("lnk", "/data/sub"));
-        assert!(matches!(write_tar(root, "/nope", io::sink()), Err(ImageError::PathNotFound { .. })));
-        assert!(matches!(extract_tar(root, "/nope", io::empty(), false, None), Err(ImageError::PathNotFound { .. })));
+        assert!(matches!(write_tar(root, "/nope", io::sink(), None), Err(ImageError::PathNotFound { .. })));
+        assert!(matches!(extract_tar(root, "/nope", io::empty(), false, None, None), Err(ImageError::PathNotFound { .. })));
         assert!(matches!(
-            extract_tar(root, "/data/sub/f", io::empty(), false, None),
+            extract_tar(root, "/data/sub/f", io::empty(), false, None, None),
             Err(ImageError::NotADirectory { .. })
         ));
         assert_eq!(read_in_root(root, "/lnk/f"), "hi");

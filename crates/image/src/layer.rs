@@ -13,6 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use berth_fs::id_shift::IdShift;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fstat, SFlag};
 use tar::{EntryType, Header};
@@ -45,6 +46,8 @@ pub(crate) struct ApplyOptions {
     /// The most the entries may add up to (their sizes plus a header each), checked from the headers before a
     /// byte is written: a small compressed upload cannot fill the disk. None: no limit.
     pub max_bytes: Option<u64>,
+    /// The tree is a remapped container's: the entries' owners are the container's ids, written as the host's.
+    pub ids: Option<IdShift>,
 }
 
 impl ApplyOptions {
@@ -132,7 +135,7 @@ fn apply_entry<R: Read>(
     let Some(rel) = clean_entry_path(&raw_path)? else {
         if opts.apply_root_metadata && kind == EntryType::Directory {
             let dir = Entry::new(tree.resolve_dir(base)?, ".");
-            set_metadata(dir.at(), base, entry.header(), false)?;
+            set_metadata(dir.at(), base, entry.header(), false, opts.ids)?;
             dir_times.push((base.to_path_buf(), entry.header().mtime().unwrap_or(0)));
         }
         return Ok(());
@@ -159,7 +162,7 @@ fn apply_entry<R: Read>(
             let target = At { dir: parent.as_fd(), name: victim };
             target.remove_all().ctx(&shown)?;
             target.mknod(SFlag::S_IFCHR, 0, 0).ctx(&shown)?;
-            lchown(target, &shown, entry.header().uid().unwrap_or(0), entry.header().gid().unwrap_or(0))?;
+            lchown(target, &shown, entry.header(), opts.ids)?;
         }
         return Ok(());
     }
@@ -190,7 +193,7 @@ fn apply_entry<R: Read>(
             if existing.as_ref().map(|m| m.is_dir()) != Some(true) {
                 target.mkdir(0o700).ctx(&shown)?;
             }
-            set_metadata(target, &shown, &header, false)?;
+            set_metadata(target, &shown, &header, false, opts.ids)?;
             dir_times.push((shown.clone(), header.mtime().unwrap_or(0)));
         }
         EntryType::Symlink => {
@@ -199,7 +202,7 @@ fn apply_entry<R: Read>(
                 .ctx(&shown)?
                 .ok_or_else(|| ImageError::unsafe_path(display_bytes(&raw_path), "symlink without target"))?;
             target.symlink(&link).ctx(&shown)?;
-            set_metadata(target, &shown, &header, true)?;
+            set_metadata(target, &shown, &header, true, opts.ids)?;
         }
         EntryType::Link => {
             let link = entry
@@ -229,7 +232,7 @@ fn apply_entry<R: Read>(
             let major = header.device_major().ok().flatten().unwrap_or(0);
             let minor = header.device_minor().ok().flatten().unwrap_or(0);
             target.mknod(fmt, 0o600, libc::makedev(major, minor)).ctx(&shown)?;
-            set_metadata(target, &shown, &header, false)?;
+            set_metadata(target, &shown, &header, false, opts.ids)?;
             target.set_times(mtime).ctx(&shown)?;
         }
         _ => {
@@ -237,7 +240,7 @@ fn apply_entry<R: Read>(
             let mut f = target.create_file(0o600).ctx(&shown)?;
             io::copy(entry, &mut f).ctx(&shown)?;
             drop(f);
-            set_metadata(target, &shown, &header, false)?;
+            set_metadata(target, &shown, &header, false, opts.ids)?;
             target.set_times(mtime).ctx(&shown)?;
         }
     }
@@ -253,8 +256,14 @@ fn apply_entry<R: Read>(
 }
 
 /// Owner first (chown clears setuid), then mode (not for symlinks).
-fn set_metadata(target: At<'_>, shown: &Path, header: &Header, is_symlink: bool) -> Result<(), ImageError> {
-    lchown(target, shown, header.uid().unwrap_or(0), header.gid().unwrap_or(0))?;
+fn set_metadata(
+    target: At<'_>,
+    shown: &Path,
+    header: &Header,
+    is_symlink: bool,
+    ids: Option<IdShift>,
+) -> Result<(), ImageError> {
+    lchown(target, shown, header, ids)?;
     if !is_symlink {
         target.chmod(header.mode().unwrap_or(0o644) & 0o7777).ctx(shown)?;
     }
@@ -270,8 +279,13 @@ fn drop_set_id_bits(target: At<'_>, shown: &Path, header: &Header) -> Result<(),
     target.chmod(mode & 0o1777).ctx(shown)
 }
 
-fn lchown(target: At<'_>, shown: &Path, uid: u64, gid: u64) -> Result<(), ImageError> {
-    let (uid, gid) = (u32::try_from(uid).unwrap_or(0), u32::try_from(gid).unwrap_or(0));
+fn lchown(target: At<'_>, shown: &Path, header: &Header, ids: Option<IdShift>) -> Result<(), ImageError> {
+    let uid = u32::try_from(header.uid().unwrap_or(0)).unwrap_or(0);
+    let gid = u32::try_from(header.gid().unwrap_or(0)).unwrap_or(0);
+    let (uid, gid) = match ids {
+        Some(ids) => (ids.host_uid(uid), ids.host_gid(gid)),
+        None => (uid, gid),
+    };
     match target.chown(uid, gid) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
@@ -335,6 +349,8 @@ pub(crate) struct TarOptions {
     pub overlay_whiteouts: bool,
     /// Do not descend into directories on another device than the first entry.
     pub one_file_system: bool,
+    /// The tree is a remapped container's: owners are written as the ids the container sees.
+    pub ids: Option<IdShift>,
 }
 
 /// Writes directory trees into a tar, sorted, with hard links preserved.
@@ -384,8 +400,12 @@ impl<W: Write> TreeTar<W> {
         let ft = meta.file_type();
         let mut header = Header::new_gnu();
         header.set_mode(meta.mode() & 0o7777);
-        header.set_uid(u64::from(meta.uid()));
-        header.set_gid(u64::from(meta.gid()));
+        let (uid, gid) = match self.opts.ids {
+            Some(ids) => (ids.container_uid(meta.uid()), ids.container_gid(meta.gid())),
+            None => (meta.uid(), meta.gid()),
+        };
+        header.set_uid(u64::from(uid));
+        header.set_gid(u64::from(gid));
         header.set_mtime(u64::try_from(meta.mtime()).unwrap_or(0));
         header.set_size(0);
 
@@ -546,10 +566,10 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
 
 /// Write the diff in an overlayfs upper dir as an OCI layer tar. Returns the number of entries written
 /// (0: the upper dir is empty).
-pub(crate) fn diff_upper_to_tar<W: Write>(upper: &Path, out: W) -> Result<(W, u64), ImageError> {
+pub(crate) fn diff_upper_to_tar<W: Write>(upper: &Path, ids: Option<IdShift>, out: W) -> Result<(W, u64), ImageError> {
     // A running container's upper dir changes under the walk (docker commit without --pause): held by descriptor.
     let tree = Root::open(upper)?;
-    let mut t = TreeTar::new(out, TarOptions { overlay_whiteouts: true, one_file_system: false });
+    let mut t = TreeTar::new(out, TarOptions { overlay_whiteouts: true, one_file_system: false, ids });
     t.append_children(tree.as_fd())?;
     let n = t.entries();
     let w = t.finish().ctx(upper)?;

@@ -236,12 +236,14 @@ impl ImageStore {
     }
 
     /// `docker commit`: the diff in an overlayfs upper dir becomes a new layer on `parent`. An empty upper dir
-    /// adds only an `empty_layer` history entry.
+    /// adds only an `empty_layer` history entry. `ids`: the upper dir is a remapped container's, whose owners are
+    /// written as the ids it sees.
     #[allow(clippy::too_many_arguments)]
     pub fn commit(
         &self,
         parent: Option<&Image>,
         upper_dir: &Path,
+        ids: Option<berth_fs::id_shift::IdShift>,
         config_changes: ImageConfigChanges,
         repo_tag: Option<&str>,
         comment: Option<&str>,
@@ -259,7 +261,7 @@ impl ImageStore {
         } else {
             let mut entries = 0;
             let (digest, size) = self.layout.write_blob_with(|w| {
-                let (_, n) = layer::diff_upper_to_tar(upper_dir, w)?;
+                let (_, n) = layer::diff_upper_to_tar(upper_dir, ids, w)?;
                 entries = n;
                 Ok(())
             })?;

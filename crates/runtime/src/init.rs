@@ -26,6 +26,7 @@ use super::paths::{exec_error, lookup_program, path_from_env};
 use super::reaper;
 use super::rootfs::{self, RootfsError};
 use super::seccomp::{self, Program};
+use super::userns::{self, IdMaps, UserNamespaceError};
 
 /// The annotation asking for `berth init` to stay as PID 1 (like `docker run --init`).
 pub const INIT_ANNOTATION: &str = "berth.init";
@@ -59,7 +60,7 @@ macro_rules! failure_from {
         })*
     };
 }
-failure_from!(RootfsError, CapabilityError, LoopbackError, NamespaceError);
+failure_from!(RootfsError, CapabilityError, LoopbackError, NamespaceError, UserNamespaceError);
 
 type Res<T> = Result<T, Failure>;
 
@@ -94,6 +95,9 @@ pub(crate) fn exit(code: i32) -> ! {
 
 /// Entry point of `berth init`. Never returns: it execs the user program or exits.
 pub fn init_main() -> ! {
+    if std::env::args().nth(2).as_deref() == Some(super::idmap::HOLD_USER_NAMESPACE) {
+        super::idmap::hold_main()
+    }
     // Nothing but 0-4 should be open; be sure (the daemon's fds are close-on-exec, but a library may forget).
     // SAFETY: close_range on a range of fds we do not use; no Rust object owns them.
     unsafe { libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, 0u32) };
@@ -196,6 +200,11 @@ fn create(
     rootfs::finish(spec)?;
     let process = spec.process().as_ref().ok_or_else(|| Failure::other("spec has no process"))?;
     prepare_process(process, tty)?;
+    if plan.new_user {
+        let maps = IdMaps::from_spec(spec);
+        userns::hand_over_stdio(&maps, process.user().uid(), process.user().gid())?;
+        userns::enter_new(&maps)?;
+    }
     let as_init = spec.annotations().as_ref().and_then(|a| a.get(INIT_ANNOTATION)).is_some_and(|v| v == "true");
     if as_init {
         reaper::run_as_init(sync, process, tty, seccomp)
@@ -224,28 +233,43 @@ fn exec_into(sync: &mut Sync, target: i32, process: &Process, tty: bool, seccomp
         ("pid", CloneFlags::CLONE_NEWPID),
         ("mnt", CloneFlags::CLONE_NEWNS),
     ] {
-        let theirs = format!("/proc/{target}/ns/{name}");
-        let their_ino = match std::fs::metadata(&theirs) {
-            Ok(m) => std::os::unix::fs::MetadataExt::ino(&m),
-            Err(e) if name == "cgroup" => {
-                tracing::debug!(error = %e, "no cgroup namespace");
-                continue;
-            }
-            Err(e) => return Err(Failure::other(format!("container process {target}: {theirs}: {e}"))),
-        };
-        let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-        if ours.ok() == Some(their_ino) {
-            continue;
+        match joinable(target, name) {
+            Ok(Some(fd)) => fds.push((fd, flag)),
+            Ok(None) => {}
+            Err(e) if name == "cgroup" => tracing::debug!(error = %e.message, "no cgroup namespace"),
+            Err(e) => return Err(e),
         }
-        fds.push((open_ns(Path::new(&theirs))?, flag));
     }
+    // The user namespace last: joining it gives up the host's capabilities the other joins need.
+    let user = match joinable(target, "user")? {
+        Some(namespace) => Some((namespace, IdMaps::of_process(target)?)),
+        None => None,
+    };
     for (fd, flag) in &fds {
         nix::sched::setns(fd.as_fd(), *flag).map_err(|e| format!("setns {flag:?}: {e}"))?;
     }
     drop(fds);
+    if let Some((namespace, maps)) = user {
+        userns::hand_over_stdio(&maps, process.user().uid(), process.user().gid())?;
+        userns::join(namespace.as_fd())?;
+    }
     fork_and_report(sync)?;
     prepare_process(process, tty)?;
     exec_process(process, seccomp)
+}
+
+/// The namespace `name` of `target`, opened, unless it is already ours.
+fn joinable(target: i32, name: &str) -> Res<Option<OwnedFd>> {
+    let theirs = format!("/proc/{target}/ns/{name}");
+    let their_ino = match std::fs::metadata(&theirs) {
+        Ok(m) => std::os::unix::fs::MetadataExt::ino(&m),
+        Err(e) => return Err(Failure::other(format!("container process {target}: {theirs}: {e}"))),
+    };
+    let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    if ours.ok() == Some(their_ino) {
+        return Ok(None);
+    }
+    Ok(Some(open_ns(Path::new(&theirs))?))
 }
 
 fn rlimit_resource(t: PosixRlimitType) -> Resource {

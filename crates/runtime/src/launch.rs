@@ -68,7 +68,7 @@ pub fn protect_init_executable(target: &Path) -> Result<(), RuntimeError> {
     Ok(())
 }
 
-fn init_executable() -> PathBuf {
+pub(crate) fn init_executable() -> PathBuf {
     let g = INIT_EXE.read().unwrap_or_else(|p| p.into_inner());
     g.clone().unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
 }

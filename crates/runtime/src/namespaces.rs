@@ -9,8 +9,8 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 /// A namespace list `berth init` cannot carry out. The text reaches the daemon as the start error.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum NamespaceError {
-    #[error("user namespaces are not supported")]
-    UserNamespace,
+    #[error("joining a user namespace ({}) is not supported", path.display())]
+    JoinUser { path: std::path::PathBuf },
     #[error("joining a mount namespace ({}) is not supported", path.display())]
     JoinMount { path: std::path::PathBuf },
     #[error("the spec must ask for a new mount namespace")]
@@ -21,6 +21,8 @@ pub(crate) enum NamespaceError {
 pub(crate) struct NamespacePlan<'a> {
     /// Created by one `unshare` after the joins (always a mount namespace).
     pub unshare: CloneFlags,
+    /// A user namespace of the container's own, entered last (`userns.rs`), not in `unshare`.
+    pub new_user: bool,
     /// Joined with `setns`, in the spec's order (`--network container:x`, a pinned network namespace).
     pub join: Vec<(&'a Path, CloneFlags)>,
     /// Set once in the new UTS namespace; never in the host's.
@@ -34,11 +36,13 @@ pub(crate) fn plan(spec: &Spec) -> Result<NamespacePlan<'_>, NamespaceError> {
     let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]);
     let mut unshare = CloneFlags::empty();
     let mut join = Vec::new();
+    let mut new_user = false;
     for ns in namespaces {
-        if ns.typ() == LinuxNamespaceType::User {
-            return Err(NamespaceError::UserNamespace);
-        }
         match ns.path() {
+            Some(path) if ns.typ() == LinuxNamespaceType::User => {
+                return Err(NamespaceError::JoinUser { path: path.clone() })
+            }
+            None if ns.typ() == LinuxNamespaceType::User => new_user = true,
             Some(path) if ns.typ() == LinuxNamespaceType::Mount => {
                 return Err(NamespaceError::JoinMount { path: path.clone() })
             }
@@ -52,6 +56,7 @@ pub(crate) fn plan(spec: &Spec) -> Result<NamespacePlan<'_>, NamespaceError> {
     let uts = unshare.contains(CloneFlags::CLONE_NEWUTS);
     Ok(NamespacePlan {
         unshare,
+        new_user,
         join,
         hostname: set_in_new_uts(uts, spec.hostname()),
         domainname: set_in_new_uts(uts, spec.domainname()),
@@ -137,7 +142,14 @@ mod tests {
     #[test]
     fn what_init_cannot_do_is_refused_with_its_reason() {
         use LinuxNamespaceType::*;
-        assert_eq!(plan(&spec(vec![ns(User, None), ns(Mount, None)], "")), Err(NamespaceError::UserNamespace));
+        let remapped = spec(vec![ns(User, None), ns(Mount, None)], "");
+        let remapped = plan(&remapped).expect("a plan");
+        assert!(remapped.new_user);
+        assert_eq!(remapped.unshare, CloneFlags::CLONE_NEWNS, "the user namespace comes last, not with the others");
+        assert_eq!(
+            plan(&spec(vec![ns(User, Some("/proc/1/ns/user")), ns(Mount, None)], "")).unwrap_err().to_string(),
+            "joining a user namespace (/proc/1/ns/user) is not supported"
+        );
         assert_eq!(
             plan(&spec(vec![ns(Mount, Some("/proc/1/ns/mnt"))], "")).unwrap_err().to_string(),
             "joining a mount namespace (/proc/1/ns/mnt) is not supported"

@@ -1,15 +1,21 @@
 //! The container's root filesystem in the daemon's mount namespace: an overlay of the image layers, or, where
 //! overlay cannot mount, a copy of the layers into `upper` (like Docker's vfs driver) bind-mounted at `merged`.
 //! How a layer is copied (what its whiteouts mean) is the caller's to say: this crate knows no image format.
+//!
+//! A container in a user namespace sees the layers through idmapped clones (`idmap.rs`) attached under
+//! `<merged>.lowers/`, stacked by overlay and detached again (overlay keeps private clones of its layers); its
+//! upper dir belongs to its remapped root. Where the kernel or the filesystem cannot idmap, the layers are copied as
+//! in vfs mode and their owners shifted into the range.
 
 use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use berth_fs::id_shift::IdShift;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
+use super::idmap;
 use super::RuntimeError;
 
 /// In `work`: says `upper` holds a full copy of the layers (vfs mode), so it is never copied over again.
@@ -17,15 +23,21 @@ const VFS_MARKER: &str = "berth-vfs";
 
 /// Mounts `lowers` (lowest layer first) + `upper` + `work` at `merged`. Does nothing if `merged` is already a mount
 /// point. Falls back to `copy_layer(layer, upper)` for each layer, lowest first, when overlay cannot be mounted.
+/// With `ids`, the container's files are seen (and written) as that range's host ids.
 pub fn mount_rootfs(
     lowers: &[PathBuf],
     upper: &Path,
     work: &Path,
     merged: &Path,
     copy_layer: impl Fn(&Path, &Path) -> io::Result<()>,
+    ids: Option<&IdShift>,
 ) -> Result<(), RuntimeError> {
     for d in [upper, work, merged] {
         fs::create_dir_all(d).map_err(|e| RuntimeError::path("mkdir", d, e))?;
+    }
+    if let Some(ids) = ids {
+        // The merged root takes its owner from the upper dir's root.
+        shift_owner(upper, ids)?;
     }
     if is_mount_point(merged) {
         tracing::debug!(merged = %merged.display(), "rootfs already mounted");
@@ -35,17 +47,82 @@ pub fn mount_rootfs(
     if marker.exists() || lowers.is_empty() {
         return bind(upper, merged);
     }
-    match mount_overlay(lowers, upper, work, merged) {
+    let mounted = match ids {
+        None => mount_overlay(lowers, upper, work, merged),
+        Some(ids) => mount_idmapped_overlay(lowers, upper, work, merged, ids),
+    };
+    match mounted {
         Ok(()) => Ok(()),
         Err(e) => {
             tracing::warn!(error = %e, merged = %merged.display(), "overlay mount failed, copying layers (vfs)");
             for layer in lowers {
                 copy_layer(layer, upper).map_err(|e| RuntimeError::path("copy layer", layer, e))?;
             }
+            if let Some(ids) = ids {
+                shift_tree(upper, ids)?;
+            }
             fs::write(&marker, b"").map_err(|e| RuntimeError::path("write", &marker, e))?;
             bind(upper, merged)
         }
     }
+}
+
+/// The overlay over idmapped clones of `lowers`, attached for the mount only.
+fn mount_idmapped_overlay(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    merged: &Path,
+    ids: &IdShift,
+) -> Result<(), RuntimeError> {
+    let user_namespace = idmap::user_namespace(ids)?;
+    let mut staging = merged.as_os_str().to_owned();
+    staging.push(".lowers");
+    let staging = PathBuf::from(staging);
+    let mut clones = Vec::with_capacity(lowers.len());
+    let result = (|| {
+        for (index, layer) in lowers.iter().enumerate() {
+            let clone = staging.join(index.to_string());
+            // A clone a crash left behind is replaced.
+            let _ = umount2(&clone, MntFlags::MNT_DETACH);
+            fs::create_dir_all(&clone).map_err(|e| RuntimeError::path("mkdir", &clone, e))?;
+            idmap::mount_idmapped(layer, &clone, std::os::fd::AsFd::as_fd(&*user_namespace))?;
+            clones.push(clone);
+        }
+        mount_overlay(&clones, upper, work, merged)
+    })();
+    for clone in &clones {
+        let _ = umount2(clone, MntFlags::MNT_DETACH);
+    }
+    let _ = fs::remove_dir_all(&staging);
+    result
+}
+
+/// Gives `path` to the range's root if the host's root has it (a fresh upper dir).
+fn shift_owner(path: &Path, ids: &IdShift) -> Result<(), RuntimeError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path).map_err(|e| RuntimeError::path("stat", path, e))?;
+    if meta.uid() < ids.size && meta.gid() < ids.size {
+        std::os::unix::fs::lchown(path, Some(ids.host_uid(meta.uid())), Some(ids.host_gid(meta.gid())))
+            .map_err(|e| RuntimeError::path("chown", path, e))?;
+    }
+    Ok(())
+}
+
+/// Shifts every entry under `dir` still owned by an unshifted id (a layer just copied in) into the range; what
+/// the container wrote already is, so a second walk changes nothing.
+fn shift_tree(dir: &Path, ids: &IdShift) -> Result<(), RuntimeError> {
+    shift_owner(dir, ids)?;
+    for entry in fs::read_dir(dir).map_err(|e| RuntimeError::path("read dir", dir, e))? {
+        let path = entry.map_err(|e| RuntimeError::path("read dir", dir, e))?.path();
+        let kind = fs::symlink_metadata(&path).map_err(|e| RuntimeError::path("stat", &path, e))?.file_type();
+        if kind.is_dir() {
+            shift_tree(&path, ids)?;
+        } else {
+            shift_owner(&path, ids)?;
+        }
+    }
+    Ok(())
 }
 
 /// Detaches whatever is mounted at `merged`; fine if nothing is.
@@ -100,14 +177,9 @@ fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -
         .map_err(|e| RuntimeError::path("mount overlay", merged, e))
 }
 
-fn cstr(p: &Path) -> Result<CString, RuntimeError> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| RuntimeError::path("path", p, io::Error::from(io::ErrorKind::InvalidInput)))
-}
-
 /// The new mount API, one `lowerdir+` per layer: no page-size limit on the option string (Linux 6.8+).
 fn mount_overlay_fsconfig(lowers: &[PathBuf], upper: &Path, work: &Path, merged: &Path) -> Result<(), RuntimeError> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
     let err = |op: &'static str| RuntimeError::path(op, merged, io::Error::last_os_error());
     // SAFETY: fsopen takes a NUL-terminated name and flags; the fd is checked and owned below.
     let fs_fd = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), libc::FSOPEN_CLOEXEC) };
@@ -134,10 +206,10 @@ fn mount_overlay_fsconfig(lowers: &[PathBuf], upper: &Path, work: &Path, merged:
         Ok(())
     };
     for l in lowers.iter().rev() {
-        set(c"lowerdir+", &cstr(l)?)?;
+        set(c"lowerdir+", &idmap::cstr(l)?)?;
     }
-    set(c"upperdir", &cstr(upper)?)?;
-    set(c"workdir", &cstr(work)?)?;
+    set(c"upperdir", &idmap::cstr(upper)?)?;
+    set(c"workdir", &idmap::cstr(work)?)?;
     for (key, value) in PLAIN_DIFF_OPTIONS {
         if let (Ok(key), Ok(value)) = (CString::new(*key), CString::new(*value)) {
             // An option this kernel does not know is one whose default is already a plain diff.
@@ -165,22 +237,7 @@ fn mount_overlay_fsconfig(lowers: &[PathBuf], upper: &Path, work: &Path, merged:
     }
     // SAFETY: the kernel just returned this fd; nobody else owns it.
     let mnt = unsafe { OwnedFd::from_raw_fd(mnt as i32) };
-    let target = cstr(merged)?;
-    // SAFETY: move_mount of a detached mount fd onto an absolute NUL-terminated path.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            mnt.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            target.as_ptr(),
-            libc::MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    if rc < 0 {
-        return Err(err("move_mount overlay"));
-    }
-    Ok(())
+    idmap::attach(mnt.as_fd(), &idmap::cstr(merged)?, merged)
 }
 
 /// Whether `p` is the mount point of some mount (in /proc/self/mountinfo).

@@ -41,7 +41,7 @@ mod rootfs;
 mod rootfs_plan;
 mod seccomp;
 
-pub use cgroup::{host_cpu_usage_ns, net_dev_stats, Cgroup, CgroupStats, NetDevStats};
+pub use cgroup::{host_cpu, net_dev_stats, BlkioEntry, Cgroup, CgroupStats, HostCpu, NetDevStats};
 pub use error::RuntimeError;
 pub use init::{init_main, INIT_ANNOTATION};
 pub use launch::{protect_init_executable, set_init_executable, start_container, start_exec, Stdio};

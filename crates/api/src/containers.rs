@@ -242,6 +242,15 @@ pub async fn top(
     Ok(Json(engine.top(&id, query.ps_args.as_deref()).await?).into_response())
 }
 
+/// dockerd's `httputils.BoolValueOrDefault`: absent is `default`; present, only "", "0", "no", "false" and "none"
+/// (any case, trimmed) are false, so `stream=` turns streaming off and `stream=True` keeps it on.
+fn go_bool(value: &Option<String>, default: bool) -> bool {
+    match value.as_deref() {
+        None => default,
+        Some(v) => !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "no" | "false" | "none"),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct StatsQuery {
     stream: Option<String>,
@@ -254,10 +263,11 @@ pub async fn stats(
     Path(id): Path<String>,
     Query(query): Query<StatsQuery>,
 ) -> ApiResult<Response> {
-    let streaming = query.stream.as_deref().is_none_or(|s| s == "1" || s == "true");
+    let streaming = go_bool(&query.stream, true);
     if !streaming {
         // one-shot skips the second sample Docker takes to fill precpu_stats.
-        let stats = if flag(&query.one_shot) { engine.stats_now(&id)? } else { engine.stats_once(&id).await? };
+        let stats =
+            if go_bool(&query.one_shot, false) { engine.stats_now(&id)? } else { engine.stats_once(&id).await? };
         return Ok(Json(stats).into_response());
     }
     let mut samples = engine.stats_stream(&id)?;
@@ -344,6 +354,19 @@ mod tests {
         // Multibyte input used to be sliced mid-character and panic the handler.
         for bad in ["1.ééééé", "1.é", "x", "1.2.3", "1.1234567890"] {
             assert!(parse_unix_time(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stats_flags_read_as_dockerd_reads_them() {
+        let some = |v: &str| Some(v.to_string());
+        assert!(go_bool(&None, true));
+        assert!(!go_bool(&None, false));
+        for off in ["", "0", "no", "false", "FALSE", " None "] {
+            assert!(!go_bool(&some(off), true), "{off:?}");
+        }
+        for on in ["1", "true", "True", "yes", "anything"] {
+            assert!(go_bool(&some(on), false), "{on:?}");
         }
     }
 }

@@ -64,6 +64,25 @@ pub struct CgroupStats {
     pub pids_limit: Option<u64>,
     /// OOM kills in the group.
     pub oom_kills: u64,
+    /// Read from the unified (v2) hierarchy, whose `memory.stat` keys and block I/O files differ from v1's.
+    pub unified: bool,
+    /// Bytes moved per device and operation (v1 `blkio.throttle.io_service_bytes_recursive`, v2 `io.stat`).
+    pub blkio_service_bytes: Vec<BlkioEntry>,
+    /// Requests per device and operation (v1 `blkio.throttle.io_serviced_recursive`; empty on v2, as dockerd).
+    pub blkio_serviced: Vec<BlkioEntry>,
+}
+
+/// One line of a v1 blkio statistics file (`8:0 Read 4096`), or one counter of v2's `io.stat`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BlkioEntry {
+    /// Device major number.
+    pub major: u64,
+    /// Device minor number.
+    pub minor: u64,
+    /// `Read`, `Write`, `Sync`, `Async`, `Discard` or `Total` on v1; `read` or `write` on v2.
+    pub op: String,
+    /// Bytes or requests.
+    pub value: u64,
 }
 
 /// Whether `id` can be used as one cgroup path component.
@@ -329,7 +348,7 @@ impl Cgroup {
 
     /// Current usage.
     pub fn stats(&self) -> CgroupStats {
-        let mut s = CgroupStats::default();
+        let mut s = CgroupStats { unified: self.inner.v2(), ..CgroupStats::default() };
         if self.inner.v2() {
             self.stats_v2(&mut s);
         } else {
@@ -368,6 +387,19 @@ impl Cgroup {
             s.memory_inactive_file = s.memory_stat.get("total_inactive_file").copied().unwrap_or(0);
             s.oom_kills = read_kv(&d.join("memory.oom_control")).get("oom_kill").copied().unwrap_or(0);
         }
+        if let Some(d) = self.dir(Controllers::BlkIo) {
+            // Without the CFQ/BFQ scheduler's blkio.io_* files (blk-mq hosts) the throttle files are the only
+            // counters, and dockerd (containerd's cgroup1 blkio.go) falls back to them as well. The recursive ones
+            // include child cgroups; kernels before 4.x lack them, hence the plain ones as a second choice.
+            let read = |name: &str| {
+                read_string(&d.join(format!("blkio.{name}_recursive")))
+                    .or_else(|| read_string(&d.join(format!("blkio.{name}"))))
+                    .map(|t| parse_blkio(&t))
+                    .unwrap_or_default()
+            };
+            s.blkio_service_bytes = read("throttle.io_service_bytes");
+            s.blkio_serviced = read("throttle.io_serviced");
+        }
         self.pids_stats(s);
     }
 
@@ -389,7 +421,9 @@ impl Cgroup {
         s.memory_inactive_file = s.memory_stat.get("inactive_file").copied().unwrap_or(0);
         let events = read_kv(&d.join("memory.events"));
         s.oom_kills = events.get("oom_kill").copied().unwrap_or(0);
-        s.memory_failcnt = events.get("max").copied().unwrap_or(0);
+        // dockerd reports memory.events' `oom` as failcnt on v2 (daemon/stats_unix.go statsV2).
+        s.memory_failcnt = events.get("oom").copied().unwrap_or(0);
+        s.blkio_service_bytes = read_string(&d.join("io.stat")).map(|t| parse_io_stat(&t)).unwrap_or_default();
         self.pids_stats(s);
     }
 
@@ -541,18 +575,87 @@ fn host_memory_total() -> u64 {
         .unwrap_or(0)
 }
 
-/// Host CPU time like Docker's `system_cpu_usage`: the `cpu` line of /proc/stat, summed, in nanoseconds.
-pub fn host_cpu_usage_ns() -> u64 {
-    read_string(Path::new("/proc/stat")).map(|t| parse_proc_stat_cpu(&t, clock_ticks())).unwrap_or(0)
+/// The host's CPU time and CPU count, read together from /proc/stat as dockerd's `getSystemCPUUsage` does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostCpu {
+    /// Docker's `system_cpu_usage`: jiffies of the aggregate `cpu` line, in nanoseconds.
+    pub usage_ns: u64,
+    /// Docker's `online_cpus`: the `cpuN` lines (CPUs online now, not the daemon's affinity mask).
+    pub online_cpus: u32,
 }
 
-pub(crate) fn parse_proc_stat_cpu(text: &str, ticks: u64) -> u64 {
-    let Some(line) = text.lines().find(|l| l.split_whitespace().next() == Some("cpu")) else {
-        return 0;
+/// Reads /proc/stat; `None` (logged) when it cannot be read or has no `cpu` line.
+pub fn host_cpu() -> Option<HostCpu> {
+    let text = match std::fs::read_to_string("/proc/stat") {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read /proc/stat: no system_cpu_usage in stats");
+            return None;
+        }
     };
-    // user nice system idle iowait irq softirq steal (guest time is already in user/nice).
-    let total: u64 = line.split_whitespace().skip(1).take(8).filter_map(|x| x.parse::<u64>().ok()).sum();
-    total * (1_000_000_000 / ticks.max(1))
+    let cpu = parse_proc_stat(&text, clock_ticks());
+    if cpu.is_none() {
+        tracing::warn!("/proc/stat has no usable cpu line: no system_cpu_usage in stats");
+    }
+    cpu
+}
+
+/// The aggregate line's user, nice, system, idle, iowait, irq and softirq, summed: dockerd's `readSystemCPUUsage`
+/// takes fields 1..8 of that line (steal, guest and guest_nice are left out; guest time is already in user and
+/// nice), so CPU percentages computed against it match `docker stats` on dockerd. CPUs are counted from the `cpuN`
+/// lines, which like glibc's get_nprocs come first in the file.
+pub(crate) fn parse_proc_stat(text: &str, ticks: u64) -> Option<HostCpu> {
+    let mut usage_ns = None;
+    let mut online_cpus = 0u32;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("cpu") else { break };
+        if rest.starts_with(' ') {
+            let fields: Vec<u64> = rest.split_whitespace().take(7).map(str::parse).collect::<Result<_, _>>().ok()?;
+            if fields.len() < 7 {
+                return None;
+            }
+            let jiffies: u64 = fields.iter().sum();
+            // Multiplied before dividing, as dockerd does, so a CLK_TCK that does not divide 1e9 loses nothing.
+            usage_ns = Some(jiffies.saturating_mul(1_000_000_000) / ticks.max(1));
+        } else if rest.starts_with(|c: char| c.is_ascii_digit()) {
+            online_cpus += 1;
+        }
+    }
+    Some(HostCpu { usage_ns: usage_ns?, online_cpus })
+}
+
+/// `MAJ:MIN Op value` lines of a v1 blkio file; the per-file `Total N` line and anything else are skipped.
+pub(crate) fn parse_blkio(text: &str) -> Vec<BlkioEntry> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (major, minor) = fields.next()?.split_once(':')?;
+            let op = fields.next()?;
+            let value = fields.next()?.parse().ok()?;
+            Some(BlkioEntry { major: major.parse().ok()?, minor: minor.parse().ok()?, op: op.to_string(), value })
+        })
+        .collect()
+}
+
+/// v2's `io.stat` (`MAJ:MIN rbytes=N wbytes=N rios=N ...`) as dockerd reports it: a `read` and a `write` entry of
+/// bytes per device.
+pub(crate) fn parse_io_stat(text: &str) -> Vec<BlkioEntry> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let Some((Ok(major), Ok(minor))) =
+            fields.next().and_then(|d| d.split_once(':')).map(|(a, b)| (a.parse::<u64>(), b.parse::<u64>()))
+        else {
+            continue;
+        };
+        let counters: BTreeMap<&str, u64> =
+            fields.filter_map(|f| f.split_once('=')).filter_map(|(k, v)| Some((k, v.parse().ok()?))).collect();
+        for (key, op) in [("rbytes", "read"), ("wbytes", "write")] {
+            let value = counters.get(key).copied().unwrap_or(0);
+            out.push(BlkioEntry { major, minor, op: op.to_string(), value });
+        }
+    }
+    out
 }
 
 /// One interface's counters from `/proc/<pid>/net/dev`.
@@ -700,9 +803,43 @@ mod tests {
     }
 
     #[test]
-    fn proc_stat_sum() {
-        let t = "cpu  10 20 30 40 50 60 70 80 90 100\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
-        assert_eq!(parse_proc_stat_cpu(t, 100), 360 * 10_000_000);
+    fn proc_stat_like_dockerd() {
+        let t = "cpu  10 20 30 40 50 60 70 80 90 100\ncpu0 1 2 3 4 5 6 7 8 9 10\ncpu1 9 18 27 36 45 54 63 72 81 90\n\
+                 intr 12345 0 0\nctxt 99\ncpu9 this is not a cpu line\n";
+        // user..softirq = 10+20+...+70 = 280 jiffies at 100 Hz; steal (80) and the guest fields are left out.
+        assert_eq!(parse_proc_stat(t, 100), Some(HostCpu { usage_ns: 280 * 10_000_000, online_cpus: 2 }));
+        // A CLK_TCK that does not divide 1e9.
+        assert_eq!(parse_proc_stat("cpu  1 1 1 0 0 0 0\n", 300).map(|c| c.usage_ns), Some(10_000_000));
+        assert_eq!(parse_proc_stat("cpu0 1 2 3 4 5 6 7\n", 100), None, "no aggregate line");
+        assert_eq!(parse_proc_stat("cpu  1 2 3\n", 100), None, "too few fields");
+        assert_eq!(parse_proc_stat("cpu  1 2 x 4 5 6 7\n", 100), None);
+        assert_eq!(parse_proc_stat("", 100), None);
+    }
+
+    #[test]
+    fn blkio_v1_lines() {
+        let t = "254:0 Read 4096\n254:0 Write 67108864\n254:0 Sync 67108864\n254:0 Async 4096\n\
+                 254:0 Discard 0\n254:0 Total 67112960\nTotal 67112960\n";
+        let v = parse_blkio(t);
+        assert_eq!(v.len(), 6);
+        assert_eq!(v[1], BlkioEntry { major: 254, minor: 0, op: "Write".into(), value: 64 << 20 });
+        assert!(parse_blkio("Total 0\n").is_empty());
+        assert!(parse_blkio("8:x Read 1\n8:0 Read\n").is_empty());
+    }
+
+    #[test]
+    fn io_stat_v2() {
+        let t = "259:0 rbytes=1024 wbytes=2048 rios=1 wios=2 dbytes=0 dios=0\n8:0 wbytes=7\nbad line\n";
+        let v = parse_io_stat(t);
+        assert_eq!(
+            v,
+            vec![
+                BlkioEntry { major: 259, minor: 0, op: "read".into(), value: 1024 },
+                BlkioEntry { major: 259, minor: 0, op: "write".into(), value: 2048 },
+                BlkioEntry { major: 8, minor: 0, op: "read".into(), value: 0 },
+                BlkioEntry { major: 8, minor: 0, op: "write".into(), value: 7 },
+            ]
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ mod rootfs_plan;
 mod seccomp;
 mod userns;
 
-pub use cgroup::{host_cpu_usage_ns, net_dev_stats, Cgroup, CgroupStats, NetDevStats};
+pub use cgroup::{host_cpu, net_dev_stats, BlkioEntry, Cgroup, CgroupStats, HostCpu, NetDevStats};
 pub use error::RuntimeError;
 pub use idmap::{mount_idmapped, user_namespace};
 pub use init::{init_main, INIT_ANNOTATION};

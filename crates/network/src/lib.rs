@@ -308,6 +308,12 @@ impl Networks {
         self.state().find(reference).cloned()
     }
 
+    /// [`get`](Self::get) without the endpoints: what a create or a listing needs, at a cost that does not grow
+    /// with the containers on the network.
+    pub fn get_info(&self, reference: &str) -> Result<NetworkRecord, NetworkError> {
+        self.state().find(reference).map(NetworkRecord::without_endpoints)
+    }
+
     /// `docker network create`.
     pub async fn create(&self, request: &NetworkCreateRequest) -> Result<NetworkRecord, NetworkError> {
         let name = request.name.clone();
@@ -465,7 +471,11 @@ impl Networks {
         settings: Option<&EndpointSettings>,
     ) -> Result<EndpointRecord, NetworkError> {
         let mut state = self.state();
-        let network = state.find(reference)?.clone();
+        // Not cloned: the record holds every endpoint, and a clone per create made filling a bridge quadratic.
+        let network_id = state.find(reference)?.id.clone();
+        let Some(network) = state.networks.get_mut(&network_id) else {
+            return Err(NetworkError::NotFound(reference.to_string()));
+        };
         let Some(pool) = network.pool.clone() else {
             return Err(NetworkError::Forbidden(
                 "container cannot be disconnected from host network or connected to host network".to_string(),
@@ -519,10 +529,11 @@ impl Networks {
             requested_ip,
             attached: Utc::now(),
         };
-        let mut updated = network;
-        updated.endpoints.insert(container_id.to_string(), endpoint.clone());
-        updated.save(&self.dir)?;
-        state.networks.insert(updated.id.clone(), updated);
+        network.endpoints.insert(container_id.to_string(), endpoint.clone());
+        if let Err(err) = network.save(&self.dir) {
+            network.endpoints.remove(container_id);
+            return Err(err);
+        }
         Ok(endpoint)
     }
 
@@ -569,13 +580,15 @@ impl Networks {
         }
     }
 
-    /// The container's endpoints with their networks, `primary` first, then in the order they were attached.
+    /// The container's endpoints with their networks (without the networks' other endpoints, so what `docker ps`
+    /// pays per container does not grow with the containers beside it), `primary` first, then in the order they
+    /// were attached.
     pub fn endpoints(&self, container_id: &str, primary: Option<&str>) -> Vec<(NetworkRecord, EndpointRecord)> {
         let state = self.state();
         let mut list: Vec<(NetworkRecord, EndpointRecord)> = state
             .networks
             .values()
-            .filter_map(|n| n.endpoints.get(container_id).map(|e| (n.clone(), e.clone())))
+            .filter_map(|n| n.endpoints.get(container_id).map(|e| (n.without_endpoints(), e.clone())))
             .collect();
         list.sort_by_key(|(n, e)| (Some(n.name.as_str()) != primary && Some(n.id.as_str()) != primary, e.attached));
         list

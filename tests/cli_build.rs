@@ -333,6 +333,8 @@ fn git_url_context_through_the_build_module() {
         let network = berth_network::NetworkConfig {
             bridge_name: format!("btgit{}", std::process::id() % 100_000),
             bridge_subnet: "10.254.77.0/24".parse().expect("a subnet"),
+
+            ..Default::default()
         };
         let engine = berth_engine::Engine::open(&root, network).await.expect("engine");
         let url = format!("file://{}#feature", repo.display());

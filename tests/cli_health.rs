@@ -111,7 +111,10 @@ fn health_cmd_becomes_healthy_with_log_ps_text_filter_and_event() {
         assert_eq!(ps_names(&daemon, "health=none"), ["plain"]);
         assert!(ps_names(&daemon, "health=unhealthy").is_empty());
         let bad = daemon.docker(&["ps", "--filter", "health=bogus"]);
-        assert!(!bad.success() && bad.stderr.contains("Unrecognised filter value for health: bogus"), "{bad:?}");
+        assert!(
+            !bad.success() && bad.stderr.contains("invalid filter 'health=bogus': invalid value for health (bogus)"),
+            "{bad:?}"
+        );
 
         let events = events.join().expect("the events thread");
         let health_events: Vec<&str> = events.lines().filter(|l| l.starts_with("health_status")).collect();

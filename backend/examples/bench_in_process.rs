@@ -73,6 +73,8 @@ fn start(options: &Options) -> anyhow::Result<serde_json::Value> {
         let network = berth_network::NetworkConfig {
             bridge_name: "btbench".into(),
             bridge_subnet: "10.254.78.0/24".parse().map_err(|e| anyhow::anyhow!("{e}"))?,
+
+            ..Default::default()
         };
         let engine = Engine::open(&root, network).await?;
         let (mut total, mut create, mut start, mut exit, mut remove) = (vec![], vec![], vec![], vec![], vec![]);

@@ -74,6 +74,11 @@ struct ServeArgs {
     /// The default `bridge` network's subnet.
     #[arg(long, default_value = "10.88.0.0/16")]
     bridge_subnet: berth_network::Subnet,
+    /// The most running containers one bridge takes (each network's, the default one's too); the next start on it
+    /// is refused with a message naming the bridge, before its network namespace is made. A Linux bridge holds
+    /// 1,023 ports, so more is refused at start.
+    #[arg(long, value_name = "N", default_value_t = berth_network::BRIDGE_PORT_LIMIT, value_parser = parse_bridge_limit)]
+    max_containers_per_bridge: usize,
     /// A registry mirror for Docker Hub images, tried before Docker Hub (repeatable), e.g. http://10.0.0.5:5000.
     #[arg(long = "registry-mirror", value_name = "URL")]
     registry_mirrors: Vec<String>,
@@ -98,6 +103,15 @@ fn parse_size(value: &str) -> Result<u64, String> {
     };
     let number: u64 = digits.trim().parse().map_err(|_| format!("{value:?} is not a size like 512m or 8g"))?;
     number.checked_mul(1 << shift).ok_or_else(|| format!("{value:?} is too large"))
+}
+
+/// 1 to the kernel's 1,023 ports per bridge: beyond it a start would fail in the kernel, after its namespace.
+fn parse_bridge_limit(value: &str) -> Result<usize, String> {
+    let limit = berth_network::BRIDGE_PORT_LIMIT;
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=limit).contains(&n) => Ok(n),
+        _ => Err(format!("{value:?} is not a number from 1 to {limit} (a Linux bridge holds {limit} ports)")),
+    }
 }
 
 /// `scheme://host[:port]` and nothing more, as browsers send it in `Origin`.
@@ -159,12 +173,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         default_pids_limit,
         bridge_name,
         bridge_subnet,
+        max_containers_per_bridge,
         registry_mirrors,
         insecure_registries,
         userns_remap,
         userns_private_ranges,
     } = args;
-    let network = berth_network::NetworkConfig { bridge_name, bridge_subnet };
+    let network = berth_network::NetworkConfig { bridge_name, bridge_subnet, max_containers_per_bridge };
     let limits = berth_engine::Limits {
         max_upload: max_upload_size,
         max_unpacked: max_unpacked_size,

@@ -158,14 +158,7 @@ impl Daemon {
     /// `GET path` over the unix socket: the status code and body, or None when the daemon does not answer.
     /// HTTP/1.0 so that the body is neither chunked nor kept alive: read to EOF and done.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
-        let mut stream = UnixStream::connect(&self.socket).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: berth\r\n\r\n").ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let (head, body) = response.split_once("\r\n\r\n")?;
-        let status = head.split_whitespace().nth(1)?.parse().ok()?;
-        Some((status, body.to_string()))
+        unix_request(&self.socket, "GET", path, None)
     }
 
     /// `GET path` over the unix socket, decoded as JSON; panics with the daemon log unless it answers 200.
@@ -398,6 +391,26 @@ fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path, extra_args: 
         .stderr(log_file)
         .spawn()
         .unwrap_or_else(|error| panic!("starting {BERTH}: {error}"))
+}
+
+/// `method path` with an optional JSON body on the Engine API socket at `socket` (this harness's daemon, or a
+/// reference dockerd): the status code and body, or None when nothing answers. HTTP/1.0 so that the body is neither
+/// chunked nor kept alive: read to EOF and done.
+pub fn unix_request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: berth\r\n");
+    if let Some(body) = body {
+        request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or(""));
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 /// `GET path` on `address` with a plain TcpStream; retried while the server in the container starts.

@@ -45,7 +45,7 @@ fn network_status(err: &NetworkError) -> StatusCode {
         NetworkError::NameInUse(_) | NetworkError::Conflict(_) => StatusCode::CONFLICT,
         NetworkError::Forbidden(_) => StatusCode::FORBIDDEN,
         NetworkError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-        NetworkError::PoolExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        NetworkError::PoolExhausted { .. } | NetworkError::BridgeFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -9,6 +9,7 @@ mod body;
 mod build;
 mod build_jobs;
 mod compose;
+mod container_filter;
 mod container_views;
 mod containers;
 mod distribution;

@@ -204,9 +204,11 @@ impl Engine {
     /// All containers, newest first (the order `docker ps` shows).
     pub fn containers(&self) -> Vec<Arc<Container>> {
         let map = self.containers.read().unwrap_or_else(|p| p.into_inner());
-        let mut list: Vec<Arc<Container>> = map.values().cloned().collect();
-        list.sort_by_key(|c| std::cmp::Reverse(c.record().created));
-        list
+        // Each record locked once, not at every comparison of the sort.
+        let mut list: Vec<(chrono::DateTime<chrono::Utc>, Arc<Container>)> =
+            map.values().map(|c| (c.record().created, c.clone())).collect();
+        list.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
+        list.into_iter().map(|(_, c)| c).collect()
     }
 
     /// Finds a container by full id, name (with or without the slash) or unique id prefix, like Docker.

@@ -12,7 +12,7 @@ use bollard_stubs::models::{
     PortSummaryTypeEnum,
 };
 
-use super::container::Container;
+use super::container::{Container, ContainerRecord};
 use super::{Engine, EngineError};
 use berth_network::{etc_files, ports, EndpointRecord, NetworkError, NetworkRecord, PublishedPort};
 
@@ -73,7 +73,7 @@ impl Engine {
         let Some(primary) = network_of_mode(&mode) else {
             return Ok(());
         };
-        let primary_record = self.networks.get(primary)?;
+        let primary_record = self.networks.get_info(primary)?;
         let primary_settings =
             endpoints.get(primary).or_else(|| endpoints.get("default")).or_else(|| endpoints.get(&primary_record.id));
         let mut plan: Vec<(NetworkRecord, Option<EndpointSettings>)> =
@@ -82,7 +82,7 @@ impl Engine {
             if network == primary || network == "default" || *network == primary_record.id {
                 continue;
             }
-            let record = self.networks.get(network)?;
+            let record = self.networks.get_info(network)?;
             if record.pool.is_none() {
                 return Err(EngineError::InvalidArgument(format!(
                     "container cannot be connected to network {} and to a host or none network",
@@ -218,7 +218,12 @@ impl Engine {
 
     /// What inspect and ps show.
     pub fn network_view(&self, container: &Container) -> NetworkView {
-        let record = container.snapshot();
+        self.network_view_of(&container.snapshot())
+    }
+
+    /// [`network_view`](Self::network_view) from a record already copied (a listing copies each one once).
+    pub fn network_view_of(&self, record: &ContainerRecord) -> NetworkView {
+        let container_id = record.id.as_str();
         let mode = mode_of(&record.host_config);
         let mut view = NetworkView::default();
         for key in record.config.exposed_ports.iter().flatten() {
@@ -231,7 +236,7 @@ impl Engine {
                 });
             }
         }
-        let published = self.networks.published(&container.id);
+        let published = self.networks.published(container_id);
         for port in &published {
             view.summary_ports.retain(|p| !(p.private_port == port.container_port && p.public_port.is_none()));
         }
@@ -249,13 +254,13 @@ impl Engine {
         view.summary_ports.sort_by_key(|p| (p.private_port, p.public_port));
         match network_of_mode(&mode) {
             Some(_) => {
-                for (network, endpoint) in self.networks.endpoints(&container.id, Some(&mode)) {
+                for (network, endpoint) in self.networks.endpoints(container_id, Some(&mode)) {
                     view.networks
                         .insert(network.name.clone(), endpoint_settings(&network, &endpoint, &record.host_config));
                 }
             }
             None if mode == "host" || mode == "none" => {
-                if let Ok(network) = self.networks.get(&mode) {
+                if let Ok(network) = self.networks.get_info(&mode) {
                     let settings = EndpointSettings {
                         network_id: Some(network.id.clone()),
                         ip_address: Some(String::new()),

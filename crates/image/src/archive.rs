@@ -379,7 +379,10 @@ mod tests {
         let stat = stat(root, "/lnk").unwrap();
         assert_eq!((stat.name.as_str(), stat.link_target.as_str()), ("lnk", "/data/sub"));
         assert!(matches!(write_tar(root, "/nope", io::sink(), None), Err(ImageError::PathNotFound { .. })));
-        assert!(matches!(extract_tar(root, "/nope", io::empty(), false, None, None), Err(ImageError::PathNotFound { .. })));
+        assert!(matches!(
+            extract_tar(root, "/nope", io::empty(), false, None, None),
+            Err(ImageError::PathNotFound { .. })
+        ));
         assert!(matches!(
             extract_tar(root, "/data/sub/f", io::empty(), false, None, None),
             Err(ImageError::NotADirectory { .. })

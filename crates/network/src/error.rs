@@ -23,6 +23,10 @@ pub enum NetworkError {
     /// Every address of the pool is taken (503, like libnetwork's ErrNoAvailableIPs).
     #[error("no available IPv4 addresses on this network's address pools: {network} ({id})")]
     PoolExhausted { network: String, id: String },
+    /// The bridge holds as many running containers as `--max-containers-per-bridge` allows (at most the kernel's
+    /// 1,023 ports per bridge). Refused before the container's namespace is made (503, like a full pool).
+    #[error("bridge {bridge} of network {network} is full: it holds {limit} running containers, the most allowed (--max-containers-per-bridge {limit})")]
+    BridgeFull { bridge: String, network: String, limit: usize },
     /// Publishing a port failed because the host port is taken (500, Docker's wording).
     #[error("driver failed programming external connectivity on endpoint {endpoint}: Bind for {address} failed: port is already allocated")]
     PortAllocated { endpoint: String, address: String },

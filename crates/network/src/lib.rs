@@ -44,16 +44,26 @@ use firewall::{BridgeRules, Firewall, HostPort};
 use link::Netlink;
 use ports::Proxy;
 
-/// The default bridge, from `berth serve --bridge-name/--bridge-subnet`.
+/// The default bridge, from `berth serve --bridge-name/--bridge-subnet`, and how many running containers any one
+/// bridge takes (`--max-containers-per-bridge`).
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
     pub bridge_name: String,
     pub bridge_subnet: Subnet,
+    pub max_containers_per_bridge: usize,
 }
+
+/// A Linux bridge has 1,024 port numbers and never hands out port 0 (net/bridge/br_if.c, `BR_MAX_PORTS` and
+/// `find_portno`): the 1,024th veth fails with EXFULL ("Exchange full"), after its namespace was made.
+pub const BRIDGE_PORT_LIMIT: usize = 1023;
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { bridge_name: "berth0".into(), bridge_subnet: Subnet::DEFAULT_BRIDGE }
+        NetworkConfig {
+            bridge_name: "berth0".into(),
+            bridge_subnet: Subnet::DEFAULT_BRIDGE,
+            max_containers_per_bridge: BRIDGE_PORT_LIMIT,
+        }
     }
 }
 
@@ -83,6 +93,21 @@ impl State {
             [one] if !reference.is_empty() => Ok(one),
             _ => Err(NetworkError::NotFound(reference.to_string())),
         }
+    }
+
+    /// Running containers with an interface (made or about to be) on `network_id`: the ports its bridge holds.
+    fn sandboxes_on(&self, network_id: &str) -> usize {
+        let Some(network) = self.networks.get(network_id) else { return 0 };
+        self.sandboxes.keys().filter(|container| network.endpoints.contains_key(container.as_str())).count()
+    }
+
+    /// The first of `networks` whose bridge already holds `limit` running containers.
+    fn full_bridge(&self, networks: &[&NetworkRecord], limit: usize) -> Option<NetworkError> {
+        networks
+            .iter()
+            .filter(|n| n.pool.is_some())
+            .find(|n| self.sandboxes_on(&n.id) >= limit)
+            .map(|n| NetworkError::BridgeFull { bridge: n.bridge.clone(), network: n.name.clone(), limit })
     }
 
     /// Every port a published port's proxy listens on, once.
@@ -308,6 +333,12 @@ impl Networks {
         self.state().find(reference).cloned()
     }
 
+    /// [`get`](Self::get) without the endpoints: what a create or a listing needs, at a cost that does not grow
+    /// with the containers on the network.
+    pub fn get_info(&self, reference: &str) -> Result<NetworkRecord, NetworkError> {
+        self.state().find(reference).map(NetworkRecord::without_endpoints)
+    }
+
     /// `docker network create`.
     pub async fn create(&self, request: &NetworkCreateRequest) -> Result<NetworkRecord, NetworkError> {
         let name = request.name.clone();
@@ -465,7 +496,11 @@ impl Networks {
         settings: Option<&EndpointSettings>,
     ) -> Result<EndpointRecord, NetworkError> {
         let mut state = self.state();
-        let network = state.find(reference)?.clone();
+        // Not cloned: the record holds every endpoint, and a clone per create made filling a bridge quadratic.
+        let network_id = state.find(reference)?.id.clone();
+        let Some(network) = state.networks.get_mut(&network_id) else {
+            return Err(NetworkError::NotFound(reference.to_string()));
+        };
         let Some(pool) = network.pool.clone() else {
             return Err(NetworkError::Forbidden(
                 "container cannot be disconnected from host network or connected to host network".to_string(),
@@ -519,10 +554,11 @@ impl Networks {
             requested_ip,
             attached: Utc::now(),
         };
-        let mut updated = network;
-        updated.endpoints.insert(container_id.to_string(), endpoint.clone());
-        updated.save(&self.dir)?;
-        state.networks.insert(updated.id.clone(), updated);
+        network.endpoints.insert(container_id.to_string(), endpoint.clone());
+        if let Err(err) = network.save(&self.dir) {
+            network.endpoints.remove(container_id);
+            return Err(err);
+        }
         Ok(endpoint)
     }
 
@@ -569,13 +605,15 @@ impl Networks {
         }
     }
 
-    /// The container's endpoints with their networks, `primary` first, then in the order they were attached.
+    /// The container's endpoints with their networks (without the networks' other endpoints, so what `docker ps`
+    /// pays per container does not grow with the containers beside it), `primary` first, then in the order they
+    /// were attached.
     pub fn endpoints(&self, container_id: &str, primary: Option<&str>) -> Vec<(NetworkRecord, EndpointRecord)> {
         let state = self.state();
         let mut list: Vec<(NetworkRecord, EndpointRecord)> = state
             .networks
             .values()
-            .filter_map(|n| n.endpoints.get(container_id).map(|e| (n.clone(), e.clone())))
+            .filter_map(|n| n.endpoints.get(container_id).map(|e| (n.without_endpoints(), e.clone())))
             .collect();
         list.sort_by_key(|(n, e)| (Some(n.name.as_str()) != primary && Some(n.id.as_str()) != primary, e.attached));
         list
@@ -599,14 +637,30 @@ impl Networks {
     pub async fn setup(&self, container_id: &str, primary: Option<&str>) -> Result<PathBuf, NetworkError> {
         self.teardown(container_id).await;
         let netns = self.netns_dir.join(container_id);
+        {
+            // Counted and claimed under one lock, before the namespace: racing starts cannot both take the last
+            // port, and a refused one leaves nothing to undo.
+            let mut state = self.state();
+            let joined: Vec<&NetworkRecord> =
+                state.networks.values().filter(|n| n.endpoints.contains_key(container_id)).collect();
+            if let Some(full) = state.full_bridge(&joined, self.config.max_containers_per_bridge) {
+                tracing::warn!(container_id, %full, "start refused");
+                return Err(full);
+            }
+            state.sandboxes.insert(
+                container_id.to_string(),
+                Sandbox { netns: netns.clone(), interfaces: Vec::new(), proxies: Vec::new() },
+            );
+        }
         let path = netns.clone();
-        tokio::task::spawn_blocking(move || berth_runtime::create_netns(&path))
+        let made = tokio::task::spawn_blocking(move || berth_runtime::create_netns(&path))
             .await
-            .map_err(|e| NetworkError::io("create network namespace", std::io::Error::other(e)))??;
-        self.state().sandboxes.insert(
-            container_id.to_string(),
-            Sandbox { netns: netns.clone(), interfaces: Vec::new(), proxies: Vec::new() },
-        );
+            .map_err(|e| NetworkError::io("create network namespace", std::io::Error::other(e)))
+            .and_then(|made| made.map_err(NetworkError::from));
+        if let Err(err) = made {
+            self.teardown(container_id).await;
+            return Err(err);
+        }
         let endpoints = self.endpoints(container_id, primary);
         let result = async {
             let inside = Netlink::in_namespace(&netns).await?;
@@ -662,6 +716,15 @@ impl Networks {
         let network = self.get(reference)?;
         let Some(endpoint) = network.endpoints.get(container_id).cloned() else { return Ok(()) };
         let Some(netns) = self.state().sandboxes.get(container_id).map(|s| s.netns.clone()) else { return Ok(()) };
+        // The container's endpoint is recorded already, so it counts itself: the bridge is full past the limit.
+        if self.state().sandboxes_on(&network.id) > self.config.max_containers_per_bridge {
+            let limit = self.config.max_containers_per_bridge;
+            return Err(NetworkError::BridgeFull {
+                bridge: network.bridge.clone(),
+                network: network.name.clone(),
+                limit,
+            });
+        }
         let inside = Netlink::in_namespace(&netns).await?;
         let has_interfaces = self.state().sandboxes.get(container_id).is_some_and(|s| !s.interfaces.is_empty());
         self.plumb(&inside, container_id, &network, &endpoint, !has_interfaces && !network.internal).await

@@ -89,6 +89,24 @@ pub struct EndpointRecord {
 }
 
 impl NetworkRecord {
+    /// A copy without the endpoints, which are most of a busy network's record.
+    pub fn without_endpoints(&self) -> NetworkRecord {
+        NetworkRecord {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            created: self.created,
+            driver: self.driver,
+            bridge: self.bridge.clone(),
+            pool: self.pool.clone(),
+            internal: self.internal,
+            attachable: self.attachable,
+            labels: self.labels.clone(),
+            options: self.options.clone(),
+            predefined: self.predefined,
+            endpoints: BTreeMap::new(),
+        }
+    }
+
     /// Does `reference` name this network: full id, name, or id prefix?
     pub fn is_named(&self, reference: &str) -> bool {
         self.id == reference || self.name == reference

@@ -68,6 +68,8 @@ pub struct Plan {
     /// Cycles of 20 × `run -d`, memory reading, `rm -f`.
     pub idle_cycles: usize,
     pub ps_100: Repeats,
+    /// `docker ps -a` and `GET /containers/json?all=1` with 1,000 containers.
+    pub ps_1000: Repeats,
     /// 0: builds skipped.
     pub build_cold_runs: usize,
     pub build_cached_runs: usize,
@@ -88,6 +90,7 @@ impl Plan {
             run_rm_true: repeats(3, 30),
             idle_cycles: 5,
             ps_100: repeats(3, 20),
+            ps_1000: repeats(2, 10),
             build_cold_runs: 3,
             build_cached_runs: 5,
             ws_echo: repeats(20, 500),
@@ -106,6 +109,7 @@ impl Plan {
             run_rm_true: repeats(2, 10),
             idle_cycles: 1,
             ps_100: repeats(1, 5),
+            ps_1000: repeats(1, 3),
             build_cold_runs: 0,
             build_cached_runs: 0,
             ws_echo: repeats(5, 100),
@@ -258,7 +262,11 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
             figures: &["run_d_20_s", "rm_f_20_s", "idle_mem_per_container_mb"],
             measure: idle_containers::measure,
         },
-        Step { what: "docker ps -a with 100 containers", figures: &["ps_100_ms"], measure: ps_listing::measure },
+        Step {
+            what: "docker ps -a with 100 and 1,000 containers",
+            figures: &["ps_100_ms", "ps_1000_ms"],
+            measure: ps_listing::measure,
+        },
         Step { what: "docker build, cold and cached", figures: builds, measure: build::measure },
         Step { what: "websocket keystroke echo", figures: &["ws_echo_p99_ms"], measure: websocket_echo::measure },
         Step {

@@ -49,7 +49,8 @@ pub const FIGURES: &[(&str, Unit, Option<Target>)] = &[
     ("run_d_20_s", Unit::Seconds, Some(Target::RatioAtMost(0.10))),
     ("rm_f_20_s", Unit::Seconds, None),
     ("idle_mem_per_container_mb", Unit::Megabytes, Some(Target::BerthAtMost(1.0))),
-    ("ps_100_ms", Unit::Milliseconds, None),
+    ("ps_100_ms", Unit::Milliseconds, Some(Target::RatioAtMost(0.5))),
+    ("ps_1000_ms", Unit::Milliseconds, Some(Target::BerthAtMost(30.0))),
     ("build_cold_s", Unit::Seconds, Some(Target::RatioAtMost(0.5))),
     ("build_cached_s", Unit::Seconds, Some(Target::RatioAtMost(1.0))),
     ("pull_200mb_s", Unit::Seconds, None),
@@ -304,6 +305,7 @@ mod tests {
                 "rm_f_20_s",
                 "idle_mem_per_container_mb",
                 "ps_100_ms",
+                "ps_1000_ms",
                 "build_cold_s",
                 "build_cached_s",
                 "pull_200mb_s",
@@ -344,7 +346,7 @@ mod tests {
         assert_eq!(run["target_met"], true);
         assert!(run.get("note").is_none());
 
-        let cold = &json[5];
+        let cold = &json[6];
         assert!(cold["berth"].is_null());
         assert!(cold["ratio"].is_null());
         assert!(cold["target_met"].is_null());
@@ -357,7 +359,7 @@ mod tests {
         report.figure("run_rm_true_ms").set_summary(Side::Berth, summarize(&[1.0, 2.0]).unwrap());
         report.figure("lint_1000_lines_ms").note("a \"quoted\" note");
         let text = report.to_json_text();
-        assert_eq!(json(&report)[13]["note"], "a \"quoted\" note");
+        assert_eq!(json(&report)[14]["note"], "a \"quoted\" note");
         assert!(
             text.starts_with("[\n  {\n    \"name\": \"run_rm_true_ms\",\n    \"unit\": \"ms\",\n    \"berth\": 1.5,")
         );

@@ -44,6 +44,8 @@ impl Bridge {
 pub struct Bridges {
     pub berth: Bridge,
     pub dockerd: Bridge,
+    /// The remapped Berth's (`run_rm_userns_ms`); the remapped dockerd runs with `--bridge=none`.
+    pub berth_userns: Bridge,
 }
 
 fn bridge_name(owner_pid: u32, engine: char) -> String {
@@ -59,12 +61,13 @@ pub fn choose(owner_pid: u32) -> Result<Bridges> {
         let candidate = parse_cidr(candidate).expect("the candidates are valid");
         !taken.iter().any(|&route| overlaps(candidate, route))
     });
-    let (Some(berth), Some(dockerd)) = (free.next(), free.next()) else {
-        bail!("no two free subnets among {CANDIDATE_SUBNETS:?}: routes on this host overlap them");
+    let (Some(berth), Some(dockerd), Some(berth_userns)) = (free.next(), free.next(), free.next()) else {
+        bail!("no three free subnets among {CANDIDATE_SUBNETS:?}: routes on this host overlap them");
     };
     Ok(Bridges {
         berth: Bridge { name: bridge_name(owner_pid, 'b'), subnet: berth.to_string() },
         dockerd: Bridge { name: bridge_name(owner_pid, 'd'), subnet: dockerd.to_string() },
+        berth_userns: Bridge { name: bridge_name(owner_pid, 'u'), subnet: berth_userns.to_string() },
     })
 }
 
@@ -86,14 +89,19 @@ pub fn create_for_dockerd(cleanup: &Cleanup, bridge: &Bridge) -> Result<()> {
 /// Removes what a bench with pid `owner_pid` may have left: both bridges, and the iptables chains Berth tags with
 /// its bridge name (`BERTH-NAT-<tag>`, `BERTH-FWD-<tag>`; Berth removes them itself on a clean stop).
 pub fn remove_left_behind(owner_pid: u32) {
-    for engine in ['b', 'd'] {
+    for engine in ['b', 'd', 'u'] {
         let name = bridge_name(owner_pid, engine);
         if probe("ip", &["link", "show", &name]).is_some() {
             println!("xtask bench: removing bridge {name}, left behind");
             let _ = ip(&["link", "del", &name]);
         }
     }
-    let tag = bridge_name(owner_pid, 'b');
+    for tag in [bridge_name(owner_pid, 'b'), bridge_name(owner_pid, 'u')] {
+        remove_chains_left_behind(&tag);
+    }
+}
+
+fn remove_chains_left_behind(tag: &str) {
     for (table, builtin, chain) in
         [("nat", "POSTROUTING", format!("BERTH-NAT-{tag}")), ("filter", "FORWARD", format!("BERTH-FWD-{tag}"))]
     {

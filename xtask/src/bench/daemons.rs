@@ -72,7 +72,18 @@ impl Daemon {
 
 /// Starts `berth serve` on a fresh root under `run_dir/berth` and waits until it answers `GET /_ping`.
 pub fn start_berth(cleanup: &Cleanup, berth: &Path, run_dir: &Path, bridge: &Bridge) -> Result<Daemon> {
-    let dir = run_dir.join("berth");
+    start_berth_with(cleanup, berth, &run_dir.join("berth"), bridge, &[])
+}
+
+/// [`start_berth`] in `dir`, with `extra` flags on its command line (`--userns-remap default`).
+pub fn start_berth_with(
+    cleanup: &Cleanup,
+    berth: &Path,
+    dir: &Path,
+    bridge: &Bridge,
+    extra: &[&str],
+) -> Result<Daemon> {
+    let dir = dir.to_path_buf();
     let root = dir.join("root");
     let socket = dir.join("berth.sock");
     let log = dir.join("berth.log");
@@ -94,6 +105,7 @@ pub fn start_berth(cleanup: &Cleanup, berth: &Path, run_dir: &Path, bridge: &Bri
         .arg(&bridge.name)
         .arg("--bridge-subnet")
         .arg(&bridge.subnet)
+        .args(extra)
         .env("RUST_LOG", std::env::var("BENCH_BERTH_LOG").unwrap_or_else(|_| "info".into()));
     let pid = spawn_daemon(cleanup, "berth serve", command, &log, docker.clone())?;
     let daemon = Daemon { side: Side::Berth, docker, socket, dir, log, pid };
@@ -103,7 +115,13 @@ pub fn start_berth(cleanup: &Cleanup, berth: &Path, run_dir: &Path, bridge: &Bri
 
 /// Starts a private dockerd under `run_dir/dockerd` and waits until it answers `GET /_ping`.
 pub fn start_dockerd(cleanup: &Cleanup, run_dir: &Path, bridge: &Bridge) -> Result<Daemon> {
-    let dir = run_dir.join("dockerd");
+    start_dockerd_with(cleanup, &run_dir.join("dockerd"), Some(bridge), &[])
+}
+
+/// [`start_dockerd`] in `dir`, with `extra` flags; without a bridge, `--bridge=none` (containers on
+/// `--network none` only).
+pub fn start_dockerd_with(cleanup: &Cleanup, dir: &Path, bridge: Option<&Bridge>, extra: &[&str]) -> Result<Daemon> {
+    let dir = dir.to_path_buf();
     let socket = dir.join("docker.sock");
     let log = dir.join("dockerd.log");
     let exec_root = dir.join("exec");
@@ -132,7 +150,10 @@ pub fn start_dockerd(cleanup: &Cleanup, run_dir: &Path, bridge: &Bridge) -> Resu
         }
     });
 
-    bridges::create_for_dockerd(cleanup, bridge)?;
+    if let Some(bridge) = bridge {
+        bridges::create_for_dockerd(cleanup, bridge)?;
+    }
+    let bridge_flag = bridge.map_or("--bridge=none".to_string(), |bridge| format!("--bridge={}", bridge.name));
     let mut command = Command::new("dockerd");
     command
         .arg("--config-file")
@@ -145,8 +166,9 @@ pub fn start_dockerd(cleanup: &Cleanup, run_dir: &Path, bridge: &Bridge) -> Resu
         .arg(dir.join("dockerd.pid"))
         .arg("--host")
         .arg(format!("unix://{}", socket.display()))
-        .arg(format!("--bridge={}", bridge.name))
+        .arg(bridge_flag)
         .args(["--iptables=false", "--ip-masq=false", "--ip-forward=false"])
+        .args(extra)
         .arg(format!("--cgroup-parent=/{DOCKERD_CGROUP_PARENT}"))
         .arg("--log-level=warn");
     let pid = spawn_daemon(cleanup, "dockerd", command, &log, docker.clone())?;

@@ -9,7 +9,7 @@
 //! - [`cleanup`]: whatever way the bench ends (success, error, Ctrl-C), the daemons are stopped, their mounts
 //!   undone and the run directory removed.
 //! - [`docker_cli`], [`http`], [`procfs`]: driving the engines and reading the kernel's numbers.
-//! - The figures, one file each: [`run_latency`], [`idle_containers`], [`ps_listing`], [`build`],
+//! - The figures, one file each: [`run_latency`], [`userns_latency`] (its own remapped daemons), [`idle_containers`], [`ps_listing`], [`build`],
 //!   [`websocket_echo`], [`layer_summary`], [`in_process`] (with backend/examples/bench_in_process.rs), [`pull`]
 //!   and [`push`] (with a private [`registry`] serving [`big_image`]).
 //! - [`stats`] (median, p95, p99) and [`report`] (the JSON and the table), the parts with unit tests.
@@ -34,6 +34,7 @@ mod registry;
 mod report;
 mod run_latency;
 mod stats;
+mod userns_latency;
 mod websocket_echo;
 
 use std::cell::OnceCell;
@@ -130,6 +131,10 @@ pub struct Bench<'a> {
     pub dockerd: Option<&'a Daemon>,
     pub run_dir: &'a Path,
     pub in_process_example: PathBuf,
+    /// The release `berth`, for daemons a figure starts of its own (`run_rm_userns_ms`).
+    pub berth_binary: PathBuf,
+    /// The remapped Berth's bridge.
+    pub userns_bridge: bridges::Bridge,
     /// For what the bench starts along the way, such as registries.
     pub cleanup: &'a cleanup::Cleanup,
     /// The pull and push figures' registry and image, made by the first of them to ask.
@@ -251,6 +256,8 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
         dockerd: dockerd.as_ref().ok(),
         run_dir: &run_dir,
         in_process_example: release.join("examples").join(IN_PROCESS_EXAMPLE),
+        berth_binary: release.join("berth"),
+        userns_bridge: bridges.berth_userns.clone(),
         cleanup,
         source_image: OnceCell::new(),
     };
@@ -278,6 +285,12 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
             what: "in process: start, unshare floor, lint",
             figures: &["start_in_process_ms", "unshare_floor_ms", "lint_1000_lines_ms"],
             measure: in_process::measure,
+        },
+        // Starts two more daemons, left idle until the end: after the figures that count the engines' memory.
+        Step {
+            what: "docker run --rm with --userns-remap default",
+            figures: &["run_rm_userns_ms"],
+            measure: userns_latency::measure,
         },
         // Last: 200 MB through each engine's store and the page cache could slow the figures after it.
         Step {

@@ -1,6 +1,7 @@
 //! `docker run --rm busybox true`, the whole round trip a user waits for: CLI start, create, attach, wait, start,
 //! exit, auto-remove. Samples alternate between the engines, so a change in machine load hits both alike.
 
+use super::daemons::Daemon;
 use super::report::{rounded, Figure, Report, Side};
 use super::stats::{millis, summarize};
 use super::{Bench, Repeats};
@@ -22,7 +23,15 @@ pub fn measure(bench: &Bench, report: &mut Report) {
 /// Times one docker command on every engine, engine after engine in each round, warm-up rounds discarded.
 /// An engine whose command fails stops being sampled; its error is returned in place of samples.
 pub fn interleaved_samples(bench: &Bench, args: &[&str], repeats: Repeats) -> Vec<(Side, Result<Vec<f64>, String>)> {
-    let daemons = bench.daemons();
+    interleaved_samples_on(&bench.daemons(), args, repeats)
+}
+
+/// [`interleaved_samples`] on the daemons given.
+pub fn interleaved_samples_on(
+    daemons: &[&Daemon],
+    args: &[&str],
+    repeats: Repeats,
+) -> Vec<(Side, Result<Vec<f64>, String>)> {
     let mut results: Vec<(Side, Result<Vec<f64>, String>)> =
         daemons.iter().map(|daemon| (daemon.side, Ok(Vec::new()))).collect();
     for round in 0..repeats.warmup + repeats.runs {

@@ -47,23 +47,40 @@ fn cpu_percent(stats: &ContainerStatsResponse) -> f64 {
     let (container_before, system_before) = total(&stats.precpu_stats);
     let container_delta = container_now.saturating_sub(container_before) as f64;
     let system_delta = system_now.saturating_sub(system_before) as f64;
-    let cpus = stats.cpu_stats.as_ref().and_then(|cpu| cpu.online_cpus).filter(|&cpus| cpus > 0).unwrap_or(1);
+    // Without online_cpus the CLI counts the per-CPU figures; one CPU only when neither is there.
+    let per_cpu = stats
+        .cpu_stats
+        .as_ref()
+        .and_then(|cpu| cpu.cpu_usage.as_ref())
+        .and_then(|usage| usage.percpu_usage.as_ref())
+        .map_or(0, |per_cpu| per_cpu.len() as u32);
+    let cpus = stats
+        .cpu_stats
+        .as_ref()
+        .and_then(|cpu| cpu.online_cpus)
+        .filter(|&cpus| cpus > 0)
+        .or(Some(per_cpu).filter(|&cpus| cpus > 0))
+        .unwrap_or(1);
     if system_delta <= 0.0 || container_delta <= 0.0 {
         return 0.0;
     }
     container_delta / system_delta * f64::from(cpus) * 100.0
 }
 
-/// Usage minus inactive file pages, as `docker stats` shows (cgroup v2 `inactive_file`, v1 `total_inactive_file`).
+/// Usage minus inactive file pages, as `docker stats` shows (cli's calculateMemUsageUnixNoCache): cgroup v1's
+/// `total_inactive_file` when it has one, else v2's `inactive_file`, each only when below the usage.
 fn memory_bytes(stats: &ContainerStatsResponse) -> u64 {
     let Some(memory) = stats.memory_stats.as_ref() else { return 0 };
     let usage = memory.usage.unwrap_or(0);
-    let cache = memory
-        .stats
-        .as_ref()
-        .and_then(|detail| detail.get("inactive_file").or_else(|| detail.get("total_inactive_file")).copied())
-        .unwrap_or(0);
-    usage.saturating_sub(cache)
+    let detail = memory.stats.as_ref();
+    let inactive = match detail.and_then(|detail| detail.get("total_inactive_file")) {
+        Some(&v1) => Some(v1),
+        None => detail.and_then(|detail| detail.get("inactive_file")).copied(),
+    };
+    match inactive {
+        Some(inactive) if inactive < usage => usage - inactive,
+        _ => usage,
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +103,23 @@ mod tests {
         assert_eq!(point.memory_bytes, 4000);
         assert_eq!(point.pids, 3);
         assert_eq!((point.network_rx, point.network_tx), (10, 20));
+    }
+
+    #[wasm_bindgen_test]
+    fn cgroup_v1_figures_and_a_missing_cpu_count_read_as_the_cli_reads_them() {
+        let stats: ContainerStatsResponse = serde_json::from_value(serde_json::json!({
+            "cpu_stats": {"cpu_usage": {"total_usage": 300, "percpu_usage": [150, 150]}, "system_cpu_usage": 2000},
+            "precpu_stats": {"cpu_usage": {"total_usage": 100}, "system_cpu_usage": 1000},
+            "memory_stats": {"usage": 5000, "stats": {"inactive_file": 100, "total_inactive_file": 1500}}
+        }))
+        .unwrap();
+        let point = sample(&stats);
+        assert!((point.cpu_percent - 40.0).abs() < 1e-9, "two per-CPU figures, two CPUs: {}", point.cpu_percent);
+        assert_eq!(point.memory_bytes, 3500, "v1's hierarchical total_inactive_file comes first");
+        let over: ContainerStatsResponse = serde_json::from_value(serde_json::json!({
+            "memory_stats": {"usage": 1000, "stats": {"total_inactive_file": 4000}}
+        }))
+        .unwrap();
+        assert_eq!(sample(&over).memory_bytes, 1000, "an inactive figure above the usage is not taken off");
     }
 }

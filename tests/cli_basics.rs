@@ -35,3 +35,30 @@ fn the_http_port_serves_the_same_engine_api() {
     assert!(output.success(), "{output:#?}\n{}", daemon.log_tail());
     assert_eq!(output.stdout.trim(), API_VERSION);
 }
+
+#[test]
+fn swarm_calls_answer_as_a_node_in_no_swarm() {
+    let daemon = Daemon::start();
+    let not_a_manager = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to \
+                         connect this node to swarm and try again.";
+    for args in [
+        &["node", "ls"][..],
+        &["service", "ls"],
+        &["secret", "ls"],
+        &["config", "ls"],
+        &["service", "create", "busybox"],
+        &["secret", "rm", "nope"],
+        &["swarm", "unlock-key"],
+    ] {
+        let output = daemon.docker(args);
+        assert_eq!(output.code, Some(1), "{args:?}: {output:?}");
+        assert!(output.stderr.contains(not_a_manager), "{args:?}: {output:?}");
+    }
+    let leave = daemon.docker(&["swarm", "leave", "--force"]);
+    assert!(leave.stderr.contains("This node is not part of a swarm"), "{leave:?}");
+    let (status, body) = daemon.get("/swarm").expect("GET /swarm");
+    assert_eq!(status, 503, "{body}");
+    let init = daemon.docker(&["swarm", "init"]);
+    assert!(!init.success() && init.stderr.contains("Berth does not run swarm mode"), "{init:?}");
+    assert_eq!(daemon.ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]), "inactive\n");
+}

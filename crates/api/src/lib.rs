@@ -21,6 +21,7 @@ mod networks;
 mod playground;
 mod layers;
 mod streams;
+mod swarm;
 mod system;
 mod terminal;
 mod volumes;
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::routing::{get, head, post};
+use axum::routing::{any, get, head, post};
 use axum::Router;
 
 pub use error::ApiError;
@@ -177,6 +178,23 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
         .route("/berth/images/{*rest}", get(layers::image_layers))
         .route("/berth/compose/{project}/up", post(compose::up))
         .route("/berth/compose/{project}/down", post(compose::down))
+        .route("/swarm", get(swarm::not_a_manager))
+        .route("/swarm/unlockkey", get(swarm::not_a_manager))
+        .route("/swarm/init", post(swarm::no_swarm_mode))
+        .route("/swarm/join", post(swarm::no_swarm_mode))
+        .route("/swarm/leave", post(swarm::not_in_a_swarm))
+        .route("/swarm/update", post(swarm::not_in_a_swarm))
+        .route("/swarm/unlock", post(swarm::not_in_a_swarm))
+        .route("/nodes", any(swarm::not_a_manager))
+        .route("/nodes/{*rest}", any(swarm::not_a_manager))
+        .route("/services", any(swarm::not_a_manager))
+        .route("/services/{*rest}", any(swarm::not_a_manager))
+        .route("/tasks", any(swarm::not_a_manager))
+        .route("/tasks/{*rest}", any(swarm::not_a_manager))
+        .route("/secrets", any(swarm::not_a_manager))
+        .route("/secrets/{*rest}", any(swarm::not_a_manager))
+        .route("/configs", any(swarm::not_a_manager))
+        .route("/configs/{*rest}", any(swarm::not_a_manager))
         .route("/berth/audit", get(audit::all))
         .route("/berth/audit/{id}", get(audit::one))
         .with_state(daemon);

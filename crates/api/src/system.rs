@@ -144,6 +144,16 @@ pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
         isolation: None,
         init_binary: Some("berth init".into()),
         security_options: Some(security_options(&engine)),
+        // As dockerd on a node in no swarm (`docker info` prints "Swarm: inactive"; see swarm.rs).
+        swarm: Some(bollard_stubs::models::SwarmInfo {
+            node_id: Some(String::new()),
+            node_addr: Some(String::new()),
+            local_node_state: Some(bollard_stubs::models::LocalNodeState::INACTIVE),
+            control_available: Some(false),
+            error: Some(String::new()),
+            remote_managers: None,
+            ..Default::default()
+        }),
         warnings: Some(Vec::new()),
         ..Default::default()
     })

@@ -46,7 +46,6 @@ impl Target {
 /// Every figure, in report order, with its unit and target.
 pub const FIGURES: &[(&str, Unit, Option<Target>)] = &[
     ("run_rm_true_ms", Unit::Milliseconds, Some(Target::RatioAtMost(0.10))),
-    ("run_rm_userns_ms", Unit::Milliseconds, None),
     ("run_d_20_s", Unit::Seconds, Some(Target::RatioAtMost(0.10))),
     ("rm_f_20_s", Unit::Seconds, None),
     ("idle_mem_per_container_mb", Unit::Megabytes, Some(Target::BerthAtMost(1.0))),
@@ -61,6 +60,7 @@ pub const FIGURES: &[(&str, Unit, Option<Target>)] = &[
     ("ws_echo_p99_ms", Unit::Milliseconds, None),
     ("layer_summary_10k_ms", Unit::Milliseconds, None),
     ("lint_1000_lines_ms", Unit::Milliseconds, None),
+    ("run_rm_userns_ms", Unit::Milliseconds, None),
 ];
 
 /// Which engine a value belongs to; names the JSON fields (`berth`, `dockerd_p95`, ...).
@@ -316,6 +316,7 @@ mod tests {
                 "ws_echo_p99_ms",
                 "layer_summary_10k_ms",
                 "lint_1000_lines_ms",
+                "run_rm_userns_ms",
             ]
         );
         for figure in figures {

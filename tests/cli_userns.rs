@@ -33,6 +33,18 @@ fn upper_dir(daemon: &Daemon, id: &str) -> PathBuf {
     daemon.root().join("containers").join(id.trim()).join("upper")
 }
 
+/// A tar of one file owned by `uid`:`gid`, as a client that keeps owners makes it.
+fn one_file_tar(name: &str, content: &[u8], uid: u64, gid: u64) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_uid(uid);
+    header.set_gid(gid);
+    builder.append_data(&mut header, name, content).expect("tar entry");
+    builder.into_inner().expect("tar")
+}
+
 fn owner(path: &std::path::Path) -> (u32, u32) {
     let meta = std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (meta.uid(), meta.gid())
@@ -105,17 +117,7 @@ fn cp_commit_and_export_keep_the_ids_the_container_sees() {
     let id = id.trim();
     d.ok(&["exec", id, "true"]);
     // An archive the client made, with its owners: docker cp - keeps them (as the container's ids).
-    let mut tar_bytes = Vec::new();
-    {
-        let mut builder = tar::Builder::new(&mut tar_bytes);
-        let mut header = tar::Header::new_gnu();
-        header.set_size(4);
-        header.set_mode(0o644);
-        header.set_uid(1234);
-        header.set_gid(4321);
-        builder.append_data(&mut header, "in.txt", &b"data"[..]).expect("tar entry");
-        builder.finish().expect("tar");
-    }
+    let tar_bytes = one_file_tar("in.txt", b"data", 1234, 4321);
     let copied = d.docker_with_input(&["cp", "-", &format!("{id}:/")], &tar_bytes);
     assert!(copied.success(), "{copied:?}");
     assert_eq!(d.ok(&["exec", id, "stat", "-c", "%u:%g", "/in.txt"]), "1234:4321\n");
@@ -163,18 +165,7 @@ fn builds_keep_the_owners_of_run_copy_add_and_workdir() {
     )
     .expect("Dockerfile");
     std::fs::write(context.join("x"), "x").expect("x");
-    let mut tar_bytes = Vec::new();
-    {
-        let mut builder = tar::Builder::new(&mut tar_bytes);
-        let mut header = tar::Header::new_gnu();
-        header.set_size(1);
-        header.set_mode(0o644);
-        header.set_uid(33);
-        header.set_gid(34);
-        builder.append_data(&mut header, "q", &b"q"[..]).expect("tar entry");
-        builder.finish().expect("tar");
-    }
-    std::fs::write(context.join("t.tar"), tar_bytes).expect("t.tar");
+    std::fs::write(context.join("t.tar"), one_file_tar("q", b"q", 33, 34)).expect("t.tar");
     d.ok(&["build", "-q", "-t", "userns-build:1", &context.to_string_lossy()]);
     let owners = d.ok(&["run", "--rm", "userns-build:1", "stat", "-c", "%u:%g %n", "/r/a", "/x", "/w", "/t/q"]);
     assert_eq!(owners, "5:6 /r/a\n1000:1001 /x\n0:0 /w\n33:34 /t/q\n");

@@ -441,13 +441,15 @@ fn copy_tree(src: &Path, target: BorrowedFd<'_>, owner: Ownership, shown: &Path)
             }
             let dir = to.open_dir().map_err(fail)?;
             copy_tree(&from, dir.as_fd(), owner, &shown)?;
-            to.chown(owner.on_disk().0, owner.on_disk().1).map_err(fail)?;
+            let (uid, gid) = owner.on_disk();
+            to.chown(uid, gid).map_err(fail)?;
             to.chmod(owner.mode.unwrap_or(meta.mode() & 0o7777)).map_err(fail)?;
         } else if meta.file_type().is_symlink() {
             remove_non_dir(to).map_err(fail)?;
             let link = fs::read_link(&from).map_err(fail)?;
             to.symlink(&link).map_err(fail)?;
-            to.chown(owner.on_disk().0, owner.on_disk().1).map_err(fail)?;
+            let (uid, gid) = owner.on_disk();
+            to.chown(uid, gid).map_err(fail)?;
         } else if meta.is_file() {
             copy_file(&from, to, &meta, owner, &shown)?;
         }

@@ -8,6 +8,7 @@ use bollard_stubs::models::{ChangeType, FilesystemChange};
 
 use super::container::Container;
 use super::{Engine, EngineError};
+use berth_fs::id_shift::IdShift;
 use berth_image::{archive, ImageConfigChanges};
 
 fn join_error(e: tokio::task::JoinError) -> EngineError {
@@ -71,7 +72,7 @@ impl Engine {
     /// `docker cp`'s stat of a path in the container (HEAD archive, and before GET).
     pub async fn path_stat(self: &Arc<Self>, reference: &str, path: &str) -> Result<archive::PathStat, EngineError> {
         let path = path.to_string();
-        self.with_rootfs(reference, move |root| Ok(archive::stat(&root, &path)?)).await
+        self.with_rootfs(reference, move |root, _| Ok(archive::stat(&root, &path)?)).await
     }
 
     /// `docker cp ctr:path -`: the entry at `path` as a tar, written to `out` as it is read.
@@ -82,8 +83,7 @@ impl Engine {
         out: impl std::io::Write + Send + 'static,
     ) -> Result<(), EngineError> {
         let path = path.to_string();
-        let ids = self.container(reference)?.record().id_shift;
-        self.with_rootfs(reference, move |root| Ok(archive::write_tar(&root, &path, out, ids)?)).await
+        self.with_rootfs(reference, move |root, ids| Ok(archive::write_tar(&root, &path, out, ids)?)).await
     }
 
     /// `docker cp - ctr:dir`: a tar unpacked into the directory `dir` of the container, held to the daemon's
@@ -95,14 +95,12 @@ impl Engine {
         tar: impl std::io::Read + Send + 'static,
         no_overwrite_dir_non_dir: bool,
     ) -> Result<(), EngineError> {
-        let container = self.container(reference)?;
-        if container.record().host_config.readonly_rootfs.unwrap_or(false) {
+        if self.container(reference)?.record().host_config.readonly_rootfs.unwrap_or(false) {
             return Err(EngineError::Forbidden("container rootfs is marked read-only".into()));
         }
         let dir = dir.to_string();
         let max_unpacked = Some(self.limits().max_unpacked);
-        let ids = container.record().id_shift;
-        self.with_rootfs(reference, move |root| {
+        self.with_rootfs(reference, move |root, ids| {
             Ok(archive::extract_tar(&root, &dir, tar, no_overwrite_dir_non_dir, max_unpacked, ids)?)
         })
         .await
@@ -114,19 +112,20 @@ impl Engine {
         reference: &str,
         out: impl std::io::Write + Send + 'static,
     ) -> Result<(), EngineError> {
-        let ids = self.container(reference)?.record().id_shift;
-        self.with_rootfs(reference, move |root| Ok(archive::export(&root, out, ids)?)).await
+        self.with_rootfs(reference, move |root, ids| Ok(archive::export(&root, out, ids)?)).await
     }
 
-    /// Runs `work` with the mounted rootfs on a blocking thread.
+    /// Runs `work` with the mounted rootfs and the container's user namespace ids (None: the host's) on a
+    /// blocking thread.
     async fn with_rootfs<T: Send + 'static>(
         self: &Arc<Self>,
         reference: &str,
-        work: impl FnOnce(PathBuf) -> Result<T, EngineError> + Send + 'static,
+        work: impl FnOnce(PathBuf, Option<IdShift>) -> Result<T, EngineError> + Send + 'static,
     ) -> Result<T, EngineError> {
         let container = self.container(reference)?;
         let rootfs = self.ensure_rootfs(&container).await?;
-        tokio::task::spawn_blocking(move || work(rootfs)).await.map_err(join_error)?
+        let ids = container.record().id_shift;
+        tokio::task::spawn_blocking(move || work(rootfs, ids)).await.map_err(join_error)?
     }
 
     /// `docker commit`: the container's upper dir becomes a new layer on top of its image.

@@ -18,6 +18,8 @@ use oci_spec::runtime::{LinuxIdMapping, Spec};
 pub(crate) enum UserNamespaceError {
     #[error("create the user namespace: {0}")]
     Unshare(Errno),
+    #[error("join the container's user namespace: {0}")]
+    Join(Errno),
     #[error("fork the id mapper: {0}")]
     Fork(Errno),
     #[error("write the user namespace's {file}: {source}")]
@@ -138,7 +140,7 @@ fn write_maps(pid: i32, maps: &IdMaps) -> Result<(), (&'static str, Errno)> {
 
 /// Joins the user namespace of `target` (after its other namespaces: their owner is the host's user namespace).
 pub(crate) fn join(namespace: BorrowedFd<'_>) -> Result<(), UserNamespaceError> {
-    nix::sched::setns(namespace, CloneFlags::CLONE_NEWUSER).map_err(UserNamespaceError::Unshare)
+    nix::sched::setns(namespace, CloneFlags::CLONE_NEWUSER).map_err(UserNamespaceError::Join)
 }
 
 /// Gives fds 0, 1 and 2 to the host ids of the container's user, so it can reopen them (`/proc/self/fd/1`,

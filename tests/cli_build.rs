@@ -325,6 +325,7 @@ fn git_url_context_through_the_build_module() {
     git(&repo, &["checkout", "--quiet", "main"]);
 
     berth_runtime::set_init_executable(env!("CARGO_BIN_EXE_berth"));
+    berth_runtime::set_monitor_executable(env!("CARGO_BIN_EXE_berth-monitor"));
     let _ = berth_runtime::become_subreaper();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let root = scratch.path().join("root");
@@ -361,7 +362,7 @@ fn git_url_context_through_the_build_module() {
         assert!(!copy_layer.join("src/.git").exists(), ".git is not part of the context");
         assert!(log.iter().any(|e| matches!(e, berth_shared::api::build::BuildEvent::Built { .. })));
         drop(context);
-        engine.shutdown().await;
+        engine.shutdown(true).await;
     });
 }
 

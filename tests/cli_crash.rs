@@ -1,5 +1,6 @@
 //! The daemon killed with SIGKILL while containers run: after a restart every image is intact, every container is
-//! listed (running ones as exited, or restarted by their policy), and logs are kept.
+//! listed, those whose monitor kept them running are adopted as they are, those that ended meanwhile read the exit
+//! code their monitor recorded (or are restarted by their policy), and logs are kept.
 
 mod support;
 
@@ -25,6 +26,12 @@ fn state_survives_kill_minus_nine() {
         "echo boot; sleep 1000",
     ]);
     daemon.ok(&["run", "--name", "done", "busybox", "echo", "finished"]);
+    // Ends while no daemon runs: its monitor records the code.
+    daemon.ok(&["run", "-d", "--name", "ends-meanwhile", "busybox", "sleep", "1000"]);
+    let pid_of = |daemon: &Daemon, name: &str| daemon.ok(&["inspect", "-f", "{{.State.Pid}}", name]).trim().to_string();
+    let plain_pid = pid_of(&daemon, "plain");
+    let always_pid = pid_of(&daemon, "always");
+    let ends_pid = pid_of(&daemon, "ends-meanwhile");
     // A kill -9 between spawning a container's process and recording it running leaves a live process under a
     // record that still reads created: this one is made to look exactly like that while the daemon is down.
     daemon.ok(&["run", "-d", "--name", "unrecorded", "busybox", "sleep", "1000"]);
@@ -68,6 +75,10 @@ fn state_survives_kill_minus_nine() {
     // is there, its files are not. The marker-less directory must be unpacked anew, not trusted.
     let mut truncated = None;
     daemon.crash_and_restart_with(|root| {
+        for pid in [&always_pid, &ends_pid] {
+            let pid = nix::unistd::Pid::from_raw(pid.parse().expect("a pid"));
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("killing a container's process");
+        }
         let record_path = root.join("containers").join(&unrecorded_id).join("container.json");
         let text = std::fs::read_to_string(&record_path).expect("the container's record");
         let mut record: serde_json::Value = serde_json::from_str(&text).expect("a JSON record");
@@ -107,7 +118,16 @@ fn state_survives_kill_minus_nine() {
     for name in ["plain", "always", "done"] {
         assert!(names.lines().any(|n| n == name), "{name} is listed: {names}");
     }
-    assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.Running}}", "plain"]).trim(), "false");
+    // Adopted: the same process, still running, its log going on.
+    assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.Running}}", "plain"]).trim(), "true");
+    assert_eq!(pid_of(&daemon, "plain"), plain_pid);
+    // Ended while no daemon ran: the code and time its monitor recorded.
+    let ended =
+        daemon.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.FinishedAt}}", "ends-meanwhile"]);
+    let fields: Vec<&str> = ended.split_whitespace().collect();
+    assert_eq!(fields[..2], ["exited", "137"], "{ended}");
+    let finished = chrono::DateTime::parse_from_rfc3339(fields[2]).expect("FinishedAt");
+    assert!(finished.timestamp() > 1_700_000_000, "{ended}");
     // The process nobody recorded is reaped (its parent is gone, so it may linger a moment as a zombie)...
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::read_to_string(unrecorded_proc.join("stat")).is_ok_and(|stat| !stat.contains(") Z ")) {
@@ -119,6 +139,7 @@ fn state_survives_kill_minus_nine() {
     daemon.ok(&["start", "unrecorded"]);
     assert_eq!(daemon.ok(&["inspect", "-f", "{{.State.Running}}", "unrecorded"]).trim(), "true");
     assert_eq!(daemon.ok(&["logs", "plain"]), "before-crash\n");
+    // Killed while no daemon ran, and brought back by its policy once the daemon is up.
     assert_eq!(daemon.ok(&["logs", "done"]), "finished\n");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -129,6 +150,7 @@ fn state_survives_kill_minus_nine() {
         assert!(Instant::now() < deadline, "--restart always brought it back");
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_ne!(pid_of(&daemon, "always"), always_pid, "a new process");
     assert_eq!(daemon.ok(&["run", "--rm", "kept:1", "echo", "usable"]).trim(), "usable");
-    daemon.ok(&["rm", "-f", "plain", "always", "done", "unrecorded"]);
+    daemon.ok(&["rm", "-f", "plain", "always", "done", "unrecorded", "ends-meanwhile"]);
 }

@@ -67,6 +67,11 @@ fn start(options: &Options) -> anyhow::Result<serde_json::Value> {
     std::fs::create_dir_all(&root)?;
     // Containers re-parent to their engine when `berth init` exits; the engine reaps them.
     berth_runtime::become_subreaper()?;
+    // Beside berth in <target>/release, one folder up from this example.
+    let exe = std::env::current_exe()?;
+    if let Some(release) = exe.parent().and_then(|examples| examples.parent()) {
+        berth_runtime::set_monitor_executable(release.join("berth-monitor"));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         // Its own bridge, so the measurement never meets a daemon running beside it.
@@ -108,7 +113,7 @@ fn start(options: &Options) -> anyhow::Result<serde_json::Value> {
                 remove.push(removed);
             }
         }
-        engine.shutdown().await;
+        engine.shutdown(true).await;
         Ok(json!({
             "total_ms": total,
             "create_ms": create,

@@ -65,6 +65,11 @@ struct ServeArgs {
     /// two containers share host ids.
     #[arg(long, requires = "userns_remap")]
     userns_private_ranges: bool,
+    /// Containers keep running while the daemon stops, restarts or is upgraded, under their monitors, and the next
+    /// start adopts them (dockerd's --live-restore, on by default here). `--live-restore=false` stops them at a
+    /// clean exit, as dockerd does by default.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "true|false")]
+    live_restore: bool,
     /// The built web app (default: `<dir of this binary>/../web`).
     #[arg(long)]
     web_dir: Option<PathBuf>,
@@ -178,6 +183,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         insecure_registries,
         userns_remap,
         userns_private_ranges,
+        live_restore,
     } = args;
     let network = berth_network::NetworkConfig { bridge_name, bridge_subnet, max_containers_per_bridge };
     let limits = berth_engine::Limits {
@@ -243,7 +249,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             result = tcp_server => result.context("http server")?,
             result = shutdown => { result?; tracing::info!("shutting down"); }
         }
-        engine.shutdown().await;
+        engine.shutdown(!live_restore).await;
         let _ = std::fs::remove_file(&socket);
         anyhow::Ok(())
     })

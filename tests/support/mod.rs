@@ -384,6 +384,8 @@ fn spawn_daemon(root: &Path, socket: &Path, http: &str, log: &Path, extra_args: 
         .arg(bridge_name)
         .arg("--bridge-subnet")
         .arg(bridge_subnet)
+        // Containers stop with the daemon at the end of a test, unless the test is about the opposite.
+        .args((!extra_args.iter().any(|a| a.starts_with("--live-restore"))).then_some("--live-restore=false"))
         .args(extra_args)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())

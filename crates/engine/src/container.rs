@@ -1,7 +1,6 @@
 //! One container: its persisted record (what `docker inspect` shows, written atomically on every state change) and
 //! its live parts (process, cgroup, stdio fan-out), which exist only while the daemon runs.
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -148,7 +147,8 @@ pub struct WaitState {
 pub struct Live {
     pub process: Option<Arc<ProcessHandle>>,
     pub cgroup: Option<Arc<Cgroup>>,
-    pub pty_master: Option<Arc<OwnedFd>>,
+    /// The connection to the container's monitor while it runs.
+    pub monitor: Option<Arc<super::monitor_link::MonitorLink>>,
     /// The health monitor while the container runs unpaused with a healthcheck.
     pub health: Option<super::health::Monitor>,
 }

@@ -21,6 +21,7 @@ mod images;
 mod lifecycle;
 pub mod logs;
 mod name_claims;
+mod monitor_link;
 mod names;
 mod networking;
 mod recovery;
@@ -145,10 +146,15 @@ impl Engine {
         Ok(engine)
     }
 
-    /// A clean daemon stop, like dockerd's: running containers get their stop signal, then SIGKILL after a short
-    /// grace period. They are not marked as stopped by the user, so restart policies bring them back next start.
-    pub async fn shutdown(self: &Arc<Self>) {
+    /// A clean daemon stop. With `stop_containers` (dockerd without `--live-restore`), running containers get
+    /// their stop signal, then SIGKILL after a short grace period; they are not marked as stopped by the user, so
+    /// restart policies bring them back next start, and the bridges and rules go. Without it, containers run on
+    /// under their monitors with their networks in place, for the next daemon (an upgrade) to adopt.
+    pub async fn shutdown(self: &Arc<Self>, stop_containers: bool) {
         self.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        if !stop_containers {
+            return;
+        }
         let running: Vec<_> = self.containers().into_iter().filter(|c| c.status().is_running()).collect();
         let stops = running.into_iter().map(|container| {
             let engine = self.clone();

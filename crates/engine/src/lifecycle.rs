@@ -1,16 +1,13 @@
 //! Start, the exit monitor with restart policies, stop, kill, pause, restart, remove and wait.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use nix::sys::signal::Signal;
-use tokio::sync::watch;
 
 use super::container::{Container, Output, Status};
-use super::logs::LogWriter;
 use super::spec::{build_spec, SpecPaths};
-use super::stdio::{self, DaemonEnds};
 use super::{restart, Engine, EngineError};
 use berth_runtime::Cgroup;
 
@@ -126,8 +123,6 @@ impl Engine {
         let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
         let cgroup = Arc::new(Cgroup::create(&container.id, resources.as_ref())?);
 
-        let tty = record.config.tty.unwrap_or(false);
-        let open_stdin = record.config.open_stdin.unwrap_or(false);
         let size = record
             .host_config
             .console_size
@@ -135,18 +130,23 @@ impl Engine {
             .filter(|s| s.len() == 2 && s[0] > 0 && s[1] > 0)
             .map(|s| (s[0] as u16, s[1] as u16))
             .unwrap_or((24, 80));
-        let (child_stdio, daemon_ends) =
-            stdio::make_stdio(tty, open_stdin, size).map_err(|e| EngineError::io("create stdio", e))?;
+        let settings = berth_runtime::MonitorSettings {
+            dir: container.dir.clone(),
+            tty: record.config.tty.unwrap_or(false),
+            open_stdin: record.config.open_stdin.unwrap_or(false),
+            size,
+            log: log_settings(&record, &container.log_path())?,
+        };
 
         let id = container.id.clone();
         let cgroup_for_start = cgroup.clone();
         let started = tokio::task::spawn_blocking(move || {
-            berth_runtime::start_container(&id, &spec, &cgroup_for_start, child_stdio)
+            berth_runtime::start_monitored(&id, &spec, &cgroup_for_start, settings)
         })
         .await
         .map_err(|e| EngineError::io("start container", std::io::Error::other(e)))?;
-        let process = match started {
-            Ok(process) => Arc::new(process),
+        let monitored = match started {
+            Ok(monitored) => monitored,
             Err(err) => {
                 if let Ok(cgroup) = Arc::try_unwrap(cgroup) {
                     let _ = cgroup.destroy();
@@ -155,12 +155,12 @@ impl Engine {
             }
         };
 
-        let pid = process.pid();
+        let berth_runtime::Monitored { welcome, process, monitor, stream, leftover } = monitored;
+        let pid = welcome.pid;
         {
             let mut live = container.live();
-            live.process = Some(process.clone());
+            live.process = Some(Arc::new(process));
             live.cgroup = Some(cgroup);
-            live.pty_master = daemon_ends.pty_master.clone();
         }
         container.update(|r| {
             r.state.status = Status::Running;
@@ -171,71 +171,17 @@ impl Engine {
             r.state.started_at = Some(Utc::now());
         })?;
         self.emit(container, "start");
-        self.spawn_io_and_monitor(container.clone(), process, daemon_ends)?;
+        let link = self.follow_monitor(container.clone(), stream, leftover, monitor)?;
+        container.live().monitor = Some(link);
         self.start_health(container, true);
         Ok(())
     }
 
-    fn spawn_io_and_monitor(
-        self: &Arc<Self>,
-        container: Arc<Container>,
-        process: Arc<berth_runtime::ProcessHandle>,
-        ends: DaemonEnds,
-    ) -> Result<(), EngineError> {
-        let record = container.snapshot();
-        let log_options = record.host_config.log_config.as_ref().and_then(|l| l.config.clone()).unwrap_or_default();
-        let logging = record.host_config.log_config.as_ref().and_then(|l| l.typ.clone()).as_deref() != Some("none");
-        let writer = if logging { Some(LogWriter::open(&container.log_path(), &log_options)?) } else { None };
-        let writer = Arc::new(Mutex::new(writer));
-
-        let mut readers = Vec::new();
-        for (stream, fd) in ends.outputs {
-            let container = container.clone();
-            let writer = writer.clone();
-            readers.push(tokio::spawn(stdio::read_all(fd, move |chunk| {
-                if let Some(log) = writer.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                    log.write(stream, &chunk);
-                }
-                container.log_written.notify_waiters();
-                let _ = container.output.send(Output::Chunk(stream, chunk));
-            })));
-        }
-
-        let (stop_stdin, stop_stdin_rx) = watch::channel(false);
-        if let Some(stdin_fd) = ends.stdin {
-            let slot = container.stdin_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some(receiver) = slot {
-                let container = container.clone();
-                tokio::spawn(async move {
-                    let receiver = stdio::pump_stdin(stdin_fd, receiver, Some(stop_stdin_rx)).await;
-                    *container.stdin_rx.lock().unwrap_or_else(|p| p.into_inner()) = Some(receiver);
-                });
-            }
-        }
-
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let exit_code = process.wait().await;
-            for reader in readers {
-                // Every holder of the write ends lives in the container's pid namespace, which died with its
-                // init; the timeout only guards against the unforeseen.
-                let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
-            }
-            if let Some(log) = writer.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                log.flush();
-            }
-            container.log_written.notify_waiters();
-            let _ = stop_stdin.send(true);
-            engine.handle_exit(container, exit_code).await;
-        });
-        Ok(())
-    }
-
-    async fn handle_exit(self: &Arc<Self>, container: Arc<Container>, exit_code: i32) {
+    pub(super) async fn handle_exit(self: &Arc<Self>, container: Arc<Container>, exit_code: i32) {
         self.stop_health(&container);
         let (cgroup, _) = {
             let mut live = container.live();
-            live.pty_master = None;
+            live.monitor = None;
             (live.cgroup.take(), live.process.take())
         };
         let oom_killed = cgroup.as_ref().map(|c| c.stats().oom_kills > 0).unwrap_or(false);
@@ -560,11 +506,10 @@ impl Engine {
 
     pub fn resize(&self, reference: &str, height: u16, width: u16) -> Result<(), EngineError> {
         let container = self.container(reference)?;
-        let master = container.live().pty_master.clone();
-        match master {
-            Some(master) => {
-                use std::os::fd::AsFd;
-                berth_runtime::resize_pty(master.as_fd(), height, width)?;
+        let link = container.live().monitor.clone();
+        match link {
+            Some(link) => {
+                link.resize(height, width);
                 Ok(())
             }
             None if !container.status().is_running() => Err(EngineError::NotRunning(container.id.clone())),
@@ -588,4 +533,18 @@ impl Engine {
     pub(super) async fn remove_after_recovery(self: &Arc<Self>, container: &Arc<Container>) {
         self.remove_locked(container).await;
     }
+}
+
+/// The json-file log the monitor writes, with its rotation; None for `--log-driver none`.
+fn log_settings(
+    record: &super::container::ContainerRecord,
+    path: &std::path::Path,
+) -> Result<Option<(std::path::PathBuf, berth_runtime::LogRotation)>, EngineError> {
+    let config = record.host_config.log_config.as_ref();
+    if config.and_then(|l| l.typ.as_deref()) == Some("none") {
+        return Ok(None);
+    }
+    let options = config.and_then(|l| l.config.clone()).unwrap_or_default();
+    let rotation = super::logs::rotation(&options)?;
+    Ok(Some((path.to_path_buf(), rotation)))
 }

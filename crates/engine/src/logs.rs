@@ -1,37 +1,28 @@
-//! Container logs in Docker's json-file format: one JSON object per line
-//! (`{"log":"hi\n","stream":"stdout","time":"2026-01-01T00:00:00.000000001Z"}`), rotated by max-size/max-file,
-//! and read back with tail/since/until/follow.
+//! Container logs in Docker's json-file format, read back with tail/since/until/follow. The container's monitor
+//! writes them (berth-runtime's `JsonLogWriter`, one JSON object per line, rotated by max-size/max-file); here
+//! are the options' checks and the readers.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::container::{Container, StreamKind};
 use super::EngineError;
+use berth_runtime::rotated;
 
 #[derive(Serialize, Deserialize)]
 struct JsonLine {
     log: String,
     stream: String,
     time: String,
-}
-
-pub struct LogWriter {
-    path: PathBuf,
-    file: File,
-    size: u64,
-    max_size: Option<u64>,
-    max_files: u32,
-    partial_stdout: Vec<u8>,
-    partial_stderr: Vec<u8>,
 }
 
 /// Parses Docker's `max-size` values (`10m`, `512k`, `1g`, `2048`), binary units as json-file does.
@@ -75,103 +66,12 @@ pub fn validate_options(options: &HashMap<String, String>) -> Result<(), EngineE
     Ok(())
 }
 
-impl LogWriter {
-    pub fn open(path: &Path, options: &HashMap<String, String>) -> Result<Self, EngineError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| EngineError::io(format!("open log {}", path.display()), e))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let max_size = options.get("max-size").map(|v| parse_size(v)).transpose()?;
-        let max_files = options.get("max-file").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-        Ok(LogWriter {
-            path: path.to_path_buf(),
-            file,
-            size,
-            max_size,
-            max_files,
-            partial_stdout: Vec::new(),
-            partial_stderr: Vec::new(),
-        })
-    }
-
-    /// Appends output; complete lines become entries, a trailing partial line waits for its newline.
-    pub fn write(&mut self, stream: StreamKind, data: &[u8]) {
-        let mut pending = std::mem::take(self.partial(stream));
-        pending.extend_from_slice(data);
-        let mut start = 0;
-        while let Some(offset) = pending[start..].iter().position(|&b| b == b'\n') {
-            let end = start + offset + 1;
-            self.write_entry(stream, &pending[start..end]);
-            start = end;
-        }
-        // Docker splits lines longer than 16 KiB into several entries.
-        let rest = pending.split_off(start);
-        if rest.len() > 16 * 1024 {
-            self.write_entry(stream, &rest);
-        } else {
-            *self.partial(stream) = rest;
-        }
-    }
-
-    /// Writes what is left of unterminated lines (at process exit).
-    pub fn flush(&mut self) {
-        for stream in [StreamKind::Stdout, StreamKind::Stderr] {
-            let rest = std::mem::take(self.partial(stream));
-            if !rest.is_empty() {
-                self.write_entry(stream, &rest);
-            }
-        }
-    }
-
-    fn partial(&mut self, stream: StreamKind) -> &mut Vec<u8> {
-        match stream {
-            StreamKind::Stderr => &mut self.partial_stderr,
-            _ => &mut self.partial_stdout,
-        }
-    }
-
-    fn write_entry(&mut self, stream: StreamKind, line: &[u8]) {
-        let entry = JsonLine {
-            log: String::from_utf8_lossy(line).into_owned(),
-            stream: stream.name().to_string(),
-            time: Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true),
-        };
-        let Ok(mut bytes) = serde_json::to_vec(&entry) else { return };
-        bytes.push(b'\n');
-        if let Some(max) = self.max_size {
-            if self.size > 0 && self.size + bytes.len() as u64 > max {
-                self.rotate();
-            }
-        }
-        match self.file.write_all(&bytes) {
-            Ok(()) => self.size += bytes.len() as u64,
-            Err(err) => tracing::warn!(path = %self.path.display(), %err, "log write failed"),
-        }
-    }
-
-    fn rotate(&mut self) {
-        if self.max_files > 1 {
-            for n in (1..self.max_files).rev() {
-                let from = if n == 1 { self.path.clone() } else { rotated(&self.path, n - 1) };
-                let _ = fs::rename(&from, rotated(&self.path, n));
-            }
-        }
-        match OpenOptions::new().create(true).write(true).truncate(true).open(&self.path) {
-            Ok(file) => {
-                self.file = file;
-                self.size = 0;
-            }
-            Err(err) => tracing::warn!(path = %self.path.display(), %err, "log rotation failed"),
-        }
-    }
-}
-
-fn rotated(path: &Path, n: u32) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".{n}"));
-    PathBuf::from(name)
+/// `max-size` and `max-file` as the monitor applies them.
+pub fn rotation(options: &HashMap<String, String>) -> Result<berth_runtime::LogRotation, EngineError> {
+    Ok(berth_runtime::LogRotation {
+        max_size: options.get("max-size").map(|v| parse_size(v)).transpose()?,
+        max_files: options.get("max-file").and_then(|v| v.parse().ok()).unwrap_or(1).max(1),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -299,41 +199,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_are_split_and_partial_lines_wait() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c-json.log");
-        let mut writer = LogWriter::open(&path, &HashMap::new()).unwrap();
-        writer.write(StreamKind::Stdout, b"one\ntw");
-        writer.write(StreamKind::Stderr, b"err\n");
-        writer.write(StreamKind::Stdout, b"o\nthree");
-        writer.flush();
-        let (entries, _) = read_from(&path, 0);
-        let lines: Vec<_> = entries.iter().map(|e| (e.stream, String::from_utf8_lossy(&e.line).into_owned())).collect();
-        assert_eq!(
-            lines,
-            vec![
-                (StreamKind::Stdout, "one\n".to_string()),
-                (StreamKind::Stderr, "err\n".to_string()),
-                (StreamKind::Stdout, "two\n".to_string()),
-                (StreamKind::Stdout, "three".to_string()),
-            ]
-        );
-    }
-
-    #[test]
-    fn rotation_keeps_max_files() {
+    fn what_the_monitor_writes_reads_back_with_streams_and_rotation() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c-json.log");
         let options = HashMap::from([("max-size".to_string(), "200".to_string()), ("max-file".into(), "2".into())]);
-        let mut writer = LogWriter::open(&path, &options).unwrap();
+        let mut writer = berth_runtime::JsonLogWriter::open(&path, rotation(&options).unwrap()).unwrap();
+        writer.write(berth_runtime::STDERR, b"err\n");
         for i in 0..50 {
-            writer.write(StreamKind::Stdout, format!("line {i}\n").as_bytes());
+            writer.write(berth_runtime::STDOUT, format!("line {i}\n").as_bytes());
         }
-        assert!(fs::metadata(&path).unwrap().len() <= 200);
+        writer.flush();
         assert!(rotated(&path, 1).exists());
         assert!(!rotated(&path, 2).exists());
         let (last, _) = read_from(&path, 0);
         assert_eq!(String::from_utf8_lossy(&last.last().unwrap().line), "line 49\n");
+        assert_eq!(last.last().unwrap().stream, StreamKind::Stdout);
+        assert_eq!(rotation(&HashMap::new()).unwrap(), berth_runtime::LogRotation { max_size: None, max_files: 1 });
     }
 
     #[test]

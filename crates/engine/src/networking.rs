@@ -16,6 +16,9 @@ use super::container::{Container, ContainerRecord};
 use super::{Engine, EngineError};
 use berth_network::{etc_files, ports, EndpointRecord, NetworkError, NetworkRecord, PublishedPort};
 
+/// The ports a running container got, beside its record: a daemon adopting it publishes the same ones.
+const PUBLISHED_FILE: &str = "published.json";
+
 /// How the container's network namespace is made.
 pub enum NetworkNamespace {
     /// Share the host's (`--network host`).
@@ -206,8 +209,24 @@ impl Engine {
                 ));
             };
             let endpoint = format!("{} ({})", record.name, container.id);
-            self.networks.publish(&container.id, &endpoint, &requests, target).await?;
+            let published = self.networks.publish(&container.id, &endpoint, &requests, target).await?;
+            berth_fs::atomic::replace_json(&container.dir.join(PUBLISHED_FILE), &published)?;
         }
+        Ok(())
+    }
+
+    /// Takes over the network of a container adopted from its monitor after a daemon restart: the same
+    /// namespace, veths and addresses, and its ports published again on the host ports they had.
+    pub(super) async fn adopt_network(&self, container: &Arc<Container>) -> Result<(), EngineError> {
+        let record = container.snapshot();
+        let mode = mode_of(&record.host_config);
+        if mode == "host" || mode == "none" || mode.starts_with("container:") {
+            return Ok(());
+        }
+        let published: Vec<PublishedPort> =
+            berth_fs::atomic::read_json(&container.dir.join(PUBLISHED_FILE)).unwrap_or_default();
+        let endpoint = format!("{} ({})", record.name, container.id);
+        self.networks.adopt(&container.id, Some(&mode), &endpoint, &published).await?;
         Ok(())
     }
 

@@ -1,26 +1,42 @@
-//! Daemon start after a clean stop or a crash: reload every container, reclaim what the old daemon left running
-//! (its cgroup, its overlay mount), record running containers as exited, and restart those whose policy says so.
+//! Daemon start after a clean stop, an upgrade or a crash: reload every container, adopt those whose monitor still
+//! runs (process, cgroup, rootfs, network, logs and stdin stay as they were), record the others as exited with the
+//! code their monitor left, reclaim what they left (cgroup, overlay mount), and only then restart those whose
+//! policy says so.
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 
 use super::container::{Container, ContainerRecord, Status, RECORD_FILE};
 use super::{restart, Engine, EngineError};
 use berth_fs::atomic;
-use berth_runtime::Cgroup;
-
-/// Exit code recorded for a container whose process was lost with the daemon.
-const LOST_WITH_DAEMON: i32 = 255;
+use berth_runtime::{Cgroup, Monitored, PROTOCOL_VERSION, UNKNOWN_EXIT_CODE};
 
 /// Marks the builder's step containers: they belong to a build, and no build outlives the daemon.
 pub const BUILD_STEP_LABEL: &str = "io.berth.build-step";
+
+/// How long a monitor that accepted the connection gets to answer.
+const MONITOR_ANSWER: Duration = Duration::from_secs(2);
+
+/// What became of a container that was running when the last daemon stopped.
+enum Found {
+    /// Its monitor answered: the container runs on.
+    Alive(Box<Monitored>),
+    /// A monitor of another protocol version: left running, reported, not managed.
+    Incompatible { version: u32, pid: i32 },
+    /// No monitor: the container is gone (its code from the exit file, if the monitor wrote one).
+    Gone(String),
+}
 
 pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
     let dir = engine.containers_dir();
     let entries = std::fs::read_dir(&dir).map_err(|e| EngineError::io(format!("read {}", dir.display()), e))?;
     let mut to_restart = Vec::new();
     let mut to_remove = Vec::new();
+    let mut adopted = HashSet::new();
     for entry in entries.flatten() {
         let path = entry.path();
         let record_path = path.join(RECORD_FILE);
@@ -40,12 +56,50 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
                 continue;
             }
         };
+        let was_running = record.state.status.is_running() || record.state.status == Status::Removing;
+        let build_step = record.config.labels.as_ref().is_some_and(|labels| labels.contains_key(BUILD_STEP_LABEL));
+        let found = match (was_running, build_step) {
+            (false, _) => None,
+            // No build outlives the daemon that ran it: its step is not adopted but reclaimed below.
+            (true, true) => Some(Found::Gone("a build's step".into())),
+            (true, false) => Some(find_monitor(&path).await),
+        };
+        if let (Some(remap), Some(ids)) = (&engine.userns, &record.id_shift) {
+            remap.hold(ids);
+        }
+        match found {
+            Some(Found::Alive(monitored)) => {
+                let container = Container::new(path, record);
+                engine.insert(container.clone());
+                match engine.adopt(&container, *monitored).await {
+                    Ok(()) => {
+                        adopted.insert(container.id.clone());
+                    }
+                    Err(err) => tracing::error!(id = %container.id, %err, "could not adopt a running container"),
+                }
+                continue;
+            }
+            Some(Found::Incompatible { version, pid }) => {
+                // Never killed for its version: an operator decides. Its record keeps saying running.
+                let message = format!(
+                    "left running by a daemon of monitor protocol {version} (this one speaks {PROTOCOL_VERSION}); \
+                     not managed until that daemon adopts it again"
+                );
+                tracing::error!(id = %record.id, pid, "{message}");
+                record.state.error = message;
+                atomic::write_json(&record_path, &record)?;
+                adopted.insert(record.id.clone());
+                engine.insert(Container::new(path, record));
+                continue;
+            }
+            Some(Found::Gone(why)) => tracing::info!(id = %record.id, %why, "the container ended while no daemon ran"),
+            None => {}
+        }
         let merged = path.join("merged");
         let _ = berth_runtime::unmount_rootfs(&merged);
-        let was_running = record.state.status.is_running() || record.state.status == Status::Removing;
-        // The old daemon's container processes outlive it; they are not ours to supervise any more. That holds
-        // for a record that never said running too: a crash between spawning the process and recording it
-        // leaves a process in the container's cgroup under a record that still reads created or exited.
+        // What is left in the container's cgroup is not ours to supervise any more. That holds for a record that
+        // never said running too: a crash between spawning the process and recording it leaves a process in the
+        // container's cgroup under a record that still reads created or exited.
         let cgroup = Cgroup::load(&record.id);
         let unrecorded = cgroup.pids();
         if !was_running && !unrecorded.is_empty() {
@@ -55,10 +109,11 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
             tracing::warn!(id = %record.id, %err, "could not reclaim the cgroup of a lost container");
         }
         if was_running {
+            let exit = berth_runtime::read_exit_status(&path);
             record.state.status = Status::Exited;
             record.state.pid = 0;
-            record.state.exit_code = LOST_WITH_DAEMON;
-            record.state.finished_at = Some(Utc::now());
+            record.state.exit_code = exit.as_ref().map(|e| e.exit_code).unwrap_or(UNKNOWN_EXIT_CODE);
+            record.state.finished_at = Some(exit.map(|e| e.finished_at).unwrap_or_else(Utc::now));
             // Its health monitor died with the old daemon; a stopped monitor reads unhealthy, as in dockerd.
             if let Some(health) = record.state.health.as_mut() {
                 health.status = Some(bollard_stubs::models::HealthStatusEnum::UNHEALTHY);
@@ -71,11 +126,7 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
             manually_stopped: record.state.manually_stopped,
         };
         let restart = was_running && restart::at_daemon_start(&policy, history);
-        let build_step = record.config.labels.as_ref().is_some_and(|labels| labels.contains_key(BUILD_STEP_LABEL));
         let auto_remove = (was_running && record.host_config.auto_remove.unwrap_or(false)) || build_step;
-        if let (Some(remap), Some(ids)) = (&engine.userns, &record.id_shift) {
-            remap.hold(ids);
-        }
         let container = Container::new(path, record);
         engine.insert(container.clone());
         if restart {
@@ -84,6 +135,8 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
             to_remove.push(container);
         }
     }
+    engine.networks.clean_leftovers(&adopted).await;
+    engine.networks.refresh_rules().await;
     for container in to_remove {
         let _op = container.op.lock().await;
         engine.remove_after_recovery(&container).await;
@@ -97,4 +150,49 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
         });
     }
     Ok(())
+}
+
+async fn find_monitor(dir: &Path) -> Found {
+    let dir = dir.to_path_buf();
+    let reached = tokio::task::spawn_blocking(move || berth_runtime::reconnect(&dir, MONITOR_ANSWER)).await;
+    match reached {
+        Ok(Ok(monitored)) if monitored.welcome.version == PROTOCOL_VERSION => Found::Alive(Box::new(monitored)),
+        Ok(Ok(monitored)) => Found::Incompatible { version: monitored.welcome.version, pid: monitored.welcome.pid },
+        Ok(Err(err)) => Found::Gone(err.to_string()),
+        Err(err) => Found::Gone(err.to_string()),
+    }
+}
+
+impl Engine {
+    /// A container whose monitor answered: its live parts are rebuilt around the process that kept running.
+    async fn adopt(self: &Arc<Self>, container: &Arc<Container>, monitored: Monitored) -> Result<(), EngineError> {
+        let Monitored { welcome, process, stream, leftover, .. } = monitored;
+        {
+            let mut live = container.live();
+            live.process = Some(Arc::new(process));
+            live.cgroup = Some(Arc::new(Cgroup::load(&container.id)));
+        }
+        let record = container.snapshot();
+        if record.state.pid != welcome.pid || record.state.status == Status::Removing {
+            // A removal the last daemon did not finish left the container running: it is running, to be removed
+            // again by whoever still wants it gone.
+            container.update(|r| {
+                r.state.pid = welcome.pid;
+                if r.state.status == Status::Removing {
+                    r.state.status = Status::Running;
+                }
+            })?;
+        }
+        // The process runs whatever becomes of its network; a port that cannot be had again is logged.
+        if let Err(err) = self.adopt_network(container).await {
+            tracing::warn!(id = %container.id, %err, "the adopted container's network is not fully back");
+        }
+        let link = self.follow_monitor(container.clone(), stream, leftover, None)?;
+        container.live().monitor = Some(link);
+        if container.status() == Status::Running {
+            self.start_health(container, false);
+        }
+        tracing::info!(id = %container.id, pid = welcome.pid, "adopted a running container");
+        Ok(())
+    }
 }

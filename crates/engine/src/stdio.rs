@@ -1,4 +1,5 @@
-//! The daemon's side of a process's stdio: pipes or a pty master, read and written asynchronously.
+//! The daemon's side of an exec's stdio: pipes or a pty master, read and written asynchronously (a container's
+//! own stdio is its monitor's).
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -65,26 +66,6 @@ fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
     let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
     fcntl(fd, FcntlArg::F_SETFL(flags)).map_err(io::Error::from)?;
     Ok(())
-}
-
-/// Reads `fd` until EOF (or EIO, which is how a pty master says the other side is gone), calling `sink` per chunk.
-pub async fn read_all(fd: OwnedFd, mut sink: impl FnMut(Bytes)) {
-    if let Err(err) = set_nonblocking(&fd) {
-        tracing::warn!(%err, "cannot make output non-blocking");
-        return;
-    }
-    let Ok(async_fd) = register(fd) else { return };
-    let mut buffer = vec![0u8; 32 * 1024];
-    loop {
-        let Ok(mut guard) = async_fd.readable().await else { return };
-        match guard.try_io(|inner| nix::unistd::read(inner.get_ref(), &mut buffer).map_err(io::Error::from)) {
-            Ok(Ok(0)) => return,
-            Ok(Ok(n)) => sink(Bytes::copy_from_slice(&buffer[..n])),
-            Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Ok(Err(_)) => return,
-            Err(_would_block) => continue,
-        }
-    }
 }
 
 /// How long an exec's output may keep coming after its process exited: a background child may hold the pipe.

@@ -170,18 +170,28 @@ impl Engine {
                 if !container.status().is_running() {
                     return Err(EngineError::NotRunning(container.id.clone()));
                 }
+                // What the monitor kept comes first: after a daemon restart it is all a rejoining page can show.
+                let link = container.live().monitor.clone();
+                let replay = match link {
+                    Some(link) => link.replay().await,
+                    None => None,
+                };
+                let (kept, mut container_output) = replay.unwrap_or_else(|| (Vec::new(), container.output.subscribe()));
+                let mut scrollback = Scrollback::default();
+                for (_, chunk) in kept {
+                    scrollback.push(chunk);
+                }
                 let session = Arc::new(TerminalSession {
                     id,
                     container: container.clone(),
                     mode,
                     target: Target::ContainerTty,
-                    scrollback: Mutex::default(),
+                    scrollback: Mutex::new(scrollback),
                     output,
                     input: container.stdin_tx.clone(),
                     exit,
                 });
                 let pump = session.clone();
-                let mut container_output = container.output.subscribe();
                 tokio::spawn(async move {
                     loop {
                         match container_output.recv().await {

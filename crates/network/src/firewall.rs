@@ -1,12 +1,15 @@
-//! NAT, forwarding and host-input rules, with iptables, in three chains the daemon owns: `BERTH-NAT-<tag>` (nat,
-//! jumped to from POSTROUTING), `BERTH-FWD-<tag>` (filter, from FORWARD) and `BERTH-IN-<tag>` (filter, from
-//! INPUT: what containers may reach on the host itself, which is only the published ports' proxies, the embedded
-//! DNS and ping; not the daemon's HTTP port nor any other host service). `<tag>` is the default bridge's name, so
-//! several daemons on one host (the end-to-end tests run many) never touch each other's rules.
+//! NAT, forwarding and host-input rules, with iptables, in four chains the daemon owns: `BERTH-NAT-<tag>` (nat,
+//! jumped to from POSTROUTING), `BERTH-DNAT-<tag>` (nat, from PREROUTING and OUTPUT for local destinations: the
+//! published ports), `BERTH-FWD-<tag>` (filter, from FORWARD) and `BERTH-IN-<tag>` (filter, from INPUT: what
+//! containers may reach on the host itself, which is only the published ports, the embedded DNS and ping; not the
+//! daemon's HTTP port nor any other host service). `<tag>` is the default bridge's name, so several daemons on one
+//! host (the end-to-end tests run many) never touch each other's rules.
 //!
 //! The chains' whole content is rewritten from the list of networks on every change (`iptables-restore
-//! --noflush` flushes a chain it declares, atomically), created at start, and removed on a clean stop. A daemon
-//! that crashed left them behind: the next start removes them first.
+//! --noflush` flushes a chain it declares, atomically), created at start, and removed on a clean stop that stops
+//! the containers. A start removes what the last daemon left, except the DNAT chain: containers adopted from their
+//! monitors keep their ports forwarded across the restart, and the first rewrite after adoption brings it up to
+//! date.
 
 use tokio::process::Command;
 
@@ -21,15 +24,20 @@ pub struct BridgeRules {
     pub internal: bool,
 }
 
-/// A port the host listens on for containers (a published port's proxy).
+/// A published port: what the host listens on, and where the kernel forwards it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HostPort {
     pub protocol: &'static str,
     pub port: u16,
+    /// None: every local address (and IPv6 ones are the proxy's alone).
+    pub host_ip: Option<std::net::Ipv4Addr>,
+    /// The container's address and port; None for a port bound on an IPv6 address only.
+    pub target: Option<std::net::SocketAddrV4>,
 }
 
 pub struct Firewall {
     nat_chain: String,
+    dnat_chain: String,
     filter_chain: String,
     input_chain: String,
 }
@@ -75,6 +83,7 @@ impl Firewall {
     pub fn new(tag: &str) -> Self {
         Firewall {
             nat_chain: format!("BERTH-NAT-{tag}"),
+            dnat_chain: format!("BERTH-DNAT-{tag}"),
             filter_chain: format!("BERTH-FWD-{tag}"),
             input_chain: format!("BERTH-IN-{tag}"),
         }
@@ -83,26 +92,58 @@ impl Firewall {
     /// Removes whatever a previous daemon with the same tag left, then creates the chains, their jumps and the
     /// rules for `networks`; turns on IPv4 forwarding (needed for NAT).
     pub async fn install(&self, networks: &[BridgeRules], host_ports: &[HostPort]) -> Result<(), NetworkError> {
-        self.remove().await;
+        self.remove_all_but_dnat().await;
         if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
             tracing::warn!(error = %e, "could not enable IPv4 forwarding; containers will have no outbound access");
         }
-        self.sync(networks, host_ports).await?;
+        let _ = iptables(&["-t", "nat", "-N", &self.dnat_chain]).await;
+        run("iptables-restore", &["-w", "--noflush"], Some(&self.script(networks, host_ports, false))).await?;
         iptables(&["-t", "nat", "-I", "POSTROUTING", "-j", &self.nat_chain]).await?;
         iptables(&["-t", "filter", "-I", "FORWARD", "-j", &self.filter_chain]).await?;
         iptables(&["-t", "filter", "-I", "INPUT", "-j", &self.input_chain]).await?;
+        for builtin in ["PREROUTING", "OUTPUT"] {
+            let jump = ["-t", "nat", "-C", builtin, "-m", "addrtype", "--dst-type", "LOCAL", "-j", &self.dnat_chain];
+            if iptables(&jump).await.is_err() {
+                let mut insert = jump;
+                insert[2] = "-I";
+                iptables(&insert).await?;
+            }
+        }
         Ok(())
     }
 
     /// Rewrites the chains for `networks` and the host's published ports.
     pub async fn sync(&self, networks: &[BridgeRules], host_ports: &[HostPort]) -> Result<(), NetworkError> {
-        let script = self.script(networks, host_ports);
+        let script = self.script(networks, host_ports, true);
         run("iptables-restore", &["-w", "--noflush"], Some(&script)).await.map(|_| ())
     }
 
-    fn script(&self, networks: &[BridgeRules], host_ports: &[HostPort]) -> String {
+    fn script(&self, networks: &[BridgeRules], host_ports: &[HostPort], with_dnat: bool) -> String {
         let (nat, filter, input) = (&self.nat_chain, &self.filter_chain, &self.input_chain);
         let mut text = format!("*nat\n:{nat} - [0:0]\n");
+        if with_dnat {
+            let dnat = &self.dnat_chain;
+            text.push_str(&format!(":{dnat} - [0:0]\n"));
+            for port in host_ports {
+                let Some(target) = port.target else { continue };
+                let destination = port.host_ip.map(|ip| format!(" -d {ip}")).unwrap_or_default();
+                text.push_str(&format!(
+                    "-A {dnat} -p {}{destination} --dport {} -j DNAT --to-destination {target}\n",
+                    port.protocol, port.port
+                ));
+                // A container reaching its own published port through the host comes back to itself.
+                text.push_str(&format!(
+                    "-A {nat} -s {ip}/32 -d {ip}/32 -p {} --dport {} -j MASQUERADE\n",
+                    port.protocol,
+                    target.port(),
+                    ip = target.ip()
+                ));
+            }
+        }
+        for network in networks {
+            // The host's own connections (127.0.0.1 among them, with route_localnet) leave from the gateway.
+            text.push_str(&format!("-A {nat} -o {} -m addrtype --src-type LOCAL -j MASQUERADE\n", network.bridge));
+        }
         for network in networks.iter().filter(|n| !n.internal) {
             text.push_str(&format!("-A {nat} -s {} ! -o {} -j MASQUERADE\n", network.subnet, network.bridge));
         }
@@ -120,6 +161,10 @@ impl Firewall {
                 ));
             }
             text.push_str(&format!("-A {input} -i {bridge} -j REJECT\n"));
+        }
+        for network in networks {
+            // A published port is open to whoever reaches the host, whatever network they are on.
+            text.push_str(&format!("-A {filter} -o {} -m conntrack --ctstate DNAT -j ACCEPT\n", network.bridge));
         }
         for network in networks {
             let bridge = &network.bridge;
@@ -142,6 +187,21 @@ impl Firewall {
 
     /// Deletes the jumps and the chains. Never fails: whatever is missing is already gone.
     pub async fn remove(&self) {
+        self.remove_all_but_dnat().await;
+        for builtin in ["PREROUTING", "OUTPUT"] {
+            for _ in 0..16 {
+                let jump =
+                    ["-t", "nat", "-D", builtin, "-m", "addrtype", "--dst-type", "LOCAL", "-j", &self.dnat_chain];
+                if iptables(&jump).await.is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = iptables(&["-t", "nat", "-F", &self.dnat_chain]).await;
+        let _ = iptables(&["-t", "nat", "-X", &self.dnat_chain]).await;
+    }
+
+    async fn remove_all_but_dnat(&self) {
         for (table, builtin, chain) in [
             ("nat", "POSTROUTING", &self.nat_chain),
             ("filter", "FORWARD", &self.filter_chain),
@@ -171,7 +231,8 @@ mod tests {
                 BridgeRules { bridge: "b0".into(), subnet: "10.88.0.0/16".parse().unwrap(), internal: false },
                 BridgeRules { bridge: "br-1".into(), subnet: "10.89.0.0/24".parse().unwrap(), internal: true },
             ],
-            &[HostPort { protocol: "tcp", port: 8081 }],
+            &[HostPort { protocol: "tcp", port: 8081, host_ip: None, target: Some("10.88.0.2:80".parse().unwrap()) }],
+            true,
         );
         assert!(script.contains("-A BERTH-NAT-b0 -s 10.88.0.0/16 ! -o b0 -j MASQUERADE"), "{script}");
         assert!(!script.contains("10.89.0.0/24 ! -o"), "internal networks get no NAT: {script}");
@@ -182,5 +243,19 @@ mod tests {
         let reject = script.find("-A BERTH-IN-b0 -i b0 -j REJECT").expect(&script);
         assert!(accept_8081 < reject, "{script}");
         assert!(script.contains("-A BERTH-IN-b0 -i br-1 -p udp --dport 53 -j ACCEPT"), "{script}");
+        // The kernel forwards the published port, from outside and from the host itself, and back to the
+        // container that reaches its own port through the host.
+        assert!(
+            script.contains("-A BERTH-DNAT-b0 -p tcp --dport 8081 -j DNAT --to-destination 10.88.0.2:80"),
+            "{script}"
+        );
+        assert!(script.contains("-A BERTH-NAT-b0 -o b0 -m addrtype --src-type LOCAL -j MASQUERADE"), "{script}");
+        assert!(script.contains("-A BERTH-NAT-b0 -s 10.88.0.2/32 -d 10.88.0.2/32 -p tcp --dport 80 -j MASQUERADE"));
+        let dnat_accept = script.find("-A BERTH-FWD-b0 -o br-1 -m conntrack --ctstate DNAT -j ACCEPT").expect(&script);
+        let isolation = script.find("-A BERTH-FWD-b0 -i b0 -o br-1 -j DROP").expect(&script);
+        assert!(dnat_accept < isolation, "{script}");
+        // At start the forwarding of adopted containers' ports is left as it was.
+        let at_start = firewall.script(&[], &[], false);
+        assert!(!at_start.contains("BERTH-DNAT"), "{at_start}");
     }
 }

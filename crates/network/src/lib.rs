@@ -116,7 +116,20 @@ impl State {
             .sandboxes
             .values()
             .flat_map(|sandbox| sandbox.proxies.iter())
-            .map(|proxy| HostPort { protocol: proxy.port.protocol.as_str(), port: proxy.port.host_port })
+            .map(|proxy| {
+                let host_ip = match proxy.port.host_ip {
+                    std::net::IpAddr::V4(ip) if !ip.is_unspecified() => Some(Some(ip)),
+                    std::net::IpAddr::V4(_) => Some(None),
+                    std::net::IpAddr::V6(ip) if ip.is_unspecified() => Some(None),
+                    std::net::IpAddr::V6(_) => None,
+                };
+                HostPort {
+                    protocol: proxy.port.protocol.as_str(),
+                    port: proxy.port.host_port,
+                    host_ip: host_ip.flatten(),
+                    target: host_ip.map(|_| proxy.target),
+                }
+            })
             .collect();
         ports.sort();
         ports.dedup();
@@ -242,7 +255,6 @@ impl Networks {
                 state.networks.insert(record.id.clone(), record);
             }
         }
-        networks.clean_leftovers().await;
         let bridges: Vec<NetworkRecord> =
             networks.state().networks.values().filter(|n| n.pool.is_some()).cloned().collect();
         for network in &bridges {
@@ -265,10 +277,14 @@ impl Networks {
         &self.config
     }
 
-    /// Namespaces and veths of containers that were running when the daemon died.
-    async fn clean_leftovers(&self) {
+    /// Namespaces and veths the last daemon left, but for those of the containers in `adopted` (still running
+    /// under their monitors, their sandboxes taken over with [`adopt`](Self::adopt)).
+    pub async fn clean_leftovers(&self, adopted: &HashSet<String>) {
         if let Ok(entries) = std::fs::read_dir(&self.netns_dir) {
             for entry in entries.flatten() {
+                if adopted.contains(entry.file_name().to_string_lossy().as_ref()) {
+                    continue;
+                }
                 let path = entry.path();
                 if let Err(err) =
                     tokio::task::spawn_blocking(move || berth_runtime::remove_netns(&path)).await.unwrap_or(Ok(()))
@@ -281,17 +297,70 @@ impl Networks {
             .state()
             .networks
             .values()
-            .flat_map(|n| n.endpoints.values().map(|e| host_veth_name(&e.container_id, &n.id)))
+            .flat_map(|n| {
+                n.endpoints
+                    .values()
+                    .filter(|e| !adopted.contains(&e.container_id))
+                    .map(|e| host_veth_name(&e.container_id, &n.id))
+            })
             .collect();
         for veth in veths {
             let _ = self.netlink.delete(&veth).await;
         }
     }
 
+    /// Rewrites the rules once recovery is done: ports of containers that did not outlive the last daemon stop
+    /// being forwarded.
+    pub async fn refresh_rules(&self) {
+        if let Err(err) = self.sync_firewall().await {
+            tracing::warn!(%err, "could not rewrite the rules after the restart");
+        }
+    }
+
+    /// Takes over the sandbox of a container that kept running while no daemon did: its pinned namespace and
+    /// veths are where the last daemon left them (bridges are kept across a restart); its ports are published
+    /// again on the host ports they had.
+    pub async fn adopt(
+        &self,
+        container_id: &str,
+        primary: Option<&str>,
+        endpoint_name: &str,
+        published: &[PublishedPort],
+    ) -> Result<(), NetworkError> {
+        let netns = self.netns_dir.join(container_id);
+        if !netns.exists() {
+            return Err(NetworkError::Conflict(format!("container {container_id} has no network namespace to adopt")));
+        }
+        let endpoints = self.endpoints(container_id, primary);
+        let interfaces = endpoints
+            .iter()
+            .filter(|(network, _)| network.pool.is_some())
+            .enumerate()
+            .map(|(n, (network, _))| (network.id.clone(), format!("eth{n}"), host_veth_name(container_id, &network.id)))
+            .collect();
+        self.state().sandboxes.insert(container_id.to_string(), Sandbox { netns, interfaces, proxies: Vec::new() });
+        let Some(target) = endpoints.first().map(|(_, e)| e.ip) else { return Ok(()) };
+        let requests: Vec<PortRequest> = published
+            .iter()
+            .map(|p| PortRequest {
+                container_port: p.container_port,
+                protocol: p.protocol,
+                host_ip: Some(p.host_ip),
+                host_ports: Some((p.host_port, p.host_port)),
+            })
+            .collect();
+        self.publish(container_id, endpoint_name, &requests, target).await.map(|_| ())
+    }
+
     /// The bridge with its gateway address, and the DNS server of a user-defined network.
     async fn bring_up(&self, network: &NetworkRecord) -> Result<(), NetworkError> {
         let Some(pool) = &network.pool else { return Ok(()) };
         self.netlink.ensure_bridge(&network.bridge, pool.gateway, pool.subnet).await?;
+        // Published ports reach containers by DNAT, 127.0.0.1 included: the bridge must route loopback sources.
+        let route_localnet = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", network.bridge);
+        if let Err(err) = std::fs::write(&route_localnet, "1") {
+            tracing::warn!(%err, bridge = %network.bridge, "published ports will not answer on 127.0.0.1 while the daemon is down");
+        }
         if network.has_dns() {
             let directory: Arc<dyn dns::Directory> = Arc::new(Directory(self.state.clone()));
             // Without its DNS server the network still works by address: a port 53 taken on the host (a resolver

@@ -1,10 +1,10 @@
 //! Published ports (`-p`, `-P`): what the container asked for, and a userland proxy per published port.
 //!
-//! The proxy is a tokio task in the daemon that listens on the host address and port and relays each TCP
-//! connection (or UDP flow) to the container's address. Chosen over DNAT because it answers on 127.0.0.1 without
-//! `route_localnet`, needs no rules to clean up after a crash (the listener dies with the daemon), and reports a
-//! port held by another process as a bind error before the container starts. The cost is a copy through the daemon
-//! and the client's address hidden from the container (it sees the bridge gateway), as with docker-proxy.
+//! IPv4 traffic to a published port is forwarded by the kernel: a DNAT rule per port (`firewall`, with
+//! `route_localnet` on the bridges so 127.0.0.1 works too), which keeps forwarding while the daemon is down or
+//! restarting, as the containers run on under their monitors. The daemon still binds each port, as docker-proxy
+//! does: a port held by another process is a bind error before the container starts, the port stays reserved, and
+//! what DNAT does not take (IPv6) is relayed by the proxy here, a tokio task per port, to the container's address.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -20,7 +20,8 @@ use super::NetworkError;
 /// How long a UDP flow lives without traffic.
 const UDP_IDLE: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
     Udp,
@@ -46,8 +47,8 @@ pub struct PortRequest {
     pub host_ports: Option<(u16, u16)>,
 }
 
-/// One port published, as done.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One port published, as done (kept beside the container, so a daemon that adopts it publishes the same port).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PublishedPort {
     pub container_port: u16,
     pub protocol: Protocol,
@@ -124,6 +125,8 @@ pub fn requests(
 /// A running proxy; dropping it closes the listener and every relayed connection.
 pub struct Proxy {
     pub port: PublishedPort,
+    /// The container's address and port the proxy (and the kernel's DNAT rule) sends to.
+    pub target: std::net::SocketAddrV4,
     task: JoinHandle<()>,
 }
 
@@ -163,7 +166,8 @@ pub async fn publish(request: &PortRequest, target: Ipv4Addr, endpoint: &str) ->
                     host_port,
                 };
                 tracing::debug!(?port, %target, "published");
-                return Ok(Proxy { port, task });
+                let target = std::net::SocketAddrV4::new(target, request.container_port);
+                return Ok(Proxy { port, target, task });
             }
             Err(err) => last_error = Some((address, err)),
         }

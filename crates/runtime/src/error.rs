@@ -100,6 +100,9 @@ pub enum RuntimeError {
     /// `berth init` broke the start protocol (exited early, sent garbage).
     #[error("container init protocol: {0}")]
     Protocol(String),
+    /// A container's monitor reported a failure the runtime has no variant for (its text, as the monitor saw it).
+    #[error("{0}")]
+    Monitor(String),
     /// The process (by host pid) is gone or cannot be addressed.
     #[error("process {pid}: {op}: {source}")]
     Process {

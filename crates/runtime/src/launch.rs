@@ -77,6 +77,16 @@ pub(crate) fn init_executable() -> PathBuf {
 /// been exec'd, or with the error that prevented it (Docker's wording for a missing or non-executable program).
 /// `spec.root.path` must be the already-mounted rootfs.
 pub fn start_container(id: &str, spec: &Spec, cgroup: &Cgroup, stdio: Stdio) -> Result<ProcessHandle, RuntimeError> {
+    let tty = matches!(stdio, Stdio::Tty { .. });
+    let cfg = create_config(spec, cgroup, tty)?;
+    tracing::debug!(id, tty, "starting container");
+    let handle = launch(&cfg, stdio)?;
+    tracing::info!(id, pid = handle.pid(), "container started");
+    Ok(handle)
+}
+
+/// What `berth init` gets to create a container from `spec` (its rootfs already mounted).
+pub(crate) fn create_config(spec: &Spec, cgroup: &Cgroup, tty: bool) -> Result<InitConfig, RuntimeError> {
     if spec.root().is_none() {
         return Err(RuntimeError::InvalidSpec("no root".into()));
     }
@@ -84,22 +94,12 @@ pub fn start_container(id: &str, spec: &Spec, cgroup: &Cgroup, stdio: Stdio) -> 
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(RuntimeError::InvalidSpec("no command specified".into()));
     }
-    let tty = matches!(stdio, Stdio::Tty { .. });
     let mut spec = spec.clone();
     if cgroup.is_v2() {
         with_cgroup_namespace(&mut spec);
     }
     let seccomp = seccomp_program(spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
-    let cfg = InitConfig {
-        cgroup_procs: cgroup.procs_files(),
-        tty,
-        mode: InitMode::Create { spec: Box::new(spec) },
-        seccomp,
-    };
-    tracing::debug!(id, tty, "starting container");
-    let handle = launch(&cfg, stdio)?;
-    tracing::info!(id, pid = handle.pid(), "container started");
-    Ok(handle)
+    Ok(InitConfig { cgroup_procs: cgroup.procs_files(), tty, mode: InitMode::Create { spec: Box::new(spec) }, seccomp })
 }
 
 /// Docker's default on cgroup v2 (`--cgroupns private`): the container gets its own cgroup namespace, so
@@ -167,11 +167,18 @@ fn ensure_subreaper() -> Result<(), RuntimeError> {
     super::become_subreaper()
 }
 
-fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError> {
+pub(crate) fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError> {
+    let config = serde_json::to_vec(cfg).map_err(|e| RuntimeError::Protocol(format!("encode config: {e}")))?;
+    launch_encoded(&init_executable(), &config, stdio)
+}
+
+/// Spawns `exe init` with an already encoded [`InitConfig`]: a container's monitor passes the daemon's bytes on
+/// without decoding them (it links no OCI spec code, so it stays small).
+pub(crate) fn launch_encoded(exe: &Path, config: &[u8], stdio: Stdio) -> Result<ProcessHandle, RuntimeError> {
     ensure_subreaper()?;
     let (cfg_r, cfg_w) = high_pipe()?;
     let (sync_r, sync_w) = high_pipe()?;
-    let exe = init_executable();
+    let exe = exe.to_path_buf();
     let mut cmd = Command::new(&exe);
     cmd.arg("init").env_clear().current_dir("/");
     match stdio {
@@ -201,9 +208,8 @@ fn launch(cfg: &InitConfig, stdio: Stdio) -> Result<ProcessHandle, RuntimeError>
     drop(sync_w);
 
     // Write the config; if `berth init` died early the error is on the sync pipe, so a failed write is not fatal.
-    let config = serde_json::to_vec(cfg).map_err(|e| RuntimeError::Protocol(format!("encode config: {e}")))?;
     let mut cfg_w = File::from(cfg_w);
-    if let Err(e) = cfg_w.write_all(&config) {
+    if let Err(e) = cfg_w.write_all(config) {
         tracing::debug!(error = %e, "writing init config failed");
     }
     drop(cfg_w);

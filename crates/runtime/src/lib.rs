@@ -31,6 +31,7 @@ mod idmap;
 mod init;
 mod launch;
 mod loopback;
+mod monitor;
 mod mount_options;
 mod namespaces;
 mod netns;
@@ -49,6 +50,11 @@ pub use error::RuntimeError;
 pub use idmap::{mount_idmapped, user_namespace};
 pub use init::{init_main, INIT_ANNOTATION};
 pub use launch::{protect_init_executable, set_init_executable, start_container, start_exec, Stdio};
+pub use monitor::{
+    clear_exit_status, monitor_main, read_exit_status, reconnect, rotated, set_monitor_executable, start_monitored,
+    ExitStatus, Frame, JsonLogWriter, LogRotation, MonitorSettings, Monitored, Welcome, PROTOCOL_VERSION, SOCKET_NAME,
+    STDERR, STDOUT,
+};
 pub use netns::{create_netns, in_netns, remove_netns};
 pub use overlay::{mount_rootfs, unmount_rootfs};
 pub use process::{ProcessHandle, UNKNOWN_EXIT_CODE};

@@ -40,6 +40,11 @@ impl ProcessHandle {
         Ok(ProcessHandle { pid, pidfd, exit_code: Mutex::new(None) })
     }
 
+    /// A handle from a pidfd another process (a container's monitor) passed us.
+    pub(crate) fn from_pidfd(pid: i32, pidfd: OwnedFd) -> Self {
+        ProcessHandle { pid, pidfd, exit_code: Mutex::new(None) }
+    }
+
     /// Re-opens a handle on a process by pid (after a daemon restart). `None` if it no longer exists. The process
     /// may not be our child: then [`wait`](Self::wait) still resolves when it dies, with exit code 255.
     pub fn adopt(pid: i32) -> Option<Self> {

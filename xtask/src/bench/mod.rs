@@ -208,7 +208,8 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
     let build_started = Instant::now();
     command::run(
         command::cargo()
-            .args(["build", "--release", "-p", "berth", "--bin", "berth", "--example", IN_PROCESS_EXAMPLE])
+            .args(["build", "--release", "-p", "berth", "--bin", "berth", "--bin", "berth-monitor"])
+            .args(["--example", IN_PROCESS_EXAMPLE])
             .current_dir(&workspace.root),
     )?;
     let release = workspace.target.join("release");

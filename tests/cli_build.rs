@@ -362,7 +362,7 @@ fn git_url_context_through_the_build_module() {
         assert!(!copy_layer.join("src/.git").exists(), ".git is not part of the context");
         assert!(log.iter().any(|e| matches!(e, berth_shared::api::build::BuildEvent::Built { .. })));
         drop(context);
-        engine.shutdown(true).await;
+        engine.shutdown().await;
     });
 }
 

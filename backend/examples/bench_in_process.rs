@@ -113,7 +113,7 @@ fn start(options: &Options) -> anyhow::Result<serde_json::Value> {
                 remove.push(removed);
             }
         }
-        engine.shutdown(true).await;
+        engine.shutdown().await;
         Ok(json!({
             "total_ms": total,
             "create_ms": create,

@@ -220,6 +220,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let engine = berth_engine::Engine::open_with(&root, network, limits, registry, userns)
             .await
             .context("open the engine state")?;
+        engine.set_live_restore(live_restore);
         // No build outlives the daemon that ran it.
         berth_build::remove_leftovers(&engine);
         if let Some(parent) = socket.parent() {
@@ -249,7 +250,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             result = tcp_server => result.context("http server")?,
             result = shutdown => { result?; tracing::info!("shutting down"); }
         }
-        engine.shutdown(!live_restore).await;
+        engine.shutdown().await;
         let _ = std::fs::remove_file(&socket);
         anyhow::Ok(())
     })

@@ -124,6 +124,13 @@ impl Daemon {
         self.wait_until_ready();
     }
 
+    /// A clean stop (SIGTERM) and a new daemon on the same root: with `--live-restore=true` an upgrade's restart.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.process = spawn_daemon(&self.root, &self.socket, &self.http, &self.log, &self.extra_args);
+        self.wait_until_ready();
+    }
+
     /// A fresh directory under this daemon's test directory, for files a test shares with containers.
     pub fn scratch_dir(&self, name: &str) -> PathBuf {
         let dir = self.dir.join("scratch").join(name);
@@ -305,6 +312,14 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if self.extra_args.iter().any(|a| a == "--live-restore=true") && self.ping() {
+            // Its containers would outlive it: they go first.
+            let ids = self.docker(&["ps", "-aq"]).stdout;
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                self.docker(&[&["rm", "-f"], ids.as_slice()].concat());
+            }
+        }
         self.stop();
         unmount_everything_under(&self.dir);
         if let Err(error) = std::fs::remove_dir_all(&self.root) {

@@ -140,7 +140,7 @@ pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
         name: Some(nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()),
         server_version: Some(env!("CARGO_PKG_VERSION").into()),
         default_runtime: Some("berth".into()),
-        live_restore_enabled: Some(false),
+        live_restore_enabled: Some(engine.live_restore()),
         isolation: None,
         init_binary: Some("berth init".into()),
         security_options: Some(security_options(&engine)),

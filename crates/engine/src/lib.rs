@@ -65,6 +65,7 @@ pub struct Engine {
     execs: RwLock<HashMap<String, Arc<Exec>>>,
     started_at: chrono::DateTime<chrono::Utc>,
     shutting_down: std::sync::atomic::AtomicBool,
+    live_restore: std::sync::atomic::AtomicBool,
     terminals: terminal::Terminals,
     limits: Limits,
     registries: berth_registry::Registries,
@@ -129,6 +130,7 @@ impl Engine {
             execs: RwLock::new(HashMap::new()),
             started_at: chrono::Utc::now(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            live_restore: std::sync::atomic::AtomicBool::new(false),
             terminals: terminal::Terminals::default(),
             limits,
             registries: berth_registry::Registries::new(RegistryConfig { certs_dir: root.join("certs.d"), ..registry }),
@@ -146,13 +148,24 @@ impl Engine {
         Ok(engine)
     }
 
-    /// A clean daemon stop. With `stop_containers` (dockerd without `--live-restore`), running containers get
-    /// their stop signal, then SIGKILL after a short grace period; they are not marked as stopped by the user, so
-    /// restart policies bring them back next start, and the bridges and rules go. Without it, containers run on
-    /// under their monitors with their networks in place, for the next daemon (an upgrade) to adopt.
-    pub async fn shutdown(self: &Arc<Self>, stop_containers: bool) {
+    /// Whether a clean stop leaves the containers running for the next daemon to adopt (dockerd's
+    /// `--live-restore`; off unless set, as in dockerd; `berth serve` turns it on by default).
+    pub fn set_live_restore(&self, on: bool) {
+        self.live_restore.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// See [`set_live_restore`](Self::set_live_restore).
+    pub fn live_restore(&self) -> bool {
+        self.live_restore.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A clean daemon stop. Without live restore (dockerd's default), running containers get their stop signal,
+    /// then SIGKILL after a short grace period; they are not marked as stopped by the user, so restart policies
+    /// bring them back next start, and the bridges and rules go. With it, containers run on under their monitors
+    /// with their networks in place, for the next daemon (an upgrade) to adopt.
+    pub async fn shutdown(self: &Arc<Self>) {
         self.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
-        if !stop_containers {
+        if self.live_restore() {
             return;
         }
         let running: Vec<_> = self.containers().into_iter().filter(|c| c.status().is_running()).collect();

@@ -95,6 +95,8 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
             Some(Found::Gone(why)) => tracing::info!(id = %record.id, %why, "the container ended while no daemon ran"),
             None => {}
         }
+        // Read before the cgroup goes: a monitor still alive without its socket records the kill below.
+        let exit = if was_running { berth_runtime::read_exit_status(&path) } else { None };
         let merged = path.join("merged");
         let _ = berth_runtime::unmount_rootfs(&merged);
         // What is left in the container's cgroup is not ours to supervise any more. That holds for a record that
@@ -109,7 +111,6 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
             tracing::warn!(id = %record.id, %err, "could not reclaim the cgroup of a lost container");
         }
         if was_running {
-            let exit = berth_runtime::read_exit_status(&path);
             record.state.status = Status::Exited;
             record.state.pid = 0;
             record.state.exit_code = exit.as_ref().map(|e| e.exit_code).unwrap_or(UNKNOWN_EXIT_CODE);

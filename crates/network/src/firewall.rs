@@ -7,9 +7,8 @@
 //!
 //! The chains' whole content is rewritten from the list of networks on every change (`iptables-restore
 //! --noflush` flushes a chain it declares, atomically), created at start, and removed on a clean stop that stops
-//! the containers. A start removes what the last daemon left, except the DNAT chain: containers adopted from their
-//! monitors keep their ports forwarded across the restart, and the first rewrite after adoption brings it up to
-//! date.
+//! the containers. A start rewrites what the last daemon left in place, the DNAT chain last (after the containers
+//! are adopted from their monitors), so ports stay forwarded across a restart.
 
 use tokio::process::Command;
 
@@ -92,21 +91,28 @@ impl Firewall {
     /// Removes whatever a previous daemon with the same tag left, then creates the chains, their jumps and the
     /// rules for `networks`; turns on IPv4 forwarding (needed for NAT).
     pub async fn install(&self, networks: &[BridgeRules], host_ports: &[HostPort]) -> Result<(), NetworkError> {
-        self.remove_all_but_dnat().await;
         if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
             tracing::warn!(error = %e, "could not enable IPv4 forwarding; containers will have no outbound access");
         }
+        // Rewritten in place, never removed first: adopted containers' connections must not meet a moment
+        // without their NAT (conntrack fixes a connection's NAT at its first packet).
         let _ = iptables(&["-t", "nat", "-N", &self.dnat_chain]).await;
         run("iptables-restore", &["-w", "--noflush"], Some(&self.script(networks, host_ports, false))).await?;
-        iptables(&["-t", "nat", "-I", "POSTROUTING", "-j", &self.nat_chain]).await?;
-        iptables(&["-t", "filter", "-I", "FORWARD", "-j", &self.filter_chain]).await?;
-        iptables(&["-t", "filter", "-I", "INPUT", "-j", &self.input_chain]).await?;
-        for builtin in ["PREROUTING", "OUTPUT"] {
-            let jump = ["-t", "nat", "-C", builtin, "-m", "addrtype", "--dst-type", "LOCAL", "-j", &self.dnat_chain];
-            if iptables(&jump).await.is_err() {
-                let mut insert = jump;
-                insert[2] = "-I";
-                iptables(&insert).await?;
+        let jumps: [&[&str]; 5] = [
+            &["-t", "nat", "POSTROUTING", "-j", &self.nat_chain],
+            &["-t", "filter", "FORWARD", "-j", &self.filter_chain],
+            &["-t", "filter", "INPUT", "-j", &self.input_chain],
+            &["-t", "nat", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", &self.dnat_chain],
+            &["-t", "nat", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", &self.dnat_chain],
+        ];
+        for jump in jumps {
+            let with = |verb: &'static str| -> Vec<&str> {
+                let mut args = jump.to_vec();
+                args.insert(2, verb);
+                args
+            };
+            if iptables(&with("-C")).await.is_err() {
+                iptables(&with("-I")).await?;
             }
         }
         Ok(())
@@ -187,32 +193,32 @@ impl Firewall {
 
     /// Deletes the jumps and the chains. Never fails: whatever is missing is already gone.
     pub async fn remove(&self) {
-        self.remove_all_but_dnat().await;
-        for builtin in ["PREROUTING", "OUTPUT"] {
+        let chains = [
+            ("nat", "POSTROUTING", &self.nat_chain, false),
+            ("filter", "FORWARD", &self.filter_chain, false),
+            ("filter", "INPUT", &self.input_chain, false),
+            ("nat", "PREROUTING", &self.dnat_chain, true),
+            ("nat", "OUTPUT", &self.dnat_chain, true),
+        ];
+        for (table, builtin, chain, local_only) in chains {
+            let mut jump = vec!["-t", table, "-D", builtin];
+            if local_only {
+                jump.extend(["-m", "addrtype", "--dst-type", "LOCAL"]);
+            }
+            jump.extend(["-j", chain.as_str()]);
+            // A crash between two starts can leave a jump twice; delete until none is left.
             for _ in 0..16 {
-                let jump =
-                    ["-t", "nat", "-D", builtin, "-m", "addrtype", "--dst-type", "LOCAL", "-j", &self.dnat_chain];
                 if iptables(&jump).await.is_err() {
                     break;
                 }
             }
         }
-        let _ = iptables(&["-t", "nat", "-F", &self.dnat_chain]).await;
-        let _ = iptables(&["-t", "nat", "-X", &self.dnat_chain]).await;
-    }
-
-    async fn remove_all_but_dnat(&self) {
-        for (table, builtin, chain) in [
-            ("nat", "POSTROUTING", &self.nat_chain),
-            ("filter", "FORWARD", &self.filter_chain),
-            ("filter", "INPUT", &self.input_chain),
+        for (table, chain) in [
+            ("nat", &self.nat_chain),
+            ("nat", &self.dnat_chain),
+            ("filter", &self.filter_chain),
+            ("filter", &self.input_chain),
         ] {
-            // A crash between two starts can leave a jump twice; delete until none is left.
-            for _ in 0..16 {
-                if iptables(&["-t", table, "-D", builtin, "-j", chain]).await.is_err() {
-                    break;
-                }
-            }
             let _ = iptables(&["-t", table, "-F", chain]).await;
             let _ = iptables(&["-t", table, "-X", chain]).await;
         }

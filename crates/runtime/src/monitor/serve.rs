@@ -512,9 +512,20 @@ impl Monitor {
                 }
             }
         }
-        let _ = std::fs::remove_file(self.config.dir.join(SOCKET_NAME));
+        // Only our own socket: a daemon that gave up on us may have started the container again, with a new one.
+        let path = self.config.dir.join(SOCKET_NAME);
+        if is_same_file(&path, &self.listener) {
+            let _ = std::fs::remove_file(path);
+        }
         exit(0)
     }
+}
+
+fn is_same_file(path: &std::path::Path, listener: &UnixListener) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(on_disk) = std::fs::symlink_metadata(path) else { return false };
+    let Ok(ours) = nix::sys::stat::fstat(listener.as_fd()) else { return false };
+    on_disk.ino() == ours.st_ino && on_disk.dev() == ours.st_dev
 }
 
 /// Writes what the socket takes; false when the client is gone.

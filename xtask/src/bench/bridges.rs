@@ -46,6 +46,8 @@ pub struct Bridges {
     pub dockerd: Bridge,
     /// The remapped Berth's (`run_rm_userns_ms`); the remapped dockerd runs with `--bridge=none`.
     pub berth_userns: Bridge,
+    /// The Berth killed and restarted with 100 containers (`daemon_restart_adopt_100_ms`).
+    pub berth_adopt: Bridge,
 }
 
 fn bridge_name(owner_pid: u32, engine: char) -> String {
@@ -61,13 +63,16 @@ pub fn choose(owner_pid: u32) -> Result<Bridges> {
         let candidate = parse_cidr(candidate).expect("the candidates are valid");
         !taken.iter().any(|&route| overlaps(candidate, route))
     });
-    let (Some(berth), Some(dockerd), Some(berth_userns)) = (free.next(), free.next(), free.next()) else {
-        bail!("no three free subnets among {CANDIDATE_SUBNETS:?}: routes on this host overlap them");
+    let (Some(berth), Some(dockerd), Some(berth_userns), Some(berth_adopt)) =
+        (free.next(), free.next(), free.next(), free.next())
+    else {
+        bail!("no four free subnets among {CANDIDATE_SUBNETS:?}: routes on this host overlap them");
     };
     Ok(Bridges {
         berth: Bridge { name: bridge_name(owner_pid, 'b'), subnet: berth.to_string() },
         dockerd: Bridge { name: bridge_name(owner_pid, 'd'), subnet: dockerd.to_string() },
         berth_userns: Bridge { name: bridge_name(owner_pid, 'u'), subnet: berth_userns.to_string() },
+        berth_adopt: Bridge { name: bridge_name(owner_pid, 'a'), subnet: berth_adopt.to_string() },
     })
 }
 
@@ -89,27 +94,37 @@ pub fn create_for_dockerd(cleanup: &Cleanup, bridge: &Bridge) -> Result<()> {
 /// Removes what a bench with pid `owner_pid` may have left: both bridges, and the iptables chains Berth tags with
 /// its bridge name (`BERTH-NAT-<tag>`, `BERTH-FWD-<tag>`; Berth removes them itself on a clean stop).
 pub fn remove_left_behind(owner_pid: u32) {
-    for engine in ['b', 'd', 'u'] {
+    for engine in ['b', 'd', 'u', 'a'] {
         let name = bridge_name(owner_pid, engine);
         if probe("ip", &["link", "show", &name]).is_some() {
             println!("xtask bench: removing bridge {name}, left behind");
             let _ = ip(&["link", "del", &name]);
         }
     }
-    for tag in [bridge_name(owner_pid, 'b'), bridge_name(owner_pid, 'u')] {
+    for tag in [bridge_name(owner_pid, 'b'), bridge_name(owner_pid, 'u'), bridge_name(owner_pid, 'a')] {
         remove_chains_left_behind(&tag);
     }
 }
 
 fn remove_chains_left_behind(tag: &str) {
-    for (table, builtin, chain) in
-        [("nat", "POSTROUTING", format!("BERTH-NAT-{tag}")), ("filter", "FORWARD", format!("BERTH-FWD-{tag}"))]
-    {
+    let local: &[&str] = &["-m", "addrtype", "--dst-type", "LOCAL"];
+    let chains: [(&str, &[&str], String); 4] = [
+        ("nat", &["POSTROUTING"], format!("BERTH-NAT-{tag}")),
+        ("nat", &["PREROUTING", "OUTPUT"], format!("BERTH-DNAT-{tag}")),
+        ("filter", &["FORWARD"], format!("BERTH-FWD-{tag}")),
+        ("filter", &["INPUT"], format!("BERTH-IN-{tag}")),
+    ];
+    for (table, builtins, chain) in chains {
         if probe("iptables", &["-t", table, "-n", "-L", &chain]).is_none() {
             continue;
         }
         println!("xtask bench: removing iptables chain {chain} ({table}), left behind");
-        while probe("iptables", &["-t", table, "-D", builtin, "-j", &chain]).is_some() {}
+        for builtin in builtins {
+            let matches: &[&str] = if chain.starts_with("BERTH-DNAT") { local } else { &[] };
+            let jump: Vec<&str> =
+                ["-t", table, "-D", builtin].into_iter().chain(matches.iter().copied()).chain(["-j", &chain]).collect();
+            while probe("iptables", &jump).is_some() {}
+        }
         let _ = probe("iptables", &["-t", table, "-F", &chain]);
         let _ = probe("iptables", &["-t", table, "-X", &chain]);
     }

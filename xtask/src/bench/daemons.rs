@@ -83,6 +83,14 @@ pub fn start_berth_with(
     bridge: &Bridge,
     extra: &[&str],
 ) -> Result<Daemon> {
+    let daemon = spawn_berth(cleanup, berth, dir, bridge, extra)?;
+    wait_until_ready(&daemon)?;
+    Ok(daemon)
+}
+
+/// [`start_berth_with`] without waiting for it to answer (the caller times that). Its containers stop with it
+/// (`--live-restore=false`), so a bench leaves nothing running, unless `extra` says otherwise.
+pub fn spawn_berth(cleanup: &Cleanup, berth: &Path, dir: &Path, bridge: &Bridge, extra: &[&str]) -> Result<Daemon> {
     let dir = dir.to_path_buf();
     let root = dir.join("root");
     let socket = dir.join("berth.sock");
@@ -105,12 +113,11 @@ pub fn start_berth_with(
         .arg(&bridge.name)
         .arg("--bridge-subnet")
         .arg(&bridge.subnet)
+        .args((!extra.iter().any(|flag| flag.starts_with("--live-restore"))).then_some("--live-restore=false"))
         .args(extra)
         .env("RUST_LOG", std::env::var("BENCH_BERTH_LOG").unwrap_or_else(|_| "info".into()));
     let pid = spawn_daemon(cleanup, "berth serve", command, &log, docker.clone())?;
-    let daemon = Daemon { side: Side::Berth, docker, socket, dir, log, pid };
-    wait_until_ready(&daemon)?;
-    Ok(daemon)
+    Ok(Daemon { side: Side::Berth, docker, socket, dir, log, pid })
 }
 
 /// Starts a private dockerd under `run_dir/dockerd` and waits until it answers `GET /_ping`.
@@ -199,7 +206,7 @@ fn spawn_daemon(cleanup: &Cleanup, what: &str, mut command: Command, log: &Path,
     })
 }
 
-fn wait_until_ready(daemon: &Daemon) -> Result<()> {
+pub fn wait_until_ready(daemon: &Daemon) -> Result<()> {
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
         if !procfs::alive(daemon.pid) {

@@ -32,6 +32,7 @@ mod pull;
 mod push;
 mod registry;
 mod report;
+mod restart_adopt;
 mod run_latency;
 mod stats;
 mod userns_latency;
@@ -83,6 +84,8 @@ pub struct Plan {
     /// Each run pulls and pushes 200 MB per engine: a few are enough for a figure measured in seconds.
     pub pull_200mb: Repeats,
     pub push_200mb: Repeats,
+    /// Kill -9 and restart cycles with 100 containers.
+    pub restart_adopt: usize,
 }
 
 impl Plan {
@@ -101,6 +104,7 @@ impl Plan {
             lint: repeats(5, 100),
             pull_200mb: repeats(1, 5),
             push_200mb: repeats(1, 5),
+            restart_adopt: 5,
         }
     }
 
@@ -120,6 +124,7 @@ impl Plan {
             lint: repeats(3, 20),
             pull_200mb: repeats(0, 1),
             push_200mb: repeats(0, 1),
+            restart_adopt: 1,
         }
     }
 }
@@ -135,6 +140,8 @@ pub struct Bench<'a> {
     pub berth_binary: PathBuf,
     /// The remapped Berth's bridge.
     pub userns_bridge: bridges::Bridge,
+    /// The bridge of the Berth that `daemon_restart_adopt_100_ms` kills and restarts.
+    pub adopt_bridge: bridges::Bridge,
     /// For what the bench starts along the way, such as registries.
     pub cleanup: &'a cleanup::Cleanup,
     /// The pull and push figures' registry and image, made by the first of them to ask.
@@ -259,6 +266,7 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
         in_process_example: release.join("examples").join(IN_PROCESS_EXAMPLE),
         berth_binary: release.join("berth"),
         userns_bridge: bridges.berth_userns.clone(),
+        adopt_bridge: bridges.berth_adopt.clone(),
         cleanup,
         source_image: OnceCell::new(),
     };
@@ -292,6 +300,11 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
             what: "docker run --rm with --userns-remap default",
             figures: &["run_rm_userns_ms"],
             measure: userns_latency::measure,
+        },
+        Step {
+            what: "kill -9 and restart with 100 running containers",
+            figures: &["daemon_restart_adopt_100_ms"],
+            measure: restart_adopt::measure,
         },
         // Last: 200 MB through each engine's store and the page cache could slow the figures after it.
         Step {

@@ -61,6 +61,7 @@ pub const FIGURES: &[(&str, Unit, Option<Target>)] = &[
     ("layer_summary_10k_ms", Unit::Milliseconds, None),
     ("lint_1000_lines_ms", Unit::Milliseconds, None),
     ("run_rm_userns_ms", Unit::Milliseconds, None),
+    ("daemon_restart_adopt_100_ms", Unit::Milliseconds, None),
 ];
 
 /// Which engine a value belongs to; names the JSON fields (`berth`, `dockerd_p95`, ...).
@@ -317,6 +318,7 @@ mod tests {
                 "layer_summary_10k_ms",
                 "lint_1000_lines_ms",
                 "run_rm_userns_ms",
+                "daemon_restart_adopt_100_ms",
             ]
         );
         for figure in figures {

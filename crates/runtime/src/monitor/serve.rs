@@ -165,7 +165,7 @@ struct Monitor {
 type StartError = (UnixStream, RuntimeError);
 
 impl Monitor {
-    fn start(config: MonitorConfig, daemon: UnixStream, listener: UnixListener) -> Result<Self, StartError> {
+    fn start(mut config: MonitorConfig, daemon: UnixStream, listener: UnixListener) -> Result<Self, StartError> {
         let fail = |daemon: UnixStream, err: RuntimeError| (daemon, err);
         // We must be the subreaper: `berth init` forks the container's init and exits, and the init must become
         // our child, not the daemon's.
@@ -183,10 +183,16 @@ impl Monitor {
             Ok(made) => made,
             Err(err) => return Err(fail(daemon, err)),
         };
-        let process = match launch_encoded(&config.init_exe, config.init.as_bytes(), child_stdio) {
+        let init = std::mem::take(&mut config.init);
+        let process = match launch_encoded(&config.init_exe, init.as_bytes(), child_stdio) {
             Ok(process) => process,
             Err(err) => return Err(fail(daemon, err)),
         };
+        drop(init);
+        // The spec and the seccomp program were the monitor's only big allocations: give their pages back, so an
+        // idle monitor holds a few pages of heap for the rest of the container's life.
+        // SAFETY: malloc_trim only releases free heap memory; no pointer into the heap is invalidated.
+        unsafe { libc::malloc_trim(0) };
         let mut monitor = Monitor {
             config,
             process,

@@ -41,8 +41,15 @@ pub struct TerminalProps {
 enum Status {
     Connecting,
     Connected { session: String },
+    /// The socket closed under a live session: the daemon is probably restarting (its containers run on under
+    /// their monitors), so the page waits for it and reconnects by itself.
+    Reconnecting,
     Closed(String),
 }
+
+/// How long the page waits for a restarting daemon before it offers the Reconnect button instead.
+const RECONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+const RECONNECT_POLL_MS: u32 = 500;
 
 /// Everything alive while the component is mounted; dropped (and disposed) on unmount.
 struct Live {
@@ -109,6 +116,9 @@ pub fn terminal_view(props: &TerminalProps) -> Html {
     };
     let status_line = match &*status {
         Status::Connecting => html! { <span class="muted">{ "Connecting…" }</span> },
+        Status::Reconnecting => html! {
+            <span class="notice reconnecting">{ "The daemon is restarting; the container keeps running. Reconnecting…" }</span>
+        },
         Status::Connected { session } => {
             let share = Route::SharedTerminal { session: session.clone(), readonly: true }.href();
             html! {
@@ -274,10 +284,29 @@ fn connect(
 
     let on_close = {
         let status = status.clone();
+        let attempt = attempt.clone();
+        let greeted = greeted.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            if !matches!(*status, Status::Closed(_)) {
-                status.set(Status::Closed("Disconnected".into()));
+            if matches!(*status, Status::Closed(_)) {
+                return;
             }
+            if !greeted.get() {
+                status.set(Status::Closed("Disconnected".into()));
+                return;
+            }
+            status.set(Status::Reconnecting);
+            let (status, attempt) = (status.clone(), attempt.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let polls = RECONNECT_FOR.as_millis() as u32 / RECONNECT_POLL_MS;
+                for _ in 0..polls {
+                    gloo_timers::future::TimeoutFuture::new(RECONNECT_POLL_MS).await;
+                    if crate::api::system::version().await.is_ok() {
+                        attempt.set(attempt.wrapping_add(1));
+                        return;
+                    }
+                }
+                status.set(Status::Closed("Disconnected: the daemon did not come back".into()));
+            });
         })
     };
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));

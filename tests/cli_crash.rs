@@ -154,3 +154,38 @@ fn state_survives_kill_minus_nine() {
     assert_eq!(daemon.ok(&["run", "--rm", "kept:1", "echo", "usable"]).trim(), "usable");
     daemon.ok(&["rm", "-f", "plain", "always", "done", "unrecorded", "ends-meanwhile"]);
 }
+
+/// A daemon killed in the middle of `docker load`: after the restart no half image is listed, and the same load
+/// succeeds.
+#[test]
+fn a_load_cut_by_a_crash_leaves_no_half_image() {
+    let mut daemon = Daemon::start();
+    daemon.ok(&["tag", "busybox", "loadme:1"]);
+    let archive = daemon.scratch_dir("load").join("loadme.tar");
+    daemon.ok(&["save", "-o", archive.to_str().expect("a UTF-8 path"), "loadme:1"]);
+    daemon.ok(&["rmi", "loadme:1"]);
+    let bytes = std::fs::read(&archive).expect("the saved image");
+
+    let mut load = std::process::Command::new("/usr/local/bin/docker")
+        .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
+        .args(["load"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("docker load");
+    let mut stdin = load.stdin.take().expect("docker load's stdin");
+    std::io::Write::write_all(&mut stdin, &bytes[..bytes.len() / 2]).expect("half the archive");
+    std::io::Write::flush(&mut stdin).expect("flushed");
+    // The daemon has part of the upload on disk when it dies.
+    std::thread::sleep(Duration::from_millis(500));
+    daemon.crash_and_restart();
+    drop(stdin);
+    let _ = load.wait();
+
+    let images = daemon.ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(!images.contains("loadme"), "a half-loaded image is listed: {images}");
+    let loaded = daemon.ok(&["load", "-i", archive.to_str().expect("a UTF-8 path")]);
+    assert!(loaded.contains("Loaded image: loadme:1"), "{loaded}");
+    assert_eq!(daemon.ok(&["run", "--rm", "loadme:1", "echo", "whole"]).trim(), "whole");
+}

@@ -40,7 +40,9 @@ pub struct TerminalProps {
 #[derive(Debug, Clone, PartialEq)]
 enum Status {
     Connecting,
-    Connected { session: String },
+    Connected {
+        session: String,
+    },
     /// The socket closed under a live session: the daemon is probably restarting (its containers run on under
     /// their monitors), so the page waits for it and reconnects by itself.
     Reconnecting,

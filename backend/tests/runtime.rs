@@ -156,8 +156,9 @@ struct Started {
 
 impl Started {
     async fn finish(self) -> (i32, String, String) {
-        let code =
-            tokio::time::timeout(Duration::from_secs(60), self.handle.wait()).await.expect("container timed out");
+        let handle = self.handle;
+        let waiting = tokio::task::spawn_blocking(move || handle.wait_blocking());
+        let code = tokio::time::timeout(Duration::from_secs(60), waiting).await.expect("container timed out").unwrap();
         (code, self.stdout.join().unwrap(), self.stderr.join().unwrap())
     }
 }
@@ -327,7 +328,7 @@ async fn exec_joins_the_running_container() {
     )
     .unwrap();
     let (out, err) = (collect(out_r), collect(err_r));
-    let code = exec.wait().await;
+    let code = tokio::task::spawn_blocking(move || exec.wait_blocking()).await.unwrap();
     let (out, err) = (out.join().unwrap(), err.join().unwrap());
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -377,7 +378,11 @@ async fn tty_mode() {
         }
         String::from_utf8_lossy(&buf).into_owned()
     });
-    let code = tokio::time::timeout(Duration::from_secs(30), handle.wait()).await.unwrap();
+    let code =
+        tokio::time::timeout(Duration::from_secs(30), tokio::task::spawn_blocking(move || handle.wait_blocking()))
+            .await
+            .unwrap()
+            .unwrap();
     let out = reader.join().unwrap();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("IS_TTY"), "{out}");
@@ -453,7 +458,11 @@ async fn cgroup_stats_freeze_and_adopt() {
     loaded.kill_all(Signal::SIGKILL);
     let (code, _, _) = started.finish().await;
     assert_eq!(code, 137);
-    let code = tokio::time::timeout(Duration::from_secs(5), adopted.wait()).await.unwrap();
+    let code =
+        tokio::time::timeout(Duration::from_secs(5), tokio::task::spawn_blocking(move || adopted.wait_blocking()))
+            .await
+            .unwrap()
+            .unwrap();
     assert!(code == 137 || code == berth_runtime::UNKNOWN_EXIT_CODE, "{code}");
     loaded.destroy().unwrap();
     drop(cg);
@@ -617,7 +626,10 @@ async fn bind_mounts_host_network_and_exec_tty() {
         }
         String::from_utf8_lossy(&buf).into_owned()
     });
-    let code = tokio::time::timeout(Duration::from_secs(30), exec.wait()).await.unwrap();
+    let code = tokio::time::timeout(Duration::from_secs(30), tokio::task::spawn_blocking(move || exec.wait_blocking()))
+        .await
+        .unwrap()
+        .unwrap();
     let out = reader.join().unwrap();
     started.handle.signal(Signal::SIGKILL).unwrap();
     let _ = started.finish().await;

@@ -240,7 +240,7 @@ impl Engine {
             .collect();
         let exec_for_monitor = exec.clone();
         tokio::spawn(async move {
-            let code = handle.wait().await;
+            let code = super::process_exit::exited(&handle).await;
             exited_tx.send_replace(true);
             // The state does not wait for a slow reader of the output: inspect says exited as soon as it is.
             {

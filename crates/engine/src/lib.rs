@@ -24,6 +24,7 @@ mod name_claims;
 mod monitor_link;
 mod names;
 mod networking;
+mod process_exit;
 mod recovery;
 mod restart;
 mod security;

@@ -122,7 +122,7 @@ impl Engine {
 
 /// The monitor this daemon started is its child: it must be reaped, or it stays a zombie.
 async fn reap(monitor: ProcessHandle) {
-    let _ = monitor.wait().await;
+    let _ = super::process_exit::exited(&monitor).await;
 }
 
 async fn write_to_monitor(

@@ -7,8 +7,6 @@ use std::sync::Mutex;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
 use super::RuntimeError;
 
@@ -91,50 +89,20 @@ impl ProcessHandle {
         self.reap(true)
     }
 
-    /// Waits for the process to exit: its exit code, 128+signal if killed, 255 if unknowable.
-    pub async fn wait(&self) -> i32 {
-        if let Some(code) = self.cached() {
+    /// Blocks until the process exits: its exit code, 128+signal if killed, 255 if unknowable. An async caller
+    /// polls [`pidfd`](Self::pidfd) for readability and then calls [`try_wait`](Self::try_wait) instead.
+    pub fn wait_blocking(&self) -> i32 {
+        if let Some(code) = self.reap(false) {
             return code;
         }
-        let registered = self.pidfd.try_clone().map(|fd| {
-            // SAFETY: the AsyncFd owns this OwnedFd (a private dup of the pidfd), which stays open and refers to the
-            // same description until the AsyncFd is dropped.
-            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(std::io::Error::from)
-        });
-        match registered {
-            Ok(Ok(afd)) => loop {
-                match afd.readable().await {
-                    Ok(mut guard) => {
-                        if let Some(code) = self.reap(true) {
-                            return code;
-                        }
-                        guard.clear_ready();
-                    }
-                    Err(e) => {
-                        tracing::warn!(pid = self.pid, error = %e, "pidfd poll failed; waiting blocking");
-                        break;
-                    }
-                }
-            },
-            Ok(Err(e)) | Err(e) => {
-                tracing::warn!(pid = self.pid, error = %e, "pidfd not pollable; waiting blocking")
-            }
-        }
-        let fd = match self.pidfd.try_clone() {
-            Ok(fd) => fd,
-            Err(_) => return self.reap(false).unwrap_or(UNKNOWN_EXIT_CODE),
-        };
-        let _ = tokio::task::spawn_blocking(move || poll_readable(fd.as_fd())).await;
+        // Not our child: reap cannot block on it, the pidfd can.
+        poll_readable(self.pidfd.as_fd());
         self.reap(false).unwrap_or(UNKNOWN_EXIT_CODE)
     }
 
     /// Blocks until exited and reaps (used right after a failed start).
     pub(crate) fn reap_blocking(&self) -> Option<i32> {
         self.reap(false)
-    }
-
-    fn cached(&self) -> Option<i32> {
-        *self.exit_code.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reaps with `waitid(P_PIDFD)`. Not our child (`ECHILD`) but exited → 255.

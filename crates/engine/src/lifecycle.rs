@@ -170,6 +170,7 @@ impl Engine {
             r.state.oom_killed = false;
             r.state.started_at = Some(Utc::now());
         })?;
+        self.emit_volume_mounts(container, "mount");
         self.emit(container, "start");
         let link = self.follow_monitor(container.clone(), stream, leftover, monitor)?;
         container.live().monitor = Some(link);
@@ -222,6 +223,7 @@ impl Engine {
         let mut attributes = self.container_attributes(&container);
         attributes.insert("exitCode".into(), exit_code.to_string());
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "die", &container.id, attributes);
+        self.emit_volume_mounts(&container, "unmount");
 
         if should_restart {
             let delay = restart::delay(ran_for.to_std().unwrap_or_default(), record.state.restart_count);

@@ -1,5 +1,5 @@
 //! `docker events` with history, through the real docker CLI: `--since`/`--until` replay what happened (in order,
-//! with names and attributes), filters by container, event, label, type, image, volume and exec actions, the
+//! with names and attributes), filters by container, event, label, type, image, volume, network and exec actions, the
 //! history survives a kill -9 and a clean restart, `--max-event-history` bounds it keeping the newest, `--until`
 //! in the past ends at once, and a stream that starts in the past goes on live without losing or doubling events.
 
@@ -92,13 +92,23 @@ fn a_containers_life_replays_in_order_and_filters_pick_it_out() {
 }
 
 #[test]
-fn exec_and_volume_events_carry_dockerds_actions_and_attributes() {
+fn exec_volume_and_network_events_carry_dockerds_actions_and_attributes() {
     let daemon = Daemon::start();
     let t0 = now();
     daemon.ok(&["run", "--rm", "-v", "evdata:/data", "busybox", "true"]);
     daemon.ok(&["run", "-d", "--name", "ev3", "busybox", "sleep", "30"]);
     assert_eq!(daemon.docker(&["exec", "ev3", "sh", "-c", "exit 3"]).code, Some(3));
+    daemon.ok(&["network", "create", "evnet"]);
+    let on_net = daemon.ok(&["run", "-d", "--network", "evnet", "busybox", "true"]);
+    daemon.ok(&["wait", on_net.trim()]);
     let until = now();
+
+    let network = events(&daemon, &t0, &until, &["--filter", "network=evnet"]);
+    assert_eq!(lines(&network), ["network create evnet", "network connect evnet", "network disconnect evnet"]);
+    for event in &network[1..] {
+        assert_eq!(event["Actor"]["Attributes"]["container"], on_net.trim(), "{network:#?}");
+        assert_eq!(event["Actor"]["Attributes"]["type"], "bridge");
+    }
 
     let volume = events(&daemon, &t0, &until, &["--filter", "volume=evdata"]);
     assert_eq!(lines(&volume), ["volume create -", "volume mount -", "volume unmount -"], "{volume:#?}");

@@ -223,6 +223,7 @@ impl Engine {
         let mut attributes = self.container_attributes(&container);
         attributes.insert("exitCode".into(), exit_code.to_string());
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "die", &container.id, attributes);
+        self.emit_sandbox_networks(&container, "disconnect");
         self.emit_volume_mounts(&container, "unmount");
 
         if should_restart {

@@ -129,7 +129,34 @@ fn exec_volume_and_network_events_carry_dockerds_actions_and_attributes() {
     assert_eq!(actions(&all), ["exec_start: sh -c exit 3", "exec_die"]);
     assert_eq!(all[1]["Actor"]["Attributes"]["exitCode"], "3");
     assert_eq!(all[1]["Actor"]["Attributes"]["execID"], exec_id);
+    let t1 = now();
+    daemon.ok(&["stop", "-t", "1", "ev3"]);
+    daemon.ok(&["start", "ev3"]);
+    let stopped = events(&daemon, &t1, &now(), &["--filter", "container=ev3"]);
+    let signals: Vec<String> = stopped
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["Action"].as_str().unwrap_or("?"),
+                e["Actor"]["Attributes"]["signal"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    // sleep as PID 1 ignores SIGTERM: dockerd's stop is then a kill 15, a kill 9, the die and the stop.
+    assert_eq!(signals, ["kill 15", "kill 9", "die -", "stop -", "start -"]);
+    let t1 = now();
     daemon.ok(&["rm", "-f", "ev3"]);
+    daemon.ok(&["tag", "busybox", "evtag"]);
+    let until = now();
+    let removal = events(&daemon, &t1, &until, &["--filter", "container=ev3"]);
+    assert_eq!(lines(&removal), ["container kill ev3", "container die ev3", "container destroy ev3"]);
+    assert_eq!(removal[0]["Actor"]["Attributes"]["signal"], "9");
+    assert_eq!(removal[1]["Actor"]["Attributes"]["exitCode"], "137");
+    let tag = events(&daemon, &t1, &until, &["--filter", "type=image"]);
+    assert_eq!(lines(&tag), ["image tag evtag:latest"], "{tag:#?}");
+    assert_eq!(tag[0]["id"], tag[0]["Actor"]["ID"]);
+    assert!(tag[0]["Actor"]["ID"].as_str().is_some_and(|id| id.starts_with("sha256:")), "{tag:?}");
 }
 
 #[test]

@@ -48,10 +48,15 @@ fn a_containers_life_replays_in_order_and_filters_pick_it_out() {
     let until = now();
 
     let ev1 = events(&daemon, &t0, &until, &["--filter", "container=ev1"]);
-    let life: Vec<String> = lines(&ev1).into_iter().filter(|l| !l.contains(" attach ")).collect();
     assert_eq!(
-        life,
-        ["container create ev1", "container start ev1", "container die ev1", "container destroy ev1"],
+        lines(&ev1),
+        [
+            "container create ev1",
+            "container attach ev1",
+            "container start ev1",
+            "container die ev1",
+            "container destroy ev1"
+        ],
         "{ev1:#?}"
     );
     let id = ev1[0]["Actor"]["ID"].as_str().unwrap_or_default().to_string();

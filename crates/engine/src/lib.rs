@@ -308,6 +308,12 @@ impl Engine {
         attributes
     }
 
+    /// A client attached to the container's streams (`docker run` without -d, `docker attach`): dockerd's
+    /// `attach` event. The streams are api's; the event, like every event, is said here.
+    pub fn note_attach(&self, container: &Container) {
+        self.emit(container, "attach");
+    }
+
     fn emit(&self, container: &Container, action: &str) {
         let attributes = self.container_attributes(container);
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, action, &container.id, attributes);

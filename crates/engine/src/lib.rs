@@ -6,7 +6,8 @@
 //! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`,
 //! `health` (HEALTHCHECK probes and State.Health), `name_claims` (names held while a create or rename awaits),
 //! `distribution` (pull, push and login through `registry`), `audit` (the security review of each container's
-//! configuration), `userns` (`--userns-remap`: which host ids each container's user namespace maps to).
+//! configuration), `userns` (`--userns-remap`: which host ids each container's user namespace maps to), `events`
+//! (the bus every event goes through) over `event_log` (its bounded history on disk, replayed by `GET /events`).
 
 mod audit;
 mod container;

@@ -92,6 +92,11 @@ struct ServeArgs {
     /// `<root>/certs.d/<host[:port]>/*.crt`.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     insecure_registries: Vec<String>,
+    /// The most events kept for `docker events --since` (under <root>/events, across restarts); at least half
+    /// of them are always there. Hidden: a knob for tests and tight disks, not for everyday use.
+    #[arg(long, value_name = "N", default_value_t = 2048, hide = true,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..))]
+    max_event_history: usize,
 }
 
 /// `1048576`, `512k`, `64m`, `8g` (powers of 1024).
@@ -184,12 +189,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         userns_remap,
         userns_private_ranges,
         live_restore,
+        max_event_history,
     } = args;
     let network = berth_network::NetworkConfig { bridge_name, bridge_subnet, max_containers_per_bridge };
     let limits = berth_engine::Limits {
         max_upload: max_upload_size,
         max_unpacked: max_unpacked_size,
         default_pids: Some(default_pids_limit).filter(|n| *n > 0),
+        max_event_history,
     };
     let registry = berth_engine::RegistryConfig {
         mirrors: registry_mirrors,

@@ -117,6 +117,7 @@ pub async fn attach(
     let want_stream = query.stream.is_none() || flag(&query.stream);
     // Subscribe before answering: the CLI attaches, then starts; nothing between may be lost.
     let mut output = container.output.subscribe();
+    engine.note_attach(&container);
     let history = if flag(&query.logs) {
         let options = LogsOptions { stdout: wanted.stdout, stderr: wanted.stderr, ..Default::default() };
         Some(berth_engine::logs::stream_logs(container.clone(), options))
@@ -173,6 +174,7 @@ pub async fn attach_ws(
     let wanted = Wanted { stdout: wants(&query.stdout), stderr: wants(&query.stderr) };
     let want_stream = query.stream.is_none() || flag(&query.stream);
     let mut output = container.output.subscribe();
+    engine.note_attach(&container);
     let history = flag(&query.logs).then(|| {
         let options = LogsOptions { stdout: wanted.stdout, stderr: wanted.stderr, ..Default::default() };
         berth_engine::logs::stream_logs(container.clone(), options)

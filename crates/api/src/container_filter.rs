@@ -92,11 +92,11 @@ impl Filters {
         Ok(Filters(fields))
     }
 
-    fn values(&self, key: &str) -> impl Iterator<Item = &str> {
+    pub(crate) fn values(&self, key: &str) -> impl Iterator<Item = &str> {
         self.0.get(key).into_iter().flatten().map(String::as_str)
     }
 
-    fn contains(&self, key: &str) -> bool {
+    pub(crate) fn contains(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }
 

@@ -14,6 +14,8 @@ mod container_views;
 mod containers;
 mod distribution;
 mod error;
+mod event_filter;
+mod event_time;
 mod exec;
 mod http_guard;
 mod images;

@@ -8,14 +8,15 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
-    IndexInfo, RegistryServiceConfig, SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
-    SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+    EventMessageTypeEnum as EventType, IndexInfo, RegistryServiceConfig, SystemInfo, SystemInfoCgroupDriverEnum,
+    SystemInfoCgroupVersionEnum, SystemVersion, SystemVersionComponents, SystemVersionPlatform,
 };
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::container_views::parse_filters;
 use super::error::{ApiError, ApiResult};
+use super::event_filter::EventFilter;
+use super::event_time;
 use super::streams::channel_body;
 use super::{API_VERSION, MIN_API_VERSION};
 use berth_engine::Engine;
@@ -207,42 +208,57 @@ pub struct EventsQuery {
     filters: Option<String>,
 }
 
+/// dockerd's `GET /events`: without `since` or `until`, live events only; with either, the kept history from
+/// `since` (or its start) up to `until`, then live events until `until` (none when it has passed).
 pub async fn events(State(engine): State<Arc<Engine>>, Query(query): Query<EventsQuery>) -> ApiResult<Response> {
-    let filters = parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
-    let _since = query.since;
-    let until =
-        query.until.as_deref().and_then(|u| u.split('.').next()).and_then(|s| s.parse::<i64>().ok()).filter(|u| *u > 0);
-    let mut receiver = engine.subscribe_events();
+    let now = chrono::Utc::now();
+    let since_raw = query.since.as_deref().unwrap_or_default();
+    let until_raw = query.until.as_deref().unwrap_or_default();
+    let since = event_time::parse(since_raw, now).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let until = event_time::parse(until_raw, now).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let (Some(since), Some(until)) = (since, until) {
+        if until < since {
+            return Err(ApiError::bad_request(format!(
+                "`since` time ({since_raw}) cannot be after `until` time ({until_raw})"
+            )));
+        }
+    }
+    let filter = EventFilter::parse(query.filters.as_deref()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let now_nanos = now.timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let only_past = until.is_some_and(|until| until < now_nanos);
+    let mut subscription = engine.subscribe_events(since.or(until.map(|_| i64::MIN)));
+    let backlog = subscription.take_backlog();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
-        let deadline = until.map(|u| {
-            let now = chrono::Utc::now().timestamp();
-            std::time::Duration::from_secs((u - now).max(0) as u64)
-        });
+        let after_until =
+            |event: &berth_engine::Event| until.is_some_and(|until| event.message.time_nano.unwrap_or(0) > until);
+        for event in backlog {
+            if after_until(&event) || !filter.matches(&event.message) {
+                continue;
+            }
+            if tx.send(encode_event(&event.message)).await.is_err() {
+                return;
+            }
+        }
+        if only_past {
+            return;
+        }
+        let deadline = until.map(|until| std::time::Duration::from_nanos(until.saturating_sub(now_nanos) as u64));
         let sleep = tokio::time::sleep(deadline.unwrap_or(std::time::Duration::from_secs(u64::MAX / 4)));
         tokio::pin!(sleep);
         loop {
             tokio::select! {
                 _ = &mut sleep => return,
                 _ = tx.closed() => return,
-                message = receiver.recv() => {
-                    let Ok(message) = message else { continue };
-                    let typ = message.typ.map(|t| t.to_string()).unwrap_or_default();
-                    if let Some(types) = filters.get("type") {
-                        if !types.is_empty() && !types.contains(&typ) {
-                            continue;
-                        }
+                event = subscription.recv() => {
+                    let Some(event) = event else { return };
+                    if after_until(&event) {
+                        return;
                     }
-                    let mut value = serde_json::to_value(&message).unwrap_or_default();
-                    // Older clients read the flat fields.
-                    if let Some(object) = value.as_object_mut() {
-                        let id = message.actor.as_ref().and_then(|a| a.id.clone()).unwrap_or_default();
-                        object.insert("id".into(), id.into());
-                        object.insert("status".into(), message.action.clone().unwrap_or_default().into());
+                    if !filter.matches(&event.message) {
+                        continue;
                     }
-                    let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
-                    bytes.push(b'\n');
-                    if tx.send(Bytes::from(bytes)).await.is_err() {
+                    if tx.send(encode_event(&event.message)).await.is_err() {
                         return;
                     }
                 }
@@ -250,4 +266,24 @@ pub async fn events(State(engine): State<Arc<Engine>>, Query(query): Query<Event
         }
     });
     Ok(super::streams::streaming("application/json", channel_body(rx)))
+}
+
+/// One JSON line, with the deprecated flat fields dockerd still fills for container and image events (older
+/// clients read them): `status` and `id`, and `from` (the image) for containers.
+fn encode_event(message: &bollard_stubs::models::EventMessage) -> Bytes {
+    let mut value = serde_json::to_value(message).unwrap_or_default();
+    let typ = message.typ;
+    if let (Some(object), true) = (value.as_object_mut(), matches!(typ, Some(EventType::CONTAINER | EventType::IMAGE)))
+    {
+        let actor = message.actor.as_ref();
+        object.insert("id".into(), actor.and_then(|a| a.id.clone()).unwrap_or_default().into());
+        object.insert("status".into(), message.action.clone().unwrap_or_default().into());
+        if typ == Some(EventType::CONTAINER) {
+            let image = actor.and_then(|a| a.attributes.as_ref()).and_then(|a| a.get("image")).cloned();
+            object.insert("from".into(), image.unwrap_or_default().into());
+        }
+    }
+    let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
 }

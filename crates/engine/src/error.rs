@@ -38,6 +38,8 @@ pub enum EngineError {
     Network(NetworkError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    EventLog(#[from] crate::event_log::EventLogError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }

@@ -43,6 +43,16 @@ pub struct ExecStreams {
 }
 
 impl Exec {
+    /// The command as dockerd names it in `exec_create: ...` and `exec_start: ...`: the program, a space, then its
+    /// arguments (so `true` alone reads `true `).
+    fn command_line(&self) -> String {
+        let cmd = self.config.cmd.as_deref().unwrap_or_default();
+        match cmd.split_first() {
+            Some((program, args)) => format!("{program} {}", args.join(" ")),
+            None => String::new(),
+        }
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, ExecState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -133,8 +143,12 @@ impl Engine {
             state: Mutex::new(ExecState::default()),
             done: watch::Sender::new(false),
         });
+        let action = format!("exec_create: {}", exec.command_line());
         self.execs.write().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), exec);
         container.update(|r| r.exec_ids.push(id.clone()))?;
+        let mut attributes = self.container_attributes(&container);
+        attributes.insert("execID".into(), id.clone());
+        self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, &action, &container.id, attributes);
         Ok(id)
     }
 
@@ -239,6 +253,7 @@ impl Engine {
             .map(|(stream, fd)| tokio::spawn(stdio::forward_output(fd, stream, out_tx.clone(), exited_rx.clone())))
             .collect();
         let exec_for_monitor = exec.clone();
+        let engine = self.clone();
         tokio::spawn(async move {
             let code = super::process_exit::exited(&handle).await;
             exited_tx.send_replace(true);
@@ -251,6 +266,16 @@ impl Engine {
                 state.process = None;
             }
             exec_for_monitor.done.send_replace(true);
+            let mut attributes = engine.container_attributes(&exec_for_monitor.container);
+            attributes.insert("execID".into(), exec_for_monitor.id.clone());
+            attributes.insert("exitCode".into(), code.to_string());
+            let container_id = &exec_for_monitor.container.id;
+            engine.events.emit(
+                bollard_stubs::models::EventMessageTypeEnum::CONTAINER,
+                "exec_die",
+                container_id,
+                attributes,
+            );
             for reader in readers {
                 let _ = reader.await;
             }
@@ -260,7 +285,7 @@ impl Engine {
         attributes.insert("execID".into(), exec.id.clone());
         self.events.emit(
             bollard_stubs::models::EventMessageTypeEnum::CONTAINER,
-            &format!("exec_start: {}", exec.config.cmd.clone().unwrap_or_default().join(" ")),
+            &format!("exec_start: {}", exec.command_line()),
             &container.id,
             attributes,
         );

@@ -36,7 +36,11 @@ impl Engine {
     pub fn tag_image(&self, source: &str, target: &str) -> Result<(), EngineError> {
         self.images.tag(source, target)?;
         let image = self.images.get(target)?;
-        let attributes = HashMap::from([("name".to_string(), target.to_string())]);
+        // dockerd names the tag in its familiar form (`app:latest`), whatever form the client sent.
+        let name = berth_image::reference::Reference::parse(target)
+            .map(|reference| reference.familiar_tagged())
+            .unwrap_or_else(|_| target.to_string());
+        let attributes = HashMap::from([("name".to_string(), name)]);
         self.events.emit(EventMessageTypeEnum::IMAGE, "tag", &image.id, attributes);
         Ok(())
     }

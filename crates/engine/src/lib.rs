@@ -6,13 +6,15 @@
 //! `networking` (containers on networks: endpoints, sandbox setup and teardown, inspect views), `volumes`,
 //! `health` (HEALTHCHECK probes and State.Health), `name_claims` (names held while a create or rename awaits),
 //! `distribution` (pull, push and login through `registry`), `audit` (the security review of each container's
-//! configuration), `userns` (`--userns-remap`: which host ids each container's user namespace maps to).
+//! configuration), `userns` (`--userns-remap`: which host ids each container's user namespace maps to), `events`
+//! (the bus every event goes through) over `event_log` (its bounded history on disk, replayed by `GET /events`).
 
 mod audit;
 mod container;
 mod create;
 mod distribution;
 mod error;
+mod event_log;
 mod events;
 mod exec;
 mod filesystem;
@@ -42,7 +44,8 @@ use std::sync::{Arc, RwLock};
 pub use container::{Container, ContainerRecord, MountRecord, Output, Status, StdinMessage, StreamKind, WaitState};
 pub use distribution::PendingPull;
 pub use error::EngineError;
-pub use events::Events;
+pub use event_log::EventLogError;
+pub use events::{Event, Events, Subscription as EventSubscription};
 pub use exec::{Exec, ExecStreams};
 pub use lifecycle::WaitCondition;
 pub use names::validate_name;
@@ -83,12 +86,15 @@ pub struct Limits {
     pub max_unpacked: u64,
     /// The pids limit of a container created without `--pids-limit` (`--default-pids-limit`); None: unlimited.
     pub default_pids: Option<i64>,
+    /// The most events the history keeps for `GET /events?since=` (`--max-event-history`); at least half of them
+    /// are always kept (see `event_log`).
+    pub max_event_history: usize,
 }
 
 impl Default for Limits {
     /// dockerd has no limits here; a shared daemon needs some. 8 GiB fits any real build context.
     fn default() -> Self {
-        Limits { max_upload: 8 << 30, max_unpacked: 8 << 30, default_pids: None }
+        Limits { max_upload: 8 << 30, max_unpacked: 8 << 30, default_pids: None, max_event_history: 2048 }
     }
 }
 
@@ -121,11 +127,12 @@ impl Engine {
         .await
         .map_err(|e| EngineError::io("open image store", std::io::Error::other(e)))??;
         let networks = Networks::open(root, network).await?;
+        let events = Events::open(&root.join("events"), limits.max_event_history)?;
         let engine = Arc::new(Engine {
             root: root.to_path_buf(),
             images: Arc::new(images),
             networks,
-            events: Events::default(),
+            events,
             containers: RwLock::new(HashMap::new()),
             name_claims: name_claims::NameClaims::default(),
             execs: RwLock::new(HashMap::new()),
@@ -198,9 +205,10 @@ impl Engine {
         &self.images
     }
 
-    /// `GET /events`: every event from now on.
-    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<bollard_stubs::models::EventMessage> {
-        self.events.subscribe()
+    /// `GET /events`: the kept events at or after `since` (Unix nanoseconds; None: no replay), then every event
+    /// from now on.
+    pub fn subscribe_events(&self, since: Option<i64>) -> EventSubscription {
+        self.events.subscribe(since)
     }
 
     /// The builder's directory (`<root>/build`): its cache, its work area, the images' build metadata.
@@ -300,6 +308,12 @@ impl Engine {
         attributes.insert("name".into(), record.name.clone());
         attributes.insert("image".into(), record.image_ref.clone());
         attributes
+    }
+
+    /// A client attached to the container's streams (`docker run` without -d, `docker attach`): dockerd's
+    /// `attach` event. The streams are api's; the event, like every event, is said here.
+    pub fn note_attach(&self, container: &Container) {
+        self.emit(container, "attach");
     }
 
     fn emit(&self, container: &Container, action: &str) {

@@ -170,6 +170,7 @@ impl Engine {
             r.state.oom_killed = false;
             r.state.started_at = Some(Utc::now());
         })?;
+        self.emit_volume_mounts(container, "mount");
         self.emit(container, "start");
         let link = self.follow_monitor(container.clone(), stream, leftover, monitor)?;
         container.live().monitor = Some(link);
@@ -222,6 +223,8 @@ impl Engine {
         let mut attributes = self.container_attributes(&container);
         attributes.insert("exitCode".into(), exit_code.to_string());
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "die", &container.id, attributes);
+        self.emit_sandbox_networks(&container, "disconnect");
+        self.emit_volume_mounts(&container, "unmount");
 
         if should_restart {
             let delay = restart::delay(ran_for.to_std().unwrap_or_default(), record.state.restart_count);
@@ -280,6 +283,7 @@ impl Engine {
         let timeout = timeout.or(record.config.stop_timeout).unwrap_or(10);
         let mut waits = container.waits.subscribe();
         let exits_before = waits.borrow().exits;
+        self.emit_kill(container, signal);
         if let Some(process) = container.process() {
             let _ = process.signal(signal);
         }
@@ -298,6 +302,7 @@ impl Engine {
             tokio::time::timeout(Duration::from_secs(timeout as u64), exited).await.is_ok()
         };
         if !finished {
+            self.emit_kill(container, Signal::SIGKILL);
             self.kill_and_wait(container).await;
         }
         self.emit(container, "stop");
@@ -321,6 +326,7 @@ impl Engine {
         let signal = record.config.stop_signal.as_deref().and_then(|s| parse_signal(s).ok()).unwrap_or(Signal::SIGTERM);
         let mut waits = container.waits.subscribe();
         let exits_before = waits.borrow().exits;
+        self.emit_kill(container, signal);
         if let Some(process) = container.process() {
             let _ = process.signal(signal);
         }
@@ -345,9 +351,7 @@ impl Engine {
             return Err(EngineError::Paused(container.id.clone()));
         }
         container.update(|r| r.state.manually_stopped = true)?;
-        let mut attributes = self.container_attributes(&container);
-        attributes.insert("signal".into(), (signal as i32).to_string());
-        self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "kill", &container.id, attributes);
+        self.emit_kill(&container, signal);
         if signal == Signal::SIGKILL {
             self.kill_and_wait(&container).await;
         } else if let Some(process) = container.process() {
@@ -406,6 +410,12 @@ impl Engine {
         Ok(())
     }
 
+    fn emit_kill(&self, container: &Container, signal: Signal) {
+        let mut attributes = self.container_attributes(container);
+        attributes.insert("signal".into(), (signal as i32).to_string());
+        self.events.emit(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, "kill", &container.id, attributes);
+    }
+
     /// `docker rm`; with `volumes` (`-v`) the container's anonymous volumes go too.
     pub async fn remove(self: &Arc<Self>, reference: &str, force: bool, volumes: bool) -> Result<(), EngineError> {
         let container = self.container(reference)?;
@@ -419,6 +429,8 @@ impl Engine {
                 )));
             }
             container.update(|r| r.state.manually_stopped = true)?;
+            // dockerd's `rm -f` is a kill first, and says so.
+            self.emit_kill(&container, Signal::SIGKILL);
             self.kill_and_wait(&container).await;
         }
         self.remove_locked(&container).await;

@@ -140,7 +140,10 @@ impl Engine {
         }
         let netns = self.networks.setup(&container.id, Some(&mode)).await?;
         match self.finish_network(container, &mode).await {
-            Ok(()) => Ok(NetworkNamespace::Join(netns)),
+            Ok(()) => {
+                self.emit_sandbox_networks(container, "connect");
+                Ok(NetworkNamespace::Join(netns))
+            }
             Err(err) => {
                 self.networks.teardown(&container.id).await;
                 Err(err)
@@ -394,6 +397,14 @@ impl Engine {
             }
         }
         deleted
+    }
+
+    /// dockerd's `connect` at a start and `disconnect` at an exit, for each network the container is on.
+    pub(super) fn emit_sandbox_networks(&self, container: &Container, action: &str) {
+        let mode = mode_of(&container.snapshot().host_config);
+        for (network, _) in self.networks.endpoints(&container.id, Some(&mode)) {
+            self.emit_network(action, &network, &container.id);
+        }
     }
 
     fn emit_network(&self, action: &str, network: &NetworkRecord, container: &str) {

@@ -205,6 +205,23 @@ impl Engine {
         (deleted, reclaimed)
     }
 
+    /// dockerd's `mount` before a start and `unmount` after an exit, one per volume (binds have none).
+    pub(super) fn emit_volume_mounts(&self, container: &super::Container, action: &str) {
+        let record = container.snapshot();
+        for mount in mounts_of(&record).into_iter().filter(|mount| !mount.source.starts_with('/')) {
+            let mut attributes = HashMap::from([
+                ("driver".to_string(), "local".to_string()),
+                ("container".to_string(), container.id.clone()),
+            ]);
+            if action == "mount" {
+                attributes.insert("destination".into(), mount.destination.clone());
+                attributes.insert("propagation".into(), String::new());
+                attributes.insert("read/write".into(), (!mount.read_only).to_string());
+            }
+            self.events.emit(bollard_stubs::models::EventMessageTypeEnum::VOLUME, action, &mount.source, attributes);
+        }
+    }
+
     fn emit_volume(&self, action: &str, name: &str) {
         let attributes = HashMap::from([("driver".to_string(), "local".to_string())]);
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::VOLUME, action, name, attributes);

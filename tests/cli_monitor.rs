@@ -243,3 +243,35 @@ fn an_upgrade_restart_adopts_and_a_lost_monitor_is_reported() {
     assert_eq!(info.trim(), "true");
     daemon.ok(&["rm", "-f", "kept", "orphaned"]);
 }
+
+/// A monitor of another protocol version (left by another release of Berth) is reported and left alone.
+#[test]
+fn a_monitor_of_another_version_is_reported_and_never_killed() {
+    let mut daemon = Daemon::start();
+    daemon.ok(&["run", "-d", "--name", "foreign", "busybox", "sleep", "1000"]);
+    let id = daemon.ok(&["inspect", "-f", "{{.Id}}", "foreign"]).trim().to_string();
+    let pid: i32 = daemon.ok(&["inspect", "-f", "{{.State.Pid}}", "foreign"]).trim().parse().expect("a pid");
+    // In place of the real monitor's socket: one that answers as a monitor of protocol 99 would.
+    let socket = daemon.root().join("containers").join(&id).join("monitor.sock");
+    let mut impostor = None;
+    daemon.crash_and_restart_with(|_| {
+        std::fs::remove_file(&socket).expect("the monitor's socket");
+        // Bound through the directory's descriptor, as the daemon does: the path is longer than sun_path.
+        let dir = std::fs::File::open(socket.parent().expect("its directory")).expect("the container's directory");
+        let short = format!("/proc/self/fd/{}/monitor.sock", std::os::fd::AsRawFd::as_raw_fd(&dir));
+        let listener = std::os::unix::net::UnixListener::bind(&short).expect("a socket in its place");
+        impostor = Some(std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("the daemon connects");
+            let welcome = berth_runtime::Welcome { version: 99, pid, exit_code: None };
+            stream.write_all(&berth_runtime::Frame::Welcome(welcome).encode()).expect("the welcome");
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest);
+        }));
+    });
+    let state = daemon.ok(&["inspect", "-f", "{{.State.Status}}|{{.State.Error}}", "foreign"]);
+    assert!(state.starts_with("running|"), "left running: {state}");
+    assert!(state.contains("monitor protocol 99"), "reported: {state}");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "the container's process was not killed");
+    let _ = impostor.map(|thread| thread.join());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("cleaning up");
+}

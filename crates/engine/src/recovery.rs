@@ -157,8 +157,10 @@ async fn find_monitor(dir: &Path) -> Found {
     let dir = dir.to_path_buf();
     let reached = tokio::task::spawn_blocking(move || berth_runtime::reconnect(&dir, MONITOR_ANSWER)).await;
     match reached {
-        Ok(Ok(monitored)) if monitored.welcome.version == PROTOCOL_VERSION => Found::Alive(Box::new(monitored)),
-        Ok(Ok(monitored)) => Found::Incompatible { version: monitored.welcome.version, pid: monitored.welcome.pid },
+        Ok(Ok(monitored)) => Found::Alive(Box::new(monitored)),
+        Ok(Err(berth_runtime::RuntimeError::IncompatibleMonitor { version, pid, .. })) => {
+            Found::Incompatible { version, pid }
+        }
         Ok(Err(err)) => Found::Gone(err.to_string()),
         Err(err) => Found::Gone(err.to_string()),
     }

@@ -100,6 +100,16 @@ pub enum RuntimeError {
     /// `berth init` broke the start protocol (exited early, sent garbage).
     #[error("container init protocol: {0}")]
     Protocol(String),
+    /// A container's monitor speaks another protocol version (left by a daemon of another release).
+    #[error("the monitor of pid {pid} speaks protocol {version}, this daemon {expected}")]
+    IncompatibleMonitor {
+        /// The monitor's protocol version.
+        version: u32,
+        /// The version this daemon speaks.
+        expected: u32,
+        /// Host pid of the container's init, as the monitor said.
+        pid: i32,
+    },
     /// A container's monitor reported a failure the runtime has no variant for (its text, as the monitor saw it).
     #[error("{0}")]
     Monitor(String),

@@ -152,6 +152,13 @@ pub fn reconnect(dir: &Path, timeout: Duration) -> Result<Monitored, RuntimeErro
         .write_all(&Frame::Hello(Hello { version: PROTOCOL_VERSION }).encode())
         .map_err(|e| RuntimeError::path("greet the monitor at", dir.join(SOCKET_NAME), e))?;
     let (welcome, pidfd, leftover) = read_welcome(&stream)?;
+    if welcome.version != PROTOCOL_VERSION {
+        return Err(RuntimeError::IncompatibleMonitor {
+            version: welcome.version,
+            expected: PROTOCOL_VERSION,
+            pid: welcome.pid,
+        });
+    }
     stream.set_read_timeout(None).map_err(|e| RuntimeError::sys("clear the read timeout", e))?;
     let process = process_of(&welcome, pidfd)?;
     Ok(Monitored { welcome, process, monitor: None, stream, leftover })

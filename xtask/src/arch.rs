@@ -1,7 +1,8 @@
 //! `cargo xtask arch`: ARCHITECTURE.md's rules, checked against the workspace. The map's crate table says which
 //! Berth crates each crate may depend on and which crates it may not use at all; `cargo metadata` says what each
 //! manifest declares. Every workspace member must have a line, every line must name a member, every declared
-//! dependency must be allowed, and every folder the repository tracks must be named somewhere in the map.
+//! dependency must be allowed, and every folder the repository tracks must be named somewhere in the map. Inside
+//! the crates of [`ONE_WAY_CRATES`], the files' modules must depend one way: no `super::` circle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -10,6 +11,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::command;
 use crate::workspace::Workspace;
+
+/// Crates whose top-level modules may not import each other in a circle (the engine: `live` and `streams` below
+/// `container`, everything else above it).
+const ONE_WAY_CRATES: &[&str] = &["crates/engine/src"];
 
 /// The fenced block after this line is the crate table.
 const TABLE_MARKER: &str = "<!-- xtask arch: crate table -->";
@@ -27,7 +32,10 @@ pub fn arch(workspace: &Workspace) -> Result<()> {
     let rules = parse_table(&map).context("ARCHITECTURE.md")?;
     let members = workspace_dependencies(workspace)?;
     let tracked = tracked_folders(workspace)?;
-    let problems = [check_dependencies(&rules, &members), check_folders(&map, &tracked)].concat();
+    let mut problems = [check_dependencies(&rules, &members), check_folders(&map, &tracked)].concat();
+    for dir in ONE_WAY_CRATES {
+        problems.extend(check_module_cycles(&workspace.root.join(dir))?);
+    }
     if problems.is_empty() {
         println!("xtask arch: {} crates and {} folders agree with ARCHITECTURE.md", members.len(), tracked.len());
         return Ok(());
@@ -157,9 +165,105 @@ fn check_folders(map: &str, folders: &BTreeSet<String>) -> Vec<String> {
         .collect()
 }
 
+/// Each top-level module file of `src` and the sibling modules it names as `super::<name>`.
+fn module_graph(src: &std::path::Path) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(src).with_context(|| format!("reading {}", src.display()))? {
+        let path = entry?.path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
+        if path.extension().is_some_and(|e| e == "rs") && stem != "lib" {
+            files.insert(stem, std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?);
+        }
+    }
+    let names: BTreeSet<String> = files.keys().cloned().collect();
+    Ok(files.into_iter().map(|(name, text)| (name, sibling_uses(&text, &names))).collect())
+}
+
+fn sibling_uses(text: &str, names: &BTreeSet<String>) -> BTreeSet<String> {
+    let first_word = |rest: &str| {
+        let rest = rest.trim_start();
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        rest[..end].to_string()
+    };
+    let mut uses = BTreeSet::new();
+    for (at, _) in text.match_indices("super::") {
+        let rest = &text[at + "super::".len()..];
+        match rest.strip_prefix('{') {
+            // `use super::{restart, Engine};`: the first word of each item.
+            Some(group) => {
+                let group = &group[..group.find('}').unwrap_or(group.len())];
+                uses.extend(group.split(',').map(first_word));
+            }
+            None => {
+                uses.insert(first_word(rest));
+            }
+        }
+    }
+    uses.retain(|name| names.contains(name));
+    uses
+}
+
+/// One circle per module found on one, as `a -> b -> a`.
+fn module_cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    fn visit<'a>(
+        node: &'a str,
+        graph: &'a BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+        found: &mut Vec<String>,
+    ) {
+        if let Some(start) = path.iter().position(|n| *n == node) {
+            let mut circle: Vec<&str> = path[start..].to_vec();
+            circle.push(node);
+            found.push(circle.join(" -> "));
+            return;
+        }
+        if done.contains(node) {
+            return;
+        }
+        path.push(node);
+        for next in graph.get(node).into_iter().flatten() {
+            visit(next, graph, path, done, found);
+        }
+        path.pop();
+        done.insert(node);
+    }
+    let mut found = Vec::new();
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        visit(node, graph, &mut Vec::new(), &mut done, &mut found);
+    }
+    found
+}
+
+fn check_module_cycles(src: &std::path::Path) -> Result<Vec<String>> {
+    let graph = module_graph(src)?;
+    Ok(module_cycles(&graph)
+        .into_iter()
+        .map(|circle| format!("{}: modules import each other in a circle: {circle}", src.display()))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn module_circles_are_found_and_one_way_imports_pass() {
+        let names: BTreeSet<String> = ["a", "b", "c"].map(String::from).into();
+        let uses = sibling_uses("use super::b::X;\nuse super::{Engine, c::Y};\nsuper::bee;", &names);
+        assert_eq!(uses, ["b", "c"].map(String::from).into(), "`super::name` paths and groups, not `super::bee`");
+        let graph = |edges: &[(&str, &str)]| {
+            let mut graph: BTreeMap<String, BTreeSet<String>> =
+                names.iter().map(|n| (n.clone(), BTreeSet::new())).collect();
+            for (from, to) in edges {
+                graph.get_mut(*from).unwrap().insert(to.to_string());
+            }
+            graph
+        };
+        assert!(module_cycles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
+        assert_eq!(module_cycles(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])), ["a -> b -> c -> a"]);
+    }
 
     const MAP: &str = "intro\n<!-- xtask arch: crate table -->\n```text\n\
                        a -> -\n\

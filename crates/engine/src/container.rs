@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bollard_stubs::models::{ContainerConfig, HostConfig};
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
@@ -13,6 +12,8 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use berth_fs::atomic;
 use berth_runtime::{Cgroup, ProcessHandle};
 
+use super::live::Live;
+pub use super::streams::{Output, StdinMessage, StreamKind};
 use super::EngineError;
 
 pub const RECORD_FILE: &str = "container.json";
@@ -103,37 +104,6 @@ pub struct MountRecord {
     pub anonymous: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
-    Stdin = 0,
-    Stdout = 1,
-    Stderr = 2,
-}
-
-impl StreamKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            StreamKind::Stdin => "stdin",
-            StreamKind::Stdout => "stdout",
-            StreamKind::Stderr => "stderr",
-        }
-    }
-}
-
-/// What attach subscribers receive.
-#[derive(Debug, Clone)]
-pub enum Output {
-    Chunk(StreamKind, Bytes),
-    /// The process ended and all its output has been delivered.
-    End,
-}
-
-#[derive(Debug)]
-pub enum StdinMessage {
-    Data(Bytes),
-    Close,
-}
-
 /// What `POST /wait` watches.
 #[derive(Debug, Clone, Default)]
 pub struct WaitState {
@@ -141,16 +111,6 @@ pub struct WaitState {
     pub exit_code: i32,
     pub removed: bool,
     pub error: Option<String>,
-}
-
-#[derive(Default)]
-pub struct Live {
-    pub process: Option<Arc<ProcessHandle>>,
-    pub cgroup: Option<Arc<Cgroup>>,
-    /// The connection to the container's monitor while it runs.
-    pub monitor: Option<Arc<super::monitor_link::MonitorLink>>,
-    /// The health monitor while the container runs unpaused with a healthcheck.
-    pub health: Option<super::health::Monitor>,
 }
 
 pub struct Container {

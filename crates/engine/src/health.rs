@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use bollard_stubs::models::{ContainerConfig, ExecConfig, Health, HealthConfig, HealthStatusEnum, HealthcheckResult};
 use chrono::{DateTime, SecondsFormat, Utc};
-use tokio::task::AbortHandle;
 
 use super::container::{Container, Output, Status};
 use super::exec::Exec;
+use super::live::HealthProbes;
 use super::{Engine, EngineError};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -33,13 +33,6 @@ const MAX_LOG_ENTRIES: usize = 5;
 const MAX_OUTPUT_LEN: usize = 4096;
 /// The smallest non-zero duration dockerd accepts in a healthcheck.
 const MINIMUM_DURATION: Duration = Duration::from_millis(1);
-
-/// The running monitor of one container. Stopping it is final; a new start makes a new one.
-pub struct Monitor {
-    /// Checked under the record lock before a result is written, so that nothing lands after `stop`.
-    stopped: Arc<AtomicBool>,
-    task: AbortHandle,
-}
 
 /// A healthcheck with dockerd's defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -247,7 +240,7 @@ impl Engine {
         let stopped = Arc::new(AtomicBool::new(false));
         let engine = self.clone();
         let task = tokio::spawn(engine.monitor(container.clone(), probe, stopped.clone()));
-        container.live().health = Some(Monitor { stopped, task: task.abort_handle() });
+        container.live().health = Some(HealthProbes { stopped, task: task.abort_handle() });
     }
 
     /// Stops the monitor, if any; the status becomes `unhealthy` as in dockerd.

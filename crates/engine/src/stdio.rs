@@ -11,7 +11,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 
-use super::container::{Output, StdinMessage, StreamKind};
+use super::streams::{Output, StdinMessage, StreamKind};
 use berth_runtime::Stdio;
 
 /// The daemon-side ends, matching the `Stdio` handed to the runtime.

@@ -65,6 +65,15 @@ fn interactive_stdin_reaches_the_process() {
     let out = daemon.docker_with_input(&["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z"], b"piped words\n");
     assert!(out.success(), "{out:?}");
     assert_eq!(out.stdout.trim(), "PIPED WORDS");
+    // `docker start -ai` attaches to the stopped container first, then starts it: each run gets its own input.
+    let first = daemon.docker_with_input(&["run", "-i", "--name", "again", "busybox", "tr", "a-z", "A-Z"], b"one\n");
+    assert_eq!(first.stdout.trim(), "ONE", "{first:?}");
+    for word in ["two", "three"] {
+        let out = daemon.docker_with_input(&["start", "-ai", "again"], format!("{word}\n").as_bytes());
+        assert!(out.success(), "{out:?}");
+        assert_eq!(out.stdout.trim(), word.to_uppercase(), "{out:?}");
+    }
+    daemon.ok(&["rm", "again"]);
 }
 
 #[test]

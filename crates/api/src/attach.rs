@@ -106,11 +106,22 @@ pub async fn attach(
 ) -> ApiResult<Response> {
     let container = engine.container(&id)?;
     let record = container.snapshot();
-    if matches!(record.state.status, Status::Exited | Status::Dead) && !flag(&query.logs) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "You cannot attach to a stopped container, start it first",
-        ));
+    // As dockerd: a stopped container may be attached to, and the stream carries its next run (`docker start
+    // -ai` attaches first, then starts); "You cannot attach to a stopped container" is the docker CLI's own check.
+    match record.state.status {
+        Status::Paused => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!("container {id} is paused, unpause the container before attach"),
+            ))
+        }
+        Status::Restarting => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!("container {id} is restarting, wait until the container is running"),
+            ))
+        }
+        _ => {}
     }
     let tty = record.config.tty.unwrap_or(false);
     let wanted = Wanted { stdout: flag(&query.stdout), stderr: flag(&query.stderr) };

@@ -172,8 +172,7 @@ impl Engine {
         })?;
         self.emit_volume_mounts(container, "mount");
         self.emit(container, "start");
-        let link = self.follow_monitor(container.clone(), stream, leftover, monitor)?;
-        container.live().monitor = Some(link);
+        self.follow_monitor(container.clone(), stream, leftover, monitor)?;
         self.start_health(container, true);
         Ok(())
     }

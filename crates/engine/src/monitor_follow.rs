@@ -32,7 +32,7 @@ impl Engine {
         stream: std::os::unix::net::UnixStream,
         leftover: Vec<u8>,
         monitor: Option<ProcessHandle>,
-    ) -> Result<Arc<MonitorLink>, EngineError> {
+    ) -> Result<(), EngineError> {
         stream.set_nonblocking(true).map_err(|e| EngineError::io("follow the monitor", e))?;
         let stream = tokio::net::UnixStream::from_std(stream).map_err(|e| EngineError::io("follow the monitor", e))?;
         let (mut reader, writer) = stream.into_split();
@@ -45,6 +45,8 @@ impl Engine {
             None
         };
         tokio::spawn(write_to_monitor(container.clone(), writer, control_rx, stdin));
+        // In place before the reader runs: an exit handled at once must find it, to drop it.
+        container.live().monitor = Some(link);
 
         let engine = self.clone();
         tokio::spawn(async move {
@@ -90,7 +92,7 @@ impl Engine {
             container.log_written.notify_waiters();
             engine.handle_exit(container, code).await;
         });
-        Ok(link)
+        Ok(())
     }
 }
 

@@ -190,8 +190,7 @@ impl Engine {
         if let Err(err) = self.adopt_network(container).await {
             tracing::warn!(id = %container.id, %err, "the adopted container's network is not fully back");
         }
-        let link = self.follow_monitor(container.clone(), stream, leftover, None)?;
-        container.live().monitor = Some(link);
+        self.follow_monitor(container.clone(), stream, leftover, None)?;
         if container.status() == Status::Running {
             self.start_health(container, false);
         }

@@ -134,7 +134,9 @@ pub fn start_monitored(
             Ok(Monitored { welcome, process, monitor: Some(monitor), stream: ours, leftover })
         }
         Err(err) => {
-            // The monitor exits after a failed start: reap it before going on.
+            // The monitor exits by itself after a failed start; one that broke the protocol instead is stopped
+            // here, so the reap below cannot wait on a container that only the caller's cleanup would end.
+            let _ = monitor.signal(nix::sys::signal::Signal::SIGKILL);
             let _ = monitor.reap_blocking();
             Err(err)
         }

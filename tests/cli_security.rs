@@ -12,7 +12,7 @@ use support::Daemon;
 /// One daemon for the whole binary: nothing here depends on a fresh one.
 fn daemon() -> &'static Daemon {
     static DAEMON: OnceLock<Daemon> = OnceLock::new();
-    DAEMON.get_or_init(Daemon::start)
+    DAEMON.get_or_init(|| Daemon::start().stop_at_exit())
 }
 
 /// The `Seccomp:` and `NoNewPrivs:` lines of a process's status.

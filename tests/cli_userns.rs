@@ -16,7 +16,7 @@ use support::Daemon;
 /// One remapping daemon for the binary; the private-range test starts its own.
 fn daemon() -> &'static Daemon {
     static DAEMON: OnceLock<Daemon> = OnceLock::new();
-    DAEMON.get_or_init(|| Daemon::start_with_args(&["--userns-remap", "default"]))
+    DAEMON.get_or_init(|| Daemon::start_with_args(&["--userns-remap", "default"]).stop_at_exit())
 }
 
 /// Where `default`'s range starts: what the daemon made or found in /etc/subuid.

@@ -310,6 +310,40 @@ impl Daemon {
     }
 }
 
+/// Pids of daemons kept in statics (one per test binary), which Rust never drops.
+static SHARED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+impl Daemon {
+    /// For a daemon kept in a static: it is stopped (SIGTERM, so its containers stop with it) when the test process
+    /// exits, instead of outliving the test run.
+    pub fn stop_at_exit(self) -> Self {
+        let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        if shared.is_empty() {
+            // SAFETY: atexit takes a plain extern "C" function that lives for the whole process.
+            unsafe { nix::libc::atexit(stop_shared_daemons) };
+        }
+        shared.push(self.process.id() as i32);
+        drop(shared);
+        self
+    }
+}
+
+extern "C" fn stop_shared_daemons() {
+    let pids = std::mem::take(&mut *SHARED.lock().unwrap_or_else(|p| p.into_inner()));
+    for pid in &pids {
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+    for pid in pids {
+        // Our child: it stays a zombie (its /proc entry says Z) until the process exits, which is what comes next.
+        while Instant::now() < deadline
+            && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+        {
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         if self.extra_args.iter().any(|a| a == "--live-restore=true") && self.ping() {

@@ -2,6 +2,7 @@
 //! swarm (503, moby's daemon/cluster wording), never 404, because clients' setup and teardown code (docker-py's
 //! `swarm.leave(force=True)`, `docker node ls` in scripts) tells "no swarm here" from "no such API" by it.
 
+use axum::body::Bytes;
 use axum::http::StatusCode;
 
 use super::error::ApiError;
@@ -19,16 +20,19 @@ fn unavailable(message: &str) -> ApiError {
 }
 
 /// `GET /swarm`, `/swarm/unlockkey`, and every nodes, services, tasks, secrets and configs call.
-pub async fn not_a_manager() -> ApiError {
+///
+/// Each handler reads the request's body before answering: a client still writing it (`docker swarm init` sends
+/// its JSON) would otherwise meet a closed connection (EPIPE) instead of the answer.
+pub async fn not_a_manager(_body: Bytes) -> ApiError {
     unavailable(NOT_A_MANAGER)
 }
 
 /// `POST /swarm/leave` (with or without force) and `/swarm/update`, `/swarm/unlock`.
-pub async fn not_in_a_swarm() -> ApiError {
+pub async fn not_in_a_swarm(_body: Bytes) -> ApiError {
     unavailable(NOT_IN_A_SWARM)
 }
 
 /// `POST /swarm/init` and `/swarm/join`.
-pub async fn no_swarm_mode() -> ApiError {
+pub async fn no_swarm_mode(_body: Bytes) -> ApiError {
     unavailable(NO_SWARM_MODE)
 }

@@ -9,7 +9,9 @@
 //!   variable substitution, printer and linter.
 //! - [`compose`]: compose files loaded into a resolved project (interpolation, extends, override merge,
 //!   validation with line:column), startup order, config hashes and `compose config` output.
+//! - [`go_duration`]: Go's `time.ParseDuration`, for HEALTHCHECK flags and relative event times.
 
 pub mod api;
 pub mod dockerfile;
 pub mod compose;
+pub mod go_duration;

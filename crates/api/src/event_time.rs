@@ -46,43 +46,9 @@ fn unix_seconds(value: &str) -> Option<Option<i64>> {
     Some(seconds.checked_mul(1_000_000_000).and_then(|s| s.checked_add(nanos)))
 }
 
-/// Go's `time.ParseDuration`: an optional sign, then one or more `<number><unit>` (ns, us, µs, ms, s, m, h).
+/// A Go duration (berth-shared's parser), as i64 nanoseconds.
 fn go_duration(value: &str) -> Option<i64> {
-    let (negative, mut rest) = match value.as_bytes().first() {
-        Some(b'-') => (true, &value[1..]),
-        Some(b'+') => (false, &value[1..]),
-        _ => (false, value),
-    };
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number = &rest[..number_end];
-        if number.is_empty() || number == "." {
-            return None;
-        }
-        let number: f64 = number.parse().ok()?;
-        rest = &rest[number_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += number * scale;
-    }
-    if !total.is_finite() || total > i64::MAX as f64 {
-        return None;
-    }
-    let total = total as i64;
-    Some(if negative { -total } else { total })
+    berth_shared::go_duration::parse_nanos(value).and_then(|nanos| i64::try_from(nanos).ok())
 }
 
 fn rfc3339(value: &str) -> Option<DateTime<Utc>> {

@@ -578,49 +578,13 @@ enum GoDuration {
     Negative,
 }
 
-/// Go's `time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, or a plain `0`.
+/// A HEALTHCHECK duration by [`crate::go_duration`]: negative ones are told apart, as dockerd refuses them.
 fn parse_go_duration(text: &str) -> Option<GoDuration> {
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Some(GoDuration::NonNegative(Duration::ZERO));
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total_nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest.find(|character: char| !(character.is_ascii_digit() || character == '.'))?;
-        let number = &rest[..number_end];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return None;
-        }
-        let value: f64 = number.parse().ok()?;
-        rest = &rest[number_end..];
-        let unit_end =
-            rest.find(|character: char| character.is_ascii_digit() || character == '.').unwrap_or(rest.len());
-        let unit_nanos = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total_nanos += value * unit_nanos;
-    }
-    if !total_nanos.is_finite() || total_nanos > u64::MAX as f64 {
-        return None;
-    }
-    if negative && total_nanos > 0.0 {
-        return Some(GoDuration::Negative);
-    }
-    Some(GoDuration::NonNegative(Duration::from_nanos(total_nanos as u64)))
+    let nanos = crate::go_duration::parse_nanos(text)?;
+    Some(match u64::try_from(nanos) {
+        Ok(nanos) => GoDuration::NonNegative(Duration::from_nanos(nanos)),
+        Err(_) => GoDuration::Negative,
+    })
 }
 
 #[cfg(test)]

@@ -21,38 +21,15 @@ pub struct DaemonEnds {
     pub pty_master: Option<Arc<OwnedFd>>,
 }
 
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)
-}
-
-/// Creates a pty (with `tty`) or pipes, returning the child's ends and the daemon's.
+/// Creates a pty (with `tty`) or pipes (berth-runtime's), returning the child's ends and the daemon's.
 pub fn make_stdio(tty: bool, open_stdin: bool, size: (u16, u16)) -> Result<(Stdio, DaemonEnds), io::Error> {
-    if tty {
-        let pty = berth_runtime::open_pty(size.0.max(1), size.1.max(1)).map_err(io::Error::other)?;
-        let master = Arc::new(pty.master);
-        let reader = master.try_clone()?;
-        let writer = if open_stdin { Some(master.try_clone()?) } else { None };
-        return Ok((
-            Stdio::Tty { slave: pty.slave },
-            DaemonEnds { stdin: writer, outputs: vec![(StreamKind::Stdout, reader)], pty_master: Some(master) },
-        ));
-    }
-    let (stdout_read, stdout_write) = pipe()?;
-    let (stderr_read, stderr_write) = pipe()?;
-    let (stdin_child, stdin_daemon) = if open_stdin {
-        let (read, write) = pipe()?;
-        (Some(read), Some(write))
-    } else {
-        (None, None)
-    };
-    Ok((
-        Stdio::Pipes { stdin: stdin_child, stdout: stdout_write, stderr: stderr_write },
-        DaemonEnds {
-            stdin: stdin_daemon,
-            outputs: vec![(StreamKind::Stdout, stdout_read), (StreamKind::Stderr, stderr_read)],
-            pty_master: None,
-        },
-    ))
+    let (child, ends) = berth_runtime::make_stdio(tty, open_stdin, size).map_err(io::Error::other)?;
+    let outputs = ends
+        .outputs
+        .into_iter()
+        .map(|(stream, fd)| (if stream == berth_runtime::STDERR { StreamKind::Stderr } else { StreamKind::Stdout }, fd))
+        .collect();
+    Ok((child, DaemonEnds { stdin: ends.stdin, outputs, pty_master: ends.pty.map(Arc::new) }))
 }
 
 fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {

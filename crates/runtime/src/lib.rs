@@ -43,6 +43,7 @@ mod reaper;
 mod rootfs;
 mod rootfs_plan;
 mod seccomp;
+mod stdio;
 mod userns;
 
 pub use cgroup::{host_cpu, net_dev_stats, BlkioEntry, Cgroup, CgroupStats, HostCpu, NetDevStats};
@@ -60,6 +61,7 @@ pub use overlay::{mount_rootfs, unmount_rootfs};
 pub use process::{ProcessHandle, UNKNOWN_EXIT_CODE};
 pub use pty::{open_pty, resize_pty, Pty};
 pub use seccomp::{check_seccomp, is_known_syscall};
+pub use stdio::{make_stdio, StdioEnds};
 
 /// Makes the daemon a child subreaper (`PR_SET_CHILD_SUBREAPER`), so container processes, orphaned when
 /// `berth init` exits, re-parent to it. Call once at daemon start, before starting containers.

@@ -16,10 +16,11 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
 
 use super::exit_status::{write_exit_status, ExitStatus};
 use super::json_log::JsonLogWriter;
-use super::protocol::{Failure, Frame, Welcome, PROTOCOL_VERSION, STDERR, STDOUT};
+use super::protocol::{Failure, Frame, Welcome, PROTOCOL_VERSION};
 use super::{MonitorConfig, DAEMON_FD, LISTENER_FD, SOCKET_NAME};
 use crate::init::exit;
-use crate::launch::{launch_encoded, Stdio};
+use crate::launch::launch_encoded;
+use crate::stdio::make_stdio;
 use crate::{ProcessHandle, RuntimeError};
 
 /// Output kept for a terminal that reconnects (the playground's after a daemon restart).
@@ -561,43 +562,9 @@ fn set_nonblocking(fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The monitor's ends of the container's stdio.
-struct Ends {
-    outputs: Vec<(u8, OwnedFd)>,
-    pty: Option<OwnedFd>,
-    stdin: Option<OwnedFd>,
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe", e))
-}
-
-/// A pty (with `tty`) or pipes: the container's ends and ours.
-fn make_stdio(tty: bool, open_stdin: bool, size: (u16, u16)) -> Result<(Stdio, Ends), RuntimeError> {
-    if tty {
-        let pty = crate::open_pty(size.0.max(1), size.1.max(1))?;
-        let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| RuntimeError::sys("dup pty master", e));
-        let reader = dup(&pty.master)?;
-        let stdin = if open_stdin { Some(dup(&pty.master)?) } else { None };
-        let ends = Ends { outputs: vec![(STDOUT, reader)], pty: Some(pty.master), stdin };
-        return Ok((Stdio::Tty { slave: pty.slave }, ends));
-    }
-    let (stdout_read, stdout_write) = pipe()?;
-    let (stderr_read, stderr_write) = pipe()?;
-    let (stdin_child, stdin_ours) = if open_stdin {
-        let (read, write) = pipe()?;
-        (Some(read), Some(write))
-    } else {
-        (None, None)
-    };
-    Ok((
-        Stdio::Pipes { stdin: stdin_child, stdout: stdout_write, stderr: stderr_write },
-        Ends { outputs: vec![(STDOUT, stdout_read), (STDERR, stderr_read)], pty: None, stdin: stdin_ours },
-    ))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::protocol::{STDERR, STDOUT};
     use super::*;
 
     #[test]

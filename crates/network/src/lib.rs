@@ -319,7 +319,7 @@ impl Networks {
 
     /// Takes over the sandbox of a container that kept running while no daemon did: its pinned namespace and
     /// veths are where the last daemon left them (bridges are kept across a restart); its ports are published
-    /// again on the host ports they had.
+    /// again on the host ports they had. The caller calls [`refresh_rules`](Self::refresh_rules) when done.
     pub async fn adopt(
         &self,
         container_id: &str,
@@ -349,7 +349,9 @@ impl Networks {
                 host_ports: Some((p.host_port, p.host_port)),
             })
             .collect();
-        self.publish(container_id, endpoint_name, &requests, target).await.map(|_| ())
+        // The rules the last daemon left forward these ports still; they are rewritten once, by refresh_rules
+        // after every container is adopted, not once per container.
+        self.bind_ports(container_id, endpoint_name, &requests, target).await.map(|_| ())
     }
 
     /// The bridge with its gateway address, and the DNS server of a user-defined network.
@@ -807,6 +809,24 @@ impl Networks {
         requests: &[PortRequest],
         target: Ipv4Addr,
     ) -> Result<Vec<PublishedPort>, NetworkError> {
+        let published = self.bind_ports(container_id, endpoint_name, requests, target).await?;
+        if !published.is_empty() {
+            // Containers on the bridges may now reach these ports on the host (and nothing else there).
+            if let Err(err) = self.sync_firewall().await {
+                tracing::warn!(%err, "could not open the published ports to containers");
+            }
+        }
+        Ok(published)
+    }
+
+    /// Binds the ports and starts their proxies, without rewriting the rules (see [`publish`](Self::publish)).
+    async fn bind_ports(
+        &self,
+        container_id: &str,
+        endpoint_name: &str,
+        requests: &[PortRequest],
+        target: Ipv4Addr,
+    ) -> Result<Vec<PublishedPort>, NetworkError> {
         let mut proxies = Vec::new();
         for request in requests {
             proxies.push(ports::publish(request, target, endpoint_name).await?);
@@ -814,12 +834,6 @@ impl Networks {
         let published: Vec<PublishedPort> = proxies.iter().map(|p| p.port.clone()).collect();
         if let Some(sandbox) = self.state().sandboxes.get_mut(container_id) {
             sandbox.proxies.extend(proxies);
-        }
-        if !published.is_empty() {
-            // Containers on the bridges may now reach these ports on the host (and nothing else there).
-            if let Err(err) = self.sync_firewall().await {
-                tracing::warn!(%err, "could not open the published ports to containers");
-            }
         }
         Ok(published)
     }

@@ -48,9 +48,8 @@ fn state_survives_kill_minus_nine() {
     // A build caught mid-RUN, and a create the old daemon never finished: recovery removes what they left.
     let context = daemon.scratch_dir("slow-build");
     std::fs::write(context.join("Dockerfile"), "FROM busybox\nRUN sleep 1000\n").expect("a Dockerfile");
-    let mut build = std::process::Command::new("/usr/local/bin/docker")
-        .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
-        .args(["build", "-t", "never-built"])
+    let mut build = daemon
+        .docker_command(&["build", "-t", "never-built"])
         .arg(&context)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -166,9 +165,8 @@ fn a_load_cut_by_a_crash_leaves_no_half_image() {
     daemon.ok(&["rmi", "loadme:1"]);
     let bytes = std::fs::read(&archive).expect("the saved image");
 
-    let mut load = std::process::Command::new("/usr/local/bin/docker")
-        .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
-        .args(["load"])
+    let mut load = daemon
+        .docker_command(&["load"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

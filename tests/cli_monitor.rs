@@ -184,9 +184,8 @@ fn containers_run_on_through_a_daemon_crash() {
     assert_eq!(daemon.ok(&["exec", "counter", "echo", "exec-after-restart"]).trim(), "exec-after-restart");
 
     // docker attach reaches the live output again.
-    let mut attach = std::process::Command::new("/usr/local/bin/docker")
-        .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
-        .args(["attach", "--no-stdin", "counter"])
+    let mut attach = daemon
+        .docker_command(&["attach", "--no-stdin", "counter"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -123,11 +123,7 @@ fn cp_commit_and_export_keep_the_ids_the_container_sees() {
     assert_eq!(d.ok(&["exec", id, "stat", "-c", "%u:%g", "/in.txt"]), "1234:4321\n");
     assert_eq!(owner(&upper_dir(d, id).join("in.txt")), (base + 1234, base + 4321));
 
-    let out = Command::new("/usr/local/bin/docker")
-        .env("DOCKER_HOST", format!("unix://{}", d.socket().display()))
-        .args(["cp", &format!("{id}:/z"), "-"])
-        .output()
-        .expect("docker cp out");
+    let out = d.docker_command(&["cp", &format!("{id}:/z"), "-"]).output().expect("docker cp out");
     let mut archive = tar::Archive::new(out.stdout.as_slice());
     let entry = archive.entries().expect("entries").next().expect("one entry").expect("entry");
     assert_eq!((entry.header().uid().unwrap(), entry.header().gid().unwrap()), (7, 8));
@@ -138,11 +134,7 @@ fn cp_commit_and_export_keep_the_ids_the_container_sees() {
     let host = d.ok(&["run", "--rm", "--userns", "host", "userns-commit:1", "stat", "-c", "%u:%g", "/z"]);
     assert_eq!(host, "7:8\n");
 
-    let export = Command::new("/usr/local/bin/docker")
-        .env("DOCKER_HOST", format!("unix://{}", d.socket().display()))
-        .args(["export", id])
-        .output()
-        .expect("docker export");
+    let export = d.docker_command(&["export", id]).output().expect("docker export");
     let mut archive = tar::Archive::new(export.stdout.as_slice());
     let z = archive
         .entries()

@@ -74,11 +74,7 @@ fn copy_chown_reads_the_images_passwd_not_the_hosts(daemon: &Daemon) {
 /// A `docker load` archive whose manifest.json is a symlink to a file on the host must not be read through it.
 fn load_does_not_follow_metadata_symlinks_out_of_the_archive(daemon: &Daemon) {
     let (status, saved) = {
-        let out = std::process::Command::new("/usr/local/bin/docker")
-            .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
-            .args(["save", "busybox"])
-            .output()
-            .expect("docker save");
+        let out = daemon.docker_command(&["save", "busybox"]).output().expect("docker save");
         (out.status, out.stdout)
     };
     assert!(status.success(), "docker save busybox");

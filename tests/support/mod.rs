@@ -209,16 +209,29 @@ impl Daemon {
         output.stdout
     }
 
-    fn docker_via(&self, host: &str, args: &[&str], input: Option<&[u8]>) -> DockerOutput {
+    /// The docker CLI aimed at this daemon, for a test that drives the process itself (kills it midway, reads
+    /// its output as it comes); [`docker`](Self::docker) runs one to completion.
+    pub fn docker_command(&self, args: &[&str]) -> Command {
+        self.docker_command_via(&format!("unix://{}", self.socket.display()), args)
+    }
+
+    fn docker_command_via(&self, host: &str, args: &[&str]) -> Command {
         let host = std::env::var(REFERENCE_DOCKER_HOST).unwrap_or_else(|_| host.to_string());
-        let mut child = Command::new(DOCKER)
+        let mut command = Command::new(DOCKER);
+        command
             .args(args)
             .env("DOCKER_HOST", host)
             .env("DOCKER_CONFIG", &self.docker_config)
             .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_TLS_VERIFY")
             .env_remove("DOCKER_CERT_PATH")
-            .env_remove("DOCKER_API_VERSION")
+            .env_remove("DOCKER_API_VERSION");
+        command
+    }
+
+    fn docker_via(&self, host: &str, args: &[&str], input: Option<&[u8]>) -> DockerOutput {
+        let mut child = self
+            .docker_command_via(host, args)
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -10,12 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_shared::api::terminal::{ClientMessage, ServerMessage};
-use futures_util::{SinkExt, StreamExt};
+use berth_shared::api::terminal::ClientMessage;
+use support::terminal::{self, connect, read_until, Socket};
 use support::{free_port, Daemon};
-use tokio_tungstenite::tungstenite::Message;
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Counts GETs of the published port that got an answer, and those that did not, until told to stop.
 struct PortWatch {
@@ -71,37 +68,8 @@ fn ticks(daemon: &Daemon) -> Vec<u64> {
     daemon.ok(&["logs", "counter"]).lines().filter_map(|l| l.strip_prefix("tick ")?.parse().ok()).collect()
 }
 
-async fn connect(daemon: &Daemon, query: &str) -> Socket {
-    let url = format!("ws://{}/berth/terminals/ws?{query}", daemon.http_addr());
-    let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-    socket
-}
-
 async fn send(socket: &mut Socket, data: &str) {
-    let message = ClientMessage::Input { data: data.into() };
-    socket.send(Message::Text(serde_json::to_string(&message).unwrap().into())).await.expect("send");
-}
-
-/// Reads the terminal until `needle` appears; returns all it read.
-async fn read_until(socket: &mut Socket, needle: &str) -> String {
-    let mut seen = String::new();
-    while !seen.contains(needle) {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("{needle:?} within 10 s; saw {seen:?}"))
-            .expect("socket open")
-            .expect("valid frame");
-        match message {
-            Message::Binary(data) => seen.push_str(&String::from_utf8_lossy(&data)),
-            Message::Text(text) => {
-                if let Ok(ServerMessage::Exit { .. }) = serde_json::from_str::<ServerMessage>(&text) {
-                    panic!("the terminal ended before {needle:?}; saw {seen:?}")
-                }
-            }
-            _ => {}
-        }
-    }
-    seen
+    terminal::send(socket, &ClientMessage::Input { data: data.into() }).await;
 }
 
 #[test]

@@ -3,53 +3,11 @@
 
 mod support;
 
-use std::time::Duration;
-
 use berth_shared::api::terminal::{ClientMessage, ServerMessage};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
+use support::terminal::{connect, next_control, read_until, send};
 use support::Daemon;
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(daemon: &Daemon, query: &str) -> Socket {
-    let url = format!("ws://{}/berth/terminals/ws?{query}", daemon.http_addr());
-    let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-    socket
-}
-
-async fn next_control(socket: &mut Socket) -> ServerMessage {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("socket open")
-            .expect("valid frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("a ServerMessage");
-        }
-    }
-}
-
-/// Reads binary output until `needle` appears; returns everything read.
-async fn read_until(socket: &mut Socket, needle: &str) -> String {
-    let mut seen = String::new();
-    while !seen.contains(needle) {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .unwrap_or_else(|_| panic!("{needle:?} within 10 s; saw {seen:?}"))
-            .expect("socket open")
-            .expect("valid frame");
-        if let Message::Binary(data) = message {
-            seen.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
-    seen
-}
-
-async fn send(socket: &mut Socket, message: &ClientMessage) {
-    socket.send(Message::Text(serde_json::to_string(message).unwrap().into())).await.expect("send");
-}
 
 #[tokio::test]
 async fn shell_session_survives_a_reconnect() {

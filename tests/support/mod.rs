@@ -16,6 +16,7 @@
 pub mod browser;
 pub mod compose;
 pub mod registry;
+pub mod terminal;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

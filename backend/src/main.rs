@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod compose;
 
 #[derive(Parser)]
@@ -21,6 +22,17 @@ enum Command {
     Serve(ServeArgs),
     /// Run a compose project against the daemon (a client of its Engine API, like docker compose).
     Compose(compose::ComposeArgs),
+    /// Accounts, classes and sessions of a shared daemon (`berth serve --auth accounts`), over its unix socket.
+    Admin(admin::AdminArgs),
+}
+
+/// Who may use the HTTP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuthMode {
+    /// Whoever reaches the port controls the daemon: for one person on loopback.
+    None,
+    /// Every request names a session of a class; each session sees only its own containers.
+    Accounts,
 }
 
 #[derive(clap::Args)]
@@ -37,6 +49,17 @@ struct ServeArgs {
     /// Address for the web app and the same API over HTTP.
     #[arg(long, default_value = "127.0.0.1:8080")]
     http: SocketAddr,
+    /// Who may use the HTTP port: `none` (anyone who reaches it is root on this host, so only a loopback address
+    /// is accepted) or `accounts` (sessions of classes, each confined to its own objects; see `berth admin`).
+    #[arg(long, value_enum, default_value_t = AuthMode::None)]
+    auth: AuthMode,
+    /// With `--auth none`: serve a non-loopback --http address anyway. Everyone who can reach it can run
+    /// privileged containers, that is, own this host.
+    #[arg(long)]
+    insecure_open: bool,
+    /// The accounts database: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB` (default: <root>/identity.db).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// A name the HTTP port is reached by, besides its address, localhost and the machine's hostname (repeatable).
     /// Requests for any other Host are refused (DNS rebinding).
     #[arg(long = "http-host", value_name = "NAME")]
@@ -152,6 +175,7 @@ fn main() -> anyhow::Result<()> {
             let code = compose::run(args)?;
             std::process::exit(code)
         }
+        Command::Admin(args) => admin::run(args),
     }
 }
 
@@ -175,6 +199,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         socket,
         socket_group,
         http,
+        auth,
+        insecure_open,
+        database,
         http_hosts,
         allowed_origins,
         max_upload_size,
@@ -207,6 +234,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
+    if auth == AuthMode::None && !http.ip().is_loopback() {
+        if !insecure_open {
+            anyhow::bail!(
+                "--http {http} is not a loopback address and --auth is none: anyone who reaches it would control \
+                 this host. Use --auth accounts, or --insecure-open if that is really meant"
+            );
+        }
+        tracing::warn!(
+            http = %http,
+            "--insecure-open: the Engine API is open to everyone who can reach this address, and so is root on this host"
+        );
+    }
     berth_runtime::become_subreaper().context("become child subreaper")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start tokio")?;
     runtime.block_on(async move {
@@ -240,10 +279,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // The playground's compose commands run as children in the project's folder: they need an absolute path.
         let socket_path = socket.canonicalize().unwrap_or_else(|_| socket.clone());
         let daemon = berth_api::Daemon::new(engine.clone(), format!("unix://{}", socket_path.display()));
-        tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), "berth is serving");
-        let unix_server = axum::serve(unix, berth_api::service(daemon.clone(), web_dir.clone()));
+        let identity = match auth {
+            AuthMode::None => None,
+            AuthMode::Accounts => {
+                let url = database.unwrap_or_else(|| berth_identity::Identity::sqlite_url(&root));
+                let identity = berth_identity::Identity::open(&url).await.context("open the accounts database")?;
+                Some(std::sync::Arc::new(identity))
+            }
+        };
+        tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), auth = ?auth, "berth is serving");
+        let unix_server = axum::serve(unix, berth_api::service(daemon.clone(), web_dir.clone(), identity.clone()));
         let guard = berth_api::HttpGuard::new(http, &http_hosts, &allowed_origins);
-        let tcp_server = axum::serve(tcp, berth_api::http_service(daemon, web_dir, guard));
+        let access = match &identity {
+            None => berth_api::HttpAccess::Open,
+            Some(identity) => berth_api::HttpAccess::Accounts(std::sync::Arc::new(berth_api::Accounts {
+                identity: identity.clone(),
+                secure: false,
+            })),
+        };
+        let tcp_server = axum::serve(tcp, berth_api::http_service(daemon, web_dir, guard, access));
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
@@ -258,6 +312,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             result = shutdown => { result?; tracing::info!("shutting down"); }
         }
         engine.shutdown().await;
+        if let Some(identity) = identity {
+            identity.close().await;
+        }
         let _ = std::fs::remove_file(&socket);
         anyhow::Ok(())
     })

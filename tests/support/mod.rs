@@ -216,13 +216,55 @@ impl Daemon {
         self.docker_command_via(&format!("unix://{}", self.socket.display()), args)
     }
 
+    /// Runs the docker CLI over the HTTP port with the config directory `docker_config` (a session's token in
+    /// its `HttpHeaders`, say).
+    pub fn docker_over_http_as(&self, docker_config: &Path, args: &[&str]) -> DockerOutput {
+        let command = self.docker_command_with(&format!("tcp://{}", self.http), docker_config, args);
+        self.run_docker(command, args, None)
+    }
+
+    /// `berth admin ARGS` against this daemon's socket: its stdout, or a panic with its stderr.
+    pub fn admin(&self, args: &[&str]) -> String {
+        self.admin_with_input(args, b"")
+    }
+
+    /// [`admin`](Self::admin) with `input` on its stdin (a password).
+    pub fn admin_with_input(&self, args: &[&str], input: &[u8]) -> String {
+        let mut child = Command::new(BERTH)
+            .arg("admin")
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting berth admin");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input).expect("writing berth admin's stdin");
+        }
+        let output = child.wait_with_output().expect("running berth admin");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "berth admin {} failed: {}\n{stdout}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
     fn docker_command_via(&self, host: &str, args: &[&str]) -> Command {
+        self.docker_command_with(host, &self.docker_config, args)
+    }
+
+    fn docker_command_with(&self, host: &str, docker_config: &Path, args: &[&str]) -> Command {
         let host = std::env::var(REFERENCE_DOCKER_HOST).unwrap_or_else(|_| host.to_string());
         let mut command = Command::new(DOCKER);
         command
             .args(args)
             .env("DOCKER_HOST", host)
-            .env("DOCKER_CONFIG", &self.docker_config)
+            .env("DOCKER_CONFIG", docker_config)
             .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_TLS_VERIFY")
             .env_remove("DOCKER_CERT_PATH")
@@ -231,8 +273,11 @@ impl Daemon {
     }
 
     fn docker_via(&self, host: &str, args: &[&str], input: Option<&[u8]>) -> DockerOutput {
-        let mut child = self
-            .docker_command_via(host, args)
+        self.run_docker(self.docker_command_via(host, args), args, input)
+    }
+
+    fn run_docker(&self, mut command: Command, args: &[&str], input: Option<&[u8]>) -> DockerOutput {
+        let mut child = command
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -16,6 +16,7 @@ use chrono::{TimeZone, Utc};
 use serde::Deserialize;
 
 use super::body::JsonBody;
+use super::caller::Caller;
 use super::container_filter::{FilterError, Filters, Lookup, Step};
 use super::container_views::{inspect, summary};
 use super::error::{ApiError, ApiResult};
@@ -31,10 +32,22 @@ pub struct CreateQuery {
 
 pub async fn create(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Query(query): Query<CreateQuery>,
-    JsonBody(body): JsonBody<ContainerCreateBody>,
+    JsonBody(mut body): JsonBody<ContainerCreateBody>,
 ) -> ApiResult<Response> {
-    let (id, warnings) = engine.create(query.name.as_deref(), body).await.map_err(create_error)?;
+    if let Some(tenant) = caller.tenant() {
+        // A container it names that is not its own is as missing as at create below: 400, not the 404 the CLI
+        // would answer by pulling the image.
+        super::session_policy::confine_create(&engine, tenant, &mut body).map_err(|mut error| {
+            if error.status == StatusCode::NOT_FOUND {
+                error.status = StatusCode::BAD_REQUEST;
+            }
+            error
+        })?;
+    }
+    let (id, warnings) =
+        engine.create_owned(caller.tenant(), query.name.as_deref(), body).await.map_err(create_error)?;
     Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id, warnings })).into_response())
 }
 
@@ -59,16 +72,21 @@ pub struct ListQuery {
 
 /// `GET /containers/json`. Filters are checked before any container is looked at; then each container is copied
 /// once and costs the same whatever the number beside it (no file reads, no per-container copies of networks).
-pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
+pub async fn list(
+    State(engine): State<Arc<Engine>>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Response> {
     let checked =
         Filters::parse(query.filters.as_deref()).and_then(|filters| filters.validate()).map_err(filter_error)?;
     let limit = query.limit.filter(|l| *l > 0).map(|l| l as usize);
     // A limit lists stopped containers too, as dockerd (`docker ps -n 3` shows the last three of any state).
     let all = flag(&query.all) || limit.is_some();
-    let containers = engine.containers();
+    let scope = caller.scope();
+    let containers = engine.containers_in(scope);
     let records: Vec<_> = containers.iter().map(|container| container.snapshot()).collect();
     let mut filter = checked
-        .compile(records.iter().map(|record| record.id.as_str()), &EngineLookup(&engine))
+        .compile(records.iter().map(|record| record.id.as_str()), &EngineLookup(&engine, scope))
         .map_err(filter_error)?;
     let mut out = Vec::new();
     for (container, record) in containers.iter().zip(&records) {
@@ -95,12 +113,12 @@ fn filter_error(error: FilterError) -> ApiError {
     }
 }
 
-/// The containers and images the filters name, through the engine.
-struct EngineLookup<'a>(&'a Engine);
+/// The containers (those the caller sees) and images the filters name, through the engine.
+struct EngineLookup<'a>(&'a Engine, berth_engine::Scope<'a>);
 
 impl Lookup for EngineLookup<'_> {
     fn container_id(&self, reference: &str) -> Option<String> {
-        self.0.container(reference).ok().map(|container| container.id.clone())
+        self.0.container_in(self.1, reference).ok().map(|container| container.id.clone())
     }
 
     fn image_and_descendants(&self, reference: &str) -> Vec<String> {
@@ -361,8 +379,8 @@ pub async fn update(
     Ok(Json(ContainerUpdateResponse { warnings: Some(warnings) }).into_response())
 }
 
-pub async fn prune(State(engine): State<Arc<Engine>>) -> ApiResult<Response> {
-    let deleted = engine.prune_containers().await;
+pub async fn prune(State(engine): State<Arc<Engine>>, caller: Caller) -> ApiResult<Response> {
+    let deleted = engine.prune_containers(caller.scope()).await;
     Ok(Json(ContainerPruneResponse { containers_deleted: Some(deleted), space_reclaimed: Some(0) }).into_response())
 }
 

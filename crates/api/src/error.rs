@@ -93,3 +93,21 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<berth_identity::IdentityError> for ApiError {
+    fn from(err: berth_identity::IdentityError) -> Self {
+        use berth_identity::IdentityError as E;
+        let status = match &err {
+            E::SignInFailed | E::BadToken => StatusCode::UNAUTHORIZED,
+            E::Invalid(_) => StatusCode::BAD_REQUEST,
+            E::Exists { .. } | E::ClassFull { .. } => StatusCode::CONFLICT,
+            E::NotFound { .. } => StatusCode::NOT_FOUND,
+            E::LinkExpired | E::LinkRevoked => StatusCode::GONE,
+            E::Database(_) | E::Migrate(_) | E::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %err, "identity store");
+        }
+        ApiError { status, message: err.to_string() }
+    }
+}

@@ -26,12 +26,19 @@ const PREFIX_ACTIONS: [&str; 3] = ["health_status", "exec_create", "exec_start"]
 
 pub struct EventFilter {
     filters: Filters,
+    /// A session's stream: only events about its own containers (named by the engine's tenant attribute).
+    tenant: Option<String>,
 }
 
 impl EventFilter {
     pub fn parse(raw: Option<&str>) -> Result<EventFilter, EventFilterError> {
         let filters = Filters::parse(raw).map_err(|_| EventFilterError::Malformed)?;
-        Ok(EventFilter { filters })
+        Ok(EventFilter { filters, tenant: None })
+    }
+
+    /// Keeps only the events of `tenant`'s objects, whatever else the filters say.
+    pub fn confine_to(&mut self, tenant: &str) {
+        self.tenant = Some(tenant.to_string());
     }
 
     pub fn matches(&self, event: &EventMessage) -> bool {
@@ -43,6 +50,9 @@ impl EventFilter {
             event.actor.as_ref().and_then(|a| a.attributes.as_ref()).and_then(|a| a.get(key)).map(String::as_str)
         };
         let name = attribute("name").unwrap_or_default();
+        if self.tenant.as_deref().is_some_and(|tenant| attribute(berth_engine::TENANT_ATTRIBUTE) != Some(tenant)) {
+            return false;
+        }
         let event_matches = if self.filters.values("event").any(|v| PREFIX_ACTIONS.contains(&v)) {
             self.fuzzy("event", action)
         } else {

@@ -2,12 +2,15 @@
 //! socket and the HTTP port, and the web app's files. Handlers decode, call one engine service, and encode;
 //! nothing here touches the kernel.
 
+mod admin;
 mod archive;
 mod attach;
 mod audit;
+mod auth;
 mod body;
 mod build;
 mod build_jobs;
+mod caller;
 mod compose;
 mod container_filter;
 mod container_views;
@@ -22,9 +25,11 @@ mod images;
 mod networks;
 mod playground;
 mod layers;
+mod session_policy;
 mod streams;
 mod swarm;
 mod system;
+mod tenancy;
 mod terminal;
 mod volumes;
 mod web;
@@ -36,6 +41,8 @@ use axum::extract::Request;
 use axum::routing::{any, get, head, post};
 use axum::Router;
 
+pub use auth::{Accounts, SESSION_COOKIE};
+pub use caller::Caller;
 pub use error::ApiError;
 pub use http_guard::HttpGuard;
 
@@ -206,16 +213,46 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
 /// The router behind the version-stripping rewrite, as `axum::serve` takes it.
 pub type Service = axum::routing::IntoMakeService<tower::util::MapRequest<Router, fn(Request) -> Request>>;
 
-/// The unix socket's service: the router with version stripping in front. The socket's file mode is its access
-/// control.
-pub fn service(daemon: Daemon, web_dir: Option<PathBuf>) -> Service {
-    serve_router(router(daemon, web_dir))
+/// The unix socket's service: the router with version stripping in front, every request the operator's (the
+/// socket's file mode is its access control), and `/berth/admin/...` when the daemon has accounts.
+pub fn service(daemon: Daemon, web_dir: Option<PathBuf>, identity: Option<Arc<berth_identity::Identity>>) -> Service {
+    let engine = daemon.engine.clone();
+    let mut router = router(daemon, web_dir);
+    if let Some(identity) = identity {
+        router = admin::routes(identity, engine).merge(router);
+    }
+    serve_router(router.layer(axum::middleware::from_fn(caller::operator)))
 }
 
-/// The HTTP port's service: the same router behind the guard against foreign web pages and DNS rebinding.
-pub fn http_service(daemon: Daemon, web_dir: Option<PathBuf>, guard: HttpGuard) -> Service {
-    let guarded =
-        router(daemon, web_dir).layer(axum::middleware::from_fn_with_state(Arc::new(guard), http_guard::guard));
+/// Who may use the HTTP port.
+pub enum HttpAccess {
+    /// Whoever reaches it is the operator (`--auth none`: loopback, or `--insecure-open`).
+    Open,
+    /// Each request names a session, and sees only that session's objects (`--auth accounts`).
+    Accounts(Arc<Accounts>),
+}
+
+/// The HTTP port's service: the same router behind the guard against foreign web pages and DNS rebinding, and
+/// with accounts, behind authentication and each session's confinement.
+pub fn http_service(daemon: Daemon, web_dir: Option<PathBuf>, guard: HttpGuard, access: HttpAccess) -> Service {
+    let engine = daemon.engine.clone();
+    let router = router(daemon, web_dir);
+    let router = match access {
+        HttpAccess::Open => router.layer(axum::middleware::from_fn(caller::operator)),
+        HttpAccess::Accounts(accounts) => {
+            let inner =
+                Router::new().route("/berth/join/{token}", get(auth::join)).with_state(accounts.clone()).merge(router);
+            let confinement = Arc::new(tenancy::Confinement { engine, identity: accounts.identity.clone() });
+            // Around the router, not inside it (Router::layer runs after routing): confinement rewrites container
+            // paths to full ids, and the router must route the rewritten path.
+            let confined = tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(accounts, auth::authenticate))
+                .layer(axum::middleware::from_fn_with_state(confinement, tenancy::confine))
+                .service(inner);
+            Router::new().fallback_service(confined)
+        }
+    };
+    let guarded = router.layer(axum::middleware::from_fn_with_state(Arc::new(guard), http_guard::guard));
     serve_router(guarded)
 }
 

@@ -14,6 +14,7 @@ use bollard_stubs::models::{
 use bytes::Bytes;
 use serde::Deserialize;
 
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::event_filter::EventFilter;
 use super::event_time;
@@ -96,8 +97,8 @@ fn mem_total() -> i64 {
         .unwrap_or(0)
 }
 
-pub async fn info(State(engine): State<Arc<Engine>>) -> Json<SystemInfo> {
-    let containers = engine.containers();
+pub async fn info(State(engine): State<Arc<Engine>>, caller: Caller) -> Json<SystemInfo> {
+    let containers = engine.containers_in(caller.scope());
     let count = |pred: fn(berth_engine::Status) -> bool| containers.iter().filter(|c| pred(c.status())).count() as i64;
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     Json(SystemInfo {
@@ -210,7 +211,11 @@ pub struct EventsQuery {
 
 /// dockerd's `GET /events`: without `since` or `until`, live events only; with either, the kept history from
 /// `since` (or its start) up to `until`, then live events until `until` (none when it has passed).
-pub async fn events(State(engine): State<Arc<Engine>>, Query(query): Query<EventsQuery>) -> ApiResult<Response> {
+pub async fn events(
+    State(engine): State<Arc<Engine>>,
+    caller: Caller,
+    Query(query): Query<EventsQuery>,
+) -> ApiResult<Response> {
     let now = chrono::Utc::now();
     let since_raw = query.since.as_deref().unwrap_or_default();
     let until_raw = query.until.as_deref().unwrap_or_default();
@@ -223,7 +228,10 @@ pub async fn events(State(engine): State<Arc<Engine>>, Query(query): Query<Event
             )));
         }
     }
-    let filter = EventFilter::parse(query.filters.as_deref()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut filter = EventFilter::parse(query.filters.as_deref()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Some(tenant) = caller.tenant() {
+        filter.confine_to(tenant);
+    }
     let now_nanos = now.timestamp_nanos_opt().unwrap_or(i64::MAX);
     let only_past = until.is_some_and(|until| until < now_nanos);
     let mut subscription = engine.subscribe_events(since.or(until.map(|_| i64::MIN)));

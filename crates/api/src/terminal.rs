@@ -13,6 +13,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast;
 
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use berth_engine::{Engine, TerminalSession};
 
@@ -21,14 +22,23 @@ const HELD_BYTES: usize = 1024 * 1024;
 
 pub async fn terminal_ws(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Query(query): Query<TerminalQuery>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let session = match (&query.session, &query.container) {
-        (Some(id), _) => engine.terminal(id)?,
+        (Some(id), _) => {
+            let session = engine.terminal(id)?;
+            // Another tenant's terminal is as unknown as one that never was.
+            if !caller.scope().sees(session.container.owner.as_deref()) {
+                return Err(berth_engine::EngineError::NotFound(format!("No such terminal session: {id}")).into());
+            }
+            session
+        }
         (None, Some(container)) => {
+            let container = engine.container_in(caller.scope(), container)?;
             let size = (query.rows.unwrap_or(24), query.cols.unwrap_or(80));
-            engine.terminal_open(container, query.mode, size).await?
+            engine.terminal_open(&container.id, query.mode, size).await?
         }
         (None, None) => {
             return Err(ApiError::bad_request("give a container to open a terminal, or a session to rejoin"))

@@ -49,7 +49,7 @@ pub fn default_web_dir() -> Option<PathBuf> {
     candidate.join("index.html").exists().then_some(candidate)
 }
 
-fn is_api_path(path: &str) -> bool {
+pub(crate) fn is_api_path(path: &str) -> bool {
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     API_PREFIXES.contains(&first)
 }

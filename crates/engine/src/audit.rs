@@ -472,6 +472,7 @@ mod tests {
             extra_mounts: Vec::new(),
             anonymous_volumes: Vec::new(),
             id_shift: None,
+            owner: None,
         }
     }
 

@@ -92,6 +92,9 @@ pub struct ContainerRecord {
     /// The host ids of the container's user namespace (`--userns-remap`); None: the host's own ids.
     #[serde(default)]
     pub id_shift: Option<berth_fs::id_shift::IdShift>,
+    /// The tenant (a session of a shared daemon) the container belongs to; None: the operator's. Fixed at create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// A bind (absolute `source`) or volume (`source` is its name) mount.
@@ -115,6 +118,8 @@ pub struct WaitState {
 
 pub struct Container {
     pub id: String,
+    /// The record's owner, readable without its lock (every scoped lookup compares it).
+    pub owner: Option<String>,
     pub dir: PathBuf,
     record: Mutex<ContainerRecord>,
     pub live: Mutex<Live>,
@@ -138,6 +143,7 @@ impl Container {
         let waits = watch::Sender::new(WaitState { exit_code: record.state.exit_code, ..Default::default() });
         Arc::new(Container {
             id: record.id.clone(),
+            owner: record.owner.clone(),
             dir,
             record: Mutex::new(record),
             live: Mutex::new(Live::default()),

@@ -12,9 +12,20 @@ use berth_image::Image;
 use berth_image::ImageMeta;
 
 impl Engine {
-    /// Creates a container; returns its id and Docker-style warnings.
+    /// Creates a container of the operator's; returns its id and Docker-style warnings.
     pub async fn create(
         self: &Arc<Self>,
+        name: Option<&str>,
+        body: ContainerCreateBody,
+    ) -> Result<(String, Vec<String>), EngineError> {
+        self.create_owned(None, name, body).await
+    }
+
+    /// Creates a container belonging to `owner` (a tenant: its name is unique among the owner's containers only).
+    /// The caller has checked every reference in `body` to another container against the same owner.
+    pub async fn create_owned(
+        self: &Arc<Self>,
+        owner: Option<&str>,
         name: Option<&str>,
         body: ContainerCreateBody,
     ) -> Result<(String, Vec<String>), EngineError> {
@@ -23,12 +34,12 @@ impl Engine {
         let (name, _claim) = match name.filter(|n| !n.is_empty()) {
             Some(requested) => {
                 let name = names::validate_name(requested).map_err(EngineError::InvalidArgument)?;
-                let claim = self.claim_name(&name, &id)?;
+                let claim = self.claim_name(owner, &name, &id)?;
                 (name, claim)
             }
             None => loop {
                 let candidate = names::generate_name();
-                if let Ok(claim) = self.claim_name(&candidate, &id) {
+                if let Ok(claim) = self.claim_name(owner, &candidate, &id) {
                     break (candidate, claim);
                 }
             },
@@ -142,6 +153,7 @@ impl Engine {
             extra_mounts,
             anonymous_volumes: anonymous_volumes.clone(),
             id_shift,
+            owner: owner.map(str::to_string),
         };
         atomic::write_json(&dir.join(super::container::RECORD_FILE), &record).map_err(|e| undo(e.into()))?;
         let container = Container::new(dir, record);

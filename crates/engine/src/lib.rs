@@ -35,6 +35,7 @@ mod security;
 mod spec;
 mod stats;
 mod stdio;
+mod tenants;
 mod streams;
 mod terminal;
 mod userns;
@@ -54,6 +55,7 @@ pub use lifecycle::WaitCondition;
 pub use names::validate_name;
 pub use networking::{labels_match, NetworkView};
 pub use recovery::BUILD_STEP_LABEL;
+pub use spec::DEFAULT_CAPABILITIES;
 pub use terminal::TerminalSession;
 pub use userns::{RemapError, UsernsRemap};
 pub use volumes::{validate_volume_name, VolumeRecord};
@@ -61,6 +63,36 @@ pub use volumes::{validate_volume_name, VolumeRecord};
 use berth_image::ImageStore;
 use berth_network::{NetworkConfig, Networks};
 pub use berth_registry::{Credentials, Progress, ProgressSink, RegistryConfig};
+
+/// Whose objects a caller sees: the operator (the unix socket, a single-user HTTP port) sees everything and names
+/// the unowned; a tenant (a session of a shared daemon) sees and names only its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Everything,
+    Tenant(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    /// May this scope see an object owned by `owner`?
+    pub fn sees(self, owner: Option<&str>) -> bool {
+        match self {
+            Scope::Everything => true,
+            Scope::Tenant(tenant) => owner == Some(tenant),
+        }
+    }
+
+    /// Whose names a name in this scope means.
+    fn names_owner(self) -> Option<&'a str> {
+        match self {
+            Scope::Everything => None,
+            Scope::Tenant(tenant) => Some(tenant),
+        }
+    }
+}
+
+/// The event attribute naming the tenant of the container an event is about, so a tenant's `GET /events` gets
+/// its own events only (also after the container is gone).
+pub const TENANT_ATTRIBUTE: &str = "berth.tenant";
 
 pub struct Engine {
     root: PathBuf,
@@ -234,26 +266,40 @@ impl Engine {
 
     /// All containers, newest first (the order `docker ps` shows).
     pub fn containers(&self) -> Vec<Arc<Container>> {
+        self.containers_in(Scope::Everything)
+    }
+
+    /// The containers `scope` sees, newest first.
+    pub fn containers_in(&self, scope: Scope<'_>) -> Vec<Arc<Container>> {
         let map = self.containers.read().unwrap_or_else(|p| p.into_inner());
         // Each record locked once, not at every comparison of the sort.
         let mut list: Vec<(chrono::DateTime<chrono::Utc>, Arc<Container>)> =
-            map.values().map(|c| (c.record().created, c.clone())).collect();
+            map.values().filter(|c| scope.sees(c.owner.as_deref())).map(|c| (c.record().created, c.clone())).collect();
         list.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
         list.into_iter().map(|(_, c)| c).collect()
     }
 
-    /// Finds a container by full id, name (with or without the slash) or unique id prefix, like Docker.
+    /// Finds a container by full id, name (with or without the slash) or unique id prefix, like Docker. Names
+    /// are the operator's: a tenant's container is found by name only through [`Engine::container_in`].
     pub fn container(&self, reference: &str) -> Result<Arc<Container>, EngineError> {
+        self.container_in(Scope::Everything, reference)
+    }
+
+    /// [`Engine::container`] as `scope` sees the containers: one of another tenant is not found, exactly as if
+    /// it did not exist (the same error, the same wording).
+    pub fn container_in(&self, scope: Scope<'_>, reference: &str) -> Result<Arc<Container>, EngineError> {
         let map = self.containers.read().unwrap_or_else(|p| p.into_inner());
-        if let Some(found) = map.get(reference) {
+        if let Some(found) = map.get(reference).filter(|c| scope.sees(c.owner.as_deref())) {
             return Ok(found.clone());
         }
         let name = reference.strip_prefix('/').unwrap_or(reference);
-        if let Some(found) = map.values().find(|c| c.record().name == name) {
+        let names_owner = scope.names_owner();
+        if let Some(found) = map.values().find(|c| c.owner.as_deref() == names_owner && c.record().name == name) {
             return Ok(found.clone());
         }
         if !reference.is_empty() && reference.chars().all(|c| c.is_ascii_hexdigit()) {
-            let matches: Vec<_> = map.values().filter(|c| c.id.starts_with(reference)).collect();
+            let matches: Vec<_> =
+                map.values().filter(|c| scope.sees(c.owner.as_deref()) && c.id.starts_with(reference)).collect();
             match matches.as_slice() {
                 [one] => return Ok((*one).clone()),
                 [] => {}
@@ -276,12 +322,14 @@ impl Engine {
         self.limits
     }
 
-    /// Holds `name` for container `id` until the claim drops, unless a container or another claim has it.
-    fn claim_name(&self, name: &str, id: &str) -> Result<name_claims::NameClaim<'_>, EngineError> {
-        self.name_claims.claim(name, id, || {
-            self.container(name)
+    /// Holds `name` among `owner`'s containers for container `id` until the claim drops, unless a container or
+    /// another claim has it there.
+    fn claim_name(&self, owner: Option<&str>, name: &str, id: &str) -> Result<name_claims::NameClaim<'_>, EngineError> {
+        let scope = owner.map_or(Scope::Everything, Scope::Tenant);
+        self.name_claims.claim(owner, name, id, || {
+            self.container_in(scope, name)
                 .ok()
-                .filter(|container| container.record().name == name)
+                .filter(|container| container.owner.as_deref() == owner && container.record().name == name)
                 .map(|container| container.id.clone())
         })
     }
@@ -310,6 +358,9 @@ impl Engine {
         let mut attributes: HashMap<String, String> = record.config.labels.clone().unwrap_or_default();
         attributes.insert("name".into(), record.name.clone());
         attributes.insert("image".into(), record.image_ref.clone());
+        if let Some(owner) = &container.owner {
+            attributes.insert(TENANT_ATTRIBUTE.into(), owner.clone());
+        }
         attributes
     }
 

@@ -506,7 +506,7 @@ impl Engine {
                 "Renaming a container with the same name as its current name".into(),
             ));
         }
-        let _claim = self.claim_name(&new_name, &container.id)?;
+        let _claim = self.claim_name(container.owner.as_deref(), &new_name, &container.id)?;
         container.update(|r| r.name = new_name.clone())?;
         self.networks.rename_container(&container.id, &new_name);
         let mut attributes = self.container_attributes(&container);
@@ -528,10 +528,10 @@ impl Engine {
         }
     }
 
-    /// Deletes every stopped container; returns their ids.
-    pub async fn prune_containers(self: &Arc<Self>) -> Vec<String> {
+    /// Deletes every stopped container `scope` sees; returns their ids.
+    pub async fn prune_containers(self: &Arc<Self>, scope: super::Scope<'_>) -> Vec<String> {
         let mut deleted = Vec::new();
-        for container in self.containers() {
+        for container in self.containers_in(scope) {
             if matches!(container.status(), Status::Created | Status::Exited | Status::Dead) {
                 let _op = container.op.lock().await;
                 self.remove_locked(&container).await;

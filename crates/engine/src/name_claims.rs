@@ -7,36 +7,40 @@ use std::sync::Mutex;
 
 use super::EngineError;
 
-/// Names being taken right now, each with the id of the container taking it.
+/// Names being taken right now, by the tenant whose names they are (None: the operator's), each with the id of
+/// the container taking it.
 #[derive(Default)]
-pub(super) struct NameClaims(Mutex<HashMap<String, String>>);
+pub(super) struct NameClaims(Mutex<HashMap<(Option<String>, String), String>>);
 
 /// A held name; dropping it releases the name (the container holds it from then on, if it was inserted).
 pub(super) struct NameClaim<'a> {
     claims: &'a NameClaims,
-    name: String,
+    key: (Option<String>, String),
 }
 
 impl NameClaims {
-    /// Holds `name` for container `id`, unless a claim holds it or `owner` names an existing container that does.
+    /// Holds `name` among `tenant`'s names for container `id`, unless a claim holds it or `holder` names an
+    /// existing container that does.
     pub(super) fn claim(
         &self,
+        tenant: Option<&str>,
         name: &str,
         id: &str,
-        owner: impl FnOnce() -> Option<String>,
+        holder: impl FnOnce() -> Option<String>,
     ) -> Result<NameClaim<'_>, EngineError> {
+        let key = (tenant.map(str::to_string), name.to_string());
         let mut held = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(holder) = held.get(name).cloned().or_else(owner) {
+        if let Some(holder) = held.get(&key).cloned().or_else(holder) {
             return Err(name_in_use(name, &holder));
         }
-        held.insert(name.to_string(), id.to_string());
-        Ok(NameClaim { claims: self, name: name.to_string() })
+        held.insert(key.clone(), id.to_string());
+        Ok(NameClaim { claims: self, key })
     }
 }
 
 impl Drop for NameClaim<'_> {
     fn drop(&mut self) {
-        self.claims.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.name);
+        self.claims.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.key);
     }
 }
 
@@ -54,11 +58,20 @@ mod tests {
     #[test]
     fn a_name_is_held_once_until_released() {
         let claims = NameClaims::default();
-        let first = claims.claim("web", "a", || None).expect("free");
-        let second = claims.claim("web", "b", || None).err().map(|error| error.to_string()).unwrap_or_default();
+        let first = claims.claim(None, "web", "a", || None).expect("free");
+        let second = claims.claim(None, "web", "b", || None).err().map(|error| error.to_string()).unwrap_or_default();
         assert!(second.contains("already in use by container \"a\""), "{second}");
         drop(first);
-        assert!(claims.claim("web", "b", || None).is_ok());
-        assert!(claims.claim("db", "c", || Some("existing".into())).is_err(), "an existing container holds it");
+        assert!(claims.claim(None, "web", "b", || None).is_ok());
+        assert!(claims.claim(None, "db", "c", || Some("existing".into())).is_err(), "an existing container holds it");
+    }
+
+    #[test]
+    fn each_tenant_has_names_of_its_own() {
+        let claims = NameClaims::default();
+        let _operator = claims.claim(None, "web", "a", || None).expect("free");
+        let _first = claims.claim(Some("s1"), "web", "b", || None).expect("s1's own web");
+        let _second = claims.claim(Some("s2"), "web", "c", || None).expect("s2's own web");
+        assert!(claims.claim(Some("s1"), "web", "d", || None).is_err());
     }
 }

@@ -1,0 +1,182 @@
+//! What a session may ask of `docker create`: nothing that reaches the host (403 with the reason), and references
+//! to other containers (`--network container:`, `--pid container:`, `--ipc container:`, `--volumes-from`,
+//! `--link`) only to its own, rewritten to their full ids so the engine can no longer mistake them for another
+//! session's or the operator's.
+
+use axum::http::StatusCode;
+use berth_engine::{Engine, Scope, DEFAULT_CAPABILITIES};
+use bollard_stubs::models::{ContainerCreateBody, HostConfig, MountType};
+
+use super::ApiError;
+
+fn refuse(reason: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, format!("{}: not allowed in a session", reason.into()))
+}
+
+/// Checks `body` for a session (`tenant`) and rewrites its container references; an error creates nothing.
+pub(crate) fn confine_create(engine: &Engine, tenant: &str, body: &mut ContainerCreateBody) -> Result<(), ApiError> {
+    let scope = Scope::Tenant(tenant);
+    let own = |reference: &str| -> Result<String, ApiError> {
+        engine.container_in(scope, reference).map(|container| container.id.clone()).map_err(ApiError::from)
+    };
+    let host = body.host_config.get_or_insert_with(HostConfig::default);
+    check_host_reach(host)?;
+    for (field, mode) in
+        [("--network", &mut host.network_mode), ("--pid", &mut host.pid_mode), ("--ipc", &mut host.ipc_mode)]
+    {
+        if let Some(value) = mode.as_deref() {
+            match value.split_once(':') {
+                Some(("container", reference)) => *mode = Some(format!("container:{}", own(reference)?)),
+                _ if field == "--network" && !matches!(value, "" | "default" | "bridge" | "none") => {
+                    return Err(refuse(format!("--network {value} (sessions use the default network or none)")))
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(sources) = host.volumes_from.as_mut() {
+        for source in sources.iter_mut() {
+            let (reference, mode) = match source.split_once(':') {
+                Some((reference, mode)) => (reference, Some(mode)),
+                None => (source.as_str(), None),
+            };
+            let id = own(reference)?;
+            *source = match mode {
+                Some(mode) => format!("{id}:{mode}"),
+                None => id,
+            };
+        }
+    }
+    if let Some(links) = host.links.as_mut() {
+        for link in links.iter_mut() {
+            let (reference, alias) = link.split_once(':').unwrap_or((link.as_str(), link.as_str()));
+            let (reference, alias) = (reference.trim_start_matches('/').to_string(), alias.to_string());
+            let id = own(&reference)?;
+            *link = format!("{id}:{alias}");
+        }
+    }
+    if body.networking_config.as_ref().and_then(|c| c.endpoints_config.as_ref()).is_some_and(|endpoints| {
+        endpoints.keys().any(|network| !matches!(network.as_str(), "bridge" | "none" | "default"))
+    }) {
+        return Err(refuse("networks other than the default one"));
+    }
+    Ok(())
+}
+
+/// Everything in a host config that would give a session's container some of the host.
+fn check_host_reach(host: &HostConfig) -> Result<(), ApiError> {
+    if host.privileged == Some(true) {
+        return Err(refuse("--privileged"));
+    }
+    for (flag, value) in [
+        ("--network", &host.network_mode),
+        ("--pid", &host.pid_mode),
+        ("--ipc", &host.ipc_mode),
+        ("--uts", &host.uts_mode),
+        ("--userns", &host.userns_mode),
+    ] {
+        if value.as_deref() == Some("host") {
+            return Err(refuse(format!("{flag} host")));
+        }
+    }
+    if host.cgroupns_mode.as_ref().is_some_and(|mode| mode.to_string() == "host") {
+        return Err(refuse("--cgroupns host"));
+    }
+    if host.cgroup_parent.as_deref().is_some_and(|parent| !parent.is_empty()) {
+        return Err(refuse("--cgroup-parent"));
+    }
+    if let Some(bind) = host.binds.iter().flatten().next() {
+        let source = bind.split(':').next().unwrap_or_default();
+        if source.starts_with('/') {
+            return Err(refuse(format!("-v {source}:... (bind mounts of host paths)")));
+        }
+        return Err(refuse(format!("-v {source}:... (named volumes are not open to sessions yet)")));
+    }
+    for mount in host.mounts.iter().flatten() {
+        match mount.typ {
+            Some(MountType::BIND) => {
+                let source = mount.source.clone().unwrap_or_default();
+                return Err(refuse(format!("--mount type=bind,source={source} (bind mounts of host paths)")));
+            }
+            Some(MountType::VOLUME) if mount.source.as_deref().is_some_and(|s| !s.is_empty()) => {
+                return Err(refuse("--mount type=volume with a name (named volumes are not open to sessions yet)"));
+            }
+            Some(MountType::VOLUME) | Some(MountType::TMPFS) | None => {}
+            Some(other) => return Err(refuse(format!("--mount type={other}"))),
+        }
+    }
+    if host.devices.as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(refuse("--device"));
+    }
+    if host.device_cgroup_rules.as_ref().is_some_and(|r| !r.is_empty()) {
+        return Err(refuse("--device-cgroup-rule"));
+    }
+    if host.device_requests.as_ref().is_some_and(|r| !r.is_empty()) {
+        return Err(refuse("--gpus"));
+    }
+    for capability in host.cap_add.iter().flatten() {
+        let name = capability.trim_start_matches("CAP_").to_ascii_uppercase();
+        if !DEFAULT_CAPABILITIES.contains(&name.as_str()) {
+            return Err(refuse(format!("--cap-add {capability} (beyond Docker's default capabilities)")));
+        }
+    }
+    for option in host.security_opt.iter().flatten() {
+        let normalized = option.replace('=', ":");
+        if ["seccomp:unconfined", "apparmor:unconfined", "label:disable", "systempaths:unconfined"]
+            .contains(&normalized.as_str())
+        {
+            return Err(refuse(format!("--security-opt {option}")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard_stubs::models::Mount;
+
+    fn refused(host: HostConfig) -> String {
+        match check_host_reach(&host) {
+            Err(error) => {
+                assert_eq!(error.status, StatusCode::FORBIDDEN);
+                error.message
+            }
+            Ok(()) => panic!("allowed: {host:?}"),
+        }
+    }
+
+    #[test]
+    fn options_that_reach_the_host_are_refused_with_the_reason() {
+        assert!(refused(HostConfig { privileged: Some(true), ..Default::default() }).contains("--privileged"));
+        assert!(
+            refused(HostConfig { network_mode: Some("host".into()), ..Default::default() }).contains("--network host")
+        );
+        assert!(refused(HostConfig { pid_mode: Some("host".into()), ..Default::default() }).contains("--pid host"));
+        assert!(refused(HostConfig { ipc_mode: Some("host".into()), ..Default::default() }).contains("--ipc host"));
+        assert!(refused(HostConfig { uts_mode: Some("host".into()), ..Default::default() }).contains("--uts host"));
+        let bind = refused(HostConfig { binds: Some(vec!["/var/run/docker.sock:/s".into()]), ..Default::default() });
+        assert!(bind.contains("/var/run/docker.sock") && bind.contains("host paths"), "{bind}");
+        let mount = Mount { typ: Some(MountType::BIND), source: Some("/etc".into()), ..Default::default() };
+        assert!(refused(HostConfig { mounts: Some(vec![mount]), ..Default::default() }).contains("type=bind"));
+        assert!(
+            refused(HostConfig { cap_add: Some(vec!["SYS_ADMIN".into()]), ..Default::default() }).contains("SYS_ADMIN")
+        );
+        assert!(refused(HostConfig { security_opt: Some(vec!["seccomp=unconfined".into()]), ..Default::default() })
+            .contains("seccomp=unconfined"));
+        assert!(refused(HostConfig { cgroup_parent: Some("/".into()), ..Default::default() }).contains("cgroup"));
+    }
+
+    #[test]
+    fn what_stays_inside_is_allowed() {
+        let tmpfs = Mount { typ: Some(MountType::TMPFS), target: Some("/tmp".into()), ..Default::default() };
+        let host = HostConfig {
+            cap_add: Some(vec!["NET_BIND_SERVICE".into(), "CAP_CHOWN".into()]),
+            mounts: Some(vec![tmpfs]),
+            memory: Some(64 << 20),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            ..Default::default()
+        };
+        assert!(check_host_reach(&host).is_ok());
+    }
+}

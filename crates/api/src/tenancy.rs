@@ -1,0 +1,170 @@
+//! A session's requests confined to the session, before any handler looks anything up. Paths that name a
+//! container (`/containers/{ref}/...`) are resolved in the session's scope and rewritten to the full id, so every
+//! handler behind them (inspect, start, exec, attach, logs, archive, ... and any added later) can only reach the
+//! session's own containers; another session's container is `No such container`, exactly as a missing one. An
+//! exec is found only through its container. Endpoints not yet confined to a session are refused with 403 rather
+//! than served unconfined. The operator passes unchanged.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use berth_engine::{Engine, EngineError};
+
+use super::caller::Caller;
+use super::ApiError;
+
+/// What a path is to a session.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    /// Served as is: the handler scopes what it lists or makes by the caller (or it touches no one's objects).
+    Open,
+    /// Names a container: resolved in the session first.
+    Container { reference: &'a str, rest: &'a str },
+    /// Names an exec: found only through its container.
+    Exec { id: &'a str },
+    /// Not open to sessions; the reason says what.
+    Closed(&'static str),
+    /// A read of something a session has none of (another network, a volume, a plugin): not found, with dockerd's
+    /// words, so a client walking every type (`docker inspect NAME`) moves on to the next.
+    Missing(String),
+}
+
+fn classify<'a>(method: &Method, path: &'a str) -> Route<'a> {
+    let trimmed = path.trim_start_matches('/');
+    let (first, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    let read = matches!(*method, Method::GET | Method::HEAD);
+    match first {
+        "_ping" | "version" | "info" | "events" | "auth" => Route::Open,
+        // A node in no swarm answers 503 to everyone.
+        "swarm" | "nodes" | "services" | "tasks" | "secrets" | "configs" => Route::Open,
+        "containers" => match rest.split_once('/').unwrap_or((rest, "")) {
+            ("json" | "create" | "prune", "") => Route::Open,
+            ("", _) => Route::Open,
+            (reference, tail) => {
+                Route::Container { reference, rest: &path[path.len() - tail.len() - usize::from(!tail.is_empty())..] }
+            }
+        },
+        "exec" => match rest.split_once('/') {
+            Some((id, _)) if !id.is_empty() => Route::Exec { id },
+            _ => Route::Open,
+        },
+        // Base images are shared and read-only to sessions: they may list, inspect and pull them.
+        "images" if read && (rest == "json" || rest.ends_with("/json") || rest.ends_with("/history")) => Route::Open,
+        "images" if *method == Method::POST && rest == "create" => Route::Open,
+        "images" | "commit" => Route::Closed("changing shared images"),
+        "build" => Route::Closed("builds"),
+        "networks" if read && !rest.is_empty() => Route::Missing(format!("network {} not found", object(rest))),
+        "networks" => Route::Closed("networks"),
+        "volumes" if read && !rest.is_empty() => Route::Missing(format!("get {}: no such volume", object(rest))),
+        "volumes" => Route::Closed("volumes"),
+        "berth" => match rest {
+            "terminals/ws" => Route::Open,
+            _ if rest == "session" || rest.starts_with("session/") => Route::Open,
+            _ => Route::Closed("this part of the playground"),
+        },
+        _ if read => Route::Missing(format!("page not found: {path}")),
+        _ => Route::Closed("this endpoint"),
+    }
+}
+
+/// The object a path names: its first segment.
+fn object(rest: &str) -> &str {
+    rest.split('/').next().unwrap_or_default()
+}
+
+/// What confinement needs: the engine to resolve names in, the identity store to audit refusals in.
+pub(crate) struct Confinement {
+    pub engine: Arc<Engine>,
+    pub identity: Arc<berth_identity::Identity>,
+}
+
+/// Confines a session's request, and writes every refusal (403, 404 of a container or exec) to the audit log.
+pub(crate) async fn confine(State(confinement): State<Arc<Confinement>>, request: Request, next: Next) -> Response {
+    let Some(Caller::Session(session)) = request.extensions().get::<Caller>().cloned() else {
+        return next.run(request).await;
+    };
+    let target = format!("{} {}", request.method(), request.uri().path());
+    let response = route(&confinement.engine, &session, request, next).await;
+    let status = response.status();
+    if status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND {
+        let outcome = format!("refused: {}", status.as_u16());
+        super::auth::audit(&confinement.identity, &format!("session:{}", session.id), "request", &target, &outcome)
+            .await;
+    }
+    response
+}
+
+async fn route(engine: &Engine, session: &Arc<berth_identity::Session>, mut request: Request, next: Next) -> Response {
+    let scope = Caller::Session(session.clone());
+    let rewritten = match classify(request.method(), request.uri().path()) {
+        Route::Open => None,
+        Route::Closed(what) => {
+            return ApiError::new(StatusCode::FORBIDDEN, format!("{what}: not open to sessions on this daemon yet"))
+                .into_response()
+        }
+        Route::Missing(message) => return ApiError::not_found(message).into_response(),
+        Route::Exec { id } => {
+            let mine = engine.exec(id).is_ok_and(|exec| exec.container.owner.as_deref() == Some(&session.id));
+            if !mine {
+                return ApiError::from(EngineError::NoSuchExec(id.to_string())).into_response();
+            }
+            None
+        }
+        Route::Container { reference, rest } => match engine.container_in(scope.scope(), reference) {
+            Ok(container) => Some(format!("/containers/{}{rest}", container.id)),
+            Err(error) => return ApiError::from(error).into_response(),
+        },
+    };
+    if let Some(path) = rewritten {
+        let uri = match request.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        match uri.parse::<Uri>() {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(_) => return ApiError::bad_request("the request's path cannot be rewritten").into_response(),
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_paths_are_resolved_and_the_rest_is_kept() {
+        assert_eq!(
+            classify(&Method::POST, "/containers/web/start"),
+            Route::Container { reference: "web", rest: "/start" }
+        );
+        assert_eq!(classify(&Method::DELETE, "/containers/abc12"), Route::Container { reference: "abc12", rest: "" });
+        assert_eq!(
+            classify(&Method::GET, "/containers/web/attach/ws"),
+            Route::Container { reference: "web", rest: "/attach/ws" }
+        );
+        assert_eq!(classify(&Method::GET, "/containers/json"), Route::Open);
+        assert_eq!(classify(&Method::POST, "/containers/create"), Route::Open);
+        assert_eq!(classify(&Method::POST, "/exec/0123/start"), Route::Exec { id: "0123" });
+    }
+
+    #[test]
+    fn what_is_not_confined_yet_is_closed() {
+        assert!(matches!(classify(&Method::POST, "/networks/create"), Route::Closed(_)));
+        assert!(matches!(classify(&Method::GET, "/volumes"), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/volumes/create"), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/build"), Route::Closed(_)));
+        assert!(matches!(classify(&Method::DELETE, "/images/busybox"), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/images/busybox/tag"), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/berth/compose/x/up"), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/plugins/pull"), Route::Closed(_)));
+        assert_eq!(classify(&Method::GET, "/networks/web"), Route::Missing("network web not found".into()));
+        assert_eq!(classify(&Method::GET, "/volumes/web"), Route::Missing("get web: no such volume".into()));
+        assert!(matches!(classify(&Method::GET, "/plugins/web/json"), Route::Missing(_)));
+        assert_eq!(classify(&Method::GET, "/images/busybox/json"), Route::Open);
+        assert_eq!(classify(&Method::POST, "/images/create"), Route::Open);
+    }
+}

@@ -1,0 +1,216 @@
+//! A shared daemon (`--auth accounts`): two sessions through the real docker CLI, each with its token in its
+//! config.json's HttpHeaders, cannot see or touch each other's containers by name, id or prefix; options that
+//! reach the host are refused; tokens are checked; an ended session's containers are gone from the host.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use support::Daemon;
+
+fn daemon() -> &'static Daemon {
+    static DAEMON: OnceLock<Daemon> = OnceLock::new();
+    DAEMON.get_or_init(|| {
+        let daemon = Daemon::start_with_args(&["--auth", "accounts"]).stop_at_exit();
+        daemon.admin(&["create-class", "lab", "--seats", "20"]);
+        daemon
+    })
+}
+
+/// A seat in the class, with a docker config directory whose HttpHeaders carry its token.
+struct Seat {
+    id: String,
+    token: String,
+    config: PathBuf,
+}
+
+impl Seat {
+    fn new(daemon: &Daemon, class: &str) -> Seat {
+        let printed = daemon.admin(&["new-session", "--class", class]);
+        let field = |name: &str| {
+            printed
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ').map(str::to_string))
+                .unwrap_or_else(|| panic!("no {name} in {printed:?}"))
+        };
+        let (id, token) = (field("session"), field("token"));
+        let config = daemon.scratch_dir(&format!("docker-config-{id}"));
+        write_config(&config, &token);
+        Seat { id, token, config }
+    }
+
+    fn docker(&self, args: &[&str]) -> support::DockerOutput {
+        daemon().docker_over_http_as(&self.config, args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.docker(args);
+        assert!(
+            output.success(),
+            "docker {} as {}: {}\n{}",
+            args.join(" "),
+            self.id,
+            output.stderr,
+            daemon().log_tail()
+        );
+        output.stdout
+    }
+
+    /// A command that must fail, and its error output.
+    fn refused(&self, args: &[&str]) -> String {
+        let output = self.docker(args);
+        assert!(!output.success(), "docker {} as {} succeeded: {}", args.join(" "), self.id, output.stdout);
+        output.stderr
+    }
+}
+
+fn write_config(dir: &Path, token: &str) {
+    let config = serde_json::json!({ "HttpHeaders": { "Authorization": format!("Bearer {token}") } });
+    std::fs::write(dir.join("config.json"), config.to_string()).expect("writing config.json");
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_string).collect()
+}
+
+#[test]
+fn two_sessions_cannot_reach_each_others_containers() {
+    let daemon = daemon();
+    let (alice, bob) = (Seat::new(daemon, "lab"), Seat::new(daemon, "lab"));
+    // Names are per session: both may call a container `web`.
+    let alice_web = alice.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "300"]).trim().to_string();
+    let bob_web = bob.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "300"]).trim().to_string();
+    assert_ne!(alice_web, bob_web);
+    assert_eq!(lines(&alice.ok(&["ps", "-aq", "--no-trunc"])), vec![alice_web.clone()]);
+    assert_eq!(
+        lines(&bob.ok(&["ps", "-a", "--format", "{{.ID}} {{.Names}}", "--no-trunc"])),
+        vec![format!("{bob_web} web")]
+    );
+    assert_eq!(bob.ok(&["inspect", "-f", "{{.Id}}", "web"]).trim(), bob_web);
+    assert_eq!(alice.ok(&["exec", "web", "hostname"]).trim(), &alice_web[..12]);
+
+    // Alice's container by full id, by prefix: to Bob it does not exist, with the words a missing one gets.
+    for reference in [alice_web.as_str(), &alice_web[..12], &alice_web[..5]] {
+        let missing = format!("No such container: {reference}");
+        for command in [
+            vec!["inspect", "--type", "container", reference],
+            vec!["exec", reference, "true"],
+            vec!["stop", "-t", "0", reference],
+            vec!["kill", reference],
+            // (`rm -f` of a missing container succeeds quietly, as with dockerd; the container is checked below.)
+            vec!["rm", reference],
+            vec!["logs", reference],
+            vec!["cp", &format!("{reference}:/etc/hostname"), "-"],
+            vec!["attach", reference],
+            vec!["top", reference],
+            vec!["rename", reference, "stolen"],
+        ] {
+            let stderr = bob.refused(&command);
+            assert!(stderr.contains(&missing), "docker {} as bob: {stderr}", command.join(" "));
+        }
+    }
+    // A container of another session named in a create is as unknown as in a path.
+    let joined = bob.refused(&["run", "--rm", "--network", &format!("container:{alice_web}"), "busybox", "true"]);
+    assert!(joined.contains(&format!("No such container: {alice_web}")), "{joined}");
+    let volumes_from = bob.refused(&["run", "--rm", "--volumes-from", &alice_web, "busybox", "true"]);
+    assert!(volumes_from.contains("No such container"), "{volumes_from}");
+    assert!(bob.docker(&["rm", "-f", &alice_web]).success(), "rm -f of a missing container is quiet");
+    // Nothing of this touched Alice's container; the operator sees both.
+    assert_eq!(alice.ok(&["inspect", "-f", "{{.State.Running}}", "web"]).trim(), "true");
+    let everything = daemon.ok(&["ps", "-q", "--no-trunc"]);
+    assert!(everything.contains(&alice_web) && everything.contains(&bob_web), "{everything}");
+
+    // Bob's event history names Bob's containers only.
+    let events = bob.ok(&["events", "--since", "0", "--until", "0s", "--format", "{{.Actor.ID}}"]);
+    assert!(events.contains(&bob_web), "{events}");
+    assert!(!events.contains(&alice_web), "bob saw alice's events: {events}");
+    // docker info counts the caller's containers.
+    assert_eq!(bob.ok(&["info", "-f", "{{.Containers}}"]).trim(), "1");
+    // Prune as Bob leaves Alice's stopped containers alone.
+    alice.ok(&["create", "--name", "stopped", "busybox", "true"]);
+    bob.ok(&["container", "prune", "-f"]);
+    assert_eq!(alice.ok(&["inspect", "-f", "{{.State.Status}}", "stopped"]).trim(), "created");
+
+    for seat in [&alice, &bob] {
+        daemon.admin(&["end-session", &seat.id]);
+    }
+}
+
+#[test]
+fn options_that_reach_the_host_are_refused() {
+    let daemon = daemon();
+    let seat = Seat::new(daemon, "lab");
+    for (args, reason) in [
+        (vec!["--privileged"], "--privileged"),
+        (vec!["--network", "host"], "--network host"),
+        (vec!["--pid", "host"], "--pid host"),
+        (vec!["--ipc", "host"], "--ipc host"),
+        (vec!["--uts", "host"], "--uts host"),
+        (vec!["-v", "/:/host"], "bind mounts of host paths"),
+        (vec!["-v", &format!("{}:/docker.sock", daemon.socket().display())], "bind mounts of host paths"),
+        (vec!["--mount", "type=bind,source=/etc,target=/etc2"], "type=bind"),
+        (vec!["--device", "/dev/null:/dev/x"], "--device"),
+        (vec!["--cap-add", "SYS_ADMIN"], "SYS_ADMIN"),
+        (vec!["--security-opt", "seccomp=unconfined"], "seccomp=unconfined"),
+        (vec!["--cgroup-parent", "/"], "--cgroup-parent"),
+    ] {
+        let mut command = vec!["create"];
+        command.extend(args.iter().copied());
+        command.extend(["busybox", "true"]);
+        let stderr = seat.refused(&command);
+        assert!(stderr.contains(reason) && stderr.contains("not allowed in a session"), "{command:?}: {stderr}");
+    }
+    let closed = seat.refused(&["network", "create", "mine"]);
+    assert!(closed.contains("not open to sessions"), "{closed}");
+    assert!(lines(&seat.ok(&["ps", "-aq"])).is_empty(), "a refused create made something");
+    // What stays inside the box is fine: Docker's default capabilities, a tmpfs, limits.
+    seat.ok(&["run", "--rm", "--cap-add", "NET_BIND_SERVICE", "--tmpfs", "/scratch", "-m", "64m", "busybox", "true"]);
+    let audit = daemon.admin(&["audit", "--limit", "200"]);
+    assert!(audit.contains(&format!("session:{}", seat.id)) && audit.contains("refused"), "{audit}");
+    daemon.admin(&["end-session", &seat.id]);
+}
+
+#[test]
+fn tokens_are_checked_and_an_ended_session_leaves_nothing() {
+    let daemon = daemon();
+    let nobody = daemon.scratch_dir("docker-config-nobody");
+    let output = daemon.docker_over_http_as(&nobody, &["ps"]);
+    assert!(!output.success() && output.stderr.contains("authentication required"), "{output:?}");
+    let forged = daemon.scratch_dir("docker-config-forged");
+    write_config(&forged, "bt_forgedforgedforgedforgedforgedforgedforge");
+    let output = daemon.docker_over_http_as(&forged, &["ps"]);
+    assert!(!output.success() && output.stderr.contains("not valid"), "{output:?}");
+
+    let seat = Seat::new(daemon, "lab");
+    let id = seat.ok(&["run", "-d", "-p", "127.0.0.1::80", "busybox", "httpd", "-f"]).trim().to_string();
+    let pid = seat.ok(&["inspect", "-f", "{{.State.Pid}}", &id]).trim().to_string();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert!(std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").contains(&id));
+    let ended = daemon.admin(&["end-session", &seat.id]);
+    assert!(ended.contains("1 containers removed"), "{ended}");
+    let output = seat.docker(&["ps"]);
+    assert!(
+        !output.success() && output.stderr.contains("not valid"),
+        "the ended session's token still works: {output:?}"
+    );
+    assert!(!daemon.ok(&["ps", "-aq", "--no-trunc"]).contains(&id));
+    // On the host: no process, no mount, no cgroup, no veth of it is left.
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the container's process survived its session");
+    assert!(!std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").contains(&id));
+    assert!(!daemon.root().join("containers").join(&id).exists());
+    assert!(!Path::new(&format!("/sys/fs/cgroup/memory/berth/{id}")).exists());
+    assert!(!daemon.root().join("netns").join(&id).exists(), "its network namespace (and so its veth) is left");
+    let _ = seat.token;
+}
+
+#[test]
+fn an_open_port_off_loopback_needs_accounts_or_a_clear_choice() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["serve", "--root", "/nonexistent/berth-never", "--http", "0.0.0.0:1"])
+        .output()
+        .expect("running berth serve");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("not a loopback address") && stderr.contains("--auth accounts"), "{stderr}");
+}

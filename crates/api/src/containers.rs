@@ -20,6 +20,7 @@ use super::container_filter::{FilterError, Filters, Lookup, Step};
 use super::container_views::{inspect, summary};
 use super::error::{ApiError, ApiResult};
 use super::flag;
+use super::prune_filter::{self, PruneFilters};
 use super::streams::{channel_body, frame, MULTIPLEXED, RAW};
 use berth_engine::logs::LogsOptions;
 use berth_engine::{Engine, WaitCondition};
@@ -361,9 +362,18 @@ pub async fn update(
     Ok(Json(ContainerUpdateResponse { warnings: Some(warnings) }).into_response())
 }
 
-pub async fn prune(State(engine): State<Arc<Engine>>) -> ApiResult<Response> {
-    let deleted = engine.prune_containers().await;
-    Ok(Json(ContainerPruneResponse { containers_deleted: Some(deleted), space_reclaimed: Some(0) }).into_response())
+#[derive(Deserialize)]
+pub struct PruneQuery {
+    filters: Option<String>,
+}
+
+/// `POST /containers/prune`: stopped containers, by `until`, `label` and `label!`; the bytes are their writable
+/// layers'.
+pub async fn prune(State(engine): State<Arc<Engine>>, Query(query): Query<PruneQuery>) -> ApiResult<Response> {
+    let filters = PruneFilters::parse(query.filters.as_deref(), prune_filter::CONTAINERS)?;
+    let (deleted, reclaimed) = engine.prune_containers(&filters.engine_filter("")?).await;
+    Ok(Json(ContainerPruneResponse { containers_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -21,6 +21,7 @@ mod http_guard;
 mod images;
 mod networks;
 mod playground;
+mod prune_filter;
 mod layers;
 mod streams;
 mod swarm;

@@ -1,5 +1,5 @@
 //! The `filters` of the prune endpoints (`POST /containers/prune`, `/images/prune`, `/volumes/prune`,
-//! `/networks/prune`), checked as dockerd checks them: keys each endpoint does not accept are
+//! `/networks/prune`, `/build/prune`), checked as dockerd checks them: keys each endpoint does not accept are
 //! refused (`invalid filter 'foo'`), `until` is one value (a Go duration back from now, an RFC3339 time or Unix
 //! seconds, read by the events API's parser), booleans are `1`/`true` or `0`/`false` (`invalid filter
 //! 'dangling=[maybe]'`). What passes becomes the engine's [`PruneFilter`].
@@ -19,6 +19,10 @@ pub const NETWORKS: &[&str] = &["label", "label!", "until"];
 pub const IMAGES: &[&str] = &["dangling", "label", "label!", "until"];
 /// volume/service: no `until` for volumes.
 pub const VOLUMES: &[&str] = &["label", "label!", "all"];
+/// builder-next: BuildKit's record fields, `until` and its older name; `label` is taken and, as in dockerd, ignored.
+pub const BUILD_CACHE: &[&str] =
+    &["until", "unused-for", "label", "label!", "id", "parent", "type", "description", "inuse", "shared", "private"];
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PruneFilterError {
     /// Not JSON of either wire form.
@@ -31,6 +35,11 @@ pub enum PruneFilterError {
     NotABool { key: String, values: Vec<String> },
     #[error("more than one until filter specified")]
     MoreThanOneUntil,
+    /// The build cache's filters each take one value.
+    #[error("filters expect only one value")]
+    MoreThanOneValue,
+    #[error("conflicting filters: \"until\" and \"unused-for\"")]
+    UntilAndUnusedFor,
     /// `until` that is no time: the words differ by endpoint, as in dockerd.
     #[error("{prefix}{source}")]
     Until {
@@ -84,6 +93,50 @@ impl PruneFilters {
             until: self.until(until_prefix, Utc::now())?,
             labels: self.map.get("label").cloned().unwrap_or_default(),
             not_labels: self.map.get("label!").cloned().unwrap_or_default(),
+        })
+    }
+
+    /// `POST /build/prune`'s filters as builder-next reads them.
+    pub fn build_cache(
+        &self,
+        all: bool,
+        now: DateTime<Utc>,
+    ) -> Result<berth_build::CachePruneOptions, PruneFilterError> {
+        let one = |key: &str| -> Result<Option<String>, PruneFilterError> {
+            match self.map.get(key).map(Vec::as_slice) {
+                None | Some([]) => Ok(None),
+                Some([value]) => Ok(Some(value.clone())),
+                Some(_) => Err(PruneFilterError::MoreThanOneValue),
+            }
+        };
+        let flag = |key: &str| -> Result<Option<bool>, PruneFilterError> {
+            Ok(match self.map.get(key).map(Vec::as_slice) {
+                None => None,
+                // BuildKit's bare `shared` means shared.
+                Some([]) => Some(true),
+                Some(_) => Some(one(key)?.is_some_and(|v| v != "false" && v != "0")),
+            })
+        };
+        let (until, unused_for) = (one("until")?, one("unused-for")?);
+        let (key, value) = match (until, unused_for) {
+            (Some(_), Some(_)) => return Err(PruneFilterError::UntilAndUnusedFor),
+            (Some(value), None) => ("until", Some(value)),
+            (None, unused_for) => ("unused-for", unused_for),
+        };
+        let prefix = if key == "until" {
+            "\"until\" filter expects a duration (e.g., '24h') or a timestamp: "
+        } else {
+            "\"unused-for\" filter expects a duration (e.g., '24h') or a timestamp: "
+        };
+        let until = value.map(|value| until_time(&value, prefix, now)).transpose()?;
+        Ok(berth_build::CachePruneOptions {
+            all,
+            until,
+            id: one("id")?,
+            description: one("description")?,
+            typ: one("type")?,
+            shared: flag("shared")?,
+            in_use: flag("inuse")?,
         })
     }
 }
@@ -157,5 +210,21 @@ mod tests {
         assert_eq!(filter.labels, vec!["a=b", "c"]);
         assert_eq!(filter.not_labels, vec!["keep"]);
         assert_eq!(filter.until, None);
+    }
+
+    #[test]
+    fn build_cache_filters_read_as_builder_next() {
+        let parse = |raw: &str| PruneFilters::parse(Some(raw), BUILD_CACHE).unwrap().build_cache(true, now());
+        let options = parse(r#"{"until":["1h"],"id":["abc"],"label":["x"]}"#).unwrap();
+        assert!(options.all);
+        assert_eq!(options.until, DateTime::from_timestamp(1_700_000_000 - 3600, 0));
+        assert_eq!(options.id.as_deref(), Some("abc"));
+        assert_eq!(parse(r#"{"unused-for":["1h"]}"#).unwrap().until, options.until);
+        assert_eq!(parse(r#"{"until":["1h"],"unused-for":["2h"]}"#), Err(PruneFilterError::UntilAndUnusedFor));
+        assert_eq!(parse(r#"{"id":["a","b"]}"#), Err(PruneFilterError::MoreThanOneValue));
+        assert_eq!(parse(r#"{"shared":["false"]}"#).unwrap().shared, Some(false));
+        let error = parse(r#"{"until":["x"]}"#).unwrap_err().to_string();
+        assert!(error.starts_with("\"until\" filter expects a duration (e.g., '24h') or a timestamp: "), "{error}");
+        assert!(PruneFilters::parse(Some(r#"{"dangling":["1"]}"#), BUILD_CACHE).is_err());
     }
 }

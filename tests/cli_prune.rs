@@ -103,6 +103,9 @@ fn df_counts_and_sizes_what_is_on_disk() {
     assert_eq!((count(&containers), containers["Active"].as_str()), (1, Some("0")));
     assert_eq!(df_row(&daemon, "Local Volumes")["Size"], "524.3kB");
     assert_eq!(count(&df_row(&daemon, "Build Cache")), 2);
+    // `docker ps -s` reads the same sizes (the CLI prints three significant digits: 1 to 10 MB here).
+    let ps = daemon.ok(&["ps", "-as", "--format", "{{.Names}} {{.Size}}"]);
+    assert_eq!(ps.trim(), format!("writer 1.05MB (virtual {:.2}MB)", (size_rw + app_size) as f64 / 1e6), "{ps}");
     let verbose = daemon.ok(&["system", "df", "-v"]);
     assert!(verbose.contains("writer") && verbose.contains("1.05MB"), "{verbose}");
     assert!(verbose.contains("dfapp") && verbose.contains("data"), "{verbose}");

@@ -56,6 +56,8 @@ pub struct ListQuery {
     all: Option<String>,
     limit: Option<i64>,
     filters: Option<String>,
+    /// `docker ps -s`: SizeRw and SizeRootFs, a walk of each listed container's writable layer.
+    size: Option<String>,
 }
 
 /// `GET /containers/json`. Filters are checked before any container is looked at; then each container is copied
@@ -72,6 +74,7 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
         .compile(records.iter().map(|record| record.id.as_str()), &EngineLookup(&engine))
         .map_err(filter_error)?;
     let mut out = Vec::new();
+    let mut shown_containers = Vec::new();
     for (container, record) in containers.iter().zip(&records) {
         if limit.is_some_and(|limit| out.len() >= limit) {
             break;
@@ -84,6 +87,17 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
         let shown = summary(container, record, engine.network_view_of(record));
         if filter.shown(&shown) {
             out.push(shown);
+            shown_containers.push(container.clone());
+        }
+    }
+    if flag(&query.size) {
+        let sizes = tokio::task::spawn_blocking(move || {
+            shown_containers.iter().map(|container| engine.container_size(container)).collect::<Vec<_>>()
+        })
+        .await?;
+        for (summary, (size_rw, size_root_fs)) in out.iter_mut().zip(sizes) {
+            summary.size_rw = Some(size_rw as i64);
+            summary.size_root_fs = Some(size_root_fs as i64);
         }
     }
     Ok(Json(out).into_response())

@@ -336,13 +336,13 @@ fn dangling_images_survive_and_prune() {
 
     // Prune dangling, sparing one "used" by a container.
     let used_id = old.id.clone();
-    let (items, reclaimed) = s.prune(true, &|id| id == used_id).unwrap();
+    let (items, reclaimed) = s.prune(true, &|_| true, &|id| id == used_id).unwrap();
     assert_eq!(items, vec![ImageDeleteResponseItem { untagged: None, deleted: Some(untagged.id.clone()) }]);
     assert!(reclaimed > 0);
     assert!(s.get(&old.id).is_ok());
     // Layer t1 is shared with `app`, so it survives.
     assert!(s.layer_dirs(&new).is_ok());
-    let (items, _) = s.prune(false, &|_| false).unwrap();
+    let (items, _) = s.prune(false, &|_| true, &|_| false).unwrap();
     assert_eq!(items.len(), 3); // untag app, delete app, delete old
     assert!(s.list().is_empty());
     assert_eq!(blob_count(dir.path()), 0);

@@ -21,6 +21,7 @@ use super::container_filter::{FilterError, Filters, Lookup, Step};
 use super::container_views::{inspect, summary};
 use super::error::{ApiError, ApiResult};
 use super::flag;
+use super::prune_filter::{self, PruneFilters};
 use super::streams::{channel_body, frame, MULTIPLEXED, RAW};
 use berth_engine::logs::LogsOptions;
 use berth_engine::{Engine, WaitCondition};
@@ -68,6 +69,8 @@ pub struct ListQuery {
     all: Option<String>,
     limit: Option<i64>,
     filters: Option<String>,
+    /// `docker ps -s`: SizeRw and SizeRootFs, a walk of each listed container's writable layer.
+    size: Option<String>,
 }
 
 /// `GET /containers/json`. Filters are checked before any container is looked at; then each container is copied
@@ -89,6 +92,7 @@ pub async fn list(
         .compile(records.iter().map(|record| record.id.as_str()), &EngineLookup(&engine, scope))
         .map_err(filter_error)?;
     let mut out = Vec::new();
+    let mut shown_containers = Vec::new();
     for (container, record) in containers.iter().zip(&records) {
         if limit.is_some_and(|limit| out.len() >= limit) {
             break;
@@ -101,6 +105,17 @@ pub async fn list(
         let shown = summary(container, record, engine.network_view_of(record));
         if filter.shown(&shown) {
             out.push(shown);
+            shown_containers.push(container.clone());
+        }
+    }
+    if flag(&query.size) {
+        let sizes = tokio::task::spawn_blocking(move || {
+            shown_containers.iter().map(|container| engine.container_size(container)).collect::<Vec<_>>()
+        })
+        .await?;
+        for (summary, (size_rw, size_root_fs)) in out.iter_mut().zip(sizes) {
+            summary.size_rw = Some(size_rw as i64);
+            summary.size_root_fs = Some(size_root_fs as i64);
         }
     }
     Ok(Json(out).into_response())
@@ -379,9 +394,22 @@ pub async fn update(
     Ok(Json(ContainerUpdateResponse { warnings: Some(warnings) }).into_response())
 }
 
-pub async fn prune(State(engine): State<Arc<Engine>>, caller: Caller) -> ApiResult<Response> {
-    let deleted = engine.prune_containers(caller.scope()).await;
-    Ok(Json(ContainerPruneResponse { containers_deleted: Some(deleted), space_reclaimed: Some(0) }).into_response())
+#[derive(Deserialize)]
+pub struct PruneQuery {
+    filters: Option<String>,
+}
+
+/// `POST /containers/prune`: stopped containers, by `until`, `label` and `label!`; the bytes are their writable
+/// layers'.
+pub async fn prune(
+    State(engine): State<Arc<Engine>>,
+    caller: Caller,
+    Query(query): Query<PruneQuery>,
+) -> ApiResult<Response> {
+    let filters = PruneFilters::parse(query.filters.as_deref(), prune_filter::CONTAINERS)?;
+    let (deleted, reclaimed) = engine.prune_containers(caller.scope(), &filters.engine_filter("")?).await;
+    Ok(Json(ContainerPruneResponse { containers_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -50,6 +50,13 @@ fn network_status(err: &NetworkError) -> StatusCode {
     }
 }
 
+/// A blocking task that panicked: a bug, answered as a 500.
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         let status = match &err {

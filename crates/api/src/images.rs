@@ -31,7 +31,7 @@ fn labels(image: &Image) -> HashMap<String, String> {
     image.config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default()
 }
 
-fn summary(engine: &Engine, image: &Image) -> ImageSummary {
+pub(crate) fn summary(engine: &Engine, image: &Image) -> ImageSummary {
     ImageSummary {
         id: image.id.clone(),
         parent_id: String::new(),
@@ -78,7 +78,7 @@ pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQue
 
 /// An untagged image that another image is built on (a build step's image): `docker images` hides these unless
 /// `-a`, as Docker hides images with children.
-fn is_intermediate(image: &Image, every: &[Image]) -> bool {
+pub(crate) fn is_intermediate(image: &Image, every: &[Image]) -> bool {
     image.repo_tags.is_empty() && every.iter().any(|other| other.is_built_on(image))
 }
 
@@ -190,10 +190,15 @@ pub struct PruneQuery {
     filters: Option<String>,
 }
 
+/// `POST /images/prune`: untagged images, or with `dangling=false` every unused one, by `until`, `label` and
+/// `label!`.
 pub async fn prune(State(engine): State<Arc<Engine>>, Query(query): Query<PruneQuery>) -> ApiResult<Response> {
-    let filters = super::container_views::parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
-    let dangling_only = filters.get("dangling").and_then(|v| v.first()).is_none_or(|v| v != "false" && v != "0");
-    let (deleted, reclaimed) = engine.prune_images(dangling_only)?;
+    use super::prune_filter::{PruneFilters, IMAGES};
+    let filters = PruneFilters::parse(query.filters.as_deref(), IMAGES)?;
+    let dangling_only = filters.bool_or("dangling", true)?;
+    let filter = filters.engine_filter("invalid value for 'until' filter: ")?;
+    let (deleted, reclaimed) =
+        tokio::task::spawn_blocking(move || engine.prune_images(dangling_only, &filter)).await??;
     Ok(Json(ImagePruneResponse { images_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
         .into_response())
 }

@@ -15,6 +15,7 @@ mod compose;
 mod container_filter;
 mod container_views;
 mod containers;
+mod disk_usage;
 mod distribution;
 mod error;
 mod event_filter;
@@ -24,6 +25,7 @@ mod http_guard;
 mod images;
 mod networks;
 mod playground;
+mod prune_filter;
 mod layers;
 mod session_policy;
 mod streams;
@@ -134,6 +136,7 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
         .route("/info", get(system::info))
         .route("/auth", post(distribution::login))
         .route("/events", get(system::events))
+        .route("/system/df", get(disk_usage::system_df))
         .route("/containers/json", get(containers::list))
         .route("/containers/create", post(containers::create))
         .route("/containers/prune", post(containers::prune))
@@ -180,6 +183,7 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
         .route("/volumes/{name}", get(volumes::inspect).delete(volumes::delete))
         .route("/berth/terminals/ws", get(terminal::terminal_ws))
         .route("/build", post(build::build))
+        .route("/build/prune", post(disk_usage::build_prune))
         .route("/berth/builds", get(build_jobs::list).post(build_jobs::create))
         .route("/berth/builds/predict", post(build_jobs::predict))
         .route("/berth/builds/{id}/events", get(build_jobs::events))

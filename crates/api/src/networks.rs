@@ -158,8 +158,8 @@ pub async fn disconnect(
 }
 
 pub async fn prune(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
-    let filters = parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
-    let labels = filters.get("label").cloned().unwrap_or_default();
-    let deleted = engine.network_prune(&labels).await;
+    use super::prune_filter::{PruneFilters, NETWORKS};
+    let filters = PruneFilters::parse(query.filters.as_deref(), NETWORKS)?;
+    let deleted = engine.network_prune(&filters.engine_filter("")?).await;
     Ok(Json(NetworkPruneResponse { networks_deleted: Some(deleted) }).into_response())
 }

@@ -56,6 +56,7 @@ fn classify<'a>(method: &Method, path: &'a str) -> Route<'a> {
         "images" if *method == Method::POST && rest == "create" => Route::Open,
         "images" | "commit" => Route::Closed("changing shared images"),
         "build" => Route::Closed("builds"),
+        "system" => Route::Closed("disk usage"),
         "networks" if read && !rest.is_empty() => Route::Missing(format!("network {} not found", object(rest))),
         "networks" => Route::Closed("networks"),
         "volumes" if read && !rest.is_empty() => Route::Missing(format!("get {}: no such volume", object(rest))),

@@ -1,6 +1,5 @@
 //! /volumes/...: list, create, inspect, remove, prune.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -17,7 +16,7 @@ use super::error::{ApiError, ApiResult};
 use super::flag;
 use berth_engine::{labels_match, Engine, VolumeRecord};
 
-fn view(engine: &Engine, volume: &VolumeRecord) -> Volume {
+pub(crate) fn view(engine: &Engine, volume: &VolumeRecord) -> Volume {
     Volume {
         name: volume.name.clone(),
         driver: "local".into(),
@@ -94,12 +93,13 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /volumes/prune`: unused anonymous volumes, or with `all=true` every unused one, by `label` and `label!`.
 pub async fn prune(State(engine): State<Arc<Engine>>, Query(query): Query<FilterQuery>) -> ApiResult<Response> {
-    let filters: HashMap<String, Vec<String>> =
-        parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
-    let all = filters.get("all").is_some_and(|v| v.iter().any(|x| matches!(x.as_str(), "true" | "1")));
-    let labels = filters.get("label").cloned().unwrap_or_default();
-    let (deleted, reclaimed) = engine.volume_prune(all, &labels);
+    use super::prune_filter::{PruneFilters, VOLUMES};
+    let filters = PruneFilters::parse(query.filters.as_deref(), VOLUMES)?;
+    let all = filters.bool_or("all", false)?;
+    let filter = filters.engine_filter("")?;
+    let (deleted, reclaimed) = tokio::task::spawn_blocking(move || engine.volume_prune(all, &filter)).await?;
     Ok(Json(VolumePruneResponse { volumes_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
         .into_response())
 }

@@ -8,8 +8,8 @@
 //! - for COPY and ADD, a checksum of every source: the relative path, type, mode, uid, gid, size, symlink target and
 //!   content hash of each file, in sorted order, or the source image ID for `--from`.
 //!
-//! The index (`<root>/build/cache.json`) maps keys to image IDs and is written atomically; an entry whose image
-//! was deleted is a miss.
+//! The index (`<root>/build/cache.json`) maps keys to image IDs, with when each was last used, and is written
+//! atomically; an entry whose image was deleted is a miss.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -33,6 +33,19 @@ static INDEX_LOCK: Mutex<()> = Mutex::new(());
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Index {
     entries: BTreeMap<String, String>,
+    /// When a build last made or hit each entry (Unix seconds): `docker builder prune --filter until=`. Absent in
+    /// indexes written before it was kept; those entries count as used when their image was made.
+    #[serde(default)]
+    used: BTreeMap<String, i64>,
+}
+
+/// One entry of the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub key: String,
+    pub image_id: String,
+    /// Unix seconds; None when not recorded.
+    pub last_used: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +79,49 @@ impl BuildCache {
         let _guard = INDEX_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut index = self.read();
         index.entries.insert(key.to_string(), image_id.to_string());
+        index.used.insert(key.to_string(), chrono::Utc::now().timestamp());
         atomic::write_json(&self.path, &index)?;
+        Ok(())
+    }
+
+    /// Records that a build used the entry `key` now.
+    pub fn touch(&self, key: &str) -> Result<(), BuildError> {
+        let _guard = INDEX_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut index = self.read();
+        if !index.entries.contains_key(key) {
+            return Ok(());
+        }
+        index.used.insert(key.to_string(), chrono::Utc::now().timestamp());
+        atomic::write_json(&self.path, &index)?;
+        Ok(())
+    }
+
+    /// Every entry, by key.
+    pub fn entries(&self) -> Vec<CacheEntry> {
+        let _guard = INDEX_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let index = self.read();
+        index
+            .entries
+            .into_iter()
+            .map(|(key, image_id)| {
+                let last_used = index.used.get(&key).copied();
+                CacheEntry { key, image_id, last_used }
+            })
+            .collect()
+    }
+
+    /// Drops the entries `keys` names (those not there are ignored).
+    pub fn remove(&self, keys: &[String]) -> Result<(), BuildError> {
+        let _guard = INDEX_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut index = self.read();
+        let before = index.entries.len();
+        for key in keys {
+            index.entries.remove(key);
+            index.used.remove(key);
+        }
+        if index.entries.len() != before {
+            atomic::write_json(&self.path, &index)?;
+        }
         Ok(())
     }
 }
@@ -164,5 +219,19 @@ mod tests {
         assert_eq!(cache.lookup("k"), None);
         cache.insert("k", "sha256:abc").unwrap();
         assert_eq!(BuildCache::new(dir.path()).lookup("k").as_deref(), Some("sha256:abc"));
+        let entries = cache.entries();
+        assert_eq!(entries.len(), 1);
+        assert!(entries[0].last_used.is_some_and(|t| t > 1_700_000_000));
+        cache.remove(&["k".to_string(), "other".to_string()]).unwrap();
+        assert_eq!(cache.lookup("k"), None);
+        assert!(cache.entries().is_empty());
+    }
+
+    #[test]
+    fn indexes_without_use_times_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("cache.json"), r#"{"entries":{"k":"sha256:abc"}}"#).unwrap();
+        let entries = BuildCache::new(dir.path()).entries();
+        assert_eq!(entries, vec![CacheEntry { key: "k".into(), image_id: "sha256:abc".into(), last_used: None }]);
     }
 }

@@ -628,7 +628,14 @@ impl<'a> Executor<'a> {
         }
         let id = self.cache.lookup(key)?;
         let images = self.engine.image_store().clone();
-        tokio::task::spawn_blocking(move || images.get(&id)).await.ok()?.ok()
+        let image = tokio::task::spawn_blocking(move || images.get(&id)).await.ok()?.ok()?;
+        // A prediction looks without using: only a build's hit keeps the entry from `builder prune --filter until`.
+        if !self.predict_only {
+            if let Err(error) = self.cache.touch(key) {
+                tracing::warn!(%error, "build cache use not recorded");
+            }
+        }
+        Some(image)
     }
 
     /// Records the line of the new history entry and stores the metadata of `image`.

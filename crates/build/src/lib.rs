@@ -5,7 +5,8 @@
 //! - `dockerignore`: moby's pattern semantics.
 //! - `executor`: stages and steps; RUN in real containers, COPY/ADD/WORKDIR through a container's mounted root.
 //! - `copy`: COPY/ADD on the filesystem, sources confined to the context.
-//! - `cache`: cache keys and the on-disk index; `image_meta`: SHELL/ONBUILD/HEALTHCHECK and Dockerfile lines,
+//! - `cache`: cache keys and the on-disk index; [`cache_usage`]: its records for `docker system df` and
+//!   `docker builder prune`; `image_meta`: SHELL/ONBUILD/HEALTHCHECK and Dockerfile lines,
 //!   which the OCI image config has no field for.
 //! - `progress`: the event channel; [`jobs`]: builds that run detached from a request, their events recorded
 //!   for any number of readers.
@@ -13,6 +14,7 @@
 //! - [`error`]: the [`BuildError`] type.
 
 mod cache;
+pub mod cache_usage;
 pub mod context;
 mod copy;
 pub mod dockerignore;
@@ -28,6 +30,7 @@ use std::sync::Arc;
 
 use berth_shared::api::build::BuildEvent;
 
+pub use cache_usage::CachePruneOptions;
 pub use context::{BuildContext, ContextSource};
 pub use copy::CopyError;
 pub use dockerignore::IgnoreRules;

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use berth_image::layer_tree::LayerEntry;
 use berth_image::{ContainerUse, Image};
 use bollard_stubs::models::{EventMessageTypeEnum, ImageDeleteResponseItem, ImageHistoryResponseItem};
+use oci_spec::image::ImageConfiguration;
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, PruneFilter};
 
 impl Engine {
     /// Every image in the store.
@@ -67,13 +68,38 @@ impl Engine {
         Ok(deleted)
     }
 
-    /// `docker image prune`: untagged images no container uses (every unused one unless `dangling_only`), and the
-    /// bytes that freed.
-    pub fn prune_images(&self, dangling_only: bool) -> Result<(Vec<ImageDeleteResponseItem>, u64), EngineError> {
+    /// `docker image prune`: images no container uses that `filter` selects (only untagged ones when
+    /// `dangling_only`; see the store's `prune`), and the bytes that freed.
+    pub fn prune_images(
+        &self,
+        dangling_only: bool,
+        filter: &PruneFilter,
+    ) -> Result<(Vec<ImageDeleteResponseItem>, u64), EngineError> {
         let users = |image_id: &str| !self.image_users(image_id).is_empty();
-        let (deleted, reclaimed) = self.images.prune(dangling_only, &users)?;
+        let pick = |config: &ImageConfiguration| {
+            let labels = config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default();
+            let created = config.created().as_deref().and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
+            filter.matches(&labels, created.map(|c| c.with_timezone(&chrono::Utc)))
+        };
+        let (deleted, reclaimed) = self.images.prune(dangling_only, &pick, &users)?;
         self.emit_deletions(&deleted);
+        self.emit_prune(EventMessageTypeEnum::IMAGE, reclaimed);
         Ok((deleted, reclaimed))
+    }
+
+    /// Deletes those of `ids` that are untagged and unused: the step images of build cache entries the builder
+    /// dropped. Returns the bytes freed.
+    pub fn remove_untagged_images(&self, ids: &[String]) -> Result<u64, EngineError> {
+        let users = |image_id: &str| !self.image_users(image_id).is_empty();
+        let (deleted, reclaimed) = self.images.remove_untagged(ids, &users)?;
+        self.emit_deletions(&deleted);
+        Ok(reclaimed)
+    }
+
+    /// dockerd's `prune` event after each prune, with the bytes it freed.
+    pub(super) fn emit_prune(&self, typ: EventMessageTypeEnum, reclaimed: u64) {
+        let attributes = HashMap::from([("reclaimed".to_string(), reclaimed.to_string())]);
+        self.events.emit(typ, "prune", "", attributes);
     }
 
     fn emit_deletions(&self, deleted: &[ImageDeleteResponseItem]) {

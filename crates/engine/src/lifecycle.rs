@@ -528,17 +528,38 @@ impl Engine {
         }
     }
 
-    /// Deletes every stopped container `scope` sees; returns their ids.
-    pub async fn prune_containers(self: &Arc<Self>, scope: super::Scope<'_>) -> Vec<String> {
+    /// `docker container prune`: deletes every stopped container of `scope` that `filter` selects; returns their
+    /// ids and the bytes their writable layers held.
+    pub async fn prune_containers(
+        self: &Arc<Self>,
+        scope: super::Scope<'_>,
+        filter: &super::PruneFilter,
+    ) -> (Vec<String>, u64) {
         let mut deleted = Vec::new();
+        let mut reclaimed = 0u64;
         for container in self.containers_in(scope) {
-            if matches!(container.status(), Status::Created | Status::Exited | Status::Dead) {
-                let _op = container.op.lock().await;
-                self.remove_locked(&container).await;
-                deleted.push(container.id.clone());
+            let (labels, created) = {
+                let record = container.record();
+                (record.config.labels.clone().unwrap_or_default(), record.created)
+            };
+            let stopped = || matches!(container.status(), Status::Created | Status::Exited | Status::Dead);
+            if !stopped() || !filter.matches(&labels, Some(created)) {
+                continue;
             }
+            let _op = container.op.lock().await;
+            // Looked at again under the lock: a start that won the race keeps its container.
+            if !stopped() {
+                continue;
+            }
+            let upper = container.upper_dir();
+            let size =
+                tokio::task::spawn_blocking(move || super::disk_usage::tree_size_or_zero(&upper)).await.unwrap_or(0);
+            self.remove_locked(&container).await;
+            reclaimed = reclaimed.saturating_add(size);
+            deleted.push(container.id.clone());
         }
-        deleted
+        self.emit_prune(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, reclaimed);
+        (deleted, reclaimed)
     }
 
     pub(super) async fn remove_after_recovery(self: &Arc<Self>, container: &Arc<Container>) {

@@ -384,18 +384,21 @@ impl Engine {
         Ok(())
     }
 
-    /// `docker network prune`: user-defined networks without endpoints, filtered by label or age as the API
-    /// asks (`until` is not supported and ignored). Returns their names.
-    pub async fn network_prune(&self, labels: &[String]) -> Vec<String> {
+    /// `docker network prune`: user-defined networks without endpoints that `filter` selects. Returns their names.
+    pub async fn network_prune(&self, filter: &super::PruneFilter) -> Vec<String> {
         let mut deleted = Vec::new();
         for network in self.networks.list() {
-            if network.predefined || !network.endpoints.is_empty() || !labels_match(&network.labels, labels) {
+            if network.predefined
+                || !network.endpoints.is_empty()
+                || !filter.matches(&network.labels, Some(network.created))
+            {
                 continue;
             }
             if self.network_remove(&network.id).await.is_ok() {
                 deleted.push(network.name);
             }
         }
+        self.emit_prune(bollard_stubs::models::EventMessageTypeEnum::NETWORK, 0);
         deleted
     }
 

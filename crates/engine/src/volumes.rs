@@ -187,21 +187,22 @@ impl Engine {
         Ok(())
     }
 
-    /// `docker volume prune`: unused anonymous volumes, or with `all` every unused volume, matching `labels`.
-    /// Returns the names and the bytes freed.
-    pub fn volume_prune(&self, all: bool, labels: &[String]) -> (Vec<String>, u64) {
+    /// `docker volume prune`: unused anonymous volumes, or with `all` every unused volume, that `filter` selects
+    /// (dockerd takes no `until` here: the API refuses it). Returns the names and the bytes freed.
+    pub fn volume_prune(&self, all: bool, filter: &super::PruneFilter) -> (Vec<String>, u64) {
         let mut deleted = Vec::new();
-        let mut reclaimed = 0;
+        let mut reclaimed = 0u64;
         for volume in self.volume_list() {
-            if (!all && !volume.anonymous) || !super::labels_match(&volume.labels, labels) {
+            if (!all && !volume.anonymous) || !filter.matches(&volume.labels, Some(volume.created)) {
                 continue;
             }
-            let size = dir_size(&self.volume_data(&volume.name));
+            let size = super::disk_usage::tree_size_or_zero(&self.volume_data(&volume.name));
             if self.volume_remove(&volume.name, false).is_ok() {
-                reclaimed += size;
+                reclaimed = reclaimed.saturating_add(size);
                 deleted.push(volume.name);
             }
         }
+        self.emit_prune(bollard_stubs::models::EventMessageTypeEnum::VOLUME, reclaimed);
         (deleted, reclaimed)
     }
 
@@ -405,18 +406,6 @@ fn mounts_of(record: &ContainerRecord) -> Vec<MountRecord> {
     }
     list.extend(record.extra_mounts.iter().cloned());
     list
-}
-
-fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 #[cfg(test)]

@@ -582,30 +582,50 @@ impl ImageStore {
         Ok(items)
     }
 
-    /// `docker image prune`: delete dangling images (or, with `dangling_only == false`, every image) that no
-    /// container uses. Returns what was untagged/deleted and the bytes of blobs freed.
+    /// `docker image prune`, as moby's ImagePrune: the images `pick` selects (by config: labels, creation time)
+    /// that no container uses, only untagged ones when `dangling_only`. An untagged image another is built on (a
+    /// build step's) is never a victim itself, as moby prunes heads only: it goes with the image built on it, whose
+    /// untagged parents are deleted as `docker rmi` deletes them. Returns what was untagged and deleted, and the
+    /// bytes of blobs freed.
     pub fn prune(
         &self,
         dangling_only: bool,
+        pick: &dyn Fn(&ImageConfiguration) -> bool,
         used: &dyn Fn(&str) -> bool,
     ) -> Result<(Vec<ImageDeleteResponseItem>, u64), ImageError> {
         let _gc = self.gc_exclusive();
         let mut st = self.state();
         let victims: Vec<String> = st
             .images
-            .keys()
-            .filter(|id| !dangling_only || st.tags_of(id).is_empty())
-            .filter(|id| !used(id))
-            .cloned()
+            .values()
+            .filter(|rec| {
+                let tagged = !st.tags_of(&rec.id).is_empty();
+                (tagged && !dangling_only) || (!tagged && !st.images.values().any(|other| built_on(other, rec)))
+            })
+            .filter(|rec| pick(&rec.config) && !used(&rec.id))
+            .map(|rec| rec.id.clone())
             .collect();
         let mut items = Vec::new();
         for id in victims {
+            if !st.images.contains_key(&id) {
+                continue;
+            }
             for t in st.tags_of(&id) {
                 st.tags.remove(&t);
                 items.push(ImageDeleteResponseItem { untagged: Some(t), deleted: None });
             }
-            st.images.remove(&id);
+            let mut removed = st.images.remove(&id);
             items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(id) });
+            while let Some(child) = removed.take() {
+                let Some(parent) = parent_of(&st, &child) else { break };
+                let unused = st.tags_of(&parent.id).is_empty() && !used(&parent.id);
+                if !unused || st.images.values().any(|other| built_on(other, parent)) {
+                    break;
+                }
+                let parent = parent.id.clone();
+                removed = st.images.remove(&parent);
+                items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(parent) });
+            }
         }
         if items.is_empty() {
             return Ok((items, 0));
@@ -613,6 +633,40 @@ impl ImageStore {
         self.persist(&st)?;
         let reclaimed = self.collect_garbage(&st)?;
         Ok((items, reclaimed))
+    }
+
+    /// Deletes those of `ids` that are untagged and that no container uses (`used`): the step images of a build
+    /// cache that was pruned. Others built on them keep their layers. Returns what went and the bytes freed.
+    pub fn remove_untagged(
+        &self,
+        ids: &[String],
+        used: &dyn Fn(&str) -> bool,
+    ) -> Result<(Vec<ImageDeleteResponseItem>, u64), ImageError> {
+        let _gc = self.gc_exclusive();
+        let mut st = self.state();
+        let mut items = Vec::new();
+        for id in ids {
+            if st.images.contains_key(id) && st.tags_of(id).is_empty() && !used(id) {
+                st.images.remove(id);
+                items.push(ImageDeleteResponseItem { untagged: None, deleted: Some(id.clone()) });
+            }
+        }
+        if items.is_empty() {
+            return Ok((items, 0));
+        }
+        self.persist(&st)?;
+        let reclaimed = self.collect_garbage(&st)?;
+        Ok((items, reclaimed))
+    }
+
+    /// Each image's layers as (diff id, size of its blob), lowest first, by image ID: what `docker system df` adds
+    /// up (a layer shared by images is one blob on disk).
+    pub fn layer_sizes(&self) -> HashMap<String, Vec<(String, u64)>> {
+        let st = self.state();
+        st.images
+            .values()
+            .map(|rec| (rec.id.clone(), rec.layers.iter().map(|l| (l.diff_id.clone(), l.size)).collect()))
+            .collect()
     }
 
     /// `docker history`: newest first, with the size of each non-empty layer.

@@ -5,6 +5,7 @@
 //! - [`build`]: typed build progress events (the legacy `docker build` JSON stream is rendered from them).
 //! - [`build_jobs`]: builds as daemon jobs a reloaded page rejoins, and the build cache's prediction.
 //! - [`compose`]: compose progress per service (`berth compose --progress json`, the playground's compose page).
+//! - [`disk_usage`]: `GET /system/df` in the shape API versions before 1.52 answer.
 //! - [`layers`]: per-layer file trees, wasted space and image diffs.
 //! - [`terminal`]: the terminal websocket protocol.
 
@@ -12,6 +13,7 @@ pub mod audit;
 pub mod build;
 pub mod build_jobs;
 pub mod compose;
+pub mod disk_usage;
 pub mod layers;
 pub mod terminal;
 

@@ -214,3 +214,33 @@ fn an_open_port_off_loopback_needs_accounts_or_a_clear_choice() {
     assert!(!output.status.success());
     assert!(stderr.contains("not a loopback address") && stderr.contains("--auth accounts"), "{stderr}");
 }
+
+#[test]
+fn sessions_cannot_reach_each_other_over_the_network() {
+    let daemon = daemon();
+    let (alice, bob) = (Seat::new(daemon, "lab"), Seat::new(daemon, "lab"));
+    let www = alice.ok(&["run", "-d", "--name", "www", "busybox", "httpd", "-f", "-h", "/etc"]).trim().to_string();
+    let ip = alice.ok(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "www"]);
+    let ip = ip.trim();
+    assert!(ip.parse::<std::net::Ipv4Addr>().is_ok(), "{ip:?}");
+    alice.ok(&["exec", "www", "sh", "-c", "until wget -q -O /dev/null http://127.0.0.1/hostname; do sleep 0.1; done"]);
+    // The session's own containers reach it, by address and by name (its network has DNS).
+    // (busybox's own `wget -T` crashes on this host: `timeout` bounds the waits instead.)
+    let by_ip = alice.ok(&["run", "--rm", "busybox", "wget", "-q", "-O-", &format!("http://{ip}/hostname")]);
+    assert_eq!(by_ip.trim(), &www[..12]);
+    let by_name = alice.ok(&["run", "--rm", "busybox", "wget", "-q", "-O-", "http://www/hostname"]);
+    assert_eq!(by_name.trim(), &www[..12]);
+    // Another session's do not, by either.
+    // (In a shell that outlives it: as PID 1, wget would ignore timeout's SIGTERM.)
+    for url in [format!("http://{ip}/hostname"), "http://www/hostname".to_string()] {
+        let probe = format!("timeout 3 wget -q -O- {url} || echo unreachable");
+        let answer = bob.ok(&["run", "--rm", "busybox", "sh", "-c", &probe]);
+        assert_eq!(answer.trim(), "unreachable", "bob reached alice's container at {url}");
+    }
+    for seat in [&alice, &bob] {
+        daemon.admin(&["end-session", &seat.id]);
+    }
+    // Ending the session took its network (and bridge) too.
+    let networks = daemon.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!networks.contains(&alice.id) && !networks.contains(&bob.id), "{networks}");
+}

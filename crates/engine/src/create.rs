@@ -88,7 +88,20 @@ impl Engine {
 
         // Networks and volumes first: they check the request (unknown network, bad volume name) before anything
         // is written, and are undone if a later step fails.
-        self.attach_networks(&id, &name, &host_config, body.networking_config.as_ref())?;
+        let mut networking = body.networking_config.clone();
+        if let Some(tenant) = owner {
+            // A tenant's default network is its own bridge, isolated from every other tenant's.
+            if host_config.network_mode.as_deref() == Some("bridge") {
+                let network = self.tenant_network(tenant).await?;
+                if let Some(endpoints) = networking.as_mut().and_then(|n| n.endpoints_config.as_mut()) {
+                    if let Some(settings) = endpoints.remove("bridge").or_else(|| endpoints.remove("default")) {
+                        endpoints.insert(network.clone(), settings);
+                    }
+                }
+                host_config.network_mode = Some(network);
+            }
+        }
+        self.attach_networks(&id, &name, &host_config, networking.as_ref())?;
         let image_volumes = config.volumes.clone().unwrap_or_default();
         let (extra_mounts, anonymous_volumes) = match self.plan_volumes(&mut host_config, &image_volumes) {
             Ok(planned) => planned,

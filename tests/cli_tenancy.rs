@@ -244,3 +244,57 @@ fn sessions_cannot_reach_each_other_over_the_network() {
     let networks = daemon.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!networks.contains(&alice.id) && !networks.contains(&bob.id), "{networks}");
 }
+
+/// A cgroup v1 file of a session's group, as the kernel has it.
+fn group_file(session: &str, controller: &str, file: &str) -> String {
+    let path = format!("/sys/fs/cgroup/{controller}/berth/session-{session}/{file}");
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}")).trim().to_string()
+}
+
+#[test]
+fn a_session_is_held_to_its_class_quotas() {
+    let daemon = daemon();
+    daemon.admin(&[
+        "create-class",
+        "tight",
+        "--seats",
+        "2",
+        "--memory",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--pids",
+        "40",
+        "--containers",
+        "3",
+    ]);
+    let (greedy, neighbour) = (Seat::new(daemon, "tight"), Seat::new(daemon, "lab"));
+    // The group holds the class's totals.
+    greedy.ok(&["run", "-d", "--name", "idle", "busybox", "sleep", "300"]);
+    assert_eq!(group_file(&greedy.id, "memory", "memory.limit_in_bytes"), (64u64 << 20).to_string());
+    assert_eq!(group_file(&greedy.id, "pids", "pids.max"), "40");
+    assert_eq!(group_file(&greedy.id, "cpu", "cpu.cfs_quota_us"), "50000");
+    // A fork bomb (a container with no pids limit of its own) stops at the session's pids: the kernel refuses
+    // its forks beyond them, and the group's high-water mark is the cap; the neighbour's containers still run.
+    let bomb = greedy.docker(&["run", "--rm", "busybox", "sh", "-c", "for i in $(seq 200); do sleep 300 & done; wait"]);
+    assert!(bomb.stderr.contains("can't fork") || bomb.stdout.contains("can't fork"), "{bomb:?}");
+    let peak: u64 = group_file(&greedy.id, "pids", "pids.peak").parse().expect("pids.peak");
+    assert!((30..=40).contains(&peak), "the session's processes peaked at {peak} with a cap of 40");
+    assert_eq!(neighbour.ok(&["run", "--rm", "busybox", "echo", "fine"]).trim(), "fine");
+    // A memory hog without a limit of its own is killed at the session's limit.
+    let hog =
+        greedy.docker(&["run", "--rm", "busybox", "sh", "-c", "head -c 200m /dev/zero | tail -c 150m > /dev/null"]);
+    assert_eq!(hog.code, Some(137), "the hog was not OOM-killed: {hog:?}");
+    assert_eq!(neighbour.ok(&["run", "--rm", "busybox", "echo", "fine"]).trim(), "fine");
+    // The container quota: a third is the last.
+    greedy.ok(&["create", "--name", "second", "busybox", "true"]);
+    greedy.ok(&["create", "--name", "third", "busybox", "true"]);
+    let over = greedy.refused(&["create", "--name", "fourth", "busybox", "true"]);
+    assert!(over.contains("session quota: 3 of 3 containers"), "{over}");
+    greedy.ok(&["rm", "third"]);
+    greedy.ok(&["create", "--name", "fourth", "busybox", "true"]);
+    for seat in [&greedy, &neighbour] {
+        daemon.admin(&["end-session", &seat.id]);
+    }
+    assert!(!Path::new(&format!("/sys/fs/cgroup/memory/berth/session-{}", greedy.id)).exists(), "the group is left");
+}

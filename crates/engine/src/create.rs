@@ -29,6 +29,9 @@ impl Engine {
         name: Option<&str>,
         body: ContainerCreateBody,
     ) -> Result<(String, Vec<String>), EngineError> {
+        if let Some(tenant) = owner {
+            self.check_tenant_quota(tenant)?;
+        }
         let id = names::new_id();
         // Held until the container is in the table, so that a concurrent create of the same name fails here.
         let (name, _claim) = match name.filter(|n| !n.is_empty()) {

@@ -121,7 +121,11 @@ impl Engine {
             &SpecPaths { rootfs: &merged, container_dir: &container.dir, volumes_dir: &volumes_dir, network: &network },
         )?;
         let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
-        let cgroup = Arc::new(Cgroup::create(&container.id, resources.as_ref())?);
+        let group = super::tenants::cgroup_group(container.owner.as_deref());
+        if let Some(tenant) = &container.owner {
+            self.ensure_tenant_group(tenant)?;
+        }
+        let cgroup = Arc::new(Cgroup::create_in(group.as_deref(), &container.id, resources.as_ref())?);
 
         let size = record
             .host_config

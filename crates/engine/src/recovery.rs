@@ -102,7 +102,7 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<(), EngineError> {
         // What is left in the container's cgroup is not ours to supervise any more. That holds for a record that
         // never said running too: a crash between spawning the process and recording it leaves a process in the
         // container's cgroup under a record that still reads created or exited.
-        let cgroup = Cgroup::load(&record.id);
+        let cgroup = Cgroup::load_in(super::tenants::cgroup_group(record.owner.as_deref()).as_deref(), &record.id);
         let unrecorded = cgroup.pids();
         if !was_running && !unrecorded.is_empty() {
             tracing::warn!(id = %record.id, pids = ?unrecorded, "reaping processes the old daemon started but never recorded");
@@ -173,7 +173,8 @@ impl Engine {
         {
             let mut live = container.live();
             live.process = Some(Arc::new(process));
-            live.cgroup = Some(Arc::new(Cgroup::load(&container.id)));
+            let group = super::tenants::cgroup_group(container.owner.as_deref());
+            live.cgroup = Some(Arc::new(Cgroup::load_in(group.as_deref(), &container.id)));
         }
         let record = container.snapshot();
         if record.state.pid != welcome.pid || record.state.status == Status::Removing {

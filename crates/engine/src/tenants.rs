@@ -6,8 +6,39 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bollard_stubs::models::NetworkCreateRequest;
+use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder};
+use serde::{Deserialize, Serialize};
 
 use super::{Engine, EngineError, Scope, TENANT_ATTRIBUTE};
+
+/// What one tenant may use, all its containers together: the totals of its cgroup group, and how many containers
+/// it may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantLimits {
+    pub memory_bytes: i64,
+    /// CPUs in billionths (Docker's NanoCpus).
+    pub nano_cpus: i64,
+    pub pids: i64,
+    pub containers: i64,
+}
+
+/// The cgroup group a container's cgroup sits in: its tenant's (`berth/session-<id>/<container>`), or none.
+pub(super) fn cgroup_group(owner: Option<&str>) -> Option<String> {
+    owner.map(|tenant| format!("session-{tenant}"))
+}
+
+const CFS_PERIOD_US: u64 = 100_000;
+
+fn group_resources(limits: &TenantLimits) -> Result<LinuxResources, EngineError> {
+    let invalid = |e: oci_spec::OciSpecError| EngineError::InvalidArgument(format!("tenant limits: {e}"));
+    // Swap included: a hog may not page its way past the limit.
+    let memory =
+        LinuxMemoryBuilder::default().limit(limits.memory_bytes).swap(limits.memory_bytes).build().map_err(invalid)?;
+    let quota = (limits.nano_cpus as i128 * CFS_PERIOD_US as i128 / 1_000_000_000).max(1000) as i64;
+    let cpu = LinuxCpuBuilder::default().quota(quota).period(CFS_PERIOD_US).build().map_err(invalid)?;
+    let pids = LinuxPidsBuilder::default().limit(limits.pids).build().map_err(invalid)?;
+    LinuxResourcesBuilder::default().memory(memory).cpu(cpu).pids(pids).build().map_err(invalid)
+}
 
 /// The name of a tenant's default network: a bridge of its own, so tenants cannot reach each other's containers
 /// (bridges are isolated from each other) while a tenant's containers find each other by name (its DNS).
@@ -16,6 +47,57 @@ pub fn tenant_network_name(tenant: &str) -> String {
 }
 
 impl Engine {
+    fn tenant_limits_file(&self, tenant: &str) -> std::path::PathBuf {
+        self.root.join("tenants").join(format!("{tenant}.json"))
+    }
+
+    /// Records what `tenant` may use (kept under `<root>/tenants/`, so starts after a restart apply it too) and
+    /// applies it to its group at once when it has one.
+    pub fn set_tenant_limits(&self, tenant: &str, limits: TenantLimits) -> Result<(), EngineError> {
+        if self.tenant_limits(tenant).ok() == Some(limits) {
+            return Ok(());
+        }
+        let file = self.tenant_limits_file(tenant);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| EngineError::io("create the tenants dir", e))?;
+        }
+        berth_fs::atomic::replace_json(&file, &limits)?;
+        if !self.containers_in(Scope::Tenant(tenant)).is_empty() {
+            self.ensure_tenant_group(tenant)?;
+        }
+        Ok(())
+    }
+
+    /// What `tenant` may use; a tenant without recorded limits gets nothing started (fail closed).
+    fn tenant_limits(&self, tenant: &str) -> Result<TenantLimits, EngineError> {
+        let file = self.tenant_limits_file(tenant);
+        let text = std::fs::read(&file)
+            .map_err(|_| EngineError::Forbidden(format!("no limits are recorded for session {tenant}")))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| EngineError::io(format!("read {}", file.display()), std::io::Error::other(e)))
+    }
+
+    /// At create: a tenant at its container quota makes no more.
+    pub(super) fn check_tenant_quota(&self, tenant: &str) -> Result<(), EngineError> {
+        let limits = self.tenant_limits(tenant)?;
+        let count = self.containers_in(Scope::Tenant(tenant)).len() as i64;
+        if count >= limits.containers {
+            return Err(EngineError::Forbidden(format!(
+                "session quota: {count} of {} containers in use; remove one first (docker rm)",
+                limits.containers
+            )));
+        }
+        Ok(())
+    }
+
+    /// Before a tenant's container starts: its group, holding the tenant's totals.
+    pub(super) fn ensure_tenant_group(&self, tenant: &str) -> Result<(), EngineError> {
+        let limits = self.tenant_limits(tenant)?;
+        let Some(group) = cgroup_group(Some(tenant)) else { return Ok(()) };
+        berth_runtime::Cgroup::ensure_group(&group, &group_resources(&limits)?)?;
+        Ok(())
+    }
+
     /// The tenant's default network, made at its first container.
     pub(super) async fn tenant_network(&self, tenant: &str) -> Result<String, EngineError> {
         let name = tenant_network_name(tenant);
@@ -56,6 +138,13 @@ impl Engine {
                 first_error.get_or_insert(error);
             }
         }
+        if let Some(group) = cgroup_group(Some(tenant)) {
+            if let Err(error) = berth_runtime::Cgroup::remove_group(&group) {
+                tracing::warn!(tenant, %error, "cannot remove a tenant's cgroup");
+                first_error.get_or_insert(error.into());
+            }
+        }
+        let _ = std::fs::remove_file(self.tenant_limits_file(tenant));
         match first_error {
             Some(error) => Err(error),
             None => Ok(removed),

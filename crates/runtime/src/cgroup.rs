@@ -94,8 +94,12 @@ fn valid_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-fn rel_path(id: &str) -> String {
-    format!("{PARENT}/{id}")
+/// `berth/<id>`, or `berth/<group>/<id>` for a container in a group (a tenant's, whose totals the group holds).
+fn rel_path(group: Option<&str>, id: &str) -> String {
+    match group {
+        Some(group) => format!("{PARENT}/{group}/{id}"),
+        None => format!("{PARENT}/{id}"),
+    }
 }
 
 fn cg_err(id: &str, op: &'static str, e: impl std::fmt::Display) -> RuntimeError {
@@ -105,11 +109,17 @@ fn cg_err(id: &str, op: &'static str, e: impl std::fmt::Display) -> RuntimeError
 impl Cgroup {
     /// Creates `berth/<id>` (in every v1 hierarchy) and applies `resources`.
     pub fn create(id: &str, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
-        if !valid_id(id) {
+        Cgroup::create_in(None, id, resources)
+    }
+
+    /// [`Cgroup::create`] under a group made by [`Cgroup::ensure_group`] (`berth/<group>/<id>`): the group's limits
+    /// bound it and every sibling together.
+    pub fn create_in(group: Option<&str>, id: &str, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
+        if !valid_id(id) || group.is_some_and(|group| !valid_id(group)) {
             return Err(RuntimeError::InvalidId { id: id.to_string() });
         }
         let hier = cgroups_rs::hierarchies::auto();
-        let inner = cgroups_rs::Cgroup::new(hier, rel_path(id)).map_err(|e| cg_err(id, "create", e))?;
+        let inner = cgroups_rs::Cgroup::new(hier, rel_path(group, id)).map_err(|e| cg_err(id, "create", e))?;
         let cg = Cgroup { id: id.to_string(), inner };
         tracing::debug!(id, v2 = cg.inner.v2(), "cgroup created");
         if let Some(r) = resources {
@@ -123,10 +133,39 @@ impl Cgroup {
 
     /// A handle on an existing cgroup (after a daemon restart). Nothing is checked or created.
     pub fn load(id: &str) -> Self {
-        let safe: String =
-            id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+        Cgroup::load_in(None, id)
+    }
+
+    /// [`Cgroup::load`] of a container in a group.
+    pub fn load_in(group: Option<&str>, id: &str) -> Self {
+        let safe = |text: &str| -> String {
+            text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+        };
+        let group = group.map(safe);
         let hier = cgroups_rs::hierarchies::auto();
-        Cgroup { id: id.to_string(), inner: cgroups_rs::Cgroup::load(hier, rel_path(&safe)) }
+        Cgroup { id: id.to_string(), inner: cgroups_rs::Cgroup::load(hier, rel_path(group.as_deref(), &safe(id))) }
+    }
+
+    /// Creates (or updates) the group `berth/<group>` with `resources` as the totals of everything under it: a
+    /// tenant's memory, CPU and pids, so a fork bomb or a memory hog in one tenant stays inside that tenant.
+    pub fn ensure_group(group: &str, resources: &LinuxResources) -> Result<(), RuntimeError> {
+        if !valid_id(group) {
+            return Err(RuntimeError::InvalidId { id: group.to_string() });
+        }
+        let hier = cgroups_rs::hierarchies::auto();
+        let path = format!("{PARENT}/{group}");
+        let inner = cgroups_rs::Cgroup::new(hier, path).map_err(|e| cg_err(group, "create group", e))?;
+        Cgroup { id: group.to_string(), inner }.update(resources)
+    }
+
+    /// Removes the group `berth/<group>` once nothing is left under it.
+    pub fn remove_group(group: &str) -> Result<(), RuntimeError> {
+        if !valid_id(group) {
+            return Err(RuntimeError::InvalidId { id: group.to_string() });
+        }
+        let hier = cgroups_rs::hierarchies::auto();
+        let inner = cgroups_rs::Cgroup::load(hier, format!("{PARENT}/{group}"));
+        Cgroup { id: group.to_string(), inner }.remove()
     }
 
     /// The container id.

@@ -298,3 +298,46 @@ fn a_session_is_held_to_its_class_quotas() {
     }
     assert!(!Path::new(&format!("/sys/fs/cgroup/memory/berth/session-{}", greedy.id)).exists(), "the group is left");
 }
+
+#[test]
+fn sessions_expire_and_everything_survives_a_restart_until_then() {
+    let mut daemon =
+        Daemon::start_with_args(&["--auth", "accounts", "--session-sweep-interval", "1", "--live-restore=true"]);
+    daemon.admin(&["create-class", "long", "--seats", "2"]);
+    daemon.admin(&["create-class", "short", "--seats", "2", "--max-age", "4s"]);
+    daemon.admin_with_input(&["create-user", "ada", "--role", "instructor"], b"analytical engine\n");
+    let printed = daemon.admin(&["new-session", "--class", "long"]);
+    let token = printed.lines().find_map(|l| l.strip_prefix("token ")).expect("token").to_string();
+    let config = daemon.scratch_dir("docker-config-long");
+    write_config(&config, &token);
+    let kept = daemon.docker_over_http_as(&config, &["run", "-d", "busybox", "sleep", "300"]);
+    assert!(kept.success(), "{kept:?}");
+    let kept = kept.stdout.trim().to_string();
+
+    // A restart keeps accounts, classes, sessions and their tokens, and the session's running container.
+    daemon.restart();
+    let ps = daemon.docker_over_http_as(&config, &["ps", "-q", "--no-trunc"]);
+    assert_eq!(ps.stdout.trim(), kept, "{ps:?}");
+    assert!(daemon.admin(&["sessions"]).contains("long"));
+    let audit = daemon.admin(&["audit"]);
+    assert!(audit.contains("create-user ada"), "{audit}");
+
+    // A session past its class's maximum age is ended and its containers removed, by the daemon itself.
+    let printed = daemon.admin(&["new-session", "--class", "short"]);
+    let short_token = printed.lines().find_map(|l| l.strip_prefix("token ")).expect("token").to_string();
+    let short_config = daemon.scratch_dir("docker-config-short");
+    write_config(&short_config, &short_token);
+    let doomed = daemon.docker_over_http_as(&short_config, &["run", "-d", "busybox", "sleep", "300"]);
+    assert!(doomed.success(), "{doomed:?}");
+    let doomed = doomed.stdout.trim().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while daemon.ok(&["ps", "-aq", "--no-trunc"]).contains(&doomed) {
+        assert!(std::time::Instant::now() < deadline, "the expired session's container is still there");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let refused = daemon.docker_over_http_as(&short_config, &["ps"]);
+    assert!(!refused.success() && refused.stderr.contains("not valid"), "{refused:?}");
+    assert!(daemon.admin(&["audit"]).contains("expire-session"));
+    // The long session is untouched.
+    assert!(daemon.ok(&["ps", "-q", "--no-trunc"]).contains(&kept));
+}

@@ -60,6 +60,11 @@ struct ServeArgs {
     /// The accounts database: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB` (default: <root>/identity.db).
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// How often sessions past their maximum age or idle timeout are ended and removed (seconds). Hidden: a knob
+    /// for tests.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, hide = true,
+          value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..))]
+    session_sweep_interval: u64,
     /// A name the HTTP port is reached by, besides its address, localhost and the machine's hostname (repeatable).
     /// Requests for any other Host are refused (DNS rebinding).
     #[arg(long = "http-host", value_name = "NAME")]
@@ -202,6 +207,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         auth,
         insecure_open,
         database,
+        session_sweep_interval,
         http_hosts,
         allowed_origins,
         max_upload_size,
@@ -283,8 +289,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             AuthMode::None => None,
             AuthMode::Accounts => {
                 let url = database.unwrap_or_else(|| berth_identity::Identity::sqlite_url(&root));
-                let identity = berth_identity::Identity::open(&url).await.context("open the accounts database")?;
-                Some(std::sync::Arc::new(identity))
+                let identity = std::sync::Arc::new(
+                    berth_identity::Identity::open(&url).await.context("open the accounts database")?,
+                );
+                berth_api::spawn_reaper(
+                    identity.clone(),
+                    engine.clone(),
+                    std::time::Duration::from_secs(session_sweep_interval),
+                );
+                Some(identity)
             }
         };
         tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), auth = ?auth, "berth is serving");

@@ -21,6 +21,7 @@ mod error;
 mod event_filter;
 mod event_time;
 mod exec;
+mod expiry;
 mod http_guard;
 mod images;
 mod networks;
@@ -46,6 +47,7 @@ use axum::Router;
 pub use auth::{Accounts, SESSION_COOKIE};
 pub use caller::Caller;
 pub use error::ApiError;
+pub use expiry::spawn_reaper;
 pub use http_guard::HttpGuard;
 
 use axum::extract::FromRef;

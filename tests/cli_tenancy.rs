@@ -138,6 +138,27 @@ fn two_sessions_cannot_reach_each_others_containers() {
 }
 
 #[test]
+fn two_sessions_through_docker_py() {
+    let daemon = daemon();
+    let (alice, bob) = (Seat::new(daemon, "lab"), Seat::new(daemon, "lab"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/clients/docker_py_tenancy.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .env("BERTH_URL", format!("tcp://{}", daemon.http_addr()))
+        .env("ALICE_CONFIG", &alice.config)
+        .env("BOB_CONFIG", &bob.config)
+        .output()
+        .expect("python3 runs (xtask setup installs docker-py)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}\n{}", daemon.log_tail());
+    assert!(stdout.contains("docker-py tenancy: ok"), "{stdout}");
+    for seat in [&alice, &bob] {
+        daemon.admin(&["end-session", &seat.id]);
+    }
+}
+
+#[test]
 fn options_that_reach_the_host_are_refused() {
     let daemon = daemon();
     let seat = Seat::new(daemon, "lab");

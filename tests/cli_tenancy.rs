@@ -225,6 +225,60 @@ fn tokens_are_checked_and_an_ended_session_leaves_nothing() {
     let _ = seat.token;
 }
 
+/// One HTTP/1.0 request to the daemon's port: the status, the headers (lower-case names) and the body.
+fn http(method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let address = daemon().http_addr().to_string();
+    let mut stream = std::net::TcpStream::connect(&address).expect("connect to the daemon's port");
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+#[test]
+fn a_join_link_seats_a_browser_with_a_strict_cookie() {
+    let daemon = daemon();
+    let made = daemon.admin(&["create-class", "browsers", "--seats", "1"]);
+    let link = made.lines().find_map(|l| l.strip_prefix("join ")).expect("a join link");
+    let path = &link[link.find("/berth/join/").expect("a join path")..];
+    let (status, headers, _) = http("GET", path, &[]);
+    assert_eq!(status, 303);
+    let cookie = headers.iter().find(|(name, _)| name == "set-cookie").map(|(_, v)| v.clone()).expect("a cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let pair = cookie.split(';').next().expect("name=value").to_string();
+    let (status, _, body) = http("GET", "/containers/json", &[("Cookie", &pair)]);
+    assert_eq!((status, body.trim()), (200, "[]"));
+    // With the cookie, a change needs the playground's header (a forged cross-site form cannot add it).
+    let (status, _, body) = http("POST", "/containers/prune", &[("Cookie", &pair)]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.to_ascii_lowercase().contains("x-berth-client"), "{body}");
+    let (status, _, _) = http("POST", "/containers/prune", &[("Cookie", &pair), ("X-Berth-Client", "playground")]);
+    assert_eq!(status, 200);
+    // The class had one seat; a second opening is turned away, and a forged link finds nothing.
+    let (status, _, body) = http("GET", path, &[]);
+    assert_eq!(status, 409, "{body}");
+    let (status, _, _) = http("GET", "/berth/join/bj_forged", &[]);
+    assert_eq!(status, 404);
+    // The app's own page needs no session; the API does.
+    assert_eq!(http("GET", "/", &[]).0, 200);
+    assert_eq!(http("GET", "/_ping", &[]).0, 401);
+}
+
 #[test]
 fn an_open_port_off_loopback_needs_accounts_or_a_clear_choice() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))

@@ -269,6 +269,20 @@ fn a_join_link_seats_a_browser_with_a_strict_cookie() {
     assert!(body.to_ascii_lowercase().contains("x-berth-client"), "{body}");
     let (status, _, _) = http("POST", "/containers/prune", &[("Cookie", &pair), ("X-Berth-Client", "playground")]);
     assert_eq!(status, 200);
+    // The page learns its session and gets a token for the docker CLI, with the lines to paste.
+    let (status, _, body) = http("GET", "/berth/session", &[("Cookie", &pair)]);
+    assert_eq!(status, 200, "{body}");
+    let info: serde_json::Value = serde_json::from_str(&body).expect("session JSON");
+    assert_eq!(info["class"], "browsers");
+    let (status, _, body) =
+        http("POST", "/berth/session/tokens", &[("Cookie", &pair), ("X-Berth-Client", "playground")]);
+    assert_eq!(status, 201, "{body}");
+    let access: serde_json::Value = serde_json::from_str(&body).expect("CLI access JSON");
+    let cli = daemon.scratch_dir("docker-config-browser-cli");
+    std::fs::write(cli.join("config.json"), access["config_json"].as_str().expect("config_json")).expect("write");
+    assert_eq!(access["docker_host"].as_str(), Some(format!("tcp://{}", daemon.http_addr()).as_str()));
+    let info_again = daemon.docker_over_http_as(&cli, &["info", "-f", "{{.Containers}}"]);
+    assert_eq!(info_again.stdout.trim(), "0", "{info_again:?}");
     // The class had one seat; a second opening is turned away, and a forged link finds nothing.
     let (status, _, body) = http("GET", path, &[]);
     assert_eq!(status, 409, "{body}");

@@ -28,6 +28,7 @@ mod networks;
 mod playground;
 mod prune_filter;
 mod layers;
+mod session;
 mod session_policy;
 mod streams;
 mod swarm;
@@ -246,8 +247,12 @@ pub fn http_service(daemon: Daemon, web_dir: Option<PathBuf>, guard: HttpGuard, 
     let router = match access {
         HttpAccess::Open => router.layer(axum::middleware::from_fn(caller::operator)),
         HttpAccess::Accounts(accounts) => {
-            let inner =
-                Router::new().route("/berth/join/{token}", get(auth::join)).with_state(accounts.clone()).merge(router);
+            let inner = Router::new()
+                .route("/berth/join/{token}", get(auth::join))
+                .route("/berth/session", get(session::info))
+                .route("/berth/session/tokens", post(session::new_cli_token))
+                .with_state(accounts.clone())
+                .merge(router);
             let confinement = Arc::new(tenancy::Confinement { engine, identity: accounts.identity.clone() });
             // Around the router, not inside it (Router::layer runs after routing): confinement rewrites container
             // paths to full ids, and the router must route the rewritten path.

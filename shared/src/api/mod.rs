@@ -15,6 +15,7 @@ pub mod build_jobs;
 pub mod compose;
 pub mod disk_usage;
 pub mod layers;
+pub mod session;
 pub mod terminal;
 
 pub use bollard_stubs::models;

@@ -430,3 +430,35 @@ fn sessions_expire_and_everything_survives_a_restart_until_then() {
     // The long session is untouched.
     assert!(daemon.ok(&["ps", "-q", "--no-trunc"]).contains(&kept));
 }
+
+#[test]
+fn the_port_speaks_tls_to_the_docker_cli() {
+    let certs = tempfile::tempdir_in(support::target_dir()).expect("a directory for the certificates");
+    support::registry::write_tls_files(certs.path());
+    let cert = certs.path().join("server.crt");
+    let key = certs.path().join("server.key");
+    let daemon = Daemon::start_with_args(&[
+        "--auth",
+        "accounts",
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ]);
+    daemon.admin(&["create-class", "secure", "--seats", "2"]);
+    let printed = daemon.admin(&["new-session", "--class", "secure"]);
+    let token = printed.lines().find_map(|l| l.strip_prefix("token ")).expect("token").to_string();
+    let config = daemon.scratch_dir("docker-config-tls");
+    write_config(&config, &token);
+    let ca = certs.path().join("ca.crt");
+    let ca = ca.to_str().expect("utf-8");
+    // The docker CLI verifies the daemon's certificate against the class's CA and talks through it.
+    let run = daemon.docker_over_http_as(
+        &config,
+        &["--tlsverify", "--tlscacert", ca, "run", "--rm", "busybox", "echo", "over tls"],
+    );
+    assert!(run.success() && run.stdout.trim() == "over tls", "{run:?}\n{}", daemon.log_tail());
+    // Plain HTTP on the TLS port gets nowhere.
+    let plain = daemon.docker_over_http_as(&config, &["ps"]);
+    assert!(!plain.success(), "{plain:?}");
+}

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod admin;
 mod compose;
+mod tls;
 
 #[derive(Parser)]
 #[command(name = "berth", version, about = "A container engine that speaks the Docker Engine API")]
@@ -57,6 +58,12 @@ struct ServeArgs {
     /// privileged containers, that is, own this host.
     #[arg(long)]
     insecure_open: bool,
+    /// Serve the HTTP port over TLS with this PEM certificate chain (with --tls-key); cookies are then Secure.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// The accounts database: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB` (default: <root>/identity.db).
     #[arg(long, value_name = "URL")]
     database: Option<String>,
@@ -208,6 +215,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         insecure_open,
         database,
         session_sweep_interval,
+        tls_cert,
+        tls_key,
         http_hosts,
         allowed_origins,
         max_upload_size,
@@ -240,6 +249,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
+    let tls = match (&tls_cert, &tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     if auth == AuthMode::None && !http.ip().is_loopback() {
         if !insecure_open {
             anyhow::bail!(
@@ -302,15 +315,24 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         tracing::info!(socket = %socket.display(), http = %http, root = %root.display(), auth = ?auth, "berth is serving");
         let unix_server = axum::serve(unix, berth_api::service(daemon.clone(), web_dir.clone(), identity.clone()));
-        let guard = berth_api::HttpGuard::new(http, &http_hosts, &allowed_origins);
+        let mut guard = berth_api::HttpGuard::new(http, &http_hosts, &allowed_origins);
+        if tls.is_some() {
+            guard = guard.over_tls();
+        }
         let access = match &identity {
             None => berth_api::HttpAccess::Open,
             Some(identity) => berth_api::HttpAccess::Accounts(std::sync::Arc::new(berth_api::Accounts {
                 identity: identity.clone(),
-                secure: false,
+                secure: tls.is_some(),
             })),
         };
-        let tcp_server = axum::serve(tcp, berth_api::http_service(daemon, web_dir, guard, access));
+        let http_app = berth_api::http_service(daemon, web_dir, guard, access);
+        let tcp_server = async move {
+            match tls {
+                Some(acceptor) => axum::serve(tls::TlsListener::new(tcp, acceptor)?, http_app).await,
+                None => axum::serve(tcp, http_app).await,
+            }
+        };
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {

@@ -409,7 +409,7 @@ pub fn basic_auth(user: &str, password: &str) -> String {
 }
 
 /// ca.crt, server.crt and server.key in `dir`: a CA, and a server certificate it signed for 127.0.0.1 and localhost.
-fn write_tls_files(dir: &Path) {
+pub fn write_tls_files(dir: &Path) {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     };

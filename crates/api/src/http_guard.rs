@@ -33,6 +33,8 @@ pub struct HttpGuard {
     names: HashSet<String>,
     /// Lower-case `scheme://host[:port]`, without a trailing slash.
     allowed_origins: HashSet<String>,
+    /// `https` when the port is served over TLS: the daemon's own origin is then `https://<Host>`.
+    scheme: &'static str,
 }
 
 /// Why a request was turned away; becomes the response and a log line.
@@ -82,7 +84,13 @@ impl HttpGuard {
         }
         let allowed_origins =
             allowed_origins.iter().map(|origin| origin.trim_end_matches('/').to_ascii_lowercase()).collect();
-        HttpGuard { bind: bind.ip(), names, allowed_origins }
+        HttpGuard { bind: bind.ip(), names, allowed_origins, scheme: "http" }
+    }
+
+    /// The port is served over TLS (`--tls-cert`): pages of the daemon's own origin are `https://`.
+    pub fn over_tls(mut self) -> HttpGuard {
+        self.scheme = "https";
+        self
     }
 
     fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Refusal> {
@@ -96,7 +104,7 @@ impl HttpGuard {
         let origin = header_text(headers, header::ORIGIN.as_str());
         let allowed_foreign = origin.is_some_and(|origin| self.allowed_origins.contains(&origin.to_ascii_lowercase()));
         if let Some(origin) = origin {
-            let own = host.is_some_and(|host| origin.eq_ignore_ascii_case(&format!("http://{host}")));
+            let own = host.is_some_and(|host| origin.eq_ignore_ascii_case(&format!("{}://{host}", self.scheme)));
             if !own && !allowed_foreign {
                 return Err(Refusal::ForeignOrigin(origin.to_string()));
             }

@@ -38,6 +38,8 @@ pub struct Daemon {
     pub side: Side,
     pub docker: DockerCli,
     pub socket: PathBuf,
+    /// The HTTP port's address (`127.0.0.1:PORT`; Berth only, empty for dockerd).
+    pub http: String,
     /// The daemon's private directory: state root, socket, log.
     pub dir: PathBuf,
     pub log: PathBuf,
@@ -117,7 +119,7 @@ pub fn spawn_berth(cleanup: &Cleanup, berth: &Path, dir: &Path, bridge: &Bridge,
         .args(extra)
         .env("RUST_LOG", std::env::var("BENCH_BERTH_LOG").unwrap_or_else(|_| "info".into()));
     let pid = spawn_daemon(cleanup, "berth serve", command, &log, docker.clone())?;
-    Ok(Daemon { side: Side::Berth, docker, socket, dir, log, pid })
+    Ok(Daemon { side: Side::Berth, docker, socket, http, dir, log, pid })
 }
 
 /// Starts a private dockerd under `run_dir/dockerd` and waits until it answers `GET /_ping`.
@@ -179,7 +181,7 @@ pub fn start_dockerd_with(cleanup: &Cleanup, dir: &Path, bridge: Option<&Bridge>
         .arg(format!("--cgroup-parent=/{DOCKERD_CGROUP_PARENT}"))
         .arg("--log-level=warn");
     let pid = spawn_daemon(cleanup, "dockerd", command, &log, docker.clone())?;
-    let daemon = Daemon { side: Side::Dockerd, docker, socket, dir, log, pid };
+    let daemon = Daemon { side: Side::Dockerd, docker, socket, http: String::new(), dir, log, pid };
     wait_until_ready(&daemon)?;
     Ok(daemon)
 }

@@ -48,6 +48,12 @@ impl DockerCli {
         Ok(DockerCli { program: docker_program(), host: format!("unix://{}", socket.display()), config_dir })
     }
 
+    /// The CLI over TCP to `address` (a Berth's HTTP port), with the config (HttpHeaders, say) in `config_dir`.
+    pub fn over_tcp(address: &str, config_dir: PathBuf) -> Result<DockerCli> {
+        std::fs::create_dir_all(&config_dir).with_context(|| format!("creating {}", config_dir.display()))?;
+        Ok(DockerCli { program: docker_program(), host: format!("tcp://{address}"), config_dir })
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.program);
         command

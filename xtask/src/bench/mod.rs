@@ -32,6 +32,7 @@ mod pull;
 mod push;
 mod registry;
 mod report;
+mod classroom;
 mod restart_adopt;
 mod run_latency;
 mod stats;
@@ -305,6 +306,12 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
             what: "kill -9 and restart with 100 running containers",
             figures: &["daemon_restart_adopt_100_ms"],
             measure: restart_adopt::measure,
+        },
+        // On the bridge the restart figure's Berth gave back.
+        Step {
+            what: "a class: 50 sessions with 10 idle containers each",
+            figures: &["class_ps_p99_ms", "class_join_to_shell_p99_ms"],
+            measure: classroom::measure,
         },
         // Last: 200 MB through each engine's store and the page cache could slow the figures after it.
         Step {

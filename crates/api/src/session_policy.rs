@@ -82,6 +82,10 @@ fn check_host_reach(host: &HostConfig) -> Result<(), ApiError> {
     if host.cgroupns_mode.as_ref().is_some_and(|mode| mode.to_string() == "host") {
         return Err(refuse("--cgroupns host"));
     }
+    if host.oom_score_adj.is_some_and(|score| score < 0) {
+        // Below 0 would have the host's OOM killer spare this container and take someone else's processes.
+        return Err(refuse("--oom-score-adj below 0"));
+    }
     if host.cgroup_parent.as_deref().is_some_and(|parent| !parent.is_empty()) {
         return Err(refuse("--cgroup-parent"));
     }
@@ -165,6 +169,7 @@ mod tests {
         assert!(refused(HostConfig { security_opt: Some(vec!["seccomp=unconfined".into()]), ..Default::default() })
             .contains("seccomp=unconfined"));
         assert!(refused(HostConfig { cgroup_parent: Some("/".into()), ..Default::default() }).contains("cgroup"));
+        assert!(refused(HostConfig { oom_score_adj: Some(-500), ..Default::default() }).contains("--oom-score-adj"));
     }
 
     #[test]

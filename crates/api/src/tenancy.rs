@@ -32,7 +32,7 @@ enum Route<'a> {
     Missing(String),
 }
 
-fn classify<'a>(method: &Method, path: &'a str) -> Route<'a> {
+fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
     let trimmed = path.trim_start_matches('/');
     let (first, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
     let read = matches!(*method, Method::GET | Method::HEAD);
@@ -53,7 +53,12 @@ fn classify<'a>(method: &Method, path: &'a str) -> Route<'a> {
         },
         // Base images are shared and read-only to sessions: they may list, inspect and pull them.
         "images" if read && (rest == "json" || rest.ends_with("/json") || rest.ends_with("/history")) => Route::Open,
-        "images" if *method == Method::POST && rest == "create" => Route::Open,
+        // A pull, not an import: `fromSrc` would have the daemon fetch any URL or take a tarball into the shared store.
+        "images"
+            if *method == Method::POST && rest == "create" && !query.split('&').any(|p| p.starts_with("fromSrc=")) =>
+        {
+            Route::Open
+        }
         "images" | "commit" => Route::Closed("changing shared images"),
         "build" => Route::Closed("builds"),
         "system" => Route::Closed("disk usage"),
@@ -100,7 +105,7 @@ pub(crate) async fn confine(State(confinement): State<Arc<Confinement>>, request
 
 async fn route(engine: &Engine, session: &Arc<berth_identity::Session>, mut request: Request, next: Next) -> Response {
     let scope = Caller::Session(session.clone());
-    let rewritten = match classify(request.method(), request.uri().path()) {
+    let rewritten = match classify(request.method(), request.uri().path(), request.uri().query().unwrap_or("")) {
         Route::Open => None,
         Route::Closed(what) => {
             return ApiError::new(StatusCode::FORBIDDEN, format!("{what}: not open to sessions on this daemon yet"))
@@ -139,33 +144,37 @@ mod tests {
     #[test]
     fn container_paths_are_resolved_and_the_rest_is_kept() {
         assert_eq!(
-            classify(&Method::POST, "/containers/web/start"),
+            classify(&Method::POST, "/containers/web/start", ""),
             Route::Container { reference: "web", rest: "/start" }
         );
-        assert_eq!(classify(&Method::DELETE, "/containers/abc12"), Route::Container { reference: "abc12", rest: "" });
         assert_eq!(
-            classify(&Method::GET, "/containers/web/attach/ws"),
+            classify(&Method::DELETE, "/containers/abc12", ""),
+            Route::Container { reference: "abc12", rest: "" }
+        );
+        assert_eq!(
+            classify(&Method::GET, "/containers/web/attach/ws", ""),
             Route::Container { reference: "web", rest: "/attach/ws" }
         );
-        assert_eq!(classify(&Method::GET, "/containers/json"), Route::Open);
-        assert_eq!(classify(&Method::POST, "/containers/create"), Route::Open);
-        assert_eq!(classify(&Method::POST, "/exec/0123/start"), Route::Exec { id: "0123" });
+        assert_eq!(classify(&Method::GET, "/containers/json", ""), Route::Open);
+        assert_eq!(classify(&Method::POST, "/containers/create", ""), Route::Open);
+        assert_eq!(classify(&Method::POST, "/exec/0123/start", ""), Route::Exec { id: "0123" });
     }
 
     #[test]
     fn what_is_not_confined_yet_is_closed() {
-        assert!(matches!(classify(&Method::POST, "/networks/create"), Route::Closed(_)));
-        assert!(matches!(classify(&Method::GET, "/volumes"), Route::Closed(_)));
-        assert!(matches!(classify(&Method::POST, "/volumes/create"), Route::Closed(_)));
-        assert!(matches!(classify(&Method::POST, "/build"), Route::Closed(_)));
-        assert!(matches!(classify(&Method::DELETE, "/images/busybox"), Route::Closed(_)));
-        assert!(matches!(classify(&Method::POST, "/images/busybox/tag"), Route::Closed(_)));
-        assert!(matches!(classify(&Method::POST, "/berth/compose/x/up"), Route::Closed(_)));
-        assert!(matches!(classify(&Method::POST, "/plugins/pull"), Route::Closed(_)));
-        assert_eq!(classify(&Method::GET, "/networks/web"), Route::Missing("network web not found".into()));
-        assert_eq!(classify(&Method::GET, "/volumes/web"), Route::Missing("get web: no such volume".into()));
-        assert!(matches!(classify(&Method::GET, "/plugins/web/json"), Route::Missing(_)));
-        assert_eq!(classify(&Method::GET, "/images/busybox/json"), Route::Open);
-        assert_eq!(classify(&Method::POST, "/images/create"), Route::Open);
+        assert!(matches!(classify(&Method::POST, "/networks/create", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::GET, "/volumes", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/volumes/create", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/build", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::DELETE, "/images/busybox", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/images/busybox/tag", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/berth/compose/x/up", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/plugins/pull", ""), Route::Closed(_)));
+        assert_eq!(classify(&Method::GET, "/networks/web", ""), Route::Missing("network web not found".into()));
+        assert_eq!(classify(&Method::GET, "/volumes/web", ""), Route::Missing("get web: no such volume".into()));
+        assert!(matches!(classify(&Method::GET, "/plugins/web/json", ""), Route::Missing(_)));
+        assert_eq!(classify(&Method::GET, "/images/busybox/json", ""), Route::Open);
+        assert_eq!(classify(&Method::POST, "/images/create", "fromImage=busybox&tag=latest"), Route::Open);
+        assert!(matches!(classify(&Method::POST, "/images/create", "fromSrc=http://10.0.0.1/x.tar"), Route::Closed(_)));
     }
 }

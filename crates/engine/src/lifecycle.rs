@@ -140,6 +140,7 @@ impl Engine {
             open_stdin: record.config.open_stdin.unwrap_or(false),
             size,
             log: log_settings(&record, &container.log_path())?,
+            driver: None,
         };
 
         let id = container.id.clone();

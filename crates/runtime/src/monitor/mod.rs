@@ -8,9 +8,12 @@
 //! later reaches a live monitor with [`reconnect`]. What the monitor does is in `serve`; the frames in `protocol`.
 
 mod exit_status;
+mod gelf;
 mod json_log;
+mod log_driver;
 mod protocol;
 mod serve;
+mod syslog;
 
 use std::io::{IoSliceMut, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -25,9 +28,12 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
 use serde::{Deserialize, Serialize};
 
 pub use exit_status::{clear_exit_status, read_exit_status, ExitStatus};
+pub use gelf::{GelfCompression, GelfConfig};
 pub use json_log::{rotated, JsonLogWriter, LogRotation};
+pub use log_driver::{LogAddress, LogDriver, LogDriverError};
 pub use protocol::{Frame, Hello, Welcome, PROTOCOL_VERSION, STDERR, STDOUT};
 pub use serve::monitor_main;
+pub use syslog::{SyslogConfig, SyslogFormat};
 
 use super::{Cgroup, ProcessHandle, RuntimeError};
 
@@ -67,8 +73,12 @@ pub(crate) struct MonitorConfig {
     pub open_stdin: bool,
     /// Rows and columns of the pty.
     pub size: (u16, u16),
-    /// The json-file log and its rotation; None: `--log-driver none`.
+    /// The json-file log and its rotation (for a driver that sends, dockerd's local cache that `docker logs`
+    /// reads); None: no file.
     pub log: Option<(PathBuf, LogRotation)>,
+    /// The driver that sends the output away; a monitor of an older daemon has none.
+    #[serde(default)]
+    pub driver: Option<LogDriver>,
 }
 
 /// How a container's stdio and log are set up.
@@ -82,8 +92,10 @@ pub struct MonitorSettings {
     pub open_stdin: bool,
     /// Rows and columns of the pty.
     pub size: (u16, u16),
-    /// The json-file log and its rotation; None: no log.
+    /// The json-file log and its rotation; None: no log file.
     pub log: Option<(PathBuf, LogRotation)>,
+    /// A driver that sends each line away (syslog, gelf), beside the file.
+    pub driver: Option<LogDriver>,
 }
 
 /// A connection to a container's monitor.
@@ -119,6 +131,7 @@ pub fn start_monitored(
         open_stdin: settings.open_stdin,
         size: settings.size,
         log: settings.log,
+        driver: settings.driver,
     };
     clear_exit_status(&settings.dir);
     let listener = bind(&settings.dir)?;

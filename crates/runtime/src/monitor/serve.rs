@@ -16,6 +16,7 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
 
 use super::exit_status::{write_exit_status, ExitStatus};
 use super::json_log::JsonLogWriter;
+use super::log_driver::Driver;
 use super::protocol::{Failure, Frame, Welcome, PROTOCOL_VERSION};
 use super::{MonitorConfig, DAEMON_FD, LISTENER_FD, SOCKET_NAME};
 use crate::init::exit;
@@ -159,6 +160,7 @@ struct Monitor {
     clients: Vec<Client>,
     scrollback: Scrollback,
     log: Option<JsonLogWriter>,
+    driver: Option<Driver>,
     exit_code: Option<i32>,
     exited_at: Option<Instant>,
 }
@@ -179,6 +181,10 @@ impl Monitor {
                 Err(e) => return Err(fail(daemon, RuntimeError::path("open the log", path, e))),
             },
             None => None,
+        };
+        let driver = match config.driver.take().map(Driver::open).transpose() {
+            Ok(driver) => driver,
+            Err(err) => return Err(fail(daemon, RuntimeError::ContainerSetup { message: err.to_string() })),
         };
         let (child_stdio, ends) = match make_stdio(config.tty, config.open_stdin, config.size) {
             Ok(made) => made,
@@ -206,6 +212,7 @@ impl Monitor {
             clients: Vec::new(),
             scrollback: Scrollback::default(),
             log,
+            driver,
             exit_code: None,
             exited_at: None,
         };
@@ -258,6 +265,7 @@ impl Monitor {
             Stdin,
             Listener,
             Client(usize),
+            Driver,
         }
         let mut fds = Vec::with_capacity(4 + self.outputs.len() + self.clients.len());
         let mut sources = Vec::with_capacity(fds.capacity());
@@ -275,6 +283,9 @@ impl Monitor {
             add(stdin.as_raw_fd(), libc::POLLOUT, Source::Stdin);
         }
         add(self.listener.as_raw_fd(), libc::POLLIN, Source::Listener);
+        if let Some((fd, events)) = self.driver.as_ref().and_then(Driver::poll_events) {
+            add(fd, events, Source::Driver);
+        }
         let reading_clients = self.stdin_pending.len() < STDIN_BACKLOG;
         for (index, client) in self.clients.iter().enumerate() {
             let mut events = 0;
@@ -286,12 +297,23 @@ impl Monitor {
             }
             add(client.stream.as_raw_fd(), events, Source::Client(index));
         }
-        let timeout = match self.exited_at {
+        let mut timeout = match self.exited_at {
             Some(at) => OUTPUT_LINGER.saturating_sub(at.elapsed()).as_millis().max(1) as libc::c_int,
             None => -1,
         };
+        // A stream driver waiting to reconnect (only while it has messages queued: an idle monitor sleeps).
+        let reconnect = self.driver.as_ref().and_then(Driver::deadline);
+        if let Some(at) = reconnect {
+            let wait = at.saturating_duration_since(Instant::now()).as_millis().max(1) as libc::c_int;
+            timeout = if timeout < 0 { wait } else { timeout.min(wait) };
+        }
         // SAFETY: `fds` is a valid array of pollfd of the length passed, alive across the call.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if reconnect.is_some_and(|at| Instant::now() >= at) {
+            if let Some(driver) = self.driver.as_mut() {
+                driver.tick();
+            }
+        }
         if ready <= 0 {
             return;
         }
@@ -310,6 +332,11 @@ impl Monitor {
                 }
                 Source::Stdin => self.feed_stdin(),
                 Source::Listener => self.accept(),
+                Source::Driver => {
+                    if let Some(driver) = self.driver.as_mut() {
+                        driver.ready(pollfd.revents);
+                    }
+                }
                 Source::Client(index) => {
                     if !self.serve_client(index, pollfd.revents) {
                         dead_clients.push(index);
@@ -353,6 +380,9 @@ impl Monitor {
     fn publish(&mut self, stream: u8, data: &[u8]) {
         if let Some(log) = self.log.as_mut() {
             log.write(stream, data);
+        }
+        if let Some(driver) = self.driver.as_mut() {
+            driver.write(stream, data);
         }
         self.scrollback.push(stream, data);
         let frame = Frame::Output { stream, data: data.to_vec() };
@@ -491,6 +521,9 @@ impl Monitor {
         if let Some(log) = self.log.as_mut() {
             log.flush();
         }
+        if let Some(driver) = self.driver.as_mut() {
+            driver.flush();
+        }
         let code = self.exit_code.unwrap_or(crate::UNKNOWN_EXIT_CODE);
         write_exit_status(&self.config.dir, &ExitStatus { exit_code: code, finished_at: Utc::now() });
         let farewell = Frame::Exited { code }.encode();
@@ -500,7 +533,8 @@ impl Monitor {
         let deadline = Instant::now() + FAREWELL;
         while Instant::now() < deadline {
             self.clients.retain(|c| !c.outbox.is_empty());
-            if self.clients.is_empty() {
+            let driver = self.driver.as_mut().filter(|d| d.pending());
+            if self.clients.is_empty() && driver.is_none() {
                 break;
             }
             let mut fds: Vec<libc::pollfd> = self
@@ -508,6 +542,13 @@ impl Monitor {
                 .iter()
                 .map(|c| libc::pollfd { fd: c.stream.as_raw_fd(), events: libc::POLLOUT, revents: 0 })
                 .collect();
+            // The driver's stream last, after the clients' (zip below stops at the clients).
+            if let Some(driver) = driver {
+                driver.tick();
+                if let Some((fd, events)) = driver.poll_events() {
+                    fds.push(libc::pollfd { fd, events, revents: 0 });
+                }
+            }
             // SAFETY: a valid pollfd array of the length passed, alive across the call.
             let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
             if ready < 0 {
@@ -518,6 +559,14 @@ impl Monitor {
                     client.outbox.clear();
                 }
             }
+            if let (Some(driver), Some(pollfd)) = (self.driver.as_mut(), fds.get(self.clients.len())) {
+                if pollfd.revents != 0 {
+                    driver.ready(pollfd.revents);
+                }
+            }
+        }
+        if let Some(driver) = &self.driver {
+            driver.report();
         }
         // Only our own socket: a daemon that gave up on us may have started the container again, with a new one.
         let path = self.config.dir.join(SOCKET_NAME);

@@ -132,6 +132,19 @@ struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 2048, hide = true,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..))]
     max_event_history: usize,
+    /// The log driver of containers that name none (json-file, none, syslog, gelf), as dockerd's.
+    #[arg(long, value_name = "DRIVER", default_value = "json-file")]
+    log_driver: String,
+    /// An option of the default log driver, `key=value` (repeatable), e.g. syslog-address=udp://10.0.0.5:514.
+    #[arg(long = "log-opt", value_name = "KEY=VALUE", value_parser = parse_log_opt)]
+    log_opts: Vec<(String, String)>,
+}
+
+fn parse_log_opt(value: &str) -> Result<(String, String), String> {
+    value
+        .split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{value:?} is not key=value"))
 }
 
 /// `1048576`, `512k`, `64m`, `8g` (powers of 1024).
@@ -232,7 +245,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         userns_private_ranges,
         live_restore,
         max_event_history,
+        log_driver,
+        log_opts,
     } = args;
+    berth_engine::log_drivers::set_daemon_default(&log_driver, log_opts.into_iter().collect())
+        .context("failed to set log opts")?;
     let network = berth_network::NetworkConfig { bridge_name, bridge_subnet, max_containers_per_bridge };
     let limits = berth_engine::Limits {
         max_upload: max_upload_size,

@@ -293,6 +293,7 @@ pub async fn logs(
     }
     let tty = container.tty();
     let timestamps = flag(&query.timestamps);
+    berth_engine::log_drivers::check_readable(&container)?;
     let mut entries = berth_engine::logs::stream_logs(container, options);
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {

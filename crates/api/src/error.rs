@@ -72,6 +72,7 @@ impl From<EngineError> for ApiError {
             EngineError::Image(image) => image_status(image),
             EngineError::Network(network) => network_status(network),
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
+            EngineError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             EngineError::Registry(registry) => {
                 StatusCode::from_u16(registry.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }

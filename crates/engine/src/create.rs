@@ -183,11 +183,7 @@ fn normalize_host_config(host: &mut HostConfig) {
     if matches!(host.network_mode.as_deref(), None | Some("") | Some("default")) {
         host.network_mode = Some("bridge".into());
     }
-    let log = host.log_config.get_or_insert_with(HostConfigLogConfig::default);
-    if log.typ.as_deref().is_none_or(str::is_empty) {
-        log.typ = Some("json-file".into());
-    }
-    log.config.get_or_insert_with(Default::default);
+    super::log_drivers::apply_default(host.log_config.get_or_insert_with(HostConfigLogConfig::default));
     if host.restart_policy.as_ref().is_none_or(|p| p.name.is_none()) {
         host.restart_policy = Some(bollard_stubs::models::RestartPolicy {
             name: Some(bollard_stubs::models::RestartPolicyNameEnum::NO),

@@ -26,6 +26,9 @@ pub enum EngineError {
     /// Refused by policy (403), e.g. connecting a `--network host` container to a network.
     #[error("{0}")]
     Forbidden(String),
+    /// Not something this container can do (501), e.g. `docker logs` of `--log-driver none`.
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("{message}")]
     StartFailed { message: String, exit_code: i32 },
     #[error(transparent)]

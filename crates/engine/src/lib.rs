@@ -22,6 +22,7 @@ mod filesystem;
 mod health;
 mod images;
 mod lifecycle;
+pub mod log_drivers;
 pub mod logs;
 mod name_claims;
 mod live;

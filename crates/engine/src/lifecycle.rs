@@ -134,13 +134,14 @@ impl Engine {
             .filter(|s| s.len() == 2 && s[0] > 0 && s[1] > 0)
             .map(|s| (s[0] as u16, s[1] as u16))
             .unwrap_or((24, 80));
+        let log = super::log_drivers::monitor_log(&record, &container.log_path())?;
         let settings = berth_runtime::MonitorSettings {
             dir: container.dir.clone(),
             tty: record.config.tty.unwrap_or(false),
             open_stdin: record.config.open_stdin.unwrap_or(false),
             size,
-            log: log_settings(&record, &container.log_path())?,
-            driver: None,
+            log: log.file,
+            driver: log.driver,
         };
 
         let id = container.id.clone();
@@ -570,18 +571,4 @@ impl Engine {
     pub(super) async fn remove_after_recovery(self: &Arc<Self>, container: &Arc<Container>) {
         self.remove_locked(container).await;
     }
-}
-
-/// The json-file log the monitor writes, with its rotation; None for `--log-driver none`.
-fn log_settings(
-    record: &super::container::ContainerRecord,
-    path: &std::path::Path,
-) -> Result<Option<(std::path::PathBuf, berth_runtime::LogRotation)>, EngineError> {
-    let config = record.host_config.log_config.as_ref();
-    if config.and_then(|l| l.typ.as_deref()) == Some("none") {
-        return Ok(None);
-    }
-    let options = config.and_then(|l| l.config.clone()).unwrap_or_default();
-    let rotation = super::logs::rotation(&options)?;
-    Ok(Some((path.to_path_buf(), rotation)))
 }

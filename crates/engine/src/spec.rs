@@ -136,12 +136,8 @@ pub fn validate_host_config(host: &HostConfig) -> Result<(), EngineError> {
         }
     }
     if let Some(log) = &host.log_config {
-        match log.typ.as_deref() {
-            None | Some("") | Some("json-file") | Some("none") => {
-                super::logs::validate_options(&log.config.clone().unwrap_or_default())?
-            }
-            Some(other) => return Err(invalid(format!("logging driver \"{other}\" is not supported by Berth"))),
-        }
+        let driver = log.typ.as_deref().filter(|t| !t.is_empty()).unwrap_or("json-file");
+        super::log_drivers::validate(driver, &log.config.clone().unwrap_or_default())?;
     }
     // Other network modes name a network: the engine checks that it exists.
     for bind in host.binds.iter().flatten() {

@@ -1,7 +1,8 @@
 //! Log drivers through the real docker CLI, each against a receiver this test runs: `none` and the refusals in
 //! dockerd's words, syslog over a unix datagram socket, UDP and TCP (PRI from facility and severity, the tag's
 //! template, the format's fields, a TCP receiver that hangs up and is reconnected to), GELF over UDP (gzip,
-//! chunking of a long line, every field's value), and the daemon's default driver (`berth serve --log-driver`).
+//! chunking of a long line, every field's value), fluentd's forward protocol over TCP, the daemon's default
+//! driver (`berth serve --log-driver`), and a driver that keeps sending while the daemon is down.
 
 mod support;
 
@@ -380,4 +381,80 @@ fn the_daemons_default_driver_and_options_apply_to_containers_that_name_none() {
     daemon.ok(&["run", "--name", "jj", "--log-driver", "json-file", "busybox", "echo", "to the file"]);
     assert_eq!(daemon.ok(&["logs", "jj"]).trim(), "to the file");
     assert_eq!(inspect(&daemon, "{{json .HostConfig.LogConfig.Config}}", "jj"), "{}");
+}
+
+#[test]
+fn fluentd_gets_forward_protocol_messages_with_the_containers_fields() {
+    let daemon = Daemon::start();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("fluentd-address={}", listener.local_addr().unwrap());
+    daemon.ok(&[
+        "run",
+        "--name",
+        "fl",
+        "--log-driver",
+        "fluentd",
+        "--log-opt",
+        &address,
+        "--log-opt",
+        "tag=docker.{{.Name}}",
+        "--log-opt",
+        "env=COLOR",
+        "-e",
+        "COLOR=red",
+        "busybox",
+        "sh",
+        "-c",
+        "echo to-out; echo to-err >&2",
+    ]);
+    let id = inspect(&daemon, "{{.Id}}", "fl");
+    let (connection, _) = listener.accept().expect("the monitor connects");
+    connection.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = BufReader::new(connection);
+    let mut records = BTreeMap::new();
+    for _ in 0..2 {
+        type Message = (String, i64, BTreeMap<String, String>, Option<()>);
+        let (tag, time, record, option): Message = rmp_serde::from_read(&mut reader).expect("a forward message");
+        assert_eq!((tag.as_str(), option), ("docker.fl", None));
+        assert!((chrono::Utc::now().timestamp() - time).abs() < 60, "{time}");
+        assert_eq!(record["container_id"], id);
+        assert_eq!(record["container_name"], "/fl");
+        assert_eq!(record["COLOR"], "red");
+        records.insert(record["source"].clone(), record["log"].clone());
+    }
+    let expected = BTreeMap::from([("stderr".to_string(), "to-err".to_string()), ("stdout".into(), "to-out".into())]);
+    assert_eq!(records, expected);
+}
+
+#[test]
+fn a_driver_keeps_sending_while_the_daemon_is_down() {
+    let mut daemon = Daemon::start();
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver.set_read_timeout(Some(WAIT)).unwrap();
+    let address = format!("syslog-address=udp://{}", receiver.local_addr().unwrap());
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "--log-driver",
+        "syslog",
+        "--log-opt",
+        &address,
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 0.2; done",
+    ]);
+    let mut buffer = [0u8; 4096];
+    receiver.recv(&mut buffer).expect("a first tick");
+    daemon.crash_and_restart_with(|_| {
+        // What came before the crash goes; the next tick was sent with no daemon running.
+        receiver.set_nonblocking(true).unwrap();
+        while receiver.recv(&mut buffer).is_ok() {}
+        receiver.set_nonblocking(false).unwrap();
+        let n = receiver.recv(&mut buffer).expect("a tick while the daemon is down");
+        assert!(std::str::from_utf8(&buffer[..n]).unwrap().ends_with(": tick\n"));
+    });
+    daemon.ok(&["rm", "-f", "ticker"]);
 }

@@ -3,7 +3,7 @@
 //! of a container, the daemon's default (`berth serve --log-driver --log-opt`), the tag templates, and what the
 //! container's monitor is told ([`berth_runtime::LogDriver`]). The monitor does the sending.
 //!
-//! `json-file` and `none` as dockerd's; `syslog` and `gelf` send from the monitor and, unless `cache-disabled=true`,
+//! `json-file` and `none` as dockerd's; `syslog`, `gelf` and `fluentd` send from the monitor and, unless `cache-disabled=true`,
 //! also write the json-file log as dockerd's "dual logging" cache does (dockerd's is in the `local` format; this
 //! one is json-file, rotated by `cache-max-size` (20m) and `cache-max-file` (5)), so `docker logs` reads them.
 
@@ -11,14 +11,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use berth_runtime::{GelfCompression, GelfConfig, LogAddress, LogDriver, LogRotation, SyslogConfig, SyslogFormat};
+use berth_runtime::{
+    FluentdConfig, GelfCompression, GelfConfig, LogAddress, LogDriver, LogRotation, SyslogConfig, SyslogFormat,
+};
 use bollard_stubs::models::HostConfigLogConfig;
 
 use super::container::ContainerRecord;
 use super::EngineError;
 
 /// The drivers this daemon has (dockerd's names).
-pub const DRIVERS: &[&str] = &["json-file", "none", "syslog", "gelf"];
+pub const DRIVERS: &[&str] = &["json-file", "none", "syslog", "gelf", "fluentd"];
 
 /// What `docker logs` answers for a driver it cannot read (dockerd's ErrReadLogsNotSupported, a 501).
 pub const NOT_READABLE: &str = "configured logging driver does not support reading";
@@ -90,6 +92,7 @@ pub fn validate(driver: &str, options: &HashMap<String, String>) -> Result<(), E
         "json-file" => super::logs::validate_options(&own),
         "syslog" => validate_syslog(&own),
         "gelf" => validate_gelf(&own),
+        "fluentd" => validate_fluentd(&own),
         _ => Ok(()),
     }?;
     // What the cache rotation takes is json-file's (dockerd checks it with the `local` driver's rules).
@@ -101,7 +104,7 @@ pub fn validate(driver: &str, options: &HashMap<String, String>) -> Result<(), E
             return Err(invalid(format!("invalid value for max-file: {files}")));
         }
     }
-    if matches!(driver, "syslog" | "gelf") {
+    if matches!(driver, "syslog" | "gelf" | "fluentd") {
         render_tag(options.get("tag").map(String::as_str), &TagInfo::example())?;
     }
     Ok(())
@@ -263,6 +266,62 @@ fn gelf_address(address: &str) -> Result<LogAddress, EngineError> {
         return Err(invalid("gelf: please provide gelf-address as proto://host:port"));
     }
     Ok(if scheme == "udp" { LogAddress::Udp(host.into()) } else { LogAddress::Tcp(host.into()) })
+}
+
+fn validate_fluentd(options: &HashMap<String, String>) -> Result<(), EngineError> {
+    for key in options.keys() {
+        match key.as_str() {
+            k if is_attribute_option(k) => {}
+            "fluentd-address"
+            | "fluentd-async"
+            | "fluentd-async-reconnect-interval"
+            | "fluentd-buffer-limit"
+            | "fluentd-max-retries"
+            | "fluentd-request-ack"
+            | "fluentd-retry-wait"
+            | "fluentd-sub-second-precision"
+            | "fluentd-write-timeout"
+            | "fluentd-read-timeout" => {}
+            other => return Err(invalid(format!("unknown log opt '{other}' for fluentd log driver"))),
+        }
+    }
+    fluentd_address(options.get("fluentd-address").map(String::as_str).unwrap_or(""))?;
+    for key in ["fluentd-async", "fluentd-request-ack", "fluentd-sub-second-precision"] {
+        if let Some(value) = options.get(key).filter(|v| !v.is_empty()) {
+            parse_bool(value)
+                .ok_or_else(|| invalid(format!("strconv.ParseBool: parsing {value:?}: invalid syntax")))?;
+        }
+    }
+    Ok(())
+}
+
+/// fluentd.go's parseAddress: tcp://127.0.0.1:24224 when none is given, tcp when no scheme is.
+fn fluentd_address(address: &str) -> Result<LogAddress, EngineError> {
+    let wrap = |message: &str| invalid(format!("invalid fluentd-address ({address}): {message}"));
+    if address.is_empty() {
+        return Ok(LogAddress::Tcp("127.0.0.1:24224".into()));
+    }
+    let (scheme, rest) = address.split_once("://").unwrap_or(("tcp", address));
+    match scheme {
+        "unix" => {
+            if rest.trim_start_matches('/').is_empty() {
+                return Err(wrap("path is empty"));
+            }
+            Ok(LogAddress::Unix(PathBuf::from(rest)))
+        }
+        "tcp" => {
+            if rest.contains('/') {
+                return Err(wrap("should not contain a path element"));
+            }
+            let (host, port) =
+                if has_port(rest) { rest.rsplit_once(':').unwrap_or((rest, "24224")) } else { (rest, "24224") };
+            port.parse::<u16>().map_err(|_| wrap("invalid port"))?;
+            let host = if host.is_empty() { "127.0.0.1" } else { host };
+            Ok(LogAddress::Tcp(format!("{host}:{port}")))
+        }
+        "tls" => Err(wrap("tls is not supported by Berth")),
+        other => Err(wrap(&format!("unsupported scheme: '{other}'"))),
+    }
 }
 
 /// What a tag template may name (moby's logger.Info and its methods).
@@ -431,6 +490,20 @@ pub(crate) fn monitor_log(record: &ContainerRecord, path: &Path) -> Result<Monit
             let gelf = GelfConfig { address, compression, compression_level, extra };
             MonitorLog { file: cache()?, driver: Some(LogDriver::Gelf(gelf)) }
         }
+        "fluentd" => {
+            let fluentd = FluentdConfig {
+                address: fluentd_address(options.get("fluentd-address").map(String::as_str).unwrap_or(""))?,
+                tag: tag()?,
+                container_id: record.id.clone(),
+                container_name: format!("/{}", record.name.trim_start_matches('/')),
+                extra: extra_attributes(record, &options),
+                sub_second_precision: options
+                    .get("fluentd-sub-second-precision")
+                    .and_then(|v| parse_bool(v))
+                    .unwrap_or(false),
+            };
+            MonitorLog { file: cache()?, driver: Some(LogDriver::Fluentd(fluentd)) }
+        }
         _ => MonitorLog { file: file(options.get("max-size"), options.get("max-file"))?, driver: None },
     })
 }
@@ -490,6 +563,14 @@ mod tests {
             "compression is only supported on UDP"
         );
         assert_eq!(message("syslog", &[("syslog-facility", "nope")]), "invalid syslog facility");
+        assert_eq!(message("fluentd", &[("fluentd-foo", "1")]), "unknown log opt 'fluentd-foo' for fluentd log driver");
+        assert_eq!(
+            message("fluentd", &[("fluentd-address", "udp://h:1")]),
+            "invalid fluentd-address (udp://h:1): unsupported scheme: 'udp'"
+        );
+        assert_eq!(fluentd_address("").unwrap(), LogAddress::Tcp("127.0.0.1:24224".into()));
+        assert_eq!(fluentd_address("fluent:24225").unwrap(), LogAddress::Tcp("fluent:24225".into()));
+        assert_eq!(fluentd_address("tcp://fluent").unwrap(), LogAddress::Tcp("fluent:24224".into()));
         assert_eq!(message("syslog", &[("syslog-format", "x")]), "Invalid syslog format");
         assert_eq!(message("syslog", &[("syslog-address", "http://h")]), "unsupported scheme: 'http'");
         assert_eq!(

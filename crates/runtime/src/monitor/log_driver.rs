@@ -1,4 +1,4 @@
-//! Log drivers that send a container's output away as it comes (`--log-driver syslog|gelf`), run by the monitor so
+//! Log drivers that send a container's output away as it comes (`--log-driver syslog|gelf|fluentd`), run by the monitor so
 //! they keep sending while no daemon runs. The engine resolves the options (tag templates, the GELF fields that
 //! name the container); here are what reaches the monitor ([`LogDriver`]), the line splitting Docker's copier does
 //! (one message per line, the newline taken off, a line longer than 16 KiB cut into several), and [`Transport`]:
@@ -18,6 +18,7 @@ use nix::sys::socket::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::fluentd::{Fluentd, FluentdConfig};
 use super::gelf::{Gelf, GelfConfig};
 use super::protocol::STDERR;
 use super::syslog::{Syslog, SyslogConfig};
@@ -28,6 +29,7 @@ use super::syslog::{Syslog, SyslogConfig};
 pub enum LogDriver {
     Syslog(SyslogConfig),
     Gelf(GelfConfig),
+    Fluentd(FluentdConfig),
 }
 
 /// Where a driver sends.
@@ -106,6 +108,7 @@ impl Lines {
 enum Format {
     Syslog(Syslog),
     Gelf(Gelf),
+    Fluentd(Fluentd),
 }
 
 /// A running driver: the formatter and its socket.
@@ -128,6 +131,10 @@ impl Driver {
                 let address = config.address.clone();
                 // GELF over TCP ends each message with a NUL byte (Graylog's go-gelf, as dockerd sends it).
                 (Format::Gelf(Gelf::new(config, hostname)), address, Framing::NulTerminated)
+            }
+            LogDriver::Fluentd(config) => {
+                let address = config.address.clone();
+                (Format::Fluentd(Fluentd::new(config)), address, Framing::AsIs)
             }
         };
         let transport = Transport::open(&address, framing)?;
@@ -180,6 +187,11 @@ fn emit(format: &mut Format, transport: &mut Transport, message: &mut Vec<u8>, s
         Format::Syslog(syslog) => {
             message.clear();
             syslog.format(message, stream, line, chrono::Local::now());
+            transport.send(message);
+        }
+        Format::Fluentd(fluentd) => {
+            message.clear();
+            fluentd.format(message, stream, line, Utc::now());
             transport.send(message);
         }
         Format::Gelf(gelf) => {

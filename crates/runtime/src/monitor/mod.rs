@@ -8,6 +8,7 @@
 //! later reaches a live monitor with [`reconnect`]. What the monitor does is in `serve`; the frames in `protocol`.
 
 mod exit_status;
+mod fluentd;
 mod gelf;
 mod json_log;
 mod log_driver;
@@ -28,6 +29,7 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
 use serde::{Deserialize, Serialize};
 
 pub use exit_status::{clear_exit_status, read_exit_status, ExitStatus};
+pub use fluentd::FluentdConfig;
 pub use gelf::{GelfCompression, GelfConfig};
 pub use json_log::{rotated, JsonLogWriter, LogRotation};
 pub use log_driver::{LogAddress, LogDriver, LogDriverError};

@@ -458,3 +458,28 @@ fn a_driver_keeps_sending_while_the_daemon_is_down() {
     });
     daemon.ok(&["rm", "-f", "ticker"]);
 }
+
+#[test]
+fn a_session_of_a_shared_daemon_cannot_point_a_driver_at_the_host() {
+    let daemon = Daemon::start_with_args(&["--auth", "accounts"]);
+    daemon.admin(&["create-class", "lab", "--seats", "2"]);
+    let printed = daemon.admin(&["new-session", "--class", "lab"]);
+    let token = printed.lines().find_map(|l| l.strip_prefix("token ")).expect("a token").trim().to_string();
+    let config = daemon.scratch_dir("docker-config");
+    let headers = serde_json::json!({ "HttpHeaders": { "Authorization": format!("Bearer {token}") } });
+    std::fs::write(config.join("config.json"), headers.to_string()).unwrap();
+    for (args, reason) in [
+        (&["--log-driver", "syslog", "--log-opt", "syslog-address=unix:///run/berth.sock"][..], "--log-driver syslog"),
+        (&["--log-driver", "gelf", "--log-opt", "gelf-address=udp://127.0.0.1:9"][..], "--log-driver gelf"),
+        (&["--log-opt", "fluentd-address=127.0.0.1:24224"][..], "--log-opt fluentd-address"),
+    ] {
+        let mut full = vec!["run", "--rm"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["busybox", "true"]);
+        let out = daemon.docker_over_http_as(&config, &full);
+        assert!(!out.success() && out.stderr.contains(reason) && out.stderr.contains("sends from the host"), "{out:?}");
+    }
+    let out =
+        daemon.docker_over_http_as(&config, &["run", "--rm", "--log-opt", "max-size=1m", "busybox", "echo", "ok"]);
+    assert!(out.success() && out.stdout.trim() == "ok", "{out:?}");
+}

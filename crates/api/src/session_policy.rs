@@ -109,6 +109,20 @@ fn check_host_reach(host: &HostConfig) -> Result<(), ApiError> {
             Some(other) => return Err(refuse(format!("--mount type={other}"))),
         }
     }
+    // The sending drivers run in the container's monitor, as host root in the host's network namespace: their
+    // address would let a session write into any host socket or reach the host's own services. The operator's
+    // default driver (`berth serve --log-driver`) still applies; a session may not point it elsewhere.
+    if let Some(log) = &host.log_config {
+        if let Some(driver) = log.typ.as_deref().filter(|t| !matches!(*t, "" | "json-file" | "none")) {
+            return Err(refuse(format!("--log-driver {driver} (it sends from the host)")));
+        }
+        let sending = ["syslog-", "gelf-", "fluentd-"];
+        if let Some(key) =
+            log.config.iter().flatten().map(|(k, _)| k).find(|k| sending.iter().any(|p| k.starts_with(p)))
+        {
+            return Err(refuse(format!("--log-opt {key} (it sends from the host)")));
+        }
+    }
     if host.devices.as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(refuse("--device"));
     }
@@ -170,6 +184,16 @@ mod tests {
             .contains("seccomp=unconfined"));
         assert!(refused(HostConfig { cgroup_parent: Some("/".into()), ..Default::default() }).contains("cgroup"));
         assert!(refused(HostConfig { oom_score_adj: Some(-500), ..Default::default() }).contains("--oom-score-adj"));
+        let log = |typ: &str, key: &str| HostConfig {
+            log_config: Some(bollard_stubs::models::HostConfigLogConfig {
+                typ: Some(typ.into()),
+                config: Some([(key.to_string(), "udp://127.0.0.1:514".to_string())].into()),
+            }),
+            ..Default::default()
+        };
+        assert!(refused(log("syslog", "tag")).contains("--log-driver syslog"));
+        assert!(refused(log("", "syslog-address")).contains("--log-opt syslog-address"));
+        assert!(check_host_reach(&log("json-file", "max-size")).is_ok());
     }
 
     #[test]

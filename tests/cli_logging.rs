@@ -483,3 +483,14 @@ fn a_session_of_a_shared_daemon_cannot_point_a_driver_at_the_host() {
         daemon.docker_over_http_as(&config, &["run", "--rm", "--log-opt", "max-size=1m", "busybox", "echo", "ok"]);
     assert!(out.success() && out.stdout.trim() == "ok", "{out:?}");
 }
+
+#[test]
+fn local_keeps_what_docker_logs_reads_with_its_own_options() {
+    let daemon = Daemon::start();
+    daemon.ok(&["run", "--name", "loc", "--log-driver", "local", "busybox", "sh", "-c", "echo kept; echo also >&2"]);
+    let logs = daemon.docker(&["logs", "loc"]);
+    assert!(logs.success() && logs.stdout.trim() == "kept" && logs.stderr.trim() == "also", "{logs:?}");
+    let refused =
+        daemon.docker(&["run", "--rm", "--log-driver", "local", "--log-opt", "max-file=1", "busybox", "true"]);
+    assert!(refused.stderr.contains("compression cannot be enabled when max file count is 1"), "{refused:?}");
+}

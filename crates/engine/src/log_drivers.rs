@@ -3,7 +3,7 @@
 //! of a container, the daemon's default (`berth serve --log-driver --log-opt`), the tag templates, and what the
 //! container's monitor is told ([`berth_runtime::LogDriver`]). The monitor does the sending.
 //!
-//! `json-file` and `none` as dockerd's; `syslog`, `gelf` and `fluentd` send from the monitor and, unless `cache-disabled=true`,
+//! `json-file` and `none` as dockerd's, `local` as json-file with local's options and defaults (20m, 5 files); `syslog`, `gelf` and `fluentd` send from the monitor and, unless `cache-disabled=true`,
 //! also write the json-file log as dockerd's "dual logging" cache does (dockerd's is in the `local` format; this
 //! one is json-file, rotated by `cache-max-size` (20m) and `cache-max-file` (5)), so `docker logs` reads them.
 
@@ -20,7 +20,7 @@ use super::container::ContainerRecord;
 use super::EngineError;
 
 /// The drivers this daemon has (dockerd's names).
-pub const DRIVERS: &[&str] = &["json-file", "none", "syslog", "gelf", "fluentd"];
+pub const DRIVERS: &[&str] = &["json-file", "local", "none", "syslog", "gelf", "fluentd"];
 
 /// What `docker logs` answers for a driver it cannot read (dockerd's ErrReadLogsNotSupported, a 501).
 pub const NOT_READABLE: &str = "configured logging driver does not support reading";
@@ -93,6 +93,7 @@ pub fn validate(driver: &str, options: &HashMap<String, String>) -> Result<(), E
         "syslog" => validate_syslog(&own),
         "gelf" => validate_gelf(&own),
         "fluentd" => validate_fluentd(&own),
+        "local" => validate_local(&own),
         _ => Ok(()),
     }?;
     // What the cache rotation takes is json-file's (dockerd checks it with the `local` driver's rules).
@@ -266,6 +267,31 @@ fn gelf_address(address: &str) -> Result<LogAddress, EngineError> {
         return Err(invalid("gelf: please provide gelf-address as proto://host:port"));
     }
     Ok(if scheme == "udp" { LogAddress::Udp(host.into()) } else { LogAddress::Tcp(host.into()) })
+}
+
+/// local/config.go's checks. The file is json-file's (dockerd's `local` is protobuf, read by dockerd alone).
+fn validate_local(options: &HashMap<String, String>) -> Result<(), EngineError> {
+    if let Some(key) = options.keys().find(|k| !matches!(k.as_str(), "max-size" | "max-file" | "compress")) {
+        return Err(invalid(format!("unknown log opt '{key}' for log driver local")));
+    }
+    if let Some(size) = options.get("max-size") {
+        super::logs::parse_size(size)?;
+    }
+    let files = match options.get("max-file") {
+        Some(value) => value.parse::<i64>().map_err(|_| invalid(format!("invalid value for max-file: {value}")))?,
+        None => 5,
+    };
+    if files < 0 {
+        return Err(invalid("max-file must not be negative"));
+    }
+    let compress = match options.get("compress") {
+        Some(value) => parse_bool(value).ok_or_else(|| invalid("invalid boolean value for compress"))?,
+        None => true,
+    };
+    if compress && files <= 1 {
+        return Err(invalid("compression cannot be enabled when max file count is 1"));
+    }
+    Ok(())
 }
 
 fn validate_fluentd(options: &HashMap<String, String>) -> Result<(), EngineError> {
@@ -453,6 +479,14 @@ pub(crate) fn monitor_log(record: &ContainerRecord, path: &Path) -> Result<Monit
     let tag = || render_tag(options.get("tag").map(String::as_str), &TagInfo::of(record));
     Ok(match driver {
         "none" => MonitorLog { file: None, driver: None },
+        // dockerd's defaults for `local`: 20 MiB files, 5 of them.
+        "local" => MonitorLog {
+            file: file(
+                Some(options.get("max-size").unwrap_or(&"20m".to_string())),
+                Some(options.get("max-file").unwrap_or(&"5".to_string())),
+            )?,
+            driver: None,
+        },
         "syslog" => {
             let get = |key: &str| options.get(key).map(String::as_str).unwrap_or("");
             let syslog = SyslogConfig {
@@ -527,7 +561,7 @@ pub fn readable(record: &ContainerRecord) -> bool {
     let config = record.host_config.log_config.as_ref();
     let options = config.and_then(|l| l.config.clone()).unwrap_or_default();
     match config.and_then(|l| l.typ.as_deref()).unwrap_or("json-file") {
-        "" | "json-file" => true,
+        "" | "json-file" | "local" => true,
         "none" => false,
         _ => has_cache(&options),
     }
@@ -563,6 +597,9 @@ mod tests {
             "compression is only supported on UDP"
         );
         assert_eq!(message("syslog", &[("syslog-facility", "nope")]), "invalid syslog facility");
+        assert_eq!(message("local", &[("labels", "a")]), "unknown log opt 'labels' for log driver local");
+        assert_eq!(message("local", &[("max-file", "1")]), "compression cannot be enabled when max file count is 1");
+        assert!(validate("local", &options(&[("max-file", "1"), ("compress", "false")])).is_ok());
         assert_eq!(message("fluentd", &[("fluentd-foo", "1")]), "unknown log opt 'fluentd-foo' for fluentd log driver");
         assert_eq!(
             message("fluentd", &[("fluentd-address", "udp://h:1")]),

@@ -1,8 +1,9 @@
 //! Log drivers through the real docker CLI, each against a receiver this test runs: `none` and the refusals in
 //! dockerd's words, syslog over a unix datagram socket, UDP and TCP (PRI from facility and severity, the tag's
 //! template, the format's fields, a TCP receiver that hangs up and is reconnected to), GELF over UDP (gzip,
-//! chunking of a long line, every field's value), fluentd's forward protocol over TCP, the daemon's default
-//! driver (`berth serve --log-driver`), and a driver that keeps sending while the daemon is down.
+//! chunking of a long line, every field's value), fluentd's forward protocol over TCP, journald's native entries
+//! (on its socket, bound here where no journald runs), `local`, the daemon's default driver (`berth serve
+//! --log-driver`), a driver that keeps sending while the daemon is down, and what a session may not choose.
 
 mod support;
 
@@ -493,4 +494,82 @@ fn local_keeps_what_docker_logs_reads_with_its_own_options() {
     let refused =
         daemon.docker(&["run", "--rm", "--log-driver", "local", "--log-opt", "max-file=1", "busybox", "true"]);
     assert!(refused.stderr.contains("compression cannot be enabled when max file count is 1"), "{refused:?}");
+}
+
+/// Reads journald's native protocol: `KEY=value` lines, or `KEY\n`, a u64 LE length, the value and `\n`.
+fn journal_fields(mut entry: &[u8]) -> BTreeMap<String, String> {
+    let mut fields = BTreeMap::new();
+    while !entry.is_empty() {
+        let end = entry.iter().position(|&b| b == b'\n' || b == b'=').expect("a field name");
+        let key = String::from_utf8(entry[..end].to_vec()).unwrap();
+        let value;
+        if entry[end] == b'=' {
+            let stop = end + 1 + entry[end + 1..].iter().position(|&b| b == b'\n').expect("a newline");
+            value = entry[end + 1..stop].to_vec();
+            entry = &entry[stop + 1..];
+        } else {
+            let length = u64::from_le_bytes(entry[end + 1..end + 9].try_into().unwrap()) as usize;
+            value = entry[end + 9..end + 9 + length].to_vec();
+            assert_eq!(entry[end + 9 + length], b'\n');
+            entry = &entry[end + 10 + length..];
+        }
+        fields.insert(key, String::from_utf8(value).unwrap());
+    }
+    fields
+}
+
+#[test]
+fn journald_gets_native_entries_on_its_socket() {
+    let socket = std::path::Path::new("/run/systemd/journal/socket");
+    if socket.exists() {
+        eprintln!("a journald runs here: this test binds its socket only where none does");
+        return;
+    }
+    let made_dir = !socket.parent().unwrap().exists();
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    let receiver = UnixDatagram::bind(socket).expect("bind the journal socket");
+    receiver.set_read_timeout(Some(WAIT)).unwrap();
+    let daemon = Daemon::start();
+    let result = std::panic::catch_unwind(|| {
+        daemon.ok(&[
+            "run",
+            "--name",
+            "jd",
+            "--log-driver",
+            "journald",
+            "--log-opt",
+            "tag={{.ImageName}}",
+            "--log-opt",
+            "labels=com.example.team",
+            "--label",
+            "com.example.team=blue",
+            "busybox",
+            "echo",
+            "to the journal",
+        ]);
+        let id = inspect(&daemon, "{{.Id}}", "jd");
+        let mut buffer = vec![0u8; 65536];
+        let n = receiver.recv(&mut buffer).expect("a journal entry");
+        let fields = journal_fields(&buffer[..n]);
+        let get = |key: &str| fields.get(key).map(String::as_str);
+        assert_eq!(get("MESSAGE"), Some("to the journal"));
+        assert_eq!(get("PRIORITY"), Some("6"));
+        assert_eq!(get("CONTAINER_ID"), Some(&id[..12]));
+        assert_eq!(get("CONTAINER_ID_FULL"), Some(id.as_str()));
+        assert_eq!(get("CONTAINER_NAME"), Some("jd"));
+        assert_eq!((get("CONTAINER_TAG"), get("SYSLOG_IDENTIFIER")), (Some("busybox"), Some("busybox")));
+        assert_eq!(get("IMAGE_NAME"), Some("busybox"));
+        assert_eq!(get("COM_EXAMPLE_TEAM"), Some("blue"));
+        assert_eq!(get("CONTAINER_LOG_ORDINAL"), Some("1"));
+        assert_eq!(get("CONTAINER_LOG_EPOCH").map(str::len), Some(64));
+        assert!(chrono::DateTime::parse_from_rfc3339(get("SYSLOG_TIMESTAMP").unwrap()).is_ok());
+    });
+    let _ = std::fs::remove_file(socket);
+    if made_dir {
+        let _ = std::fs::remove_dir(socket.parent().unwrap());
+        let _ = std::fs::remove_dir("/run/systemd");
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -3,7 +3,7 @@
 //! of a container, the daemon's default (`berth serve --log-driver --log-opt`), the tag templates, and what the
 //! container's monitor is told ([`berth_runtime::LogDriver`]). The monitor does the sending.
 //!
-//! `json-file` and `none` as dockerd's, `local` as json-file with local's options and defaults (20m, 5 files); `syslog`, `gelf` and `fluentd` send from the monitor and, unless `cache-disabled=true`,
+//! `json-file` and `none` as dockerd's, `local` as json-file with local's options and defaults (20m, 5 files); `syslog`, `gelf`, `fluentd` and `journald` send from the monitor and, unless `cache-disabled=true`,
 //! also write the json-file log as dockerd's "dual logging" cache does (dockerd's is in the `local` format; this
 //! one is json-file, rotated by `cache-max-size` (20m) and `cache-max-file` (5)), so `docker logs` reads them.
 
@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use berth_runtime::{
-    FluentdConfig, GelfCompression, GelfConfig, LogAddress, LogDriver, LogRotation, SyslogConfig, SyslogFormat,
+    FluentdConfig, GelfCompression, GelfConfig, JournaldConfig, LogAddress, LogDriver, LogRotation, SyslogConfig,
+    SyslogFormat,
 };
 use bollard_stubs::models::HostConfigLogConfig;
 
@@ -20,7 +21,7 @@ use super::container::ContainerRecord;
 use super::EngineError;
 
 /// The drivers this daemon has (dockerd's names).
-pub const DRIVERS: &[&str] = &["json-file", "local", "none", "syslog", "gelf", "fluentd"];
+pub const DRIVERS: &[&str] = &["json-file", "local", "none", "syslog", "gelf", "fluentd", "journald"];
 
 /// What `docker logs` answers for a driver it cannot read (dockerd's ErrReadLogsNotSupported, a 501).
 pub const NOT_READABLE: &str = "configured logging driver does not support reading";
@@ -94,6 +95,10 @@ pub fn validate(driver: &str, options: &HashMap<String, String>) -> Result<(), E
         "gelf" => validate_gelf(&own),
         "fluentd" => validate_fluentd(&own),
         "local" => validate_local(&own),
+        "journald" => match own.keys().find(|k| !is_attribute_option(k)) {
+            Some(key) => Err(invalid(format!("unknown log opt '{key}' for journald log driver"))),
+            None => Ok(()),
+        },
         _ => Ok(()),
     }?;
     // What the cache rotation takes is json-file's (dockerd checks it with the `local` driver's rules).
@@ -105,7 +110,7 @@ pub fn validate(driver: &str, options: &HashMap<String, String>) -> Result<(), E
             return Err(invalid(format!("invalid value for max-file: {files}")));
         }
     }
-    if matches!(driver, "syslog" | "gelf" | "fluentd") {
+    if matches!(driver, "syslog" | "gelf" | "fluentd" | "journald") {
         render_tag(options.get("tag").map(String::as_str), &TagInfo::example())?;
     }
     Ok(())
@@ -538,8 +543,42 @@ pub(crate) fn monitor_log(record: &ContainerRecord, path: &Path) -> Result<Monit
             };
             MonitorLog { file: cache()?, driver: Some(LogDriver::Fluentd(fluentd)) }
         }
+        "journald" => {
+            if !Path::new(berth_runtime::JOURNAL_SOCKET).exists() {
+                return Err(invalid("failed to initialize logging driver: journald is not enabled on this host"));
+            }
+            let tag = tag()?;
+            let info = TagInfo::of(record);
+            let mut fields = vec![
+                ("CONTAINER_ID".to_string(), truncate_id(&record.id)),
+                ("CONTAINER_ID_FULL".to_string(), record.id.clone()),
+                ("CONTAINER_NAME".to_string(), info.name.clone()),
+                ("CONTAINER_TAG".to_string(), tag.clone()),
+                ("IMAGE_NAME".to_string(), record.image_ref.clone()),
+                ("SYSLOG_IDENTIFIER".to_string(), tag),
+            ];
+            for (key, value) in extra_attributes(record, &options) {
+                let key = journald_key(&key);
+                if !key.is_empty() {
+                    fields.push((key, value));
+                }
+            }
+            MonitorLog { file: cache()?, driver: Some(LogDriver::Journald(JournaldConfig { fields })) }
+        }
         _ => MonitorLog { file: file(options.get("max-size"), options.get("max-file"))?, driver: None },
     })
+}
+
+/// journald.go's sanitizeKeyMod: upper case letters and digits, `_` for the rest, none leading.
+fn journald_key(key: &str) -> String {
+    let mut out = String::new();
+    for c in key.chars() {
+        let c = if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' };
+        if !(out.is_empty() && c == '_') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn has_cache(options: &HashMap<String, String>) -> bool {
@@ -597,6 +636,9 @@ mod tests {
             "compression is only supported on UDP"
         );
         assert_eq!(message("syslog", &[("syslog-facility", "nope")]), "invalid syslog facility");
+        assert_eq!(message("journald", &[("x", "a")]), "unknown log opt 'x' for journald log driver");
+        assert_eq!(journald_key("com.example-team"), "COM_EXAMPLE_TEAM");
+        assert_eq!(journald_key("_a.b"), "A_B");
         assert_eq!(message("local", &[("labels", "a")]), "unknown log opt 'labels' for log driver local");
         assert_eq!(message("local", &[("max-file", "1")]), "compression cannot be enabled when max file count is 1");
         assert!(validate("local", &options(&[("max-file", "1"), ("compress", "false")])).is_ok());

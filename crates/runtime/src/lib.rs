@@ -53,9 +53,9 @@ pub use init::{init_main, INIT_ANNOTATION};
 pub use launch::{protect_init_executable, set_init_executable, start_container, start_exec, Stdio};
 pub use monitor::{
     clear_exit_status, monitor_main, read_exit_status, reconnect, rotated, set_monitor_executable, start_monitored,
-    ExitStatus, FluentdConfig, Frame, GelfCompression, GelfConfig, JsonLogWriter, LogAddress, LogDriver,
-    LogDriverError, LogRotation, MonitorSettings, Monitored, SyslogConfig, SyslogFormat, Welcome, PROTOCOL_VERSION,
-    SOCKET_NAME, STDERR, STDOUT,
+    ExitStatus, FluentdConfig, Frame, GelfCompression, GelfConfig, JournaldConfig, JsonLogWriter, LogAddress,
+    LogDriver, LogDriverError, LogRotation, MonitorSettings, Monitored, SyslogConfig, SyslogFormat, Welcome,
+    JOURNAL_SOCKET, PROTOCOL_VERSION, SOCKET_NAME, STDERR, STDOUT,
 };
 pub use netns::{create_netns, in_netns, remove_netns};
 pub use overlay::{mount_rootfs, unmount_rootfs};

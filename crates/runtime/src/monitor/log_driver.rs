@@ -1,4 +1,4 @@
-//! Log drivers that send a container's output away as it comes (`--log-driver syslog|gelf|fluentd`), run by the monitor so
+//! Log drivers that send a container's output away as it comes (`--log-driver syslog|gelf|fluentd|journald`), run by the monitor so
 //! they keep sending while no daemon runs. The engine resolves the options (tag templates, the GELF fields that
 //! name the container); here are what reaches the monitor ([`LogDriver`]), the line splitting Docker's copier does
 //! (one message per line, the newline taken off, a line longer than 16 KiB cut into several), and [`Transport`]:
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fluentd::{Fluentd, FluentdConfig};
 use super::gelf::{Gelf, GelfConfig};
+use super::journald::{Journald, JournaldConfig, JOURNAL_SOCKET};
 use super::protocol::STDERR;
 use super::syslog::{Syslog, SyslogConfig};
 
@@ -30,6 +31,7 @@ pub enum LogDriver {
     Syslog(SyslogConfig),
     Gelf(GelfConfig),
     Fluentd(FluentdConfig),
+    Journald(JournaldConfig),
 }
 
 /// Where a driver sends.
@@ -109,6 +111,7 @@ enum Format {
     Syslog(Syslog),
     Gelf(Gelf),
     Fluentd(Fluentd),
+    Journald(Journald),
 }
 
 /// A running driver: the formatter and its socket.
@@ -135,6 +138,9 @@ impl Driver {
             LogDriver::Fluentd(config) => {
                 let address = config.address.clone();
                 (Format::Fluentd(Fluentd::new(config)), address, Framing::AsIs)
+            }
+            LogDriver::Journald(config) => {
+                (Format::Journald(Journald::new(config)), LogAddress::Unixgram(JOURNAL_SOCKET.into()), Framing::AsIs)
             }
         };
         let transport = Transport::open(&address, framing)?;
@@ -187,6 +193,11 @@ fn emit(format: &mut Format, transport: &mut Transport, message: &mut Vec<u8>, s
         Format::Syslog(syslog) => {
             message.clear();
             syslog.format(message, stream, line, chrono::Local::now());
+            transport.send(message);
+        }
+        Format::Journald(journald) => {
+            message.clear();
+            journald.format(message, stream, line, Utc::now());
             transport.send(message);
         }
         Format::Fluentd(fluentd) => {

@@ -10,6 +10,7 @@
 mod exit_status;
 mod fluentd;
 mod gelf;
+mod journald;
 mod json_log;
 mod log_driver;
 mod protocol;
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use exit_status::{clear_exit_status, read_exit_status, ExitStatus};
 pub use fluentd::FluentdConfig;
 pub use gelf::{GelfCompression, GelfConfig};
+pub use journald::{JournaldConfig, JOURNAL_SOCKET};
 pub use json_log::{rotated, JsonLogWriter, LogRotation};
 pub use log_driver::{LogAddress, LogDriver, LogDriverError};
 pub use protocol::{Frame, Hello, Welcome, PROTOCOL_VERSION, STDERR, STDOUT};

@@ -18,6 +18,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// One value, parsed once at startup: the size of the serve arguments costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the daemon: the Engine API on a unix socket and over HTTP, plus the web playground.
     Serve(ServeArgs),

@@ -250,7 +250,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         log_driver,
         log_opts,
     } = args;
-    berth_engine::log_drivers::set_daemon_default(&log_driver, log_opts.into_iter().collect())
+    let log_default = berth_engine::log_drivers::DaemonDefault::new(&log_driver, log_opts.into_iter().collect())
         .context("failed to set log opts")?;
     let network = berth_network::NetworkConfig { bridge_name, bridge_subnet, max_containers_per_bridge };
     let limits = berth_engine::Limits {
@@ -305,6 +305,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("open the engine state")?;
         engine.set_live_restore(live_restore);
+        engine.set_log_default(log_default);
         // No build outlives the daemon that ran it.
         berth_build::remove_leftovers(&engine);
         if let Some(parent) = socket.parent() {

@@ -57,7 +57,8 @@ impl Engine {
             .map_err(|e| EngineError::io("image lookup", std::io::Error::other(e)))??;
 
         let mut host_config = body.host_config.clone().unwrap_or_default();
-        normalize_host_config(&mut host_config);
+        let log_default = self.log_default.read().unwrap_or_else(|p| p.into_inner()).clone();
+        normalize_host_config(&mut host_config, &log_default);
         // A fork bomb in one container must not take the host's pids: unset (or 0) means the daemon's default,
         // recorded so inspect shows it and `docker update --pids-limit` changes it; -1 stays unlimited.
         if let Some(default) = self.limits.default_pids.filter(|_| host_config.pids_limit.is_none_or(|p| p == 0)) {
@@ -179,11 +180,11 @@ impl Engine {
     }
 }
 
-fn normalize_host_config(host: &mut HostConfig) {
+fn normalize_host_config(host: &mut HostConfig, log_default: &super::log_drivers::DaemonDefault) {
     if matches!(host.network_mode.as_deref(), None | Some("") | Some("default")) {
         host.network_mode = Some("bridge".into());
     }
-    super::log_drivers::apply_default(host.log_config.get_or_insert_with(HostConfigLogConfig::default));
+    super::log_drivers::apply_default(host.log_config.get_or_insert_with(HostConfigLogConfig::default), log_default);
     if host.restart_policy.as_ref().is_none_or(|p| p.name.is_none()) {
         host.restart_policy = Some(bollard_stubs::models::RestartPolicy {
             name: Some(bollard_stubs::models::RestartPolicyNameEnum::NO),

@@ -110,6 +110,8 @@ pub struct Engine {
     started_at: chrono::DateTime<chrono::Utc>,
     shutting_down: std::sync::atomic::AtomicBool,
     live_restore: std::sync::atomic::AtomicBool,
+    /// `berth serve --log-driver --log-opt`: what a container naming no driver gets.
+    log_default: RwLock<log_drivers::DaemonDefault>,
     terminals: terminal::Terminals,
     limits: Limits,
     registries: berth_registry::Registries,
@@ -179,6 +181,7 @@ impl Engine {
             started_at: chrono::Utc::now(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             live_restore: std::sync::atomic::AtomicBool::new(false),
+            log_default: RwLock::new(log_drivers::DaemonDefault::default()),
             terminals: terminal::Terminals::default(),
             limits,
             registries: berth_registry::Registries::new(RegistryConfig { certs_dir: root.join("certs.d"), ..registry }),
@@ -203,6 +206,11 @@ impl Engine {
     }
 
     /// See [`set_live_restore`](Self::set_live_restore).
+    /// The log driver and options of containers that name none (`berth serve --log-driver --log-opt`).
+    pub fn set_log_default(&self, default: log_drivers::DaemonDefault) {
+        *self.log_default.write().unwrap_or_else(|p| p.into_inner()) = default;
+    }
+
     pub fn live_restore(&self) -> bool {
         self.live_restore.load(std::sync::atomic::Ordering::SeqCst)
     }

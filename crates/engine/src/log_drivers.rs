@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
 
 use berth_runtime::{
     FluentdConfig, GelfCompression, GelfConfig, JournaldConfig, LogAddress, LogDriver, LogRotation, SyslogConfig,
@@ -26,8 +25,20 @@ pub const DRIVERS: &[&str] = &["json-file", "local", "none", "syslog", "gelf", "
 /// What `docker logs` answers for a driver it cannot read (dockerd's ErrReadLogsNotSupported, a 501).
 pub const NOT_READABLE: &str = "configured logging driver does not support reading";
 
-/// The daemon's `--log-driver` and `--log-opt`: one per process, as dockerd's flags.
-static DAEMON_DEFAULT: RwLock<Option<(String, HashMap<String, String>)>> = RwLock::new(None);
+/// The daemon's `--log-driver` and `--log-opt`, checked as a container's would be; the engine holds one (not the
+/// process: two engines in one process each have their own).
+#[derive(Debug, Clone, Default)]
+pub struct DaemonDefault {
+    /// None: json-file, with no options.
+    chosen: Option<(String, HashMap<String, String>)>,
+}
+
+impl DaemonDefault {
+    pub fn new(driver: &str, options: HashMap<String, String>) -> Result<DaemonDefault, EngineError> {
+        validate(driver, &options)?;
+        Ok(DaemonDefault { chosen: Some((driver.to_string(), options)) })
+    }
+}
 
 /// Options every driver takes (factory.go's builtInLogOpts and the cache's).
 const CACHE_OPTIONS: &[&str] = &["cache-disabled", "cache-max-size", "cache-max-file", "cache-compress"];
@@ -36,18 +47,10 @@ fn invalid(message: impl Into<String>) -> EngineError {
     EngineError::InvalidArgument(message.into())
 }
 
-/// Sets the driver of containers that name none. Checked as a container's would be.
-pub fn set_daemon_default(driver: &str, options: HashMap<String, String>) -> Result<(), EngineError> {
-    validate(driver, &options)?;
-    *DAEMON_DEFAULT.write().unwrap_or_else(|p| p.into_inner()) = Some((driver.to_string(), options));
-    Ok(())
-}
-
 /// moby's mergeAndVerifyLogConfig: no type takes the daemon's; the daemon's options fill the ones a container of
 /// the same driver leaves out, and its cache options fill those of any driver.
-pub(crate) fn apply_default(log: &mut HostConfigLogConfig) {
-    let guard = DAEMON_DEFAULT.read().unwrap_or_else(|p| p.into_inner());
-    let (default_type, default_options) = match guard.as_ref() {
+pub(crate) fn apply_default(log: &mut HostConfigLogConfig, default: &DaemonDefault) {
+    let (default_type, default_options) = match default.chosen.as_ref() {
         Some((typ, options)) => (typ.as_str(), Some(options)),
         None => ("json-file", None),
     };

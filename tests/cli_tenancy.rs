@@ -429,6 +429,9 @@ fn sessions_expire_and_everything_survives_a_restart_until_then() {
     assert!(daemon.admin(&["audit"]).contains("expire-session"));
     // The long session is untouched.
     assert!(daemon.ok(&["ps", "-q", "--no-trunc"]).contains(&kept));
+    let long = daemon.admin(&["sessions"]);
+    let long = long.lines().nth(1).and_then(|line| line.split_whitespace().next()).expect("the long session");
+    daemon.admin(&["end-session", long]);
 }
 
 #[test]
@@ -461,4 +464,6 @@ fn the_port_speaks_tls_to_the_docker_cli() {
     // Plain HTTP on the TLS port gets nowhere.
     let plain = daemon.docker_over_http_as(&config, &["ps"]);
     assert!(!plain.success(), "{plain:?}");
+    let session = printed.lines().find_map(|l| l.strip_prefix("session ")).expect("session");
+    daemon.admin(&["end-session", session]);
 }

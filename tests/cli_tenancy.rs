@@ -467,3 +467,21 @@ fn the_port_speaks_tls_to_the_docker_cli() {
     let session = printed.lines().find_map(|l| l.strip_prefix("session ")).expect("session");
     daemon.admin(&["end-session", session]);
 }
+
+#[test]
+fn concurrent_creates_cannot_pass_the_container_quota_together() {
+    let daemon = daemon();
+    daemon.admin(&["create-class", "racing", "--seats", "1", "--containers", "2"]);
+    let seat = Seat::new(daemon, "racing");
+    let outcomes: Vec<support::DockerOutput> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6).map(|_| scope.spawn(|| seat.docker(&["create", "busybox", "true"]))).collect();
+        handles.into_iter().map(|handle| handle.join().expect("a create thread")).collect()
+    });
+    let made = outcomes.iter().filter(|output| output.success()).count();
+    assert_eq!(made, 2, "{outcomes:?}");
+    for refused in outcomes.iter().filter(|output| !output.success()) {
+        assert!(refused.stderr.contains("session quota: 2 of 2 containers"), "{refused:?}");
+    }
+    assert_eq!(lines(&seat.ok(&["ps", "-aq"])).len(), 2);
+    daemon.admin(&["end-session", &seat.id]);
+}

@@ -29,9 +29,15 @@ impl Engine {
         name: Option<&str>,
         body: ContainerCreateBody,
     ) -> Result<(String, Vec<String>), EngineError> {
-        if let Some(tenant) = owner {
-            self.check_tenant_quota(tenant)?;
-        }
+        // Held until the container is in the table: the count below must include every create that passed it.
+        let _quota = match owner {
+            Some(tenant) => {
+                let guard = self.tenant_creates.lock(tenant).await;
+                self.check_tenant_quota(tenant)?;
+                Some(guard)
+            }
+            None => None,
+        };
         let id = names::new_id();
         // Held until the container is in the table, so that a concurrent create of the same name fails here.
         let (name, _claim) = match name.filter(|n| !n.is_empty()) {

@@ -112,6 +112,8 @@ pub struct Engine {
     live_restore: std::sync::atomic::AtomicBool,
     /// `berth serve --log-driver --log-opt`: what a container naming no driver gets.
     log_default: RwLock<log_drivers::DaemonDefault>,
+    /// One lock per tenant, held from its quota check to the new container's insertion.
+    tenant_creates: tenants::CreateLocks,
     terminals: terminal::Terminals,
     limits: Limits,
     registries: berth_registry::Registries,
@@ -182,6 +184,7 @@ impl Engine {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             live_restore: std::sync::atomic::AtomicBool::new(false),
             log_default: RwLock::new(log_drivers::DaemonDefault::default()),
+            tenant_creates: tenants::CreateLocks::default(),
             terminals: terminal::Terminals::default(),
             limits,
             registries: berth_registry::Registries::new(RegistryConfig { certs_dir: root.join("certs.d"), ..registry }),

@@ -22,6 +22,22 @@ pub struct TenantLimits {
     pub containers: i64,
 }
 
+/// A lock per tenant for its creates, so concurrent ones cannot all pass its container quota.
+#[derive(Default)]
+pub(super) struct CreateLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl CreateLocks {
+    pub(super) async fn lock(&self, tenant: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            // A tenant's lock lives while anyone holds or waits for it; the map keeps no others.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            locks.entry(tenant.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
 /// The cgroup group a container's cgroup sits in: its tenant's (`berth/session-<id>/<container>`), or none.
 pub(super) fn cgroup_group(owner: Option<&str>) -> Option<String> {
     owner.map(|tenant| format!("session-{tenant}"))

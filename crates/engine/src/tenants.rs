@@ -45,6 +45,9 @@ pub(super) fn cgroup_group(owner: Option<&str>) -> Option<String> {
 
 const CFS_PERIOD_US: u64 = 100_000;
 
+/// How long a tenant's removal waits for its containers' cgroups to go before it gives up on the group.
+const GROUP_REMOVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn group_resources(limits: &TenantLimits) -> Result<LinuxResources, EngineError> {
     let invalid = |e: oci_spec::OciSpecError| EngineError::InvalidArgument(format!("tenant limits: {e}"));
     // Swap included: a hog may not page its way past the limit.
@@ -155,9 +158,21 @@ impl Engine {
             }
         }
         if let Some(group) = cgroup_group(Some(tenant)) {
-            if let Err(error) = berth_runtime::Cgroup::remove_group(&group) {
-                tracing::warn!(tenant, %error, "cannot remove a tenant's cgroup");
-                first_error.get_or_insert(error.into());
+            // A removed container's own cgroup may still be on its way out (its exit is handled on another task):
+            // the group goes once its last child has.
+            let deadline = std::time::Instant::now() + GROUP_REMOVAL_WAIT;
+            loop {
+                match berth_runtime::Cgroup::remove_group(&group) {
+                    Ok(()) => break,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                    }
+                    Err(error) => {
+                        tracing::warn!(tenant, %error, "cannot remove a tenant's cgroup");
+                        first_error.get_or_insert(error.into());
+                        break;
+                    }
+                }
             }
         }
         let _ = std::fs::remove_file(self.tenant_limits_file(tenant));

@@ -102,13 +102,8 @@ impl Identity {
                 .bind(user.created)
                 .execute(&self.pool)
                 .await;
-        match inserted {
-            Ok(_) => Ok(user),
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                Err(IdentityError::Exists { kind: "user", name: name.to_string() })
-            }
-            Err(error) => Err(error.into()),
-        }
+        IdentityError::unless_taken(inserted, "user", name)?;
+        Ok(user)
     }
 
     /// The user if the password is theirs. An unknown name costs the same hash as a wrong password, so timing

@@ -100,13 +100,8 @@ impl Identity {
         .bind(class.created)
         .execute(&self.pool)
         .await;
-        match inserted {
-            Ok(_) => Ok(class),
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                Err(IdentityError::Exists { kind: "class", name: name.to_string() })
-            }
-            Err(error) => Err(error.into()),
-        }
+        IdentityError::unless_taken(inserted, "class", name)?;
+        Ok(class)
     }
 
     pub async fn class(&self, name: &str) -> Result<Class, IdentityError> {

@@ -26,3 +26,19 @@ pub enum IdentityError {
     #[error("hash a password: {0}")]
     Hash(String),
 }
+
+impl IdentityError {
+    /// An INSERT's outcome: a row whose unique key is taken is `Exists` for `kind` `name`.
+    pub(crate) fn unless_taken<T>(
+        inserted: Result<T, sqlx::Error>,
+        kind: &'static str,
+        name: &str,
+    ) -> Result<T, IdentityError> {
+        inserted.map_err(|error| match error {
+            sqlx::Error::Database(database) if database.is_unique_violation() => {
+                IdentityError::Exists { kind, name: name.to_string() }
+            }
+            other => other.into(),
+        })
+    }
+}

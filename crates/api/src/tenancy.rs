@@ -104,7 +104,6 @@ pub(crate) async fn confine(State(confinement): State<Arc<Confinement>>, request
 }
 
 async fn route(engine: &Engine, session: &Arc<berth_identity::Session>, mut request: Request, next: Next) -> Response {
-    let scope = Caller::Session(session.clone());
     let rewritten = match classify(request.method(), request.uri().path(), request.uri().query().unwrap_or("")) {
         Route::Open => None,
         Route::Closed(what) => {
@@ -119,10 +118,12 @@ async fn route(engine: &Engine, session: &Arc<berth_identity::Session>, mut requ
             }
             None
         }
-        Route::Container { reference, rest } => match engine.container_in(scope.scope(), reference) {
-            Ok(container) => Some(format!("/containers/{}{rest}", container.id)),
-            Err(error) => return ApiError::from(error).into_response(),
-        },
+        Route::Container { reference, rest } => {
+            match engine.container_in(berth_engine::Scope::Tenant(&session.id), reference) {
+                Ok(container) => Some(format!("/containers/{}{rest}", container.id)),
+                Err(error) => return ApiError::from(error).into_response(),
+            }
+        }
     };
     if let Some(path) = rewritten {
         let uri = match request.uri().query() {

@@ -225,6 +225,58 @@ fn tokens_are_checked_and_an_ended_session_leaves_nothing() {
     let _ = seat.token;
 }
 
+#[test]
+fn each_session_has_its_own_volumes() {
+    let daemon = daemon();
+    let (alice, bob) = (Seat::new(daemon, "lab"), Seat::new(daemon, "lab"));
+    alice.ok(&["volume", "create", "--label", "owner=alice", "data"]);
+    alice.ok(&["run", "--rm", "-v", "data:/d", "busybox", "sh", "-c", "echo alice-secret > /d/note"]);
+    assert_eq!(alice.ok(&["run", "--rm", "-v", "data:/d:ro", "busybox", "cat", "/d/note"]).trim(), "alice-secret");
+
+    // Bob sees none of it: not in his list, not by name, and his own `data` is another, empty volume.
+    assert!(lines(&bob.ok(&["volume", "ls", "-q"])).is_empty(), "bob lists alice's volume");
+    let missing = bob.refused(&["volume", "inspect", "data"]);
+    assert!(missing.contains("no such volume"), "{missing}");
+    let missing = bob.refused(&["volume", "rm", "data"]);
+    assert!(missing.contains("no such volume"), "{missing}");
+    let listing = bob.ok(&["run", "--rm", "--mount", "type=volume,src=data,dst=/d", "busybox", "ls", "-A", "/d"]);
+    assert!(listing.trim().is_empty(), "bob's data holds alice's files: {listing}");
+    assert_eq!(lines(&bob.ok(&["volume", "ls", "-q"])), ["data"]);
+    assert_eq!(alice.ok(&["volume", "inspect", "-f", "{{.Labels.owner}}", "data"]).trim(), "alice");
+    // Nor does the operator's namespace hold either: a name means the daemon's own volume there.
+    assert!(!lines(&daemon.ok(&["volume", "ls", "-q"])).contains(&"data".to_string()));
+
+    // The local driver's options would mount what the host has.
+    let refused =
+        alice.refused(&["volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", "device=/etc", "etc"]);
+    assert!(refused.contains("not allowed in a session"), "{refused}");
+    let refused = alice.refused(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=volume,src=etc2,dst=/x,volume-opt=device=/etc,volume-opt=o=bind",
+        "busybox",
+        "true",
+    ]);
+    assert!(refused.contains("not allowed in a session"), "{refused}");
+    assert_eq!(lines(&alice.ok(&["volume", "ls", "-q"])), ["data"], "a refused request made a volume");
+
+    // A volume in use is kept; prune takes only the session's own unused ones.
+    alice.ok(&["volume", "create", "spare"]);
+    let pruned = bob.ok(&["volume", "prune", "-a", "-f"]);
+    assert!(pruned.contains("data") && !pruned.contains("spare"), "{pruned}");
+    assert_eq!(lines(&alice.ok(&["volume", "ls", "-q"])), ["data", "spare"]);
+
+    // An ended session's volumes are gone from the host.
+    let inspected = alice.ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "data"]);
+    let mountpoint = PathBuf::from(inspected.trim());
+    assert!(mountpoint.join("note").is_file(), "{mountpoint:?}");
+    daemon.admin(&["end-session", &alice.id]);
+    assert!(!mountpoint.exists(), "the ended session's volume is left at {mountpoint:?}");
+    assert!(!daemon.root().join("tenants").join(&alice.id).exists());
+    daemon.admin(&["end-session", &bob.id]);
+}
+
 /// One HTTP/1.0 request to the daemon's port: the status, the headers (lower-case names) and the body.
 fn http(method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read, Write};

@@ -94,18 +94,16 @@ pub fn status_text(record: &ContainerRecord) -> String {
     }
 }
 
-/// Where a volume's data is: `<root>/volumes/<name>/_data`, the root being two levels above the container's dir.
-fn volume_source(container: &Container, name: &str) -> String {
-    let root = container.dir.parent().and_then(|p| p.parent()).unwrap_or(&container.dir);
-    root.join("volumes").join(name).join("_data").to_string_lossy().into_owned()
-}
-
 fn mount_point(container: &Container, source: &str, destination: &str, read_only: bool, mode: &str) -> MountPoint {
     let is_volume = !source.starts_with('/');
     MountPoint {
         typ: Some(if is_volume { "volume".to_string() } else { "bind".to_string() }),
         name: is_volume.then(|| source.to_string()),
-        source: Some(if is_volume { volume_source(container, source) } else { source.to_string() }),
+        source: Some(if is_volume {
+            container.volume_data(source).to_string_lossy().into_owned()
+        } else {
+            source.to_string()
+        }),
         destination: Some(destination.to_string()),
         driver: is_volume.then(|| "local".to_string()),
         mode: Some(mode.to_string()),

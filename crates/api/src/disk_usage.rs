@@ -91,10 +91,10 @@ fn disk_usage(engine: &Engine, parts: Parts) -> DiskUsage {
     }
     if parts.volumes {
         let volumes = engine
-            .volume_usage()
+            .volume_usage(None)
             .into_iter()
             .map(|(volume, size, users)| {
-                let mut view = super::volumes::view(engine, &volume);
+                let mut view = super::volumes::view(engine, None, &volume);
                 view.usage_data = Some(VolumeUsageData { size: size as i64, ref_count: users as i64 });
                 view
             })

@@ -1,7 +1,8 @@
 //! What a session may ask of `docker create`: nothing that reaches the host (403 with the reason), and references
 //! to other containers (`--network container:`, `--pid container:`, `--ipc container:`, `--volumes-from`,
 //! `--link`) only to its own, rewritten to their full ids so the engine can no longer mistake them for another
-//! session's or the operator's.
+//! session's or the operator's. And of `docker volume create`: the local driver without options (its options
+//! mount host devices and paths).
 
 use axum::http::StatusCode;
 use berth_engine::{Engine, Scope, DEFAULT_CAPABILITIES};
@@ -11,6 +12,15 @@ use super::ApiError;
 
 fn refuse(reason: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, format!("{}: not allowed in a session", reason.into()))
+}
+
+/// Checks a session's volume create: options of the local driver (`type`, `device`, `o`) would mount what the
+/// host has.
+pub(crate) fn check_volume_create(request: &bollard_stubs::models::VolumeCreateRequest) -> Result<(), ApiError> {
+    if request.driver_opts.as_ref().is_some_and(|options| !options.is_empty()) {
+        return Err(refuse("volume create --opt (driver options mount host devices)"));
+    }
+    Ok(())
 }
 
 /// Checks `body` for a session (`tenant`) and rewrites its container references; an error creates nothing.
@@ -89,12 +99,12 @@ fn check_host_reach(host: &HostConfig) -> Result<(), ApiError> {
     if host.cgroup_parent.as_deref().is_some_and(|parent| !parent.is_empty()) {
         return Err(refuse("--cgroup-parent"));
     }
-    if let Some(bind) = host.binds.iter().flatten().next() {
+    // A named volume is the session's own (the engine keeps each owner's volumes apart); a path is the host's.
+    for bind in host.binds.iter().flatten() {
         let source = bind.split(':').next().unwrap_or_default();
         if source.starts_with('/') {
             return Err(refuse(format!("-v {source}:... (bind mounts of host paths)")));
         }
-        return Err(refuse(format!("-v {source}:... (named volumes are not open to sessions yet)")));
     }
     for mount in host.mounts.iter().flatten() {
         match mount.typ {
@@ -102,8 +112,13 @@ fn check_host_reach(host: &HostConfig) -> Result<(), ApiError> {
                 let source = mount.source.clone().unwrap_or_default();
                 return Err(refuse(format!("--mount type=bind,source={source} (bind mounts of host paths)")));
             }
-            Some(MountType::VOLUME) if mount.source.as_deref().is_some_and(|s| !s.is_empty()) => {
-                return Err(refuse("--mount type=volume with a name (named volumes are not open to sessions yet)"));
+            Some(MountType::VOLUME)
+                if mount.volume_options.as_ref().and_then(|o| o.driver_config.as_ref()).is_some_and(|driver| {
+                    driver.name.as_deref().is_some_and(|n| !n.is_empty())
+                        || driver.options.as_ref().is_some_and(|o| !o.is_empty())
+                }) =>
+            {
+                return Err(refuse("--mount volume-driver or volume-opt (driver options mount host devices)"));
             }
             Some(MountType::VOLUME) | Some(MountType::TMPFS) | None => {}
             Some(other) => return Err(refuse(format!("--mount type={other}"))),
@@ -197,11 +212,36 @@ mod tests {
     }
 
     #[test]
+    fn volume_driver_options_are_the_hosts() {
+        use bollard_stubs::models::{MountVolumeOptions, MountVolumeOptionsDriverConfig};
+        let mount = Mount {
+            typ: Some(MountType::VOLUME),
+            source: Some("data".into()),
+            volume_options: Some(MountVolumeOptions {
+                driver_config: Some(MountVolumeOptionsDriverConfig {
+                    name: Some("local".into()),
+                    options: Some([("device".to_string(), "/etc".to_string())].into()),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(refused(HostConfig { mounts: Some(vec![mount]), ..Default::default() }).contains("volume-opt"));
+    }
+
+    #[test]
     fn what_stays_inside_is_allowed() {
         let tmpfs = Mount { typ: Some(MountType::TMPFS), target: Some("/tmp".into()), ..Default::default() };
+        let named = Mount {
+            typ: Some(MountType::VOLUME),
+            source: Some("cache".into()),
+            target: Some("/cache".into()),
+            ..Default::default()
+        };
         let host = HostConfig {
             cap_add: Some(vec!["NET_BIND_SERVICE".into(), "CAP_CHOWN".into()]),
-            mounts: Some(vec![tmpfs]),
+            mounts: Some(vec![tmpfs, named]),
+            binds: Some(vec!["data:/data:ro".into()]),
             memory: Some(64 << 20),
             security_opt: Some(vec!["no-new-privileges".into()]),
             ..Default::default()

@@ -113,7 +113,7 @@ impl Engine {
         }
         self.attach_networks(&id, &name, &host_config, networking.as_ref())?;
         let image_volumes = config.volumes.clone().unwrap_or_default();
-        let (extra_mounts, anonymous_volumes) = match self.plan_volumes(&mut host_config, &image_volumes) {
+        let (extra_mounts, anonymous_volumes) = match self.plan_volumes(owner, &mut host_config, &image_volumes) {
             Ok(planned) => planned,
             Err(err) => {
                 self.networks.disconnect_all(&id);
@@ -126,7 +126,7 @@ impl Engine {
             Err(err) => {
                 self.networks.disconnect_all(&id);
                 for volume in &anonymous_volumes {
-                    let _ = self.volume_remove(volume, true);
+                    let _ = self.volume_remove(owner, volume, true);
                 }
                 return Err(err);
             }
@@ -137,7 +137,7 @@ impl Engine {
             }
             self.networks.disconnect_all(&id);
             for volume in &anonymous_volumes {
-                let _ = self.volume_remove(volume, true);
+                let _ = self.volume_remove(owner, volume, true);
             }
             let _ = std::fs::remove_dir_all(&dir);
             err

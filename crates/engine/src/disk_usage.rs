@@ -65,12 +65,12 @@ impl Engine {
     }
 
     /// Every volume with the bytes of its data and the number of containers that mount it (`UsageData`).
-    pub fn volume_usage(&self) -> Vec<(VolumeRecord, u64, usize)> {
-        self.volume_list()
+    pub fn volume_usage(&self, owner: Option<&str>) -> Vec<(VolumeRecord, u64, usize)> {
+        self.volume_list(owner)
             .into_iter()
             .map(|volume| {
-                let size = tree_size_or_zero(&self.volume_data(&volume.name));
-                let users = self.volume_users(&volume.name).len();
+                let size = tree_size_or_zero(&self.volume_data(owner, &volume.name));
+                let users = self.volume_users(owner, &volume.name).len();
                 (volume, size, users)
             })
             .collect()

@@ -83,7 +83,7 @@ impl Engine {
         };
         let (deleted, reclaimed) = self.images.prune(dangling_only, &pick, &users)?;
         self.emit_deletions(&deleted);
-        self.emit_prune(EventMessageTypeEnum::IMAGE, reclaimed);
+        self.emit_prune(None, EventMessageTypeEnum::IMAGE, reclaimed);
         Ok((deleted, reclaimed))
     }
 
@@ -97,8 +97,12 @@ impl Engine {
     }
 
     /// dockerd's `prune` event after each prune, with the bytes it freed.
-    pub(super) fn emit_prune(&self, typ: EventMessageTypeEnum, reclaimed: u64) {
-        let attributes = HashMap::from([("reclaimed".to_string(), reclaimed.to_string())]);
+    /// dockerd's `prune` event; a tenant's carries the tenant, so only the tenant sees it.
+    pub(super) fn emit_prune(&self, owner: Option<&str>, typ: EventMessageTypeEnum, reclaimed: u64) {
+        let mut attributes = HashMap::from([("reclaimed".to_string(), reclaimed.to_string())]);
+        if let Some(tenant) = owner {
+            attributes.insert(super::TENANT_ATTRIBUTE.into(), tenant.to_string());
+        }
         self.events.emit(typ, "prune", "", attributes);
     }
 

@@ -112,7 +112,7 @@ impl Engine {
         let record = container.snapshot();
         let merged = self.ensure_rootfs(container).await?;
 
-        let volumes_dir = self.volumes_dir();
+        let volumes_dir = self.volumes_dir_of(container.owner.as_deref());
         self.copy_up(&record, &merged).await?;
         self.give_volumes_to_remapped_root(&record)?;
         let network = self.setup_network(container).await?;
@@ -564,7 +564,7 @@ impl Engine {
             reclaimed = reclaimed.saturating_add(size);
             deleted.push(container.id.clone());
         }
-        self.emit_prune(bollard_stubs::models::EventMessageTypeEnum::CONTAINER, reclaimed);
+        self.emit_prune(scope.names_owner(), bollard_stubs::models::EventMessageTypeEnum::CONTAINER, reclaimed);
         (deleted, reclaimed)
     }
 

@@ -398,7 +398,7 @@ impl Engine {
                 deleted.push(network.name);
             }
         }
-        self.emit_prune(bollard_stubs::models::EventMessageTypeEnum::NETWORK, 0);
+        self.emit_prune(None, bollard_stubs::models::EventMessageTypeEnum::NETWORK, 0);
         deleted
     }
 

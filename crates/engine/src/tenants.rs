@@ -61,11 +61,20 @@ fn group_resources(limits: &TenantLimits) -> Result<LinuxResources, EngineError>
 
 /// The name of a tenant's default network: a bridge of its own, so tenants cannot reach each other's containers
 /// (bridges are isolated from each other) while a tenant's containers find each other by name (its DNS).
+pub(super) fn tenant_dir_under(root: &std::path::Path, tenant: &str) -> std::path::PathBuf {
+    root.join("tenants").join(tenant)
+}
+
 pub fn tenant_network_name(tenant: &str) -> String {
     format!("session-{tenant}")
 }
 
 impl Engine {
+    /// What a tenant owns on disk beyond its containers (its volumes).
+    fn tenant_dir(&self, tenant: &str) -> std::path::PathBuf {
+        tenant_dir_under(&self.root, tenant)
+    }
+
     fn tenant_limits_file(&self, tenant: &str) -> std::path::PathBuf {
         self.root.join("tenants").join(format!("{tenant}.json"))
     }
@@ -173,6 +182,12 @@ impl Engine {
                         break;
                     }
                 }
+            }
+        }
+        if let Err(error) = std::fs::remove_dir_all(self.tenant_dir(tenant)) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(tenant, %error, "cannot remove a tenant's volumes");
+                first_error.get_or_insert(EngineError::io("remove a tenant's volumes", error));
             }
         }
         let _ = std::fs::remove_file(self.tenant_limits_file(tenant));

@@ -2,6 +2,10 @@
 //! for labels and the creation time. Also what a container mounts beyond its binds: the image's VOLUME entries
 //! (anonymous volumes made at create), `--volumes-from`, and the copy-up that fills a new, empty volume with what
 //! the image has at its mount point.
+//!
+//! Volume names are per owner: the daemon's own (the operator's) live under `<root>/volumes`, a tenant's under
+//! `<root>/tenants/<tenant>/volumes`, so two sessions may each have a volume `data` and neither can name the
+//! other's. A container's volumes are always its owner's.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -80,18 +84,41 @@ fn covered_destinations(host: &HostConfig) -> HashSet<String> {
     covered
 }
 
+/// Where `owner`'s volumes are under the daemon's root.
+fn volumes_dir_under(root: &Path, owner: Option<&str>) -> PathBuf {
+    match owner {
+        None => root.join("volumes"),
+        Some(tenant) => super::tenants::tenant_dir_under(root, tenant).join("volumes"),
+    }
+}
+
+impl super::Container {
+    /// Where the container's volume `name` keeps its data (its owner's volume of that name).
+    pub fn volume_data(&self, name: &str) -> PathBuf {
+        // `<root>/containers/<id>`: the root is two levels up.
+        let root = self.dir.parent().and_then(Path::parent).unwrap_or(&self.dir);
+        volumes_dir_under(root, self.owner.as_deref()).join(name).join("_data")
+    }
+}
+
 impl Engine {
-    fn volume_dir(&self, name: &str) -> PathBuf {
-        self.volumes_dir().join(name)
+    /// Where `owner`'s volumes are.
+    pub fn volumes_dir_of(&self, owner: Option<&str>) -> PathBuf {
+        volumes_dir_under(&self.root, owner)
     }
 
-    pub fn volume_data(&self, name: &str) -> PathBuf {
-        self.volume_dir(name).join("_data")
+    fn volume_dir(&self, owner: Option<&str>, name: &str) -> PathBuf {
+        self.volumes_dir_of(owner).join(name)
+    }
+
+    pub fn volume_data(&self, owner: Option<&str>, name: &str) -> PathBuf {
+        self.volume_dir(owner, name).join("_data")
     }
 
     /// Creates the volume if it does not exist; returns it either way (Docker's `volume create` is idempotent).
     pub fn volume_create(
         &self,
+        owner: Option<&str>,
         name: Option<&str>,
         driver: Option<&str>,
         labels: HashMap<String, String>,
@@ -109,7 +136,7 @@ impl Engine {
             None => (names::new_id(), true),
         };
         validate_volume_name(&name)?;
-        if let Ok(existing) = self.volume_get(&name) {
+        if let Ok(existing) = self.volume_get(owner, &name) {
             if !labels.is_empty() && labels != existing.labels {
                 return Err(EngineError::Conflict(format!(
                     "create {name}: a volume with the name {name} already exists with different labels"
@@ -118,20 +145,20 @@ impl Engine {
             return Ok(existing);
         }
         let record = VolumeRecord { name: name.clone(), created: Utc::now(), labels, options, anonymous };
-        let data = self.volume_data(&name);
+        let data = self.volume_data(owner, &name);
         std::fs::create_dir_all(&data).map_err(|e| EngineError::io(format!("create volume {name}"), e))?;
-        atomic::write_json(&self.volume_dir(&name).join(METADATA), &record)?;
-        self.emit_volume("create", &name);
+        atomic::write_json(&self.volume_dir(owner, &name).join(METADATA), &record)?;
+        self.emit_volume(owner, "create", &name);
         Ok(record)
     }
 
     /// A volume by name. Directories made before metadata existed (or by a bind of a new name) count as volumes.
-    pub fn volume_get(&self, name: &str) -> Result<VolumeRecord, EngineError> {
+    pub fn volume_get(&self, owner: Option<&str>, name: &str) -> Result<VolumeRecord, EngineError> {
         let missing = || EngineError::NotFound(format!("get {name}: no such volume"));
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
             return Err(missing());
         }
-        let dir = self.volume_dir(name);
+        let dir = self.volume_dir(owner, name);
         if !dir.join("_data").is_dir() {
             return Err(missing());
         }
@@ -150,13 +177,13 @@ impl Engine {
         }
     }
 
-    pub fn volume_list(&self) -> Vec<VolumeRecord> {
-        let mut list: Vec<VolumeRecord> = std::fs::read_dir(self.volumes_dir())
+    pub fn volume_list(&self, owner: Option<&str>) -> Vec<VolumeRecord> {
+        let mut list: Vec<VolumeRecord> = std::fs::read_dir(self.volumes_dir_of(owner))
             .map(|entries| {
                 entries
                     .flatten()
                     .filter_map(|e| e.file_name().into_string().ok())
-                    .filter_map(|name| self.volume_get(&name).ok())
+                    .filter_map(|name| self.volume_get(owner, &name).ok())
                     .collect()
             })
             .unwrap_or_default();
@@ -164,45 +191,45 @@ impl Engine {
         list
     }
 
-    /// Ids of the containers (any state) that use the volume.
-    pub fn volume_users(&self, name: &str) -> Vec<String> {
+    /// Ids of the containers (any state) that use `owner`'s volume.
+    pub fn volume_users(&self, owner: Option<&str>, name: &str) -> Vec<String> {
         self.containers()
             .into_iter()
-            .filter(|c| volumes_of(&c.record()).iter().any(|v| v == name))
+            .filter(|c| c.owner.as_deref() == owner && volumes_of(&c.record()).iter().any(|v| v == name))
             .map(|c| c.id.clone())
             .collect()
     }
 
-    pub fn volume_remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
-        if let Err(err) = self.volume_get(name) {
+    pub fn volume_remove(&self, owner: Option<&str>, name: &str, force: bool) -> Result<(), EngineError> {
+        if let Err(err) = self.volume_get(owner, name) {
             return if force { Ok(()) } else { Err(err) };
         }
-        let users = self.volume_users(name);
+        let users = self.volume_users(owner, name);
         if !users.is_empty() {
             return Err(EngineError::Conflict(format!("remove {name}: volume is in use - [{}]", users.join(", "))));
         }
-        std::fs::remove_dir_all(self.volume_dir(name))
+        std::fs::remove_dir_all(self.volume_dir(owner, name))
             .map_err(|e| EngineError::io(format!("remove volume {name}"), e))?;
-        self.emit_volume("destroy", name);
+        self.emit_volume(owner, "destroy", name);
         Ok(())
     }
 
     /// `docker volume prune`: unused anonymous volumes, or with `all` every unused volume, that `filter` selects
     /// (dockerd takes no `until` here: the API refuses it). Returns the names and the bytes freed.
-    pub fn volume_prune(&self, all: bool, filter: &super::PruneFilter) -> (Vec<String>, u64) {
+    pub fn volume_prune(&self, owner: Option<&str>, all: bool, filter: &super::PruneFilter) -> (Vec<String>, u64) {
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
-        for volume in self.volume_list() {
+        for volume in self.volume_list(owner) {
             if (!all && !volume.anonymous) || !filter.matches(&volume.labels, Some(volume.created)) {
                 continue;
             }
-            let size = super::disk_usage::tree_size_or_zero(&self.volume_data(&volume.name));
-            if self.volume_remove(&volume.name, false).is_ok() {
+            let size = super::disk_usage::tree_size_or_zero(&self.volume_data(owner, &volume.name));
+            if self.volume_remove(owner, &volume.name, false).is_ok() {
                 reclaimed = reclaimed.saturating_add(size);
                 deleted.push(volume.name);
             }
         }
-        self.emit_prune(bollard_stubs::models::EventMessageTypeEnum::VOLUME, reclaimed);
+        self.emit_prune(owner, bollard_stubs::models::EventMessageTypeEnum::VOLUME, reclaimed);
         (deleted, reclaimed)
     }
 
@@ -214,6 +241,9 @@ impl Engine {
                 ("driver".to_string(), "local".to_string()),
                 ("container".to_string(), container.id.clone()),
             ]);
+            if let Some(tenant) = &container.owner {
+                attributes.insert(super::TENANT_ATTRIBUTE.into(), tenant.clone());
+            }
             if action == "mount" {
                 attributes.insert("destination".into(), mount.destination.clone());
                 attributes.insert("propagation".into(), String::new());
@@ -223,8 +253,11 @@ impl Engine {
         }
     }
 
-    fn emit_volume(&self, action: &str, name: &str) {
-        let attributes = HashMap::from([("driver".to_string(), "local".to_string())]);
+    fn emit_volume(&self, owner: Option<&str>, action: &str, name: &str) {
+        let mut attributes = HashMap::from([("driver".to_string(), "local".to_string())]);
+        if let Some(tenant) = owner {
+            attributes.insert(super::TENANT_ATTRIBUTE.into(), tenant.to_string());
+        }
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::VOLUME, action, name, attributes);
     }
 
@@ -233,6 +266,7 @@ impl Engine {
     /// Returns the mounts beyond the host config, and the anonymous volumes made for this container.
     pub(super) fn plan_volumes(
         &self,
+        owner: Option<&str>,
         host: &mut HostConfig,
         image_volumes: &[String],
     ) -> Result<(Vec<MountRecord>, Vec<String>), EngineError> {
@@ -240,7 +274,7 @@ impl Engine {
         for mount in host.mounts.iter_mut().flatten() {
             match mount.typ {
                 Some(MountType::VOLUME) if mount.source.as_deref().unwrap_or("").is_empty() => {
-                    let volume = self.volume_create(None, None, HashMap::new(), HashMap::new())?;
+                    let volume = self.volume_create(owner, None, None, HashMap::new(), HashMap::new())?;
                     mount.source = Some(volume.name.clone());
                     anonymous.push(volume.name);
                 }
@@ -248,8 +282,8 @@ impl Engine {
                     let name = mount.source.clone().unwrap_or_default();
                     validate_volume_name(&name)?;
                     let labels = mount.volume_options.as_ref().and_then(|o| o.labels.clone()).unwrap_or_default();
-                    if self.volume_get(&name).is_err() {
-                        self.volume_create(Some(&name), None, labels, HashMap::new())?;
+                    if self.volume_get(owner, &name).is_err() {
+                        self.volume_create(owner, Some(&name), None, labels, HashMap::new())?;
                     }
                 }
                 // Checked at create, as dockerd does, so `docker run` fails before a container exists.
@@ -268,8 +302,8 @@ impl Engine {
             let bind = parse_bind(bind)?;
             if !bind.source.starts_with('/') {
                 validate_volume_name(&bind.source)?;
-                if self.volume_get(&bind.source).is_err() {
-                    self.volume_create(Some(&bind.source), None, HashMap::new(), HashMap::new())?;
+                if self.volume_get(owner, &bind.source).is_err() {
+                    self.volume_create(owner, Some(&bind.source), None, HashMap::new(), HashMap::new())?;
                 }
             }
         }
@@ -280,7 +314,10 @@ impl Engine {
                 Some((reference, mode @ ("ro" | "rw"))) => (reference, Some(mode == "ro")),
                 _ => (from.as_str(), None),
             };
-            let source = self.container(reference)?.snapshot();
+            // The caller resolved the reference in the owner's scope already; resolving it again in the same
+            // scope keeps a stray reference from reaching another owner's container.
+            let scope = owner.map_or(super::Scope::Everything, super::Scope::Tenant);
+            let source = self.container_in(scope, reference)?.snapshot();
             for mount in mounts_of(&source) {
                 if covered.insert(mount.destination.clone()) {
                     extra.push(MountRecord { read_only: mode.unwrap_or(mount.read_only), anonymous: false, ..mount });
@@ -289,7 +326,7 @@ impl Engine {
         }
         for destination in image_volumes {
             if covered.insert(destination.clone()) {
-                let volume = self.volume_create(None, None, HashMap::new(), HashMap::new())?;
+                let volume = self.volume_create(owner, None, None, HashMap::new(), HashMap::new())?;
                 extra.push(MountRecord {
                     source: volume.name.clone(),
                     destination: destination.clone(),
@@ -326,7 +363,7 @@ impl Engine {
             pairs.push((mount.source.clone(), mount.destination.clone()));
         }
         for (volume, destination) in pairs {
-            let data = self.volume_data(&volume);
+            let data = self.volume_data(record.owner.as_deref(), &volume);
             let empty = std::fs::read_dir(&data).map(|mut d| d.next().is_none()).unwrap_or(true);
             let Ok(from) = berth_image::archive::resolve_in_root(rootfs, &destination) else { continue };
             let has_content = std::fs::read_dir(&from).map(|mut d| d.next().is_some()).unwrap_or(false);
@@ -358,7 +395,7 @@ impl Engine {
         use std::os::unix::fs::MetadataExt;
         let Some(ids) = record.id_shift else { return Ok(()) };
         for name in volumes_of(record) {
-            let data = self.volume_data(&name);
+            let data = self.volume_data(record.owner.as_deref(), &name);
             std::fs::create_dir_all(&data).map_err(|e| EngineError::io(format!("create volume {name}"), e))?;
             let meta = std::fs::metadata(&data).map_err(|e| EngineError::io(format!("stat volume {name}"), e))?;
             if meta.uid() == 0 && meta.gid() == 0 {
@@ -372,7 +409,7 @@ impl Engine {
     /// `rm -v` and `--rm`: the container's anonymous volumes go with it, unless another container uses them.
     pub(super) fn remove_anonymous_volumes(self: &Arc<Self>, record: &ContainerRecord) {
         for name in &record.anonymous_volumes {
-            if let Err(err) = self.volume_remove(name, true) {
+            if let Err(err) = self.volume_remove(record.owner.as_deref(), name, true) {
                 tracing::info!(%err, volume = %name, "anonymous volume kept");
             }
         }

@@ -277,6 +277,81 @@ fn each_session_has_its_own_volumes() {
     daemon.admin(&["end-session", &bob.id]);
 }
 
+/// A build context holding only `dockerfile`.
+fn context(name: &str, dockerfile: &str) -> PathBuf {
+    let dir = daemon().scratch_dir(name);
+    std::fs::write(dir.join("Dockerfile"), dockerfile).expect("writing the Dockerfile");
+    dir
+}
+
+#[test]
+fn each_session_builds_its_own_images() {
+    let daemon = daemon();
+    let (alice, bob) = (Seat::new(daemon, "lab"), Seat::new(daemon, "lab"));
+    let recipe = "FROM busybox\nRUN echo alice > /who && cat /proc/self/cgroup > /cgroup\nCMD cat /who\n";
+    let alices = context(&format!("alice-app-{}", alice.id), recipe);
+    let alices = alices.to_str().expect("utf-8 path");
+    alice.ok(&["build", "-t", "app", alices]);
+    assert_eq!(alice.ok(&["run", "--rm", "app"]).trim(), "alice");
+    // Its step ran as the session: in the session's cgroup group.
+    let cgroup = alice.ok(&["run", "--rm", "app", "cat", "/cgroup"]);
+    assert!(cgroup.contains(&format!("session-{}", alice.id)), "the RUN step ran outside the session: {cgroup}");
+    let id = alice.ok(&["image", "inspect", "-f", "{{.Id}}", "app"]).trim().to_string();
+    assert_eq!(alice.ok(&["image", "inspect", "-f", "{{json .RepoTags}}", "app"]).trim(), r#"["app:latest"]"#);
+    assert!(lines(&alice.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])).contains(&"app:latest".into()));
+
+    // Bob sees none of it, by name or id, and the same Dockerfile is no cache hit for him.
+    let missing = bob.refused(&["image", "inspect", "app"]);
+    assert!(missing.contains("No such image"), "{missing}");
+    let missing = bob.refused(&["image", "inspect", &id]);
+    assert!(missing.contains("No such image"), "{missing}");
+    assert!(!bob.ok(&["images", "-a", "-q", "--no-trunc"]).contains(&id), "bob lists alice's image");
+    let bobs_copy = context(&format!("bob-copy-{}", bob.id), recipe);
+    let output = bob.ok(&["build", "-t", "copy", bobs_copy.to_str().expect("utf-8 path")]);
+    assert!(!output.contains("Using cache"), "bob's build used alice's cache:\n{output}");
+    let bobs = context(&format!("bob-app-{}", bob.id), "FROM busybox\nRUN echo bob > /who\nCMD cat /who\n");
+    bob.ok(&["build", "-t", "app", bobs.to_str().expect("utf-8 path")]);
+    assert_eq!(bob.ok(&["run", "--rm", "app"]).trim(), "bob");
+    assert_eq!(alice.ok(&["run", "--rm", "app"]).trim(), "alice", "bob's build replaced alice's tag");
+    // An image of one's own builds on another: FROM names the session's own first.
+    let derived = context(&format!("bob-derived-{}", bob.id), "FROM app\nCMD echo derived; cat /who\n");
+    bob.ok(&["build", "-t", "derived", derived.to_str().expect("utf-8 path")]);
+    assert_eq!(lines(&bob.ok(&["run", "--rm", "derived"])), ["derived", "bob"]);
+
+    // Tags are the session's; shared images are read-only.
+    alice.ok(&["tag", "app", "app:v2"]);
+    assert!(bob.refused(&["image", "inspect", "app:v2"]).contains("No such image"));
+    let refused = alice.refused(&["rmi", "busybox"]);
+    assert!(refused.contains("shared"), "{refused}");
+    // A session's own `busybox` shadows the shared one for it alone, until removed.
+    alice.ok(&["tag", "app", "busybox:latest"]);
+    assert_eq!(alice.ok(&["run", "--rm", "busybox"]).trim(), "alice");
+    assert_eq!(bob.ok(&["run", "--rm", "busybox", "echo", "still"]).trim(), "still");
+    alice.ok(&["rmi", "busybox"]);
+    assert_eq!(alice.ok(&["run", "--rm", "busybox", "echo", "shared"]).trim(), "shared");
+    alice.ok(&["rmi", "app:v2"]);
+    assert!(alice.refused(&["image", "inspect", "app:v2"]).contains("No such image"));
+
+    // What would reach the host from a build is refused.
+    let hosty = context(&format!("alice-host-{}", alice.id), "FROM busybox\nRUN --network=host true\n");
+    let refused = alice.refused(&["build", hosty.to_str().expect("utf-8 path")]);
+    assert!(refused.contains("not allowed in a session"), "{refused}");
+
+    // An untagged build result is the session's by id.
+    let untagged = context(&format!("alice-untagged-{}", alice.id), "FROM busybox\nRUN echo plain > /p\n");
+    let plain = alice.ok(&["build", "-q", untagged.to_str().expect("utf-8 path")]).trim().to_string();
+    assert_eq!(alice.ok(&["run", "--rm", &plain, "cat", "/p"]).trim(), "plain");
+    assert!(bob.refused(&["image", "inspect", &plain]).contains("No such image"));
+
+    // An ended session's images go with it; the shared base stays.
+    daemon.admin(&["end-session", &alice.id]);
+    assert!(!daemon.docker(&["image", "inspect", &id]).success(), "alice's image outlived her session");
+    assert!(!daemon.docker(&["image", "inspect", &plain]).success(), "alice's untagged image outlived her session");
+    daemon.ok(&["image", "inspect", "busybox"]);
+    assert_eq!(bob.ok(&["run", "--rm", "app"]).trim(), "bob");
+    daemon.admin(&["end-session", &bob.id]);
+}
+
 /// One HTTP/1.0 request to the daemon's port: the status, the headers (lower-case names) and the body.
 fn http(method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read, Write};

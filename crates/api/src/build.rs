@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::body::{limited_reader, require_build_context};
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::flag;
 use super::images::url_pairs;
@@ -66,6 +67,7 @@ pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<
         remove: query.rm.is_none() || flag(&query.rm),
         force_remove: flag(&query.forcerm),
         pull: flag(&query.pull),
+        owner: None,
     };
     let remote = match query.remote.filter(|r| !r.is_empty() && !r.starts_with("context")) {
         Some(remote) => Some(remote_source(&remote)?),
@@ -123,15 +125,33 @@ pub(super) fn context(
     }
 }
 
+/// The build options of `caller`'s request: a session's build is the session's, and may not have the daemon
+/// fetch a repository (from the host's network).
+pub(super) fn options_for(caller: &Caller, raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<ContextSource>)> {
+    let (mut options, quiet, remote) = options(raw_query)?;
+    if let Some(tenant) = caller.tenant() {
+        if remote.is_some() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "remote (a git context the daemon fetches from the host's network): not allowed in a session",
+            ));
+        }
+        options.owner = Some(tenant.to_string());
+    }
+    Ok((options, quiet, remote))
+}
+
 /// Starts a build job and answers with Docker's legacy stream rendered from its events. A client that goes
 /// away does not stop the build.
 pub async fn build(
     State(engine): State<Arc<Engine>>,
     State(builds): State<Arc<BuildJobs>>,
+    caller: Caller,
     request: Request,
 ) -> ApiResult<Response> {
     require_build_context(request.headers(), engine.limits().max_upload)?;
-    let (options, quiet, remote) = options(request.uri().query().unwrap_or(""))?;
+    let (options, quiet, remote) = options_for(&caller, request.uri().query().unwrap_or(""))?;
+    super::tenancy::record_limits(&engine, &caller)?;
     let context = context(&engine, remote, request);
     let job = builds.start(engine.clone(), options, context);
     let lines = job.follow().filter_map(move |batch| {

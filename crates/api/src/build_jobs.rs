@@ -13,7 +13,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::body::require_build_context;
-use super::build::{context, options};
+use super::build::{context, options, options_for};
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::streams::streaming;
 use berth_build::{BuildError, BuildJobs};
@@ -28,22 +29,28 @@ fn build_error(error: BuildError) -> ApiError {
 pub async fn create(
     State(engine): State<Arc<Engine>>,
     State(builds): State<Arc<BuildJobs>>,
+    caller: Caller,
     request: Request,
 ) -> ApiResult<Response> {
     require_build_context(request.headers(), engine.limits().max_upload)?;
-    let (options, _, remote) = options(request.uri().query().unwrap_or(""))?;
+    let (options, _, remote) = options_for(&caller, request.uri().query().unwrap_or(""))?;
+    super::tenancy::record_limits(&engine, &caller)?;
     let context = context(&engine, remote, request).await.map_err(build_error)?;
     let job = builds.start(engine.clone(), options, std::future::ready(Ok(context)));
     Ok((StatusCode::CREATED, Json(BuildJobCreated { id: job.id.clone() })).into_response())
 }
 
-pub async fn list(State(builds): State<Arc<BuildJobs>>) -> Json<Vec<BuildJobSummary>> {
-    Json(builds.list())
+pub async fn list(State(builds): State<Arc<BuildJobs>>, caller: Caller) -> Json<Vec<BuildJobSummary>> {
+    Json(builds.list(caller.scope()))
 }
 
 /// JSON lines, one `BuildJobEvent` each, from the first event; the body ends when the build has.
-pub async fn events(State(builds): State<Arc<BuildJobs>>, Path(id): Path<String>) -> ApiResult<Response> {
-    let job = builds.get(&id).ok_or_else(|| ApiError::not_found(format!("no such build job: {id}")))?;
+pub async fn events(
+    State(builds): State<Arc<BuildJobs>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let job = builds.get(caller.scope(), &id).ok_or_else(|| ApiError::not_found(format!("no such build job: {id}")))?;
     let lines = job.follow().map(|batch| {
         let mut bytes = Vec::new();
         for event in batch {

@@ -37,18 +37,7 @@ pub async fn create(
     Query(query): Query<CreateQuery>,
     JsonBody(mut body): JsonBody<ContainerCreateBody>,
 ) -> ApiResult<Response> {
-    if let Caller::Session(session) = &caller {
-        let limits = session.limits;
-        engine.set_tenant_limits(
-            &session.id,
-            berth_engine::TenantLimits {
-                memory_bytes: limits.memory_bytes,
-                nano_cpus: limits.nano_cpus,
-                pids: limits.pids,
-                containers: limits.containers,
-            },
-        )?;
-    }
+    super::tenancy::record_limits(&engine, &caller)?;
     if let Some(tenant) = caller.tenant() {
         // A container it names that is not its own is as missing as at create below: 400, not the 404 the CLI
         // would answer by pulling the image.

@@ -12,6 +12,7 @@ use berth_shared::api::build::LegacyMessage;
 use bollard_stubs::models::{CreateImageInfo, ImageInspect, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
 use serde::{Deserialize, Serialize};
 
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::exec::created_id;
 use super::flag;
@@ -53,12 +54,16 @@ pub struct ListQuery {
     filters: Option<String>,
 }
 
-pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
+pub async fn list(
+    State(engine): State<Arc<Engine>>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Response> {
     let all = flag(&query.all);
     let filters = super::container_views::parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
     let dangling = filters.get("dangling").and_then(|v| v.first()).map(|v| v == "true" || v == "1");
     let references = filters.get("reference").cloned().unwrap_or_default();
-    let every = engine.images();
+    let every = engine.images_in(caller.scope());
     let mut images: Vec<ImageSummary> = every
         .iter()
         .filter(|image| all || !is_intermediate(image, &every))
@@ -110,9 +115,13 @@ fn docker_config_json(value: serde_json::Value) -> serde_json::Value {
 }
 
 /// One handler for everything under /images/{name}: names contain slashes, so the verb is the last segment.
-pub async fn image_get(State(engine): State<Arc<Engine>>, Path(rest): Path<String>) -> ApiResult<Response> {
+pub async fn image_get(
+    State(engine): State<Arc<Engine>>,
+    caller: Caller,
+    Path(rest): Path<String>,
+) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/json") {
-        let image = engine.image(name)?;
+        let image = engine.image_in(caller.scope(), name)?;
         let mut inspected = inspect(&image);
         // HEALTHCHECK has no field in the OCI config; the builder keeps it beside the image.
         let health = engine.image_meta().get(&image.id).healthcheck;
@@ -136,7 +145,8 @@ pub async fn image_get(State(engine): State<Arc<Engine>>, Path(rest): Path<Strin
         return save_images(engine, vec![name.to_string()]).await;
     }
     if let Some(name) = rest.strip_suffix("/history") {
-        return Ok(Json(engine.image_history(name)?).into_response());
+        let image = engine.image_in(caller.scope(), name)?;
+        return Ok(Json(engine.image_history(&image)).into_response());
     }
     Err(ApiError::not_found(format!("page not found: /images/{rest}")))
 }
@@ -149,6 +159,7 @@ pub struct TagQuery {
 
 pub async fn image_post(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Path(rest): Path<String>,
     Query(query): Query<TagQuery>,
     headers: HeaderMap,
@@ -162,7 +173,7 @@ pub async fn image_post(
             Some(tag) => format!("{repo}:{tag}"),
             None => repo,
         };
-        engine.tag_image(name, &target)?;
+        engine.tag_image_in(caller.scope(), name, &target)?;
         return Ok(StatusCode::CREATED.into_response());
     }
     if let Some(name) = rest.strip_suffix("/push") {
@@ -179,10 +190,12 @@ pub struct DeleteQuery {
 
 pub async fn image_delete(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(query): Query<DeleteQuery>,
 ) -> ApiResult<Response> {
-    Ok(Json(engine.remove_image(&name, flag(&query.force), flag(&query.noprune))?).into_response())
+    let deleted = engine.remove_image_in(caller.scope(), &name, flag(&query.force), flag(&query.noprune))?;
+    Ok(Json(deleted).into_response())
 }
 
 #[derive(Deserialize)]

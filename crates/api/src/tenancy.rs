@@ -59,8 +59,13 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         {
             Route::Open
         }
+        // A session's tags are its own (the engine keeps them under its repository); a shared image is refused.
+        "images" if *method == Method::POST && rest.ends_with("/tag") => Route::Open,
+        "images" if *method == Method::DELETE && !rest.is_empty() => Route::Open,
         "images" | "commit" => Route::Closed("changing shared images"),
-        "build" => Route::Closed("builds"),
+        // A session's build runs as the session (its containers, its images, its cache).
+        "build" if rest.is_empty() => Route::Open,
+        "build" => Route::Closed("the build cache"),
         "system" => Route::Closed("disk usage"),
         "networks" if read && !rest.is_empty() => Route::Missing(format!("network {} not found", object(rest))),
         "networks" => Route::Closed("networks"),
@@ -68,6 +73,8 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         "volumes" => Route::Open,
         "berth" => match rest {
             "terminals/ws" => Route::Open,
+            "builds" => Route::Open,
+            _ if rest.starts_with("builds/") && rest.ends_with("/events") => Route::Open,
             _ if rest == "session" || rest.starts_with("session/") => Route::Open,
             _ => Route::Closed("this part of the playground"),
         },
@@ -79,6 +86,24 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
 /// The object a path names: its first segment.
 fn object(rest: &str) -> &str {
     rest.split('/').next().unwrap_or_default()
+}
+
+/// Before a session makes containers (its own or a build's): the engine holds its class's limits, which its
+/// cgroup group gets and its quota checks read.
+pub(crate) fn record_limits(engine: &Engine, caller: &Caller) -> Result<(), ApiError> {
+    if let Caller::Session(session) = caller {
+        let limits = session.limits;
+        engine.set_tenant_limits(
+            &session.id,
+            berth_engine::TenantLimits {
+                memory_bytes: limits.memory_bytes,
+                nano_cpus: limits.nano_cpus,
+                pids: limits.pids,
+                containers: limits.containers,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// What confinement needs: the engine to resolve names in, the identity store to audit refusals in.
@@ -166,9 +191,15 @@ mod tests {
         assert!(matches!(classify(&Method::POST, "/networks/create", ""), Route::Closed(_)));
         assert_eq!(classify(&Method::GET, "/volumes", ""), Route::Open);
         assert_eq!(classify(&Method::POST, "/volumes/create", ""), Route::Open);
-        assert!(matches!(classify(&Method::POST, "/build", ""), Route::Closed(_)));
-        assert!(matches!(classify(&Method::DELETE, "/images/busybox", ""), Route::Closed(_)));
-        assert!(matches!(classify(&Method::POST, "/images/busybox/tag", ""), Route::Closed(_)));
+        assert_eq!(classify(&Method::POST, "/build", ""), Route::Open);
+        assert!(matches!(classify(&Method::POST, "/build/prune", ""), Route::Closed(_)));
+        assert_eq!(classify(&Method::DELETE, "/images/busybox", ""), Route::Open);
+        assert_eq!(classify(&Method::POST, "/images/busybox/tag", ""), Route::Open);
+        assert!(matches!(classify(&Method::POST, "/images/busybox/push", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/images/prune", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::POST, "/commit", ""), Route::Closed(_)));
+        assert_eq!(classify(&Method::GET, "/berth/builds/0a1b/events", ""), Route::Open);
+        assert!(matches!(classify(&Method::POST, "/berth/builds/predict", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/berth/compose/x/up", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/plugins/pull", ""), Route::Closed(_)));
         assert_eq!(classify(&Method::GET, "/networks/web", ""), Route::Missing("network web not found".into()));

@@ -263,12 +263,20 @@ impl<'a> Executor<'a> {
     /// the build's stream as dockerd's classic builder shows it.
     async fn base_image(&self, name: &str, line: usize) -> Result<Image, BuildError> {
         if !self.options.pull {
-            let images = self.engine.image_store().clone();
+            let engine = self.engine.clone();
             let lookup = name.to_string();
-            let found = tokio::task::spawn_blocking(move || images.get(&lookup)).await.map_err(join_error)?;
+            let owner = self.options.owner.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                engine.image_in(
+                    owner.as_deref().map_or(berth_engine::Scope::Everything, berth_engine::Scope::Tenant),
+                    &lookup,
+                )
+            })
+            .await
+            .map_err(join_error)?;
             match found {
                 Ok(image) => return Ok(image),
-                Err(berth_image::ImageError::NotFound { .. }) => {}
+                Err(EngineError::Image(berth_image::ImageError::NotFound { .. })) => {}
                 Err(error) => return Err(BuildError::step(line, error.to_string())),
             }
         }
@@ -387,6 +395,10 @@ impl<'a> Executor<'a> {
                 }
                 let network = match run.network {
                     Some(NetworkMode::None) => Some("none"),
+                    // The host's network is what a session's containers never get.
+                    Some(NetworkMode::Host) if self.options.owner.is_some() => {
+                        return Err(BuildError::step(line, "RUN --network=host: not allowed in a session"));
+                    }
                     Some(NetworkMode::Host) => Some("host"),
                     _ => None,
                 };
@@ -688,6 +700,19 @@ impl<'a> Executor<'a> {
         self.finish_image(state, image, meta, line, &key)
     }
 
+    /// A container for a step on `image`, the build's owner's (so the tenant may use the step's image by id).
+    async fn create_step_container(
+        &self,
+        image: &str,
+        body: ContainerCreateBody,
+    ) -> Result<(String, Vec<String>), BuildError> {
+        let owner = self.options.owner.as_deref();
+        if let Some(tenant) = owner {
+            self.engine.record_tenant_image(tenant, image)?;
+        }
+        Ok(self.engine.create_owned(owner, None, body).await?)
+    }
+
     /// A root filesystem to change on top of `image`.
     async fn open_workspace(&self, image: Option<&Image>) -> Result<Workspace, BuildError> {
         match image {
@@ -701,7 +726,7 @@ impl<'a> Executor<'a> {
                     host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
                     ..Default::default()
                 };
-                let (id, _) = self.engine.create(None, body).await?;
+                let (id, _) = self.create_step_container(&image.id, body).await?;
                 let container = self.engine.container(&id)?;
                 match self.engine.ensure_rootfs(&container).await {
                     Ok(rootfs) => Ok(Workspace {
@@ -802,10 +827,15 @@ impl<'a> Executor<'a> {
         };
         let display = command.join(" ");
         let created_by = format!("{prefix}{display}");
-        let key_text = match network {
+        let mut key_text = match network {
             Some(mode) => format!("{created_by} network={mode}"),
             None => created_by.clone(),
         };
+        // A command's result depends on more than its text (the network, the time): one tenant's must not be
+        // another's cache hit, nor tell it what the other built.
+        if let Some(tenant) = &self.options.owner {
+            key_text.push_str(&format!(" tenant={tenant}"));
+        }
         let key = cache_key(Some(&parent.id), &key_text, None);
         if let Some(outcome) = self.try_cache(state, &key).await? {
             return Ok(outcome);
@@ -820,7 +850,7 @@ impl<'a> Executor<'a> {
             host_config: Some(HostConfig { network_mode: network.map(str::to_string), ..Default::default() }),
             ..Default::default()
         };
-        let (id, _) = self.engine.create(None, body).await?;
+        let (id, _) = self.create_step_container(&parent.id, body).await?;
         self.progress.emit(BuildEvent::Running { container_id: id.clone() });
         let container = self.engine.container(&id)?;
         let mut output = container.output.subscribe();
@@ -1055,9 +1085,15 @@ impl<'a> Executor<'a> {
                 None => Err(BuildError::step(line, format!("invalid from flag value {from}: stage not built yet"))),
             };
         }
-        let images = self.engine.image_store().clone();
+        let engine = self.engine.clone();
         let name = from.to_string();
-        let found = tokio::task::spawn_blocking(move || images.get(&name)).await.map_err(join_error)?;
+        let owner = self.options.owner.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            engine
+                .image_in(owner.as_deref().map_or(berth_engine::Scope::Everything, berth_engine::Scope::Tenant), &name)
+        })
+        .await
+        .map_err(join_error)?;
         found.map(Some).map_err(|error| BuildError::step(line, format!("COPY --from={from}: {error}")))
     }
 }

@@ -31,6 +31,8 @@ pub struct BuildJobs {
 #[derive(Debug)]
 pub struct BuildJob {
     pub id: String,
+    /// The tenant whose build it is: only it (and the operator) may list and follow it.
+    owner: Option<String>,
     tags: Vec<String>,
     started_ms: u64,
     record: Mutex<Record>,
@@ -68,6 +70,7 @@ impl BuildJobs {
     {
         let job = Arc::new(BuildJob {
             id: format!("{:032x}", rand::random::<u128>()),
+            owner: options.owner.clone(),
             tags: options.tags.clone(),
             started_ms: now_ms(),
             record: Mutex::new(Record {
@@ -126,13 +129,14 @@ impl BuildJobs {
         job
     }
 
-    pub fn get(&self, id: &str) -> Option<Arc<BuildJob>> {
-        lock(&self.jobs).iter().find(|job| job.id == id).cloned()
+    /// The job `id` if `scope` sees it.
+    pub fn get(&self, scope: berth_engine::Scope<'_>, id: &str) -> Option<Arc<BuildJob>> {
+        lock(&self.jobs).iter().find(|job| job.id == id && scope.sees(job.owner.as_deref())).cloned()
     }
 
-    /// Newest first.
-    pub fn list(&self) -> Vec<BuildJobSummary> {
-        lock(&self.jobs).iter().map(|job| job.summary()).collect()
+    /// The jobs `scope` sees, newest first.
+    pub fn list(&self, scope: berth_engine::Scope<'_>) -> Vec<BuildJobSummary> {
+        lock(&self.jobs).iter().filter(|job| scope.sees(job.owner.as_deref())).map(|job| job.summary()).collect()
     }
 }
 

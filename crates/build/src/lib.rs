@@ -62,6 +62,16 @@ pub struct BuildOptions {
     pub force_remove: bool,
     /// `--pull`: pull every FROM image, even one the daemon has.
     pub pull: bool,
+    /// The tenant (a session) the build is for: its step containers are the tenant's (its cgroup group, its
+    /// quotas), its images and tags too, and its RUN steps share no cache with anyone else's.
+    pub owner: Option<String>,
+}
+
+impl BuildOptions {
+    /// Where the build's names are looked up and its results go.
+    pub fn scope(&self) -> berth_engine::Scope<'_> {
+        self.owner.as_deref().map_or(berth_engine::Scope::Everything, berth_engine::Scope::Tenant)
+    }
 }
 
 impl Default for BuildOptions {
@@ -76,6 +86,7 @@ impl Default for BuildOptions {
             remove: true,
             force_remove: false,
             pull: false,
+            owner: None,
         }
     }
 }
@@ -157,9 +168,12 @@ async fn run(
     let text = context.prepare(&options.dockerfile)?;
     let dockerfile = berth_shared::dockerfile::parse(&text)?;
     let image = executor.execute(&dockerfile).await?;
+    if let Some(tenant) = &options.owner {
+        engine.record_tenant_image(tenant, &image.id)?;
+    }
     progress.emit(BuildEvent::Built { image_id: image.id.clone() });
     for tag in tags {
-        engine.tag_image(&image.id, &tag)?;
+        engine.tag_image_in(options.scope(), &image.id, &tag)?;
         progress.emit(BuildEvent::Tagged { tag });
     }
     tracing::info!(id = %image.id, "build finished");

@@ -23,9 +23,9 @@ impl Engine {
         Ok(self.images.get(reference)?)
     }
 
-    pub fn image_history(&self, reference: &str) -> Result<Vec<ImageHistoryResponseItem>, EngineError> {
-        let image = self.images.get(reference)?;
-        Ok(self.images.history(&image))
+    /// `docker history`: the top entry carries the tags `image` has (as its viewer is shown them).
+    pub fn image_history(&self, image: &Image) -> Vec<ImageHistoryResponseItem> {
+        self.images.history(image)
     }
 
     /// Each layer's entries (diff id, files), oldest first: the playground's layer view (blocking).

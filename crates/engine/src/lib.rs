@@ -38,6 +38,7 @@ mod security;
 mod spec;
 mod stats;
 mod stdio;
+mod tenant_images;
 mod tenants;
 mod streams;
 mod terminal;
@@ -114,6 +115,8 @@ pub struct Engine {
     log_default: RwLock<log_drivers::DaemonDefault>,
     /// One lock per tenant, held from its quota check to the new container's insertion.
     tenant_creates: tenants::CreateLocks,
+    /// Held while a tenant's list of the images it made is rewritten.
+    tenant_images_lock: std::sync::Mutex<()>,
     terminals: terminal::Terminals,
     limits: Limits,
     registries: berth_registry::Registries,
@@ -185,6 +188,7 @@ impl Engine {
             live_restore: std::sync::atomic::AtomicBool::new(false),
             log_default: RwLock::new(log_drivers::DaemonDefault::default()),
             tenant_creates: tenants::CreateLocks::default(),
+            tenant_images_lock: std::sync::Mutex::new(()),
             terminals: terminal::Terminals::default(),
             limits,
             registries: berth_registry::Registries::new(RegistryConfig { certs_dir: root.join("certs.d"), ..registry }),

@@ -184,6 +184,7 @@ impl Engine {
                 }
             }
         }
+        self.remove_tenant_images(tenant);
         if let Err(error) = std::fs::remove_dir_all(self.tenant_dir(tenant)) {
             if error.kind() != std::io::ErrorKind::NotFound {
                 tracing::warn!(tenant, %error, "cannot remove a tenant's volumes");

@@ -15,6 +15,7 @@
 
 pub mod browser;
 pub mod compose;
+pub mod postgres;
 pub mod registry;
 pub mod terminal;
 

@@ -15,7 +15,8 @@ use crate::workspace::Workspace;
 /// umoci move OCI images around; iptables, nftables and iproute2 are for container networking; chromium and its
 /// driver run the browser tests; docker-compose (1.29, on Debian's python3-docker) checks compose compatibility;
 /// docker-registry (the CNCF distribution registry) serves the bench's pull and push figures. Under systemd its
-/// package also enables and starts docker-registry.service on port 5000, which the bench leaves alone.
+/// package also enables and starts docker-registry.service on port 5000, which the bench leaves alone. postgresql
+/// is the server the identity store is tested on beside SQLite (each test runs a cluster of its own on a socket).
 const APT_PACKAGES: &[&str] = &[
     "busybox-static",
     "skopeo",
@@ -28,6 +29,7 @@ const APT_PACKAGES: &[&str] = &[
     "docker-compose",
     "docker-registry",
     "libseccomp-dev",
+    "postgresql",
 ];
 
 /// The Python clients the end-to-end tests drive Berth with: docker-py (what docker-compose 1.x is built on) and

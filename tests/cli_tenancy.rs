@@ -352,6 +352,38 @@ fn each_session_builds_its_own_images() {
     daemon.admin(&["end-session", &bob.id]);
 }
 
+#[test]
+fn typing_in_a_terminal_keeps_a_session_from_idling_out() {
+    use berth_shared::api::terminal::ClientMessage;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let daemon = daemon();
+    daemon.admin(&["create-class", "typing", "--seats", "1", "--idle", "20s"]);
+    let seat = Seat::new(daemon, "typing");
+    seat.ok(&["run", "-d", "--name", "shell", "busybox", "sleep", "300"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let url = format!("ws://{}/berth/terminals/ws?container=shell", daemon.http_addr());
+        let mut request = url.into_client_request().expect("request");
+        let bearer = format!("Bearer {}", seat.token).parse().expect("header value");
+        request.headers_mut().insert("Authorization", bearer);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("the terminal websocket");
+        // 32 s of typing and no other request: past the 20 s idle limit, unless keystrokes count.
+        let started = std::time::Instant::now();
+        let mut round = 0;
+        while started.elapsed() < std::time::Duration::from_secs(32) {
+            round += 1;
+            let line = format!("echo typed-{round}\r");
+            support::terminal::send(&mut socket, &ClientMessage::Input { data: line }).await;
+            support::terminal::read_until(&mut socket, &format!("typed-{round}\r\n")).await;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    });
+    let ps = seat.docker(&["ps", "-q"]);
+    assert!(ps.success() && lines(&ps.stdout).len() == 1, "the typing session idled out: {ps:?}");
+    daemon.admin(&["end-session", &seat.id]);
+}
+
 /// One HTTP/1.0 request to the daemon's port: the status, the headers (lower-case names) and the body.
 fn http(method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read, Write};

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc};
 
+use super::activity::Activity;
 use super::body::{parse_json, require_json};
 use super::error::{ApiError, ApiResult};
 use super::flag;
@@ -31,12 +32,14 @@ async fn forward_stdin(
     mut reader: tokio::io::ReadHalf<Box<dyn AsyncReadWrite>>,
     stdin: mpsc::Sender<StdinMessage>,
     close_at_eof: bool,
+    activity: Activity,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
         match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                activity.note();
                 if stdin.send(StdinMessage::Data(Bytes::copy_from_slice(&buffer[..n]))).await.is_err() {
                     return;
                 }
@@ -100,6 +103,7 @@ async fn write_frames(
 
 pub async fn attach(
     State(engine): State<Arc<Engine>>,
+    activity: Activity,
     Path(id): Path<String>,
     Query(query): Query<AttachQuery>,
     mut request: Request,
@@ -162,7 +166,7 @@ pub async fn attach(
     }
     Ok(hijack(&mut request, tty, move |io| async move {
         let (reader, writer) = tokio::io::split(io);
-        let stdin_task = stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, stdin_once)));
+        let stdin_task = stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, stdin_once, activity)));
         write_frames(rx, writer, stdin_task).await;
     }))
 }
@@ -171,6 +175,7 @@ pub async fn attach(
 /// never multiplexed (stdout and stderr alike); text or binary frames from the client go to stdin.
 pub async fn attach_ws(
     State(engine): State<Arc<Engine>>,
+    activity: Activity,
     Path(id): Path<String>,
     Query(query): Query<AttachQuery>,
     upgrade: axum::extract::ws::WebSocketUpgrade,
@@ -202,6 +207,7 @@ pub async fn attach_ws(
                     _ => continue,
                 };
                 if let Some(stdin) = &stdin {
+                    activity.note();
                     let _ = stdin.send(StdinMessage::Data(data)).await;
                 }
             }
@@ -245,6 +251,7 @@ fn exec_frames(mut output: mpsc::Receiver<Output>, tty: bool, wanted: Wanted) ->
 
 pub async fn exec_start(
     State(engine): State<Arc<Engine>>,
+    activity: Activity,
     Path(id): Path<String>,
     mut request: Request,
 ) -> ApiResult<Response> {
@@ -282,7 +289,7 @@ pub async fn exec_start(
                 return;
             }
         };
-        let stdin_task = streams.stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, true)));
+        let stdin_task = streams.stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, true, activity)));
         write_frames(exec_frames(streams.output, tty, wanted), writer, stdin_task).await;
     }))
 }

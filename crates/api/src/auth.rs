@@ -88,6 +88,7 @@ pub(crate) async fn authenticate(State(accounts): State<Arc<Accounts>>, mut requ
         )
         .into_response();
     }
+    request.extensions_mut().insert(super::activity::Activity::of(accounts.identity.clone(), &session.id));
     request.extensions_mut().insert(Caller::Session(Arc::new(session)));
     next.run(request).await
 }

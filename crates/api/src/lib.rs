@@ -2,6 +2,7 @@
 //! socket and the HTTP port, and the web app's files. Handlers decode, call one engine service, and encode;
 //! nothing here touches the kernel.
 
+mod activity;
 mod admin;
 mod archive;
 mod attach;

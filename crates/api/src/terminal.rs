@@ -13,6 +13,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast;
 
+use super::activity::Activity;
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use berth_engine::{Engine, TerminalSession};
@@ -23,6 +24,7 @@ const HELD_BYTES: usize = 1024 * 1024;
 pub async fn terminal_ws(
     State(engine): State<Arc<Engine>>,
     caller: Caller,
+    activity: Activity,
     Query(query): Query<TerminalQuery>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
@@ -45,7 +47,7 @@ pub async fn terminal_ws(
         }
     };
     let readonly = query.readonly;
-    Ok(upgrade.on_upgrade(move |socket| serve(engine, session, readonly, socket)))
+    Ok(upgrade.on_upgrade(move |socket| serve(engine, session, readonly, activity, socket)))
 }
 
 async fn send_json(sink: &mut SplitSink<WebSocket, Message>, message: &ServerMessage) -> bool {
@@ -55,7 +57,13 @@ async fn send_json(sink: &mut SplitSink<WebSocket, Message>, message: &ServerMes
     }
 }
 
-async fn serve(engine: Arc<Engine>, session: Arc<TerminalSession>, readonly: bool, socket: WebSocket) {
+async fn serve(
+    engine: Arc<Engine>,
+    session: Arc<TerminalSession>,
+    readonly: bool,
+    activity: Activity,
+    socket: WebSocket,
+) {
     let (mut sink, mut incoming) = socket.split();
     let hello = ServerMessage::Hello {
         session: session.id.clone(),
@@ -110,7 +118,10 @@ async fn serve(engine: Arc<Engine>, session: Arc<TerminalSession>, readonly: boo
                     _ => continue,
                 };
                 match parsed {
-                    Ok(ClientMessage::Input { data }) if !readonly => session.input(Bytes::from(data)).await,
+                    Ok(ClientMessage::Input { data }) if !readonly => {
+                        activity.note();
+                        session.input(Bytes::from(data)).await
+                    }
                     Ok(ClientMessage::Resize { rows, cols }) if !readonly => {
                         if let Err(err) = session.resize(&engine, rows, cols) {
                             let _ = send_json(&mut sink, &ServerMessage::Error { message: err.to_string() }).await;

@@ -182,7 +182,7 @@ fn options_that_reach_the_host_are_refused() {
         let stderr = seat.refused(&command);
         assert!(stderr.contains(reason) && stderr.contains("not allowed in a session"), "{command:?}: {stderr}");
     }
-    let closed = seat.refused(&["network", "create", "mine"]);
+    let closed = seat.refused(&["system", "df"]);
     assert!(closed.contains("not open to sessions"), "{closed}");
     assert!(lines(&seat.ok(&["ps", "-aq"])).is_empty(), "a refused create made something");
     // What stays inside the box is fine: Docker's default capabilities, a tmpfs, limits.
@@ -382,6 +382,64 @@ fn typing_in_a_terminal_keeps_a_session_from_idling_out() {
     let ps = seat.docker(&["ps", "-q"]);
     assert!(ps.success() && lines(&ps.stdout).len() == 1, "the typing session idled out: {ps:?}");
     daemon.admin(&["end-session", &seat.id]);
+}
+
+#[test]
+fn each_session_has_its_own_networks() {
+    let daemon = daemon();
+    let (alice, bob) = (Seat::new(daemon, "lab"), Seat::new(daemon, "lab"));
+    let network = alice.ok(&["network", "create", "--label", "owner=alice", "app"]).trim().to_string();
+    alice.ok(&["run", "-d", "--name", "web", "--network", "app", "busybox", "httpd", "-f", "-h", "/etc"]);
+    // On its own network a session's containers find each other by name.
+    let fetched = alice.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "busybox",
+        "sh",
+        "-c",
+        "timeout 5 wget -q -O - http://web/hostname",
+    ]);
+    assert!(!fetched.trim().is_empty(), "nothing fetched from web");
+    assert_eq!(alice.ok(&["network", "inspect", "-f", "{{.Labels.owner}}", "app"]).trim(), "alice");
+    assert_eq!(lines(&alice.ok(&["network", "ls", "-q", "--no-trunc"])), [network.as_str()]);
+    let ip = alice.ok(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"]);
+    let ip = ip.trim().to_string();
+
+    // Bob sees none of it, and his own `app` is another network that cannot reach alice's.
+    assert!(lines(&bob.ok(&["network", "ls", "-q"])).is_empty(), "bob lists alice's network");
+    for reference in ["app", network.as_str(), &network[..12]] {
+        let missing = bob.refused(&["network", "inspect", reference]);
+        assert!(missing.contains("not found"), "{reference}: {missing}");
+    }
+    let missing = bob.refused(&["network", "rm", "app"]);
+    assert!(missing.contains("not found"), "{missing}");
+    let bobs = bob.ok(&["network", "create", "app"]).trim().to_string();
+    assert_ne!(bobs, network);
+    bob.ok(&["run", "-d", "--name", "peer", "--network", "app", "busybox", "sleep", "300"]);
+    let probe = bob.docker(&["exec", "peer", "sh", "-c", &format!("timeout 3 wget -q -O - http://{ip}/hostname")]);
+    assert!(!probe.success(), "bob reached alice's container at {ip}: {probe:?}");
+    let refused = bob.refused(&["network", "connect", "app", "web"]);
+    assert!(refused.contains("No such container"), "{refused}");
+    let refused = bob.refused(&["network", "connect", &network, "peer"]);
+    assert!(refused.contains("not found"), "{refused}");
+    // The daemon picks a session's subnets and bridges.
+    let refused = bob.refused(&["network", "create", "--subnet", "10.0.0.0/8", "wide"]);
+    assert!(refused.contains("not allowed in a session"), "{refused}");
+    let refused = bob.refused(&["network", "create", "-o", "com.docker.network.bridge.name=eth0", "eth"]);
+    assert!(refused.contains("not allowed in a session"), "{refused}");
+    assert_eq!(lines(&bob.ok(&["network", "ls", "-q", "--no-trunc"])), [bobs.as_str()]);
+
+    // An ended session's networks are gone, bridges and all.
+    let bridge = format!("br-{}", &network[..12]);
+    assert!(std::process::Command::new("ip").args(["link", "show", &bridge]).output().expect("ip").status.success());
+    daemon.admin(&["end-session", &alice.id]);
+    let left = std::process::Command::new("ip").args(["link", "show", &bridge]).output().expect("ip");
+    assert!(!left.status.success(), "alice's bridge {bridge} outlived her session");
+    assert!(!daemon.ok(&["network", "ls", "-q", "--no-trunc"]).contains(&network));
+    daemon.admin(&["end-session", &bob.id]);
+    assert!(!daemon.ok(&["network", "ls", "-q", "--no-trunc"]).contains(&bobs));
 }
 
 /// One HTTP/1.0 request to the daemon's port: the status, the headers (lower-case names) and the body.

@@ -15,6 +15,7 @@ use chrono::SecondsFormat;
 use serde::Deserialize;
 
 use super::body::JsonBody;
+use super::caller::Caller;
 use super::container_views::parse_filters;
 use super::error::{ApiError, ApiResult};
 use berth_engine::{labels_match, Engine};
@@ -110,10 +111,14 @@ fn matches(network: &NetworkRecord, filters: &HashMap<String, Vec<String>>) -> R
     Ok(true)
 }
 
-pub async fn list(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
+pub async fn list(
+    State(engine): State<Arc<Engine>>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Response> {
     let filters = parse_filters(query.filters.as_deref()).map_err(ApiError::bad_request)?;
     let mut out = Vec::new();
-    for network in engine.network_list() {
+    for network in engine.network_list_in(caller.scope()) {
         if matches(&network, &filters)? {
             out.push(view(&network));
         }
@@ -128,9 +133,13 @@ pub async fn inspect(State(engine): State<Arc<Engine>>, Path(id): Path<String>) 
 
 pub async fn create(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     JsonBody(request): JsonBody<NetworkCreateRequest>,
 ) -> ApiResult<Response> {
-    let record = engine.network_create(&request).await?;
+    if caller.tenant().is_some() {
+        super::session_policy::check_network_create(&request)?;
+    }
+    let record = engine.network_create_owned(caller.tenant(), &request).await?;
     Ok((StatusCode::CREATED, Json(NetworkCreateResponse { id: record.id, warning: String::new() })).into_response())
 }
 
@@ -139,27 +148,45 @@ pub async fn delete(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The container a connect or disconnect names, as the engine should look it up: a session's by its full id.
+fn container_reference(engine: &Engine, caller: &Caller, reference: &str) -> ApiResult<String> {
+    match caller.tenant() {
+        None => Ok(reference.to_string()),
+        Some(_) => Ok(engine.container_in(caller.scope(), reference)?.id.clone()),
+    }
+}
+
 pub async fn connect(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<NetworkConnectRequest>,
 ) -> ApiResult<StatusCode> {
-    engine.network_connect(&id, &request.container, request.endpoint_config).await?;
+    let container = container_reference(&engine, &caller, &request.container)?;
+    engine.network_connect(&id, &container, request.endpoint_config).await?;
     Ok(StatusCode::OK)
 }
 
 pub async fn disconnect(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<NetworkDisconnectRequest>,
 ) -> ApiResult<StatusCode> {
-    engine.network_disconnect(&id, &request.container).await?;
+    // A container gone already is disconnected by the name its endpoint kept (`--force`), on the session's own
+    // network (the path was resolved in the session).
+    let container = container_reference(&engine, &caller, &request.container).unwrap_or(request.container.clone());
+    engine.network_disconnect(&id, &container).await?;
     Ok(StatusCode::OK)
 }
 
-pub async fn prune(State(engine): State<Arc<Engine>>, Query(query): Query<ListQuery>) -> ApiResult<Response> {
+pub async fn prune(
+    State(engine): State<Arc<Engine>>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Response> {
     use super::prune_filter::{PruneFilters, NETWORKS};
     let filters = PruneFilters::parse(query.filters.as_deref(), NETWORKS)?;
-    let deleted = engine.network_prune(&filters.engine_filter("")?).await;
+    let deleted = engine.network_prune(caller.scope(), &filters.engine_filter("")?).await;
     Ok(Json(NetworkPruneResponse { networks_deleted: Some(deleted) }).into_response())
 }

@@ -23,11 +23,32 @@ pub(crate) fn check_volume_create(request: &bollard_stubs::models::VolumeCreateR
     Ok(())
 }
 
+/// Checks a session's network create: a bridge of the daemon's choosing. A subnet of its own could cover the
+/// host's addresses (its routes would then lead into the bridge), and driver options name host interfaces.
+pub(crate) fn check_network_create(request: &bollard_stubs::models::NetworkCreateRequest) -> Result<(), ApiError> {
+    if matches!(request.name.as_str(), "bridge" | "host" | "none" | "default") {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("network with name {} already exists", request.name)));
+    }
+    if request.options.as_ref().is_some_and(|options| !options.is_empty()) {
+        return Err(refuse("network create --opt (driver options name host interfaces)"));
+    }
+    let ipam = request.ipam.as_ref();
+    if ipam.and_then(|ipam| ipam.config.as_ref()).is_some_and(|config| !config.is_empty())
+        || ipam.and_then(|ipam| ipam.options.as_ref()).is_some_and(|options| !options.is_empty())
+    {
+        return Err(refuse("network create --subnet, --gateway or --ip-range (the daemon picks a session's subnets)"));
+    }
+    Ok(())
+}
+
 /// Checks `body` for a session (`tenant`) and rewrites its container references; an error creates nothing.
 pub(crate) fn confine_create(engine: &Engine, tenant: &str, body: &mut ContainerCreateBody) -> Result<(), ApiError> {
     let scope = Scope::Tenant(tenant);
     let own = |reference: &str| -> Result<String, ApiError> {
         engine.container_in(scope, reference).map(|container| container.id.clone()).map_err(ApiError::from)
+    };
+    let own_network = |reference: &str| -> Result<String, ApiError> {
+        engine.network_in(scope, reference).map(|network| network.id).map_err(ApiError::from)
     };
     let host = body.host_config.get_or_insert_with(HostConfig::default);
     check_host_reach(host)?;
@@ -37,13 +58,24 @@ pub(crate) fn confine_create(engine: &Engine, tenant: &str, body: &mut Container
         if let Some(value) = mode.as_deref() {
             match value.split_once(':') {
                 Some(("container", reference)) => *mode = Some(format!("container:{}", own(reference)?)),
+                // One of the session's own networks, by its id from here on: the engine's names are the daemon's.
                 _ if field == "--network" && !matches!(value, "" | "default" | "bridge" | "none") => {
-                    return Err(refuse(format!("--network {value} (sessions use the default network or none)")))
+                    *mode = Some(own_network(value)?)
                 }
                 _ => {}
             }
         }
     }
+    if let Some(endpoints) = body.networking_config.as_mut().and_then(|n| n.endpoints_config.as_mut()) {
+        let named: Vec<String> =
+            endpoints.keys().filter(|k| !matches!(k.as_str(), "default" | "bridge" | "none")).cloned().collect();
+        for name in named {
+            if let Some(settings) = endpoints.remove(&name) {
+                endpoints.insert(own_network(&name)?, settings);
+            }
+        }
+    }
+    let host = body.host_config.get_or_insert_with(HostConfig::default);
     if let Some(sources) = host.volumes_from.as_mut() {
         for source in sources.iter_mut() {
             let (reference, mode) = match source.split_once(':') {

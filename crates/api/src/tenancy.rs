@@ -23,6 +23,8 @@ enum Route<'a> {
     Open,
     /// Names a container: resolved in the session first.
     Container { reference: &'a str, rest: &'a str },
+    /// Names a network: resolved among the session's own networks first.
+    Network { reference: &'a str, rest: &'a str },
     /// Names an exec: found only through its container.
     Exec { id: &'a str },
     /// Not open to sessions; the reason says what.
@@ -67,8 +69,13 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         "build" if rest.is_empty() => Route::Open,
         "build" => Route::Closed("the build cache"),
         "system" => Route::Closed("disk usage"),
-        "networks" if read && !rest.is_empty() => Route::Missing(format!("network {} not found", object(rest))),
-        "networks" => Route::Closed("networks"),
+        // A session's networks are its own (names per owner in the engine); the handlers list and make only those.
+        "networks" => match rest.split_once('/').unwrap_or((rest, "")) {
+            ("" | "create" | "prune", "") => Route::Open,
+            (reference, tail) => {
+                Route::Network { reference, rest: &path[path.len() - tail.len() - usize::from(!tail.is_empty())..] }
+            }
+        },
         // Each owner's volumes are apart in the engine: the handlers look only among the caller's.
         "volumes" => Route::Open,
         "berth" => match rest {
@@ -81,11 +88,6 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         _ if read => Route::Missing(format!("page not found: {path}")),
         _ => Route::Closed("this endpoint"),
     }
-}
-
-/// The object a path names: its first segment.
-fn object(rest: &str) -> &str {
-    rest.split('/').next().unwrap_or_default()
 }
 
 /// Before a session makes containers (its own or a build's): the engine holds its class's limits, which its
@@ -149,6 +151,12 @@ async fn route(engine: &Engine, session: &Arc<berth_identity::Session>, mut requ
                 Err(error) => return ApiError::from(error).into_response(),
             }
         }
+        Route::Network { reference, rest } => {
+            match engine.network_in(berth_engine::Scope::Tenant(&session.id), reference) {
+                Ok(network) => Some(format!("/networks/{}{rest}", network.id)),
+                Err(error) => return ApiError::from(error).into_response(),
+            }
+        }
     };
     if let Some(path) = rewritten {
         let uri = match request.uri().query() {
@@ -188,7 +196,13 @@ mod tests {
 
     #[test]
     fn what_is_not_confined_yet_is_closed() {
-        assert!(matches!(classify(&Method::POST, "/networks/create", ""), Route::Closed(_)));
+        assert_eq!(classify(&Method::POST, "/networks/create", ""), Route::Open);
+        assert_eq!(classify(&Method::GET, "/networks", ""), Route::Open);
+        assert_eq!(
+            classify(&Method::POST, "/networks/web/connect", ""),
+            Route::Network { reference: "web", rest: "/connect" }
+        );
+        assert_eq!(classify(&Method::DELETE, "/networks/web", ""), Route::Network { reference: "web", rest: "" });
         assert_eq!(classify(&Method::GET, "/volumes", ""), Route::Open);
         assert_eq!(classify(&Method::POST, "/volumes/create", ""), Route::Open);
         assert_eq!(classify(&Method::POST, "/build", ""), Route::Open);
@@ -202,7 +216,6 @@ mod tests {
         assert!(matches!(classify(&Method::POST, "/berth/builds/predict", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/berth/compose/x/up", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/plugins/pull", ""), Route::Closed(_)));
-        assert_eq!(classify(&Method::GET, "/networks/web", ""), Route::Missing("network web not found".into()));
         assert!(matches!(classify(&Method::GET, "/plugins/web/json", ""), Route::Missing(_)));
         assert_eq!(classify(&Method::GET, "/images/busybox/json", ""), Route::Open);
         assert_eq!(classify(&Method::POST, "/images/create", "fromImage=busybox&tag=latest"), Route::Open);

@@ -362,9 +362,30 @@ impl Engine {
         self.networks.list()
     }
 
+    /// The networks `scope` sees: a tenant's own only.
+    pub fn network_list_in(&self, scope: super::Scope<'_>) -> Vec<berth_network::NetworkRecord> {
+        let mut list = self.networks.list();
+        if let super::Scope::Tenant(tenant) = scope {
+            list.retain(|network| network.owner.as_deref() == Some(tenant));
+        }
+        list
+    }
+
     /// The network a name, id or id prefix names.
     pub fn network(&self, reference: &str) -> Result<berth_network::NetworkRecord, EngineError> {
         Ok(self.networks.get(reference)?)
+    }
+
+    /// The network `reference` names in `scope` (a tenant's: among its own networks), without its endpoints.
+    pub fn network_in(
+        &self,
+        scope: super::Scope<'_>,
+        reference: &str,
+    ) -> Result<berth_network::NetworkRecord, EngineError> {
+        match scope {
+            super::Scope::Everything => Ok(self.networks.get_info(reference)?),
+            super::Scope::Tenant(tenant) => Ok(self.networks.get_owned(tenant, reference)?),
+        }
     }
 
     /// `docker network create`.
@@ -372,7 +393,16 @@ impl Engine {
         &self,
         request: &bollard_stubs::models::NetworkCreateRequest,
     ) -> Result<NetworkRecord, EngineError> {
-        let record = self.networks.create(request).await?;
+        self.network_create_owned(None, request).await
+    }
+
+    /// `docker network create` for `owner` (a tenant: the name is unique among its networks only).
+    pub async fn network_create_owned(
+        &self,
+        owner: Option<&str>,
+        request: &bollard_stubs::models::NetworkCreateRequest,
+    ) -> Result<NetworkRecord, EngineError> {
+        let record = self.networks.create_owned(owner, request).await?;
         self.emit_network("create", &record, "");
         Ok(record)
     }
@@ -384,10 +414,11 @@ impl Engine {
         Ok(())
     }
 
-    /// `docker network prune`: user-defined networks without endpoints that `filter` selects. Returns their names.
-    pub async fn network_prune(&self, filter: &super::PruneFilter) -> Vec<String> {
+    /// `docker network prune`: user-defined networks of `scope` without endpoints that `filter` selects. Returns
+    /// their names.
+    pub async fn network_prune(&self, scope: super::Scope<'_>, filter: &super::PruneFilter) -> Vec<String> {
         let mut deleted = Vec::new();
-        for network in self.networks.list() {
+        for network in self.network_list_in(scope) {
             if network.predefined
                 || !network.endpoints.is_empty()
                 || !filter.matches(&network.labels, Some(network.created))
@@ -398,7 +429,7 @@ impl Engine {
                 deleted.push(network.name);
             }
         }
-        self.emit_prune(None, bollard_stubs::models::EventMessageTypeEnum::NETWORK, 0);
+        self.emit_prune(scope.names_owner(), bollard_stubs::models::EventMessageTypeEnum::NETWORK, 0);
         deleted
     }
 
@@ -417,6 +448,9 @@ impl Engine {
         ]);
         if !container.is_empty() {
             attributes.insert("container".into(), container.to_string());
+        }
+        if let Some(tenant) = &network.owner {
+            attributes.insert(super::TENANT_ATTRIBUTE.into(), tenant.clone());
         }
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::NETWORK, action, &network.id, attributes);
     }

@@ -159,6 +159,12 @@ impl Engine {
                 }
             }
         }
+        for network in self.network_list_in(Scope::Tenant(tenant)) {
+            if let Err(error) = self.network_remove(&network.id).await {
+                tracing::warn!(tenant, network = %network.name, %error, "cannot remove a tenant's network");
+                first_error.get_or_insert(error);
+            }
+        }
         let network = tenant_network_name(tenant);
         if self.networks.get(&network).is_ok_and(|record| record.name == network) {
             if let Err(error) = self.network_remove(&network).await {

@@ -84,11 +84,28 @@ struct State {
 }
 
 impl State {
+    /// The network a full id or id prefix names, or a name among the daemon's own networks (a tenant's names are
+    /// its own: [`find_owned`](Self::find_owned)).
     fn find(&self, reference: &str) -> Result<&NetworkRecord, NetworkError> {
-        if let Some(found) = self.networks.values().find(|n| n.is_named(reference)) {
+        if let Some(found) =
+            self.networks.values().find(|n| n.id == reference || (n.owner.is_none() && n.name == reference))
+        {
             return Ok(found);
         }
         let matches: Vec<_> = self.networks.values().filter(|n| n.id.starts_with(reference)).collect();
+        match matches.as_slice() {
+            [one] if !reference.is_empty() => Ok(one),
+            _ => Err(NetworkError::NotFound(reference.to_string())),
+        }
+    }
+
+    /// The network `owner`'s reference (name, id, id prefix) names among its own networks.
+    fn find_owned(&self, owner: &str, reference: &str) -> Result<&NetworkRecord, NetworkError> {
+        let own = || self.networks.values().filter(|n| n.owner.as_deref() == Some(owner));
+        if let Some(found) = own().find(|n| n.id == reference || n.name == reference) {
+            return Ok(found);
+        }
+        let matches: Vec<_> = own().filter(|n| n.id.starts_with(reference)).collect();
         match matches.as_slice() {
             [one] if !reference.is_empty() => Ok(one),
             _ => Err(NetworkError::NotFound(reference.to_string())),
@@ -198,6 +215,7 @@ impl Networks {
                 let record = NetworkRecord {
                     id: new_id(),
                     name: name.into(),
+                    owner: None,
                     created: Utc::now(),
                     driver,
                     bridge: String::new(),
@@ -410,8 +428,22 @@ impl Networks {
         self.state().find(reference).map(NetworkRecord::without_endpoints)
     }
 
+    /// A tenant's network by its reference, without the endpoints.
+    pub fn get_owned(&self, owner: &str, reference: &str) -> Result<NetworkRecord, NetworkError> {
+        self.state().find_owned(owner, reference).map(NetworkRecord::without_endpoints)
+    }
+
     /// `docker network create`.
     pub async fn create(&self, request: &NetworkCreateRequest) -> Result<NetworkRecord, NetworkError> {
+        self.create_owned(None, request).await
+    }
+
+    /// `docker network create` for `owner` (a tenant), whose names are its own.
+    pub async fn create_owned(
+        &self,
+        owner: Option<&str>,
+        request: &NetworkCreateRequest,
+    ) -> Result<NetworkRecord, NetworkError> {
         let name = request.name.clone();
         if !valid_network_name(&name) {
             return Err(NetworkError::InvalidArgument(format!(
@@ -432,7 +464,7 @@ impl Networks {
             return Err(NetworkError::InvalidArgument("IPv6 networks are not supported by Berth".into()));
         }
         let _changes = self.changes.lock().await;
-        if self.state().networks.values().any(|n| n.name == name) {
+        if self.state().networks.values().any(|n| n.name == name && n.owner.as_deref() == owner) {
             return Err(NetworkError::NameInUse(name));
         }
         let config =
@@ -504,6 +536,7 @@ impl Networks {
         let record = NetworkRecord {
             id: id.clone(),
             name,
+            owner: owner.map(str::to_string),
             created: Utc::now(),
             driver: Driver::Bridge,
             bridge,

@@ -45,6 +45,9 @@ pub struct Pool {
 pub struct NetworkRecord {
     pub id: String,
     pub name: String,
+    /// The tenant whose network it is (its name is unique among the tenant's only); None: the daemon's own.
+    #[serde(default)]
+    pub owner: Option<String>,
     pub created: DateTime<Utc>,
     pub driver: Driver,
     /// The Linux bridge (bridge driver only).
@@ -94,6 +97,7 @@ impl NetworkRecord {
         NetworkRecord {
             id: self.id.clone(),
             name: self.name.clone(),
+            owner: self.owner.clone(),
             created: self.created,
             driver: self.driver,
             bridge: self.bridge.clone(),

@@ -332,6 +332,13 @@ fn each_session_builds_its_own_images() {
     alice.ok(&["rmi", "app:v2"]);
     assert!(alice.refused(&["image", "inspect", "app:v2"]).contains("No such image"));
 
+    // A commit is the session's: of its own container, tagged in its namespace.
+    alice.ok(&["run", "--name", "scribble", "busybox", "sh", "-c", "echo committed > /mark"]);
+    alice.ok(&["commit", "--author", "alice", "scribble", "snapshot:1"]);
+    assert_eq!(alice.ok(&["run", "--rm", "snapshot:1", "cat", "/mark"]).trim(), "committed");
+    assert!(bob.refused(&["image", "inspect", "snapshot:1"]).contains("No such image"));
+    assert!(bob.refused(&["commit", "scribble", "stolen"]).contains("No such container"));
+
     // What would reach the host from a build is refused.
     let hosty = context(&format!("alice-host-{}", alice.id), "FROM busybox\nRUN --network=host true\n");
     let refused = alice.refused(&["build", hosty.to_str().expect("utf-8 path")]);

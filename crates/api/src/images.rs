@@ -287,7 +287,7 @@ pub struct CommitQuery {
     pause: Option<String>,
 }
 
-pub async fn commit(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+pub async fn commit(State(engine): State<Arc<Engine>>, caller: Caller, request: Request) -> ApiResult<Response> {
     // The body (a container config) is not used, but dockerd refuses it unless it is JSON.
     super::body::require_json(request.headers(), super::body::announces_body(request.headers()))?;
     let raw_query = request.uri().query().unwrap_or("").to_string();
@@ -305,16 +305,27 @@ pub async fn commit(State(engine): State<Arc<Engine>>, request: Request) -> ApiR
         None => repo,
     });
     let pause = query.pause.as_deref().is_none_or(|p| p == "1" || p == "true");
+    // A session commits its own container, and the image is its own: tagged in its namespace, not the store's.
+    let (container, store_tag, session_tag) = match caller.tenant() {
+        Some(_) => (engine.container_in(caller.scope(), &query.container)?.id.clone(), None, repo_tag),
+        None => (query.container.clone(), repo_tag, None),
+    };
     let id = engine
         .commit(
-            &query.container,
-            repo_tag,
+            &container,
+            store_tag,
             changes,
             query.comment.filter(|c| !c.is_empty()),
             query.author.filter(|a| !a.is_empty()),
             pause,
         )
         .await?;
+    if let Some(tenant) = caller.tenant() {
+        engine.record_tenant_image(tenant, &id)?;
+        if let Some(tag) = session_tag {
+            engine.tag_image_in(caller.scope(), &id, &tag)?;
+        }
+    }
     Ok(created_id(id))
 }
 

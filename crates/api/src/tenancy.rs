@@ -64,7 +64,9 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         // A session's tags are its own (the engine keeps them under its repository); a shared image is refused.
         "images" if *method == Method::POST && rest.ends_with("/tag") => Route::Open,
         "images" if *method == Method::DELETE && !rest.is_empty() => Route::Open,
-        "images" | "commit" => Route::Closed("changing shared images"),
+        // The handler resolves the container in the session and tags the image in its namespace.
+        "commit" => Route::Open,
+        "images" => Route::Closed("changing shared images"),
         // A session's build runs as the session (its containers, its images, its cache).
         "build" if rest.is_empty() => Route::Open,
         "build" => Route::Closed("the build cache"),
@@ -211,7 +213,7 @@ mod tests {
         assert_eq!(classify(&Method::POST, "/images/busybox/tag", ""), Route::Open);
         assert!(matches!(classify(&Method::POST, "/images/busybox/push", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/images/prune", ""), Route::Closed(_)));
-        assert!(matches!(classify(&Method::POST, "/commit", ""), Route::Closed(_)));
+        assert_eq!(classify(&Method::POST, "/commit", "container=web"), Route::Open);
         assert_eq!(classify(&Method::GET, "/berth/builds/0a1b/events", ""), Route::Open);
         assert!(matches!(classify(&Method::POST, "/berth/builds/predict", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/berth/compose/x/up", ""), Route::Closed(_)));

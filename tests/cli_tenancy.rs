@@ -449,6 +449,75 @@ fn each_session_has_its_own_networks() {
     assert!(!daemon.ok(&["network", "ls", "-q", "--no-trunc"]).contains(&bobs));
 }
 
+/// A project a class might run: a built service, a named volume, the project's own network, and a dependency.
+const CLASS_PROJECT: &str = r#"
+services:
+  web:
+    build: ./web
+    depends_on: [store]
+  store:
+    image: busybox
+    command: ["sh", "-c", "hostname > /data/who && exec httpd -f -p 80 -h /data"]
+    volumes:
+      - data:/data
+volumes:
+  data:
+"#;
+
+#[test]
+fn two_sessions_run_the_same_compose_project_side_by_side() {
+    let daemon = daemon();
+    let seats = [Seat::new(daemon, "lab"), Seat::new(daemon, "lab")];
+    let compose = |seat: &Seat, dir: &Path, args: &[&str]| {
+        let output = std::process::Command::new("/usr/bin/docker-compose")
+            .args(["-p", "shop"])
+            .args(args)
+            .current_dir(dir)
+            .env("DOCKER_HOST", format!("tcp://{}", daemon.http_addr()))
+            .env("DOCKER_CONFIG", &seat.config)
+            .env("DOCKER_BUILDKIT", "0")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .env_remove("COMPOSE_FILE")
+            .output()
+            .expect("running docker-compose (cargo xtask setup installs it)");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "docker-compose {args:?} as {}: {stdout}\n{stderr}", seat.id);
+        stdout
+    };
+    let mut dirs = Vec::new();
+    for (n, seat) in seats.iter().enumerate() {
+        let dir = daemon.scratch_dir(&format!("compose-{}", seat.id));
+        std::fs::write(dir.join("docker-compose.yml"), CLASS_PROJECT).expect("compose file");
+        std::fs::create_dir_all(dir.join("web")).expect("web dir");
+        let dockerfile = format!("FROM busybox\nRUN echo seat-{n} > /seat\nCMD [\"sleep\", \"300\"]\n");
+        std::fs::write(dir.join("web/Dockerfile"), dockerfile).expect("Dockerfile");
+        compose(seat, &dir, &["up", "-d", "--build"]);
+        dirs.push(dir);
+    }
+    for (n, (seat, dir)) in seats.iter().zip(&dirs).enumerate() {
+        // Each session has its own project: its containers, its image, its volume, its network.
+        let services = compose(seat, dir, &["ps", "--services"]);
+        assert_eq!(lines(&services).len(), 2, "{services}");
+        assert_eq!(lines(&seat.ok(&["ps", "-q"])).len(), 2);
+        let built = seat.ok(&["exec", "shop_web_1", "cat", "/seat"]);
+        assert_eq!(built.trim(), format!("seat-{n}"));
+        // The web container reaches the store by its service name on the session's project network.
+        let fetched = seat.ok(&["exec", "shop_web_1", "sh", "-c", "timeout 5 wget -q -O - http://store/who"]);
+        let store_host = seat.ok(&["exec", "shop_store_1", "hostname"]);
+        assert_eq!(fetched.trim(), store_host.trim());
+        assert!(lines(&seat.ok(&["volume", "ls", "-q"])).contains(&"shop_data".to_string()));
+        assert!(lines(&seat.ok(&["network", "ls", "--format", "{{.Name}}"])).contains(&"shop_default".to_string()));
+    }
+    for (seat, dir) in seats.iter().zip(&dirs) {
+        compose(seat, dir, &["down", "-v", "--rmi", "local"]);
+        assert!(lines(&seat.ok(&["ps", "-aq"])).is_empty());
+        assert!(lines(&seat.ok(&["volume", "ls", "-q"])).is_empty());
+        assert!(lines(&seat.ok(&["network", "ls", "-q"])).is_empty());
+        daemon.admin(&["end-session", &seat.id]);
+    }
+}
+
 /// One HTTP/1.0 request to the daemon's port: the status, the headers (lower-case names) and the body.
 fn http(method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read, Write};

@@ -97,11 +97,6 @@ pub(crate) fn confine_create(engine: &Engine, tenant: &str, body: &mut Container
             *link = format!("{id}:{alias}");
         }
     }
-    if body.networking_config.as_ref().and_then(|c| c.endpoints_config.as_ref()).is_some_and(|endpoints| {
-        endpoints.keys().any(|network| !matches!(network.as_str(), "bridge" | "none" | "default"))
-    }) {
-        return Err(refuse("networks other than the default one"));
-    }
     Ok(())
 }
 

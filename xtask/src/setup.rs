@@ -16,6 +16,8 @@ use crate::workspace::Workspace;
 /// driver run the browser tests; docker-compose (1.29, on Debian's python3-docker) checks compose compatibility;
 /// docker-registry (the CNCF distribution registry) serves the bench's pull and push figures. Under systemd its
 /// package also enables and starts docker-registry.service on port 5000, which the bench leaves alone.
+/// prometheus brings promtool too: tests/cli_metrics.rs checks `GET /metrics` with both (its own Prometheus on a
+/// loopback port, not the package's service on 9090).
 const APT_PACKAGES: &[&str] = &[
     "busybox-static",
     "skopeo",
@@ -28,6 +30,7 @@ const APT_PACKAGES: &[&str] = &[
     "docker-compose",
     "docker-registry",
     "libseccomp-dev",
+    "prometheus",
 ];
 
 /// The Python clients the end-to-end tests drive Berth with: docker-py (what docker-compose 1.x is built on) and

@@ -61,6 +61,8 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         }
         "images" | "commit" => Route::Closed("changing shared images"),
         "build" => Route::Closed("builds"),
+        // Every tenant's containers, by name and image: the operator's alone.
+        "metrics" => Route::Closed("the daemon's metrics"),
         "system" => Route::Closed("disk usage"),
         "networks" if read && !rest.is_empty() => Route::Missing(format!("network {} not found", object(rest))),
         "networks" => Route::Closed("networks"),
@@ -171,6 +173,7 @@ mod tests {
         assert!(matches!(classify(&Method::POST, "/images/busybox/tag", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/berth/compose/x/up", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/plugins/pull", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::GET, "/metrics", ""), Route::Closed(_)));
         assert_eq!(classify(&Method::GET, "/networks/web", ""), Route::Missing("network web not found".into()));
         assert_eq!(classify(&Method::GET, "/volumes/web", ""), Route::Missing("get web: no such volume".into()));
         assert!(matches!(classify(&Method::GET, "/plugins/web/json", ""), Route::Missing(_)));

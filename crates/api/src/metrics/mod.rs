@@ -23,7 +23,7 @@ use prometheus_client::registry::Registry;
 use berth_build::BuildJobs;
 use berth_engine::Engine;
 
-use super::ApiError;
+use super::{ApiError, Caller};
 
 pub(crate) use requests::track;
 
@@ -78,8 +78,11 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics`.
-pub(crate) async fn scrape(State(metrics): State<Arc<Metrics>>) -> Result<Response, ApiError> {
+/// `GET /metrics`. Tenancy refuses sessions before routing; the check here holds whatever wraps the router.
+pub(crate) async fn scrape(State(metrics): State<Arc<Metrics>>, caller: Caller) -> Result<Response, ApiError> {
+    if !matches!(caller, Caller::Operator) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "the daemon's metrics are the operator's"));
+    }
     let body = tokio::task::spawn_blocking(move || metrics.encode())
         .await
         .map_err(MetricsError::from)?

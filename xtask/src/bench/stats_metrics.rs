@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use super::daemons::Daemon;
 use super::http;
-use super::report::{rounded, Report, Side};
+use super::report::{Report, Side};
 use super::stats::{millis, summarize};
 use super::{Bench, Repeats};
 
@@ -64,13 +64,6 @@ pub fn measure(bench: &Bench, report: &mut Report) {
             report
                 .figure("stats_100_containers_ms")
                 .note(format!("{}: removing the containers: {error:#}", daemon.name()));
-        }
-    }
-    if let Some(figure) = report.figures.iter_mut().find(|f| f.name == "stats_100_containers_ms") {
-        if let (Some(berth), Some(dockerd)) = (figure.berth, figure.dockerd) {
-            if dockerd > 0.0 {
-                figure.add_extra("ratio", rounded(berth / dockerd));
-            }
         }
     }
 }

@@ -778,3 +778,21 @@ fn concurrent_creates_cannot_pass_the_container_quota_together() {
     assert_eq!(lines(&seat.ok(&["ps", "-aq"])).len(), 2);
     daemon.admin(&["end-session", &seat.id]);
 }
+
+#[test]
+fn metrics_are_the_operators_alone() {
+    let daemon = daemon();
+    let seat = Seat::new(daemon, "lab");
+    // Every tenant's containers by name and image: a session is refused, the socket (the operator) served.
+    let bearer = format!("Bearer {}", seat.token);
+    let (status, _, body) = http("GET", "/metrics", &[("Authorization", &bearer)]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not open to sessions"), "{body}");
+    // Nor is it a page of the web app, served without a session.
+    let (status, _, body) = http("GET", "/metrics", &[]);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = daemon.get("/metrics").expect("the socket answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("berth_containers{state=\"running\"}"), "{body}");
+    daemon.admin(&["end-session", &seat.id]);
+}

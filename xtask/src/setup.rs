@@ -17,6 +17,8 @@ use crate::workspace::Workspace;
 /// docker-registry (the CNCF distribution registry) serves the bench's pull and push figures. Under systemd its
 /// package also enables and starts docker-registry.service on port 5000, which the bench leaves alone. postgresql
 /// is the server the identity store is tested on beside SQLite (each test runs a cluster of its own on a socket).
+/// prometheus brings promtool too: tests/cli_metrics.rs checks `GET /metrics` with both (its own Prometheus on a
+/// loopback port, not the package's service on 9090).
 const APT_PACKAGES: &[&str] = &[
     "busybox-static",
     "skopeo",
@@ -30,6 +32,7 @@ const APT_PACKAGES: &[&str] = &[
     "docker-registry",
     "libseccomp-dev",
     "postgresql",
+    "prometheus",
 ];
 
 /// The Python clients the end-to-end tests drive Berth with: docker-py (what docker-compose 1.x is built on) and

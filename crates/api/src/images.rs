@@ -237,10 +237,15 @@ fn json_line(value: &impl Serialize) -> Bytes {
 }
 
 /// `docker import` (fromSrc=-: the body is the tarball) and `docker pull` (fromImage).
-pub async fn create(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
+pub async fn create(
+    State(engine): State<Arc<Engine>>,
+    State(metrics): State<Arc<super::metrics::Metrics>>,
+    request: Request,
+) -> ApiResult<Response> {
     let query = request.uri().query().unwrap_or("");
     let query: CreateQuery = serde_html_form_like(query)?;
     if let Some(image) = query.from_image.filter(|i| !i.is_empty()) {
+        metrics.pull_started();
         let headers = request.headers();
         return super::distribution::pull(engine, headers, &image, query.tag.as_deref(), query.platform.as_deref())
             .await;

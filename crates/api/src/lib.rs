@@ -29,6 +29,7 @@ mod networks;
 mod playground;
 mod prune_filter;
 mod layers;
+mod metrics;
 mod session;
 mod session_policy;
 mod streams;
@@ -64,12 +65,15 @@ pub struct Daemon {
     engine: Arc<Engine>,
     builds: Arc<BuildJobs>,
     compose: Arc<ComposeRunner>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl Daemon {
     /// `daemon_host` is where the playground's compose commands reach this daemon (`unix:///run/berth.sock`).
     pub fn new(engine: Arc<Engine>, daemon_host: String) -> Self {
-        Daemon { engine, builds: Arc::default(), compose: Arc::new(ComposeRunner::new(daemon_host)) }
+        let builds: Arc<BuildJobs> = Arc::default();
+        let metrics = Arc::new(metrics::Metrics::new(engine.clone(), builds.clone()));
+        Daemon { engine, builds, compose: Arc::new(ComposeRunner::new(daemon_host)), metrics }
     }
 }
 
@@ -82,6 +86,12 @@ impl FromRef<Daemon> for Arc<ComposeRunner> {
 impl FromRef<Daemon> for Arc<Engine> {
     fn from_ref(daemon: &Daemon) -> Self {
         daemon.engine.clone()
+    }
+}
+
+impl FromRef<Daemon> for Arc<metrics::Metrics> {
+    fn from_ref(daemon: &Daemon) -> Self {
+        daemon.metrics.clone()
     }
 }
 
@@ -134,6 +144,7 @@ fn strip_version(mut request: Request) -> Request {
 }
 
 pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
+    let metrics = daemon.metrics.clone();
     let api = Router::new()
         .route("/_ping", get(system::ping).head(system::ping_head))
         .route("/version", get(system::version))
@@ -214,7 +225,10 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
         .route("/configs/{*rest}", any(swarm::not_a_manager))
         .route("/berth/audit", get(audit::all))
         .route("/berth/audit/{id}", get(audit::one))
-        .with_state(daemon);
+        .route("/metrics", get(metrics::scrape))
+        .with_state(daemon)
+        // Router::layer runs after routing, where the matched route's template is known.
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track));
     web::attach_web_app(api, web_dir)
 }
 

@@ -70,6 +70,8 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         // A session's build runs as the session (its containers, its images, its cache).
         "build" if rest.is_empty() => Route::Open,
         "build" => Route::Closed("the build cache"),
+        // Every tenant's containers, by name and image: the operator's alone.
+        "metrics" => Route::Closed("the daemon's metrics"),
         "system" => Route::Closed("disk usage"),
         // A session's networks are its own (names per owner in the engine); the handlers list and make only those.
         "networks" => match rest.split_once('/').unwrap_or((rest, "")) {
@@ -218,6 +220,7 @@ mod tests {
         assert!(matches!(classify(&Method::POST, "/berth/builds/predict", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/berth/compose/x/up", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/plugins/pull", ""), Route::Closed(_)));
+        assert!(matches!(classify(&Method::GET, "/metrics", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::GET, "/plugins/web/json", ""), Route::Missing(_)));
         assert_eq!(classify(&Method::GET, "/images/busybox/json", ""), Route::Open);
         assert_eq!(classify(&Method::POST, "/images/create", "fromImage=busybox&tag=latest"), Route::Open);

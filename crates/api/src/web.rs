@@ -17,6 +17,9 @@ const NOT_BUILT: &str = "<!doctype html><title>Berth</title><h1>Berth</h1>\
 /// First path segments that belong to the Engine API.
 const API_PREFIXES: &[&str] = &[
     "containers",
+    // The daemon's figures, never a page: a request for them must meet authentication (auth.rs serves non-API
+    // paths without a session).
+    "metrics",
     "images",
     "networks",
     "volumes",

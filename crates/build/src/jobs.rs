@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth_shared::api::build::{BuildEvent, OutputStream};
@@ -26,6 +27,23 @@ pub const MAX_OUTPUT_BYTES: usize = 8 << 20;
 #[derive(Debug, Default)]
 pub struct BuildJobs {
     jobs: Mutex<VecDeque<Arc<BuildJob>>>,
+    /// Counted apart from `jobs`, which forgets old jobs: the daemon's metrics want every build since it started.
+    totals: Arc<Totals>,
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    started: AtomicU64,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Builds since the daemon started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildTotals {
+    pub started: u64,
+    pub succeeded: u64,
+    pub failed: u64,
 }
 
 #[derive(Debug)]
@@ -99,6 +117,8 @@ impl BuildJobs {
             });
         }
         tracing::info!(id = %job.id, tags = ?job.tags, "build job started");
+        self.totals.started.fetch_add(1, Ordering::Relaxed);
+        let totals = self.totals.clone();
         let running = job.clone();
         tokio::spawn(async move {
             let (progress, mut events) = Progress::new();
@@ -125,6 +145,8 @@ impl BuildJobs {
             drop(progress);
             let _ = recorder.await;
             running.finish(succeeded);
+            let outcome = if succeeded { &totals.succeeded } else { &totals.failed };
+            outcome.fetch_add(1, Ordering::Relaxed);
         });
         job
     }
@@ -137,6 +159,14 @@ impl BuildJobs {
     /// The jobs `scope` sees, newest first.
     pub fn list(&self, scope: berth_engine::Scope<'_>) -> Vec<BuildJobSummary> {
         lock(&self.jobs).iter().filter(|job| scope.sees(job.owner.as_deref())).map(|job| job.summary()).collect()
+    }
+
+    pub fn totals(&self) -> BuildTotals {
+        BuildTotals {
+            started: self.totals.started.load(Ordering::Relaxed),
+            succeeded: self.totals.succeeded.load(Ordering::Relaxed),
+            failed: self.totals.failed.load(Ordering::Relaxed),
+        }
     }
 }
 

@@ -35,7 +35,7 @@ pub use context::{BuildContext, ContextSource};
 pub use copy::CopyError;
 pub use dockerignore::IgnoreRules;
 pub use error::BuildError;
-pub use jobs::{BuildJob, BuildJobs};
+pub use jobs::{BuildJob, BuildJobs, BuildTotals};
 pub use predict::predict;
 pub use progress::Progress;
 

@@ -297,10 +297,16 @@ impl Engine {
     /// `stream=false&one-shot=true`: one sample, no wait; `precpu_stats` stays zero.
     pub fn stats_now(&self, reference: &str) -> Result<ContainerStatsResponse, EngineError> {
         let container = self.container(reference)?;
+        Ok(Engine::stats_of(&container))
+    }
+
+    /// One sample of a container already in hand (no lookup, no wait): what `stats_now` answers, and what a
+    /// metrics scrape reads of each running container, counters being all a scraper needs.
+    pub fn stats_of(container: &Container) -> ContainerStatsResponse {
         if !container.status().is_running() {
-            return Ok(empty_response(&container));
+            return empty_response(container);
         }
-        Ok(to_response(&container, sample(&container).as_ref()))
+        to_response(container, sample(container).as_ref())
     }
 
     /// A stats object every [`INTERVAL`] until the receiver goes away or the container is removed (dockerd stops

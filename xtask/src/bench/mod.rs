@@ -11,7 +11,8 @@
 //! - [`docker_cli`], [`http`], [`procfs`]: driving the engines and reading the kernel's numbers.
 //! - The figures, one file each: [`run_latency`], [`userns_latency`] (its own remapped daemons), [`idle_containers`], [`ps_listing`], [`build`],
 //!   [`websocket_echo`], [`layer_summary`], [`in_process`] (with backend/examples/bench_in_process.rs), [`pull`]
-//!   and [`push`] (with a private [`registry`] serving [`big_image`]).
+//!   and [`push`] (with a private [`registry`] serving [`big_image`]), [`stats_metrics`] (stats of 100 containers
+//!   on both engines, `GET /metrics` on Berth).
 //! - [`stats`] (median, p95, p99) and [`report`] (the JSON and the table), the parts with unit tests.
 
 mod big_image;
@@ -36,6 +37,7 @@ mod classroom;
 mod restart_adopt;
 mod run_latency;
 mod stats;
+mod stats_metrics;
 mod userns_latency;
 mod websocket_echo;
 
@@ -87,6 +89,10 @@ pub struct Plan {
     pub push_200mb: Repeats,
     /// Kill -9 and restart cycles with 100 containers.
     pub restart_adopt: usize,
+    /// Rounds of 100 concurrent `stats?stream=false` (each a second or more).
+    pub stats_100: Repeats,
+    /// `GET /metrics` with 100 running containers.
+    pub metrics_scrape: Repeats,
 }
 
 impl Plan {
@@ -106,6 +112,8 @@ impl Plan {
             pull_200mb: repeats(1, 5),
             push_200mb: repeats(1, 5),
             restart_adopt: 5,
+            stats_100: repeats(1, 5),
+            metrics_scrape: repeats(3, 30),
         }
     }
 
@@ -126,6 +134,8 @@ impl Plan {
             pull_200mb: repeats(0, 1),
             push_200mb: repeats(0, 1),
             restart_adopt: 1,
+            stats_100: repeats(0, 1),
+            metrics_scrape: repeats(1, 5),
         }
     }
 }
@@ -295,6 +305,11 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
             what: "in process: start, unshare floor, lint",
             figures: &["start_in_process_ms", "unshare_floor_ms", "lint_1000_lines_ms"],
             measure: in_process::measure,
+        },
+        Step {
+            what: "stats and /metrics of 100 running containers",
+            figures: &["stats_100_containers_ms", "metrics_scrape_100_ms"],
+            measure: stats_metrics::measure,
         },
         // Starts two more daemons, left idle until the end: after the figures that count the engines' memory.
         Step {

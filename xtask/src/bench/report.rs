@@ -62,6 +62,8 @@ pub const FIGURES: &[(&str, Unit, Option<Target>)] = &[
     ("lint_1000_lines_ms", Unit::Milliseconds, None),
     ("run_rm_userns_ms", Unit::Milliseconds, None),
     ("daemon_restart_adopt_100_ms", Unit::Milliseconds, None),
+    ("stats_100_containers_ms", Unit::Milliseconds, None),
+    ("metrics_scrape_100_ms", Unit::Milliseconds, None),
     ("class_ps_p99_ms", Unit::Milliseconds, Some(Target::BerthAtMost(200.0))),
     ("class_join_to_shell_p99_ms", Unit::Milliseconds, Some(Target::BerthAtMost(200.0))),
 ];
@@ -321,6 +323,8 @@ mod tests {
                 "lint_1000_lines_ms",
                 "run_rm_userns_ms",
                 "daemon_restart_adopt_100_ms",
+                "stats_100_containers_ms",
+                "metrics_scrape_100_ms",
                 "class_ps_p99_ms",
                 "class_join_to_shell_p99_ms",
             ]

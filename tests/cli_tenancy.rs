@@ -649,6 +649,8 @@ fn a_session_is_held_to_its_class_quotas() {
         "40",
         "--containers",
         "3",
+        "--ports",
+        "2",
     ]);
     let (greedy, neighbour) = (Seat::new(daemon, "tight"), Seat::new(daemon, "lab"));
     // The group holds the class's totals.
@@ -668,9 +670,13 @@ fn a_session_is_held_to_its_class_quotas() {
         greedy.docker(&["run", "--rm", "busybox", "sh", "-c", "head -c 200m /dev/zero | tail -c 150m > /dev/null"]);
     assert_eq!(hog.code, Some(137), "the hog was not OOM-killed: {hog:?}");
     assert_eq!(neighbour.ok(&["run", "--rm", "busybox", "echo", "fine"]).trim(), "fine");
+    // The published-port quota: two host ports in all, counted over the session's containers.
+    greedy.ok(&["create", "--name", "second", "-p", "127.0.0.1::80", "busybox", "true"]);
+    let over = greedy.refused(&["create", "-p", "127.0.0.1::80", "-p", "127.0.0.1::81", "busybox", "true"]);
+    assert!(over.contains("session quota: 1 of 2 published ports in use"), "{over}");
+    assert_eq!(lines(&greedy.ok(&["ps", "-aq"])).len(), 2, "a refused create made a container");
     // The container quota: a third is the last.
-    greedy.ok(&["create", "--name", "second", "busybox", "true"]);
-    greedy.ok(&["create", "--name", "third", "busybox", "true"]);
+    greedy.ok(&["create", "--name", "third", "-p", "127.0.0.1::81", "busybox", "true"]);
     let over = greedy.refused(&["create", "--name", "fourth", "busybox", "true"]);
     assert!(over.contains("session quota: 3 of 3 containers"), "{over}");
     greedy.ok(&["rm", "third"]);

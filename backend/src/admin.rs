@@ -52,6 +52,9 @@ enum AdminCommand {
         /// Containers of one session.
         #[arg(long, default_value_t = 10)]
         containers: i64,
+        /// Host ports one session may publish (`-p`), all its containers together.
+        #[arg(long, default_value_t = 10)]
+        ports: i64,
         /// The base of the join link printed, as students reach the daemon.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
@@ -94,7 +97,19 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
                     user["role"].as_str().unwrap_or_default()
                 );
             }
-            AdminCommand::CreateClass { name, seats, max_age, idle, memory, cpus, pids, disk, containers, url } => {
+            AdminCommand::CreateClass {
+                name,
+                seats,
+                max_age,
+                idle,
+                memory,
+                cpus,
+                pids,
+                disk,
+                containers,
+                ports,
+                url,
+            } => {
                 let limits = json!({
                     "max_age_secs": seconds(&max_age, "--max-age")?,
                     "idle_secs": seconds(&idle, "--idle")?,
@@ -103,6 +118,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
                     "pids": pids,
                     "disk_bytes": size(&disk, "--disk")?,
                     "containers": containers,
+                    "ports": ports,
                 });
                 let made = call(
                     &socket,

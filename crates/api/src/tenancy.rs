@@ -106,6 +106,7 @@ pub(crate) fn record_limits(engine: &Engine, caller: &Caller) -> Result<(), ApiE
                 nano_cpus: limits.nano_cpus,
                 pids: limits.pids,
                 containers: limits.containers,
+                ports: limits.ports,
             },
         )?;
     }

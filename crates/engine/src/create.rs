@@ -94,6 +94,11 @@ impl Engine {
         // HEALTHCHECK and SHELL have no field in the OCI image config; the builder keeps them beside the image.
         let image_meta = self.image_meta().get(&image.id);
         let config = merge_config(&body, &image, &image_meta);
+        if let Some(tenant) = owner {
+            let wanted =
+                super::tenants::published_ports(&host_config, config.exposed_ports.as_deref().unwrap_or_default());
+            self.check_tenant_ports(tenant, wanted)?;
+        }
         let mut command: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         command.extend(config.cmd.clone().unwrap_or_default());
         let Some((path, args)) = command.split_first() else {

@@ -20,6 +20,20 @@ pub struct TenantLimits {
     pub nano_cpus: i64,
     pub pids: i64,
     pub containers: i64,
+    /// Host ports published, all its containers together.
+    #[serde(default = "default_ports")]
+    pub ports: i64,
+}
+
+fn default_ports() -> i64 {
+    10
+}
+
+/// How many host ports a container with `host` and `exposed` ports publishes.
+pub(super) fn published_ports(host: &bollard_stubs::models::HostConfig, exposed: &[String]) -> i64 {
+    berth_network::ports::requests(host.port_bindings.as_ref(), exposed, host.publish_all_ports.unwrap_or(false))
+        .map(|requests| requests.len() as i64)
+        .unwrap_or(0)
 }
 
 /// A lock per tenant for its creates, so concurrent ones cannot all pass its container quota.
@@ -113,6 +127,29 @@ impl Engine {
             return Err(EngineError::Forbidden(format!(
                 "session quota: {count} of {} containers in use; remove one first (docker rm)",
                 limits.containers
+            )));
+        }
+        Ok(())
+    }
+
+    /// At create: a container publishing `wanted` more host ports may not take the tenant past its quota.
+    pub(super) fn check_tenant_ports(&self, tenant: &str, wanted: i64) -> Result<(), EngineError> {
+        if wanted == 0 {
+            return Ok(());
+        }
+        let limits = self.tenant_limits(tenant)?;
+        let in_use: i64 = self
+            .containers_in(Scope::Tenant(tenant))
+            .iter()
+            .map(|container| {
+                let record = container.record();
+                published_ports(&record.host_config, record.config.exposed_ports.as_deref().unwrap_or_default())
+            })
+            .sum();
+        if in_use + wanted > limits.ports {
+            return Err(EngineError::Forbidden(format!(
+                "session quota: {in_use} of {} published ports in use, and this container would publish {wanted}; remove a container that publishes one first",
+                limits.ports
             )));
         }
         Ok(())

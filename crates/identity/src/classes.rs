@@ -19,6 +19,13 @@ pub struct ClassLimits {
     pub pids: i64,
     pub disk_bytes: i64,
     pub containers: i64,
+    /// Host ports published, all the session's containers together.
+    #[serde(default = "default_ports")]
+    pub ports: i64,
+}
+
+fn default_ports() -> i64 {
+    10
 }
 
 impl Default for ClassLimits {
@@ -32,6 +39,7 @@ impl Default for ClassLimits {
             pids: 500,
             disk_bytes: 5 << 30,
             containers: 10,
+            ports: default_ports(),
         }
     }
 }
@@ -46,6 +54,7 @@ impl ClassLimits {
             ("pids", self.pids),
             ("disk", self.disk_bytes),
             ("containers", self.containers),
+            ("published ports", self.ports),
         ];
         match fields.iter().find(|(_, value)| *value <= 0) {
             Some((name, value)) => {
@@ -74,7 +83,7 @@ pub struct JoinLink {
 }
 
 const CLASS_COLUMNS: &str =
-    "id, name, seats, max_age_secs, idle_secs, memory_bytes, nano_cpus, pids, disk_bytes, containers, created";
+    "id, name, seats, max_age_secs, idle_secs, memory_bytes, nano_cpus, pids, disk_bytes, containers, ports, created";
 
 impl Identity {
     pub async fn create_class(&self, name: &str, seats: i64, limits: ClassLimits) -> Result<Class, IdentityError> {
@@ -85,7 +94,7 @@ impl Identity {
         limits.check()?;
         let class = Class { id: new_id(8), name: name.to_string(), seats, limits, created: now() };
         let inserted = sqlx::query(&format!(
-            "INSERT INTO classes ({CLASS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO classes ({CLASS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&class.id)
         .bind(&class.name)
@@ -97,6 +106,7 @@ impl Identity {
         .bind(limits.pids)
         .bind(limits.disk_bytes)
         .bind(limits.containers)
+        .bind(limits.ports)
         .bind(class.created)
         .execute(&self.pool)
         .await;
@@ -188,6 +198,7 @@ fn class_from_row(row: &sqlx::any::AnyRow) -> Result<Class, IdentityError> {
             pids: row.try_get("pids")?,
             disk_bytes: row.try_get("disk_bytes")?,
             containers: row.try_get("containers")?,
+            ports: row.try_get("ports")?,
         },
         created: row.try_get("created")?,
     })

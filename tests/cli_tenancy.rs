@@ -688,6 +688,30 @@ fn a_session_is_held_to_its_class_quotas() {
 }
 
 #[test]
+fn a_session_over_its_disk_quota_makes_nothing_more_until_it_frees_some() {
+    let daemon = daemon();
+    daemon.admin(&["create-class", "small-disk", "--seats", "1", "--disk", "5m"]);
+    let (filler, neighbour) = (Seat::new(daemon, "small-disk"), Seat::new(daemon, "lab"));
+    filler.ok(&["run", "--name", "writer", "busybox", "sh", "-c", "head -c 6000000 /dev/urandom > /big"]);
+    let over = filler.refused(&["create", "busybox", "true"]);
+    assert!(over.contains("session quota: 6.0MB of 5.2MB disk in use"), "{over}");
+    let recipe = context(&format!("over-quota-{}", filler.id), "FROM busybox\nRUN true\n");
+    let over = filler.refused(&["build", recipe.to_str().expect("utf-8 path")]);
+    assert!(over.contains("disk in use"), "{over}");
+    // Another session is untouched; a volume counts as the writable layer did.
+    assert_eq!(neighbour.ok(&["run", "--rm", "busybox", "echo", "fine"]).trim(), "fine");
+    filler.ok(&["rm", "writer"]);
+    filler.ok(&["run", "--rm", "-v", "store:/store", "busybox", "sh", "-c", "head -c 6000000 /dev/zero > /store/big"]);
+    let over = filler.refused(&["create", "busybox", "true"]);
+    assert!(over.contains("disk in use"), "{over}");
+    filler.ok(&["volume", "rm", "store"]);
+    filler.ok(&["create", "busybox", "true"]);
+    for seat in [&filler, &neighbour] {
+        daemon.admin(&["end-session", &seat.id]);
+    }
+}
+
+#[test]
 fn sessions_expire_and_everything_survives_a_restart_until_then() {
     let mut daemon =
         Daemon::start_with_args(&["--auth", "accounts", "--session-sweep-interval", "1", "--live-restore=true"]);

@@ -107,6 +107,7 @@ pub(crate) fn record_limits(engine: &Engine, caller: &Caller) -> Result<(), ApiE
                 pids: limits.pids,
                 containers: limits.containers,
                 ports: limits.ports,
+                disk_bytes: limits.disk_bytes,
             },
         )?;
     }

@@ -137,7 +137,13 @@ pub async fn build(
     progress: &Progress,
 ) -> Result<String, BuildError> {
     let mut executor = executor::Executor::new(engine, context.root(), options, progress);
-    let result = run(engine, context, options, progress, &mut executor).await;
+    let result = match &options.owner {
+        Some(tenant) => match engine.check_tenant_disk(tenant).await {
+            Ok(()) => run(engine, context, options, progress, &mut executor).await,
+            Err(error) => Err(error.into()),
+        },
+        None => run(engine, context, options, progress, &mut executor).await,
+    };
     if let Err(error) = &result {
         let last_image_id = executor.last_image.clone();
         let message = match (&last_image_id, error) {

@@ -34,6 +34,7 @@ impl Engine {
             Some(tenant) => {
                 let guard = self.tenant_creates.lock(tenant).await;
                 self.check_tenant_quota(tenant)?;
+                self.check_tenant_disk(tenant).await?;
                 Some(guard)
             }
             None => None,

@@ -172,6 +172,30 @@ impl Engine {
         Ok(strip(deleted))
     }
 
+    /// The bytes of the layers only `tenant`'s images hold (those of its own tags and builds that no shared image
+    /// has), each layer once: what its images add to the disk.
+    pub(super) fn tenant_image_bytes(&self, tenant: &str) -> u64 {
+        let own = own_prefix(tenant);
+        let made = self.made_by(tenant);
+        let images = self.images();
+        let sizes = self.images.layer_sizes();
+        let shared: std::collections::HashSet<&str> = images
+            .iter()
+            .filter(|image| image.repo_tags.iter().any(|tag| is_shared(tag)))
+            .flat_map(|image| image.diff_ids.iter().map(String::as_str))
+            .collect();
+        let mut counted = std::collections::HashSet::new();
+        let mut bytes = 0u64;
+        for image in images.iter().filter(|i| made.contains(&i.id) || i.repo_tags.iter().any(|t| t.starts_with(&own))) {
+            for (diff_id, size) in sizes.get(&image.id).into_iter().flatten() {
+                if !shared.contains(diff_id.as_str()) && counted.insert(diff_id.clone()) {
+                    bytes = bytes.saturating_add(*size);
+                }
+            }
+        }
+        bytes
+    }
+
     /// At a tenant's removal: its tags, and the images it made that no one else holds.
     pub(super) fn remove_tenant_images(&self, tenant: &str) {
         let own = own_prefix(tenant);

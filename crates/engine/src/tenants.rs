@@ -23,6 +23,13 @@ pub struct TenantLimits {
     /// Host ports published, all its containers together.
     #[serde(default = "default_ports")]
     pub ports: i64,
+    /// Disk: its containers' writable layers, its volumes and the layers only its images hold.
+    #[serde(default = "default_disk")]
+    pub disk_bytes: i64,
+}
+
+fn default_disk() -> i64 {
+    5 << 30
 }
 
 fn default_ports() -> i64 {
@@ -75,6 +82,22 @@ fn group_resources(limits: &TenantLimits) -> Result<LinuxResources, EngineError>
 
 /// The name of a tenant's default network: a bridge of its own, so tenants cannot reach each other's containers
 /// (bridges are isolated from each other) while a tenant's containers find each other by name (its DNS).
+/// Bytes as `docker system df` prints sizes (decimal units, as Docker's go-units HumanSize).
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
 pub(super) fn tenant_dir_under(root: &std::path::Path, tenant: &str) -> std::path::PathBuf {
     root.join("tenants").join(tenant)
 }
@@ -127,6 +150,38 @@ impl Engine {
             return Err(EngineError::Forbidden(format!(
                 "session quota: {count} of {} containers in use; remove one first (docker rm)",
                 limits.containers
+            )));
+        }
+        Ok(())
+    }
+
+    /// The disk `tenant` uses: its containers' writable layers, its volumes, the layers only its images hold
+    /// (blocking: walks the trees).
+    pub fn tenant_disk_bytes(&self, tenant: &str) -> u64 {
+        let layers: u64 = self
+            .containers_in(Scope::Tenant(tenant))
+            .iter()
+            .map(|container| super::disk_usage::tree_size_or_zero(&container.upper_dir()))
+            .sum();
+        let volumes: u64 = self.volume_usage(Some(tenant)).iter().map(|(_, size, _)| size).sum();
+        layers.saturating_add(volumes).saturating_add(self.tenant_image_bytes(tenant))
+    }
+
+    /// Before a tenant makes a container or builds: one at or over its disk quota makes nothing more until it
+    /// frees some. What a running container writes is not stopped at the quota (the host's filesystem has no
+    /// per-tenant quota here); it is counted at the next create.
+    pub async fn check_tenant_disk(self: &Arc<Self>, tenant: &str) -> Result<(), EngineError> {
+        let limits = self.tenant_limits(tenant)?;
+        let engine = self.clone();
+        let owner = tenant.to_string();
+        let used = tokio::task::spawn_blocking(move || engine.tenant_disk_bytes(&owner))
+            .await
+            .map_err(|e| EngineError::io("measure a session's disk", std::io::Error::other(e)))?;
+        if used >= limits.disk_bytes.max(0) as u64 {
+            return Err(EngineError::Forbidden(format!(
+                "session quota: {} of {} disk in use (writable layers, volumes, built images); free some first (docker rm, docker volume rm, docker rmi)",
+                human_bytes(used),
+                human_bytes(limits.disk_bytes.max(0) as u64)
             )));
         }
         Ok(())

@@ -37,6 +37,12 @@ fn stored_name(tenant: &str, reference: &str) -> Option<String> {
     Reference::parse(&name).ok().map(|r| r.familiar_tagged())
 }
 
+/// Whether `tenant` sees `image`: a shared tag, one of its own, or made by it (`made` asked only when needed).
+fn sees(tenant: &str, image: &Image, made: impl FnOnce(&str) -> bool) -> bool {
+    let own = own_prefix(tenant);
+    image.repo_tags.iter().any(|tag| is_shared(tag) || tag.starts_with(&own)) || made(&image.id)
+}
+
 /// "No such image" as the store words it, for what the tenant typed.
 fn no_such_image(reference: &str) -> EngineError {
     let shown = match Reference::parse(reference) {
@@ -70,9 +76,7 @@ impl Engine {
     }
 
     fn tenant_sees(&self, tenant: &str, image: &Image) -> bool {
-        let own = own_prefix(tenant);
-        image.repo_tags.iter().any(|tag| is_shared(tag) || tag.starts_with(&own))
-            || self.made_by(tenant).contains(&image.id)
+        sees(tenant, image, |id| self.made_by(tenant).contains(id))
     }
 
     /// The image as `tenant` is shown it: shared tags and its own (without the prefix), no one else's.
@@ -93,9 +97,11 @@ impl Engine {
     /// The images `scope` sees, newest first.
     pub fn images_in(&self, scope: Scope<'_>) -> Vec<Image> {
         let Scope::Tenant(tenant) = scope else { return self.images() };
+        // Read once for the whole list, not once per image.
+        let made = self.made_by(tenant);
         self.images()
             .into_iter()
-            .filter(|image| self.tenant_sees(tenant, image))
+            .filter(|image| sees(tenant, image, |id| made.contains(id)))
             .map(|image| Self::as_seen_by(tenant, image))
             .collect()
     }

@@ -99,6 +99,7 @@ async fn new_session(
     Json(body): Json<NewSessionBody>,
 ) -> ApiResult<(StatusCode, Json<berth_identity::NewSession>)> {
     let seated = admin.identity.new_session(&body.class, body.user.as_deref()).await?;
+    admin.engine.prepare_tenant(&seated.session.id);
     record(&admin, "new-session", &seated.session.id, "ok").await;
     Ok((StatusCode::CREATED, Json(seated)))
 }

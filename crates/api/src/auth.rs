@@ -102,9 +102,14 @@ pub(crate) async fn audit(identity: &Identity, actor: &str, action: &str, target
 
 /// `GET /berth/join/{token}`: seats the browser in the link's class, sets the session cookie and goes to the
 /// playground. A bad link is a page saying why.
-pub(crate) async fn join(State(accounts): State<Arc<Accounts>>, Path(token): Path<String>) -> Response {
+pub(crate) async fn join(
+    State(accounts): State<Arc<Accounts>>,
+    axum::Extension(engine): axum::Extension<Arc<berth_engine::Engine>>,
+    Path(token): Path<String>,
+) -> Response {
     match accounts.identity.join(&token).await {
         Ok(seated) => {
+            engine.prepare_tenant(&seated.session.id);
             let actor = format!("session:{}", seated.session.id);
             audit(&accounts.identity, &actor, "join", &seated.session.class, "ok").await;
             let secure = if accounts.secure { "; Secure" } else { "" };

@@ -1,6 +1,7 @@
 //! Sessions end by themselves: past their class's maximum age or idle timeout a session is ended and everything it
 //! made removed. The same sweep removes what belongs to sessions that ended while the daemon was down, or whose
-//! removal a crash cut short, so a restart never keeps a dead session's containers.
+//! removal a crash cut short (containers, networks, volumes, images), so a restart never keeps a dead session's
+//! objects.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -25,9 +26,9 @@ pub fn spawn_reaper(identity: Arc<Identity>, engine: Arc<Engine>, every: Duratio
 }
 
 async fn sweep(identity: &Identity, engine: &Arc<Engine>) {
-    // Owners first, sessions second: a session is made before its first container, so every owner seen here
-    // that is alive is in the list read after it.
-    let owners: HashSet<String> = engine.containers().iter().filter_map(|c| c.owner.clone()).collect();
+    // Owners first, sessions second: a session is made before anything of it, so every owner seen here that is
+    // alive is in the list read after it.
+    let owners: HashSet<String> = engine.tenants_with_objects();
     let sessions = match identity.sessions().await {
         Ok(sessions) => sessions,
         Err(error) => {

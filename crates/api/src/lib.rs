@@ -262,11 +262,15 @@ pub fn http_service(daemon: Daemon, web_dir: Option<PathBuf>, guard: HttpGuard, 
     let router = match access {
         HttpAccess::Open => router.layer(axum::middleware::from_fn(caller::operator)),
         HttpAccess::Accounts(accounts) => {
-            let inner = Router::new()
+            let joining = Router::new()
                 .route("/berth/join/{token}", get(auth::join))
+                .layer(axum::Extension(engine.clone()))
+                .with_state(accounts.clone());
+            let inner = Router::new()
                 .route("/berth/session", get(session::info))
                 .route("/berth/session/tokens", post(session::new_cli_token))
                 .with_state(accounts.clone())
+                .merge(joining)
                 .merge(router);
             let confinement = Arc::new(tenancy::Confinement { engine, identity: accounts.identity.clone() });
             // Around the router, not inside it (Router::layer runs after routing): confinement rewrites container

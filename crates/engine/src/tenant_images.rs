@@ -202,6 +202,16 @@ impl Engine {
         bytes
     }
 
+    /// The tenants that have tags in the store.
+    pub(super) fn tenants_with_tags(&self) -> Vec<String> {
+        let prefix = format!("{TENANT_DOMAIN}/");
+        self.images()
+            .iter()
+            .flat_map(|image| image.repo_tags.iter())
+            .filter_map(|tag| tag.strip_prefix(&prefix)?.split('/').next().map(str::to_string))
+            .collect()
+    }
+
     /// At a tenant's removal: its tags, and the images it made that no one else holds.
     pub(super) fn remove_tenant_images(&self, tenant: &str) {
         let own = own_prefix(tenant);

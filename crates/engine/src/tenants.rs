@@ -237,6 +237,36 @@ impl Engine {
         }
     }
 
+    /// Every tenant that owns something here (containers, networks, volumes, images): whom a sweep checks against
+    /// the live sessions, so a crash or a race between a removal and a make leaves nothing for good.
+    pub fn tenants_with_objects(&self) -> std::collections::HashSet<String> {
+        let mut owners: std::collections::HashSet<String> =
+            self.containers().iter().filter_map(|c| c.owner.clone()).collect();
+        for network in self.networks.list() {
+            owners.extend(network.owner.clone());
+            owners.extend(network.labels.get(TENANT_ATTRIBUTE).cloned());
+        }
+        if let Ok(entries) = std::fs::read_dir(self.root.join("tenants")) {
+            for entry in entries.flatten().filter(|entry| entry.path().is_dir()) {
+                owners.extend(entry.file_name().into_string().ok());
+            }
+        }
+        owners.extend(self.tenants_with_tags());
+        owners
+    }
+
+    /// Makes a new tenant's network in the background, ahead of its first container, so that create does not wait
+    /// for a bridge and its firewall rules (most of a first `docker run` in a new session).
+    pub fn prepare_tenant(self: &Arc<Self>, tenant: &str) {
+        let engine = self.clone();
+        let tenant = tenant.to_string();
+        tokio::spawn(async move {
+            if let Err(error) = engine.tenant_network(&tenant).await {
+                tracing::warn!(%tenant, %error, "cannot prepare a session's network; its first container will");
+            }
+        });
+    }
+
     /// Removes every container `tenant` owns; the first failure is reported after the rest were tried.
     pub async fn remove_tenant(self: &Arc<Self>, tenant: &str) -> Result<usize, EngineError> {
         let mut removed = 0;

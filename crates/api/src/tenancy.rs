@@ -45,9 +45,7 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         "containers" => match rest.split_once('/').unwrap_or((rest, "")) {
             ("json" | "create" | "prune", "") => Route::Open,
             ("", _) => Route::Open,
-            (reference, tail) => {
-                Route::Container { reference, rest: &path[path.len() - tail.len() - usize::from(!tail.is_empty())..] }
-            }
+            (reference, tail) => Route::Container { reference, rest: after_object(path, tail) },
         },
         "exec" => match rest.split_once('/') {
             Some((id, _)) if !id.is_empty() => Route::Exec { id },
@@ -76,9 +74,7 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         // A session's networks are its own (names per owner in the engine); the handlers list and make only those.
         "networks" => match rest.split_once('/').unwrap_or((rest, "")) {
             ("" | "create" | "prune", "") => Route::Open,
-            (reference, tail) => {
-                Route::Network { reference, rest: &path[path.len() - tail.len() - usize::from(!tail.is_empty())..] }
-            }
+            (reference, tail) => Route::Network { reference, rest: after_object(path, tail) },
         },
         // Each owner's volumes are apart in the engine: the handlers look only among the caller's.
         "volumes" => Route::Open,
@@ -112,6 +108,12 @@ pub(crate) fn record_limits(engine: &Engine, caller: &Caller) -> Result<(), ApiE
         )?;
     }
     Ok(())
+}
+
+/// What follows the object a path names (`/start` of `/containers/web/start`, with its slash): `tail` is the
+/// rest after that slash, a suffix of `path`.
+fn after_object<'a>(path: &'a str, tail: &str) -> &'a str {
+    &path[path.len() - tail.len() - usize::from(!tail.is_empty())..]
 }
 
 /// What confinement needs: the engine to resolve names in, the identity store to audit refusals in.

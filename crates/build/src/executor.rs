@@ -259,22 +259,21 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// The image `reference` names where the build looks (its owner's scope), looked up on a blocking thread.
+    async fn find_image(&self, reference: &str) -> Result<Result<Image, EngineError>, BuildError> {
+        let engine = self.engine.clone();
+        let reference = reference.to_string();
+        let owner = self.options.owner.clone();
+        tokio::task::spawn_blocking(move || engine.image_in(berth_engine::Scope::of(owner.as_deref()), &reference))
+            .await
+            .map_err(join_error)
+    }
+
     /// A FROM image: the local one, or pulled when there is none (or always, with `--pull`), its progress in
     /// the build's stream as dockerd's classic builder shows it.
     async fn base_image(&self, name: &str, line: usize) -> Result<Image, BuildError> {
         if !self.options.pull {
-            let engine = self.engine.clone();
-            let lookup = name.to_string();
-            let owner = self.options.owner.clone();
-            let found = tokio::task::spawn_blocking(move || {
-                engine.image_in(
-                    owner.as_deref().map_or(berth_engine::Scope::Everything, berth_engine::Scope::Tenant),
-                    &lookup,
-                )
-            })
-            .await
-            .map_err(join_error)?;
-            match found {
+            match self.find_image(name).await? {
                 Ok(image) => return Ok(image),
                 Err(EngineError::Image(berth_image::ImageError::NotFound { .. })) => {}
                 Err(error) => return Err(BuildError::step(line, error.to_string())),
@@ -1085,15 +1084,7 @@ impl<'a> Executor<'a> {
                 None => Err(BuildError::step(line, format!("invalid from flag value {from}: stage not built yet"))),
             };
         }
-        let engine = self.engine.clone();
-        let name = from.to_string();
-        let owner = self.options.owner.clone();
-        let found = tokio::task::spawn_blocking(move || {
-            engine
-                .image_in(owner.as_deref().map_or(berth_engine::Scope::Everything, berth_engine::Scope::Tenant), &name)
-        })
-        .await
-        .map_err(join_error)?;
+        let found = self.find_image(from).await?;
         found.map(Some).map_err(|error| BuildError::step(line, format!("COPY --from={from}: {error}")))
     }
 }

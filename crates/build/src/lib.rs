@@ -70,7 +70,7 @@ pub struct BuildOptions {
 impl BuildOptions {
     /// Where the build's names are looked up and its results go.
     pub fn scope(&self) -> berth_engine::Scope<'_> {
-        self.owner.as_deref().map_or(berth_engine::Scope::Everything, berth_engine::Scope::Tenant)
+        berth_engine::Scope::of(self.owner.as_deref())
     }
 }
 

@@ -60,12 +60,10 @@ impl Engine {
         let lookup = image_ref.clone();
         let engine = self.clone();
         let scope_owner = owner.map(str::to_string);
-        let image = tokio::task::spawn_blocking(move || {
-            let scope = scope_owner.as_deref().map_or(super::Scope::Everything, super::Scope::Tenant);
-            engine.image_in(scope, &lookup)
-        })
-        .await
-        .map_err(|e| EngineError::io("image lookup", std::io::Error::other(e)))??;
+        let image =
+            tokio::task::spawn_blocking(move || engine.image_in(super::Scope::of(scope_owner.as_deref()), &lookup))
+                .await
+                .map_err(|e| EngineError::io("image lookup", std::io::Error::other(e)))??;
 
         let mut host_config = body.host_config.clone().unwrap_or_default();
         let log_default = self.log_default.read().unwrap_or_else(|p| p.into_inner()).clone();

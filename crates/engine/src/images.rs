@@ -37,13 +37,19 @@ impl Engine {
     pub fn tag_image(&self, source: &str, target: &str) -> Result<(), EngineError> {
         self.images.tag(source, target)?;
         let image = self.images.get(target)?;
+        self.emit_tag(None, &image.id, target);
+        Ok(())
+    }
+
+    /// dockerd's `tag` event; a tenant's carries the tenant, and names the tag as the tenant wrote it.
+    pub(super) fn emit_tag(&self, owner: Option<&str>, image_id: &str, target: &str) {
         // dockerd names the tag in its familiar form (`app:latest`), whatever form the client sent.
         let name = berth_image::reference::Reference::parse(target)
             .map(|reference| reference.familiar_tagged())
             .unwrap_or_else(|_| target.to_string());
-        let attributes = HashMap::from([("name".to_string(), name)]);
-        self.events.emit(EventMessageTypeEnum::IMAGE, "tag", &image.id, attributes);
-        Ok(())
+        let mut attributes = HashMap::from([("name".to_string(), name)]);
+        super::mark_tenant(&mut attributes, owner);
+        self.events.emit(EventMessageTypeEnum::IMAGE, "tag", image_id, attributes);
     }
 
     /// `docker rmi`: untags, and deletes what no tag and no container holds any more, with the untagged parents a
@@ -100,9 +106,7 @@ impl Engine {
     /// dockerd's `prune` event; a tenant's carries the tenant, so only the tenant sees it.
     pub(super) fn emit_prune(&self, owner: Option<&str>, typ: EventMessageTypeEnum, reclaimed: u64) {
         let mut attributes = HashMap::from([("reclaimed".to_string(), reclaimed.to_string())]);
-        if let Some(tenant) = owner {
-            attributes.insert(super::TENANT_ATTRIBUTE.into(), tenant.to_string());
-        }
+        super::mark_tenant(&mut attributes, owner);
         self.events.emit(typ, "prune", "", attributes);
     }
 

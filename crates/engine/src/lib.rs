@@ -79,6 +79,11 @@ pub enum Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
+    /// The scope of `owner`'s requests: a tenant's, or everything for the daemon's own (None).
+    pub fn of(owner: Option<&'a str>) -> Scope<'a> {
+        owner.map_or(Scope::Everything, Scope::Tenant)
+    }
+
     /// May this scope see an object owned by `owner`?
     pub fn sees(self, owner: Option<&str>) -> bool {
         match self {
@@ -99,6 +104,14 @@ impl<'a> Scope<'a> {
 /// The event attribute naming the tenant of the container an event is about, so a tenant's `GET /events` gets
 /// its own events only (also after the container is gone).
 pub const TENANT_ATTRIBUTE: &str = "berth.tenant";
+
+/// Marks an event's attributes as `owner`'s, so only that tenant (and the operator) sees the event; the daemon's
+/// own objects get no mark.
+fn mark_tenant(attributes: &mut std::collections::HashMap<String, String>, owner: Option<&str>) {
+    if let Some(tenant) = owner {
+        attributes.insert(TENANT_ATTRIBUTE.into(), tenant.to_string());
+    }
+}
 
 pub struct Engine {
     root: PathBuf,
@@ -345,7 +358,7 @@ impl Engine {
     /// Holds `name` among `owner`'s containers for container `id` until the claim drops, unless a container or
     /// another claim has it there.
     fn claim_name(&self, owner: Option<&str>, name: &str, id: &str) -> Result<name_claims::NameClaim<'_>, EngineError> {
-        let scope = owner.map_or(Scope::Everything, Scope::Tenant);
+        let scope = Scope::of(owner);
         self.name_claims.claim(owner, name, id, || {
             self.container_in(scope, name)
                 .ok()
@@ -378,9 +391,7 @@ impl Engine {
         let mut attributes: HashMap<String, String> = record.config.labels.clone().unwrap_or_default();
         attributes.insert("name".into(), record.name.clone());
         attributes.insert("image".into(), record.image_ref.clone());
-        if let Some(owner) = &container.owner {
-            attributes.insert(TENANT_ATTRIBUTE.into(), owner.clone());
-        }
+        mark_tenant(&mut attributes, container.owner.as_deref());
         attributes
     }
 

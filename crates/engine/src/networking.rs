@@ -449,9 +449,7 @@ impl Engine {
         if !container.is_empty() {
             attributes.insert("container".into(), container.to_string());
         }
-        if let Some(tenant) = &network.owner {
-            attributes.insert(super::TENANT_ATTRIBUTE.into(), tenant.clone());
-        }
+        super::mark_tenant(&mut attributes, network.owner.as_deref());
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::NETWORK, action, &network.id, attributes);
     }
 }

@@ -5,13 +5,13 @@
 //! tag, one of its own tags, or that it made (the ids in `<root>/tenants/<id>/images.json`, so an untagged build
 //! result can still be run by its id); any other image is "No such image", as if it did not exist.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use berth_image::reference::Reference;
 use berth_image::{Image, ImageError};
-use bollard_stubs::models::{EventMessageTypeEnum, ImageDeleteResponseItem};
+use bollard_stubs::models::ImageDeleteResponseItem;
 
-use super::{Engine, EngineError, Scope, TENANT_ATTRIBUTE};
+use super::{Engine, EngineError, Scope};
 use berth_fs::atomic;
 
 /// The registry domain of every tenant's repositories.
@@ -126,15 +126,13 @@ impl Engine {
     pub fn tag_image_in(&self, scope: Scope<'_>, source: &str, target: &str) -> Result<(), EngineError> {
         let Scope::Tenant(tenant) = scope else { return self.tag_image(source, target) };
         let image = self.image_in(scope, source)?;
+        // The target's own error first (a bad reference), then whether a tenant may name it.
         Reference::parse(target)?;
         let stored = stored_name(tenant, target).ok_or_else(|| {
             EngineError::InvalidArgument(format!("{target}: a session's images cannot name a registry of their own"))
         })?;
         self.images.tag(&image.id, &stored)?;
-        let name = Reference::parse(target).map(|r| r.familiar_tagged()).unwrap_or_else(|_| target.to_string());
-        let attributes =
-            HashMap::from([("name".to_string(), name), (TENANT_ATTRIBUTE.to_string(), tenant.to_string())]);
-        self.events.emit(EventMessageTypeEnum::IMAGE, "tag", &image.id, attributes);
+        self.emit_tag(Some(tenant), &image.id, target);
         Ok(())
     }
 

@@ -82,7 +82,7 @@ fn group_resources(limits: &TenantLimits) -> Result<LinuxResources, EngineError>
 
 /// The name of a tenant's default network: a bridge of its own, so tenants cannot reach each other's containers
 /// (bridges are isolated from each other) while a tenant's containers find each other by name (its DNS).
-/// Bytes as `docker system df` prints sizes (decimal units, as Docker's go-units HumanSize).
+/// Bytes in decimal units with one decimal (`6.0MB`), for the quota's message.
 fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;

@@ -241,9 +241,7 @@ impl Engine {
                 ("driver".to_string(), "local".to_string()),
                 ("container".to_string(), container.id.clone()),
             ]);
-            if let Some(tenant) = &container.owner {
-                attributes.insert(super::TENANT_ATTRIBUTE.into(), tenant.clone());
-            }
+            super::mark_tenant(&mut attributes, container.owner.as_deref());
             if action == "mount" {
                 attributes.insert("destination".into(), mount.destination.clone());
                 attributes.insert("propagation".into(), String::new());
@@ -255,9 +253,7 @@ impl Engine {
 
     fn emit_volume(&self, owner: Option<&str>, action: &str, name: &str) {
         let mut attributes = HashMap::from([("driver".to_string(), "local".to_string())]);
-        if let Some(tenant) = owner {
-            attributes.insert(super::TENANT_ATTRIBUTE.into(), tenant.to_string());
-        }
+        super::mark_tenant(&mut attributes, owner);
         self.events.emit(bollard_stubs::models::EventMessageTypeEnum::VOLUME, action, name, attributes);
     }
 
@@ -316,8 +312,7 @@ impl Engine {
             };
             // The caller resolved the reference in the owner's scope already; resolving it again in the same
             // scope keeps a stray reference from reaching another owner's container.
-            let scope = owner.map_or(super::Scope::Everything, super::Scope::Tenant);
-            let source = self.container_in(scope, reference)?.snapshot();
+            let source = self.container_in(super::Scope::of(owner), reference)?.snapshot();
             for mount in mounts_of(&source) {
                 if covered.insert(mount.destination.clone()) {
                     extra.push(MountRecord { read_only: mode.unwrap_or(mount.read_only), anonymous: false, ..mount });

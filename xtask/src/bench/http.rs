@@ -26,6 +26,13 @@ pub fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Response> {
     request(socket, "GET", path, timeout)
 }
 
+/// A GET and how long it took to answer in full (what a timed figure of one request measures).
+pub fn timed_get(socket: &Path, path: &str, timeout: Duration) -> Result<(Response, Duration)> {
+    let started = std::time::Instant::now();
+    let response = get(socket, path, timeout)?;
+    Ok((response, started.elapsed()))
+}
+
 /// A request with an empty body: `POST /build` with no context answers 404 where there is no builder, and an
 /// error about the missing context where there is one.
 pub fn post_empty(socket: &Path, path: &str, timeout: Duration) -> Result<Response> {

@@ -2,7 +2,7 @@
 //! for an image whose top layer adds 10,000 files. The endpoint is probed first, so this reports null with the
 //! reason until it lands and measures it from then on without a change here.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 
@@ -43,9 +43,7 @@ fn summary_samples(berth: &Daemon, warmup: usize, runs: usize) -> Result<Vec<f64
     let path = layers_path(IMAGE);
     let mut samples = Vec::with_capacity(runs);
     for request in 0..warmup + runs.max(1) {
-        let started = Instant::now();
-        let response = http::get(&berth.socket, &path, REQUEST_TIMEOUT)?;
-        let elapsed = started.elapsed();
+        let (response, elapsed) = http::timed_get(&berth.socket, &path, REQUEST_TIMEOUT)?;
         if !is_layer_summary(&response) {
             bail!("GET {path} answered {} without a layer list", response.status);
         }

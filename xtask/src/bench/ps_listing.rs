@@ -97,9 +97,7 @@ fn measure_listing(bench: &Bench, report: &mut Report, name: &str, ready: &[Side
 }
 
 fn time_api_listing(daemon: &Daemon) -> Result<Duration> {
-    let started = Instant::now();
-    let response = http::get(&daemon.socket, "/containers/json?all=1", API_TIMEOUT)?;
-    let elapsed = started.elapsed();
+    let (response, elapsed) = http::timed_get(&daemon.socket, "/containers/json?all=1", API_TIMEOUT)?;
     if response.status != 200 {
         bail!("GET /containers/json?all=1 answered {}", response.status);
     }

@@ -121,9 +121,7 @@ fn all_stats(daemon: &Daemon, ids: &[String]) -> Result<Duration> {
 }
 
 fn scrape(daemon: &Daemon) -> Result<Duration> {
-    let started = Instant::now();
-    let response = http::get(&daemon.socket, "/metrics", TIMEOUT)?;
-    let elapsed = started.elapsed();
+    let (response, elapsed) = http::timed_get(&daemon.socket, "/metrics", TIMEOUT)?;
     if response.status != 200 {
         bail!("GET /metrics answered {}", response.status);
     }

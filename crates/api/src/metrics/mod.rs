@@ -1,4 +1,4 @@
-//! `GET /metrics`: the daemon's figures in the OpenMetrics text format, for Prometheus. Per running container its
+//! `GET /metrics`: the daemon's figures in Prometheus's text format. Per running container its
 //! cgroup's counters (read at scrape time, once each, through the same reading `docker stats` uses); for the
 //! daemon, containers by state, each API request's latency by route, builds and image pulls. Operator only: a
 //! session of a shared daemon is refused it (tenancy.rs), since it shows every tenant's containers.

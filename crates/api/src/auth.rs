@@ -48,10 +48,22 @@ fn credentials(headers: &HeaderMap) -> Option<(String, bool)> {
         .map(|token| (token, true))
 }
 
-/// Paths served without a session: the web app's files and the join link.
+/// The token a request carries, by header or cookie.
+pub(crate) fn request_token(headers: &HeaderMap) -> Option<String> {
+    credentials(headers).map(|(token, _)| token)
+}
+
+/// Paths served without a session: the web app's files, the join link, and signing in (which still needs the
+/// client header, so no foreign page can sign a browser in to an account of its choosing).
 fn is_public(method: &Method, path: &str) -> bool {
     let read = matches!(*method, Method::GET | Method::HEAD);
-    read && (!super::web::is_api_path(path) || path.starts_with("/berth/join/"))
+    (read && (!super::web::is_api_path(path) || path.starts_with("/berth/join/")))
+        || (*method == Method::POST && path == super::sign_in::SIGN_IN_PATH)
+}
+
+/// A login token (a signed-in account's) rather than a session's API token.
+fn is_login_token(token: &str) -> bool {
+    token.starts_with(berth_identity::LOGIN_TOKEN_PREFIX)
 }
 
 pub(crate) async fn authenticate(State(accounts): State<Arc<Accounts>>, mut request: Request, next: Next) -> Response {
@@ -65,6 +77,26 @@ pub(crate) async fn authenticate(State(accounts): State<Arc<Accounts>>, mut requ
              (HttpHeaders in the docker CLI's config.json), or open the session's join link",
         );
     };
+    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if is_login_token(&token) {
+        return match accounts.identity.authenticate_login(&token).await {
+            Ok(user) => {
+                if from_cookie && changes_state && !request.headers().contains_key(CLIENT_HEADER) {
+                    let actor = format!("user:{}", user.name);
+                    audit(&accounts.identity, &actor, "request", &path, "refused: cookie without the client header (CSRF)")
+                        .await;
+                    return csrf_refusal();
+                }
+                request.extensions_mut().insert(Caller::Account(Arc::new(user)));
+                next.run(request).await
+            }
+            Err(IdentityError::BadToken) | Err(IdentityError::NotFound { .. }) => {
+                audit(&accounts.identity, "anonymous", "authenticate", &path, "refused: unknown or ended sign-in").await;
+                unauthorized("the sign-in is not valid: unknown, signed out or expired; sign in again")
+            }
+            Err(error) => store_unavailable(error),
+        };
+    }
     let session = match accounts.identity.authenticate(&token).await {
         Ok(session) => session,
         Err(IdentityError::BadToken) => {
@@ -72,25 +104,34 @@ pub(crate) async fn authenticate(State(accounts): State<Arc<Accounts>>, mut requ
                 .await;
             return unauthorized("the token is not valid: unknown, or its session ended or expired");
         }
-        Err(error) => {
-            tracing::error!(%error, "identity store");
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the identity store is not answering")
-                .into_response();
-        }
+        Err(error) => return store_unavailable(error),
     };
-    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if from_cookie && changes_state && !request.headers().contains_key(CLIENT_HEADER) {
         let actor = format!("session:{}", session.id);
         audit(&accounts.identity, &actor, "request", &path, "refused: cookie without the client header (CSRF)").await;
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("a request made with the session cookie needs the {CLIENT_HEADER} header"),
-        )
-        .into_response();
+        return csrf_refusal();
     }
     request.extensions_mut().insert(super::activity::Activity::of(accounts.identity.clone(), &session.id));
     request.extensions_mut().insert(Caller::Session(Arc::new(session)));
     next.run(request).await
+}
+
+fn csrf_refusal() -> Response {
+    ApiError::new(StatusCode::FORBIDDEN, format!("a request made with the session cookie needs the {CLIENT_HEADER} header"))
+        .into_response()
+}
+
+fn store_unavailable(error: IdentityError) -> Response {
+    tracing::error!(%error, "identity store");
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the identity store is not answering").into_response()
+}
+
+/// The `Set-Cookie` value that holds `token` for `max_age` seconds in this browser (Secure under TLS).
+pub(crate) fn cookie(accounts: &Accounts, token: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if accounts.secure { "; Secure" } else { "" };
+    let max_age = max_age.max(0);
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"))
+        .ok()
 }
 
 /// Logs an audit entry; a store that cannot take it is logged, the request goes on.
@@ -112,14 +153,10 @@ pub(crate) async fn join(
             engine.prepare_tenant(&seated.session.id);
             let actor = format!("session:{}", seated.session.id);
             audit(&accounts.identity, &actor, "join", &seated.session.class, "ok").await;
-            let secure = if accounts.secure { "; Secure" } else { "" };
-            let max_age = (seated.session.expires - seated.session.created).max(0);
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-                seated.token
-            );
+            // As long as the session may be extended to, so an extension does not outlive its cookie.
+            let max_age = Identity::extend_limit(&seated.session) - seated.session.created;
             let mut response = Redirect::to("/").into_response();
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
+            if let Some(value) = cookie(&accounts, &seated.token, max_age) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
             response
@@ -165,5 +202,7 @@ mod tests {
         assert!(!is_public(&Method::GET, "/containers/json"));
         assert!(!is_public(&Method::GET, "/_ping"));
         assert!(!is_public(&Method::POST, "/berth/join/bj_x"));
+        assert!(is_public(&Method::POST, "/berth/login"));
+        assert!(!is_public(&Method::GET, "/berth/classes"));
     }
 }

@@ -1,5 +1,6 @@
 //! Who a request comes from, decided once before routing: the operator (the unix socket, whose file mode is its
-//! access control, and the HTTP port of a single-user daemon) or a session of a shared one (`--auth accounts`).
+//! access control, and the HTTP port of a single-user daemon), a session of a shared one (`--auth accounts`), or
+//! an account signed in with its password (an instructor's or admin's class view, which runs no containers).
 //! Handlers take it as an extractor; a request that reached a handler without one is refused, never served as
 //! the operator's.
 
@@ -11,7 +12,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use berth_engine::Scope;
-use berth_identity::Session;
+use berth_identity::{Session, User};
 
 use super::ApiError;
 
@@ -19,7 +20,14 @@ use super::ApiError;
 pub enum Caller {
     Operator,
     Session(Arc<Session>),
+    /// Signed in for the class view: sees classes and their sessions through `/berth/classes/...`, no engine
+    /// object of its own.
+    Account(Arc<User>),
 }
+
+/// The scope of an account's engine requests: owned by no one, so it sees nothing (confinement refuses them
+/// before any handler; this is the second wall).
+const NO_TENANT: &str = "";
 
 impl Caller {
     /// What the caller's requests may see of the engine's objects.
@@ -27,6 +35,7 @@ impl Caller {
         match self {
             Caller::Operator => Scope::Everything,
             Caller::Session(session) => Scope::Tenant(&session.id),
+            Caller::Account(_) => Scope::Tenant(NO_TENANT),
         }
     }
 
@@ -35,6 +44,7 @@ impl Caller {
         match self {
             Caller::Operator => None,
             Caller::Session(session) => Some(&session.id),
+            Caller::Account(_) => Some(NO_TENANT),
         }
     }
 
@@ -43,6 +53,7 @@ impl Caller {
         match self {
             Caller::Operator => "operator".into(),
             Caller::Session(session) => format!("session:{}", session.id),
+            Caller::Account(user) => format!("user:{}", user.name),
         }
     }
 }

@@ -108,7 +108,8 @@ impl From<berth_identity::IdentityError> for ApiError {
         let status = match &err {
             E::SignInFailed | E::BadToken => StatusCode::UNAUTHORIZED,
             E::Invalid(_) => StatusCode::BAD_REQUEST,
-            E::Exists { .. } | E::ClassFull { .. } => StatusCode::CONFLICT,
+            E::Exists { .. } | E::ClassFull { .. } | E::CannotExtend { .. } => StatusCode::CONFLICT,
+            E::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             E::NotFound { .. } => StatusCode::NOT_FOUND,
             E::LinkExpired | E::LinkRevoked => StatusCode::GONE,
             E::Database(_) | E::Migrate(_) | E::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,

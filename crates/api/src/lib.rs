@@ -12,6 +12,7 @@ mod body;
 mod build;
 mod build_jobs;
 mod caller;
+mod class_view;
 mod compose;
 mod container_filter;
 mod container_views;
@@ -32,6 +33,7 @@ mod layers;
 mod metrics;
 mod session;
 mod session_policy;
+mod sign_in;
 mod streams;
 mod swarm;
 mod system;
@@ -266,10 +268,24 @@ pub fn http_service(daemon: Daemon, web_dir: Option<PathBuf>, guard: HttpGuard, 
                 .route("/berth/join/{token}", get(auth::join))
                 .layer(axum::Extension(engine.clone()))
                 .with_state(accounts.clone());
+            let class_view = class_view::ClassView { identity: accounts.identity.clone(), engine: engine.clone() };
+            let classes = Router::new()
+                .route("/berth/classes", get(class_view::list).post(class_view::create))
+                .route("/berth/classes/{class}/links", post(class_view::new_link).delete(class_view::revoke_links))
+                .route("/berth/classes/{class}/sessions", get(class_view::sessions))
+                .route("/berth/classes/{class}/sessions/{id}/{action}", post(class_view::act))
+                .route("/berth/classes/{class}/broadcast", post(class_view::broadcast))
+                .route("/berth/classes/{class}/audit", get(class_view::audit))
+                .with_state(class_view);
             let inner = Router::new()
                 .route("/berth/session", get(session::info))
+                .route("/berth/session/extend", post(session::extend))
                 .route("/berth/session/tokens", post(session::new_cli_token))
+                .route(sign_in::SIGN_IN_PATH, post(sign_in::sign_in))
+                .route("/berth/logout", post(sign_in::sign_out))
+                .route("/berth/account", get(sign_in::account))
                 .with_state(accounts.clone())
+                .merge(classes)
                 .merge(joining)
                 .merge(router);
             let confinement = Arc::new(tenancy::Confinement { engine, identity: accounts.identity.clone() });

@@ -124,8 +124,10 @@ pub(crate) struct Confinement {
 
 /// Confines a session's request, and writes every refusal (403, 404 of a container or exec) to the audit log.
 pub(crate) async fn confine(State(confinement): State<Arc<Confinement>>, request: Request, next: Next) -> Response {
-    let Some(Caller::Session(session)) = request.extensions().get::<Caller>().cloned() else {
-        return next.run(request).await;
+    let session = match request.extensions().get::<Caller>().cloned() {
+        Some(Caller::Session(session)) => session,
+        Some(Caller::Account(user)) => return confine_account(&confinement, &user, request, next).await,
+        _ => return next.run(request).await,
     };
     let target = format!("{} {}", request.method(), request.uri().path());
     let response = route(&confinement.engine, &session, request, next).await;
@@ -136,6 +138,58 @@ pub(crate) async fn confine(State(confinement): State<Arc<Confinement>>, request
             .await;
     }
     response
+}
+
+/// A signed-in account reaches its own sign-in, the class view (whose handlers check the class is the
+/// account's) and, read-only, the terminals of its classes' sessions; no engine object.
+async fn confine_account(
+    confinement: &Confinement,
+    user: &berth_identity::User,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let open = matches!(path, "/berth/account" | "/berth/logout") || path == "/berth/classes"
+        || path.starts_with("/berth/classes/");
+    if open {
+        return next.run(request).await;
+    }
+    let refusal = if path == "/berth/terminals/ws" {
+        match watchable(confinement, user, request.uri().query().unwrap_or("")).await {
+            Ok(()) => return next.run(request).await,
+            Err(refusal) => refusal,
+        }
+    } else {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} is signed in to the class view, which runs no containers: open a class's join link for a session",
+                user.name
+            ),
+        )
+    };
+    let target = format!("{} {path}", request.method());
+    let outcome = format!("refused: {}", refusal.status.as_u16());
+    super::auth::audit(&confinement.identity, &format!("user:{}", user.name), "request", &target, &outcome).await;
+    refusal.into_response()
+}
+
+/// An account may watch a terminal of a live session of one of its classes, and nothing else.
+async fn watchable(confinement: &Confinement, user: &berth_identity::User, query: &str) -> Result<(), ApiError> {
+    let query: berth_shared::api::terminal::TerminalQuery = serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::bad_request(format!("terminal query: {e}")))?;
+    let Some(id) = query.session else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "the class view watches open terminals; it opens none"));
+    };
+    let unknown = || ApiError::from(EngineError::NotFound(format!("No such terminal session: {id}")));
+    let terminal = confinement.engine.terminal(&id).map_err(|_| unknown())?;
+    let owner = terminal.container.owner.clone().ok_or_else(unknown)?;
+    let session = confinement.identity.session(&owner).await.map_err(|_| unknown())?;
+    if session.ended.is_some() {
+        return Err(unknown());
+    }
+    confinement.identity.class_of(user, &session.class).await.map_err(|_| unknown())?;
+    Ok(())
 }
 
 async fn route(engine: &Engine, session: &Arc<berth_identity::Session>, mut request: Request, next: Next) -> Response {

@@ -61,7 +61,7 @@ pub use networking::{labels_match, NetworkView};
 pub use prune::PruneFilter;
 pub use recovery::BUILD_STEP_LABEL;
 pub use spec::DEFAULT_CAPABILITIES;
-pub use tenants::{tenant_network_name, TenantLimits};
+pub use tenants::{tenant_network_name, TenantLimits, TenantUsage};
 pub use terminal::TerminalSession;
 pub use userns::{RemapError, UsernsRemap};
 pub use volumes::{validate_volume_name, VolumeRecord};

@@ -43,6 +43,17 @@ pub(super) fn published_ports(host: &bollard_stubs::models::HostConfig, exposed:
         .unwrap_or(0)
 }
 
+/// What a tenant uses at one moment. CPU is a running total over its running containers: a rate is two readings
+/// apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantUsage {
+    pub containers: usize,
+    pub running: usize,
+    pub cpu_nanos: u64,
+    pub memory_bytes: u64,
+    pub disk_bytes: u64,
+}
+
 /// A lock per tenant for its creates, so concurrent ones cannot all pass its container quota.
 #[derive(Default)]
 pub(super) struct CreateLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
@@ -153,6 +164,23 @@ impl Engine {
             )));
         }
         Ok(())
+    }
+
+    /// What `tenant` uses now, for an instructor's view: its containers, their CPU time and memory as `docker
+    /// stats` reads them (blocking: reads each running container's cgroup), and its disk.
+    pub fn tenant_usage(&self, tenant: &str) -> TenantUsage {
+        let containers = self.containers_in(Scope::Tenant(tenant));
+        let mut usage = TenantUsage { containers: containers.len(), ..TenantUsage::default() };
+        for container in containers.iter().filter(|container| container.status().is_running()) {
+            usage.running += 1;
+            let stats = Engine::stats_of(container);
+            usage.cpu_nanos += stats.cpu_stats.and_then(|cpu| cpu.cpu_usage?.total_usage).unwrap_or(0);
+            let memory = stats.memory_stats.unwrap_or_default();
+            let cache = memory.stats.as_ref().and_then(|stats| stats.get("total_inactive_file").copied()).unwrap_or(0);
+            usage.memory_bytes += memory.usage.unwrap_or(0).saturating_sub(cache);
+        }
+        usage.disk_bytes = self.tenant_disk_bytes(tenant);
+        usage
     }
 
     /// The disk `tenant` uses: its containers' writable layers, its volumes, the layers only its images hold

@@ -96,6 +96,12 @@ impl Terminals {
         self.sessions.write().unwrap_or_else(|p| p.into_inner()).insert(session.id.clone(), session);
     }
 
+    /// The open terminals of the containers `scope` sees, for a viewer to pick one.
+    fn visible(&self, scope: super::Scope<'_>) -> Vec<Arc<TerminalSession>> {
+        let sessions = self.sessions.read().unwrap_or_else(|p| p.into_inner());
+        sessions.values().filter(|s| scope.sees(s.container.owner.as_deref())).cloned().collect()
+    }
+
     pub fn forget_container(&self, container_id: &str) {
         self.sessions.write().unwrap_or_else(|p| p.into_inner()).retain(|_, s| s.container.id != container_id);
     }
@@ -107,6 +113,14 @@ const SHELL: &[&str] = &["/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; t
 impl Engine {
     pub fn terminal(&self, session: &str) -> Result<Arc<TerminalSession>, EngineError> {
         self.terminals.get(session).ok_or_else(|| EngineError::NotFound(format!("No such terminal session: {session}")))
+    }
+
+    /// The terminals open in `scope`'s containers whose process has not exited.
+    pub fn terminals_in(&self, scope: super::Scope<'_>) -> Vec<Arc<TerminalSession>> {
+        let mut open: Vec<_> =
+            self.terminals.visible(scope).into_iter().filter(|session| session.exit.borrow().is_none()).collect();
+        open.sort_by(|a, b| a.id.cmp(&b.id));
+        open
     }
 
     /// Opens a new terminal session in a running container.

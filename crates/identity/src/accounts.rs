@@ -136,6 +136,16 @@ impl Identity {
         user_from_row(&row)
     }
 
+    /// The name of the user with this id (classes and sessions keep ids).
+    pub(crate) async fn user_name(&self, id: &str) -> Result<String, IdentityError> {
+        let row = sqlx::query("SELECT name FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| IdentityError::NotFound { kind: "user", name: id.to_string() })?;
+        Ok(row.try_get("name")?)
+    }
+
     pub async fn users(&self) -> Result<Vec<User>, IdentityError> {
         let rows = sqlx::query("SELECT id, name, role, created FROM users ORDER BY name").fetch_all(&self.pool).await?;
         rows.iter().map(user_from_row).collect()

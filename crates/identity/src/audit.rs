@@ -30,22 +30,42 @@ impl Identity {
         Ok(())
     }
 
+    /// The newest `limit` entries whose actor or target is one of `names` (a class's sessions as
+    /// `session:<id>` and ids, its instructor as `user:<name>`, the class's name), newest first.
+    pub async fn audit_log_of(&self, names: &[String], limit: i64) -> Result<Vec<AuditEntry>, IdentityError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (0..names.len()).map(|i| format!("${}", i + 1)).collect::<Vec<_>>().join(", ");
+        let statement = format!(
+            "SELECT at, actor, action, target, outcome FROM audit WHERE actor IN ({list}) OR target IN ({list}) \
+             ORDER BY at DESC LIMIT ${}",
+            names.len() + 1
+        );
+        let mut query = sqlx::query(&statement);
+        for name in names {
+            query = query.bind(name);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
     /// The newest `limit` entries, newest first.
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>, IdentityError> {
         let rows = sqlx::query("SELECT at, actor, action, target, outcome FROM audit ORDER BY at DESC LIMIT $1")
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    at: row.try_get("at")?,
-                    actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
-                    target: row.try_get("target")?,
-                    outcome: row.try_get("outcome")?,
-                })
-            })
-            .collect()
+        rows.iter().map(entry_from_row).collect()
     }
+}
+
+fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<AuditEntry, IdentityError> {
+    Ok(AuditEntry {
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        target: row.try_get("target")?,
+        outcome: row.try_get("outcome")?,
+    })
 }

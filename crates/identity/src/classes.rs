@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
-use super::accounts::check_name;
+use super::accounts::{check_name, Role, User};
 use super::secret::{new_id, new_token, now, token_hash};
 use super::{Identity, IdentityError};
 
@@ -22,10 +22,17 @@ pub struct ClassLimits {
     /// Host ports published, all the session's containers together.
     #[serde(default = "default_ports")]
     pub ports: i64,
+    /// How far past `max_age_secs` the session may be extended ("extend" in the page), in all; 0 for never.
+    #[serde(default = "default_extend")]
+    pub extend_secs: i64,
 }
 
 fn default_ports() -> i64 {
     10
+}
+
+fn default_extend() -> i64 {
+    3600
 }
 
 impl Default for ClassLimits {
@@ -40,6 +47,7 @@ impl Default for ClassLimits {
             disk_bytes: 5 << 30,
             containers: 10,
             ports: default_ports(),
+            extend_secs: default_extend(),
         }
     }
 }
@@ -56,12 +64,16 @@ impl ClassLimits {
             ("containers", self.containers),
             ("published ports", self.ports),
         ];
-        match fields.iter().find(|(_, value)| *value <= 0) {
-            Some((name, value)) => {
-                Err(IdentityError::Invalid(format!("a class's {name} must be above 0, not {value}")))
-            }
-            None => Ok(()),
+        if let Some((name, value)) = fields.iter().find(|(_, value)| *value <= 0) {
+            return Err(IdentityError::Invalid(format!("a class's {name} must be above 0, not {value}")));
         }
+        if self.extend_secs < 0 {
+            return Err(IdentityError::Invalid(format!(
+                "a class's extension must be 0 or more seconds, not {}",
+                self.extend_secs
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -69,6 +81,9 @@ impl ClassLimits {
 pub struct Class {
     pub id: String,
     pub name: String,
+    /// The account whose class it is (its instructor's view shows it); none for the operator's.
+    #[serde(default)]
+    pub instructor: Option<String>,
     pub seats: i64,
     pub limits: ClassLimits,
     pub created: i64,
@@ -82,22 +97,53 @@ pub struct JoinLink {
     pub expires: i64,
 }
 
-const CLASS_COLUMNS: &str =
-    "id, name, seats, max_age_secs, idle_secs, memory_bytes, nano_cpus, pids, disk_bytes, containers, ports, created";
+const CLASS_COLUMNS: &str = "id, name, instructor, seats, max_age_secs, idle_secs, memory_bytes, nano_cpus, pids, \
+     disk_bytes, containers, ports, extend_secs, created";
 
 impl Identity {
+    /// A class of the operator's.
     pub async fn create_class(&self, name: &str, seats: i64, limits: ClassLimits) -> Result<Class, IdentityError> {
+        self.insert_class(name, seats, limits, None).await
+    }
+
+    /// A class of `instructor`'s, shown in their view.
+    pub async fn create_class_of(
+        &self,
+        instructor: &User,
+        name: &str,
+        seats: i64,
+        limits: ClassLimits,
+    ) -> Result<Class, IdentityError> {
+        self.insert_class(name, seats, limits, Some(instructor)).await
+    }
+
+    async fn insert_class(
+        &self,
+        name: &str,
+        seats: i64,
+        limits: ClassLimits,
+        instructor: Option<&User>,
+    ) -> Result<Class, IdentityError> {
         check_name("class", name)?;
         if !(1..=10_000).contains(&seats) {
             return Err(IdentityError::Invalid(format!("a class has 1 to 10000 seats, not {seats}")));
         }
         limits.check()?;
-        let class = Class { id: new_id(8), name: name.to_string(), seats, limits, created: now() };
+        let class = Class {
+            id: new_id(8),
+            name: name.to_string(),
+            instructor: instructor.map(|user| user.name.clone()),
+            seats,
+            limits,
+            created: now(),
+        };
         let inserted = sqlx::query(&format!(
-            "INSERT INTO classes ({CLASS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO classes ({CLASS_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(&class.id)
         .bind(&class.name)
+        .bind(instructor.map(|user| user.id.clone()))
         .bind(seats)
         .bind(limits.max_age_secs)
         .bind(limits.idle_secs)
@@ -107,6 +153,7 @@ impl Identity {
         .bind(limits.disk_bytes)
         .bind(limits.containers)
         .bind(limits.ports)
+        .bind(limits.extend_secs)
         .bind(class.created)
         .execute(&self.pool)
         .await;
@@ -120,7 +167,7 @@ impl Identity {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| IdentityError::NotFound { kind: "class", name: name.to_string() })?;
-        class_from_row(&row)
+        self.class_from_row(&row).await
     }
 
     pub(crate) async fn class_by_id(&self, id: &str) -> Result<Class, IdentityError> {
@@ -129,13 +176,42 @@ impl Identity {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| IdentityError::NotFound { kind: "class", name: id.to_string() })?;
-        class_from_row(&row)
+        self.class_from_row(&row).await
     }
 
     pub async fn classes(&self) -> Result<Vec<Class>, IdentityError> {
         let rows =
             sqlx::query(&format!("SELECT {CLASS_COLUMNS} FROM classes ORDER BY name")).fetch_all(&self.pool).await?;
-        rows.iter().map(class_from_row).collect()
+        let mut classes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            classes.push(self.class_from_row(row).await?);
+        }
+        Ok(classes)
+    }
+
+    /// The classes `user` may see and run: an admin's are all of them, an instructor's their own.
+    pub async fn classes_of(&self, user: &User) -> Result<Vec<Class>, IdentityError> {
+        let all = self.classes().await?;
+        Ok(match user.role {
+            Role::Admin => all,
+            Role::Instructor => all.into_iter().filter(|class| class.instructor.as_ref() == Some(&user.name)).collect(),
+            Role::Student => Vec::new(),
+        })
+    }
+
+    /// `class` (by name) if `user` may run it; another instructor's class is as unknown as a missing one.
+    pub async fn class_of(&self, user: &User, class: &str) -> Result<Class, IdentityError> {
+        let found = self.class(class).await?;
+        let runs_it = match user.role {
+            Role::Admin => true,
+            Role::Instructor => found.instructor.as_ref() == Some(&user.name),
+            Role::Student => false,
+        };
+        if runs_it {
+            Ok(found)
+        } else {
+            Err(IdentityError::NotFound { kind: "class", name: class.to_string() })
+        }
     }
 
     /// A link that seats whoever opens it in `class` until it expires (`valid_secs`) or is revoked; each opening
@@ -185,10 +261,21 @@ impl Identity {
     }
 }
 
-fn class_from_row(row: &sqlx::any::AnyRow) -> Result<Class, IdentityError> {
+impl Identity {
+    async fn class_from_row(&self, row: &sqlx::any::AnyRow) -> Result<Class, IdentityError> {
+        let instructor = match row.try_get::<Option<String>, _>("instructor")? {
+            Some(id) => Some(self.user_name(&id).await?),
+            None => None,
+        };
+        class_fields(row, instructor)
+    }
+}
+
+fn class_fields(row: &sqlx::any::AnyRow, instructor: Option<String>) -> Result<Class, IdentityError> {
     Ok(Class {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
+        instructor,
         seats: row.try_get("seats")?,
         limits: ClassLimits {
             max_age_secs: row.try_get("max_age_secs")?,
@@ -199,6 +286,7 @@ fn class_from_row(row: &sqlx::any::AnyRow) -> Result<Class, IdentityError> {
             disk_bytes: row.try_get("disk_bytes")?,
             containers: row.try_get("containers")?,
             ports: row.try_get("ports")?,
+            extend_secs: row.try_get("extend_secs")?,
         },
         created: row.try_get("created")?,
     })

@@ -23,6 +23,10 @@ pub enum IdentityError {
     ClassFull { class: String, seats: i64 },
     #[error("the token is not valid (unknown, or its session ended or expired)")]
     BadToken,
+    #[error("too many failed sign-ins for this name: try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: i64 },
+    #[error("the session cannot be extended further: it ends at its class's limit")]
+    CannotExtend { until: i64 },
     #[error("hash a password: {0}")]
     Hash(String),
 }

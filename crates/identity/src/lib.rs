@@ -7,8 +7,10 @@
 
 mod accounts;
 mod audit;
+mod broadcasts;
 mod classes;
 mod error;
+mod logins;
 mod secret;
 mod sessions;
 
@@ -16,8 +18,10 @@ use std::path::Path;
 
 pub use accounts::{Role, User};
 pub use audit::AuditEntry;
+pub use broadcasts::Broadcast;
 pub use classes::{Class, ClassLimits, JoinLink};
 pub use error::IdentityError;
+pub use logins::{Login, LOGIN_TOKEN_PREFIX};
 pub use sessions::{NewSession, Session};
 
 pub struct Identity {
@@ -138,6 +142,77 @@ mod tests {
         let log = identity.audit_log(10).await.expect("audit");
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].action, "create-class");
+    }
+
+    #[tokio::test]
+    async fn a_name_that_fails_too_often_is_refused_for_a_while() {
+        let (_dir, identity) = store().await;
+        identity.create_user("grace", Role::Instructor, "compilers rule").await.expect("user");
+        let login = identity.sign_in_for_login("grace", "compilers rule").await.expect("sign in");
+        assert_eq!(identity.authenticate_login(&login.token).await.expect("login").name, "grace");
+        for _ in 0..5 {
+            assert!(matches!(identity.sign_in_for_login("grace", "wrong guess").await, Err(IdentityError::SignInFailed)));
+        }
+        // The right password no longer helps, and the wait is said.
+        match identity.sign_in_for_login("grace", "compilers rule").await {
+            Err(IdentityError::TooManyAttempts { retry_after_secs }) => {
+                assert!((1..=300).contains(&retry_after_secs), "{retry_after_secs}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // Another name is untouched, and a signed-in browser stays signed in until it signs out.
+        identity.create_user("linus", Role::Instructor, "kernel hacker").await.expect("user");
+        identity.sign_in_for_login("linus", "kernel hacker").await.expect("another name");
+        assert!(identity.authenticate_login(&login.token).await.is_ok());
+        identity.sign_out(&login.token).await.expect("sign out");
+        assert!(matches!(identity.authenticate_login(&login.token).await, Err(IdentityError::BadToken)));
+        assert!(matches!(identity.authenticate_login("bl_forged").await, Err(IdentityError::BadToken)));
+    }
+
+    #[tokio::test]
+    async fn instructors_see_their_own_classes_only() {
+        let (_dir, identity) = store().await;
+        let ada = identity.create_user("ada", Role::Instructor, "analytical engine").await.expect("ada");
+        let bob = identity.create_user("bob", Role::Instructor, "difference engine").await.expect("bob");
+        let root = identity.create_user("root", Role::Admin, "the whole machine").await.expect("admin");
+        identity.create_class_of(&ada, "ada-101", 3, ClassLimits::default()).await.expect("class");
+        identity.create_class("operators", 3, ClassLimits::default()).await.expect("class");
+        let names = |classes: Vec<Class>| classes.into_iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(names(identity.classes_of(&ada).await.expect("ada's")), ["ada-101"]);
+        assert!(identity.classes_of(&bob).await.expect("bob's").is_empty());
+        assert_eq!(names(identity.classes_of(&root).await.expect("all")), ["ada-101", "operators"]);
+        assert_eq!(identity.class_of(&ada, "ada-101").await.expect("own").instructor.as_deref(), Some("ada"));
+        assert!(matches!(identity.class_of(&bob, "ada-101").await, Err(IdentityError::NotFound { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_session_extends_up_to_its_class_limit() {
+        let (_dir, identity) = store().await;
+        let limits = ClassLimits { max_age_secs: 600, extend_secs: 300, ..ClassLimits::default() };
+        identity.create_class("short", 2, limits).await.expect("class");
+        let seated = identity.new_session("short", None).await.expect("session");
+        let extended = identity.extend_session(&seated.session.id).await.expect("extend");
+        // From now, at most the class's maximum age, and never past the limit: created + 600 + 300.
+        assert!(extended.expires >= seated.session.expires, "{} {}", extended.expires, seated.session.expires);
+        assert!(extended.expires <= Identity::extend_limit(&extended));
+        let none_without_extension = ClassLimits { extend_secs: 0, ..limits };
+        identity.create_class("fixed", 2, none_without_extension).await.expect("class");
+        let fixed = identity.new_session("fixed", None).await.expect("session");
+        assert!(matches!(identity.extend_session(&fixed.session.id).await, Err(IdentityError::CannotExtend { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_class_hears_its_broadcasts() {
+        let (_dir, identity) = store().await;
+        identity.create_class("loud", 2, ClassLimits::default()).await.expect("class");
+        identity.create_class("quiet", 2, ClassLimits::default()).await.expect("class");
+        identity.broadcast("loud", "ada", "  break until 11:00 ").await.expect("send");
+        assert!(identity.broadcast("loud", "ada", "   ").await.is_err());
+        let heard = identity.broadcasts("loud", 0).await.expect("read");
+        assert_eq!(heard.len(), 1);
+        assert_eq!((heard[0].author.as_str(), heard[0].text.as_str()), ("ada", "break until 11:00"));
+        assert!(identity.broadcasts("quiet", 0).await.expect("read").is_empty());
+        assert!(identity.broadcasts("loud", heard[0].at + 1).await.expect("read").is_empty());
     }
 
     #[test]

@@ -162,6 +162,41 @@ impl Identity {
         Ok(sessions)
     }
 
+    /// The live sessions of `class` (by name), oldest first.
+    pub async fn class_sessions(&self, class: &str) -> Result<Vec<Session>, IdentityError> {
+        let class = self.class(class).await?;
+        Ok(self.sessions().await?.into_iter().filter(|session| session.class == class.name).collect())
+    }
+
+    /// The latest a session may be extended to: its class's maximum age and extension past it.
+    pub fn extend_limit(session: &Session) -> i64 {
+        session.created + session.limits.max_age_secs + session.limits.extend_secs
+    }
+
+    /// Pushes a live session's end out by up to its class's maximum age from now, never past its extension
+    /// limit; also counts as activity. Refused once the session is at its limit.
+    pub async fn extend_session(&self, id: &str) -> Result<Session, IdentityError> {
+        let mut session = self.session(id).await?;
+        let at = now();
+        if session.is_over(at) {
+            return Err(IdentityError::NotFound { kind: "session", name: id.to_string() });
+        }
+        let limit = Identity::extend_limit(&session);
+        let expires = (at + session.limits.max_age_secs).min(limit);
+        if expires <= session.expires {
+            return Err(IdentityError::CannotExtend { until: session.expires });
+        }
+        sqlx::query("UPDATE sessions SET expires = $1, last_active = $2 WHERE id = $3 AND ended IS NULL")
+            .bind(expires)
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        session.expires = expires;
+        session.last_active = at;
+        Ok(session)
+    }
+
     /// Ends a session: its tokens stop working at once. What it made is the engine's to remove.
     pub async fn end_session(&self, id: &str) -> Result<Session, IdentityError> {
         let mut session = self.session(id).await?;
@@ -180,15 +215,7 @@ impl Identity {
     async fn session_from_row(&self, row: &sqlx::any::AnyRow) -> Result<Session, IdentityError> {
         let class = self.class_by_id(&row.try_get::<String, _>("class_id")?).await?;
         let user = match row.try_get::<Option<String>, _>("user_id")? {
-            Some(id) => {
-                let name: Option<String> = sqlx::query("SELECT name FROM users WHERE id = $1")
-                    .bind(&id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(|row| row.try_get("name"))
-                    .transpose()?;
-                name
-            }
+            Some(id) => Some(self.user_name(&id).await?),
             None => None,
         };
         Ok(Session {

@@ -4,6 +4,7 @@
 //! - [`audit`]: the security review of containers (`GET /berth/audit`): findings with why and fix.
 //! - [`build`]: typed build progress events (the legacy `docker build` JSON stream is rendered from them).
 //! - [`build_jobs`]: builds as daemon jobs a reloaded page rejoins, and the build cache's prediction.
+//! - [`class_view`]: the instructor's view of a class's sessions on a shared daemon.
 //! - [`compose`]: compose progress per service (`berth compose --progress json`, the playground's compose page).
 //! - [`disk_usage`]: `GET /system/df` in the shape API versions before 1.52 answer.
 //! - [`layers`]: per-layer file trees, wasted space and image diffs.
@@ -12,6 +13,7 @@
 pub mod audit;
 pub mod build;
 pub mod build_jobs;
+pub mod class_view;
 pub mod compose;
 pub mod disk_usage;
 pub mod layers;

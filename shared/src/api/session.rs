@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::class_view::ClassMessage;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub id: String,
@@ -10,10 +12,16 @@ pub struct SessionInfo {
     /// Unix seconds: when the session ends at the latest, and when it ends if nothing more happens.
     pub expires: i64,
     pub idle_expires: i64,
+    /// The latest `expires` can be pushed to by extending (equal to `expires` when it cannot).
+    #[serde(default)]
+    pub extend_until: i64,
     pub memory_bytes: i64,
     pub nano_cpus: i64,
     pub pids: i64,
     pub containers: i64,
+    /// What the class's instructor sent since the session began, oldest first.
+    #[serde(default)]
+    pub messages: Vec<ClassMessage>,
 }
 
 /// What the page shows for the docker CLI: the two things to paste.

@@ -31,7 +31,8 @@ pub fn view(network: &NetworkRecord) -> NetworkInspect {
                 subnet: Some(pool.subnet.to_string()),
                 gateway: Some(pool.gateway.to_string()),
                 ip_range: pool.ip_range.map(|r| r.to_string()),
-                ..Default::default()
+                auxiliary_addresses: (!pool.aux_addresses.is_empty())
+                    .then(|| pool.aux_addresses.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()),
             }]
         })
         .unwrap_or_default();
@@ -65,7 +66,11 @@ pub fn view(network: &NetworkRecord) -> NetworkInspect {
         driver: Some(network.driver.as_str().into()),
         enable_ipv4: Some(network.pool.is_some()),
         enable_ipv6: Some(false),
-        ipam: Some(Ipam { driver: Some("default".into()), config: Some(ipam_config), options: Some(HashMap::new()) }),
+        ipam: Some(Ipam {
+            driver: Some("default".into()),
+            config: Some(ipam_config),
+            options: network.ipam_options.clone(),
+        }),
         internal: Some(network.internal),
         attachable: Some(network.attachable),
         ingress: Some(false),

@@ -194,12 +194,6 @@ fn host_veth_name(container_id: &str, network_id: &str) -> String {
     format!("vb{c}{n}")
 }
 
-fn valid_network_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
 impl Networks {
     /// Loads the networks under `<root>/networks`, makes the pre-defined ones, removes what a crashed daemon left
     /// (namespaces, veths, rules), and brings up bridges, rules and DNS servers.
@@ -224,6 +218,7 @@ impl Networks {
                     attachable: false,
                     labels: HashMap::new(),
                     options: HashMap::new(),
+                    ipam_options: None,
                     predefined: true,
                     endpoints: BTreeMap::new(),
                 };
@@ -240,7 +235,7 @@ impl Networks {
             let changed = record.bridge != config.bridge_name || record.pool.as_ref().map(|p| p.subnet) != Some(subnet);
             if changed {
                 record.bridge = config.bridge_name.clone();
-                record.pool = Some(Pool { subnet, gateway, ip_range: None });
+                record.pool = Some(Pool { subnet, gateway, ip_range: None, aux_addresses: BTreeMap::new() });
                 let mut used: HashSet<Ipv4Addr> = HashSet::from([gateway]);
                 used.extend(record.endpoints.values().filter(|e| subnet.contains(e.ip)).map(|e| e.ip));
                 for endpoint in record.endpoints.values_mut().filter(|e| !subnet.contains(e.ip)) {
@@ -445,10 +440,13 @@ impl Networks {
         request: &NetworkCreateRequest,
     ) -> Result<NetworkRecord, NetworkError> {
         let name = request.name.clone();
-        if !valid_network_name(&name) {
-            return Err(NetworkError::InvalidArgument(format!(
-                "invalid network name \"{name}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-            )));
+        // dockerd takes any name but an empty one (spaces included) and refuses the pre-defined ones
+        // (daemon/network.go, createNetwork; libnetwork's NewNetwork).
+        if name.trim().is_empty() {
+            return Err(NetworkError::InvalidArgument("invalid name: name is empty".into()));
+        }
+        if matches!(name.as_str(), "bridge" | "host" | "none" | "default") {
+            return Err(NetworkError::Forbidden(format!("operation is not permitted on predefined {name} network ")));
         }
         match request.driver.as_deref().unwrap_or("") {
             "" | "bridge" => {}
@@ -514,7 +512,19 @@ impl Networks {
                     }
                     None => None,
                 };
-                Pool { subnet, gateway, ip_range }
+                let mut aux_addresses = BTreeMap::new();
+                for (aux_name, text) in config.auxiliary_addresses.iter().flatten() {
+                    let address: Ipv4Addr = text.parse().map_err(|_| {
+                        NetworkError::InvalidArgument(format!("invalid auxiliary address {aux_name}: {text}"))
+                    })?;
+                    if !subnet.contains(address) {
+                        return Err(NetworkError::InvalidArgument(format!(
+                            "invalid network config:\ninvalid auxiliary address {aux_name}: parent subnet {subnet} doesn't contain this address"
+                        )));
+                    }
+                    aux_addresses.insert(aux_name.clone(), address);
+                }
+                Pool { subnet, gateway, ip_range, aux_addresses }
             }
             None => {
                 let subnet = ipam::next_free_subnet(&taken).ok_or_else(|| {
@@ -523,7 +533,7 @@ impl Networks {
                     )
                 })?;
                 let gateway = subnet.host(1).ok_or_else(overlap)?;
-                Pool { subnet, gateway, ip_range: None }
+                Pool { subnet, gateway, ip_range: None, aux_addresses: BTreeMap::new() }
             }
         };
         let id = new_id();
@@ -545,6 +555,7 @@ impl Networks {
             attachable: request.attachable.unwrap_or(false),
             labels: request.labels.clone().unwrap_or_default(),
             options,
+            ipam_options: request.ipam.as_ref().and_then(|i| i.options.clone()),
             predefined: false,
             endpoints: BTreeMap::new(),
         };
@@ -618,6 +629,7 @@ impl Networks {
         }
         let mut used: HashSet<Ipv4Addr> = network.endpoints.values().map(|e| e.ip).collect();
         used.insert(pool.gateway);
+        used.extend(pool.aux_addresses.values());
         let requested = settings
             .and_then(|s| s.ipam_config.as_ref())
             .and_then(|c| c.ipv4_address.clone())
@@ -656,6 +668,7 @@ impl Networks {
             mac: ipam::mac_string(ipam::mac_for(ip)),
             aliases: settings.and_then(|s| s.aliases.clone()).unwrap_or_default(),
             requested_ip,
+            links: settings.and_then(|s| s.links.clone()).unwrap_or_default(),
             attached: Utc::now(),
         };
         network.endpoints.insert(container_id.to_string(), endpoint.clone());
@@ -951,19 +964,29 @@ impl dns::Directory for Directory {
             let running = |e: &&EndpointRecord| {
                 state.sandboxes.get(&e.container_id).is_some_and(|s| s.interfaces.iter().any(|i| i.0 == network.id))
             };
+            let is = |n: &str| {
+                n.eq_ignore_ascii_case(name)
+                    || name
+                        .strip_suffix(network.name.as_str())
+                        .and_then(|rest| rest.strip_suffix('.'))
+                        .is_some_and(|rest| rest.eq_ignore_ascii_case(n))
+            };
+            // The asker's own links on this network: its alias names the linked container, for the asker only.
+            let linked: Vec<&str> = network
+                .endpoints
+                .get(&asking)
+                .map(|own| own.links.iter().map(|l| link_target(l)).filter(|(_, alias)| is(alias)).map(|(t, _)| t))
+                .into_iter()
+                .flatten()
+                .collect();
             let found: Vec<Ipv4Addr> = network
                 .endpoints
                 .values()
                 .filter(running)
                 .filter(|e| {
                     let names = [e.container_name.as_str(), &e.container_id[..e.container_id.len().min(12)]];
-                    names.into_iter().chain(e.aliases.iter().map(String::as_str)).any(|n| {
-                        n.eq_ignore_ascii_case(name)
-                            || name
-                                .strip_suffix(network.name.as_str())
-                                .and_then(|rest| rest.strip_suffix('.'))
-                                .is_some_and(|rest| rest.eq_ignore_ascii_case(n))
-                    })
+                    names.into_iter().chain(e.aliases.iter().map(String::as_str)).any(is)
+                        || linked.contains(&e.container_name.as_str())
                 })
                 .map(|e| e.ip)
                 .collect();
@@ -975,6 +998,13 @@ impl dns::Directory for Directory {
     }
 }
 
+/// `name:alias` (the CLI's and docker-py's form), `/name:/container/alias` (dockerd's stored form) or `name`:
+/// the linked container's name and the alias it is known by.
+pub fn link_target(link: &str) -> (&str, &str) {
+    let (target, alias) = link.split_once(':').unwrap_or((link, link));
+    (target.trim_start_matches('/'), alias.rsplit('/').next().unwrap_or(alias))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -982,7 +1012,12 @@ mod tests {
     #[test]
     fn veth_names_fit_the_kernel_limit() {
         assert!(host_veth_name(&"a".repeat(64), &"b".repeat(64)).len() <= 15);
-        assert!(valid_network_name("n1") && valid_network_name("my_net.2-x"));
-        assert!(!valid_network_name("") && !valid_network_name("-x") && !valid_network_name("a/b"));
+    }
+
+    #[test]
+    fn links_name_their_target_and_alias() {
+        assert_eq!(link_target("up:bar"), ("up", "bar"));
+        assert_eq!(link_target("/up:/me/bar"), ("up", "bar"));
+        assert_eq!(link_target("up"), ("up", "up"));
     }
 }

@@ -39,6 +39,9 @@ pub struct Pool {
     pub gateway: Ipv4Addr,
     #[serde(default)]
     pub ip_range: Option<Subnet>,
+    /// `--aux-address name=ip`: reserved, never handed to a container.
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +66,9 @@ pub struct NetworkRecord {
     pub labels: HashMap<String, String>,
     #[serde(default)]
     pub options: HashMap<String, String>,
+    /// `--ipam-opt`, as the create asked (None when it sent none: inspect shows null, as dockerd's).
+    #[serde(default)]
+    pub ipam_options: Option<HashMap<String, String>>,
     /// `bridge`, `host` and `none`: made by the daemon, never removed.
     #[serde(default)]
     pub predefined: bool,
@@ -86,6 +92,10 @@ pub struct EndpointRecord {
     /// Whether the address was asked for (`--ip`): reported as IPAMConfig.
     #[serde(default)]
     pub requested_ip: Option<Ipv4Addr>,
+    /// Links of this endpoint (`docker network connect --link c:alias`, an endpoint config's Links), as given:
+    /// the alias resolves, for this container only, to the linked container on this network.
+    #[serde(default)]
+    pub links: Vec<String>,
     /// Orders a container's networks (the first one gets the default route and the published ports).
     #[serde(default = "Utc::now")]
     pub attached: DateTime<Utc>,
@@ -106,6 +116,7 @@ impl NetworkRecord {
             attachable: self.attachable,
             labels: self.labels.clone(),
             options: self.options.clone(),
+            ipam_options: self.ipam_options.clone(),
             predefined: self.predefined,
             endpoints: BTreeMap::new(),
         }

@@ -349,6 +349,34 @@ fn network_create_options_and_connect_options_behave_as_dockerd() {
     assert!(!rules.contains("-s 10.252.0.0/24 ! -o"), "an internal network gets no NAT:\n{rules}");
     daemon.ok(&["rm", "-f", "in1", "ranged", "idle"]);
 
+    // --ipv6: addresses from the ULA subnet (one per daemon: two bridges must not route the same one) in inspect,
+    // and containers reach each other over IPv6.
+    let port: u16 = daemon.http_addr().rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let port = format!("{port:x}");
+    let subnet6 = format!("fd00:b7:{port}::/64");
+    daemon.ok(&["network", "create", "--ipv6", "--subnet", &subnet6, "six"]);
+    let six = daemon.get_json("/networks/six");
+    assert_eq!(six["EnableIPv6"], true, "{six}");
+    let config6 = six["IPAM"]["Config"].as_array().and_then(|c| c.iter().find(|c| c["Subnet"] == subnet6.as_str()));
+    assert_eq!(config6.map(|c| c["Gateway"].clone()), Some(format!("fd00:b7:{port}::1").into()), "{six}");
+    let fixed6 = format!("fd00:b7:{port}::99");
+    daemon.ok(&["run", "-d", "--name", "s6a", "--network", "six", "busybox", "sleep", "1000"]);
+    daemon.ok(&["run", "-d", "--name", "s6b", "--network", "six", "--ip6", &fixed6, "busybox", "sleep", "1000"]);
+    let settings = daemon.ok(&["inspect", "-f", "{{json .NetworkSettings.Networks.six}}", "s6b"]);
+    let settings: serde_json::Value = serde_json::from_str(&settings).expect("json");
+    assert_eq!(settings["GlobalIPv6Address"], fixed6.as_str(), "{settings}");
+    assert_eq!(settings["GlobalIPv6PrefixLen"], 64, "{settings}");
+    assert_eq!(settings["IPAMConfig"]["IPv6Address"], fixed6.as_str(), "{settings}");
+    let first6 = daemon.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.six.GlobalIPv6Address}}", "s6a"]);
+    assert_eq!(first6.trim(), format!("fd00:b7:{port}::2"));
+    let listed = daemon.get_json("/networks/six");
+    let listed6: Vec<&str> =
+        listed["Containers"].as_object().into_iter().flatten().filter_map(|(_, e)| e["IPv6Address"].as_str()).collect();
+    assert!(listed6.contains(&format!("{fixed6}/64").as_str()), "{listed}");
+    let ping6 = daemon.ok(&["exec", "s6a", "ping6", "-c", "1", "-W", "2", &fixed6]);
+    assert!(ping6.contains("1 packets received"), "{ping6}");
+    daemon.ok(&["rm", "-f", "s6a", "s6b"]);
+
     // prune with filters: labels select, `until` spares the newer ones.
     daemon.ok(&["network", "create", "--label", "keep=yes", "kept"]);
     let pruned = daemon.ok(&["network", "prune", "-f", "--filter", "label!=keep", "--filter", "until=1h"]);
@@ -356,6 +384,6 @@ fn network_create_options_and_connect_options_behave_as_dockerd() {
     let pruned = daemon.ok(&["network", "prune", "-f", "--filter", "label!=keep"]);
     let mut names: Vec<&str> = pruned.lines().skip(1).filter(|l| !l.is_empty()).collect();
     names.sort();
-    assert_eq!(names, ["inside", "ipam", "with space"], "{pruned}");
+    assert_eq!(names, ["inside", "ipam", "six", "with space"], "{pruned}");
     assert_eq!(daemon.ok(&["network", "prune", "-f", "--filter", "label=keep=yes"]).trim(), "Deleted Networks:\nkept");
 }

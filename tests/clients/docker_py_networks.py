@@ -1,6 +1,6 @@
 """docker-py 7.1's network calls against a Berth daemon, as docker-py's own integration suite
-(tests/integration/api_network_test.py) makes them: IPAM pools, labels, duplicates, connect with aliases, an
-address or links, force disconnect, prune.
+(tests/integration/api_network_test.py) makes them: IPAM pools, IPv6, labels, duplicates, connect with aliases,
+an address or links, force disconnect, prune.
 
 Run by tests/client_docker_py.rs with DOCKER_HOST set; any failed assertion exits non-zero.
 """
@@ -68,6 +68,21 @@ assert code == 0 and "192.168.213.140/24" in output, output
 # Outside the subnet: refused.
 fails(api.connect_container_to_network, fixed, "pyipam", ipv4_address="10.1.2.3")
 
+# An IPv6 network: its pool (range and gateway as given), and an address asked for at connect.
+pool6 = IPAMPool(subnet="fd00:389::/64", iprange="fd00:389::/96", gateway="fd00:389::ffff")
+v6 = api.create_network("pyv6", enable_ipv6=True, ipam=IPAMConfig(driver="default", pool_configs=[pool6]))["Id"]
+inspected = api.inspect_network(v6)
+assert inspected["EnableIPv6"] is True, inspected
+assert {"Subnet": "fd00:389::/64", "IPRange": "fd00:389::/96", "Gateway": "fd00:389::ffff"} in inspected["IPAM"][
+    "Config"
+], inspected
+six = run("pysix", "pyv6")
+api.disconnect_container_from_network(six, "pyv6")
+api.connect_container_to_network(six, "pyv6", ipv6_address="fd00:389::f00d")
+settings = api.inspect_container(six)["NetworkSettings"]["Networks"]["pyv6"]
+assert settings["IPAMConfig"]["IPv6Address"] == "fd00:389::f00d", settings
+assert settings["GlobalIPv6Address"] == "fd00:389::f00d" and settings["IPv6Gateway"] == "fd00:389::ffff", settings
+
 # Labels, internal, the host driver, duplicate names.
 labelled = api.create_network("pylabels", labels={"com.docker.py.test": "label"}, internal=True)["Id"]
 inspected = api.inspect_network(labelled)
@@ -112,10 +127,10 @@ assert code == 0 and upstream_ip in output, output
 code, output = sh(upstream, "nslookup bar")
 assert code != 0, "a link's alias is the linking container's alone: " + output
 
-for container in (fixed, top, linking, created, upstream):
+for container in (fixed, six, top, linking, created, upstream):
     api.remove_container(container, force=True)
 
 # prune removes the unused networks, and names them.
 deleted = api.prune_networks()["NetworksDeleted"]
-assert sorted(deleted) == ["pyipam", "pylabels", "pyplain"], deleted
+assert sorted(deleted) == ["pyipam", "pylabels", "pyplain", "pyv6"], deleted
 print("docker-py networks: ok")

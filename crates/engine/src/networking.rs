@@ -491,9 +491,13 @@ fn endpoint_settings(network: &NetworkRecord, endpoint: &EndpointRecord, host: &
         dns_names.extend(endpoint.aliases.iter().cloned());
     }
     EndpointSettings {
-        ipam_config: endpoint
-            .requested_ip
-            .map(|ip| EndpointIpamConfig { ipv4_address: Some(ip.to_string()), ..Default::default() }),
+        ipam_config: (endpoint.requested_ip.is_some() || endpoint.requested_ip6.is_some()).then(|| {
+            EndpointIpamConfig {
+                ipv4_address: endpoint.requested_ip.map(|ip| ip.to_string()),
+                ipv6_address: endpoint.requested_ip6.map(|ip| ip.to_string()),
+                ..Default::default()
+            }
+        }),
         links: match endpoint.links.is_empty() {
             true => host.links.clone().filter(|l| !l.is_empty()),
             false => Some(endpoint.links.clone()),
@@ -505,9 +509,16 @@ fn endpoint_settings(network: &NetworkRecord, endpoint: &EndpointRecord, host: &
         gateway: Some(network.pool.as_ref().map(|p| p.gateway.to_string()).unwrap_or_default()),
         ip_address: Some(endpoint.ip.to_string()),
         ip_prefix_len: Some(network.pool.as_ref().map(|p| i64::from(p.subnet.prefix())).unwrap_or(0)),
-        ipv6_gateway: Some(String::new()),
-        global_ipv6_address: Some(String::new()),
-        global_ipv6_prefix_len: Some(0),
+        ipv6_gateway: Some(network.pool6.as_ref().map(|p| p.gateway.to_string()).unwrap_or_default()),
+        global_ipv6_address: Some(endpoint.ip6.map(|ip| ip.to_string()).unwrap_or_default()),
+        global_ipv6_prefix_len: Some(
+            network
+                .pool6
+                .as_ref()
+                .filter(|_| endpoint.ip6.is_some())
+                .map(|p| i64::from(p.subnet.prefix()))
+                .unwrap_or(0),
+        ),
         dns_names: (!dns_names.is_empty()).then_some(dns_names),
         ..Default::default()
     }

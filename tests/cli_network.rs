@@ -239,3 +239,151 @@ fn restart_keeps_networks_and_addresses() {
     assert!(ping.contains("1 packets received"), "{ping}");
     daemon.ok(&["rm", "-f", "ka", "kb"]);
 }
+
+#[test]
+fn network_create_options_and_connect_options_behave_as_dockerd() {
+    let daemon = Daemon::start();
+    // Names: any but an empty or a pre-defined one, spaces included; duplicates are a 409 whatever CheckDuplicate
+    // says (API 1.44 and later); the host and null drivers have their one instance.
+    daemon.ok(&["network", "create", "with space"]);
+    assert_eq!(daemon.ok(&["network", "inspect", "-f", "{{.Name}}", "with space"]).trim(), "with space");
+    let predefined = daemon.docker(&["network", "create", "bridge"]);
+    assert!(predefined.stderr.contains("operation is not permitted on predefined bridge network"), "{predefined:?}");
+    let host = daemon.docker(&["network", "create", "-d", "host", "x"]);
+    assert!(host.stderr.contains(r#"only one instance of "host" network is allowed"#), "{host:?}");
+    let body = r#"{"Name":"with space","CheckDuplicate":false}"#;
+    let (status, answer) =
+        support::unix_request(daemon.socket(), "POST", "/networks/create", Some(body)).expect("daemon answers");
+    assert_eq!((status, answer.contains("network with name with space already exists")), (409, true), "{answer}");
+    let (status, answer) = support::unix_request(daemon.socket(), "POST", "/networks/create", Some(r#"{"Name":" "}"#))
+        .expect("daemon answers");
+    assert_eq!((status, answer.contains("invalid name: name is empty")), (400, true), "{answer}");
+
+    // IPAM as asked: the range is where addresses come from, auxiliary addresses are never handed out; labels and
+    // driver options are kept.
+    daemon.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.251.0.0/24",
+        "--ip-range",
+        "10.251.0.4/30",
+        "--gateway",
+        "10.251.0.254",
+        "--aux-address",
+        "reserved=10.251.0.4",
+        "--label",
+        "team=net",
+        "-o",
+        "com.example.opt=1",
+        "ipam",
+    ]);
+    let inspect = daemon.get_json("/networks/ipam");
+    assert_eq!(
+        inspect["IPAM"]["Config"],
+        serde_json::json!([{"Subnet": "10.251.0.0/24", "IPRange": "10.251.0.4/30", "Gateway": "10.251.0.254",
+            "AuxiliaryAddresses": {"reserved": "10.251.0.4"}}]),
+        "{inspect}"
+    );
+    assert_eq!(inspect["Labels"], serde_json::json!({"team": "net"}));
+    assert_eq!(inspect["Options"], serde_json::json!({"com.example.opt": "1"}));
+    daemon.ok(&["run", "-d", "--name", "ranged", "--network", "ipam", "busybox", "sleep", "1000"]);
+    let ranged = daemon.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.ipam.IPAddress}}", "ranged"]);
+    assert_eq!(ranged.trim(), "10.251.0.5", "the range's first address not reserved");
+    assert!(daemon.ok(&["exec", "ranged", "ip", "route"]).contains("default via 10.251.0.254"));
+
+    // connect on a stopped container with an alias, an address and a link: it has them once started.
+    daemon.ok(&["create", "--name", "late", "busybox", "sleep", "1000"]);
+    daemon.ok(&[
+        "network",
+        "connect",
+        "--alias",
+        "later",
+        "--ip",
+        "10.251.0.20",
+        "--link",
+        "ranged:rr",
+        "ipam",
+        "late",
+    ]);
+    daemon.ok(&["start", "late"]);
+    let addresses = daemon.ok(&["exec", "late", "ip", "-o", "-4", "addr"]);
+    assert!(addresses.contains("eth1") && addresses.contains("10.251.0.20/24"), "{addresses}");
+    let settings = daemon.ok(&["inspect", "-f", "{{json .NetworkSettings.Networks.ipam}}", "late"]);
+    let settings: serde_json::Value = serde_json::from_str(&settings).expect("json");
+    assert_eq!(settings["IPAMConfig"]["IPv4Address"], "10.251.0.20", "{settings}");
+    assert_eq!(settings["Links"], serde_json::json!(["ranged:rr"]), "{settings}");
+    assert_eq!(settings["Aliases"], serde_json::json!(["later"]), "{settings}");
+    let by_alias = daemon.ok(&["exec", "ranged", "nslookup", "later"]);
+    assert!(by_alias.contains("10.251.0.20"), "{by_alias}");
+    let by_link = daemon.ok(&["exec", "late", "nslookup", "rr"]);
+    assert!(by_link.contains("10.251.0.5"), "{by_link}");
+    assert!(!daemon.docker(&["exec", "ranged", "nslookup", "rr"]).success(), "a link's alias is its container's alone");
+    let taken = daemon.docker(&["network", "connect", "--ip", "10.251.0.20", "ipam", "ranged"]);
+    assert!(!taken.success(), "{taken:?}");
+
+    // disconnect: --force on a running one, the stopped one's wording when it is not connected.
+    daemon.ok(&["network", "disconnect", "--force", "ipam", "late"]);
+    assert!(!daemon.ok(&["exec", "late", "ip", "-o", "-4", "addr"]).contains("10.251.0.20"));
+    daemon.ok(&["rm", "-f", "late"]);
+    daemon.ok(&["create", "--name", "idle", "busybox", "true"]);
+    let idle = daemon.ok(&["inspect", "-f", "{{.Id}}", "idle"]);
+    let not_connected = daemon.docker(&["network", "disconnect", "ipam", "idle"]);
+    let expected = format!("container {} is not connected to the network ipam", idle.trim());
+    assert!(not_connected.stderr.contains(&expected), "{not_connected:?}");
+
+    // --internal: containers on it reach each other, nothing else (no default route, no NAT, forwarding
+    // dropped), while the default bridge reaches the host.
+    daemon.ok(&["network", "create", "--internal", "--subnet", "10.252.0.0/24", "inside"]);
+    daemon.ok(&["run", "-d", "--name", "in1", "--network", "inside", "busybox", "sleep", "1000"]);
+    let peer = daemon.ok(&["run", "--rm", "--network", "inside", "busybox", "ping", "-c", "1", "-W", "2", "in1"]);
+    assert!(peer.contains("1 packets received"), "{peer}");
+    assert!(!daemon.ok(&["exec", "in1", "ip", "route"]).contains("default"));
+    // The default bridge's gateway: an address of the host's outside the internal network.
+    let host_gateway = support::bridge_for(daemon.http_addr()).1.replace(".0/24", ".1");
+    assert!(daemon.ok(&["run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", &host_gateway]).contains("1 packets"));
+    assert!(!daemon.docker(&["exec", "in1", "ping", "-c", "1", "-W", "2", &host_gateway]).success());
+    let bridge = format!("br-{}", &daemon.ok(&["network", "inspect", "-f", "{{.Id}}", "inside"])[..12]);
+    let rules = iptables_rules();
+    assert!(rules.contains(&format!("-i {bridge} -j DROP")), "{rules}");
+    assert!(!rules.contains("-s 10.252.0.0/24 ! -o"), "an internal network gets no NAT:\n{rules}");
+    daemon.ok(&["rm", "-f", "in1", "ranged", "idle"]);
+
+    // --ipv6: addresses from the ULA subnet (one per daemon: two bridges must not route the same one) in inspect,
+    // and containers reach each other over IPv6.
+    let port: u16 = daemon.http_addr().rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+    let port = format!("{port:x}");
+    let subnet6 = format!("fd00:b7:{port}::/64");
+    daemon.ok(&["network", "create", "--ipv6", "--subnet", &subnet6, "six"]);
+    let six = daemon.get_json("/networks/six");
+    assert_eq!(six["EnableIPv6"], true, "{six}");
+    let config6 = six["IPAM"]["Config"].as_array().and_then(|c| c.iter().find(|c| c["Subnet"] == subnet6.as_str()));
+    assert_eq!(config6.map(|c| c["Gateway"].clone()), Some(format!("fd00:b7:{port}::1").into()), "{six}");
+    let fixed6 = format!("fd00:b7:{port}::99");
+    daemon.ok(&["run", "-d", "--name", "s6a", "--network", "six", "busybox", "sleep", "1000"]);
+    daemon.ok(&["run", "-d", "--name", "s6b", "--network", "six", "--ip6", &fixed6, "busybox", "sleep", "1000"]);
+    let settings = daemon.ok(&["inspect", "-f", "{{json .NetworkSettings.Networks.six}}", "s6b"]);
+    let settings: serde_json::Value = serde_json::from_str(&settings).expect("json");
+    assert_eq!(settings["GlobalIPv6Address"], fixed6.as_str(), "{settings}");
+    assert_eq!(settings["GlobalIPv6PrefixLen"], 64, "{settings}");
+    assert_eq!(settings["IPAMConfig"]["IPv6Address"], fixed6.as_str(), "{settings}");
+    let first6 = daemon.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.six.GlobalIPv6Address}}", "s6a"]);
+    assert_eq!(first6.trim(), format!("fd00:b7:{port}::2"));
+    let listed = daemon.get_json("/networks/six");
+    let listed6: Vec<&str> =
+        listed["Containers"].as_object().into_iter().flatten().filter_map(|(_, e)| e["IPv6Address"].as_str()).collect();
+    assert!(listed6.contains(&format!("{fixed6}/64").as_str()), "{listed}");
+    let ping6 = daemon.ok(&["exec", "s6a", "ping6", "-c", "1", "-W", "2", &fixed6]);
+    assert!(ping6.contains("1 packets received"), "{ping6}");
+    daemon.ok(&["rm", "-f", "s6a", "s6b"]);
+
+    // prune with filters: labels select, `until` spares the newer ones.
+    daemon.ok(&["network", "create", "--label", "keep=yes", "kept"]);
+    let pruned = daemon.ok(&["network", "prune", "-f", "--filter", "label!=keep", "--filter", "until=1h"]);
+    assert!(!pruned.contains("ipam"), "networks newer than an hour stay: {pruned}");
+    let pruned = daemon.ok(&["network", "prune", "-f", "--filter", "label!=keep"]);
+    let mut names: Vec<&str> = pruned.lines().skip(1).filter(|l| !l.is_empty()).collect();
+    names.sort();
+    assert_eq!(names, ["inside", "ipam", "six", "with space"], "{pruned}");
+    assert_eq!(daemon.ok(&["network", "prune", "-f", "--filter", "label=keep=yes"]).trim(), "Deleted Networks:\nkept");
+}

@@ -36,3 +36,18 @@ fn docker_py_pushes_and_pulls_through_a_real_registry() {
     assert!(output.status.success(), "{stdout}\n{stderr}\n{}", daemon.log_tail());
     assert!(stdout.contains("docker-py registry: ok"), "{stdout}");
 }
+
+#[test]
+fn docker_py_network_calls_get_dockerds_answers() {
+    let daemon = Daemon::start();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/clients/docker_py_networks.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .env("DOCKER_HOST", format!("unix://{}", daemon.socket().display()))
+        .output()
+        .expect("python3 runs (xtask setup installs docker-py)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}\n{}", daemon.log_tail());
+    assert!(stdout.contains("docker-py networks: ok"), "{stdout}");
+}

@@ -23,6 +23,12 @@ use berth_network::NetworkRecord;
 
 /// A network as `docker network inspect` and `ls` show it.
 pub fn view(network: &NetworkRecord) -> NetworkInspect {
+    let ipv6_config = network.pool6.as_ref().map(|pool6| IpamConfig {
+        subnet: Some(pool6.subnet.to_string()),
+        gateway: Some(pool6.gateway.to_string()),
+        ip_range: pool6.ip_range.map(|r| r.to_string()),
+        auxiliary_addresses: None,
+    });
     let ipam_config = network
         .pool
         .as_ref()
@@ -31,10 +37,14 @@ pub fn view(network: &NetworkRecord) -> NetworkInspect {
                 subnet: Some(pool.subnet.to_string()),
                 gateway: Some(pool.gateway.to_string()),
                 ip_range: pool.ip_range.map(|r| r.to_string()),
-                ..Default::default()
+                auxiliary_addresses: (!pool.aux_addresses.is_empty())
+                    .then(|| pool.aux_addresses.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()),
             }]
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .chain(ipv6_config)
+        .collect();
     let containers = network
         .endpoints
         .values()
@@ -47,7 +57,12 @@ pub fn view(network: &NetworkRecord) -> NetworkInspect {
                     endpoint_id: Some(e.endpoint_id.clone()),
                     mac_address: Some(e.mac.clone()),
                     ipv4_address: Some(format!("{}/{prefix}", e.ip)),
-                    ipv6_address: Some(String::new()),
+                    ipv6_address: Some(
+                        e.ip6
+                            .zip(network.pool6.as_ref())
+                            .map(|(ip, pool6)| format!("{ip}/{}", pool6.subnet.prefix()))
+                            .unwrap_or_default(),
+                    ),
                 },
             )
         })
@@ -64,8 +79,12 @@ pub fn view(network: &NetworkRecord) -> NetworkInspect {
         scope: Some("local".into()),
         driver: Some(network.driver.as_str().into()),
         enable_ipv4: Some(network.pool.is_some()),
-        enable_ipv6: Some(false),
-        ipam: Some(Ipam { driver: Some("default".into()), config: Some(ipam_config), options: Some(HashMap::new()) }),
+        enable_ipv6: Some(network.pool6.is_some()),
+        ipam: Some(Ipam {
+            driver: Some("default".into()),
+            config: Some(ipam_config),
+            options: network.ipam_options.clone(),
+        }),
         internal: Some(network.internal),
         attachable: Some(network.attachable),
         ingress: Some(false),

@@ -100,7 +100,7 @@ impl Engine {
             let has_aliases = settings.as_ref().and_then(|s| s.aliases.as_ref()).is_some_and(|a| !a.is_empty());
             if has_aliases && !record.is_user_defined() {
                 return Err(EngineError::InvalidArgument(
-                    "network-scoped alias is supported only for containers in user defined networks".into(),
+                    "network-scoped aliases are only supported for user-defined networks".into(),
                 ));
             }
         }
@@ -160,7 +160,8 @@ impl Engine {
 
         let mut links = Vec::new();
         for link in record.host_config.links.iter().flatten() {
-            let (target, alias) = parse_link(link);
+            let (target, alias) = berth_network::link_target(link);
+            let (target, alias) = (target.to_string(), alias.to_string());
             let other = self.container(&target)?;
             let ip = other_ip(self, &other.id, &endpoints);
             match ip {
@@ -317,7 +318,7 @@ impl Engine {
         let has_aliases = settings.as_ref().and_then(|s| s.aliases.as_ref()).is_some_and(|a| !a.is_empty());
         if has_aliases && !target.is_user_defined() {
             return Err(EngineError::InvalidArgument(
-                "network-scoped alias is supported only for containers in user defined networks".into(),
+                "network-scoped aliases are only supported for user-defined networks".into(),
             ));
         }
         self.networks.connect(&target.id, &container.id, &record.name, settings.as_ref())?;
@@ -352,6 +353,13 @@ impl Engine {
             }
         };
         let _op = container.op.lock().await;
+        if !target.endpoints.contains_key(&container.id) && !self.networks.is_running(&container.id) {
+            // dockerd's wording for a container that is not running (daemon/container_operations.go).
+            return Err(EngineError::Conflict(format!(
+                "container {} is not connected to the network {}",
+                container.id, target.name
+            )));
+        }
         self.networks.disconnect(&target.id, &container.id).await?;
         self.emit_network("disconnect", &target, &container.id);
         Ok(())
@@ -469,14 +477,6 @@ fn summary_type(protocol: ports::Protocol) -> PortSummaryTypeEnum {
     }
 }
 
-/// `--link name:alias` (the CLI's form) or the API's `/name:/container/alias`.
-fn parse_link(link: &str) -> (String, String) {
-    let (target, alias) = link.split_once(':').unwrap_or((link, link));
-    let target = target.trim_start_matches('/').to_string();
-    let alias = alias.rsplit('/').next().unwrap_or(alias).to_string();
-    (target, alias)
-}
-
 /// The address of `other` on a network this container shares with it, else its first address.
 fn other_ip(engine: &Engine, other: &str, mine: &[(NetworkRecord, EndpointRecord)]) -> Option<Ipv4Addr> {
     let theirs = engine.networks.endpoints(other, None);
@@ -491,10 +491,17 @@ fn endpoint_settings(network: &NetworkRecord, endpoint: &EndpointRecord, host: &
         dns_names.extend(endpoint.aliases.iter().cloned());
     }
     EndpointSettings {
-        ipam_config: endpoint
-            .requested_ip
-            .map(|ip| EndpointIpamConfig { ipv4_address: Some(ip.to_string()), ..Default::default() }),
-        links: host.links.clone().filter(|l| !l.is_empty()),
+        ipam_config: (endpoint.requested_ip.is_some() || endpoint.requested_ip6.is_some()).then(|| {
+            EndpointIpamConfig {
+                ipv4_address: endpoint.requested_ip.map(|ip| ip.to_string()),
+                ipv6_address: endpoint.requested_ip6.map(|ip| ip.to_string()),
+                ..Default::default()
+            }
+        }),
+        links: match endpoint.links.is_empty() {
+            true => host.links.clone().filter(|l| !l.is_empty()),
+            false => Some(endpoint.links.clone()),
+        },
         mac_address: Some(endpoint.mac.clone()),
         aliases: (!endpoint.aliases.is_empty()).then(|| endpoint.aliases.clone()),
         network_id: Some(network.id.clone()),
@@ -502,9 +509,16 @@ fn endpoint_settings(network: &NetworkRecord, endpoint: &EndpointRecord, host: &
         gateway: Some(network.pool.as_ref().map(|p| p.gateway.to_string()).unwrap_or_default()),
         ip_address: Some(endpoint.ip.to_string()),
         ip_prefix_len: Some(network.pool.as_ref().map(|p| i64::from(p.subnet.prefix())).unwrap_or(0)),
-        ipv6_gateway: Some(String::new()),
-        global_ipv6_address: Some(String::new()),
-        global_ipv6_prefix_len: Some(0),
+        ipv6_gateway: Some(network.pool6.as_ref().map(|p| p.gateway.to_string()).unwrap_or_default()),
+        global_ipv6_address: Some(endpoint.ip6.map(|ip| ip.to_string()).unwrap_or_default()),
+        global_ipv6_prefix_len: Some(
+            network
+                .pool6
+                .as_ref()
+                .filter(|_| endpoint.ip6.is_some())
+                .map(|p| i64::from(p.subnet.prefix()))
+                .unwrap_or(0),
+        ),
         dns_names: (!dns_names.is_empty()).then_some(dns_names),
         ..Default::default()
     }

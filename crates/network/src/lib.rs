@@ -14,7 +14,7 @@
 //! Endpoints (address allocations) live from connect (at create, or `docker network connect`) to disconnect or
 //! removal; the sandbox (namespace, veths, proxies) lives while the container runs.
 //!
-//! Not done: IPv6, `--ip-range` beyond address choice, macvlan/overlay drivers, `--internal` DNS forwarding
+//! Not done: IPv6 NAT and AAAA answers (IPv6 networks are on-link only), `--ip-range` beyond address choice, macvlan/overlay drivers, `--internal` DNS forwarding
 //! suppression, TCP DNS.
 
 pub mod dns;
@@ -28,7 +28,7 @@ pub mod record;
 pub mod subnet;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -37,8 +37,8 @@ use chrono::Utc;
 
 pub use error::NetworkError;
 pub use ports::{PortRequest, PublishedPort};
-pub use record::{Driver, EndpointRecord, NetworkRecord, Pool};
-pub use subnet::Subnet;
+pub use record::{Driver, EndpointRecord, NetworkRecord, Pool, Pool6};
+pub use subnet::{Subnet, Subnet6};
 
 use firewall::{BridgeRules, Firewall, HostPort};
 use link::Netlink;
@@ -194,12 +194,6 @@ fn host_veth_name(container_id: &str, network_id: &str) -> String {
     format!("vb{c}{n}")
 }
 
-fn valid_network_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
 impl Networks {
     /// Loads the networks under `<root>/networks`, makes the pre-defined ones, removes what a crashed daemon left
     /// (namespaces, veths, rules), and brings up bridges, rules and DNS servers.
@@ -220,10 +214,12 @@ impl Networks {
                     driver,
                     bridge: String::new(),
                     pool: None,
+                    pool6: None,
                     internal: false,
                     attachable: false,
                     labels: HashMap::new(),
                     options: HashMap::new(),
+                    ipam_options: None,
                     predefined: true,
                     endpoints: BTreeMap::new(),
                 };
@@ -240,7 +236,7 @@ impl Networks {
             let changed = record.bridge != config.bridge_name || record.pool.as_ref().map(|p| p.subnet) != Some(subnet);
             if changed {
                 record.bridge = config.bridge_name.clone();
-                record.pool = Some(Pool { subnet, gateway, ip_range: None });
+                record.pool = Some(Pool { subnet, gateway, ip_range: None, aux_addresses: BTreeMap::new() });
                 let mut used: HashSet<Ipv4Addr> = HashSet::from([gateway]);
                 used.extend(record.endpoints.values().filter(|e| subnet.contains(e.ip)).map(|e| e.ip));
                 for endpoint in record.endpoints.values_mut().filter(|e| !subnet.contains(e.ip)) {
@@ -376,6 +372,11 @@ impl Networks {
     async fn bring_up(&self, network: &NetworkRecord) -> Result<(), NetworkError> {
         let Some(pool) = &network.pool else { return Ok(()) };
         self.netlink.ensure_bridge(&network.bridge, pool.gateway, pool.subnet).await?;
+        if let Some(pool6) = &network.pool6 {
+            let disable = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", network.bridge);
+            std::fs::write(&disable, "0").map_err(|e| NetworkError::io(format!("write {disable}"), e))?;
+            self.netlink.add_address6(&network.bridge, pool6.gateway, pool6.subnet.prefix()).await?;
+        }
         // Published ports reach containers by DNAT, 127.0.0.1 included: the bridge must route loopback sources.
         let route_localnet = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", network.bridge);
         if let Err(err) = std::fs::write(&route_localnet, "1") {
@@ -445,10 +446,13 @@ impl Networks {
         request: &NetworkCreateRequest,
     ) -> Result<NetworkRecord, NetworkError> {
         let name = request.name.clone();
-        if !valid_network_name(&name) {
-            return Err(NetworkError::InvalidArgument(format!(
-                "invalid network name \"{name}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-            )));
+        // dockerd takes any name but an empty one (spaces included) and refuses the pre-defined ones
+        // (daemon/network.go, createNetwork; libnetwork's NewNetwork).
+        if name.trim().is_empty() {
+            return Err(NetworkError::InvalidArgument("invalid name: name is empty".into()));
+        }
+        if matches!(name.as_str(), "bridge" | "host" | "none" | "default") {
+            return Err(NetworkError::Forbidden(format!("operation is not permitted on predefined {name} network ")));
         }
         match request.driver.as_deref().unwrap_or("") {
             "" | "bridge" => {}
@@ -460,15 +464,14 @@ impl Networks {
             }
             other => return Err(NetworkError::NotFound(format!("plugin \"{other}\""))),
         }
-        if request.enable_ipv6 == Some(true) {
-            return Err(NetworkError::InvalidArgument("IPv6 networks are not supported by Berth".into()));
-        }
         let _changes = self.changes.lock().await;
         if self.state().networks.values().any(|n| n.name == name && n.owner.as_deref() == owner) {
             return Err(NetworkError::NameInUse(name));
         }
-        let config =
-            request.ipam.as_ref().and_then(|i| i.config.as_ref()).and_then(|c| c.iter().find(|c| c.subnet.is_some()));
+        let configs = request.ipam.as_ref().and_then(|i| i.config.as_ref());
+        let is_ipv6 = |c: &&bollard_stubs::models::IpamConfig| c.subnet.as_deref().is_some_and(|s| s.contains(':'));
+        let config = configs.and_then(|c| c.iter().find(|c| c.subnet.is_some() && !is_ipv6(c)));
+        let config6 = configs.and_then(|c| c.iter().find(is_ipv6));
         let mut taken: Vec<Subnet> =
             self.state().networks.values().filter_map(|n| n.pool.as_ref()).map(|p| p.subnet).collect();
         let own = taken.clone();
@@ -514,7 +517,19 @@ impl Networks {
                     }
                     None => None,
                 };
-                Pool { subnet, gateway, ip_range }
+                let mut aux_addresses = BTreeMap::new();
+                for (aux_name, text) in config.auxiliary_addresses.iter().flatten() {
+                    let address: Ipv4Addr = text.parse().map_err(|_| {
+                        NetworkError::InvalidArgument(format!("invalid auxiliary address {aux_name}: {text}"))
+                    })?;
+                    if !subnet.contains(address) {
+                        return Err(NetworkError::InvalidArgument(format!(
+                            "invalid network config:\ninvalid auxiliary address {aux_name}: parent subnet {subnet} doesn't contain this address"
+                        )));
+                    }
+                    aux_addresses.insert(aux_name.clone(), address);
+                }
+                Pool { subnet, gateway, ip_range, aux_addresses }
             }
             None => {
                 let subnet = ipam::next_free_subnet(&taken).ok_or_else(|| {
@@ -523,10 +538,14 @@ impl Networks {
                     )
                 })?;
                 let gateway = subnet.host(1).ok_or_else(overlap)?;
-                Pool { subnet, gateway, ip_range: None }
+                Pool { subnet, gateway, ip_range: None, aux_addresses: BTreeMap::new() }
             }
         };
         let id = new_id();
+        let pool6 = match request.enable_ipv6 {
+            Some(true) => Some(self.pool6(config6, &id)?),
+            _ => None,
+        };
         let options = request.options.clone().unwrap_or_default();
         let bridge = options
             .get("com.docker.network.bridge.name")
@@ -541,10 +560,12 @@ impl Networks {
             driver: Driver::Bridge,
             bridge,
             pool: Some(pool),
+            pool6,
             internal: request.internal.unwrap_or(false),
             attachable: request.attachable.unwrap_or(false),
             labels: request.labels.clone().unwrap_or_default(),
             options,
+            ipam_options: request.ipam.as_ref().and_then(|i| i.options.clone()),
             predefined: false,
             endpoints: BTreeMap::new(),
         };
@@ -563,6 +584,46 @@ impl Networks {
         }
         tracing::info!(name = %record.name, subnet = %record.pool.as_ref().map(|p| p.subnet.to_string()).unwrap_or_default(), "network created");
         Ok(record)
+    }
+
+    /// The IPv6 pool of a `--ipv6` network: its `--subnet`, gateway and range, or a /64 of the ULA space made
+    /// from the network's id (dockerd takes one from its default pools).
+    fn pool6(&self, config: Option<&bollard_stubs::models::IpamConfig>, id: &str) -> Result<Pool6, NetworkError> {
+        let invalid = NetworkError::InvalidArgument;
+        let subnet: Subnet6 = match config.and_then(|c| c.subnet.as_deref()) {
+            Some(text) => text.parse().map_err(invalid)?,
+            None => format!("fd{}:{}:{}::/64", &id[..2], &id[2..6], &id[6..10]).parse().map_err(invalid)?,
+        };
+        if self.state().networks.values().filter_map(|n| n.pool6.as_ref()).any(|p| p.subnet.overlaps(&subnet)) {
+            return Err(NetworkError::Forbidden(
+                "invalid pool request: Pool overlaps with other one on this address space".into(),
+            ));
+        }
+        let gateway = match config.and_then(|c| c.gateway.as_deref()).filter(|g| !g.is_empty()) {
+            Some(text) => {
+                let gateway: Ipv6Addr = text.parse().map_err(|_| invalid(format!("invalid gateway address {text}")))?;
+                if !subnet.contains(gateway) {
+                    return Err(invalid(format!(
+                        "invalid network config:\ninvalid gateway {gateway}: parent subnet {subnet} doesn't contain this address"
+                    )));
+                }
+                gateway
+            }
+            None => subnet.host(1).ok_or_else(|| invalid(format!("subnet {subnet} is too small for a network")))?,
+        };
+        let ip_range = match config.and_then(|c| c.ip_range.as_deref()).filter(|r| !r.is_empty()) {
+            Some(text) => {
+                let range: Subnet6 = text.parse().map_err(invalid)?;
+                if !subnet.contains(range.network()) || range.prefix() < subnet.prefix() {
+                    return Err(invalid(format!(
+                        "invalid network config:\ninvalid ip-range {range}: parent subnet {subnet} doesn't contain ip-range"
+                    )));
+                }
+                Some(range)
+            }
+            None => None,
+        };
+        Ok(Pool6 { subnet, gateway, ip_range })
     }
 
     /// `docker network rm`.
@@ -618,6 +679,7 @@ impl Networks {
         }
         let mut used: HashSet<Ipv4Addr> = network.endpoints.values().map(|e| e.ip).collect();
         used.insert(pool.gateway);
+        used.extend(pool.aux_addresses.values());
         let requested = settings
             .and_then(|s| s.ipam_config.as_ref())
             .and_then(|c| c.ipv4_address.clone())
@@ -648,6 +710,44 @@ impl Networks {
                 (ip, None)
             }
         };
+        let (ip6, requested_ip6) = match &network.pool6 {
+            Some(pool6) => {
+                let requested6 = settings
+                    .and_then(|s| s.ipam_config.as_ref())
+                    .and_then(|c| c.ipv6_address.clone())
+                    .filter(|a| !a.is_empty());
+                let used6: HashSet<Ipv6Addr> =
+                    network.endpoints.values().filter_map(|e| e.ip6).chain([pool6.gateway]).collect();
+                match requested6 {
+                    Some(text) => {
+                        let ip: Ipv6Addr = text
+                            .parse()
+                            .map_err(|_| NetworkError::InvalidArgument(format!("invalid IPv6 address: {text}")))?;
+                        if !pool6.subnet.contains(ip) {
+                            return Err(NetworkError::InvalidArgument(format!(
+                                "no configured subnet contains IP address {ip}"
+                            )));
+                        }
+                        if used6.contains(&ip) {
+                            return Err(NetworkError::Forbidden(format!("Address already in use: {ip}")));
+                        }
+                        (Some(ip), Some(ip))
+                    }
+                    None => {
+                        let range = pool6.ip_range.unwrap_or(pool6.subnet);
+                        let ip = (1..u128::from(u16::MAX))
+                            .filter_map(|n| range.host(n))
+                            .find(|ip| !used6.contains(ip))
+                            .ok_or_else(|| NetworkError::PoolExhausted {
+                                network: network.name.clone(),
+                                id: network.id.clone(),
+                            })?;
+                        (Some(ip), None)
+                    }
+                }
+            }
+            None => (None, None),
+        };
         let endpoint = EndpointRecord {
             endpoint_id: new_id(),
             container_id: container_id.to_string(),
@@ -656,6 +756,9 @@ impl Networks {
             mac: ipam::mac_string(ipam::mac_for(ip)),
             aliases: settings.and_then(|s| s.aliases.clone()).unwrap_or_default(),
             requested_ip,
+            ip6,
+            requested_ip6,
+            links: settings.and_then(|s| s.links.clone()).unwrap_or_default(),
             attached: Utc::now(),
         };
         network.endpoints.insert(container_id.to_string(), endpoint.clone());
@@ -812,7 +915,14 @@ impl Networks {
         }
         inside
             .configure_interface(&ifname, endpoint.ip, pool.subnet.prefix(), default_route.then_some(pool.gateway))
-            .await
+            .await?;
+        if let (Some(pool6), Some(ip6)) = (&network.pool6, endpoint.ip6) {
+            inside.add_address6(&ifname, ip6, pool6.subnet.prefix()).await?;
+            if default_route {
+                inside.default_route6(&ifname, pool6.gateway).await?;
+            }
+        }
+        Ok(())
     }
 
     /// `docker network connect` on a running container: adds the interface now.
@@ -951,19 +1061,29 @@ impl dns::Directory for Directory {
             let running = |e: &&EndpointRecord| {
                 state.sandboxes.get(&e.container_id).is_some_and(|s| s.interfaces.iter().any(|i| i.0 == network.id))
             };
+            let is = |n: &str| {
+                n.eq_ignore_ascii_case(name)
+                    || name
+                        .strip_suffix(network.name.as_str())
+                        .and_then(|rest| rest.strip_suffix('.'))
+                        .is_some_and(|rest| rest.eq_ignore_ascii_case(n))
+            };
+            // The asker's own links on this network: its alias names the linked container, for the asker only.
+            let linked: Vec<&str> = network
+                .endpoints
+                .get(&asking)
+                .map(|own| own.links.iter().map(|l| link_target(l)).filter(|(_, alias)| is(alias)).map(|(t, _)| t))
+                .into_iter()
+                .flatten()
+                .collect();
             let found: Vec<Ipv4Addr> = network
                 .endpoints
                 .values()
                 .filter(running)
                 .filter(|e| {
                     let names = [e.container_name.as_str(), &e.container_id[..e.container_id.len().min(12)]];
-                    names.into_iter().chain(e.aliases.iter().map(String::as_str)).any(|n| {
-                        n.eq_ignore_ascii_case(name)
-                            || name
-                                .strip_suffix(network.name.as_str())
-                                .and_then(|rest| rest.strip_suffix('.'))
-                                .is_some_and(|rest| rest.eq_ignore_ascii_case(n))
-                    })
+                    names.into_iter().chain(e.aliases.iter().map(String::as_str)).any(is)
+                        || linked.contains(&e.container_name.as_str())
                 })
                 .map(|e| e.ip)
                 .collect();
@@ -975,6 +1095,13 @@ impl dns::Directory for Directory {
     }
 }
 
+/// `name:alias` (the CLI's and docker-py's form), `/name:/container/alias` (dockerd's stored form) or `name`:
+/// the linked container's name and the alias it is known by.
+pub fn link_target(link: &str) -> (&str, &str) {
+    let (target, alias) = link.split_once(':').unwrap_or((link, link));
+    (target.trim_start_matches('/'), alias.rsplit('/').next().unwrap_or(alias))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -982,7 +1109,12 @@ mod tests {
     #[test]
     fn veth_names_fit_the_kernel_limit() {
         assert!(host_veth_name(&"a".repeat(64), &"b".repeat(64)).len() <= 15);
-        assert!(valid_network_name("n1") && valid_network_name("my_net.2-x"));
-        assert!(!valid_network_name("") && !valid_network_name("-x") && !valid_network_name("a/b"));
+    }
+
+    #[test]
+    fn links_name_their_target_and_alias() {
+        assert_eq!(link_target("up:bar"), ("up", "bar"));
+        assert_eq!(link_target("/up:/me/bar"), ("up", "bar"));
+        assert_eq!(link_target("up"), ("up", "up"));
     }
 }

@@ -1,12 +1,12 @@
 //! Links, addresses and routes over rtnetlink: the bridges on the host, the veth pairs, and the container side of
 //! each veth inside its network namespace (reached through a netlink socket opened in that namespace).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader};
 use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
@@ -165,6 +165,27 @@ impl Netlink {
                 .map_err(|e| NetworkError::netlink(format!("default route via {gateway}"), e))?;
         }
         Ok(())
+    }
+
+    /// An IPv6 address on `name`, usable at once: without duplicate address detection (the bridge and its
+    /// containers' addresses are the daemon's to hand out, each once), which would hold it tentative for seconds.
+    pub async fn add_address6(&self, name: &str, ip: Ipv6Addr, prefix: u8) -> Result<(), NetworkError> {
+        let index = self.require(name).await?;
+        let mut request = self.handle.address().add(index, IpAddr::V6(ip), prefix).replace();
+        request.message_mut().attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        request.execute().await.map_err(|e| NetworkError::netlink(format!("address {ip} on {name}"), e))
+    }
+
+    /// The IPv6 default route via `gateway` out of `name`.
+    pub async fn default_route6(&self, name: &str, gateway: Ipv6Addr) -> Result<(), NetworkError> {
+        let index = self.require(name).await?;
+        let route = RouteMessageBuilder::<Ipv6Addr>::new().gateway(gateway).output_interface(index).build();
+        self.handle
+            .route()
+            .add(route)
+            .execute()
+            .await
+            .map_err(|e| NetworkError::netlink(format!("default route via {gateway}"), e))
     }
 
     /// Subnets the host already routes to or has addresses in (main table, default route excluded): a new

@@ -3,13 +3,13 @@
 //! address allocations survive a daemon restart with the network.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::subnet::Subnet;
+use super::subnet::{Subnet, Subnet6};
 use super::NetworkError;
 use berth_fs::atomic;
 
@@ -39,6 +39,18 @@ pub struct Pool {
     pub gateway: Ipv4Addr,
     #[serde(default)]
     pub ip_range: Option<Subnet>,
+    /// `--aux-address name=ip`: reserved, never handed to a container.
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
+}
+
+/// IPv6 addressing of a bridge network (`--ipv6`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pool6 {
+    pub subnet: Subnet6,
+    pub gateway: Ipv6Addr,
+    #[serde(default)]
+    pub ip_range: Option<Subnet6>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +67,9 @@ pub struct NetworkRecord {
     pub bridge: String,
     #[serde(default)]
     pub pool: Option<Pool>,
+    /// Present on networks made with `--ipv6`.
+    #[serde(default)]
+    pub pool6: Option<Pool6>,
     #[serde(default)]
     pub internal: bool,
     #[serde(default)]
@@ -63,6 +78,9 @@ pub struct NetworkRecord {
     pub labels: HashMap<String, String>,
     #[serde(default)]
     pub options: HashMap<String, String>,
+    /// `--ipam-opt`, as the create asked (None when it sent none: inspect shows null, as dockerd's).
+    #[serde(default)]
+    pub ipam_options: Option<HashMap<String, String>>,
     /// `bridge`, `host` and `none`: made by the daemon, never removed.
     #[serde(default)]
     pub predefined: bool,
@@ -86,6 +104,15 @@ pub struct EndpointRecord {
     /// Whether the address was asked for (`--ip`): reported as IPAMConfig.
     #[serde(default)]
     pub requested_ip: Option<Ipv4Addr>,
+    /// The IPv6 address on a `--ipv6` network, and whether it was asked for (`--ip6`).
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub requested_ip6: Option<Ipv6Addr>,
+    /// Links of this endpoint (`docker network connect --link c:alias`, an endpoint config's Links), as given:
+    /// the alias resolves, for this container only, to the linked container on this network.
+    #[serde(default)]
+    pub links: Vec<String>,
     /// Orders a container's networks (the first one gets the default route and the published ports).
     #[serde(default = "Utc::now")]
     pub attached: DateTime<Utc>,
@@ -102,10 +129,12 @@ impl NetworkRecord {
             driver: self.driver,
             bridge: self.bridge.clone(),
             pool: self.pool.clone(),
+            pool6: self.pool6.clone(),
             internal: self.internal,
             attachable: self.attachable,
             labels: self.labels.clone(),
             options: self.options.clone(),
+            ipam_options: self.ipam_options.clone(),
             predefined: self.predefined,
             endpoints: BTreeMap::new(),
         }

@@ -1,7 +1,7 @@
-//! IPv4 subnets in CIDR form: parsing, membership, overlap and the n-th host.
+//! Subnets in CIDR form, IPv4 ([`Subnet`]) and IPv6 ([`Subnet6`]): parsing, membership, overlap and the n-th host.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -104,6 +104,82 @@ impl From<Subnet> for String {
     }
 }
 
+/// An IPv6 network (`--ipv6 --subnet fd00:1::/64`): its first address and prefix length (host bits always zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Subnet6 {
+    network: Ipv6Addr,
+    prefix: u8,
+}
+
+fn mask6(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
+}
+
+impl Subnet6 {
+    /// `network` is masked to the prefix. `prefix` must be at most 128.
+    pub fn new(network: Ipv6Addr, prefix: u8) -> Option<Self> {
+        (prefix <= 128).then(|| Subnet6 { network: Ipv6Addr::from(u128::from(network) & mask6(prefix)), prefix })
+    }
+
+    pub fn network(&self) -> Ipv6Addr {
+        self.network
+    }
+
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & mask6(self.prefix) == u128::from(self.network)
+    }
+
+    pub fn overlaps(&self, other: &Subnet6) -> bool {
+        self.contains(other.network) || other.contains(self.network)
+    }
+
+    /// The address `n` after the network address, if it is inside the subnet.
+    pub fn host(&self, n: u128) -> Option<Ipv6Addr> {
+        let ip = Ipv6Addr::from(u128::from(self.network).checked_add(n)?);
+        self.contains(ip).then_some(ip)
+    }
+}
+
+impl fmt::Display for Subnet6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl FromStr for Subnet6 {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || format!("invalid CIDR address: {text}");
+        let (address, prefix) = text.split_once('/').ok_or_else(invalid)?;
+        let address: Ipv6Addr = address.parse().map_err(|_| invalid())?;
+        let prefix: u8 = prefix.parse().map_err(|_| invalid())?;
+        Subnet6::new(address, prefix).ok_or_else(invalid)
+    }
+}
+
+impl TryFrom<String> for Subnet6 {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<Subnet6> for String {
+    fn from(subnet: Subnet6) -> String {
+        subnet.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +199,16 @@ mod tests {
         assert!("10.0.0.0/33".parse::<Subnet>().is_err());
         assert!("nonsense".parse::<Subnet>().is_err());
         assert_eq!(small.host(256), None);
+    }
+
+    #[test]
+    fn ipv6_cidr_math() {
+        let s: Subnet6 = "fd00:1:2::7/64".parse().unwrap();
+        assert_eq!(s.to_string(), "fd00:1:2::/64");
+        assert!(s.contains("fd00:1:2::ffff".parse().unwrap()) && !s.contains("fd00:1:3::1".parse().unwrap()));
+        assert_eq!(s.host(1), Some("fd00:1:2::1".parse().unwrap()));
+        assert!(s.overlaps(&"fd00:1::/32".parse().unwrap()) && !s.overlaps(&"fd00:2::/64".parse().unwrap()));
+        assert_eq!("fd00::/126".parse::<Subnet6>().unwrap().host(4), None);
+        assert!("10.0.0.0/8".parse::<Subnet6>().is_err());
     }
 }

@@ -470,6 +470,26 @@ fn summary_type(protocol: ports::Protocol) -> PortSummaryTypeEnum {
 }
 
 /// `--link name:alias` (the CLI's form) or the API's `/name:/container/alias`.
+impl Engine {
+    /// `docker rm --link parent/alias` (`DELETE /containers/{parent}/{alias}?link=1`): the parent forgets the link,
+    /// both containers stay. As dockerd, an alias the parent does not have names no container.
+    pub fn remove_link(&self, parent: &str, alias: &str) -> Result<(), EngineError> {
+        let missing = || EngineError::NoSuchContainer(format!("{parent}/{alias}"));
+        let container = self.container(parent).map_err(|_| missing())?;
+        let removed = container.update(|record| {
+            let Some(links) = record.host_config.links.as_mut() else { return false };
+            let before = links.len();
+            links.retain(|link| parse_link(link).1 != alias);
+            links.len() != before
+        })?;
+        if removed {
+            Ok(())
+        } else {
+            Err(missing())
+        }
+    }
+}
+
 fn parse_link(link: &str) -> (String, String) {
     let (target, alias) = link.split_once(':').unwrap_or((link, link));
     let target = target.trim_start_matches('/').to_string();

@@ -8,10 +8,11 @@ use bollard_stubs::models::ExecStartConfig;
 use bytes::Bytes;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::activity::Activity;
 use super::body::{parse_json, require_json};
+use super::detach_keys::{parse as parse_detach_keys, Detector, Input};
 use super::error::{ApiError, ApiResult};
 use super::flag;
 use super::streams::{channel_body, frame, hijack, wants_upgrade, AsyncReadWrite, MULTIPLEXED, RAW};
@@ -25,13 +26,25 @@ pub struct AttachQuery {
     stdout: Option<String>,
     stderr: Option<String>,
     logs: Option<String>,
+    #[serde(rename = "detachKeys")]
+    detach_keys: Option<String>,
 }
 
-/// Reads the client's side into stdin messages; at EOF, closes the process's stdin when `close_at_eof`.
+/// Where a client's input goes, and what ends it.
+struct StdinForward {
+    stdin: mpsc::Sender<StdinMessage>,
+    /// Close the process's stdin at the client's EOF. As dockerd, never on a tty: a client that detached or went
+    /// away leaves the process running.
+    close_at_eof: bool,
+    /// On a tty, the detach keys' watch; `detached` is told when they are typed.
+    detector: Option<Detector>,
+    detached: Option<oneshot::Sender<()>>,
+}
+
+/// Reads the client's side into stdin messages until EOF or the detach keys.
 async fn forward_stdin(
     mut reader: tokio::io::ReadHalf<Box<dyn AsyncReadWrite>>,
-    stdin: mpsc::Sender<StdinMessage>,
-    close_at_eof: bool,
+    mut forward: StdinForward,
     activity: Activity,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
@@ -40,15 +53,49 @@ async fn forward_stdin(
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 activity.note();
-                if stdin.send(StdinMessage::Data(Bytes::copy_from_slice(&buffer[..n]))).await.is_err() {
+                let (data, detach) = match forward.detector.as_mut().map(|d| d.feed(&buffer[..n])) {
+                    None => (buffer[..n].to_vec(), false),
+                    Some(Input::Forward(data)) => (data, false),
+                    Some(Input::Detach(data)) => (data, true),
+                };
+                if !data.is_empty() && forward.stdin.send(StdinMessage::Data(Bytes::from(data))).await.is_err() {
+                    return;
+                }
+                if detach {
+                    if let Some(detached) = forward.detached.take() {
+                        let _ = detached.send(());
+                    }
                     return;
                 }
             }
         }
     }
-    if close_at_eof {
-        let _ = stdin.send(StdinMessage::Close).await;
+    if forward.close_at_eof {
+        let _ = forward.stdin.send(StdinMessage::Close).await;
     }
+}
+
+/// The detach keys a request names (or the default), in dockerd's 400 when they cannot be parsed; `what` is
+/// "detach" for attach and "escape" for exec, as dockerd words each.
+pub(crate) fn detach_keys(keys: Option<&str>, what: &str) -> ApiResult<Vec<u8>> {
+    let keys = keys.unwrap_or("");
+    parse_detach_keys(keys).map_err(|_| ApiError::bad_request(format!("Invalid {what} keys ({keys}) provided")))
+}
+
+/// A stdin forward with its detach channel: the receiver ends the output side when the keys are typed.
+fn stdin_forward(
+    stdin: mpsc::Sender<StdinMessage>,
+    tty: bool,
+    close_at_eof: bool,
+    keys: Vec<u8>,
+) -> (StdinForward, Option<oneshot::Receiver<()>>) {
+    if !tty {
+        return (StdinForward { stdin, close_at_eof, detector: None, detached: None }, None);
+    }
+    let (sender, receiver) = oneshot::channel();
+    let forward =
+        StdinForward { stdin, close_at_eof: false, detector: Some(Detector::new(keys)), detached: Some(sender) };
+    (forward, Some(receiver))
 }
 
 /// The output streams a client asked for.
@@ -82,14 +129,32 @@ async fn next_wanted(output: &mut broadcast::Receiver<Output>, wanted: Wanted) -
     }
 }
 
-/// Writes framed output to a hijacked connection until it ends or the client goes, then closes the connection and
-/// stops forwarding the client's input.
+/// Writes framed output to a hijacked connection until it ends, the client goes or detaches, then closes the
+/// connection and stops forwarding the client's input.
 async fn write_frames(
     mut frames: mpsc::Receiver<Bytes>,
     mut writer: tokio::io::WriteHalf<Box<dyn AsyncReadWrite>>,
     stdin_task: Option<tokio::task::JoinHandle<()>>,
+    detached: Option<oneshot::Receiver<()>>,
 ) {
-    while let Some(chunk) = frames.recv().await {
+    let detached = async move {
+        match detached {
+            // A forward that ended without detaching (EOF) drops the sender: keep writing output then.
+            Some(receiver) => {
+                if receiver.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(detached);
+    loop {
+        let chunk = tokio::select! {
+            chunk = frames.recv() => chunk,
+            () = &mut detached => None,
+        };
+        let Some(chunk) = chunk else { break };
         if writer.write_all(&chunk).await.is_err() {
             break;
         }
@@ -141,6 +206,7 @@ pub async fn attach(
     };
     let stdin = (flag(&query.stdin) && record.config.open_stdin.unwrap_or(false)).then(|| container.stdin_tx.clone());
     let stdin_once = record.config.stdin_once.unwrap_or(false);
+    let keys = detach_keys(query.detach_keys.as_deref(), "detach")?;
 
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     tokio::spawn(async move {
@@ -166,8 +232,14 @@ pub async fn attach(
     }
     Ok(hijack(&mut request, tty, move |io| async move {
         let (reader, writer) = tokio::io::split(io);
-        let stdin_task = stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, stdin_once, activity)));
-        write_frames(rx, writer, stdin_task).await;
+        let (stdin_task, detached) = match stdin {
+            Some(stdin) => {
+                let (forward, detached) = stdin_forward(stdin, tty, stdin_once, keys);
+                (Some(tokio::spawn(forward_stdin(reader, forward, activity))), detached)
+            }
+            None => (None, None),
+        };
+        write_frames(rx, writer, stdin_task, detached).await;
     }))
 }
 
@@ -262,7 +334,11 @@ pub async fn exec_start(
     require_json(request.headers(), !body.is_empty())?;
     let start: ExecStartConfig = parse_json(&body)?;
     engine.exec_check(&id)?;
-    let tty = exec.config.tty.unwrap_or(false) || start.tty.unwrap_or(false);
+    let keys = detach_keys(exec.config.detach_keys.as_deref(), "escape")?;
+    // As dockerd: the start request's Tty decides the framing, not the exec's. docker-py starts a tty exec with
+    // `Tty: false` and reads stdcopy frames; the docker CLI sends `Tty: true` with `exec -t` and reads raw bytes.
+    let tty = start.tty.unwrap_or(false);
+    let process_tty = exec.config.tty.unwrap_or(false);
     let wanted =
         Wanted { stdout: exec.config.attach_stdout.unwrap_or(true), stderr: exec.config.attach_stderr.unwrap_or(true) };
     if start.detach.unwrap_or(false) {
@@ -289,7 +365,13 @@ pub async fn exec_start(
                 return;
             }
         };
-        let stdin_task = streams.stdin.map(|stdin| tokio::spawn(forward_stdin(reader, stdin, true, activity)));
-        write_frames(exec_frames(streams.output, tty, wanted), writer, stdin_task).await;
+        let (stdin_task, detached) = match streams.stdin {
+            Some(stdin) => {
+                let (forward, detached) = stdin_forward(stdin, process_tty, true, keys);
+                (Some(tokio::spawn(forward_stdin(reader, forward, activity))), detached)
+            }
+            None => (None, None),
+        };
+        write_frames(exec_frames(streams.output, tty, wanted), writer, stdin_task, detached).await;
     }))
 }

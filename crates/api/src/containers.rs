@@ -429,6 +429,25 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+pub struct DeleteLinkQuery {
+    link: Option<String>,
+}
+
+/// `DELETE /containers/{parent}/{alias}?link=1` (`docker rm --link`, docker-py's `remove_container(link=True)`):
+/// dockerd's route takes the whole rest of the path as the name, so a link's name is two segments.
+pub async fn delete_link(
+    State(engine): State<Arc<Engine>>,
+    Path((parent, alias)): Path<(String, String)>,
+    Query(query): Query<DeleteLinkQuery>,
+) -> ApiResult<StatusCode> {
+    if !flag(&query.link) {
+        return Err(ApiError::not_found(format!("No such container: {parent}/{alias}")));
+    }
+    engine.remove_link(&parent, &alias)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

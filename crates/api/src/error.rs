@@ -33,7 +33,8 @@ fn image_status(err: &ImageError) -> StatusCode {
         | ImageError::InvalidChange { .. }
         | ImageError::NotADirectory { .. }
         | ImageError::UnsafePath { .. }
-        | ImageError::TooLarge { .. } => StatusCode::BAD_REQUEST,
+        | ImageError::TooLarge { .. }
+        | ImageError::UnreadableArchive { .. } => StatusCode::BAD_REQUEST,
         ImageError::Conflict { .. } => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

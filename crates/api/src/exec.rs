@@ -9,14 +9,28 @@ use axum::Json;
 use bollard_stubs::models::ExecConfig;
 
 use super::body::JsonBody;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use berth_engine::Engine;
 
 pub async fn create(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
-    JsonBody(config): JsonBody<ExecConfig>,
+    JsonBody(mut body): JsonBody<serde_json::Value>,
 ) -> ApiResult<Response> {
+    // Go's JSON decoder matches keys without case, and docker-py sends `detachKeys` (from config.json) so.
+    if let Some(object) = body.as_object_mut() {
+        if !object.contains_key("DetachKeys") {
+            if let Some(keys) = object.remove("detachKeys") {
+                object.insert("DetachKeys".into(), keys);
+            }
+        }
+    }
+    let config: ExecConfig = if body.is_null() {
+        ExecConfig::default()
+    } else {
+        serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    super::attach::detach_keys(config.detach_keys.as_deref(), "escape")?;
     let exec_id = engine.exec_create(&id, config)?;
     Ok(created_id(exec_id))
 }

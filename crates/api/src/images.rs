@@ -364,7 +364,16 @@ async fn save_images(engine: Arc<Engine>, names: Vec<String>) -> ApiResult<Respo
 /// `docker load`: `POST /images/load`, the body a `docker save` tar. Answers with Docker's JSON stream.
 pub async fn load(State(engine): State<Arc<Engine>>, request: Request) -> ApiResult<Response> {
     let reader = super::body::upload_reader(request, engine.limits().max_upload)?;
-    let loaded = engine.load_images(reader).await?;
+    // As dockerd: what goes wrong reading the archive is the stream's error line under a 200 (docker-py raises
+    // ImageLoadError from it, the CLI prints it), not an HTTP error.
+    let loaded = match engine.load_images(reader).await {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            tracing::info!(%error, "docker load refused the archive");
+            let line = json_line(&berth_shared::api::build::error_message(&error.to_string()));
+            return Ok(([(header::CONTENT_TYPE, "application/json")], Body::from(line)).into_response());
+        }
+    };
     // Docker's JSONMessage lines; bollard-stubs' model of them (`BuildInfo`) only deserializes.
     let stream = |text: String| json_line(&LegacyMessage { stream: Some(text), ..Default::default() });
     let mut lines = Vec::new();

@@ -16,6 +16,7 @@ mod class_view;
 mod compose;
 mod container_filter;
 mod container_views;
+mod detach_keys;
 mod containers;
 mod disk_usage;
 mod distribution;
@@ -178,6 +179,7 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
         .route("/containers/{id}/update", post(containers::update))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}", axum::routing::delete(containers::delete))
+        .route("/containers/{id}/{link}", axum::routing::delete(containers::delete_link))
         .route("/exec/{id}/start", post(attach::exec_start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))

@@ -477,6 +477,26 @@ fn summary_type(protocol: ports::Protocol) -> PortSummaryTypeEnum {
     }
 }
 
+impl Engine {
+    /// `docker rm --link parent/alias` (`DELETE /containers/{parent}/{alias}?link=1`): the parent forgets the link,
+    /// both containers stay. As dockerd, an alias the parent does not have names no container.
+    pub fn remove_link(&self, parent: &str, alias: &str) -> Result<(), EngineError> {
+        let missing = || EngineError::NoSuchContainer(format!("{parent}/{alias}"));
+        let container = self.container(parent).map_err(|_| missing())?;
+        let removed = container.update(|record| {
+            let Some(links) = record.host_config.links.as_mut() else { return false };
+            let before = links.len();
+            links.retain(|link| berth_network::link_target(link).1 != alias);
+            links.len() != before
+        })?;
+        if removed {
+            Ok(())
+        } else {
+            Err(missing())
+        }
+    }
+}
+
 /// The address of `other` on a network this container shares with it, else its first address.
 fn other_ip(engine: &Engine, other: &str, mine: &[(NetworkRecord, EndpointRecord)]) -> Option<Ipv4Addr> {
     let theirs = engine.networks.endpoints(other, None);

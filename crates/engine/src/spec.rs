@@ -67,7 +67,14 @@ fn cpu_count() -> i64 {
 }
 
 /// The checks dockerd makes at create (and update) time, with its messages.
+/// The runtimes a container may name: Berth's own (what `docker info` calls the default), and runc's names, which
+/// compose files and scripts written for dockerd use; every one runs the container the same way.
+const KNOWN_RUNTIMES: [&str; 3] = ["berth", "runc", "io.containerd.runc.v2"];
+
 pub fn validate_host_config(host: &HostConfig) -> Result<(), EngineError> {
+    if let Some(runtime) = host.runtime.as_deref().filter(|r| !r.is_empty() && !KNOWN_RUNTIMES.contains(r)) {
+        return Err(invalid(format!("Unknown runtime specified {runtime}")));
+    }
     let memory = host.memory.unwrap_or(0);
     let swap = host.memory_swap.unwrap_or(0);
     if memory > 0 && memory < 6 * 1024 * 1024 {

@@ -30,6 +30,10 @@ pub enum ImageError {
     /// An archive that unpacks to more than the daemon allows (`--max-unpacked-size`): a decompression bomb.
     #[error("the archive unpacks to more than {limit} bytes, the daemon's limit (--max-unpacked-size)")]
     TooLarge { limit: u64 },
+    /// A tar stream that cannot be read (cut short, a header failing its checksum), in dockerd's words: its
+    /// chrootarchive reports Go's archive/tar errors so.
+    #[error("Error processing tar file(exit status 1): {reason}")]
+    UnreadableArchive { reason: String },
     /// A blob whose content does not match its digest, or on-disk metadata that cannot be used.
     #[error("corrupt content {what}: {reason}")]
     Corrupt { what: String, reason: String },
@@ -75,7 +79,8 @@ impl ImageError {
             ImageError::InvalidReference { .. }
             | ImageError::InvalidChange { .. }
             | ImageError::NotADirectory { .. }
-            | ImageError::UnsafePath { .. } => 400,
+            | ImageError::UnsafePath { .. }
+            | ImageError::UnreadableArchive { .. } => 400,
             _ => 500,
         }
     }
@@ -87,6 +92,22 @@ impl ImageError {
 
     pub(crate) fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
         ImageError::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    /// A read error of a tar stream, worded as Go's archive/tar words it (what dockerd answers).
+    pub(crate) fn unreadable_archive(source: &io::Error) -> Self {
+        let message = source.to_string();
+        let reason = if source.kind() == io::ErrorKind::UnexpectedEof
+            || message.starts_with("failed to read entire block")
+            || message.starts_with("unexpected EOF")
+        {
+            "unexpected EOF".to_string()
+        } else if message.contains("checksum mismatch") {
+            "archive/tar: invalid tar header".to_string()
+        } else {
+            message
+        };
+        ImageError::UnreadableArchive { reason }
     }
 
     pub(crate) fn unsafe_path(path: impl Into<String>, reason: impl Into<String>) -> Self {

@@ -90,10 +90,10 @@ pub(crate) fn apply_tar(root: &Path, base: &Path, reader: impl Read, opts: &Appl
     let tree = Root::open(root)?;
     let mut archive = tar::Archive::new(reader);
     let mut dir_times: Vec<(PathBuf, u64)> = Vec::new();
-    let entries = archive.entries().ctx(root)?;
+    let entries = archive.entries().map_err(|e| ImageError::unreadable_archive(&e))?;
     let mut unpacked: u64 = 0;
     for entry in entries {
-        let mut entry = entry.ctx(root)?;
+        let mut entry = entry.map_err(|e| ImageError::unreadable_archive(&e))?;
         if let Some(limit) = opts.max_bytes {
             unpacked = unpacked.saturating_add(entry.size()).saturating_add(ENTRY_OVERHEAD);
             if unpacked > limit {

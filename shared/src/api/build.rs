@@ -172,7 +172,8 @@ pub fn legacy_messages(event: &BuildEvent, quiet: bool) -> Vec<LegacyMessage> {
     }
 }
 
-fn error_message(message: &str) -> LegacyMessage {
+/// Docker's error line of a JSON message stream (`error` and `errorDetail.message` alike).
+pub fn error_message(message: &str) -> LegacyMessage {
     LegacyMessage {
         error: Some(message.to_string()),
         error_detail: Some(LegacyErrorDetail { message: message.to_string() }),

@@ -520,14 +520,28 @@ fn two_sessions_run_the_same_compose_project_side_by_side() {
 
 /// One HTTP/1.0 request to the daemon's port: the status, the headers (lower-case names) and the body.
 fn http(method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+    http_with_body(method, path, headers, "")
+}
+
+/// [`http`] with a JSON body.
+fn http_with_body(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read, Write};
     let address = daemon().http_addr().to_string();
     let mut stream = std::net::TcpStream::connect(&address).expect("connect to the daemon's port");
-    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n");
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
+    request.push_str(body);
     stream.write_all(request.as_bytes()).expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
@@ -584,6 +598,136 @@ fn a_join_link_seats_a_browser_with_a_strict_cookie() {
     // The app's own page needs no session; the API does.
     assert_eq!(http("GET", "/", &[]).0, 200);
     assert_eq!(http("GET", "/_ping", &[]).0, 401);
+}
+
+fn cookie_of(headers: &[(String, String)]) -> String {
+    let cookie = headers.iter().find(|(name, _)| name == "set-cookie").map(|(_, v)| v.clone()).expect("a cookie");
+    cookie.split(';').next().expect("name=value").to_string()
+}
+
+#[test]
+fn an_instructor_signs_in_runs_a_class_and_watches_it() {
+    let daemon = daemon();
+    daemon.admin_with_input(&["create-user", "ada", "--role", "instructor"], b"analytical engine\n");
+    daemon.admin_with_input(&["create-user", "bob", "--role", "instructor"], b"difference engine\n");
+    let client = ("X-Berth-Client", "playground");
+    let sign_in = |name: &str, password: &str| {
+        let body = serde_json::json!({ "name": name, "password": password }).to_string();
+        http_with_body("POST", "/berth/login", &[client], &body)
+    };
+    // Without the client header a foreign form cannot sign a browser in; a wrong password is 401.
+    let body = serde_json::json!({ "name": "ada", "password": "analytical engine" }).to_string();
+    assert_eq!(http_with_body("POST", "/berth/login", &[], &body).0, 403);
+    assert_eq!(sign_in("ada", "not the password").0, 401);
+    let (status, headers, body) = sign_in("ada", "analytical engine");
+    assert_eq!(status, 200, "{body}");
+    let ada = cookie_of(&headers);
+    let as_ada = [("Cookie", ada.as_str()), client];
+    let (status, _, body) = http("GET", "/berth/account", &as_ada);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"role\":\"instructor\""), "{body}");
+    // The class view runs no containers.
+    let (status, _, body) = http("GET", "/containers/json", &as_ada);
+    assert_eq!(status, 403, "{body}");
+    // Ada makes a class with a short life and gets a join link.
+    let class = serde_json::json!({ "name": "ada-101", "seats": 3, "max_age_secs": 600 }).to_string();
+    let (status, _, body) = http_with_body("POST", "/berth/classes", &as_ada, &class);
+    assert_eq!(status, 201, "{body}");
+    let link: serde_json::Value = serde_json::from_str(&body).expect("link JSON");
+    let join = link["path"].as_str().expect("a join path").to_string();
+    let (status, headers, _) = http("GET", &join, &[]);
+    assert_eq!(status, 303);
+    let student = cookie_of(&headers);
+    let as_student = [("Cookie", student.as_str()), client];
+    let session: serde_json::Value = serde_json::from_str(&http("GET", "/berth/session", &as_student).2).expect("JSON");
+    let id = session["id"].as_str().expect("session id").to_string();
+    // The student extends within the class's limit: 600 s of age and an hour past it at most.
+    let (status, _, body) = http("POST", "/berth/session/extend", &as_student);
+    assert_eq!(status, 200, "{body}");
+    let extended: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(extended["expires"].as_i64() <= extended["extend_until"].as_i64(), "{body}");
+    // A busy container in the student's session shows in the instructor's view with its CPU and memory.
+    let token: serde_json::Value =
+        serde_json::from_str(&http("POST", "/berth/session/tokens", &as_student).2).expect("token JSON");
+    let config = daemon.scratch_dir("docker-config-ada-student");
+    std::fs::write(config.join("config.json"), token["config_json"].as_str().expect("config")).expect("write");
+    let run = daemon
+        .docker_over_http_as(&config, &["run", "-d", "--name", "spin", "busybox", "sh", "-c", "while :; do :; done"]);
+    assert!(run.success(), "{run:?}");
+    let usage = |cookie: &[(&str, &str)]| {
+        let (status, _, body) = http("GET", "/berth/classes/ada-101/sessions", cookie);
+        (status, serde_json::from_str::<serde_json::Value>(&body).unwrap_or(serde_json::Value::Null), body)
+    };
+    let (status, first, body) = usage(&as_ada);
+    assert_eq!(status, 200, "{body}");
+    let mine =
+        |list: &serde_json::Value| list.as_array().and_then(|l| l.iter().find(|s| s["id"] == id.as_str()).cloned());
+    let seen = mine(&first).expect("the student's session in the view");
+    assert_eq!((seen["containers"].as_u64(), seen["running"].as_u64()), (Some(1), Some(1)), "{seen}");
+    assert!(seen["memory_bytes"].as_u64() > Some(0), "{seen}");
+    support::compose::eventually("the busy loop's CPU time grows", || {
+        let now = mine(&usage(&as_ada).1).ok_or("session gone")?;
+        let grew = now["cpu_nanos"].as_u64() > seen["cpu_nanos"].as_u64();
+        grew.then_some(()).ok_or(format!("{} then {}", seen["cpu_nanos"], now["cpu_nanos"]))
+    });
+    // The student's terminal is listed, and the instructor watches it without being able to type into it.
+    let bearer = format!("Bearer {}", token["token"].as_str().expect("token"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        use berth_shared::api::terminal::ClientMessage;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let open = |query: String, name: &'static str, value: String| {
+            let mut request = format!("ws://{}/berth/terminals/ws?{query}", daemon.http_addr())
+                .into_client_request()
+                .expect("request");
+            request.headers_mut().insert(name, value.parse().expect("header value"));
+            tokio_tungstenite::connect_async(request)
+        };
+        let (mut typing, _) = open("container=spin".into(), "Authorization", bearer.clone()).await.expect("terminal");
+        support::terminal::send(&mut typing, &ClientMessage::Input { data: "echo first-$((6*7))\r".into() }).await;
+        support::terminal::read_until(&mut typing, "first-42").await;
+        let listed = mine(&usage(&as_ada).1).expect("session");
+        let terminal = listed["terminals"][0]["id"].as_str().expect("a terminal listed").to_string();
+        let (mut watching, _) = open(format!("session={terminal}"), "Cookie", ada.clone()).await.expect("watch");
+        support::terminal::read_until(&mut watching, "first-42").await;
+        support::terminal::send(&mut watching, &ClientMessage::Input { data: "echo sneaky-$((1+1))\r".into() }).await;
+        support::terminal::send(&mut typing, &ClientMessage::Input { data: "echo second-$((7*8))\r".into() }).await;
+        let seen = support::terminal::read_until(&mut watching, "second-56").await;
+        assert!(!seen.contains("sneaky-2"), "the watcher's keys reached the shell: {seen:?}");
+        // Opening a terminal of its own is not the class view's to do, nor watching another class's.
+        assert!(open("container=spin".into(), "Cookie", ada.clone()).await.is_err());
+    });
+    // Another instructor sees neither the class nor its sessions.
+    let (_, headers, _) = sign_in("bob", "difference engine");
+    let bob = cookie_of(&headers);
+    let as_bob = [("Cookie", bob.as_str()), client];
+    assert_eq!(usage(&as_bob).0, 404);
+    let (_, _, body) = http("GET", "/berth/classes", &as_bob);
+    assert_eq!(body.trim(), "[]");
+    // A broadcast reaches the student's page; the audit shows who did what.
+    let (status, _, body) =
+        http_with_body("POST", "/berth/classes/ada-101/broadcast", &as_ada, r#"{"text":"break until 11:00"}"#);
+    assert_eq!(status, 201, "{body}");
+    let (_, _, body) = http("GET", "/berth/session", &as_student);
+    assert!(body.contains("break until 11:00") && body.contains("\"author\":\"ada\""), "{body}");
+    // Ada ends the session: its container is gone and its cookie stops working.
+    let (status, _, body) = http("POST", &format!("/berth/classes/ada-101/sessions/{id}/end"), &as_ada);
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(http("GET", "/berth/session", &as_student).0, 401);
+    assert!(daemon.ok(&["ps", "-aq", "--filter", "name=spin"]).trim().is_empty());
+    let (_, _, audit) = http("GET", "/berth/classes/ada-101/audit", &as_ada);
+    for action in ["create-class", "extend-session", "broadcast", "end-session"] {
+        assert!(audit.contains(action), "{action} not in {audit}");
+    }
+    // Signing out ends the login; five wrong passwords lock the name even against the right one.
+    assert_eq!(http("POST", "/berth/logout", &as_bob).0, 204);
+    assert_eq!(http("GET", "/berth/account", &as_bob).0, 401);
+    for _ in 0..5 {
+        assert_eq!(sign_in("bob", "a wrong guess").0, 401);
+    }
+    let (status, headers, body) = sign_in("bob", "difference engine");
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.iter().any(|(name, _)| name == "retry-after"), "{headers:?}");
 }
 
 #[test]

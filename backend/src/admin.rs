@@ -55,6 +55,9 @@ enum AdminCommand {
         /// Host ports one session may publish (`-p`), all its containers together.
         #[arg(long, default_value_t = 10)]
         ports: i64,
+        /// How far past --max-age a session may be extended ("extend" in its page), in all; 0 for never.
+        #[arg(long, default_value = "1h")]
+        extend: String,
         /// The base of the join link printed, as students reach the daemon.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
@@ -108,6 +111,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
                 disk,
                 containers,
                 ports,
+                extend,
                 url,
             } => {
                 let limits = json!({
@@ -119,6 +123,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
                     "disk_bytes": size(&disk, "--disk")?,
                     "containers": containers,
                     "ports": ports,
+                    "extend_secs": seconds(&extend, "--extend")?,
                 });
                 let made = call(
                     &socket,

@@ -83,15 +83,22 @@ pub(crate) async fn authenticate(State(accounts): State<Arc<Accounts>>, mut requ
             Ok(user) => {
                 if from_cookie && changes_state && !request.headers().contains_key(CLIENT_HEADER) {
                     let actor = format!("user:{}", user.name);
-                    audit(&accounts.identity, &actor, "request", &path, "refused: cookie without the client header (CSRF)")
-                        .await;
+                    audit(
+                        &accounts.identity,
+                        &actor,
+                        "request",
+                        &path,
+                        "refused: cookie without the client header (CSRF)",
+                    )
+                    .await;
                     return csrf_refusal();
                 }
                 request.extensions_mut().insert(Caller::Account(Arc::new(user)));
                 next.run(request).await
             }
             Err(IdentityError::BadToken) | Err(IdentityError::NotFound { .. }) => {
-                audit(&accounts.identity, "anonymous", "authenticate", &path, "refused: unknown or ended sign-in").await;
+                audit(&accounts.identity, "anonymous", "authenticate", &path, "refused: unknown or ended sign-in")
+                    .await;
                 unauthorized("the sign-in is not valid: unknown, signed out or expired; sign in again")
             }
             Err(error) => store_unavailable(error),
@@ -117,8 +124,11 @@ pub(crate) async fn authenticate(State(accounts): State<Arc<Accounts>>, mut requ
 }
 
 fn csrf_refusal() -> Response {
-    ApiError::new(StatusCode::FORBIDDEN, format!("a request made with the session cookie needs the {CLIENT_HEADER} header"))
-        .into_response()
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!("a request made with the session cookie needs the {CLIENT_HEADER} header"),
+    )
+    .into_response()
 }
 
 fn store_unavailable(error: IdentityError) -> Response {
@@ -130,8 +140,10 @@ fn store_unavailable(error: IdentityError) -> Response {
 pub(crate) fn cookie(accounts: &Accounts, token: &str, max_age: i64) -> Option<HeaderValue> {
     let secure = if accounts.secure { "; Secure" } else { "" };
     let max_age = max_age.max(0);
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"))
-        .ok()
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
 }
 
 /// Logs an audit entry; a store that cannot take it is logged, the request goes on.

@@ -211,7 +211,7 @@ pub(crate) async fn broadcast(
     Ok((StatusCode::CREATED, Json(ClassMessage { at: sent.at, author: sent.author, text: sent.text })))
 }
 
-/// What was done in and to the class: by its live sessions, to them, and to the class.
+/// What was done in and to the class: by its sessions (ended ones too), to them, and to the class.
 pub(crate) async fn audit(
     State(view): State<ClassView>,
     caller: Caller,
@@ -221,9 +221,9 @@ pub(crate) async fn audit(
     let class = view.identity.class_of(user, &class).await?;
     // The instructor's own actions name the class or one of its sessions as their target.
     let mut names = vec![class.name.clone()];
-    for session in view.identity.class_sessions(&class.name).await? {
-        names.push(format!("session:{}", session.id));
-        names.push(session.id);
+    for session in view.identity.class_session_ids(&class.name).await? {
+        names.push(format!("session:{session}"));
+        names.push(session);
     }
     Ok(Json(view.identity.audit_log_of(&names, 200).await?))
 }

@@ -19,7 +19,9 @@ fn session_of(caller: &Caller) -> ApiResult<&Session> {
     match caller {
         Caller::Session(session) => Ok(session),
         Caller::Operator => Err(ApiError::not_found("no session: the operator has none")),
-        Caller::Account(user) => Err(ApiError::not_found(format!("no session: {} is signed in to the class view", user.name))),
+        Caller::Account(user) => {
+            Err(ApiError::not_found(format!("no session: {} is signed in to the class view", user.name)))
+        }
     }
 }
 

@@ -149,7 +149,8 @@ async fn confine_account(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let open = matches!(path, "/berth/account" | "/berth/logout") || path == "/berth/classes"
+    let open = matches!(path, "/berth/account" | "/berth/logout")
+        || path == "/berth/classes"
         || path.starts_with("/berth/classes/");
     if open {
         return next.run(request).await;
@@ -176,8 +177,8 @@ async fn confine_account(
 
 /// An account may watch a terminal of a live session of one of its classes, and nothing else.
 async fn watchable(confinement: &Confinement, user: &berth_identity::User, query: &str) -> Result<(), ApiError> {
-    let query: berth_shared::api::terminal::TerminalQuery = serde_urlencoded::from_str(query)
-        .map_err(|e| ApiError::bad_request(format!("terminal query: {e}")))?;
+    let query: berth_shared::api::terminal::TerminalQuery =
+        serde_urlencoded::from_str(query).map_err(|e| ApiError::bad_request(format!("terminal query: {e}")))?;
     let Some(id) = query.session else {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "the class view watches open terminals; it opens none"));
     };

@@ -40,7 +40,10 @@ pub async fn terminal_ws(
             session
         }
         (None, Some(_)) if watcher => {
-            return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "the class view watches terminals; it opens none"))
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "the class view watches terminals; it opens none",
+            ))
         }
         (None, Some(container)) => {
             let container = engine.container_in(caller.scope(), container)?;

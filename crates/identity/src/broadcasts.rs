@@ -49,7 +49,9 @@ impl Identity {
         .await?;
         let mut messages = rows
             .iter()
-            .map(|row| Ok(Broadcast { at: row.try_get("at")?, author: row.try_get("author")?, text: row.try_get("text")? }))
+            .map(|row| {
+                Ok(Broadcast { at: row.try_get("at")?, author: row.try_get("author")?, text: row.try_get("text")? })
+            })
             .collect::<Result<Vec<_>, IdentityError>>()?;
         messages.reverse();
         Ok(messages)

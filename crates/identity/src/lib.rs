@@ -151,7 +151,10 @@ mod tests {
         let login = identity.sign_in_for_login("grace", "compilers rule").await.expect("sign in");
         assert_eq!(identity.authenticate_login(&login.token).await.expect("login").name, "grace");
         for _ in 0..5 {
-            assert!(matches!(identity.sign_in_for_login("grace", "wrong guess").await, Err(IdentityError::SignInFailed)));
+            assert!(matches!(
+                identity.sign_in_for_login("grace", "wrong guess").await,
+                Err(IdentityError::SignInFailed)
+            ));
         }
         // The right password no longer helps, and the wait is said.
         match identity.sign_in_for_login("grace", "compilers rule").await {
@@ -192,9 +195,10 @@ mod tests {
         identity.create_class("short", 2, limits).await.expect("class");
         let seated = identity.new_session("short", None).await.expect("session");
         let extended = identity.extend_session(&seated.session.id).await.expect("extend");
-        // From now, at most the class's maximum age, and never past the limit: created + 600 + 300.
-        assert!(extended.expires >= seated.session.expires, "{} {}", extended.expires, seated.session.expires);
-        assert!(extended.expires <= Identity::extend_limit(&extended));
+        // One step of 300 s (the smaller of age and extension), and never past the limit: created + 600 + 300.
+        assert_eq!(extended.expires, seated.session.expires + 300);
+        assert_eq!(Identity::extend_limit(&extended), seated.session.created + 900);
+        assert!(matches!(identity.extend_session(&seated.session.id).await, Err(IdentityError::CannotExtend { .. })));
         let none_without_extension = ClassLimits { extend_secs: 0, ..limits };
         identity.create_class("fixed", 2, none_without_extension).await.expect("class");
         let fixed = identity.new_session("fixed", None).await.expect("session");

@@ -53,7 +53,10 @@ impl Identity {
                     .bind(at)
                     .execute(&self.pool)
                     .await?;
-                sqlx::query("DELETE FROM sign_in_failures WHERE at <= $1").bind(window_start).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM sign_in_failures WHERE at <= $1")
+                    .bind(window_start)
+                    .execute(&self.pool)
+                    .await?;
                 return Err(IdentityError::SignInFailed);
             }
             Err(other) => return Err(other),

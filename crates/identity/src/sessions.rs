@@ -168,13 +168,23 @@ impl Identity {
         Ok(self.sessions().await?.into_iter().filter(|session| session.class == class.name).collect())
     }
 
+    /// The ids of every session `class` ever seated, ended ones too (for its audit trail).
+    pub async fn class_session_ids(&self, class: &str) -> Result<Vec<String>, IdentityError> {
+        let class = self.class(class).await?;
+        let rows = sqlx::query("SELECT id FROM sessions WHERE class_id = $1 ORDER BY created")
+            .bind(&class.id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
     /// The latest a session may be extended to: its class's maximum age and extension past it.
     pub fn extend_limit(session: &Session) -> i64 {
         session.created + session.limits.max_age_secs + session.limits.extend_secs
     }
 
-    /// Pushes a live session's end out by up to its class's maximum age from now, never past its extension
-    /// limit; also counts as activity. Refused once the session is at its limit.
+    /// Pushes a live session's end out by one step (its class's maximum age or extension, the smaller), never
+    /// past its extension limit; also counts as activity. Refused once the session is at its limit.
     pub async fn extend_session(&self, id: &str) -> Result<Session, IdentityError> {
         let mut session = self.session(id).await?;
         let at = now();
@@ -182,7 +192,8 @@ impl Identity {
             return Err(IdentityError::NotFound { kind: "session", name: id.to_string() });
         }
         let limit = Identity::extend_limit(&session);
-        let expires = (at + session.limits.max_age_secs).min(limit);
+        let step = session.limits.max_age_secs.min(session.limits.extend_secs);
+        let expires = (session.expires + step).min(limit);
         if expires <= session.expires {
             return Err(IdentityError::CannotExtend { until: session.expires });
         }

@@ -259,6 +259,9 @@ fn private_ranges_give_each_container_its_own_slice_across_a_restart() {
 #[test]
 fn a_range_too_small_stops_the_daemon_naming_the_file_and_the_user() {
     const USER: &str = "berth-small-range";
+    // On a fresh machine the shared daemon's first start adds berth-remap's range to the same files: let it
+    // finish, or the two read-modify-writes race and one loses its line.
+    let _ = daemon();
     let _ = Command::new("userdel").arg(USER).output();
     let added = Command::new("useradd").args(["--system", "--no-create-home", USER]).output().expect("useradd");
     assert!(added.status.success(), "{added:?}");

@@ -77,58 +77,48 @@ pub(crate) async fn authenticate(State(accounts): State<Arc<Accounts>>, mut requ
              (HttpHeaders in the docker CLI's config.json), or open the session's join link",
         );
     };
-    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if is_login_token(&token) {
-        return match accounts.identity.authenticate_login(&token).await {
-            Ok(user) => {
-                if from_cookie && changes_state && !request.headers().contains_key(CLIENT_HEADER) {
-                    let actor = format!("user:{}", user.name);
-                    audit(
-                        &accounts.identity,
-                        &actor,
-                        "request",
-                        &path,
-                        "refused: cookie without the client header (CSRF)",
-                    )
-                    .await;
-                    return csrf_refusal();
-                }
-                request.extensions_mut().insert(Caller::Account(Arc::new(user)));
-                next.run(request).await
-            }
+    let caller = if is_login_token(&token) {
+        match accounts.identity.authenticate_login(&token).await {
+            Ok(user) => Caller::Account(Arc::new(user)),
             Err(IdentityError::BadToken) | Err(IdentityError::NotFound { .. }) => {
                 audit(&accounts.identity, "anonymous", "authenticate", &path, "refused: unknown or ended sign-in")
                     .await;
-                unauthorized("the sign-in is not valid: unknown, signed out or expired; sign in again")
+                return unauthorized("the sign-in is not valid: unknown, signed out or expired; sign in again");
             }
-            Err(error) => store_unavailable(error),
-        };
-    }
-    let session = match accounts.identity.authenticate(&token).await {
-        Ok(session) => session,
-        Err(IdentityError::BadToken) => {
-            audit(&accounts.identity, "anonymous", "authenticate", &path, "refused: unknown, ended or expired token")
-                .await;
-            return unauthorized("the token is not valid: unknown, or its session ended or expired");
+            Err(error) => return store_unavailable(error),
         }
-        Err(error) => return store_unavailable(error),
+    } else {
+        match accounts.identity.authenticate(&token).await {
+            Ok(session) => Caller::Session(Arc::new(session)),
+            Err(IdentityError::BadToken) => {
+                audit(
+                    &accounts.identity,
+                    "anonymous",
+                    "authenticate",
+                    &path,
+                    "refused: unknown, ended or expired token",
+                )
+                .await;
+                return unauthorized("the token is not valid: unknown, or its session ended or expired");
+            }
+            Err(error) => return store_unavailable(error),
+        }
     };
+    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if from_cookie && changes_state && !request.headers().contains_key(CLIENT_HEADER) {
-        let actor = format!("session:{}", session.id);
-        audit(&accounts.identity, &actor, "request", &path, "refused: cookie without the client header (CSRF)").await;
-        return csrf_refusal();
+        let outcome = "refused: cookie without the client header (CSRF)";
+        audit(&accounts.identity, &caller.actor(), "request", &path, outcome).await;
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("a request made with the session cookie needs the {CLIENT_HEADER} header"),
+        )
+        .into_response();
     }
-    request.extensions_mut().insert(super::activity::Activity::of(accounts.identity.clone(), &session.id));
-    request.extensions_mut().insert(Caller::Session(Arc::new(session)));
+    if let Caller::Session(session) = &caller {
+        request.extensions_mut().insert(super::activity::Activity::of(accounts.identity.clone(), &session.id));
+    }
+    request.extensions_mut().insert(caller);
     next.run(request).await
-}
-
-fn csrf_refusal() -> Response {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        format!("a request made with the session cookie needs the {CLIENT_HEADER} header"),
-    )
-    .into_response()
 }
 
 fn store_unavailable(error: IdentityError) -> Response {

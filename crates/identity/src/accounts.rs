@@ -158,7 +158,7 @@ pub(crate) fn decoy_hash() -> Result<String, IdentityError> {
     hash_password(&hex::encode(password))
 }
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, IdentityError> {
+pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, IdentityError> {
     Ok(User {
         id: row.try_get("id")?,
         name: row.try_get("name")?,

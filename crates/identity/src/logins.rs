@@ -4,7 +4,7 @@
 
 use sqlx::Row as _;
 
-use super::accounts::User;
+use super::accounts::{user_from_row, User};
 use super::secret::{new_token, now, token_hash};
 use super::{Identity, IdentityError};
 
@@ -75,17 +75,16 @@ impl Identity {
 
     /// The account a login token names, while it has not expired or signed out.
     pub async fn authenticate_login(&self, token: &str) -> Result<User, IdentityError> {
-        let row = sqlx::query("SELECT user_id, expires, ended FROM logins WHERE token_hash = $1")
-            .bind(token_hash(token))
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(IdentityError::BadToken)?;
-        let ended: Option<i64> = row.try_get("ended")?;
-        if ended.is_some() || row.try_get::<i64, _>("expires")? <= now() {
-            return Err(IdentityError::BadToken);
-        }
-        let name = self.user_name(&row.try_get::<String, _>("user_id")?).await?;
-        self.user(&name).await
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.role, u.created FROM logins l JOIN users u ON u.id = l.user_id \
+             WHERE l.token_hash = $1 AND l.ended IS NULL AND l.expires > $2",
+        )
+        .bind(token_hash(token))
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(IdentityError::BadToken)?;
+        user_from_row(&row)
     }
 
     /// Ends a login: the token stops working at once.

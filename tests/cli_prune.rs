@@ -278,7 +278,7 @@ fn builder_prune_empties_the_cache_and_the_next_build_runs_again() {
         None,
     )
     .unwrap();
-    assert_eq!((status, body.as_str()), (200, r#"{"CachesDeleted":[],"SpaceReclaimed":0}"#), "no record has that id");
+    assert_eq!((status, body.as_str()), (200, r#"{"CachesDeleted":null,"SpaceReclaimed":0}"#), "no record has that id");
 
     let output = daemon.ok(&["builder", "prune", "-af"]);
     assert!(output.contains("Deleted build cache objects:"), "{output}");

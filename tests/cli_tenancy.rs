@@ -436,6 +436,9 @@ fn each_session_has_its_own_networks() {
     assert!(refused.contains("not allowed in a session"), "{refused}");
     let refused = bob.refused(&["network", "create", "-o", "com.docker.network.bridge.name=eth0", "eth"]);
     assert!(refused.contains("not allowed in a session"), "{refused}");
+    // A pre-defined name gets dockerd's answer, as outside a session.
+    let refused = bob.refused(&["network", "create", "bridge"]);
+    assert!(refused.contains("operation is not permitted on predefined bridge network"), "{refused}");
     assert_eq!(lines(&bob.ok(&["network", "ls", "-q", "--no-trunc"])), [bobs.as_str()]);
 
     // An ended session's networks are gone, bridges and all.

@@ -89,3 +89,59 @@ fn volumes_survive_a_daemon_restart() {
     assert_eq!(daemon.ok(&["volume", "inspect", "-f", "{{.Labels.keep}}", "kept"]).trim(), "yes");
     assert_eq!(daemon.ok(&["run", "--rm", "-v", "kept:/d", "busybox", "cat", "/d/f"]).trim(), "still");
 }
+
+#[test]
+fn docker_cp_reads_and_writes_volumes_and_binds() {
+    let daemon = Daemon::start();
+    let bind = daemon.scratch_dir("cp-bind");
+    let scratch = daemon.scratch_dir("cp-files");
+    std::fs::write(scratch.join("in.txt"), "copied in\n").expect("a file to copy");
+    let (volume_mount, bind_mount, read_only) =
+        ("cpvol:/data".to_string(), format!("{}:/bound", bind.display()), "cpro:/locked:ro".to_string());
+    daemon.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cp",
+        "-v",
+        &volume_mount,
+        "-v",
+        &bind_mount,
+        "-v",
+        &read_only,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let into = |target: &str| daemon.ok(&["cp", scratch.join("in.txt").to_str().expect("utf-8"), target]);
+
+    // Into a running container's volume and bind: the container sees the files at once.
+    into("cp:/data/");
+    into("cp:/bound/");
+    assert_eq!(daemon.ok(&["exec", "cp", "cat", "/data/in.txt", "/bound/in.txt"]), "copied in\ncopied in\n");
+    assert_eq!(std::fs::read_to_string(bind.join("in.txt")).expect("written through the bind"), "copied in\n");
+
+    // Out of them: what the container wrote there.
+    daemon.ok(&["exec", "cp", "sh", "-c", "echo from-volume > /data/out.txt; echo from-bind > /bound/out.txt"]);
+    for (source, expected) in [("cp:/data/out.txt", "from-volume\n"), ("cp:/bound/out.txt", "from-bind\n")] {
+        let target = scratch.join("out.txt");
+        daemon.ok(&["cp", source, target.to_str().expect("utf-8")]);
+        assert_eq!(std::fs::read_to_string(&target).expect("copied out"), expected, "{source}");
+    }
+    // The mount point itself copies under its own name, with the volume's files in it.
+    let whole = scratch.join("whole");
+    daemon.ok(&["cp", "cp:/data", whole.to_str().expect("utf-8")]);
+    let mut names: Vec<String> = std::fs::read_dir(&whole)
+        .expect("the mount point became a directory")
+        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["in.txt", "out.txt"]);
+
+    // A read-only mount refuses a copy in with dockerd's words, and keeps nothing of it.
+    let refused = daemon.docker(&["cp", scratch.join("in.txt").to_str().expect("utf-8"), "cp:/locked/"]);
+    assert!(!refused.success() && refused.stderr.contains("mounted volume is marked read-only"), "{refused:?}");
+    assert_eq!(daemon.ok(&["exec", "cp", "ls", "-A", "/locked"]), "");
+    daemon.ok(&["rm", "-f", "cp"]);
+    daemon.ok(&["volume", "rm", "cpvol", "cpro"]);
+}

@@ -8,16 +8,9 @@ import os
 
 import docker
 from docker.types import IPAMConfig, IPAMPool
+from expect import fails
 
 api = docker.APIClient(base_url=os.environ["DOCKER_HOST"])
-
-
-def fails(call, *args, **kwargs):
-    try:
-        call(*args, **kwargs)
-    except docker.errors.APIError as error:
-        return error
-    raise AssertionError("%s%r did not fail" % (call.__name__, args))
 
 
 def run(name, network, **kwargs):

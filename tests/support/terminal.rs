@@ -55,3 +55,44 @@ pub async fn read_until(socket: &mut Socket, needle: &str) -> String {
 pub async fn send(socket: &mut Socket, message: &ClientMessage) {
     socket.send(Message::Text(serde_json::to_string(message).unwrap().into())).await.expect("send");
 }
+
+/// The lines a terminal would show for `raw` output: a carriage return goes back to the line's start and what
+/// follows overwrites it, `ESC [ J` and `ESC [ K` clear to the end, other escape sequences show nothing. A shell's
+/// line editor redraws its line when the window size changes under it, so what was typed is only whole on screen.
+#[allow(dead_code)]
+pub fn rendered_lines(raw: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let (mut line, mut column): (Vec<char>, usize) = (Vec::new(), 0);
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => column = 0,
+            '\n' => {
+                lines.push(line.drain(..).collect());
+                column = 0;
+            }
+            '\u{1b}' if chars.peek() == Some(&'[') => {
+                chars.next();
+                for p in chars.by_ref() {
+                    if p.is_ascii_alphabetic() || p == '~' {
+                        if p == 'J' || p == 'K' {
+                            line.truncate(column);
+                        }
+                        break;
+                    }
+                }
+            }
+            c if c.is_control() => {}
+            c => {
+                if column < line.len() {
+                    line[column] = c;
+                } else {
+                    line.push(c);
+                }
+                column += 1;
+            }
+        }
+    }
+    lines.push(line.into_iter().collect());
+    lines
+}

@@ -73,7 +73,12 @@ pub async fn put(
     Query(query): Query<ArchiveQuery>,
     request: Request,
 ) -> ApiResult<StatusCode> {
-    engine.container(&id)?;
+    if let Err(refused) = engine.check_copy_in(&id, &query.path) {
+        // Go's server reads the upload before it answers; a refusal that left it unread would reach the CLI as a
+        // broken pipe instead of the reason.
+        super::body::drain(request.into_body(), engine.limits().max_upload).await;
+        return Err(not_found_in(&id, refused));
+    }
     let reader = super::body::upload_reader(request, engine.limits().max_upload)?;
     let no_overwrite = flag(&query.no_overwrite_dir_non_dir);
     engine.copy_in(&id, &query.path, reader, no_overwrite).await.map_err(|e| not_found_in(&id, e))?;

@@ -79,6 +79,19 @@ pub(crate) fn upload_reader(
     Ok(limited_reader(request.into_body(), limit))
 }
 
+/// Reads and drops a body that will not be used, up to `limit` bytes, so that the client gets to read the answer.
+pub(crate) async fn drain(body: axum::body::Body, limit: u64) {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut read: u64 = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        read = read.saturating_add(chunk.len() as u64);
+        if read > limit {
+            break;
+        }
+    }
+}
+
 /// The body as a blocking reader (for a `spawn_blocking` unpacker) that fails once more than `limit` bytes came
 /// in: a chunked upload has no length to check first.
 pub(crate) fn limited_reader(body: axum::body::Body, limit: u64) -> impl std::io::Read + Send + Unpin + 'static {

@@ -36,16 +36,25 @@ struct BuildQuery {
     forcerm: Option<String>,
     remote: Option<String>,
     pull: Option<String>,
+    networkmode: Option<String>,
+    cachefrom: Option<String>,
+    squash: Option<String>,
+    platform: Option<String>,
 }
 
 pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<ContextSource>)> {
     let pairs = url_pairs(raw_query);
+    // A key given twice counts by its first value, as Go's FormValue reads it (docker-py sends `dockerfile` twice
+    // for a Dockerfile outside the context).
     let mut map = serde_json::Map::new();
     for (key, value) in &pairs {
-        if key != "t" {
+        if key != "t" && key != "extrahosts" && !map.contains_key(key) {
             map.insert(key.clone(), serde_json::Value::String(value.clone()));
         }
     }
+    let every_value = |name: &str| -> Vec<String> {
+        pairs.iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone()).collect()
+    };
     let query: BuildQuery = serde_json::from_value(serde_json::Value::Object(map)).unwrap_or_default();
     let build_args: BTreeMap<String, Option<String>> = match query.buildargs.as_deref().filter(|s| !s.is_empty()) {
         Some(json) => {
@@ -57,9 +66,19 @@ pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<
         Some(json) => serde_json::from_str(json).map_err(|e| ApiError::bad_request(format!("invalid labels: {e}")))?,
         None => BTreeMap::new(),
     };
+    if flag(&query.squash) {
+        return Err(ApiError::bad_request("squash is only supported with experimental mode"));
+    }
+    check_platform(query.platform.as_deref().unwrap_or(""))?;
+    let cache_from: Vec<String> = match query.cachefrom.as_deref().filter(|s| !s.is_empty()) {
+        Some(json) => {
+            serde_json::from_str(json).map_err(|e| ApiError::bad_request(format!("invalid cachefrom: {e}")))?
+        }
+        None => Vec::new(),
+    };
     let options = BuildOptions {
         dockerfile: query.dockerfile.filter(|d| !d.is_empty()).unwrap_or_else(|| "Dockerfile".into()),
-        tags: pairs.iter().filter(|(k, v)| k == "t" && !v.is_empty()).map(|(_, v)| v.clone()).collect(),
+        tags: every_value("t"),
         build_args,
         labels,
         no_cache: flag(&query.nocache),
@@ -67,6 +86,9 @@ pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<
         remove: query.rm.is_none() || flag(&query.rm),
         force_remove: flag(&query.forcerm),
         pull: flag(&query.pull),
+        extra_hosts: every_value("extrahosts"),
+        network_mode: query.networkmode.filter(|m| !m.is_empty() && m != "default"),
+        cache_from,
         owner: None,
     };
     let remote = match query.remote.filter(|r| !r.is_empty() && !r.starts_with("context")) {
@@ -74,6 +96,22 @@ pub(super) fn options(raw_query: &str) -> ApiResult<(BuildOptions, bool, Option<
         None => None,
     };
     Ok((options, flag(&query.q), remote))
+}
+
+/// A build's `platform=`: parsed as containerd does (dockerd's words for a word that names no platform), and only
+/// the host's, the one platform Berth runs.
+fn check_platform(platform: &str) -> ApiResult<()> {
+    if platform.trim().is_empty() {
+        return Ok(());
+    }
+    let parsed = berth_engine::Platform::parse(platform).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if !parsed.is_host() {
+        return Err(ApiError::bad_request(format!(
+            "platform {parsed} is not supported: this daemon builds for {} only",
+            berth_engine::Platform::host()
+        )));
+    }
+    Ok(())
 }
 
 /// What `remote=` may name over the API: a git repository elsewhere. A path on the daemon's host (or `file://`)

@@ -201,6 +201,38 @@ pub fn inspect(container: &Container, network: NetworkView) -> ContainerInspectR
     }
 }
 
+/// [`inspect`] as dockerd answers it up to API 1.51, which every client still asks: NetworkSettings also carries
+/// the default bridge's endpoint at its top level (`docker inspect -f '{{.NetworkSettings.IPAddress}}'`,
+/// docker-py's `['NetworkSettings']['MacAddress']`), empty strings when the container is not on it.
+pub fn inspect_json(container: &Container, network: NetworkView) -> serde_json::Value {
+    let mut answer = serde_json::to_value(inspect(container, network)).unwrap_or_default();
+    let Some(settings) = answer.get_mut("NetworkSettings").and_then(|s| s.as_object_mut()) else { return answer };
+    let bridge = settings.get("Networks").and_then(|n| n.get("bridge")).cloned().unwrap_or_default();
+    let text = |key: &str| bridge.get(key).cloned().unwrap_or_else(|| serde_json::Value::String(String::new()));
+    let number = |key: &str| bridge.get(key).cloned().unwrap_or_else(|| serde_json::json!(0));
+    let legacy = [
+        ("Bridge", serde_json::Value::String(String::new())),
+        ("HairpinMode", serde_json::Value::Bool(false)),
+        ("LinkLocalIPv6Address", serde_json::Value::String(String::new())),
+        ("LinkLocalIPv6PrefixLen", serde_json::json!(0)),
+        ("SecondaryIPAddresses", serde_json::Value::Null),
+        ("SecondaryIPv6Addresses", serde_json::Value::Null),
+        ("EndpointID", text("EndpointID")),
+        ("Gateway", text("Gateway")),
+        ("GlobalIPv6Address", text("GlobalIPv6Address")),
+        ("GlobalIPv6PrefixLen", number("GlobalIPv6PrefixLen")),
+        ("IPAddress", text("IPAddress")),
+        ("IPPrefixLen", number("IPPrefixLen")),
+        ("IPv6Gateway", text("IPv6Gateway")),
+        ("MacAddress", text("MacAddress")),
+    ];
+    for (key, value) in legacy {
+        settings.entry(key).or_insert(value);
+    }
+    settings.entry("SandboxID").or_insert_with(|| serde_json::Value::String(String::new()));
+    answer
+}
+
 /// `record` is the container's snapshot, taken once by the caller (a listing copies each record once).
 pub fn summary(container: &Container, record: &ContainerRecord, network: NetworkView) -> ContainerSummary {
     let mut command = vec![record.path.clone()];

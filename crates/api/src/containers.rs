@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerUpdateBody, ContainerUpdateResponse,
-    ContainerWaitExitError, ContainerWaitResponse, FilesystemChange,
+    ContainerCreateResponse, ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitExitError,
+    ContainerWaitResponse, FilesystemChange,
 };
 use chrono::{TimeZone, Utc};
 use serde::Deserialize;
@@ -18,7 +18,8 @@ use serde::Deserialize;
 use super::body::JsonBody;
 use super::caller::Caller;
 use super::container_filter::{FilterError, Filters, Lookup, Step};
-use super::container_views::{inspect, summary};
+use super::container_views::{inspect_json, summary};
+use super::create_request::CreateRequest;
 use super::error::{ApiError, ApiResult};
 use super::flag;
 use super::prune_filter::{self, PruneFilters};
@@ -35,8 +36,9 @@ pub async fn create(
     State(engine): State<Arc<Engine>>,
     caller: Caller,
     Query(query): Query<CreateQuery>,
-    JsonBody(mut body): JsonBody<ContainerCreateBody>,
+    JsonBody(request): JsonBody<CreateRequest>,
 ) -> ApiResult<Response> {
+    let mut body = request.into_body();
     super::tenancy::record_limits(&engine, &caller)?;
     if let Some(tenant) = caller.tenant() {
         // A container it names that is not its own is as missing as at create below: 400, not the 404 the CLI
@@ -152,7 +154,7 @@ impl Lookup for EngineLookup<'_> {
 
 pub async fn inspect_one(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<Response> {
     let container = engine.container(&id)?;
-    Ok(Json(inspect(&container, engine.network_view(&container))).into_response())
+    Ok(Json(inspect_json(&container, engine.network_view(&container))).into_response())
 }
 
 pub async fn start(State(engine): State<Arc<Engine>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -410,8 +412,7 @@ pub async fn prune(
 ) -> ApiResult<Response> {
     let filters = PruneFilters::parse(query.filters.as_deref(), prune_filter::CONTAINERS)?;
     let (deleted, reclaimed) = engine.prune_containers(caller.scope(), &filters.engine_filter("")?).await;
-    Ok(Json(ContainerPruneResponse { containers_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
-        .into_response())
+    Ok(super::prune_answer::answer("ContainersDeleted", deleted, Some(reclaimed)))
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use axum::extract::{Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_shared::api::disk_usage::DiskUsage;
-use bollard_stubs::models::{BuildPruneResponse, VolumeUsageData};
+use bollard_stubs::models::VolumeUsageData;
 use serde::Deserialize;
 
 use super::container_views::summary as container_summary;
@@ -125,8 +125,7 @@ pub async fn build_prune(
     let (deleted, reclaimed) = tokio::task::spawn_blocking(move || berth_build::cache_usage::prune(&engine, &options))
         .await?
         .map_err(|error| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
-    Ok(Json(BuildPruneResponse { caches_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
-        .into_response())
+    Ok(super::prune_answer::answer("CachesDeleted", deleted, Some(reclaimed)))
 }
 
 #[cfg(test)]

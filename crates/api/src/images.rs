@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_shared::api::build::LegacyMessage;
-use bollard_stubs::models::{CreateImageInfo, ImageInspect, ImageInspectRootFs, ImagePruneResponse, ImageSummary};
+use bollard_stubs::models::{CreateImageInfo, ImageInspect, ImageInspectRootFs, ImageSummary};
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
@@ -96,7 +96,17 @@ fn inspect(image: &Image) -> ImageInspect {
         id: Some(image.id.clone()),
         repo_tags: Some(image.repo_tags.clone()),
         repo_digests: Some(image.repo_digests.clone()),
-        comment: Some(String::new()),
+        // dockerd keeps a commit's or import's message as the image's comment; Berth keeps it in the history entry
+        // that made the image, the last one.
+        comment: Some(
+            image
+                .config
+                .history()
+                .as_ref()
+                .and_then(|h| h.last())
+                .and_then(|h| h.comment().clone())
+                .unwrap_or_default(),
+        ),
         created: image.created.clone(),
         author: image.config.author().clone().or(Some(String::new())),
         config: container_config,
@@ -212,8 +222,7 @@ pub async fn prune(State(engine): State<Arc<Engine>>, Query(query): Query<PruneQ
     let filter = filters.engine_filter("invalid value for 'until' filter: ")?;
     let (deleted, reclaimed) =
         tokio::task::spawn_blocking(move || engine.prune_images(dangling_only, &filter)).await??;
-    Ok(Json(ImagePruneResponse { images_deleted: Some(deleted), space_reclaimed: Some(reclaimed as i64) })
-        .into_response())
+    Ok(super::prune_answer::answer("ImagesDeleted", deleted, Some(reclaimed)))
 }
 
 #[derive(Deserialize)]

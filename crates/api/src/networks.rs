@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
     EndpointResource, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    NetworkDisconnectRequest, NetworkInspect,
 };
 use chrono::SecondsFormat;
 use serde::Deserialize;
@@ -207,5 +207,5 @@ pub async fn prune(
     use super::prune_filter::{PruneFilters, NETWORKS};
     let filters = PruneFilters::parse(query.filters.as_deref(), NETWORKS)?;
     let deleted = engine.network_prune(caller.scope(), &filters.engine_filter("")?).await;
-    Ok(Json(NetworkPruneResponse { networks_deleted: Some(deleted) }).into_response())
+    Ok(super::prune_answer::answer("NetworksDeleted", deleted, None))
 }

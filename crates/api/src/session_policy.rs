@@ -26,9 +26,7 @@ pub(crate) fn check_volume_create(request: &bollard_stubs::models::VolumeCreateR
 /// Checks a session's network create: a bridge of the daemon's choosing. A subnet of its own could cover the
 /// host's addresses (its routes would then lead into the bridge), and driver options name host interfaces.
 pub(crate) fn check_network_create(request: &bollard_stubs::models::NetworkCreateRequest) -> Result<(), ApiError> {
-    if matches!(request.name.as_str(), "bridge" | "host" | "none" | "default") {
-        return Err(ApiError::new(StatusCode::CONFLICT, format!("network with name {} already exists", request.name)));
-    }
+    // The pre-defined names ("bridge", "host", ...) get the network store's own answer, dockerd's 403.
     if request.options.as_ref().is_some_and(|options| !options.is_empty()) {
         return Err(refuse("network create --opt (driver options name host interfaces)"));
     }

@@ -141,7 +141,16 @@ pub async fn info(State(engine): State<Arc<Engine>>, caller: Caller) -> Json<Sys
         registry_config: Some(registry_config(engine.registry_config())),
         name: Some(nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()),
         server_version: Some(env!("CARGO_PKG_VERSION").into()),
-        default_runtime: Some("berth".into()),
+        default_runtime: Some(berth_engine::DEFAULT_RUNTIME.into()),
+        runtimes: Some(
+            berth_engine::KNOWN_RUNTIMES
+                .iter()
+                .map(|name| {
+                    let runtime = bollard_stubs::models::Runtime { path: Some("berth".into()), ..Default::default() };
+                    (name.to_string(), runtime)
+                })
+                .collect(),
+        ),
         live_restore_enabled: Some(engine.live_restore()),
         isolation: None,
         init_binary: Some("berth init".into()),

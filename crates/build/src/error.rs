@@ -107,6 +107,14 @@ impl BuildError {
         }
     }
 
+    /// A failed RUN's exit code.
+    pub fn exit_code(&self) -> Option<i64> {
+        match self {
+            BuildError::RunFailed { code, .. } => Some(i64::from(*code)),
+            _ => None,
+        }
+    }
+
     /// Did an instruction fail (rather than the Dockerfile, the context or the daemon)? Such a failure names the
     /// last step that succeeded.
     pub fn is_step_failure(&self) -> bool {

@@ -640,6 +640,9 @@ impl<'a> Executor<'a> {
         let id = self.cache.lookup(key)?;
         let images = self.engine.image_store().clone();
         let image = tokio::task::spawn_blocking(move || images.get(&id)).await.ok()?.ok()?;
+        if !self.options.cache_from.is_empty() && !self.in_cache_sources(&image).await {
+            return None;
+        }
         // A prediction looks without using: only a build's hit keeps the entry from `builder prune --filter until`.
         if !self.predict_only {
             if let Err(error) = self.cache.touch(key) {
@@ -647,6 +650,19 @@ impl<'a> Executor<'a> {
             }
         }
         Some(image)
+    }
+
+    /// Is `image` one of the `--cache-from` images or in one's history? Names that find no image are skipped,
+    /// as dockerd skips them.
+    async fn in_cache_sources(&self, image: &Image) -> bool {
+        for name in &self.options.cache_from {
+            if let Ok(Ok(source)) = self.find_image(name).await {
+                if source.id == image.id || source.is_built_on(image) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Records the line of the new history entry and stores the metadata of `image`.
@@ -846,7 +862,11 @@ impl<'a> Executor<'a> {
             env: Some(args.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             healthcheck: Some(no_healthcheck()),
             labels: Some(step_label()),
-            host_config: Some(HostConfig { network_mode: network.map(str::to_string), ..Default::default() }),
+            host_config: Some(HostConfig {
+                network_mode: network.map(str::to_string).or_else(|| self.options.network_mode.clone()),
+                extra_hosts: Some(self.options.extra_hosts.clone()).filter(|hosts| !hosts.is_empty()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let (id, _) = self.create_step_container(&parent.id, body).await?;

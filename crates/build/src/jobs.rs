@@ -138,7 +138,12 @@ impl BuildJobs {
                     result.is_ok()
                 }
                 Err(error) => {
-                    progress.emit(BuildEvent::Failed { message: error.to_string(), line: None, last_image_id: None });
+                    progress.emit(BuildEvent::Failed {
+                        message: error.to_string(),
+                        line: None,
+                        last_image_id: None,
+                        code: None,
+                    });
                     false
                 }
             };

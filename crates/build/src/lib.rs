@@ -62,6 +62,13 @@ pub struct BuildOptions {
     pub force_remove: bool,
     /// `--pull`: pull every FROM image, even one the daemon has.
     pub pull: bool,
+    /// `--add-host NAME:IP`: lines RUN steps find in /etc/hosts.
+    pub extra_hosts: Vec<String>,
+    /// `--network`: the network RUN steps are on (a RUN's own `--network` flag wins).
+    pub network_mode: Option<String>,
+    /// `--cache-from`: when given, a cache hit counts only if it is one of these images or in their history, as
+    /// in dockerd's classic builder.
+    pub cache_from: Vec<String>,
     /// The tenant (a session) the build is for: its step containers are the tenant's (its cgroup group, its
     /// quotas), its images and tags too, and its RUN steps share no cache with anyone else's.
     pub owner: Option<String>,
@@ -86,6 +93,9 @@ impl Default for BuildOptions {
             remove: true,
             force_remove: false,
             pull: false,
+            extra_hosts: Vec::new(),
+            network_mode: None,
+            cache_from: Vec::new(),
             owner: None,
         }
     }
@@ -153,7 +163,7 @@ pub async fn build(
             _ => error.to_string(),
         };
         tracing::info!(%message, "build failed");
-        progress.emit(BuildEvent::Failed { message, line: error.line(), last_image_id });
+        progress.emit(BuildEvent::Failed { message, line: error.line(), last_image_id, code: error.exit_code() });
     }
     result
 }

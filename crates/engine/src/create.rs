@@ -199,6 +199,10 @@ fn normalize_host_config(host: &mut HostConfig, log_default: &super::log_drivers
         host.network_mode = Some("bridge".into());
     }
     super::log_drivers::apply_default(host.log_config.get_or_insert_with(HostConfigLogConfig::default), log_default);
+    // dockerd records its default runtime's name; every runtime name Berth takes runs the container the same way.
+    if host.runtime.as_deref().is_none_or(str::is_empty) {
+        host.runtime = Some(spec::DEFAULT_RUNTIME.into());
+    }
     if host.restart_policy.as_ref().is_none_or(|p| p.name.is_none()) {
         host.restart_policy = Some(bollard_stubs::models::RestartPolicy {
             name: Some(bollard_stubs::models::RestartPolicyNameEnum::NO),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bollard_stubs::models::{ChangeType, FilesystemChange};
 
 use super::container::Container;
+use super::mount_paths;
 use super::{Engine, EngineError};
 use berth_fs::id_shift::IdShift;
 use berth_image::{archive, ImageConfigChanges};
@@ -71,8 +72,14 @@ impl Engine {
 
     /// `docker cp`'s stat of a path in the container (HEAD archive, and before GET).
     pub async fn path_stat(self: &Arc<Self>, reference: &str, path: &str) -> Result<archive::PathStat, EngineError> {
-        let path = path.to_string();
-        self.with_rootfs(reference, move |root, _| Ok(archive::stat(&root, &path)?)).await
+        self.with_located(reference, path, move |at, _| {
+            let mut stat = archive::stat(&at.root, &at.path)?;
+            if let Some(name) = at.name {
+                stat.name = name;
+            }
+            Ok(stat)
+        })
+        .await
     }
 
     /// `docker cp ctr:path -`: the entry at `path` as a tar, written to `out` as it is read.
@@ -82,12 +89,31 @@ impl Engine {
         path: &str,
         out: impl std::io::Write + Send + 'static,
     ) -> Result<(), EngineError> {
-        let path = path.to_string();
-        self.with_rootfs(reference, move |root, ids| Ok(archive::write_tar(&root, &path, out, ids)?)).await
+        self.with_located(reference, path, move |at, ids| match at.name {
+            Some(name) => Ok(archive::write_tar_as(&at.root, &at.path, &name, out, ids)?),
+            None => Ok(archive::write_tar(&at.root, &at.path, out, ids)?),
+        })
+        .await
+    }
+
+    /// What refuses a copy into `dir` before a byte of it is read: a read-only rootfs or mount.
+    pub fn check_copy_in(&self, reference: &str, dir: &str) -> Result<(), EngineError> {
+        let record = self.container(reference)?.snapshot();
+        let mounts = super::volumes::mounts_of(&record);
+        match mount_paths::covering_mount(&mounts, dir) {
+            Some((mount, _)) if mount.read_only => {
+                Err(EngineError::Forbidden("mounted volume is marked read-only".into()))
+            }
+            Some(_) => Ok(()),
+            None if record.host_config.readonly_rootfs.unwrap_or(false) => {
+                Err(EngineError::Forbidden("container rootfs is marked read-only".into()))
+            }
+            None => Ok(()),
+        }
     }
 
     /// `docker cp - ctr:dir`: a tar unpacked into the directory `dir` of the container, held to the daemon's
-    /// unpacked-size limit. A read-only rootfs refuses it.
+    /// unpacked-size limit. A read-only rootfs or mount refuses it.
     pub async fn copy_in(
         self: &Arc<Self>,
         reference: &str,
@@ -95,13 +121,10 @@ impl Engine {
         tar: impl std::io::Read + Send + 'static,
         no_overwrite_dir_non_dir: bool,
     ) -> Result<(), EngineError> {
-        if self.container(reference)?.record().host_config.readonly_rootfs.unwrap_or(false) {
-            return Err(EngineError::Forbidden("container rootfs is marked read-only".into()));
-        }
-        let dir = dir.to_string();
+        self.check_copy_in(reference, dir)?;
         let max_unpacked = Some(self.limits().max_unpacked);
-        self.with_rootfs(reference, move |root, ids| {
-            Ok(archive::extract_tar(&root, &dir, tar, no_overwrite_dir_non_dir, max_unpacked, ids)?)
+        self.with_located(reference, dir, move |at, ids| {
+            Ok(archive::extract_tar(&at.root, &at.path, tar, no_overwrite_dir_non_dir, max_unpacked, ids)?)
         })
         .await
     }
@@ -113,6 +136,22 @@ impl Engine {
         out: impl std::io::Write + Send + 'static,
     ) -> Result<(), EngineError> {
         self.with_rootfs(reference, move |root, ids| Ok(archive::export(&root, out, ids)?)).await
+    }
+
+    /// Runs `work` with `path` located in the container's mounted rootfs or in the mount that holds it, and the
+    /// container's user namespace ids (None: the host's), on a blocking thread.
+    async fn with_located<T: Send + 'static>(
+        self: &Arc<Self>,
+        reference: &str,
+        path: &str,
+        work: impl FnOnce(mount_paths::Located, Option<IdShift>) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let container = self.container(reference)?;
+        let rootfs = self.ensure_rootfs(&container).await?;
+        let record = container.snapshot();
+        let mounts = super::volumes::mounts_of(&record);
+        let at = mount_paths::locate(&container, &mounts, &rootfs, path);
+        tokio::task::spawn_blocking(move || work(at, record.id_shift)).await.map_err(join_error)?
     }
 
     /// Runs `work` with the mounted rootfs and the container's user namespace ids (None: the host's) on a

@@ -28,6 +28,7 @@ mod name_claims;
 mod live;
 mod monitor_follow;
 mod monitor_link;
+mod mount_paths;
 mod names;
 mod networking;
 mod process_exit;
@@ -61,6 +62,7 @@ pub use networking::{labels_match, NetworkView};
 pub use prune::PruneFilter;
 pub use recovery::BUILD_STEP_LABEL;
 pub use spec::DEFAULT_CAPABILITIES;
+pub use spec::{DEFAULT_RUNTIME, KNOWN_RUNTIMES};
 pub use tenants::{tenant_network_name, TenantLimits, TenantUsage};
 pub use terminal::TerminalSession;
 pub use userns::{RemapError, UsernsRemap};
@@ -68,7 +70,7 @@ pub use volumes::{validate_volume_name, VolumeRecord};
 
 use berth_image::ImageStore;
 use berth_network::{NetworkConfig, Networks};
-pub use berth_registry::{Credentials, Progress, ProgressSink, RegistryConfig};
+pub use berth_registry::{Credentials, Platform, Progress, ProgressSink, RegistryConfig};
 
 /// Whose objects a caller sees: the operator (the unix socket, a single-user HTTP port) sees everything and names
 /// the unowned; a tenant (a session of a shared daemon) sees and names only its own.

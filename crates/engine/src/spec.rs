@@ -66,11 +66,13 @@ fn cpu_count() -> i64 {
     std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)
 }
 
-/// The checks dockerd makes at create (and update) time, with its messages.
-/// The runtimes a container may name: Berth's own (what `docker info` calls the default), and runc's names, which
-/// compose files and scripts written for dockerd use; every one runs the container the same way.
-const KNOWN_RUNTIMES: [&str; 3] = ["berth", "runc", "io.containerd.runc.v2"];
+/// The runtimes a container may name: runc's names, which compose files, scripts and clients written for dockerd
+/// use, and Berth's own; every one runs the container the same way, with `berth init`.
+pub const KNOWN_RUNTIMES: [&str; 3] = ["runc", "io.containerd.runc.v2", "berth"];
+/// What a container that names no runtime records, and `docker info` calls the default: dockerd's.
+pub const DEFAULT_RUNTIME: &str = "runc";
 
+/// The checks dockerd makes at create (and update) time, with its messages.
 pub fn validate_host_config(host: &HostConfig) -> Result<(), EngineError> {
     if let Some(runtime) = host.runtime.as_deref().filter(|r| !r.is_empty() && !KNOWN_RUNTIMES.contains(r)) {
         return Err(invalid(format!("Unknown runtime specified {runtime}")));

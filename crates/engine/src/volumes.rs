@@ -412,7 +412,7 @@ impl Engine {
 }
 
 /// Every bind and volume mount of a container, as `--volumes-from` copies them.
-fn mounts_of(record: &ContainerRecord) -> Vec<MountRecord> {
+pub(super) fn mounts_of(record: &ContainerRecord) -> Vec<MountRecord> {
     let mut list = Vec::new();
     for bind in record.host_config.binds.iter().flatten() {
         if let Ok(bind) = parse_bind(bind) {

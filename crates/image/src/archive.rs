@@ -178,17 +178,28 @@ pub(crate) fn rfc3339(secs: i64, nanos: i64) -> String {
 /// `docker cp CONTAINER:path -`: a tar whose top entry is the basename of `path` (a symlink is archived as itself).
 /// With `ids`, owners are the ids a remapped container sees.
 pub fn write_tar(root: &Path, path: &str, out: impl Write, ids: Option<IdShift>) -> Result<(), ImageError> {
+    let name = match base_name(path).as_str() {
+        "/" => ".".to_string(),
+        b => b.to_string(),
+    };
+    write_tar_as(root, path, &name, out, ids)
+}
+
+/// [`write_tar`] with the entry named `name` (a mount point's name in the container, not its source's).
+pub fn write_tar_as(
+    root: &Path,
+    path: &str,
+    name: &str,
+    out: impl Write,
+    ids: Option<IdShift>,
+) -> Result<(), ImageError> {
     let tree = Root::open(root)?;
     let entry = lookup(&tree, path)?;
     if entry.at().metadata().is_err() {
         return Err(ImageError::PathNotFound { path: path.to_string() });
     }
-    let name = match base_name(path).as_str() {
-        "/" => ".".to_string(),
-        b => b.to_string(),
-    };
     let mut t = TreeTar::new(out, TarOptions { ids, ..TarOptions::default() });
-    t.append(entry.at(), Path::new(&name))?;
+    t.append(entry.at(), Path::new(name))?;
     t.finish().ctx(path)?.flush().ctx(path)?;
     Ok(())
 }

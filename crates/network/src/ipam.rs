@@ -42,6 +42,17 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, a, b, c, d]
 }
 
+/// A MAC address as `docker run --mac-address` takes it: six hex pairs split by colons (or dashes).
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for byte in &mut mac {
+        let part = parts.next().filter(|p| p.len() == 2)?;
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
 pub fn mac_string(mac: [u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
@@ -68,5 +79,9 @@ mod tests {
         assert_eq!(next_free_subnet(&taken).unwrap().to_string(), "10.89.2.0/24");
         assert_eq!(next_free_subnet(&["10.0.0.0/8".parse().unwrap()]), None);
         assert_eq!(mac_string(mac_for("10.88.0.2".parse().unwrap())), "02:42:0a:58:00:02");
+        assert_eq!(parse_mac("02:42:AC:11:00:0a"), Some([0x02, 0x42, 0xac, 0x11, 0x00, 0x0a]));
+        for bad in ["", "02:42:ac:11:00", "02:42:ac:11:00:0a:0b", "02:42:ac:11:00:zz", "2:42:ac:11:00:0a"] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
     }
 }

@@ -21,6 +21,7 @@ pub mod dns;
 mod error;
 pub mod etc_files;
 mod firewall;
+mod host_lock;
 pub mod ipam;
 mod link;
 pub mod ports;
@@ -475,6 +476,8 @@ impl Networks {
         let mut taken: Vec<Subnet> =
             self.state().networks.values().filter_map(|n| n.pool.as_ref()).map(|p| p.subnet).collect();
         let own = taken.clone();
+        // Held until the bridge has its address, so that no other daemon on the host takes the same subnet.
+        let _host_lock = host_lock::SubnetLock::acquire().await?;
         let host_subnets = self.netlink.host_subnets().await?;
         // The host's routes include our own bridges': they are in `own` already.
         taken.extend(host_subnets.into_iter().filter(|s| !own.contains(s)));
@@ -636,7 +639,13 @@ impl Networks {
                 record.name
             )));
         }
-        if !record.endpoints.is_empty() {
+        // As in dockerd, only running containers hold a network: a stopped one's endpoint goes with it (and the
+        // container finds its network missing when it next starts).
+        let active = {
+            let state = self.state();
+            record.endpoints.keys().any(|container| state.sandboxes.contains_key(container))
+        };
+        if active {
             return Err(NetworkError::Forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints",
                 record.name, record.id
@@ -748,12 +757,17 @@ impl Networks {
             }
             None => (None, None),
         };
+        let mac = match settings.and_then(|s| s.mac_address.as_deref()).filter(|m| !m.is_empty()) {
+            Some(text) => ipam::parse_mac(text)
+                .ok_or_else(|| NetworkError::InvalidArgument(format!("invalid MAC address: {text}")))?,
+            None => ipam::mac_for(ip),
+        };
         let endpoint = EndpointRecord {
             endpoint_id: new_id(),
             container_id: container_id.to_string(),
             container_name: container_name.to_string(),
             ip,
-            mac: ipam::mac_string(ipam::mac_for(ip)),
+            mac: ipam::mac_string(mac),
             aliases: settings.and_then(|s| s.aliases.clone()).unwrap_or_default(),
             requested_ip,
             ip6,
@@ -908,7 +922,7 @@ impl Networks {
         };
         // A pair left from the previous run of this container may still be on its way out with its old namespace.
         let _ = self.netlink.delete(&host).await;
-        let mac = ipam::mac_for(endpoint.ip);
+        let mac = ipam::parse_mac(&endpoint.mac).unwrap_or_else(|| ipam::mac_for(endpoint.ip));
         self.netlink.create_veth(&host, &network.bridge, &netns, &ifname, mac).await?;
         if let Some(sandbox) = self.state().sandboxes.get_mut(container_id) {
             sandbox.interfaces.push((network.id.clone(), ifname.clone(), host.clone()));

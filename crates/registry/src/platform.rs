@@ -4,6 +4,64 @@ use std::fmt;
 
 use super::RegistryError;
 
+/// The systems and architectures containerd's `platforms.Parse` knows (Go's GOOS and GOARCH lists).
+const OPERATING_SYSTEMS: &[&str] = &[
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "hurd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "nacl",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "windows",
+    "zos",
+];
+const ARCHITECTURES: &[&str] = &[
+    "386",
+    "amd64",
+    "amd64p32",
+    "arm",
+    "armbe",
+    "arm64",
+    "arm64be",
+    "loong64",
+    "mips",
+    "mipsle",
+    "mips64",
+    "mips64le",
+    "mips64p32",
+    "mips64p32le",
+    "ppc",
+    "ppc64",
+    "ppc64le",
+    "riscv",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sparc",
+    "sparc64",
+    "wasm",
+];
+
+/// containerd's normalizeArch: the names other tools use for Go's.
+fn normalize_architecture(arch: &str) -> &str {
+    match arch {
+        "x86_64" | "x86-64" => "amd64",
+        "aarch64" => "arm64",
+        "i386" => "386",
+        "armhf" | "armel" => "arm",
+        other => other,
+    }
+}
+
 /// An OS, architecture and optional variant, in the OCI's names (and its JSON: an index entry's `platform`, the
 /// fields of an image config).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -30,7 +88,9 @@ impl Platform {
         Platform { os: "linux".into(), architecture: architecture.into(), variant: variant.map(str::to_string) }
     }
 
-    /// `os[/arch[/variant]]`, as `docker pull --platform` takes it; a missing architecture is the host's.
+    /// `os[/arch[/variant]]` (or an architecture alone), as `docker pull --platform` takes it and containerd's
+    /// `platforms.Parse` reads it: a missing architecture is the host's, a lone architecture is for linux, and a
+    /// system or architecture Go does not know is refused with containerd's words.
     pub fn parse(text: &str) -> Result<Platform, RegistryError> {
         let invalid = |reason: &str| RegistryError::InvalidPlatform { platform: text.into(), reason: reason.into() };
         let lower = text.trim().to_ascii_lowercase();
@@ -38,19 +98,39 @@ impl Platform {
         if parts.iter().any(|p| p.is_empty()) || parts.len() > 3 {
             return Err(invalid("expected os[/arch[/variant]]"));
         }
+        let unknown = || invalid("unknown operating system or architecture");
         let host = Platform::host();
+        if let [alone] = parts.as_slice() {
+            if !OPERATING_SYSTEMS.contains(alone) {
+                let architecture = normalize_architecture(alone);
+                if !ARCHITECTURES.contains(&architecture) {
+                    return Err(unknown());
+                }
+                return Ok(Platform { os: "linux".into(), architecture: architecture.into(), variant: None });
+            }
+        }
+        if !OPERATING_SYSTEMS.contains(&parts[0]) {
+            return Err(unknown());
+        }
         let architecture = match parts.get(1) {
-            Some(&"x86_64") | Some(&"x86-64") => "amd64".to_string(),
-            Some(&"aarch64") => "arm64".to_string(),
-            Some(arch) => arch.to_string(),
+            Some(arch) => normalize_architecture(arch).to_string(),
             None => host.architecture.clone(),
         };
+        if !ARCHITECTURES.contains(&architecture.as_str()) {
+            return Err(unknown());
+        }
         let variant = match parts.get(2) {
             Some(v) => Some(v.to_string()),
             None if parts.len() == 1 => host.variant,
             None => None,
         };
         Ok(Platform { os: parts[0].to_string(), architecture, variant })
+    }
+
+    /// Whether this daemon runs containers of this platform.
+    pub fn is_host(&self) -> bool {
+        let host = Platform::host();
+        host.matches(&self.os, &self.architecture, self.variant.as_deref())
     }
 
     /// Whether an index entry or image config for `os`/`architecture`/`variant` runs here. arm64's only variant
@@ -90,6 +170,13 @@ mod tests {
         assert_eq!(Platform::parse("Linux/x86_64").expect("valid").to_string(), "linux/amd64");
         assert_eq!(Platform::parse("linux").expect("valid").architecture, Platform::host().architecture);
         assert!(Platform::parse("linux//v7").is_err() && Platform::parse("a/b/c/d").is_err());
+        for unknown in ["foobar", "linux/nosucharch", "plan10/amd64"] {
+            let error = Platform::parse(unknown).expect_err(unknown).to_string();
+            assert!(error.contains("unknown operating system or architecture"), "{error}");
+        }
+        assert_eq!(Platform::parse("arm64").expect("an architecture alone").to_string(), "linux/arm64");
+        assert!(Platform::parse("linux").expect("valid").is_host());
+        assert!(!Platform::parse("windows/amd64").expect("valid").is_host());
     }
 
     #[test]

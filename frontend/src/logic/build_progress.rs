@@ -335,7 +335,10 @@ mod tests {
             progress.apply(&event);
         }
         let message = "The command '/bin/sh -c false' returned a non-zero code: 1".to_string();
-        progress.apply(&at(3, BuildEvent::Failed { message: message.clone(), line: Some(2), last_image_id: None }));
+        progress.apply(&at(
+            3,
+            BuildEvent::Failed { message: message.clone(), line: Some(2), last_image_id: None, code: None },
+        ));
         assert_eq!(progress.state, BuildState::Failed);
         assert_eq!(progress.steps[1].state, StepState::Failed);
         assert_eq!(progress.steps[0].state, StepState::Done);

@@ -69,6 +69,9 @@ pub enum BuildEvent {
         line: Option<usize>,
         /// The last image that was built successfully, to debug from.
         last_image_id: Option<String>,
+        /// A failed RUN's exit code (dockerd's errorDetail.code).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i64>,
     },
 }
 
@@ -116,6 +119,8 @@ pub struct LegacyAux {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegacyErrorDetail {
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
 }
 
 impl LegacyMessage {
@@ -130,7 +135,7 @@ pub fn legacy_messages(event: &BuildEvent, quiet: bool) -> Vec<LegacyMessage> {
     if quiet {
         return match event {
             BuildEvent::Built { image_id } => vec![LegacyMessage::stream(format!("{image_id}\n"))],
-            BuildEvent::Failed { message, .. } => vec![error_message(message)],
+            BuildEvent::Failed { message, code, .. } => vec![error_with_code(message, *code)],
             _ => Vec::new(),
         };
     }
@@ -141,6 +146,10 @@ pub fn legacy_messages(event: &BuildEvent, quiet: bool) -> Vec<LegacyMessage> {
         BuildEvent::Cached { .. } => vec![LegacyMessage::stream(" ---> Using cache\n")],
         BuildEvent::Running { container_id } => {
             vec![LegacyMessage::stream(format!(" ---> Running in {}\n", short_id(container_id)))]
+        }
+        // The classic builder writes a RUN's stderr in red, each write between its two escape codes.
+        BuildEvent::Output { stream: OutputStream::Stderr, text } => {
+            vec![LegacyMessage::stream(format!("\x1b[91m{text}\x1b[0m"))]
         }
         BuildEvent::Output { text, .. } => vec![LegacyMessage::stream(text.clone())],
         BuildEvent::Triggers { count } => {
@@ -168,15 +177,20 @@ pub fn legacy_messages(event: &BuildEvent, quiet: bool) -> Vec<LegacyMessage> {
             LegacyMessage::stream(format!("Successfully built {}\n", short_id(image_id))),
         ],
         BuildEvent::Tagged { tag } => vec![LegacyMessage::stream(format!("Successfully tagged {tag}\n"))],
-        BuildEvent::Failed { message, .. } => vec![error_message(message)],
+        BuildEvent::Failed { message, code, .. } => vec![error_with_code(message, *code)],
     }
 }
 
 /// Docker's error line of a JSON message stream (`error` and `errorDetail.message` alike).
 pub fn error_message(message: &str) -> LegacyMessage {
+    error_with_code(message, None)
+}
+
+/// [`error_message`] with the code dockerd puts in errorDetail (a failed RUN's exit code).
+fn error_with_code(message: &str, code: Option<i64>) -> LegacyMessage {
     LegacyMessage {
         error: Some(message.to_string()),
-        error_detail: Some(LegacyErrorDetail { message: message.to_string() }),
+        error_detail: Some(LegacyErrorDetail { message: message.to_string(), code }),
         ..Default::default()
     }
 }
@@ -197,9 +211,14 @@ mod tests {
             format!(r#"{{"aux":{{"ID":"sha256:{}"}}}}"#, "ab".repeat(32))
         );
         assert_eq!(built[1].stream.as_deref(), Some("Successfully built abababababab\n"));
-        let failed = BuildEvent::Failed { message: "boom".into(), line: None, last_image_id: None };
+        let failed = BuildEvent::Failed { message: "boom".into(), line: None, last_image_id: None, code: None };
         let json = serde_json::to_string(&legacy_messages(&failed, true)[0]).unwrap();
         assert_eq!(json, r#"{"error":"boom","errorDetail":{"message":"boom"}}"#);
+        let failed = BuildEvent::Failed { message: "boom".into(), line: Some(2), last_image_id: None, code: Some(7) };
+        let json = serde_json::to_string(&legacy_messages(&failed, false)[0]).unwrap();
+        assert_eq!(json, r#"{"error":"boom","errorDetail":{"message":"boom","code":7}}"#);
+        let stderr = BuildEvent::Output { stream: OutputStream::Stderr, text: "oops\n".into() };
+        assert_eq!(legacy_messages(&stderr, false)[0].stream.as_deref(), Some("\x1b[91moops\n\x1b[0m"));
         assert!(legacy_messages(&step, true).is_empty());
         let pull =
             BuildEvent::Pull { id: Some("abc".into()), status: "Downloading".into(), current: Some(1), total: Some(2) };

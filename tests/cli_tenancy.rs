@@ -973,3 +973,108 @@ fn metrics_are_the_operators_alone() {
     assert!(body.contains("berth_containers{state=\"running\"}"), "{body}");
     daemon.admin(&["end-session", &seat.id]);
 }
+
+/// Writes `script` to `path` in the container, executable.
+fn write_script(seat: &Seat, container: &str, path: &str, script: &str) {
+    seat.ok(&["exec", container, "sh", "-c", &format!("cat > {path} <<'SCRIPT'\n{script}SCRIPT\nchmod +x {path}")]);
+}
+
+#[test]
+fn a_session_reaches_its_published_ports_through_port_urls() {
+    use std::io::{Read, Write};
+    let daemon = daemon();
+    let (alice, bob) = (Seat::new(daemon, "lab"), Seat::new(daemon, "lab"));
+    let (page, headers, tunnel) = (support::free_port(), support::free_port(), support::free_port());
+    let publish = |host: u16, container: u16| format!("{host}:{container}");
+    alice.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "app",
+        "-p",
+        &publish(page, 80),
+        "-p",
+        &publish(headers, 81),
+        "-p",
+        &publish(tunnel, 82),
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /www && echo hello-from-alice > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    // An app that answers with the request headers it got, and one that upgrades and then echoes.
+    let read_head = "while read -r line; do [ \"${#line}\" -le 1 ] && break; head=\"$head$line\n\"; done\n";
+    write_script(
+        &alice,
+        "app",
+        "/headers.sh",
+        &format!("#!/bin/sh\n{read_head}printf 'HTTP/1.0 200 OK\\r\\n\\r\\n%s' \"$head\"\n"),
+    );
+    write_script(
+        &alice,
+        "app",
+        "/upgrade.sh",
+        &format!("#!/bin/sh\n{read_head}printf 'HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n\\r\\n'\nexec cat\n"),
+    );
+    alice.ok(&["exec", "-d", "app", "nc", "-ll", "-p", "81", "-e", "/headers.sh"]);
+    alice.ok(&["exec", "-d", "app", "nc", "-ll", "-p", "82", "-e", "/upgrade.sh"]);
+
+    let bearer = |seat: &Seat| format!("Bearer {}", seat.token);
+    let alices = bearer(&alice);
+    let base = format!("/s/{}/p", alice.id);
+    let get = |path: &str, auth: &str| http("GET", path, &[("Authorization", auth)]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let answered = loop {
+        let answer = get(&format!("{base}/{page}/"), &alices);
+        if answer.0 == 200 || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!((answered.0, answered.2.as_str()), (200, "hello-from-alice\n"), "{answered:?}");
+    let (status, found, _) = get(&format!("{base}/{page}"), &alices);
+    assert_eq!(status, 308);
+    assert!(found.iter().any(|(name, value)| name == "location" && *value == format!("{base}/{page}/")), "{found:?}");
+
+    // Another session finds nothing there, whether the port is published or not; no session at all is 401.
+    assert_eq!(get(&format!("{base}/{page}/"), &bearer(&bob)).0, 404);
+    assert_eq!(get(&format!("/s/{}/p/{page}/", bob.id), &bearer(&bob)).0, 404, "bob publishes no such port");
+    assert_eq!(http("GET", &format!("{base}/{page}/"), &[]).0, 401);
+
+    // The app gets its own cookies and where it is mounted, never Berth's credentials.
+    let (status, _, seen) = http(
+        "GET",
+        &format!("{base}/{headers}/deep/path?x=1"),
+        &[("Authorization", &alices), ("Cookie", &format!("app=1; berth_session={}", alice.token))],
+    );
+    assert_eq!(status, 200, "{seen}");
+    assert!(seen.starts_with("GET /deep/path?x=1 HTTP/1.1"), "{seen}");
+    let seen = seen.to_ascii_lowercase();
+    assert!(seen.contains(&format!("x-forwarded-prefix: {base}/{headers}").to_ascii_lowercase()), "{seen}");
+    assert!(seen.contains("cookie: app=1") && seen.contains("x-forwarded-host:"), "{seen}");
+    assert!(!seen.contains(&alice.token.to_ascii_lowercase()), "Berth's token reached the app: {seen}");
+
+    // An upgrade is tunnelled both ways.
+    let mut stream = std::net::TcpStream::connect(daemon.http_addr()).expect("connect");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    write!(
+        stream,
+        "GET {base}/{tunnel}/ HTTP/1.1\r\nHost: {}\r\nAuthorization: {alices}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+        daemon.http_addr()
+    )
+    .expect("send");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte).expect("the upgrade's answer");
+        head.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    stream.write_all(b"through the tunnel\n").expect("write into the tunnel");
+    let mut echoed = [0u8; 19];
+    stream.read_exact(&mut echoed).expect("the echo");
+    assert_eq!(&echoed, b"through the tunnel\n");
+    drop(stream);
+    daemon.admin(&["end-session", &alice.id]);
+    daemon.admin(&["end-session", &bob.id]);
+}

@@ -30,6 +30,7 @@ mod http_guard;
 mod images;
 mod networks;
 mod playground;
+mod port_urls;
 mod prune_answer;
 mod prune_filter;
 mod layers;
@@ -286,6 +287,12 @@ pub fn http_service(daemon: Daemon, web_dir: Option<PathBuf>, guard: HttpGuard, 
                 .route("/berth/session/extend", post(session::extend))
                 .route("/berth/session/tokens", post(session::new_cli_token))
                 .route(sign_in::SIGN_IN_PATH, post(sign_in::sign_in))
+                .route("/s/{session}/p/{port}", axum::routing::any(port_urls::root))
+                .route("/s/{session}/p/{port}/", axum::routing::any(port_urls::forward).with_state(engine.clone()))
+                .route(
+                    "/s/{session}/p/{port}/{*rest}",
+                    axum::routing::any(port_urls::forward).with_state(engine.clone()),
+                )
                 .route("/berth/logout", post(sign_in::sign_out))
                 .route("/berth/account", get(sign_in::account))
                 .with_state(accounts.clone())

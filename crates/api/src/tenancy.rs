@@ -78,6 +78,8 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
         },
         // Each owner's volumes are apart in the engine: the handlers look only among the caller's.
         "volumes" => Route::Open,
+        // Port URLs: the handler checks the path's session is the caller's before it looks anything up.
+        "s" => Route::Open,
         "berth" => match rest {
             "terminals/ws" => Route::Open,
             "builds" => Route::Open,

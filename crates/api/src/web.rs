@@ -20,6 +20,8 @@ const API_PREFIXES: &[&str] = &[
     // The daemon's figures, never a page: a request for them must meet authentication (auth.rs serves non-API
     // paths without a session).
     "metrics",
+    // Port URLs (`/s/{session}/p/{port}/`): a session's app, reached only with the session's credentials.
+    "s",
     "images",
     "networks",
     "volumes",

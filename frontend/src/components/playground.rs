@@ -23,6 +23,15 @@ pub fn playground() -> Html {
         _ => Vec::new(),
     });
 
+    // A problem row followed: the offset and a count, so the same row twice moves the cursor twice.
+    let jump = use_state(|| None::<(usize, u32)>);
+    let on_jump = {
+        let jump = jump.clone();
+        Callback::from(move |offset: usize| {
+            let count = jump.map_or(0, |(_, count)| count.wrapping_add(1));
+            jump.set(Some((offset, count)));
+        })
+    };
     let on_change = {
         let project = project.clone();
         Callback::from(move |text: String| project.dispatch(ProjectAction::Edit(text)))
@@ -70,8 +79,11 @@ pub fn playground() -> Html {
                                     revision={project.revision}
                                     diagnostics={diagnostics.clone()}
                                     on_change={on_change}
-                                    on_submit={on_submit} />
-                                if file.is_dockerfile() { <Problems diagnostics={diagnostics.clone()} /> }
+                                    on_submit={on_submit}
+                                    jump={*jump} />
+                                if file.is_dockerfile() {
+                                    <Problems diagnostics={diagnostics.clone()} on_jump={on_jump} />
+                                }
                             </>
                         },
                         None => html! { <p class="empty">{ "No file selected. Add one on the left." }</p> },

@@ -10,16 +10,18 @@
 //! - [`compose_graph`]: the services graph of a compose project (depends_on and links), laid out by depth.
 //! - [`compose_run`]: a compose up/down's progress stream into per-service states.
 //! - [`merged_logs`]: the logs of several containers merged by timestamp, prefixed with their service.
-//! - [`stats`]: CPU and memory figures from Docker's stats objects, as `docker stats` computes them.
+//! - [`stats`]: CPU and memory figures from Docker's stats objects, as `docker stats` computes them, and the network rate.
 //! - [`run_defaults`]: whether the run dialog starts with `-it` for an image (its command is a shell).
 //! - [`image_reference`]: a typed image name split into name and tag (or digest) as the docker CLI splits it, and
 //!   an image's source from its `RepoDigests`.
 //! - [`pull_progress`]: a pull's progress messages into one row per layer, the final status or the error.
 //! - [`code_spans`]: text with backticked commands (a security finding's why and fix) into plain and code pieces.
+//! - [`chart_axes`]: a chart's round top value and its ticks.
 //! - [`format`]: bytes, durations and timestamps for people.
 
 pub mod build_progress;
 pub mod cache_prediction;
+pub mod chart_axes;
 pub mod code_spans;
 pub mod compose_check;
 pub mod compose_graph;

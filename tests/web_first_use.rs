@@ -1,0 +1,270 @@
+//! The playground as a first-time user meets it (issue #17): each defect a walk-through found and each everyday
+//! action it missed, checked in headless Chromium against a real daemon serving the built web app. One daemon and
+//! one chromedriver serve the whole binary; each test opens a browser session of its own (its own profile, so its
+//! own localStorage) and names its containers after itself, so the tests run side by side.
+//!
+//! Needs the web app built into `<target>/web` (`cargo xtask web`), Debian's chromium and chromium-driver, and root.
+
+mod support;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use support::browser::{browser, screenshot, script, shared_driver, target_dir, text_of, wait_for, TestResult};
+use support::Daemon;
+
+/// Container starts and stats samples on a busy 2-core machine.
+const SLOW: Duration = Duration::from_secs(90);
+const QUICK: Duration = Duration::from_secs(20);
+
+fn daemon() -> &'static Daemon {
+    static DAEMON: OnceLock<Daemon> = OnceLock::new();
+    DAEMON.get_or_init(|| Daemon::start().stop_at_exit())
+}
+
+/// A browser session of one test on the shared driver, in a fresh profile.
+struct Page {
+    client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Page {
+    async fn open() -> Page {
+        let index = target_dir().join("web/index.html");
+        assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
+        let e2e = target_dir().join("e2e");
+        std::fs::create_dir_all(&e2e).expect("creating <target>/e2e");
+        let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
+        let client = browser(shared_driver(), profile.path(), false).await;
+        Page { client, _profile: profile }
+    }
+
+    async fn goto(&self, route: &str) -> TestResult {
+        self.client.goto(&format!("http://{}/#/{route}", daemon().http_addr())).await?;
+        Ok(())
+    }
+
+    /// Closes the browser; a failed `outcome` leaves `<failure_shot>.png` and fails with the daemon's log.
+    async fn finish(self, outcome: TestResult, failure_shot: &str) {
+        if outcome.is_err() {
+            let _ = screenshot(&self.client, failure_shot).await;
+        }
+        let _ = self.client.close().await;
+        if let Err(error) = outcome {
+            panic!(
+                "{error}\n(screenshot: {}/e2e/screenshots/{failure_shot}.png)\n{}",
+                target_dir().display(),
+                daemon().log_tail()
+            );
+        }
+    }
+}
+
+/// Runs `check` in a fresh browser session and finishes it.
+macro_rules! in_browser {
+    ($shot:literal, $check:ident) => {{
+        let page = Page::open().await;
+        let outcome = $check(&page).await;
+        page.finish(outcome, $shot).await;
+    }};
+}
+
+/// Item 3: a busy loop reads as a busy CPU (not 0 %), and the charts are charts: axes with labels in their units,
+/// memory against the container's limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_show_the_real_cpu_figure_on_charts_with_axes() {
+    in_browser!("first-use-stats", stats_charts);
+}
+
+async fn stats_charts(page: &Page) -> TestResult {
+    let client = &page.client;
+    daemon().ok(&["run", "-d", "--name", "fu-busy", "-m", "64m", "busybox", "sh", "-c", "while :; do :; done"]);
+    page.goto("containers/fu-busy/stats").await?;
+    let cpu = wait_for("the CPU figure of a busy loop", SLOW, move || async move {
+        let text = text_of(client, ".stat-card[data-stat='cpu'] .stat-value").await?;
+        match text.trim_end_matches('%').trim().parse::<f64>() {
+            Ok(percent) if percent > 40.0 => Ok(Some(percent)),
+            _ => Err(format!("CPU reads {text:?}")),
+        }
+    })
+    .await?;
+    // Each chart: a value axis and a time axis, each with its labels.
+    let axes = script(
+        client,
+        "return Object.fromEntries(['cpu', 'memory', 'network'].map(kind => {
+             const chart = document.querySelector(`svg.chart[data-chart=${kind}]`);
+             const labels = axis => chart ? Array.from(chart.querySelectorAll(`.${axis} .tick-label`))
+                 .map(label => label.textContent) : null;
+             return [kind, { y: labels('y-axis'), x: labels('x-axis'),
+                             lines: chart ? chart.querySelectorAll('.axis > line').length : 0 }];
+         }));",
+    )
+    .await?;
+    let labels = |kind: &str, axis: &str| -> Vec<String> {
+        axes[kind][axis]
+            .as_array()
+            .map(|labels| labels.iter().filter_map(|label| label.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    for kind in ["cpu", "memory", "network"] {
+        if axes[kind]["lines"].as_u64().unwrap_or(0) < 2 || labels(kind, "x") != ["−2 min", "now"] {
+            return Err(format!("the {kind} chart has no value and time axes with labels: {axes}").into());
+        }
+    }
+    let cpu_axis = labels("cpu", "y");
+    if cpu_axis.first().map(String::as_str) != Some("0 %") || !cpu_axis.iter().all(|label| label.ends_with(" %")) {
+        return Err(format!("the CPU axis should run from 0 % in percent: {cpu_axis:?}").into());
+    }
+    let top: f64 = cpu_axis.last().and_then(|label| label.trim_end_matches(" %").parse().ok()).unwrap_or(0.0);
+    if top < cpu {
+        return Err(format!("the CPU axis tops out at {top} %, below the figure {cpu} %").into());
+    }
+    // 64 MiB, worded as the page words bytes; the figure says "of" the same limit.
+    let memory_axis = labels("memory", "y");
+    let memory_text = text_of(client, ".stat-card[data-stat='memory'] .stat-value").await?;
+    if memory_axis.last().map(String::as_str) != Some("67.1 MB") || !memory_text.ends_with("of 67.1 MB") {
+        return Err(format!("memory should be charted against its 64 MiB limit: {memory_axis:?}, {memory_text:?}").into());
+    }
+    let network_axis = labels("network", "y");
+    if network_axis.len() < 2 || !network_axis.iter().all(|label| label.ends_with("/s")) {
+        return Err(format!("the network axis should be a rate: {network_axis:?}").into());
+    }
+    screenshot(client, "first-use-stats").await?;
+    daemon().ok(&["rm", "-f", "fu-busy"]);
+    Ok(())
+}
+
+/// The container's state as the daemon has it, or None once it is gone.
+fn container_state(name: &str) -> Option<serde_json::Value> {
+    match daemon().get(&format!("/containers/{name}/json")) {
+        Some((200, body)) => serde_json::from_str::<serde_json::Value>(&body).ok(),
+        _ => None,
+    }
+}
+
+/// Waits until the daemon's `State.Status` of `name` is `wanted`.
+async fn wait_for_status(name: &str, wanted: &str) -> TestResult<serde_json::Value> {
+    wait_for(&format!("{name} to be {wanted}"), SLOW, move || async move {
+        let inspect = container_state(name).ok_or("no such container")?;
+        if inspect["State"]["Status"] == wanted {
+            Ok(Some(inspect))
+        } else {
+            Err(format!("{}", inspect["State"]))
+        }
+    })
+    .await
+}
+
+/// Item 2: a process that exits at once leaves its exit code and last output on the terminal tab, not a black
+/// Disconnected terminal, and "Run again interactively" starts the same image with a terminal that answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exited_container_shows_its_exit_code_last_lines_and_runs_again_interactively() {
+    in_browser!("first-use-exited", exited_container);
+}
+
+async fn exited_container(page: &Page) -> TestResult {
+    let client = &page.client;
+    daemon().ok(&["run", "-d", "--name", "fu-fails", "busybox", "sh", "-c", "echo first-words; echo last-words >&2; exit 3"]);
+    wait_for_status("fu-fails", "exited").await?;
+    page.goto("containers/fu-fails").await?;
+    let panel = wait_for("the exit code and last lines", QUICK, move || async move {
+        let code = script(client, "return document.querySelector('.exited-panel')?.dataset.exitCode ?? null;").await?;
+        let text = text_of(client, ".tab-body").await?;
+        if code.as_str() == Some("3") && text.contains("first-words") && text.contains("last-words") {
+            Ok(Some(text))
+        } else {
+            Err(format!("exit code {code}; tab: {text}"))
+        }
+    })
+    .await?;
+    if panel.contains("Disconnected") || !panel.contains("code 3") {
+        return Err(format!("the tab should say the code, not Disconnected: {panel}").into());
+    }
+    screenshot(client, "first-use-exited").await?;
+
+    // busybox's shell without -it: it exits at once with nothing attached; run again, it gets a terminal.
+    daemon().ok(&["run", "-d", "--name", "fu-shell", "busybox"]);
+    wait_for_status("fu-shell", "exited").await?;
+    page.goto("containers/fu-shell").await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".exited-panel .run-again")).await?.click().await?;
+    let session = wait_for("the new container's terminal", SLOW, move || async move {
+        let session = script(
+            client,
+            "return document.querySelector('.terminal-status [data-session]')?.dataset.session ?? null;",
+        )
+        .await?;
+        let url = client.current_url().await.map_err(|error| error.to_string())?.to_string();
+        match session.as_str() {
+            Some(_) if url.contains("#/containers/") && !url.contains("fu-shell") => Ok(Some(url)),
+            other => Err(format!("session {other:?} at {url}")),
+        }
+    })
+    .await?;
+    // `#/containers/<id>/terminal`
+    let new_id = session.split("#/containers/").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default();
+    let inspect = wait_for_status(new_id, "running").await?;
+    if inspect["Config"]["Tty"] != true || inspect["Config"]["OpenStdin"] != true || inspect["Config"]["Image"] != "busybox"
+    {
+        return Err(format!("run again should be busybox with -it: {}", inspect["Config"]).into());
+    }
+    daemon().ok(&["rm", "-f", "fu-fails", "fu-shell", new_id]);
+    Ok(())
+}
+
+/// Item 9: the container's own page stops, starts, restarts and removes it, and removing asks first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_container_page_stops_starts_restarts_and_removes_after_asking() {
+    in_browser!("first-use-lifecycle", container_lifecycle);
+}
+
+async fn container_lifecycle(page: &Page) -> TestResult {
+    let client = &page.client;
+    daemon().ok(&["run", "-d", "--name", "fu-life", "busybox", "sleep", "1000"]);
+    page.goto("containers/fu-life/logs").await?;
+    let press = |action: &'static str| async move {
+        let selector = format!(".lifecycle button[data-action='{action}']:not([disabled])");
+        client.wait().at_most(QUICK).for_element(Locator::Css(&selector)).await?.click().await?;
+        TestResult::Ok(())
+    };
+    press("stop").await?;
+    wait_for_status("fu-life", "exited").await?;
+    press("start").await?;
+    let started = wait_for_status("fu-life", "running").await?;
+    press("restart").await?;
+    let before = started["State"]["StartedAt"].clone();
+    wait_for("a restart (a new start time)", SLOW, move || {
+        let before = before.clone();
+        async move {
+            let now = container_state("fu-life").ok_or("gone")?;
+            if now["State"]["Status"] == "running" && now["State"]["StartedAt"] != before {
+                Ok(Some(()))
+            } else {
+                Err(format!("{}", now["State"]))
+            }
+        }
+    })
+    .await?;
+    // Remove asks; Cancel keeps the container.
+    press("remove").await?;
+    let question = text_of(client, ".lifecycle .confirm").await?;
+    if !question.contains("Remove the container fu-life?") {
+        return Err(format!("remove should ask first, shows {question:?}").into());
+    }
+    client.find(Locator::Css(".lifecycle .confirm-no")).await?.click().await?;
+    if container_state("fu-life").is_none() {
+        return Err("Cancel removed the container".into());
+    }
+    press("remove").await?;
+    client.find(Locator::Css(".lifecycle .confirm-yes")).await?.click().await?;
+    wait_for("the container to be removed and the list shown", SLOW, move || async move {
+        let url = client.current_url().await.map_err(|error| error.to_string())?.to_string();
+        if container_state("fu-life").is_none() && url.ends_with("#/containers") {
+            Ok(Some(()))
+        } else {
+            Err(url)
+        }
+    })
+    .await?;
+    Ok(())
+}

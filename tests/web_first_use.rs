@@ -268,3 +268,96 @@ async fn container_lifecycle(page: &Page) -> TestResult {
     .await?;
     Ok(())
 }
+
+/// Loads a project into the playground the way the page keeps it (localStorage), and waits for the editor.
+async fn load_project(page: &Page, dockerfile: &str) -> TestResult {
+    page.goto("").await?;
+    let project = serde_json::json!({
+        "files": [{"name": "Dockerfile", "text": dockerfile}],
+        "selected": "Dockerfile",
+        "tag": "first-use/lint",
+    });
+    page.client
+        .execute("localStorage.setItem('berth.project', arguments[0]);", vec![serde_json::json!(project.to_string())])
+        .await?;
+    page.client.refresh().await?;
+    page.client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    Ok(())
+}
+
+/// The editor's cursor as (line, column), both 1-based, from the DOM selection CodeMirror keeps in step.
+async fn cursor(client: &Client) -> Result<(u64, u64), String> {
+    let place = script(
+        client,
+        "const selection = getSelection();
+         if (!selection.focusNode) return null;
+         const node = selection.focusNode.nodeType === 1 ? selection.focusNode : selection.focusNode.parentElement;
+         const line = node.closest('.cm-line');
+         if (!line) return null;
+         const lines = Array.from(document.querySelectorAll('.cm-content .cm-line'));
+         const before = document.createRange();
+         before.setStart(line, 0);
+         before.setEnd(selection.focusNode, selection.focusOffset);
+         return [lines.indexOf(line) + 1, before.toString().length + 1];",
+    )
+    .await?;
+    match (place[0].as_u64(), place[1].as_u64()) {
+        (Some(line), Some(column)) => Ok((line, column)),
+        _ => Err(format!("no cursor in the editor: {place}")),
+    }
+}
+
+/// Item 6: errors come before warnings, a misspelt instruction gets "did you mean FROM?", an empty RUN is flagged
+/// (BL028), and following a row puts the editor's cursor on that line and column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lint_lists_errors_first_guesses_the_keyword_and_rows_move_the_cursor() {
+    in_browser!("first-use-lint", lint_rows);
+}
+
+async fn lint_rows(page: &Page) -> TestResult {
+    let client = &page.client;
+    load_project(page, "FROM busybox\nCMD echo hi\nRUN\nFORM alpine\n").await?;
+    let rows = wait_for("the problems with the parse error", QUICK, move || async move {
+        let rows = script(
+            client,
+            "return Array.from(document.querySelectorAll('.problems .problem')).map(row =>
+                 [row.dataset.rule, row.classList.contains('error') ? 'error' : 'not-error', row.innerText]);",
+        )
+        .await?;
+        let rows: Vec<(String, String, String)> = serde_json::from_value(rows).map_err(|error| error.to_string())?;
+        if rows.iter().any(|row| row.0 == "parse") {
+            Ok(Some(rows))
+        } else {
+            Err(format!("{rows:?}"))
+        }
+    })
+    .await?;
+    let first_warning = rows.iter().position(|row| row.1 != "error").unwrap_or(rows.len());
+    if rows.iter().skip(first_warning).any(|row| row.1 == "error") || rows[0].0 != "parse" {
+        return Err(format!("errors should come first: {rows:?}").into());
+    }
+    if !rows[0].2.contains("unknown instruction: FORM (did you mean FROM?)") {
+        return Err(format!("the misspelt FROM should get a guess: {:?}", rows[0].2).into());
+    }
+    if !rows.iter().any(|row| row.0 == "BL028" && row.2.contains("line 3:1") && row.2.contains("RUN has no command")) {
+        return Err(format!("the empty RUN should be flagged on line 3: {rows:?}").into());
+    }
+    // Follow rows: the cursor lands where each problem is.
+    for rule in ["BL028", "BL005", "parse"] {
+        let row = client.find(Locator::Css(&format!(".problem[data-rule='{rule}']"))).await?;
+        let line: u64 = row.attr("data-line").await?.and_then(|line| line.parse().ok()).ok_or("no data-line")?;
+        let column: u64 = row.attr("data-column").await?.and_then(|column| column.parse().ok()).ok_or("no data-column")?;
+        row.find(Locator::Css(".problem-link")).await?.click().await?;
+        wait_for(&format!("the cursor on {rule}'s line {line}, column {column}"), QUICK, move || async move {
+            let place = cursor(client).await?;
+            if place == (line, column) {
+                Ok(Some(()))
+            } else {
+                Err(format!("cursor at {place:?}"))
+            }
+        })
+        .await?;
+    }
+    screenshot(client, "first-use-lint").await?;
+    Ok(())
+}

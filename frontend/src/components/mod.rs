@@ -1,7 +1,7 @@
 //! One component per file. Pages: [`playground`], [`images_page`], [`layers_view`], [`containers_page`],
 //! [`container_page`] (tabs: [`terminal`], [`logs`], [`stats`], [`inspect`], [`changes`]), [`networks_page`],
 //! [`volumes_page`], [`compose_page`], [`security_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
-//! [`error_note`], [`confirm_button`], [`exited_panel`], [`stats_chart`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
+//! [`error_note`], [`shortcuts_overlay`], [`confirm_button`], [`exited_panel`], [`stats_chart`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
 
 pub mod build_panel;
 pub mod changes;
@@ -25,6 +25,7 @@ pub mod problems;
 pub mod pull_box;
 pub mod run_dialog;
 pub mod security_page;
+pub mod shortcuts_overlay;
 pub mod stats;
 pub mod stats_chart;
 pub mod terminal;

@@ -1,5 +1,5 @@
 //! The playground page: the build context's files, the editor, the problems the linter finds as you type, and
-//! the build.
+//! the build. Choosing an example keeps the user's own files as a draft, with a bar to go back to them.
 
 use yew::prelude::*;
 
@@ -8,7 +8,7 @@ use crate::components::code_editor::CodeEditorView;
 use crate::components::file_list::FileList;
 use crate::components::problems::Problems;
 use crate::examples::EXAMPLES;
-use crate::logic::lint::check_dockerfile;
+use crate::logic::lint::{check_dockerfile, offset_of_place};
 use crate::store::{BuildHandle, ProjectAction, ProjectHandle};
 
 #[function_component(Playground)]
@@ -23,14 +23,10 @@ pub fn playground() -> Html {
         _ => Vec::new(),
     });
 
-    // A problem row followed: the offset and a count, so the same row twice moves the cursor twice.
-    let jump = use_state(|| None::<(usize, u32)>);
-    let on_jump = {
-        let jump = jump.clone();
-        Callback::from(move |offset: usize| {
-            let count = jump.map_or(0, |(_, count)| count.wrapping_add(1));
-            jump.set(Some((offset, count)));
-        })
+    // A problem row or a layer's line followed: the place as the editor counts it.
+    let jump = match (project.go_to, &selected) {
+        (Some(request), Some(file)) => Some((offset_of_place(&file.text, request.line, request.column), request.count)),
+        _ => None,
     };
     let on_change = {
         let project = project.clone();
@@ -51,6 +47,15 @@ pub fn playground() -> Html {
         })
     };
 
+    let restore_draft = {
+        let project = project.clone();
+        Callback::from(move |_: MouseEvent| project.dispatch(ProjectAction::RestoreDraft))
+    };
+    let discard_draft = {
+        let project = project.clone();
+        Callback::from(move |_: MouseEvent| project.dispatch(ProjectAction::DiscardDraft))
+    };
+
     html! {
         <section class="page playground">
             <div class="playground-head">
@@ -65,6 +70,14 @@ pub fn playground() -> Html {
                     </select>
                 </label>
             </div>
+            if let Some(draft) = &project.draft {
+                <div class="draft-bar" role="status">
+                    <span>{ format!("Your own files ({}) are kept as a draft while you look at the example.",
+                        draft.files.iter().map(|file| file.name.as_str()).collect::<Vec<_>>().join(", ")) }</span>
+                    <button class="primary restore-draft" onclick={restore_draft}>{ "Back to my files" }</button>
+                    <button class="discard-draft" onclick={discard_draft}>{ "Drop the draft" }</button>
+                </div>
+            }
             <div class="playground-grid">
                 <FileList />
                 <div class="editor-column">
@@ -80,9 +93,9 @@ pub fn playground() -> Html {
                                     diagnostics={diagnostics.clone()}
                                     on_change={on_change}
                                     on_submit={on_submit}
-                                    jump={*jump} />
+                                    jump={jump} />
                                 if file.is_dockerfile() {
-                                    <Problems diagnostics={diagnostics.clone()} on_jump={on_jump} />
+                                    <Problems diagnostics={diagnostics.clone()} />
                                 }
                             </>
                         },

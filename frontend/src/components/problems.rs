@@ -13,8 +13,6 @@ use crate::store::{ProjectAction, ProjectHandle};
 #[derive(Properties, PartialEq)]
 pub struct ProblemsProps {
     pub diagnostics: Rc<Vec<EditorDiagnostic>>,
-    /// Called with a problem's UTF-16 offset when its row is followed.
-    pub on_jump: Callback<usize>,
 }
 
 #[function_component(Problems)]
@@ -37,10 +35,10 @@ pub fn problems(props: &ProblemsProps) -> Html {
                     html! { <button class="fix-button" {onclick}>{ format!("Fix: {title}") }</button> }
                 });
                 let jump = {
-                    let (on_jump, offset) = (props.on_jump.clone(), diagnostic.from);
+                    let (project, line, column) = (project.clone(), diagnostic.line, diagnostic.column);
                     Callback::from(move |event: MouseEvent| {
                         event.prevent_default();
-                        on_jump.emit(offset);
+                        project.dispatch(ProjectAction::GoTo { line, column });
                     })
                 };
                 html! {

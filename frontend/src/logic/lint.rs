@@ -115,6 +115,19 @@ fn editor(diagnostic: &Diagnostic, offsets: &Utf16Offsets) -> EditorDiagnostic {
     }
 }
 
+/// The UTF-16 offset of a 1-based line and column (in characters), clamped to the line's end and the text's.
+pub fn offset_of_place(source: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (index, text) in source.split_inclusive('\n').enumerate() {
+        if index + 1 == line {
+            let text = text.trim_end_matches('\n');
+            return offset + text.chars().take(column.saturating_sub(1)).map(char::len_utf16).sum::<usize>();
+        }
+        offset += text.encode_utf16().count();
+    }
+    offset
+}
+
 /// Byte offset → UTF-16 offset for one text.
 pub(crate) struct Utf16Offsets<'a> {
     source: &'a str,
@@ -158,6 +171,15 @@ mod tests {
     fn parse_errors_are_diagnostics() {
         let diagnostics = check_dockerfile("FROM busybox:1.36\nNOPE x\n");
         assert!(diagnostics.iter().any(|d| d.source == "parse" && d.line == 2 && d.severity == "error"));
+    }
+
+    #[wasm_bindgen_test]
+    fn places_are_utf16_offsets() {
+        let source = "FROM a\n# é😀x\nRUN\n";
+        assert_eq!(offset_of_place(source, 1, 1), 0);
+        assert_eq!(offset_of_place(source, 2, 5), 7 + 2 + 1 + 2, "é is one unit, the emoji two");
+        assert_eq!(offset_of_place(source, 2, 99), 7 + 6, "clamped to the line's end");
+        assert_eq!(offset_of_place(source, 9, 1), source.encode_utf16().count());
     }
 
     #[wasm_bindgen_test]

@@ -5,6 +5,7 @@
 //! - [`cache_prediction`]: the daemon's cache prediction as a mark per step and a summary.
 //! - [`log_frames`]: Docker's multiplexed log/attach frames (8-byte headers) into lines, incrementally.
 //! - [`json_lines`]: a byte stream of newline-separated JSON values (build events and stats streams), incrementally.
+//! - [`layer_title`]: a layer's title (its Dockerfile line, or its instruction without content hashes), "1 file".
 //! - [`lint`]: berth-shared's Dockerfile lint, positioned for the editor (UTF-16 offsets).
 //! - [`compose_check`]: berth-shared's compose loader, its diagnostics positioned the same way.
 //! - [`compose_graph`]: the services graph of a compose project (depends_on and links), laid out by depth.
@@ -17,6 +18,7 @@
 //! - [`pull_progress`]: a pull's progress messages into one row per layer, the final status or the error.
 //! - [`code_spans`]: text with backticked commands (a security finding's why and fix) into plain and code pieces.
 //! - [`chart_axes`]: a chart's round top value and its ticks.
+//! - [`shortcuts`]: the one table of keyboard shortcuts (the key handler, the sidebar and the `?` overlay).
 //! - [`format`]: bytes, durations and timestamps for people.
 
 pub mod build_progress;
@@ -29,10 +31,12 @@ pub mod compose_run;
 pub mod format;
 pub mod image_reference;
 pub mod json_lines;
+pub mod layer_title;
 pub mod lint;
 pub mod log_frames;
 pub mod merged_logs;
 pub mod pull_progress;
 pub mod run_defaults;
+pub mod shortcuts;
 pub mod stats;
 pub mod tar;

@@ -361,3 +361,244 @@ async fn lint_rows(page: &Page) -> TestResult {
     screenshot(client, "first-use-lint").await?;
     Ok(())
 }
+
+/// Loads a project of several files (name, text) with `tag`, as the page keeps it.
+async fn load_files(page: &Page, files: &[(&str, &str)], tag: &str) -> TestResult {
+    page.goto("").await?;
+    let files: Vec<_> = files.iter().map(|(name, text)| serde_json::json!({"name": name, "text": text})).collect();
+    let project = serde_json::json!({ "files": files, "selected": "Dockerfile", "tag": tag });
+    page.client
+        .execute("localStorage.setItem('berth.project', arguments[0]);", vec![serde_json::json!(project.to_string())])
+        .await?;
+    page.client.refresh().await?;
+    page.client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    Ok(())
+}
+
+/// Presses Build and waits for the build to succeed.
+async fn build_and_wait(client: &Client) -> TestResult {
+    client.find(Locator::Css("#build-button")).await?.click().await?;
+    let outcome = wait_for("the build to finish", SLOW, move || async move {
+        let state = script(client, "return document.querySelector('.build-summary')?.dataset.state ?? null;").await?;
+        match state.as_str() {
+            Some(done @ ("succeeded" | "failed")) => Ok(Some(done.to_string())),
+            other => Err(format!("build state {other:?}")),
+        }
+    })
+    .await?;
+    if outcome != "succeeded" {
+        return Err(format!("the build failed: {}", text_of(client, ".build-panel").await?).into());
+    }
+    Ok(())
+}
+
+/// Item 7: an example does not throw the user's files away (they are a draft to go back to), and the last
+/// build's status says when the files changed since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_example_keeps_the_users_files_as_a_draft_and_an_edit_dates_the_build() {
+    in_browser!("first-use-draft", draft_and_stale_build);
+}
+
+async fn draft_and_stale_build(page: &Page) -> TestResult {
+    let client = &page.client;
+    load_files(page, &[("Dockerfile", "FROM busybox\nRUN echo mine > /mine\n")], "first-use/draft").await?;
+    build_and_wait(client).await?;
+    let out_of_date =
+        || async move { script(client, "return document.querySelector('.build-summary').dataset.outOfDate;").await };
+    if out_of_date().await? != "false" {
+        return Err("a build of the files on screen is not out of date".into());
+    }
+    let editor = client.find(Locator::Css(".cm-content")).await?;
+    editor.click().await?;
+    editor.send_keys(&format!("{}# edited", char::from(fantoccini::key::Key::End))).await?;
+    wait_for("the build status to be marked out of date", QUICK, move || async move {
+        let summary = text_of(client, ".build-summary").await?;
+        if out_of_date().await? == "true" && summary.contains("out of date") {
+            Ok(Some(()))
+        } else {
+            Err(summary)
+        }
+    })
+    .await?;
+
+    // An example replaces the files on screen; the user's are a draft, and come back whole.
+    client.find(Locator::Css("select[aria-label='Example project']")).await?.select_by_value("1").await?;
+    let draft = wait_for("the draft bar", QUICK, move || async move {
+        let bar = text_of(client, ".draft-bar").await?;
+        let editor = text_of(client, ".cm-content").await?;
+        if !editor.contains("echo mine") {
+            Ok(Some(bar))
+        } else {
+            Err(format!("bar {bar:?}, editor {editor:?}"))
+        }
+    })
+    .await?;
+    if !draft.contains("Dockerfile") {
+        return Err(format!("the draft bar should name the kept files: {draft}").into());
+    }
+    screenshot(client, "first-use-draft").await?;
+    client.find(Locator::Css(".draft-bar .restore-draft")).await?.click().await?;
+    wait_for("the user's own Dockerfile back in the editor", QUICK, move || async move {
+        let editor = text_of(client, ".cm-content").await?;
+        let bar_gone = script(client, "return document.querySelector('.draft-bar') === null;").await?;
+        if editor.contains("echo mine") && editor.contains("# edited") && bar_gone == true {
+            Ok(Some(()))
+        } else {
+            Err(editor)
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Item 8: Alt+2 opens Compose, the sidebar there does not promise a build, and `?` lists the shortcuts from the
+/// same table the sidebar's keys come from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alt_2_opens_compose_and_question_mark_lists_the_shortcuts_the_sidebar_shows() {
+    in_browser!("first-use-shortcuts", shortcuts);
+}
+
+async fn shortcuts(page: &Page) -> TestResult {
+    use fantoccini::key::Key;
+    let client = &page.client;
+    page.goto("").await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    let playground_help = text_of(client, ".sidebar-help").await?;
+    if !playground_help.contains("Ctrl+Enter builds.") {
+        return Err(format!("the playground's sidebar should say Ctrl+Enter builds: {playground_help}").into());
+    }
+    let body = client.find(Locator::Css("body")).await?;
+    body.send_keys(&format!("{}2{}", char::from(Key::Alt), char::from(Key::Null))).await?;
+    wait_for("Alt+2 to open Compose", QUICK, move || async move {
+        let url = client.current_url().await.map_err(|error| error.to_string())?.to_string();
+        if url.ends_with("#/compose") {
+            Ok(Some(()))
+        } else {
+            Err(url)
+        }
+    })
+    .await?;
+    let compose_help = wait_for("the compose page's sidebar", QUICK, move || async move {
+        let help = text_of(client, ".sidebar-help").await?;
+        if help.contains("runs Up") {
+            Ok(Some(help))
+        } else {
+            Err(help)
+        }
+    })
+    .await?;
+    if compose_help.contains("builds") {
+        return Err(format!("the compose page's sidebar should not say Ctrl+Enter builds: {compose_help}").into());
+    }
+    client.find(Locator::Css(".sidebar-help")).await?.click().await?;
+    client.find(Locator::Css("body")).await?.send_keys("?").await?;
+    let rows = wait_for("the shortcuts overlay", QUICK, move || async move {
+        let rows = script(
+            client,
+            "return Array.from(document.querySelectorAll('.shortcuts-overlay tr'))
+                 .map(row => [row.dataset.keys, row.innerText]);",
+        )
+        .await?;
+        let rows: Vec<(String, String)> = serde_json::from_value(rows).map_err(|error| error.to_string())?;
+        if rows.is_empty() {
+            Err("no overlay".to_string())
+        } else {
+            Ok(Some(rows))
+        }
+    })
+    .await?;
+    // Every key the sidebar shows beside a link is in the overlay, for the page it opens.
+    let sidebar_keys = script(
+        client,
+        "return Array.from(document.querySelectorAll('.sidebar .nav-link')).filter(link => link.querySelector('kbd'))
+             .map(link => [link.querySelector('kbd').innerText, link.querySelector('span').innerText]);",
+    )
+    .await?;
+    let sidebar_keys: Vec<(String, String)> = serde_json::from_value(sidebar_keys)?;
+    let wanted = [("Alt+1", "Playground"), ("Alt+2", "Compose"), ("Alt+3", "Containers")];
+    let shown: Vec<(&str, &str)> = sidebar_keys.iter().map(|(key, page)| (key.as_str(), page.as_str())).collect();
+    if shown != wanted {
+        return Err(format!("the sidebar's keys: {shown:?}").into());
+    }
+    for (key, page_name) in wanted {
+        if !rows.iter().any(|(keys, text)| keys == key && text.contains(page_name)) {
+            return Err(format!("the overlay has no {key} for {page_name}: {rows:?}").into());
+        }
+    }
+    if !rows.iter().any(|(keys, _)| keys == "Ctrl+Enter") || !rows.iter().any(|(keys, _)| keys == "?") {
+        return Err(format!("the overlay should list Ctrl+Enter and ?: {rows:?}").into());
+    }
+    screenshot(client, "first-use-shortcuts").await?;
+    client.find(Locator::Css("body")).await?.send_keys(&char::from(Key::Escape).to_string()).await?;
+    wait_for("Escape to close the overlay", QUICK, move || async move {
+        let open = script(client, "return document.querySelector('.shortcuts-overlay') !== null;").await?;
+        if open == false {
+            Ok(Some(()))
+        } else {
+            Err("still open".into())
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Item 10: a layer shows it opens, is titled by its Dockerfile line (not `file:<sha>`), counts "1 file", and
+/// its "line N" goes to that line in the editor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layers_open_are_titled_by_their_line_and_link_to_the_editor() {
+    in_browser!("first-use-layers", layers);
+}
+
+async fn layers(page: &Page) -> TestResult {
+    let client = &page.client;
+    let dockerfile = "FROM busybox\nCOPY hello.txt /hello.txt\nRUN echo hi > /made-here\n";
+    load_files(page, &[("Dockerfile", dockerfile), ("hello.txt", "hello\n")], "first-use/layers").await?;
+    build_and_wait(client).await?;
+    client.find(Locator::Css(".build-actions a.button")).await?.click().await?;
+    let layers = wait_for("the layers with their titles", QUICK, move || async move {
+        let layers = script(
+            client,
+            "return Array.from(document.querySelectorAll('.layers .layer')).map(layer => {
+                 const expander = layer.querySelector('summary .expander');
+                 return {
+                     title: layer.querySelector('.created-by').innerText,
+                     files: layer.querySelector('.file-count')?.innerText ?? null,
+                     line: layer.querySelector('a.layer-line')?.innerText ?? null,
+                     marker: expander ? getComputedStyle(expander, '::before').content : null,
+                 };
+             });",
+        )
+        .await?;
+        let count = layers.as_array().map(Vec::len).unwrap_or(0);
+        if count >= 3 {
+            Ok(Some(layers))
+        } else {
+            Err(format!("{layers}"))
+        }
+    })
+    .await?;
+    let copy = layers
+        .as_array()
+        .and_then(|layers| layers.iter().find(|layer| layer["title"].as_str().is_some_and(|t| t.starts_with("COPY"))))
+        .ok_or_else(|| format!("no COPY layer: {layers}"))?;
+    let wanted = serde_json::json!({
+        "title": "COPY hello.txt /hello.txt", "files": "1 file", "line": "line 2", "marker": "\"▸\"",
+    });
+    if *copy != wanted {
+        return Err(format!("the COPY layer reads {copy}, wanted {wanted}").into());
+    }
+    screenshot(client, "first-use-layers").await?;
+    let link = client.find(Locator::XPath("//li[contains(@class,'layer')][.//code[starts-with(normalize-space(),'COPY')]]//a[contains(@class,'layer-line')]")).await?;
+    link.click().await?;
+    wait_for("the editor's cursor on line 2", QUICK, move || async move {
+        let url = client.current_url().await.map_err(|error| error.to_string())?.to_string();
+        let place = cursor(client).await?;
+        if url.ends_with("#/") && place == (2, 1) {
+            Ok(Some(()))
+        } else {
+            Err(format!("{url}, cursor {place:?}"))
+        }
+    })
+    .await?;
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! One component per file. Pages: [`playground`], [`images_page`], [`layers_view`], [`containers_page`],
 //! [`container_page`] (tabs: [`terminal`], [`logs`], [`stats`], [`inspect`], [`changes`]), [`networks_page`],
 //! [`volumes_page`], [`compose_page`], [`security_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
-//! [`error_note`], [`shortcuts_overlay`], [`confirm_button`], [`exited_panel`], [`stats_chart`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
+//! [`error_note`], [`create_by_name`], [`shortcuts_overlay`], [`confirm_button`], [`exited_panel`], [`stats_chart`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
 
 pub mod build_panel;
 pub mod changes;
@@ -12,6 +12,7 @@ pub mod compose_page;
 pub mod confirm_button;
 pub mod container_page;
 pub mod containers_page;
+pub mod create_by_name;
 pub mod error_note;
 pub mod exited_panel;
 pub mod file_list;

@@ -602,3 +602,109 @@ async fn layers(page: &Page) -> TestResult {
     .await?;
     Ok(())
 }
+
+/// Item 9: networks and volumes are made and removed from their pages, and removing asks first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn networks_and_volumes_are_created_and_removed_from_their_pages_after_asking() {
+    in_browser!("first-use-resources", networks_and_volumes);
+}
+
+async fn networks_and_volumes(page: &Page) -> TestResult {
+    let client = &page.client;
+    for (route, kind, name, listing) in [
+        ("networks", "network", "fu-net", "/networks/fu-net"),
+        ("volumes", "volume", "fu-vol", "/volumes/fu-vol"),
+    ] {
+        page.goto(route).await?;
+        let input = client.wait().at_most(QUICK).for_element(Locator::Css(".create-by-name input[name=name]")).await?;
+        input.send_keys(name).await?;
+        client.find(Locator::Css(".create-by-name button[type=submit]")).await?.click().await?;
+        let row = format!("tr[data-{kind}='{name}']");
+        let row = row.as_str();
+        wait_for(&format!("the new {kind} listed"), QUICK, move || async move {
+            let listed = script(client, &format!("return document.querySelector({row:?}) !== null;")).await?;
+            match (listed == true, daemon().get(listing)) {
+                (true, Some((200, _))) => Ok(Some(())),
+                (shown, answer) => Err(format!("shown {shown}, daemon {answer:?}")),
+            }
+        })
+        .await?;
+        client.find(Locator::Css(&format!("{row} button[data-action=remove]"))).await?.click().await?;
+        let question = text_of(client, &format!("{row} .confirm")).await?;
+        if !question.contains(&format!("Remove the {kind} {name}?")) {
+            return Err(format!("removing a {kind} should ask first: {question:?}").into());
+        }
+        client.find(Locator::Css(&format!("{row} .confirm-no"))).await?.click().await?;
+        if !matches!(daemon().get(listing), Some((200, _))) {
+            return Err(format!("Cancel removed the {kind}").into());
+        }
+        client.find(Locator::Css(&format!("{row} button[data-action=remove]"))).await?.click().await?;
+        client.find(Locator::Css(&format!("{row} .confirm-yes"))).await?.click().await?;
+        wait_for(&format!("the {kind} removed"), QUICK, move || async move {
+            let listed = script(client, &format!("return document.querySelector({row:?}) !== null;")).await?;
+            match (listed == false, daemon().get(listing)) {
+                (true, Some((404, _))) => Ok(Some(())),
+                (gone, answer) => Err(format!("gone from the page {gone}, daemon {answer:?}")),
+            }
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Item 11: at 400 px the playground reads editor, then Build, then the results; the containers are cards with
+/// their buttons on screen, and nothing scrolls sideways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_px_screen_shows_editor_then_build_and_containers_as_cards() {
+    in_browser!("first-use-narrow", narrow);
+}
+
+async fn narrow(page: &Page) -> TestResult {
+    let client = &page.client;
+    daemon().ok(&["run", "-d", "--name", "fu-narrow-with-a-long-name", "busybox", "sleep", "1000"]);
+    client.set_window_size(400, 860).await?;
+    let inner_width = script(client, "return window.innerWidth;").await?.as_f64().unwrap_or(0.0);
+    load_project(page, "FROM busybox\nCMD echo hi\n").await?;
+    let layout = script(
+        client,
+        "const top = selector => { const e = document.querySelector(selector);
+                                    return e ? e.getBoundingClientRect().top + window.scrollY : null; };
+         return { editor: top('.code-editor'), build: top('#build-button'), problems: top('.problems'),
+                  steps: top('.build-summary'), files: top('.file-list'),
+                  wide: document.documentElement.scrollWidth - document.documentElement.clientWidth };",
+    )
+    .await?;
+    let at = |name: &str| layout[name].as_f64().unwrap_or(f64::NAN);
+    let in_order = at("editor") < at("build") && at("build") < at("problems") && at("problems") < at("files");
+    // The Build button within the first screen (860 px), not 1200 px down.
+    if !in_order || at("build") > 860.0 || layout["wide"].as_f64() != Some(0.0) {
+        return Err(format!("at {inner_width} px: editor, build, problems, files expected in that order, build on the first screen: {layout}").into());
+    }
+    screenshot(client, "first-use-narrow-playground").await?;
+    page.goto("containers").await?;
+    let card = "tr[data-container]";
+    client.wait().at_most(QUICK).for_element(Locator::Css(card)).await?;
+    let cards = script(
+        client,
+        "const root = document.documentElement;
+         return { wide: root.scrollWidth - root.clientWidth,
+                  display: getComputedStyle(document.querySelector('tr[data-container]')).display,
+                  buttons: Array.from(document.querySelectorAll('tr[data-container] td.actions button'))
+                      .map(button => button.getBoundingClientRect().right),
+                  width: root.clientWidth };",
+    )
+    .await?;
+    let width = cards["width"].as_f64().unwrap_or(0.0);
+    let buttons: Vec<f64> =
+        cards["buttons"].as_array().map(|all| all.iter().filter_map(|right| right.as_f64()).collect()).unwrap_or_default();
+    if cards["wide"].as_f64() != Some(0.0)
+        || cards["display"] != "grid"
+        || buttons.is_empty()
+        || buttons.iter().any(|right| *right > width)
+    {
+        return Err(format!("the containers should be cards with every button on screen: {cards}").into());
+    }
+    screenshot(client, "first-use-narrow-containers").await?;
+    daemon().ok(&["rm", "-f", "fu-narrow-with-a-long-name"]);
+    Ok(())
+}

@@ -12,6 +12,10 @@ pub struct ConfirmButtonProps {
     pub on_confirm: Callback<()>,
     #[prop_or_default]
     pub disabled: bool,
+    /// A symbol shown on the first button instead of the label (the label stays its accessible name), for tight
+    /// rows such as the file list.
+    #[prop_or_default]
+    pub icon: Option<AttrValue>,
 }
 
 #[function_component(ConfirmButton)]
@@ -41,9 +45,11 @@ pub fn confirm_button(props: &ConfirmButtonProps) -> Html {
             </span>
         }
     } else {
+        let shown = props.icon.clone().unwrap_or_else(|| props.label.clone());
         html! {
-            <button class="danger-quiet" onclick={ask} disabled={props.disabled}
-                    data-action={props.label.to_lowercase()}>{ props.label.clone() }</button>
+            <button class={classes!("danger-quiet", props.icon.is_some().then_some("icon-button"))} onclick={ask}
+                    disabled={props.disabled} data-action={props.label.to_lowercase()}
+                    aria-label={props.question.clone()} title={props.question.clone()}>{ shown }</button>
         }
     }
 }

@@ -708,3 +708,182 @@ async fn narrow(page: &Page) -> TestResult {
     daemon().ok(&["rm", "-f", "fu-narrow-with-a-long-name"]);
     Ok(())
 }
+
+/// Item 9: a first visit gets a three-step guide (write, build, run) that stays away once dismissed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_visit_gets_a_three_step_guide_that_can_be_dismissed() {
+    in_browser!("first-use-guide", first_visit_guide);
+}
+
+async fn first_visit_guide(page: &Page) -> TestResult {
+    let client = &page.client;
+    page.goto("").await?;
+    let steps = wait_for("the guide's steps", QUICK, move || async move {
+        let steps = script(
+            client,
+            "return Array.from(document.querySelectorAll('.first-visit-guide li strong')).map(step => step.innerText);",
+        )
+        .await?;
+        match steps.as_array() {
+            Some(found) if !found.is_empty() => Ok(Some(steps)),
+            _ => Err(format!("{steps}")),
+        }
+    })
+    .await?;
+    if steps != serde_json::json!(["Write", "Build", "Run"]) {
+        return Err(format!("the guide should have the steps write, build, run: {steps}").into());
+    }
+    client.find(Locator::Css(".first-visit-guide .dismiss-guide")).await?.click().await?;
+    client.refresh().await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".cm-content")).await?;
+    let shown = script(client, "return document.querySelector('.first-visit-guide') !== null;").await?;
+    if shown != false {
+        return Err("the dismissed guide came back after a reload".into());
+    }
+    Ok(())
+}
+
+/// Item 9: files are uploaded with a button (not only by dropping), renamed in place (no prompt()), and deleting
+/// asks in the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_upload_with_a_button_and_rename_in_place() {
+    in_browser!("first-use-files", files);
+}
+
+async fn files(page: &Page) -> TestResult {
+    use fantoccini::key::Key;
+    let client = &page.client;
+    let upload_dir = tempfile::tempdir()?;
+    let upload = upload_dir.path().join("upload-me.txt");
+    std::fs::write(&upload, "uploaded text\n")?;
+    load_project(page, "FROM busybox\n").await?;
+    // prompt() and confirm() would block the page; record any call instead.
+    script(client, "window.blocked = []; window.prompt = m => { blocked.push(m); return null; };
+                    window.confirm = m => { blocked.push(m); return false; }; return true;")
+    .await?;
+    client.find(Locator::Css(".file-list input[type=file]")).await?.send_keys(&upload.display().to_string()).await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".file-list li[data-file='upload-me.txt']")).await?;
+    client.find(Locator::Css("li[data-file='upload-me.txt'] .rename-file")).await?.click().await?;
+    let input = client.wait().at_most(QUICK).for_element(Locator::Css(".file-list .rename-input")).await?;
+    let focused = script(client, "const i = document.querySelector('.rename-input');
+        return [document.activeElement === i, i.value, i.selectionStart, i.selectionEnd];").await?;
+    if focused != serde_json::json!([true, "upload-me.txt", 0, 13]) {
+        return Err(format!("the rename box should hold the name, selected and focused: {focused}").into());
+    }
+    input.send_keys(&format!("renamed.txt{}", char::from(Key::Enter))).await?;
+    let renamed = client.wait().at_most(QUICK).for_element(Locator::Css(".file-list li[data-file='renamed.txt']")).await?;
+    renamed.find(Locator::Css(".file-name")).await?.click().await?;
+    wait_for("the uploaded text under its new name", QUICK, move || async move {
+        let editor = text_of(client, ".cm-content").await?;
+        if editor.contains("uploaded text") {
+            Ok(Some(()))
+        } else {
+            Err(editor)
+        }
+    })
+    .await?;
+    client.find(Locator::Css("li[data-file='renamed.txt'] button[data-action=delete]")).await?.click().await?;
+    client.find(Locator::Css(".file-list .confirm-yes")).await?.click().await?;
+    wait_for("the file deleted", QUICK, move || async move {
+        let gone = script(client, "return document.querySelector(\"li[data-file='renamed.txt']\") === null;").await?;
+        if gone == true {
+            Ok(Some(()))
+        } else {
+            Err("still listed".into())
+        }
+    })
+    .await?;
+    let blocked = script(client, "return window.blocked;").await?;
+    if blocked != serde_json::json!([]) {
+        return Err(format!("the page used prompt() or confirm(): {blocked}").into());
+    }
+    Ok(())
+}
+
+/// Item 9: the run dialog lists the local images; picking one fills the image field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_dialog_picks_from_the_local_images() {
+    in_browser!("first-use-image-picker", image_picker);
+}
+
+async fn image_picker(page: &Page) -> TestResult {
+    let client = &page.client;
+    daemon().ok(&["tag", "busybox", "first-use/picked:1"]);
+    page.goto("containers").await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css(".containers-page .page-head .primary")).await?.click().await?;
+    let choices = wait_for("the local images in the dialog", QUICK, move || async move {
+        let choices = script(
+            client,
+            "return Array.from(document.querySelectorAll('.run-dialog .image-choice')).map(c => c.dataset.image);",
+        )
+        .await?;
+        let choices: Vec<String> = serde_json::from_value(choices).map_err(|error| error.to_string())?;
+        if choices.iter().any(|choice| choice == "first-use/picked:1") {
+            Ok(Some(choices))
+        } else {
+            Err(format!("{choices:?}"))
+        }
+    })
+    .await?;
+    let listed = daemon().ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let mut wanted: Vec<&str> = listed.lines().filter(|line| !line.contains("<none>")).collect();
+    wanted.sort();
+    wanted.dedup();
+    if choices != wanted {
+        return Err(format!("the dialog lists {choices:?}, the daemon has {wanted:?}").into());
+    }
+    client.find(Locator::Css(".run-dialog .image-choice[data-image='first-use/picked:1']")).await?.click().await?;
+    let value = script(client, "return document.querySelector('.run-dialog input[name=image]').value;").await?;
+    if value != "first-use/picked:1" {
+        return Err(format!("picking should fill the image field, it holds {value}").into());
+    }
+    client.find(Locator::Css(".run-dialog .dialog-buttons button[type=button]")).await?.click().await?;
+    daemon().ok(&["rmi", "first-use/picked:1"]);
+    Ok(())
+}
+
+/// Item 9: the merged compose logs follow live: a line a service writes after the panel opened shows without a
+/// refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_compose_logs_follow_live() {
+    in_browser!("first-use-compose-logs", compose_logs_follow);
+}
+
+async fn compose_logs_follow(page: &Page) -> TestResult {
+    let client = &page.client;
+    let compose = "services:\n  ticker:\n    image: busybox\n    command: [\"sh\", \"-c\", \"i=0; while true; do i=$$((i+1)); echo tick-$$i; sleep 1; done\"]\n";
+    page.goto("compose").await?;
+    let draft = serde_json::json!({ "project": "fulogs", "text": compose });
+    client.execute("localStorage.setItem('berth.compose', arguments[0]);", vec![serde_json::json!(draft.to_string())]).await?;
+    client.refresh().await?;
+    client.wait().at_most(QUICK).for_element(Locator::Css("#compose-up")).await?.click().await?;
+    client.wait().at_most(SLOW).for_element(Locator::Css(".all-logs-button")).await?.click().await?;
+    let ticks = |logs: &str| -> Vec<u64> {
+        logs.lines().filter_map(|line| line.split("| tick-").nth(1)).filter_map(|n| n.trim().parse().ok()).collect()
+    };
+    let first = wait_for("the first ticks in the merged logs", SLOW, move || async move {
+        let logs = text_of(client, ".compose-logs .log-lines").await.unwrap_or_default();
+        ticks(&logs).into_iter().max().map(Some).ok_or(logs)
+    })
+    .await?;
+    // No clicks from here: the panel must show newer lines by itself.
+    wait_for("newer ticks without a refresh", QUICK, move || async move {
+        let logs = text_of(client, ".compose-logs .log-lines").await.unwrap_or_default();
+        match ticks(&logs).into_iter().max() {
+            Some(latest) if latest >= first + 3 => Ok(Some(())),
+            latest => Err(format!("first {first}, now {latest:?}")),
+        }
+    })
+    .await?;
+    client.find(Locator::Css("#compose-down")).await?.click().await?;
+    wait_for("compose down", SLOW, move || async move {
+        let left = daemon().ok(&["ps", "-aq", "--filter", "label=com.docker.compose.project=fulogs"]);
+        if left.trim().is_empty() {
+            Ok(Some(()))
+        } else {
+            Err(left)
+        }
+    })
+    .await?;
+    Ok(())
+}

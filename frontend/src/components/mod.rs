@@ -1,7 +1,7 @@
 //! One component per file. Pages: [`playground`], [`images_page`], [`layers_view`], [`containers_page`],
 //! [`container_page`] (tabs: [`terminal`], [`logs`], [`stats`], [`inspect`], [`changes`]), [`networks_page`],
 //! [`volumes_page`], [`compose_page`], [`security_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
-//! [`error_note`], [`create_by_name`], [`shortcuts_overlay`], [`confirm_button`], [`exited_panel`], [`stats_chart`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
+//! [`error_note`], [`first_visit_guide`], [`create_by_name`], [`shortcuts_overlay`], [`confirm_button`], [`exited_panel`], [`stats_chart`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
 
 pub mod build_panel;
 pub mod changes;
@@ -16,6 +16,7 @@ pub mod create_by_name;
 pub mod error_note;
 pub mod exited_panel;
 pub mod file_list;
+pub mod first_visit_guide;
 pub mod images_page;
 pub mod inspect;
 pub mod layers_view;

@@ -6,6 +6,7 @@ use yew::prelude::*;
 use crate::components::build_panel::BuildPanel;
 use crate::components::code_editor::CodeEditorView;
 use crate::components::file_list::FileList;
+use crate::components::first_visit_guide::FirstVisitGuide;
 use crate::components::problems::Problems;
 use crate::examples::EXAMPLES;
 use crate::logic::lint::{check_dockerfile, offset_of_place};
@@ -70,6 +71,7 @@ pub fn playground() -> Html {
                     </select>
                 </label>
             </div>
+            <FirstVisitGuide />
             if let Some(draft) = &project.draft {
                 <div class="draft-bar" role="status">
                     <span>{ format!("Your own files ({}) are kept as a draft while you look at the example.",

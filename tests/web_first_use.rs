@@ -887,3 +887,88 @@ async fn compose_logs_follow(page: &Page) -> TestResult {
     .await?;
     Ok(())
 }
+
+/// Item 4: Down keeps the named volumes unless "remove volumes" is ticked; it stops the dependent service first,
+/// counting down to SIGKILL, and "Kill now" ends the wait at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_down_keeps_volumes_unless_asked_counts_down_and_kills_now() {
+    in_browser!("first-use-compose-down", compose_down);
+}
+
+async fn compose_down(page: &Page) -> TestResult {
+    let client = &page.client;
+    // Both ignore SIGTERM: each stop would wait out its whole grace period.
+    let stubborn = "[\"sh\", \"-c\", \"trap '' TERM; while :; do sleep 1; done\"]";
+    let compose = format!(
+        "services:\n  db:\n    image: busybox\n    command: {stubborn}\n    volumes: [\"data:/data\"]\n  web:\n    image: busybox\n    command: {stubborn}\n    depends_on: [db]\nvolumes:\n  data: {{}}\n"
+    );
+    page.goto("compose").await?;
+    let draft = serde_json::json!({ "project": "fudown", "text": compose });
+    client.execute("localStorage.setItem('berth.compose', arguments[0]);", vec![serde_json::json!(draft.to_string())]).await?;
+    client.refresh().await?;
+    let volume = "/volumes/fudown_data";
+    for remove_volumes in [false, true] {
+        client.wait().at_most(QUICK).for_element(Locator::Css("#compose-up:not([disabled])")).await?.click().await?;
+        wait_for("both services running", SLOW, move || async move {
+            let running = daemon().ok(&["ps", "-q", "--filter", "label=com.docker.compose.project=fudown"]);
+            let state = script(client, "return document.querySelector('.compose-progress')?.dataset.state ?? null;").await?;
+            if running.lines().count() == 2 && state == "succeeded" {
+                Ok(Some(()))
+            } else {
+                Err(format!("{running:?} {state}"))
+            }
+        })
+        .await?;
+        let ticked = script(client, "return document.querySelector('.remove-volumes input').checked;").await?;
+        if ticked != remove_volumes {
+            client.find(Locator::Css(".remove-volumes input")).await?.click().await?;
+        }
+        client.find(Locator::Css("#compose-down")).await?.click().await?;
+        // The countdown shows while web (which depends on db) stops, and db has not begun stopping.
+        let seconds = wait_for("the countdown to SIGKILL", QUICK, move || async move {
+            let seen = script(
+                client,
+                "const countdown = document.querySelector('.stop-countdown');
+                 const step = service => document.querySelector(`.compose-step[data-service=${service}]`)?.dataset.step ?? null;
+                 return countdown ? [Number(countdown.dataset.seconds), step('web'), step('db')] : null;",
+            )
+            .await?;
+            match (seen[0].as_u64(), seen[1].as_str(), seen[2].as_str()) {
+                (Some(seconds), Some("stopping"), db) if db != Some("stopping") && db != Some("stopped") => Ok(Some(seconds)),
+                _ => Err(format!("{seen}")),
+            }
+        })
+        .await?;
+        if !(1..=10).contains(&seconds) {
+            return Err(format!("the countdown should start from the 10 s grace period, shows {seconds}").into());
+        }
+        let clicked = std::time::Instant::now();
+        client.find(Locator::Css(".stop-countdown .kill-now")).await?.click().await?;
+        wait_for("down to finish", SLOW, move || async move {
+            let state = script(
+                client,
+                "const p = document.querySelector('.compose-progress');
+                 return p && p.dataset.kind === 'down' ? p.dataset.state : null;",
+            )
+            .await?;
+            if state == "succeeded" {
+                Ok(Some(()))
+            } else if state == "failed" {
+                Err(text_of(client, ".compose-progress").await.unwrap_or_default())
+            } else {
+                Err(format!("{state}"))
+            }
+        })
+        .await?;
+        let took = clicked.elapsed();
+        if took > Duration::from_secs(6) {
+            return Err(format!("down took {took:?} after Kill now: it waited out the grace period").into());
+        }
+        let volume_status = daemon().get(volume).map(|(status, _)| status);
+        let wanted = if remove_volumes { Some(404) } else { Some(200) };
+        if volume_status != wanted {
+            return Err(format!("with remove volumes {remove_volumes} the named volume answers {volume_status:?}").into());
+        }
+    }
+    Ok(())
+}

@@ -111,7 +111,10 @@ async fn stop_one(session: &Session, container: &ProjectContainer, timeout: i32)
     session.progress.service(service, Some(name), ServiceStep::Stopping, &format!("Stopping {name}"));
     let options = StopContainerOptions { t: Some(timeout), ..Default::default() };
     if let Err(error) = session.docker.stop_container(&container.id, Some(options)).await {
-        if !is_not_found(&error) {
+        // Gone, or stopped meanwhile (304: killed while its dependents stopped): either way it is down.
+        let stopped_meanwhile =
+            matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 304, .. });
+        if !is_not_found(&error) && !stopped_meanwhile {
             return Err(error).context(format!("stop {name}"));
         }
     }

@@ -198,10 +198,20 @@ fn a_kill_cuts_a_stops_grace_period_short() {
     // The stop has sent its SIGTERM (a kill event with signal 15) and is waiting out its grace period.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let now = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1);
+        let now =
+            format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1);
         let events = daemon.ok(&[
-            "events", "--since", since.trim(), "--until", &now, "--filter", "container=stubborn", "--filter",
-            "event=kill", "--format", "{{.Actor.Attributes.signal}}",
+            "events",
+            "--since",
+            since.trim(),
+            "--until",
+            &now,
+            "--filter",
+            "container=stubborn",
+            "--filter",
+            "event=kill",
+            "--format",
+            "{{.Actor.Attributes.signal}}",
         ]);
         if events.lines().any(|signal| signal == "15") {
             break;

@@ -124,7 +124,9 @@ async fn stats_charts(page: &Page) -> TestResult {
     let memory_axis = labels("memory", "y");
     let memory_text = text_of(client, ".stat-card[data-stat='memory'] .stat-value").await?;
     if memory_axis.last().map(String::as_str) != Some("67.1 MB") || !memory_text.ends_with("of 67.1 MB") {
-        return Err(format!("memory should be charted against its 64 MiB limit: {memory_axis:?}, {memory_text:?}").into());
+        return Err(
+            format!("memory should be charted against its 64 MiB limit: {memory_axis:?}, {memory_text:?}").into()
+        );
     }
     let network_axis = labels("network", "y");
     if network_axis.len() < 2 || !network_axis.iter().all(|label| label.ends_with("/s")) {
@@ -165,7 +167,16 @@ async fn an_exited_container_shows_its_exit_code_last_lines_and_runs_again_inter
 
 async fn exited_container(page: &Page) -> TestResult {
     let client = &page.client;
-    daemon().ok(&["run", "-d", "--name", "fu-fails", "busybox", "sh", "-c", "echo first-words; echo last-words >&2; exit 3"]);
+    daemon().ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fu-fails",
+        "busybox",
+        "sh",
+        "-c",
+        "echo first-words; echo last-words >&2; exit 3",
+    ]);
     wait_for_status("fu-fails", "exited").await?;
     page.goto("containers/fu-fails").await?;
     let panel = wait_for("the exit code and last lines", QUICK, move || async move {
@@ -204,7 +215,9 @@ async fn exited_container(page: &Page) -> TestResult {
     // `#/containers/<id>/terminal`
     let new_id = session.split("#/containers/").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default();
     let inspect = wait_for_status(new_id, "running").await?;
-    if inspect["Config"]["Tty"] != true || inspect["Config"]["OpenStdin"] != true || inspect["Config"]["Image"] != "busybox"
+    if inspect["Config"]["Tty"] != true
+        || inspect["Config"]["OpenStdin"] != true
+        || inspect["Config"]["Image"] != "busybox"
     {
         return Err(format!("run again should be busybox with -it: {}", inspect["Config"]).into());
     }
@@ -346,7 +359,8 @@ async fn lint_rows(page: &Page) -> TestResult {
     for rule in ["BL028", "BL005", "parse"] {
         let row = client.find(Locator::Css(&format!(".problem[data-rule='{rule}']"))).await?;
         let line: u64 = row.attr("data-line").await?.and_then(|line| line.parse().ok()).ok_or("no data-line")?;
-        let column: u64 = row.attr("data-column").await?.and_then(|column| column.parse().ok()).ok_or("no data-column")?;
+        let column: u64 =
+            row.attr("data-column").await?.and_then(|column| column.parse().ok()).ok_or("no data-column")?;
         row.find(Locator::Css(".problem-link")).await?.click().await?;
         wait_for(&format!("the cursor on {rule}'s line {line}, column {column}"), QUICK, move || async move {
             let place = cursor(client).await?;
@@ -611,10 +625,9 @@ async fn networks_and_volumes_are_created_and_removed_from_their_pages_after_ask
 
 async fn networks_and_volumes(page: &Page) -> TestResult {
     let client = &page.client;
-    for (route, kind, name, listing) in [
-        ("networks", "network", "fu-net", "/networks/fu-net"),
-        ("volumes", "volume", "fu-vol", "/volumes/fu-vol"),
-    ] {
+    for (route, kind, name, listing) in
+        [("networks", "network", "fu-net", "/networks/fu-net"), ("volumes", "volume", "fu-vol", "/volumes/fu-vol")]
+    {
         page.goto(route).await?;
         let input = client.wait().at_most(QUICK).for_element(Locator::Css(".create-by-name input[name=name]")).await?;
         input.send_keys(name).await?;
@@ -689,20 +702,24 @@ async fn narrow(page: &Page) -> TestResult {
         "const root = document.documentElement;
          return { wide: root.scrollWidth - root.clientWidth,
                   display: getComputedStyle(document.querySelector('tr[data-container]')).display,
+                  top: document.querySelector('tr[data-container]').getBoundingClientRect().top,
                   buttons: Array.from(document.querySelectorAll('tr[data-container] td.actions button'))
                       .map(button => button.getBoundingClientRect().right),
                   width: root.clientWidth };",
     )
     .await?;
     let width = cards["width"].as_f64().unwrap_or(0.0);
-    let buttons: Vec<f64> =
-        cards["buttons"].as_array().map(|all| all.iter().filter_map(|right| right.as_f64()).collect()).unwrap_or_default();
+    let buttons: Vec<f64> = cards["buttons"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|right| right.as_f64()).collect())
+        .unwrap_or_default();
     if cards["wide"].as_f64() != Some(0.0)
         || cards["display"] != "grid"
         || buttons.is_empty()
         || buttons.iter().any(|right| *right > width)
+        || cards["top"].as_f64().is_none_or(|top| top > 430.0)
     {
-        return Err(format!("the containers should be cards with every button on screen: {cards}").into());
+        return Err(format!("the containers should be cards near the top with every button on screen: {cards}").into());
     }
     screenshot(client, "first-use-narrow-containers").await?;
     daemon().ok(&["rm", "-f", "fu-narrow-with-a-long-name"]);
@@ -758,20 +775,28 @@ async fn files(page: &Page) -> TestResult {
     std::fs::write(&upload, "uploaded text\n")?;
     load_project(page, "FROM busybox\n").await?;
     // prompt() and confirm() would block the page; record any call instead.
-    script(client, "window.blocked = []; window.prompt = m => { blocked.push(m); return null; };
-                    window.confirm = m => { blocked.push(m); return false; }; return true;")
+    script(
+        client,
+        "window.blocked = []; window.prompt = m => { blocked.push(m); return null; };
+                    window.confirm = m => { blocked.push(m); return false; }; return true;",
+    )
     .await?;
     client.find(Locator::Css(".file-list input[type=file]")).await?.send_keys(&upload.display().to_string()).await?;
     client.wait().at_most(QUICK).for_element(Locator::Css(".file-list li[data-file='upload-me.txt']")).await?;
     client.find(Locator::Css("li[data-file='upload-me.txt'] .rename-file")).await?.click().await?;
     let input = client.wait().at_most(QUICK).for_element(Locator::Css(".file-list .rename-input")).await?;
-    let focused = script(client, "const i = document.querySelector('.rename-input');
-        return [document.activeElement === i, i.value, i.selectionStart, i.selectionEnd];").await?;
+    let focused = script(
+        client,
+        "const i = document.querySelector('.rename-input');
+        return [document.activeElement === i, i.value, i.selectionStart, i.selectionEnd];",
+    )
+    .await?;
     if focused != serde_json::json!([true, "upload-me.txt", 0, 13]) {
         return Err(format!("the rename box should hold the name, selected and focused: {focused}").into());
     }
     input.send_keys(&format!("renamed.txt{}", char::from(Key::Enter))).await?;
-    let renamed = client.wait().at_most(QUICK).for_element(Locator::Css(".file-list li[data-file='renamed.txt']")).await?;
+    let renamed =
+        client.wait().at_most(QUICK).for_element(Locator::Css(".file-list li[data-file='renamed.txt']")).await?;
     renamed.find(Locator::Css(".file-name")).await?.click().await?;
     wait_for("the uploaded text under its new name", QUICK, move || async move {
         let editor = text_of(client, ".cm-content").await?;
@@ -810,7 +835,13 @@ async fn image_picker(page: &Page) -> TestResult {
     let client = &page.client;
     daemon().ok(&["tag", "busybox", "first-use/picked:1"]);
     page.goto("containers").await?;
-    client.wait().at_most(QUICK).for_element(Locator::Css(".containers-page .page-head .primary")).await?.click().await?;
+    client
+        .wait()
+        .at_most(QUICK)
+        .for_element(Locator::Css(".containers-page .page-head .primary"))
+        .await?
+        .click()
+        .await?;
     let choices = wait_for("the local images in the dialog", QUICK, move || async move {
         let choices = script(
             client,
@@ -854,7 +885,9 @@ async fn compose_logs_follow(page: &Page) -> TestResult {
     let compose = "services:\n  ticker:\n    image: busybox\n    command: [\"sh\", \"-c\", \"i=0; while true; do i=$$((i+1)); echo tick-$$i; sleep 1; done\"]\n";
     page.goto("compose").await?;
     let draft = serde_json::json!({ "project": "fulogs", "text": compose });
-    client.execute("localStorage.setItem('berth.compose', arguments[0]);", vec![serde_json::json!(draft.to_string())]).await?;
+    client
+        .execute("localStorage.setItem('berth.compose', arguments[0]);", vec![serde_json::json!(draft.to_string())])
+        .await?;
     client.refresh().await?;
     client.wait().at_most(QUICK).for_element(Locator::Css("#compose-up")).await?.click().await?;
     client.wait().at_most(SLOW).for_element(Locator::Css(".all-logs-button")).await?.click().await?;
@@ -904,14 +937,17 @@ async fn compose_down(page: &Page) -> TestResult {
     );
     page.goto("compose").await?;
     let draft = serde_json::json!({ "project": "fudown", "text": compose });
-    client.execute("localStorage.setItem('berth.compose', arguments[0]);", vec![serde_json::json!(draft.to_string())]).await?;
+    client
+        .execute("localStorage.setItem('berth.compose', arguments[0]);", vec![serde_json::json!(draft.to_string())])
+        .await?;
     client.refresh().await?;
     let volume = "/volumes/fudown_data";
     for remove_volumes in [false, true] {
         client.wait().at_most(QUICK).for_element(Locator::Css("#compose-up:not([disabled])")).await?.click().await?;
         wait_for("both services running", SLOW, move || async move {
             let running = daemon().ok(&["ps", "-q", "--filter", "label=com.docker.compose.project=fudown"]);
-            let state = script(client, "return document.querySelector('.compose-progress')?.dataset.state ?? null;").await?;
+            let state =
+                script(client, "return document.querySelector('.compose-progress')?.dataset.state ?? null;").await?;
             if running.lines().count() == 2 && state == "succeeded" {
                 Ok(Some(()))
             } else {
@@ -967,7 +1003,9 @@ async fn compose_down(page: &Page) -> TestResult {
         let volume_status = daemon().get(volume).map(|(status, _)| status);
         let wanted = if remove_volumes { Some(404) } else { Some(200) };
         if volume_status != wanted {
-            return Err(format!("with remove volumes {remove_volumes} the named volume answers {volume_status:?}").into());
+            return Err(
+                format!("with remove volumes {remove_volumes} the named volume answers {volume_status:?}").into()
+            );
         }
     }
     Ok(())

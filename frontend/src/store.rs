@@ -118,7 +118,11 @@ impl Project {
     fn is_an_unedited_example(&self) -> bool {
         EXAMPLES.iter().any(|example| {
             example.files.len() == self.files.len()
-                && example.files.iter().zip(&self.files).all(|((name, text), file)| file.name == *name && file.text == *text)
+                && example
+                    .files
+                    .iter()
+                    .zip(&self.files)
+                    .all(|((name, text), file)| file.name == *name && file.text == *text)
         })
     }
 
@@ -225,7 +229,11 @@ impl Reducible for Project {
                 let draft = if project.is_an_unedited_example() {
                     project.draft.clone()
                 } else {
-                    Some(Draft { files: project.files.clone(), selected: project.selected.clone(), tag: project.tag.clone() })
+                    Some(Draft {
+                        files: project.files.clone(),
+                        selected: project.selected.clone(),
+                        tag: project.tag.clone(),
+                    })
                 };
                 project = Project::from_example(example);
                 project.revision = revision;

@@ -95,8 +95,8 @@ pub fn build_panel() -> Html {
         BuildState::Failed => "Build failed".to_string(),
     };
     // The status is of the files as they were built: once they change, it says so.
-    let out_of_date = progress.state != BuildState::Running
-        && build.files.as_ref().is_some_and(|built| *built != project.files);
+    let out_of_date =
+        progress.state != BuildState::Running && build.files.as_ref().is_some_and(|built| *built != project.files);
     let open_run = {
         let show_run = show_run.clone();
         Callback::from(move |_: MouseEvent| show_run.set(true))

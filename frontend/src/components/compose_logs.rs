@@ -45,14 +45,14 @@ pub fn compose_logs(props: &ComposeLogsProps) -> Html {
                 *current
             };
             // Every container's lines so far, merged again after each chunk of any of them.
-            let received: Rc<RefCell<Vec<ServiceLines>>> = Rc::new(RefCell::new(
-                containers.iter().map(|(_, service, _)| (service.clone(), Vec::new())).collect(),
-            ));
+            let received: Rc<RefCell<Vec<ServiceLines>>> =
+                Rc::new(RefCell::new(containers.iter().map(|(_, service, _)| (service.clone(), Vec::new())).collect()));
             error.set(None);
             lines.set(Rc::new(Vec::new()));
             let follow = *follow;
             for (index, (id, service, tty)) in containers.iter().cloned().enumerate() {
-                let (lines, error, generation, received) = (lines.clone(), error.clone(), generation.clone(), received.clone());
+                let (lines, error, generation, received) =
+                    (lines.clone(), error.clone(), generation.clone(), received.clone());
                 spawn_local(async move {
                     let options = LogOptions { follow, timestamps: true, tail: Some(TAIL) };
                     let mut body = match api::containers::logs(&id, &options).await {

@@ -283,7 +283,8 @@ pub fn compose_page() -> Html {
             let (name, run, refresh) = (name.clone(), run.clone(), refresh.clone());
             spawn_local(async move {
                 let sink = run.clone();
-                match api::compose::down(&name, remove_volumes, move |event| sink.dispatch(RunAction::Event(event))).await
+                match api::compose::down(&name, remove_volumes, move |event| sink.dispatch(RunAction::Event(event)))
+                    .await
                 {
                     Ok(()) => run.dispatch(RunAction::End),
                     Err(error) => run.dispatch(RunAction::Fail(error.to_string())),
@@ -310,9 +311,11 @@ pub fn compose_page() -> Html {
             }
         })
     };
-    let countdown = run.0.as_ref().filter(|_| stopping).and_then(|run| {
-        run.seconds_to_kill(crate::store::now_ms(), api::compose::STOP_GRACE_SECONDS)
-    });
+    let countdown = run
+        .0
+        .as_ref()
+        .filter(|_| stopping)
+        .and_then(|run| run.seconds_to_kill(crate::store::now_ms(), api::compose::STOP_GRACE_SECONDS));
     let states: Rc<BTreeMap<String, String>> =
         Rc::new(containers.iter().map(|summary| (service_of(summary), state_of(summary))).collect::<BTreeMap<_, _>>());
     let tty_of = |service: &str| {

@@ -54,7 +54,8 @@ pub fn container_page(props: &ContainerPageProps) -> Html {
         });
     }
     let act = {
-        let (id, reload, action_error, busy) = (props.id.to_string(), reload.clone(), action_error.clone(), busy.clone());
+        let (id, reload, action_error, busy) =
+            (props.id.to_string(), reload.clone(), action_error.clone(), busy.clone());
         move |action: Action| {
             let (id, reload, action_error, busy) = (id.clone(), reload.clone(), action_error.clone(), busy.clone());
             Callback::from(move |()| {

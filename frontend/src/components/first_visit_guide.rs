@@ -10,9 +10,8 @@ const DISMISSED_KEY: &str = "berth.guide-dismissed";
 
 #[function_component(FirstVisitGuide)]
 pub fn first_visit_guide() -> Html {
-    let dismissed = use_state(|| {
-        local_storage().and_then(|storage| storage.get_item(DISMISSED_KEY).ok().flatten()).is_some()
-    });
+    let dismissed =
+        use_state(|| local_storage().and_then(|storage| storage.get_item(DISMISSED_KEY).ok().flatten()).is_some());
     let build = use_context::<BuildHandle>();
     if *dismissed {
         return html! {};

@@ -22,7 +22,9 @@ pub fn networks_page() -> Html {
     let action_error = use_state(|| None::<String>);
     {
         let answer = answer.clone();
-        use_effect_with(*reload, move |_| spawn_local(async move { answer.set(Some(api::resources::networks().await)) }));
+        use_effect_with(*reload, move |_| {
+            spawn_local(async move { answer.set(Some(api::resources::networks().await)) })
+        });
     }
     let relist = {
         let reload = reload.clone();

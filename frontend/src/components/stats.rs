@@ -100,9 +100,9 @@ pub fn stats(props: &StatsProps) -> Html {
                         label={Callback::from(|value: f64| format::bytes(value as u64))} /></div>
                 <div class="stat-card" data-stat="network"><h3>{ "Network" }</h3>
                     <p class="stat-value">{ format!("{}/s", format::bytes(network_now as u64)) }</p>
-                    <p class="muted">{ format!("↓ {} ↑ {} in all", format::bytes(latest.network_rx), format::bytes(latest.network_tx)) }</p>
                     <StatsChart kind="network" values={network} top={network_top}
-                        label={Callback::from(|value: f64| format!("{}/s", format::bytes(value as u64)))} /></div>
+                        label={Callback::from(|value: f64| format!("{}/s", format::bytes(value as u64)))} />
+                    <p class="muted">{ format!("↓ {} ↑ {} in all", format::bytes(latest.network_rx), format::bytes(latest.network_tx)) }</p></div>
                 <div class="stat-card" data-stat="pids"><h3>{ "Processes" }</h3>
                     <p class="stat-value">{ latest.pids }</p></div>
             </div>

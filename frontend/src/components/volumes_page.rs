@@ -18,7 +18,9 @@ pub fn volumes_page() -> Html {
     let action_error = use_state(|| None::<String>);
     {
         let answer = answer.clone();
-        use_effect_with(*reload, move |_| spawn_local(async move { answer.set(Some(api::resources::volumes().await)) }));
+        use_effect_with(*reload, move |_| {
+            spawn_local(async move { answer.set(Some(api::resources::volumes().await)) })
+        });
     }
     let relist = {
         let reload = reload.clone();

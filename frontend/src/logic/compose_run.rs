@@ -68,7 +68,9 @@ impl ComposeRun {
                         }
                         row.message = message;
                     }
-                    None => self.services.push(ServiceProgress { service, container, step, message, stopping_since: None }),
+                    None => {
+                        self.services.push(ServiceProgress { service, container, step, message, stopping_since: None })
+                    }
                 }
             }
             ComposeProgress::Output { line } => self.output.push(line),

@@ -3,8 +3,8 @@
 //! converted here (they differ as soon as the file has a non-ASCII character). Errors come first (they stop a
 //! build; style can wait), then warnings, then hints, each in source order.
 
-use berth_shared::dockerfile::lint::{self, Diagnostic, LintConfig, Severity};
 use berth_shared::dockerfile::ast::keyword_suggestion;
+use berth_shared::dockerfile::lint::{self, Diagnostic, LintConfig, Severity};
 use berth_shared::dockerfile::{parse_recovering, ParseErrorKind};
 use serde::Serialize;
 
@@ -62,7 +62,8 @@ pub fn check_dockerfile(source: &str) -> Vec<EditorDiagnostic> {
         .collect();
     diagnostics
         .extend(lint::lint(&dockerfile, &LintConfig::default()).iter().map(|diagnostic| editor(diagnostic, &offsets)));
-    diagnostics.sort_by_key(|diagnostic| (severity_rank(diagnostic.severity), diagnostic.from, diagnostic.source.clone()));
+    diagnostics
+        .sort_by_key(|diagnostic| (severity_rank(diagnostic.severity), diagnostic.from, diagnostic.source.clone()));
     diagnostics
 }
 

@@ -7,7 +7,10 @@ pub enum ShortcutAction {
     /// Ctrl+Enter: build on the playground (the compose editor runs Up itself).
     Build,
     /// Alt+n: go to a page and focus the element named by the selector.
-    Focus { page: Page, selector: &'static str },
+    Focus {
+        page: Page,
+        selector: &'static str,
+    },
     /// Alt+4: the terminal of the page shown, if it has one.
     FocusTerminal,
     /// Handled by the editor on that page (listed so the overlay and the sidebar tell of it).
@@ -39,7 +42,13 @@ pub struct Shortcut {
 }
 
 pub const SHORTCUTS: &[Shortcut] = &[
-    Shortcut { keys: "Ctrl+Enter", description: "Build the image", hint: Some("Ctrl+Enter builds."), on: Page::Playground, action: ShortcutAction::Build },
+    Shortcut {
+        keys: "Ctrl+Enter",
+        description: "Build the image",
+        hint: Some("Ctrl+Enter builds."),
+        on: Page::Playground,
+        action: ShortcutAction::Build,
+    },
     Shortcut {
         keys: "Ctrl+Enter",
         description: "Up: start the project (in the compose editor)",
@@ -78,8 +87,20 @@ pub const SHORTCUTS: &[Shortcut] = &[
         on: Page::Any,
         action: ShortcutAction::FocusTerminal,
     },
-    Shortcut { keys: "?", description: "Show these shortcuts", hint: None, on: Page::Any, action: ShortcutAction::ShowShortcuts },
-    Shortcut { keys: "Escape", description: "Close this list", hint: None, on: Page::Any, action: ShortcutAction::CloseOverlay },
+    Shortcut {
+        keys: "?",
+        description: "Show these shortcuts",
+        hint: None,
+        on: Page::Any,
+        action: ShortcutAction::ShowShortcuts,
+    },
+    Shortcut {
+        keys: "Escape",
+        description: "Close this list",
+        hint: None,
+        on: Page::Any,
+        action: ShortcutAction::CloseOverlay,
+    },
 ];
 
 /// A key press as the handler sees it.
@@ -138,9 +159,18 @@ mod tests {
     fn keys_mean_what_the_table_says_on_each_page() {
         let alt_two = find(press("2", false, true, false), Page::Playground).map(|shortcut| shortcut.action);
         assert!(matches!(alt_two, Some(ShortcutAction::Focus { page: Page::Compose, .. })));
-        assert_eq!(find(press("Enter", true, false, true), Page::Playground).map(|s| s.action), Some(ShortcutAction::Build));
-        assert_ne!(find(press("Enter", true, false, true), Page::Compose).map(|s| s.action), Some(ShortcutAction::Build));
-        assert_eq!(find(press("?", false, false, false), Page::Any).map(|s| s.action), Some(ShortcutAction::ShowShortcuts));
+        assert_eq!(
+            find(press("Enter", true, false, true), Page::Playground).map(|s| s.action),
+            Some(ShortcutAction::Build)
+        );
+        assert_ne!(
+            find(press("Enter", true, false, true), Page::Compose).map(|s| s.action),
+            Some(ShortcutAction::Build)
+        );
+        assert_eq!(
+            find(press("?", false, false, false), Page::Any).map(|s| s.action),
+            Some(ShortcutAction::ShowShortcuts)
+        );
         assert_eq!(find(press("?", false, false, true), Page::Playground), None, "typing a ? in the editor");
         assert_eq!(key_for_page(Page::Compose), Some("Alt+2"));
         assert_eq!(key_for_page(Page::Containers), Some("Alt+3"));

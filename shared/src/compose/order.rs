@@ -116,7 +116,9 @@ impl Project {
             let depth = self
                 .dependencies(name)
                 .into_iter()
-                .filter_map(|dependency| depths.iter().find(|(done, _)| *done == dependency).map(|(_, depth)| depth + 1))
+                .filter_map(|dependency| {
+                    depths.iter().find(|(done, _)| *done == dependency).map(|(_, depth)| depth + 1)
+                })
                 .max()
                 .unwrap_or(0);
             depths.push((name, depth));

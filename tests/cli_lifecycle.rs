@@ -186,3 +186,46 @@ fn top_stats_diff_cp_and_export() {
     assert!(listing.lines().any(|l| l.trim_start_matches("./") == "bin/busybox"));
     daemon.ok(&["rm", "-f", "box"]);
 }
+
+/// `docker kill` during a `docker stop -t 30` of a process that ignores SIGTERM ends it at once: SIGKILL does not
+/// wait behind the stop's grace period (the playground's "Kill now" during compose down, #17).
+#[test]
+fn a_kill_cuts_a_stops_grace_period_short() {
+    let daemon = Daemon::start();
+    daemon.ok(&["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while :; do sleep 1; done"]);
+    let since = daemon.ok(&["inspect", "-f", "{{.State.StartedAt}}", "stubborn"]);
+    let mut stop = daemon.docker_command(&["stop", "-t", "30", "stubborn"]).spawn().expect("docker stop");
+    // The stop has sent its SIGTERM (a kill event with signal 15) and is waiting out its grace period.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now =
+            format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1);
+        let events = daemon.ok(&[
+            "events",
+            "--since",
+            since.trim(),
+            "--until",
+            &now,
+            "--filter",
+            "container=stubborn",
+            "--filter",
+            "event=kill",
+            "--format",
+            "{{.Actor.Attributes.signal}}",
+        ]);
+        if events.lines().any(|signal| signal == "15") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stop never sent SIGTERM: {events:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = Instant::now();
+    daemon.ok(&["kill", "stubborn"]);
+    let killed_after = started.elapsed();
+    let status = stop.wait().expect("docker stop ends");
+    let stopped_after = started.elapsed();
+    assert!(killed_after < Duration::from_secs(5), "docker kill took {killed_after:?}");
+    assert!(stopped_after < Duration::from_secs(5), "docker stop still waited: {stopped_after:?}");
+    assert!(status.success(), "docker stop: {status:?}");
+    wait_for(&daemon, &["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "stubborn"], "exited 137");
+}

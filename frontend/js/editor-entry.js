@@ -124,6 +124,13 @@ export class CodeEditor {
     this.view.focus();
   }
 
+  // Puts the cursor at a UTF-16 offset, scrolls it into view and focuses the editor (a problem row's link).
+  goTo(offset) {
+    const at = Math.max(0, Math.min(offset, this.view.state.doc.length));
+    this.view.dispatch({ selection: { anchor: at }, scrollIntoView: true });
+    this.view.focus();
+  }
+
   destroy() {
     this.view.destroy();
   }

@@ -1,5 +1,5 @@
-//! The page shell: a collapsible sidebar, the page for the current hash route, and the keyboard shortcuts
-//! (Ctrl+Enter builds; Alt+1..4 move focus to the editor, the build, the containers and the terminal).
+//! The page shell: a collapsible sidebar, the page for the current hash route, and the keyboard shortcuts of
+//! [`crate::logic::shortcuts`] (its table drives the key handler, the sidebar's hints and the `?` overlay).
 
 use gloo_events::EventListener;
 use wasm_bindgen::JsCast;
@@ -16,8 +16,10 @@ use crate::components::layers_view::LayersView;
 use crate::components::networks_page::NetworksPage;
 use crate::components::playground::Playground;
 use crate::components::security_page::SecurityPage;
+use crate::components::shortcuts_overlay::ShortcutsOverlay;
 use crate::components::terminal::TerminalView;
 use crate::components::volumes_page::VolumesPage;
+use crate::logic::shortcuts::{self, KeyPress, Page, ShortcutAction};
 use crate::route::{self, Route};
 use crate::store::{Build, BuildHandle, Project, ProjectHandle};
 
@@ -28,6 +30,7 @@ pub fn app() -> Html {
     let route = use_state(route::current);
     let sidebar_open = use_state(|| true);
     let daemon_line = use_state(|| "Connecting…".to_string());
+    let show_shortcuts = use_state(|| false);
 
     {
         let project = project.clone();
@@ -65,6 +68,7 @@ pub fn app() -> Html {
         let project = project.clone();
         let build = build.clone();
         let route = route.clone();
+        let show_shortcuts = show_shortcuts.clone();
         use_effect_with((project, build, route), move |(project, build, route)| {
             let project = project.clone();
             let build = build.clone();
@@ -72,7 +76,7 @@ pub fn app() -> Html {
             let listener = web_sys::window().and_then(|window| window.document()).map(|document| {
                 EventListener::new(&document, "keydown", move |event| {
                     if let Some(event) = event.dyn_ref::<KeyboardEvent>() {
-                        shortcut(event, &project, &build, &route);
+                        shortcut(event, &project, &build, &route, &show_shortcuts);
                     }
                 })
             });
@@ -85,6 +89,14 @@ pub fn app() -> Html {
         Callback::from(move |_: MouseEvent| sidebar_open.set(!*sidebar_open))
     };
 
+    let close_shortcuts = {
+        let show_shortcuts = show_shortcuts.clone();
+        Callback::from(move |()| show_shortcuts.set(false))
+    };
+    let open_shortcuts = {
+        let show_shortcuts = show_shortcuts.clone();
+        Callback::from(move |_: MouseEvent| show_shortcuts.set(true))
+    };
     let nav_link = |target: Route, label: &str, shortcut: Option<&str>| {
         let active = match (&*route, &target) {
             (Route::Layers { .. }, Route::Images) => true,
@@ -129,50 +141,102 @@ pub fn app() -> Html {
                     <span class="daemon-line">{ (*daemon_line).clone() }</span>
                 </header>
                 <nav class="sidebar" aria-label="Pages">
-                    { nav_link(Route::Playground, "Playground", Some("Alt+1")) }
-                    { nav_link(Route::Compose, "Compose", None) }
+                    { nav_link(Route::Playground, "Playground", shortcuts::key_for_page(Page::Playground)) }
+                    { nav_link(Route::Compose, "Compose", shortcuts::key_for_page(Page::Compose)) }
                     { nav_link(Route::Images, "Images", None) }
-                    { nav_link(Route::Containers, "Containers", Some("Alt+3")) }
+                    { nav_link(Route::Containers, "Containers", shortcuts::key_for_page(Page::Containers)) }
                     { nav_link(Route::Networks, "Networks", None) }
                     { nav_link(Route::Volumes, "Volumes", None) }
                     { nav_link(Route::Security, "Security", None) }
                     <p class="sidebar-help">
-                        { "Ctrl+Enter builds. The docker CLI works against the same daemon." }
+                        { for shortcuts::page_hints(page_of(&route)).map(|hint| html! { <>{ hint }{ " " }</> }) }
+                        { "The docker CLI works against the same daemon. " }
+                        <button class="link-button show-shortcuts" onclick={open_shortcuts}>
+                            <kbd>{ "?" }</kbd>{ " all shortcuts" }
+                        </button>
                     </p>
                 </nav>
                 <main class="content">{ page }</main>
+                if *show_shortcuts { <ShortcutsOverlay on_close={close_shortcuts} /> }
             </div>
         </ContextProvider<BuildHandle>>
         </ContextProvider<ProjectHandle>>
     }
 }
 
-fn shortcut(event: &KeyboardEvent, project: &ProjectHandle, build: &BuildHandle, route: &Route) {
-    if (event.ctrl_key() || event.meta_key()) && event.key() == "Enter" {
-        // The editor handles its own Ctrl+Enter and marks the event handled; this covers focus anywhere else on
-        // the page. (The build handle here may not yet show a build the editor just started.)
-        if *route == Route::Playground && !event.default_prevented() {
-            event.prevent_default();
-            crate::build_runner::start(project, build);
-        }
-        return;
+/// The page a route shows, as the shortcut table names pages.
+fn page_of(route: &Route) -> Page {
+    match route {
+        Route::Playground => Page::Playground,
+        Route::Compose => Page::Compose,
+        Route::Containers | Route::Container { .. } => Page::Containers,
+        _ => Page::Any,
     }
-    if !event.alt_key() {
-        return;
+}
+
+fn route_of(page: Page) -> Option<Route> {
+    match page {
+        Page::Playground => Some(Route::Playground),
+        Page::Compose => Some(Route::Compose),
+        Page::Containers => Some(Route::Containers),
+        Page::Any => None,
     }
-    let (target_route, selector) = match event.key().as_str() {
-        "1" => (Some(Route::Playground), ".cm-content"),
-        "2" => (Some(Route::Playground), "#build-button"),
-        "3" => (Some(Route::Containers), ".containers-table a, .containers-page button"),
-        "4" => (None, ".xterm-helper-textarea"),
-        _ => return,
+}
+
+fn shortcut(
+    event: &KeyboardEvent,
+    project: &ProjectHandle,
+    build: &BuildHandle,
+    route: &Route,
+    show_shortcuts: &UseStateHandle<bool>,
+) {
+    // Alt changes the character on some layouts (Alt+2 is "@" on a Mac): digits are taken from the key's code.
+    let key = match event.code().strip_prefix("Digit") {
+        Some(digit) if event.alt_key() => digit.to_string(),
+        _ => event.key(),
     };
-    event.prevent_default();
-    if let Some(target) = target_route.filter(|target| target != route) {
-        route::go(&target);
+    let press = KeyPress {
+        key: &key,
+        control: event.ctrl_key() || event.meta_key(),
+        alt: event.alt_key(),
+        typing: is_typing_target(event),
+    };
+    let Some(found) = shortcuts::find(press, page_of(route)) else { return };
+    match found.action {
+        ShortcutAction::Build => {
+            // The editor handles its own Ctrl+Enter and marks the event handled; this covers focus anywhere else
+            // on the page. (The build handle here may not yet show a build the editor just started.)
+            if !event.default_prevented() {
+                event.prevent_default();
+                crate::build_runner::start(project, build);
+            }
+        }
+        ShortcutAction::InEditor => {}
+        ShortcutAction::ShowShortcuts => {
+            event.prevent_default();
+            show_shortcuts.set(true);
+        }
+        ShortcutAction::CloseOverlay => show_shortcuts.set(false),
+        ShortcutAction::Focus { page, selector } => {
+            event.prevent_default();
+            if let Some(target) = route_of(page).filter(|target| target != route) {
+                route::go(&target);
+            }
+            // After a route change the element appears on the next render.
+            gloo_timers::callback::Timeout::new(50, move || focus_first(selector)).forget();
+        }
+        ShortcutAction::FocusTerminal => {
+            event.prevent_default();
+            focus_first(".xterm-helper-textarea");
+        }
     }
-    // After a route change the element appears on the next render.
-    gloo_timers::callback::Timeout::new(50, move || focus_first(selector)).forget();
+}
+
+/// Whether the key goes into text: an input, a text area or the editor (contenteditable).
+fn is_typing_target(event: &KeyboardEvent) -> bool {
+    let Some(element) = event.target().and_then(|target| target.dyn_into::<HtmlElement>().ok()) else { return false };
+    let tag = element.tag_name().to_ascii_lowercase();
+    tag == "input" || tag == "textarea" || tag == "select" || element.is_content_editable()
 }
 
 fn focus_first(selector: &str) {

@@ -29,6 +29,10 @@ extern "C" {
     #[wasm_bindgen(method)]
     pub fn focus(this: &CodeEditor);
 
+    /// Moves the cursor to a UTF-16 offset, scrolls there and focuses the editor.
+    #[wasm_bindgen(method, js_name = goTo)]
+    pub fn go_to(this: &CodeEditor, offset: usize);
+
     #[wasm_bindgen(method)]
     pub fn destroy(this: &CodeEditor);
 }

@@ -33,7 +33,7 @@ pub fn start(project: &Project, build: &BuildHandle) {
         return;
     }
     let tag = if project.tag.trim().is_empty() { "playground/app".to_string() } else { project.tag.trim().to_string() };
-    build.dispatch(BuildAction::Start { tag: tag.clone(), now_ms: now_ms() });
+    build.dispatch(BuildAction::Start { tag: tag.clone(), now_ms: now_ms(), files: Some(project.files.clone()) });
     if project.dockerfile().is_none() {
         build.dispatch(BuildAction::Fail {
             error: "the project has no file named Dockerfile at its root".into(),
@@ -64,7 +64,7 @@ pub fn start(project: &Project, build: &BuildHandle) {
 /// and goes on live while it runs.
 pub fn reattach(build: &BuildHandle) {
     let Some(job) = StoredJob::load() else { return };
-    build.dispatch(BuildAction::Start { tag: job.tag, now_ms: now_ms() });
+    build.dispatch(BuildAction::Start { tag: job.tag, now_ms: now_ms(), files: None });
     let build = build.clone();
     spawn_local(follow(build, job.id));
 }

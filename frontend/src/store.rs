@@ -48,6 +48,29 @@ pub struct Project {
     /// problem list), so the editor knows to replace its document.
     #[serde(skip)]
     pub revision: u32,
+    /// The user's own files, kept when an example replaced them, until they go back to them or drop them.
+    #[serde(default)]
+    pub draft: Option<Draft>,
+    /// Where the editor's cursor should go (a problem row or a layer's line followed): the place in the
+    /// Dockerfile and a count that changes with each request, so following the same place twice moves it twice.
+    #[serde(skip)]
+    pub go_to: Option<CursorRequest>,
+}
+
+/// The project as it was before an example replaced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub files: Vec<ProjectFile>,
+    pub selected: String,
+    pub tag: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CursorRequest {
+    /// 1-based line and column (in characters) of the selected file.
+    pub line: usize,
+    pub column: usize,
+    pub count: u32,
 }
 
 impl Default for Project {
@@ -67,6 +90,8 @@ impl Project {
             selected: "Dockerfile".to_string(),
             tag: example.tag.to_string(),
             revision: 0,
+            draft: None,
+            go_to: None,
         }
     }
 
@@ -87,6 +112,18 @@ impl Project {
 
     pub fn selected_file(&self) -> Option<&ProjectFile> {
         self.files.iter().find(|file| file.name == self.selected)
+    }
+
+    /// Whether the files are exactly one example's, unedited (then loading another loses nothing).
+    fn is_an_unedited_example(&self) -> bool {
+        EXAMPLES.iter().any(|example| {
+            example.files.len() == self.files.len()
+                && example
+                    .files
+                    .iter()
+                    .zip(&self.files)
+                    .all(|((name, text), file)| file.name == *name && file.text == *text)
+        })
     }
 
     /// The Dockerfile the build uses: `Dockerfile` at the root.
@@ -119,8 +156,17 @@ pub enum ProjectAction {
     Upload(Vec<ProjectFile>),
     /// Replaces the selected file's text from outside the editor.
     Replace(String),
+    /// Replaces the files with an example's; the user's own files (not an unedited example) become the draft.
     LoadExample(usize),
+    /// Back to the draft (the example's files are dropped: they can be chosen again).
+    RestoreDraft,
+    DiscardDraft,
     SetTag(String),
+    /// Selects the Dockerfile and puts the cursor at a 1-based line and column.
+    GoTo {
+        line: usize,
+        column: usize,
+    },
 }
 
 impl Reducible for Project {
@@ -180,10 +226,35 @@ impl Reducible for Project {
             ProjectAction::LoadExample(index) => {
                 let Some(example) = EXAMPLES.get(index) else { return self };
                 let revision = project.revision + 1;
+                let draft = if project.is_an_unedited_example() {
+                    project.draft.clone()
+                } else {
+                    Some(Draft {
+                        files: project.files.clone(),
+                        selected: project.selected.clone(),
+                        tag: project.tag.clone(),
+                    })
+                };
                 project = Project::from_example(example);
                 project.revision = revision;
+                project.draft = draft;
             }
+            ProjectAction::RestoreDraft => {
+                let Some(draft) = project.draft.take() else { return self };
+                project.files = draft.files;
+                project.selected = draft.selected;
+                project.tag = draft.tag;
+                project.revision += 1;
+            }
+            ProjectAction::DiscardDraft => project.draft = None,
             ProjectAction::SetTag(tag) => project.tag = tag,
+            ProjectAction::GoTo { line, column } => {
+                if let Some(dockerfile) = project.dockerfile() {
+                    project.selected = dockerfile.name.clone();
+                }
+                let count = project.go_to.map_or(0, |request| request.count.wrapping_add(1));
+                project.go_to = Some(CursorRequest { line, column, count });
+            }
         }
         Rc::new(project)
     }
@@ -199,6 +270,9 @@ pub struct Build {
     pub tag: String,
     /// The daemon's job id, once it answered.
     pub job: Option<String>,
+    /// The files it was started from (None for a job a reloaded page reattached to), so the page can say when
+    /// the files on screen are no longer what was built.
+    pub files: Option<Vec<ProjectFile>>,
 }
 
 /// The job the page follows, kept in localStorage so that a reload reattaches to it.
@@ -231,6 +305,7 @@ pub enum BuildAction {
     Start {
         tag: String,
         now_ms: f64,
+        files: Option<Vec<ProjectFile>>,
     },
     /// The daemon accepted the build as this job.
     Attached {
@@ -254,8 +329,8 @@ impl Reducible for Build {
     fn reduce(self: Rc<Self>, action: BuildAction) -> Rc<Self> {
         let mut build = (*self).clone();
         match action {
-            BuildAction::Start { tag, now_ms } => {
-                build = Build { progress: BuildProgress::started(now_ms), tag, job: None }
+            BuildAction::Start { tag, now_ms, files } => {
+                build = Build { progress: BuildProgress::started(now_ms), tag, job: None, files }
             }
             BuildAction::Attached { id } => build.job = Some(id),
             BuildAction::Event(event) => build.progress.apply(&event),

@@ -53,6 +53,31 @@ impl ChromeDriver {
     }
 }
 
+/// The process group of the chromedriver kept in [`shared_driver`]'s static, which Rust never drops.
+static SHARED_DRIVER_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// One chromedriver for the whole test binary (each test opens its own browser session on it, in its own profile);
+/// it and its browsers are killed as a group when the test process exits.
+pub fn shared_driver() -> &'static ChromeDriver {
+    static DRIVER: std::sync::OnceLock<ChromeDriver> = std::sync::OnceLock::new();
+    DRIVER.get_or_init(|| {
+        let e2e = target_dir().join("e2e");
+        std::fs::create_dir_all(&e2e).expect("creating <target>/e2e");
+        let driver = ChromeDriver::start(&e2e.join(format!("chromedriver-{}.log", std::process::id())));
+        SHARED_DRIVER_GROUP.store(driver.process.id() as i32, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: atexit takes a plain extern "C" function that lives for the whole process.
+        unsafe { nix::libc::atexit(kill_shared_driver) };
+        driver
+    })
+}
+
+extern "C" fn kill_shared_driver() {
+    let group = SHARED_DRIVER_GROUP.load(std::sync::atomic::Ordering::SeqCst);
+    if group > 0 {
+        let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+    }
+}
+
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
         let group = Pid::from_raw(self.process.id() as i32);

@@ -10,7 +10,7 @@ use bollard::query_parameters::{
 };
 use clap::{Args, ValueEnum};
 
-use super::client::{is_not_found, Session, LABEL_PROJECT};
+use super::client::{is_not_found, ProjectContainer, Session, LABEL_PROJECT};
 use super::progress::ProgressMode;
 use super::up::STOP_TIMEOUT_SECONDS;
 
@@ -87,22 +87,39 @@ pub async fn start(session: &Session, services: &[String]) -> anyhow::Result<()>
 
 pub async fn stop(session: &Session, args: StopArgs) -> anyhow::Result<()> {
     session.check_services(&args.services)?;
-    // Dependents first, as compose does: the reverse of the startup order.
-    let mut containers = session.containers(&args.services, false).await?;
-    let order = session.project.startup_order().unwrap_or_default();
-    containers.sort_by_key(|container| std::cmp::Reverse(order.iter().position(|name| *name == container.service)));
-    for container in containers.into_iter().filter(|container| container.running) {
-        let (service, name) = (&container.service, &container.name);
-        session.progress.service(service, Some(name), ServiceStep::Stopping, &format!("Stopping {name}"));
-        let options = StopContainerOptions { t: Some(args.timeout), ..Default::default() };
-        if let Err(error) = session.docker.stop_container(&container.id, Some(options)).await {
-            if !is_not_found(&error) {
-                return Err(error).context(format!("stop {name}"));
-            }
+    // Dependents first, as compose does: the reverse of the startup order, by depth; the services of one depth do
+    // not depend on each other, so they stop together (two services take one grace period, not two).
+    let containers = session.containers(&args.services, false).await?;
+    let depths = session.project.startup_depths().unwrap_or_default();
+    let depth_of = |service: &str| depths.iter().find(|(name, _)| *name == service).map_or(0, |(_, depth)| *depth);
+    let deepest = containers.iter().map(|container| depth_of(&container.service)).max().unwrap_or(0);
+    for depth in (0..=deepest).rev() {
+        let stops = containers
+            .iter()
+            .filter(|container| container.running && depth_of(&container.service) == depth)
+            .map(|container| stop_one(session, container, args.timeout));
+        for outcome in futures_util::future::join_all(stops).await {
+            outcome?;
         }
-        if session.progress == ProgressMode::Json {
-            session.progress.service(service, Some(name), ServiceStep::Stopped, &format!("Stopped {name}"));
+    }
+    Ok(())
+}
+
+/// Stops one container, reporting Stopping and Stopped.
+async fn stop_one(session: &Session, container: &ProjectContainer, timeout: i32) -> anyhow::Result<()> {
+    let (service, name) = (&container.service, &container.name);
+    session.progress.service(service, Some(name), ServiceStep::Stopping, &format!("Stopping {name}"));
+    let options = StopContainerOptions { t: Some(timeout), ..Default::default() };
+    if let Err(error) = session.docker.stop_container(&container.id, Some(options)).await {
+        // Gone, or stopped meanwhile (304: killed while its dependents stopped): either way it is down.
+        let stopped_meanwhile =
+            matches!(error, bollard::errors::Error::DockerResponseServerError { status_code: 304, .. });
+        if !is_not_found(&error) && !stopped_meanwhile {
+            return Err(error).context(format!("stop {name}"));
         }
+    }
+    if session.progress == ProgressMode::Json {
+        session.progress.service(service, Some(name), ServiceStep::Stopped, &format!("Stopped {name}"));
     }
     Ok(())
 }

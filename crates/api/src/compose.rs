@@ -1,7 +1,7 @@
 //! The playground's compose endpoints (Berth's own, not the Engine API):
 //! - `POST /berth/compose/{project}/up`: the body is a tar of the project's files; runs `up -d --remove-orphans`.
-//! - `POST /berth/compose/{project}/down`: runs `down -v --remove-orphans` on the files of the last up, then
-//!   forgets them.
+//! - `POST /berth/compose/{project}/down`: runs `down --remove-orphans` on the files of the last up, then forgets
+//!   them; named volumes go too only with `?volumes=1` (`down -v`), so a user's data is not removed unasked.
 //!
 //! Both answer with a stream of `ComposeProgress` JSON lines ending in `Finished`; a bad name, a tar without a
 //! compose file or a busy project is an error status before the stream starts.
@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use berth_shared::api::compose::ComposeProgress;
@@ -58,10 +58,18 @@ pub async fn up(
     Ok(stream(runner, dir, name, &["up", "-d", "--remove-orphans"], guard, false))
 }
 
+/// `?volumes=1` (or `true`): remove the project's named volumes too.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DownQuery {
+    #[serde(default)]
+    volumes: Option<String>,
+}
+
 pub async fn down(
     State(engine): State<Arc<Engine>>,
     State(runner): State<Arc<ComposeRunner>>,
     Path(project): Path<String>,
+    Query(query): Query<DownQuery>,
 ) -> ApiResult<Response> {
     let name = playground::check_name(&project)?;
     let guard = runner.claim(&name)?;
@@ -69,7 +77,10 @@ pub async fn down(
     if !dir.is_dir() {
         return Err(PlaygroundError::NotFound(name).into());
     }
-    Ok(stream(runner, dir, name, &["down", "-v", "--remove-orphans"], guard, true))
+    let remove_volumes = matches!(query.volumes.as_deref(), Some("1" | "true"));
+    let args: &'static [&'static str] =
+        if remove_volumes { &["down", "-v", "--remove-orphans"] } else { &["down", "--remove-orphans"] };
+    Ok(stream(runner, dir, name, args, guard, true))
 }
 
 /// Runs the command in the background and answers with its progress as JSON lines. `forget` removes the project's

@@ -344,7 +344,14 @@ impl Engine {
     pub async fn kill(self: &Arc<Self>, reference: &str, signal: Option<&str>) -> Result<(), EngineError> {
         let container = self.container(reference)?;
         let signal = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("KILL"))?;
-        let _op = container.op.lock().await;
+        // A stop holds the container's lock for its whole grace period; SIGKILL is how a user cuts that short, so
+        // it goes now instead of queueing behind the stop (which then sees the exit and returns at once). Other
+        // signals wait their turn as before.
+        let _op = match container.op.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(_) if signal == Signal::SIGKILL => None,
+            Err(_) => Some(container.op.lock().await),
+        };
         let status = container.status();
         if !status.is_running() || status == Status::Restarting {
             return Err(EngineError::Conflict(format!(

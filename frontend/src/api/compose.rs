@@ -18,9 +18,17 @@ pub async fn up(project: &str, files_tar: &[u8], on_event: impl FnMut(ComposePro
     read_progress(body, on_event).await
 }
 
-/// Runs `down -v` on the project's files of its last up.
-pub async fn down(project: &str, on_event: impl FnMut(ComposeProgress)) -> Result<(), DaemonError> {
-    let body = stream::open("POST", &format!("/berth/compose/{}/down", encode(project)), None).await?;
+/// The grace period `down` gives each container before SIGKILL (compose's default stop timeout).
+pub const STOP_GRACE_SECONDS: u32 = 10;
+
+/// Runs `down` on the project's files of its last up; `remove_volumes` adds `-v` (its named volumes go too).
+pub async fn down(
+    project: &str,
+    remove_volumes: bool,
+    on_event: impl FnMut(ComposeProgress),
+) -> Result<(), DaemonError> {
+    let url = format!("/berth/compose/{}/down?volumes={}", encode(project), u8::from(remove_volumes));
+    let body = stream::open("POST", &url, None).await?;
     read_progress(body, on_event).await
 }
 

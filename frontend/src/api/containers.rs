@@ -44,6 +44,8 @@ pub enum Action {
     Restart,
     Pause,
     Unpause,
+    /// SIGKILL.
+    Kill,
     Remove,
 }
 
@@ -55,6 +57,7 @@ impl Action {
             Action::Restart => "Restart",
             Action::Pause => "Pause",
             Action::Unpause => "Unpause",
+            Action::Kill => "Kill",
             Action::Remove => "Remove",
         }
     }
@@ -69,6 +72,7 @@ pub async fn action(id: &str, action: Action) -> Result<(), DaemonError> {
         Action::Restart => post(&format!("/containers/{id}/restart?t=3")).await,
         Action::Pause => post(&format!("/containers/{id}/pause")).await,
         Action::Unpause => post(&format!("/containers/{id}/unpause")).await,
+        Action::Kill => post(&format!("/containers/{id}/kill")).await,
         Action::Remove => delete(&format!("/containers/{id}?force=1&v=1")).await,
     }
 }

@@ -94,6 +94,9 @@ pub fn build_panel() -> Html {
         ),
         BuildState::Failed => "Build failed".to_string(),
     };
+    // The status is of the files as they were built: once they change, it says so.
+    let out_of_date =
+        progress.state != BuildState::Running && build.files.as_ref().is_some_and(|built| *built != project.files);
     let open_run = {
         let show_run = show_run.clone();
         Callback::from(move |_: MouseEvent| show_run.set(true))
@@ -114,8 +117,13 @@ pub fn build_panel() -> Html {
                     { if running { "Building…" } else { "Build" } }
                 </button>
             </div>
-            <p class={classes!("build-summary", state_class(progress.state))} aria-live="polite"
-               data-state={state_class(progress.state)}>{ summary }</p>
+            <p class={classes!("build-summary", state_class(progress.state), out_of_date.then_some("out-of-date"))}
+               aria-live="polite" data-state={state_class(progress.state)} data-out-of-date={out_of_date.to_string()}>
+                { summary }
+                if out_of_date {
+                    <span class="stale-note">{ " · out of date: the files changed since this build" }</span>
+                }
+            </p>
             if let Some(error) = &progress.error {
                 <div class="error-note" role="alert">{ error.clone() }</div>
             }

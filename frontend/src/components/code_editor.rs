@@ -20,6 +20,10 @@ pub struct CodeEditorProps {
     pub diagnostics: Rc<Vec<EditorDiagnostic>>,
     pub on_change: Callback<String>,
     pub on_submit: Callback<()>,
+    /// Where to put the cursor (UTF-16 offset) and a count that changes with each request, so asking for the same
+    /// place twice moves the cursor twice.
+    #[prop_or_default]
+    pub jump: Option<(usize, u32)>,
 }
 
 /// The live editor and the closures it calls (they must live as long as it does).
@@ -83,6 +87,15 @@ pub fn code_editor_view(props: &CodeEditorProps) -> Html {
         use_effect_with(props.diagnostics.clone(), move |diagnostics| {
             if let Some(mounted) = mounted.borrow().as_ref() {
                 mounted.editor.show_diagnostics(&to_js(&**diagnostics));
+            }
+        });
+    }
+
+    {
+        let mounted = mounted.clone();
+        use_effect_with(props.jump, move |jump| {
+            if let (Some((offset, _)), Some(mounted)) = (jump, mounted.borrow().as_ref()) {
+                mounted.editor.go_to(*offset);
             }
         });
     }

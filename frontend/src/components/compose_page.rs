@@ -89,7 +89,10 @@ impl Reducible for RunView {
         let mut view = (*self).clone();
         match (action, view.0.as_mut()) {
             (RunAction::Start(kind), _) => view.0 = Some(ComposeRun::started(kind)),
-            (RunAction::Event(event), Some(run)) => run.apply(event),
+            (RunAction::Event(event), Some(run)) => {
+                run.apply(event);
+                run.mark_stopping(crate::store::now_ms());
+            }
             (RunAction::Fail(error), Some(run)) => run.fail(error),
             (RunAction::End, Some(run)) => run.end(),
             (_, None) => return self,
@@ -155,6 +158,23 @@ pub fn compose_page() -> Html {
     let panel = use_state(|| None::<Panel>);
     // Bumped to list the containers now (after an up or down finishes).
     let refresh = use_state(|| 0_u32);
+    // Down removes the named volumes only when this is ticked.
+    let remove_volumes = use_state(|| false);
+    // Ticks once a quarter second while a down is stopping services, for the countdown.
+    let tick = use_state(|| 0_u32);
+    let stopping = run.0.as_ref().is_some_and(|run| {
+        run.state == RunState::Running && run.services.iter().any(|row| row.stopping_since.is_some())
+    });
+    {
+        let tick = tick.clone();
+        use_effect_with(stopping, move |stopping| {
+            let interval = stopping.then(|| {
+                let tick = tick.clone();
+                gloo_timers::callback::Interval::new(250, move || tick.set(tick.wrapping_add(1)))
+            });
+            move || drop(interval)
+        });
+    }
 
     {
         let draft = draft.clone();
@@ -251,7 +271,7 @@ pub fn compose_page() -> Html {
         Callback::from(move |_: MouseEvent| up.emit(()))
     };
     let on_down = {
-        let (run, refresh, panel) = (run.clone(), refresh.clone(), panel.clone());
+        let (run, refresh, panel, remove_volumes) = (run.clone(), refresh.clone(), panel.clone(), *remove_volumes);
         let name =
             project_name.clone().unwrap_or_else(|| normalize_project_name(draft.project.trim()).unwrap_or_default());
         Callback::from(move |_: MouseEvent| {
@@ -263,7 +283,9 @@ pub fn compose_page() -> Html {
             let (name, run, refresh) = (name.clone(), run.clone(), refresh.clone());
             spawn_local(async move {
                 let sink = run.clone();
-                match api::compose::down(&name, move |event| sink.dispatch(RunAction::Event(event))).await {
+                match api::compose::down(&name, remove_volumes, move |event| sink.dispatch(RunAction::Event(event)))
+                    .await
+                {
                     Ok(()) => run.dispatch(RunAction::End),
                     Err(error) => run.dispatch(RunAction::Fail(error.to_string())),
                 }
@@ -272,6 +294,28 @@ pub fn compose_page() -> Html {
         })
     };
 
+    let on_remove_volumes = {
+        let remove_volumes = remove_volumes.clone();
+        Callback::from(move |_: Event| remove_volumes.set(!*remove_volumes))
+    };
+    // Kill now: SIGKILL to every running container of the project, which ends their stops' grace periods.
+    let kill_now = {
+        let containers = containers.clone();
+        Callback::from(move |_: MouseEvent| {
+            for summary in containers.iter().filter(|summary| state_of(summary) == "running") {
+                let id = summary.id.clone().unwrap_or_default();
+                spawn_local(async move {
+                    // A container that stopped meanwhile answers 409: nothing left to kill.
+                    let _ = api::containers::action(&id, api::containers::Action::Kill).await;
+                });
+            }
+        })
+    };
+    let countdown = run
+        .0
+        .as_ref()
+        .filter(|_| stopping)
+        .and_then(|run| run.seconds_to_kill(crate::store::now_ms(), api::compose::STOP_GRACE_SECONDS));
     let states: Rc<BTreeMap<String, String>> =
         Rc::new(containers.iter().map(|summary| (service_of(summary), state_of(summary))).collect::<BTreeMap<_, _>>());
     let tty_of = |service: &str| {
@@ -429,8 +473,18 @@ pub fn compose_page() -> Html {
                     <div class="compose-actions">
                         <button id="compose-up" class="primary" onclick={on_up} disabled={running}>{ "Up" }</button>
                         <button id="compose-down" onclick={on_down} disabled={running}>{ "Down" }</button>
+                        <label class="remove-volumes">
+                            <input type="checkbox" checked={*remove_volumes} onchange={on_remove_volumes} />
+                            { " remove volumes (the data in the project's named volumes)" }
+                        </label>
                         <span class="muted">{ "Ctrl+Enter in the editor runs Up." }</span>
                     </div>
+                    if let Some(seconds) = countdown {
+                        <div class="stop-countdown" role="status" data-seconds={seconds.to_string()}>
+                            <span>{ format!("Stopping, dependents first: SIGKILL in {seconds} s") }</span>
+                            <button class="danger kill-now" onclick={kill_now}>{ "Kill now" }</button>
+                        </div>
+                    }
                     <h2>{ "Services" }</h2>
                     if check.project.is_some() {
                         <ComposeGraphView graph={graph.clone()} states={states} />

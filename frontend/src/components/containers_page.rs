@@ -1,4 +1,5 @@
-//! The containers: state, image, published ports (as links), age, and the lifecycle buttons.
+//! The containers: state, image, published ports (as links), age, and the lifecycle buttons (a remove asks first).
+//! A table on a wide screen, one card per container on a phone (the CSS lays the same rows out as cards).
 
 use bollard_stubs::models::ContainerSummary;
 use yew::platform::spawn_local;
@@ -6,6 +7,7 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::api::containers::Action;
+use crate::components::confirm_button::ConfirmButton;
 use crate::components::error_note::ErrorNote;
 use crate::components::run_dialog::RunDialog;
 use crate::logic::format;
@@ -34,7 +36,7 @@ pub fn containers_page() -> Html {
         let (reload, action_error) = (reload.clone(), action_error.clone());
         move |id: String, action: Action| {
             let (reload, action_error) = (reload.clone(), action_error.clone());
-            Callback::from(move |_: MouseEvent| {
+            Callback::from(move |()| {
                 let (id, reload, action_error) = (id.clone(), reload.clone(), action_error.clone());
                 spawn_local(async move {
                     match api::containers::action(&id, action).await {
@@ -82,16 +84,20 @@ pub fn containers_page() -> Html {
                     let running = state == "running";
                     let paused = state == "paused";
                     let ports = container.ports.clone().unwrap_or_default();
-                    let button = |action: Action| html! {
-                        <button onclick={act(id.clone(), action)}>{ action.label() }</button>
+                    let button = |action: Action| {
+                        let act = act(id.clone(), action);
+                        html! {
+                            <button data-action={action.label().to_lowercase()}
+                                    onclick={Callback::from(move |_: MouseEvent| act.emit(()))}>{ action.label() }</button>
+                        }
                     };
                     html! {
                         <tr data-container={id.clone()}>
-                            <td><a href={Route::Container { id: id.clone(), tab: ContainerTab::Terminal }.href()}>{ name }</a></td>
-                            <td><span class={classes!("state", state.clone())}>{ state.clone() }</span>
+                            <td class="name"><a href={Route::Container { id: id.clone(), tab: ContainerTab::Terminal }.href()}>{ name.clone() }</a></td>
+                            <td class="state-cell"><span class={classes!("state", state.clone())}>{ state.clone() }</span>
                                 <div class="muted">{ container.status.clone().unwrap_or_default() }</div></td>
-                            <td>{ container.image.clone().unwrap_or_default() }</td>
-                            <td>{ for ports.iter().map(|port| match port.public_port {
+                            <td class="image" data-label="Image">{ container.image.clone().unwrap_or_default() }</td>
+                            <td class="ports" data-label={if ports.is_empty() { None } else { Some("Ports") }}>{ for ports.iter().map(|port| match port.public_port {
                                 Some(public) => html! {
                                     <a class="port" href={format!("http://{host}:{public}/")} target="_blank" rel="noopener">
                                         { format!("{public}→{}", port.private_port) }
@@ -99,14 +105,15 @@ pub fn containers_page() -> Html {
                                 },
                                 None => html! { <span class="port">{ port.private_port }</span> },
                             }) }</td>
-                            <td>{ container.created.map(|created| format::ago(created, now)).unwrap_or_default() }</td>
+                            <td class="created" data-label="Created">{ container.created.map(|created| format::ago(created, now)).unwrap_or_default() }</td>
                             <td class="actions">
                                 if !running && !paused { { button(Action::Start) } }
                                 if running { { button(Action::Stop) } }
                                 if running || paused { { button(Action::Restart) } }
                                 if running { { button(Action::Pause) } }
                                 if paused { { button(Action::Unpause) } }
-                                { button(Action::Remove) }
+                                <ConfirmButton label="Remove" question={format!("Remove the container {name}?")}
+                                    on_confirm={act(id.clone(), Action::Remove)} />
                             </td>
                         </tr>
                     }

@@ -1,6 +1,7 @@
 //! An image's layers: each one next to the history line that made it, and, when the daemon offers Berth's
 //! `/berth/images/{name}/layers`, the files each layer added, modified or deleted, with wasted bytes and the
-//! image's efficiency (typed by berth-shared `api::layers`).
+//! image's efficiency (typed by berth-shared `api::layers`). Each layer is titled by the Dockerfile line that made
+//! it, shows that it opens (a chevron), and its "line N" goes to that line in the playground's editor.
 
 use berth_shared::api::layers::{ChangeKind, EntryType, ImageLayers};
 use bollard_stubs::models::ImageHistoryResponseItem;
@@ -10,6 +11,9 @@ use yew::prelude::*;
 use crate::api;
 use crate::components::error_note::ErrorNote;
 use crate::logic::format;
+use crate::logic::layer_title::{count_of_files, layer_title};
+use crate::route::{self, Route};
+use crate::store::{ProjectAction, ProjectHandle};
 
 #[derive(Properties, PartialEq)]
 pub struct LayersProps {
@@ -18,6 +22,7 @@ pub struct LayersProps {
 
 #[function_component(LayersView)]
 pub fn layers_view(props: &LayersProps) -> Html {
+    let project = use_context::<ProjectHandle>();
     let history = use_state(|| None::<Result<Vec<ImageHistoryResponseItem>, String>>);
     // None: loading; Some(None): the daemon has no layers endpoint.
     let layers = use_state(|| None::<Option<Result<ImageLayers, String>>>);
@@ -47,7 +52,7 @@ pub fn layers_view(props: &LayersProps) -> Html {
     };
 
     let detailed = match &*layers {
-        Some(Some(Ok(value))) => Some(detailed_layers(value, &filter)),
+        Some(Some(Ok(value))) => Some(detailed_layers(value, &filter, project.as_ref())),
         Some(Some(Err(error))) => Some(html! { <ErrorNote doing="Reading the layers" error={error.clone()} /> }),
         _ => None,
     };
@@ -103,7 +108,8 @@ fn clean_created_by(created_by: &str) -> String {
     }
 }
 
-fn detailed_layers(image: &ImageLayers, filter: &str) -> Html {
+fn detailed_layers(image: &ImageLayers, filter: &str, project: Option<&ProjectHandle>) -> Html {
+    let dockerfile = project.and_then(|project| project.dockerfile()).map(|file| file.text.clone());
     html! {
         <>
             <p class="layer-summary">
@@ -120,16 +126,29 @@ fn detailed_layers(image: &ImageLayers, filter: &str) -> Html {
                     let files = &layer.files;
                     let shown: Vec<_> = files.iter().filter(|file| filter.is_empty() || file.path.contains(filter)).collect();
                     let instruction = layer.instruction.clone().unwrap_or_else(|| clean_created_by(&layer.created_by));
+                    let title = layer_title(&instruction, layer.line, dockerfile.as_deref());
+                    let go_to_line = layer.line.zip(project).map(|(line, project)| {
+                        let project = project.clone();
+                        Callback::from(move |event: MouseEvent| {
+                            event.prevent_default();
+                            project.dispatch(ProjectAction::GoTo { line, column: 1 });
+                            route::go(&Route::Playground);
+                        })
+                    });
                     html! {
                         <li class="layer">
                             <details open={files.len() <= 50 || !filter.is_empty()}>
-                                <summary>
-                                    <code class="created-by">{ instruction }</code>
-                                    if let Some(line) = layer.line {
-                                        <span class="muted">{ format!(" line {line}") }</span>
+                                <summary title="Show or hide the files this layer changed">
+                                    <span class="expander" aria-hidden="true"></span>
+                                    <code class="created-by" title={instruction.clone()}>{ title }</code>
+                                    if let (Some(line), Some(onclick)) = (layer.line, go_to_line) {
+                                        <a class="layer-line" href={Route::Playground.href()} {onclick}
+                                           title={format!("Line {line} of the Dockerfile in the editor")}>
+                                            { format!("line {line}") }
+                                        </a>
                                     }
                                     <span class="size">{ format::bytes(layer.size) }</span>
-                                    <span class="muted">{ format!(" {} files", files.len()) }</span>
+                                    <span class="muted file-count">{ count_of_files(files.len()) }</span>
                                     if layer.wasted_bytes > 0 { <span class="bad">{ format!(" {} wasted", format::bytes(layer.wasted_bytes)) }</span> }
                                 </summary>
                                 <ul class="file-changes">

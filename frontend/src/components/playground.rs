@@ -1,14 +1,15 @@
 //! The playground page: the build context's files, the editor, the problems the linter finds as you type, and
-//! the build.
+//! the build. Choosing an example keeps the user's own files as a draft, with a bar to go back to them.
 
 use yew::prelude::*;
 
 use crate::components::build_panel::BuildPanel;
 use crate::components::code_editor::CodeEditorView;
 use crate::components::file_list::FileList;
+use crate::components::first_visit_guide::FirstVisitGuide;
 use crate::components::problems::Problems;
 use crate::examples::EXAMPLES;
-use crate::logic::lint::check_dockerfile;
+use crate::logic::lint::{check_dockerfile, offset_of_place};
 use crate::store::{BuildHandle, ProjectAction, ProjectHandle};
 
 #[function_component(Playground)]
@@ -23,6 +24,11 @@ pub fn playground() -> Html {
         _ => Vec::new(),
     });
 
+    // A problem row or a layer's line followed: the place as the editor counts it.
+    let jump = match (project.go_to, &selected) {
+        (Some(request), Some(file)) => Some((offset_of_place(&file.text, request.line, request.column), request.count)),
+        _ => None,
+    };
     let on_change = {
         let project = project.clone();
         Callback::from(move |text: String| project.dispatch(ProjectAction::Edit(text)))
@@ -42,6 +48,15 @@ pub fn playground() -> Html {
         })
     };
 
+    let restore_draft = {
+        let project = project.clone();
+        Callback::from(move |_: MouseEvent| project.dispatch(ProjectAction::RestoreDraft))
+    };
+    let discard_draft = {
+        let project = project.clone();
+        Callback::from(move |_: MouseEvent| project.dispatch(ProjectAction::DiscardDraft))
+    };
+
     html! {
         <section class="page playground">
             <div class="playground-head">
@@ -56,6 +71,15 @@ pub fn playground() -> Html {
                     </select>
                 </label>
             </div>
+            <FirstVisitGuide />
+            if let Some(draft) = &project.draft {
+                <div class="draft-bar" role="status">
+                    <span>{ format!("Your own files ({}) are kept as a draft while you look at the example.",
+                        draft.files.iter().map(|file| file.name.as_str()).collect::<Vec<_>>().join(", ")) }</span>
+                    <button class="primary restore-draft" onclick={restore_draft}>{ "Back to my files" }</button>
+                    <button class="discard-draft" onclick={discard_draft}>{ "Drop the draft" }</button>
+                </div>
+            }
             <div class="playground-grid">
                 <FileList />
                 <div class="editor-column">
@@ -70,8 +94,11 @@ pub fn playground() -> Html {
                                     revision={project.revision}
                                     diagnostics={diagnostics.clone()}
                                     on_change={on_change}
-                                    on_submit={on_submit} />
-                                if file.is_dockerfile() { <Problems diagnostics={diagnostics.clone()} /> }
+                                    on_submit={on_submit}
+                                    jump={jump} />
+                                if file.is_dockerfile() {
+                                    <Problems diagnostics={diagnostics.clone()} />
+                                }
                             </>
                         },
                         None => html! { <p class="empty">{ "No file selected. Add one on the left." }</p> },

@@ -1,5 +1,6 @@
-//! The lint problems of the Dockerfile as a list under the editor: rule id, line, message, and a one-click fix
-//! where the rule has one. The same problems show inline in the editor.
+//! The lint problems of the Dockerfile as a list under the editor, errors first: rule id, line and column, message,
+//! and a one-click fix where the rule has one. Each row's place and message are a link that puts the editor's
+//! cursor there. The same problems show inline in the editor.
 
 use std::rc::Rc;
 
@@ -33,11 +34,22 @@ pub fn problems(props: &ProblemsProps) -> Html {
                     });
                     html! { <button class="fix-button" {onclick}>{ format!("Fix: {title}") }</button> }
                 });
+                let jump = {
+                    let (project, line, column) = (project.clone(), diagnostic.line, diagnostic.column);
+                    Callback::from(move |event: MouseEvent| {
+                        event.prevent_default();
+                        project.dispatch(ProjectAction::GoTo { line, column });
+                    })
+                };
                 html! {
-                    <li class={classes!("problem", diagnostic.severity)} data-rule={diagnostic.source.clone()}>
+                    <li class={classes!("problem", diagnostic.severity)} data-rule={diagnostic.source.clone()}
+                        data-line={diagnostic.line.to_string()} data-column={diagnostic.column.to_string()}>
                         <span class="rule">{ diagnostic.source.clone() }</span>
-                        <span class="line">{ format!("line {}", diagnostic.line) }</span>
-                        <span class="message">{ diagnostic.message.clone() }</span>
+                        <a class="problem-link" href="#" onclick={jump}
+                           title={format!("Go to line {}, column {}", diagnostic.line, diagnostic.column)}>
+                            <span class="line">{ format!("line {}:{}", diagnostic.line, diagnostic.column) }</span>
+                            <span class="message">{ diagnostic.message.clone() }</span>
+                        </a>
                         { fix.unwrap_or_default() }
                     </li>
                 }

@@ -114,14 +114,40 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
     let interactive_chosen = use_state(|| None::<bool>);
     let shell_image = use_state(|| false);
     let image_input = use_node_ref();
+    // The local images to pick from, and the image whose command decides `-it` (the one opened with, then each
+    // one picked from the list).
+    let local_images = use_state(Vec::<String>::new);
+    let inspected = use_state(|| props.image.to_string());
     {
-        let (shell_image, image_input) = (shell_image.clone(), image_input.clone());
-        use_effect_with(props.image.clone(), move |image| {
+        let local_images = local_images.clone();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                if let Ok(images) = api::images::list().await {
+                    let mut tags: Vec<String> = images
+                        .into_iter()
+                        .flat_map(|image| image.repo_tags)
+                        .filter(|tag| tag != "<none>:<none>")
+                        .collect();
+                    tags.sort();
+                    tags.dedup();
+                    local_images.set(tags);
+                }
+            });
+        });
+    }
+    {
+        let image_input = image_input.clone();
+        use_effect_with(props.image.clone(), move |_| {
             if let Some(input) = image_input.cast::<web_sys::HtmlInputElement>() {
                 let _ = input.focus();
                 input.select();
             }
-            let image = image.to_string();
+        });
+    }
+    {
+        let shell_image = shell_image.clone();
+        use_effect_with((*inspected).clone(), move |image| {
+            let image = image.clone();
             spawn_local(async move {
                 if let Ok(inspect) = api::images::inspect(&image).await {
                     let config = inspect.config.unwrap_or_default();
@@ -206,6 +232,17 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
             });
         })
     };
+    let pick = |tag: String| {
+        let (form, inspected, interactive_chosen) = (form.clone(), inspected.clone(), interactive_chosen.clone());
+        Callback::from(move |_: MouseEvent| {
+            let mut next = (*form).clone();
+            next.image = tag.clone();
+            form.set(next);
+            // The picked image's own command decides -it again.
+            interactive_chosen.set(None);
+            inspected.set(tag.clone());
+        })
+    };
     let cancel = {
         let on_close = props.on_close.clone();
         Callback::from(move |_: MouseEvent| on_close.emit(()))
@@ -217,6 +254,16 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
                 <h2>{ "Run a container" }</h2>
                 <div class="field-grid">
                     { field("Image", &form.image, "busybox", |form, value| form.image = value, false, Some(image_input.clone())) }
+                    if !local_images.is_empty() {
+                        <div class="image-choices" role="group" aria-label="Local images">
+                            <span class="muted">{ "Local images:" }</span>
+                            { for local_images.iter().map(|tag| html! {
+                                <button type="button" data-image={tag.clone()}
+                                        class={classes!("image-choice", (form.image.trim() == tag).then_some("chosen"))}
+                                        onclick={pick(tag.clone())}>{ tag.clone() }</button>
+                            }) }
+                        </div>
+                    }
                     { field("Name", &form.name, "optional", |form, value| form.name = value, false, None) }
                     { field("Command", &form.command, "the image's CMD", |form, value| form.command = value, false, None) }
                     { field("Environment", &form.env, "KEY=value, one per line", |form, value| form.env = value, true, None) }

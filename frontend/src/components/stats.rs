@@ -1,4 +1,5 @@
-//! Live resource use of a container (`stats?stream=1`), plotted over the last minutes as SVG lines.
+//! Live resource use of a container (`stats?stream=1`): the figures now and, over the last two minutes, charts with
+//! axes of CPU %, memory against its limit and the network rate.
 
 use std::collections::VecDeque;
 
@@ -8,12 +9,14 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::components::error_note::ErrorNote;
+use crate::components::stats_chart::{StatsChart, SPAN_SAMPLES};
+use crate::logic::chart_axes::round_top;
 use crate::logic::format;
 use crate::logic::json_lines::JsonLines;
-use crate::logic::stats::{sample, StatsSample};
+use crate::logic::stats::{network_rates, sample, StatsSample};
 
-/// Samples kept: Docker sends one a second.
-const KEEP: usize = 120;
+/// Samples kept: one more than the chart spans, so the network rate (a difference) spans it too.
+const KEEP: usize = SPAN_SAMPLES + 1;
 
 #[derive(Properties, PartialEq)]
 pub struct StatsProps {
@@ -68,53 +71,42 @@ pub fn stats(props: &StatsProps) -> Html {
     }
 
     let latest = samples.back().copied().unwrap_or_default();
-    let cpu: Vec<f64> = samples.iter().map(|point| point.cpu_percent).collect();
-    let memory: Vec<f64> = samples.iter().map(|point| point.memory_bytes as f64).collect();
-    let cpu_ceiling = cpu.iter().copied().fold(100.0, f64::max);
-    let memory_ceiling = if latest.memory_limit > 0 && latest.memory_limit < u64::MAX / 2 {
-        latest.memory_limit as f64
-    } else {
-        memory.iter().copied().fold(1.0, f64::max) * 1.25
+    let history: Vec<StatsSample> = samples.iter().copied().collect();
+    let cpu: Vec<f64> = history.iter().map(|point| point.cpu_percent).collect();
+    let memory: Vec<f64> = history.iter().map(|point| point.memory_bytes as f64).collect();
+    let network = network_rates(&history);
+    // An unlimited container reports the host's memory (or u64::MAX): no limit worth drawing.
+    let memory_limit = (latest.memory_limit > 0 && latest.memory_limit < u64::MAX / 2).then_some(latest.memory_limit);
+    let cpu_top = round_top(cpu.iter().copied().fold(0.0, f64::max), 100.0);
+    let memory_top = match memory_limit {
+        Some(limit) => limit as f64,
+        None => round_top(memory.iter().copied().fold(0.0, f64::max), 1_000_000.0),
     };
+    let network_top = round_top(network.iter().copied().fold(0.0, f64::max), 1000.0);
+    let network_now = network.last().copied().unwrap_or(0.0);
     html! {
         <div class="stats">
             if let Some(problem) = &*error { <ErrorNote doing="Reading stats" error={problem.clone()} /> }
             <div class="stat-cards">
-                <div class="stat-card"><h3>{ "CPU" }</h3><p>{ format!("{:.1} %", latest.cpu_percent) }</p>
-                    { chart(&cpu, cpu_ceiling, "cpu") }</div>
-                <div class="stat-card"><h3>{ "Memory" }</h3>
-                    <p>{ format::bytes(latest.memory_bytes) }
-                        if latest.memory_limit > 0 && latest.memory_limit < u64::MAX / 2 {
-                            { format!(" of {}", format::bytes(latest.memory_limit)) }
-                        }
+                <div class="stat-card" data-stat="cpu"><h3>{ "CPU" }</h3>
+                    <p class="stat-value">{ format!("{:.1} %", latest.cpu_percent) }</p>
+                    <StatsChart kind="cpu" values={cpu} top={cpu_top}
+                        label={Callback::from(|value: f64| format!("{value:.0} %"))} /></div>
+                <div class="stat-card" data-stat="memory"><h3>{ "Memory" }</h3>
+                    <p class="stat-value">{ format::bytes(latest.memory_bytes) }
+                        if let Some(limit) = memory_limit { { format!(" of {}", format::bytes(limit)) } }
                     </p>
-                    { chart(&memory, memory_ceiling, "memory") }</div>
-                <div class="stat-card"><h3>{ "Processes" }</h3><p>{ latest.pids }</p></div>
-                <div class="stat-card"><h3>{ "Network" }</h3>
-                    <p>{ format!("↓ {} ↑ {}", format::bytes(latest.network_rx), format::bytes(latest.network_tx)) }</p></div>
+                    <StatsChart kind="memory" values={memory} top={memory_top}
+                        label={Callback::from(|value: f64| format::bytes(value as u64))} /></div>
+                <div class="stat-card" data-stat="network"><h3>{ "Network" }</h3>
+                    <p class="stat-value">{ format!("{}/s", format::bytes(network_now as u64)) }</p>
+                    <StatsChart kind="network" values={network} top={network_top}
+                        label={Callback::from(|value: f64| format!("{}/s", format::bytes(value as u64)))} />
+                    <p class="muted">{ format!("↓ {} ↑ {} in all", format::bytes(latest.network_rx), format::bytes(latest.network_tx)) }</p></div>
+                <div class="stat-card" data-stat="pids"><h3>{ "Processes" }</h3>
+                    <p class="stat-value">{ latest.pids }</p></div>
             </div>
             if samples.is_empty() && error.is_none() { <p class="muted">{ "Waiting for the first sample…" }</p> }
         </div>
-    }
-}
-
-/// A polyline of `values` scaled to `ceiling`, newest on the right.
-fn chart(values: &[f64], ceiling: f64, class: &'static str) -> Html {
-    let (width, height) = (240.0, 60.0);
-    let step = width / (KEEP as f64 - 1.0);
-    let offset = width - step * (values.len().saturating_sub(1)) as f64;
-    let points: String = values
-        .iter()
-        .enumerate()
-        .map(|(index, value)| {
-            let y = height - (value / ceiling.max(f64::EPSILON)).clamp(0.0, 1.0) * height;
-            format!("{:.1},{:.1} ", offset + index as f64 * step, y)
-        })
-        .collect();
-    html! {
-        <svg class={classes!("chart", class)} viewBox="0 0 240 60" preserveAspectRatio="none" role="img"
-             aria-label={format!("{class} over time")}>
-            <polyline points={points} fill="none" />
-        </svg>
     }
 }

@@ -61,6 +61,7 @@ fn editor(diagnostic: &Diagnostic, offsets: &Utf16Offsets<'_>) -> EditorDiagnost
         source: "compose".to_string(),
         message,
         line: diagnostic.line().max(1),
+        column: diagnostic.span.start.column.max(1),
         fix: None,
         shared_fix: None,
     }

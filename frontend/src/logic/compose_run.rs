@@ -24,6 +24,8 @@ pub struct ServiceProgress {
     pub container: Option<String>,
     pub step: ServiceStep,
     pub message: Option<String>,
+    /// When (page milliseconds) the row reached Stopping, for the countdown to SIGKILL.
+    pub stopping_since: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,13 +59,18 @@ impl ComposeRun {
                 });
                 match row {
                     Some(row) => {
+                        if step != ServiceStep::Stopping {
+                            row.stopping_since = None;
+                        }
                         row.step = step;
                         if container.is_some() {
                             row.container = container;
                         }
                         row.message = message;
                     }
-                    None => self.services.push(ServiceProgress { service, container, step, message }),
+                    None => {
+                        self.services.push(ServiceProgress { service, container, step, message, stopping_since: None })
+                    }
                 }
             }
             ComposeProgress::Output { line } => self.output.push(line),
@@ -82,6 +89,22 @@ impl ComposeRun {
         }
     }
 
+    /// Dates the rows that reached Stopping since the last call (events carry no time: the page's clock does).
+    pub fn mark_stopping(&mut self, now_ms: f64) {
+        for row in &mut self.services {
+            if row.step == ServiceStep::Stopping && row.stopping_since.is_none() {
+                row.stopping_since = Some(now_ms);
+            }
+        }
+    }
+
+    /// Whole seconds left of the stop's grace period of the longest-stopping row, if any row is stopping.
+    pub fn seconds_to_kill(&self, now_ms: f64, grace_seconds: u32) -> Option<u32> {
+        let earliest = self.services.iter().filter_map(|row| row.stopping_since).reduce(f64::min)?;
+        let left = f64::from(grace_seconds) - (now_ms - earliest) / 1000.0;
+        Some(left.max(0.0).ceil() as u32)
+    }
+
     /// The request itself failed (daemon unreachable, a 4xx before the stream).
     pub fn fail(&mut self, error: String) {
         self.state = RunState::Failed(error);
@@ -98,6 +121,30 @@ impl ComposeRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    fn the_countdown_runs_from_the_first_service_stopping() {
+        let mut run = ComposeRun::started(RunKind::Down);
+        let stopping = |service: &str| ComposeProgress::Service {
+            service: service.into(),
+            container: Some(format!("p_{service}_1")),
+            step: ServiceStep::Stopping,
+            message: None,
+        };
+        run.apply(stopping("web"));
+        run.mark_stopping(1_000.0);
+        run.apply(stopping("db"));
+        run.mark_stopping(3_000.0);
+        assert_eq!(run.seconds_to_kill(4_500.0, 10), Some(7), "10 s from 1.0 s, at 4.5 s: 6.5 s, shown as 7");
+        assert_eq!(run.seconds_to_kill(20_000.0, 10), Some(0));
+        run.apply(ComposeProgress::Service {
+            service: "web".into(),
+            container: Some("p_web_1".into()),
+            step: ServiceStep::Stopped,
+            message: None,
+        });
+        assert_eq!(run.seconds_to_kill(4_500.0, 10), Some(9), "db's stop started at 3.0 s");
+    }
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn step(service: &str, container: Option<&str>, step: ServiceStep) -> ComposeProgress {

@@ -1,5 +1,5 @@
 //! What `docker stats` shows, computed from the Engine API's stats objects: CPU percent from the difference
-//! between two samples, memory without the page cache.
+//! between two samples, memory without the page cache; the network rate between consecutive samples.
 
 use berth_shared::api::models::ContainerStatsResponse;
 
@@ -11,6 +11,8 @@ pub struct StatsSample {
     pub pids: u64,
     pub network_rx: u64,
     pub network_tx: u64,
+    /// When the daemon read it: seconds into its UTC day (from `read`), for the time between two samples.
+    pub read_seconds: Option<f64>,
 }
 
 /// One point from one stats object (which carries the previous CPU reading in `precpu_stats`).
@@ -22,7 +24,40 @@ pub fn sample(stats: &ContainerStatsResponse) -> StatsSample {
         pids: stats.pids_stats.as_ref().and_then(|pids| pids.current).unwrap_or(0),
         network_rx: networks(stats).map(|network| network.0).sum(),
         network_tx: networks(stats).map(|network| network.1).sum(),
+        read_seconds: stats.read.as_deref().and_then(seconds_of_day),
     }
+}
+
+/// `2026-12-08T02:57:17.123456789Z` → seconds since that day's midnight (UTC, as the daemon writes it).
+fn seconds_of_day(timestamp: &str) -> Option<f64> {
+    let (_, time) = timestamp.split_once('T')?;
+    let time = time.trim_end_matches('Z');
+    let time = time.split(['+', '-']).next()?;
+    let mut parts = time.splitn(3, ':');
+    let hours: f64 = parts.next()?.parse().ok()?;
+    let minutes: f64 = parts.next()?.parse().ok()?;
+    let seconds: f64 = parts.next()?.parse().ok()?;
+    Some(hours * 3600.0 + minutes * 60.0 + seconds)
+}
+
+/// Bytes a second received plus sent, one figure per sample after the first: the change in the counters over the
+/// time between the two readings (one second when the readings carry no usable time, as Docker sends one a second).
+/// A counter that went down (the container restarted) counts from zero.
+pub fn network_rates(samples: &[StatsSample]) -> Vec<f64> {
+    samples
+        .windows(2)
+        .map(|pair| {
+            let (before, now) = (pair[0], pair[1]);
+            let total = |sample: StatsSample| sample.network_rx.saturating_add(sample.network_tx);
+            let bytes = if total(now) >= total(before) { total(now) - total(before) } else { total(now) };
+            let seconds = match (before.read_seconds, now.read_seconds) {
+                // Across midnight the time of day starts again.
+                (Some(then), Some(later)) => (later - then).rem_euclid(86_400.0),
+                _ => 1.0,
+            };
+            bytes as f64 / if seconds > 0.0 { seconds } else { 1.0 }
+        })
+        .collect()
 }
 
 fn networks(stats: &ContainerStatsResponse) -> impl Iterator<Item = (u64, u64)> + '_ {
@@ -103,6 +138,26 @@ mod tests {
         assert_eq!(point.memory_bytes, 4000);
         assert_eq!(point.pids, 3);
         assert_eq!((point.network_rx, point.network_tx), (10, 20));
+    }
+
+    #[wasm_bindgen_test]
+    fn network_rate_is_the_change_over_the_time_between_readings() {
+        let at = |read: &str, rx: u64, tx: u64| {
+            sample(
+                &serde_json::from_value(serde_json::json!({
+                    "read": read, "networks": {"eth0": {"rx_bytes": rx, "tx_bytes": tx}}
+                }))
+                .unwrap(),
+            )
+        };
+        let samples = [
+            at("2026-12-08T23:59:59.5Z", 1000, 0),
+            at("2026-12-09T00:00:01.5Z", 5000, 2000),
+            at("2026-12-09T00:00:02.5Z", 300, 0),
+        ];
+        assert_eq!(samples[0].read_seconds, Some(86_399.5));
+        assert_eq!(network_rates(&samples), vec![3000.0, 300.0], "two seconds across midnight, then a restart");
+        assert!(network_rates(&samples[..1]).is_empty());
     }
 
     #[wasm_bindgen_test]

@@ -105,6 +105,26 @@ impl Project {
         }
         Ok(order)
     }
+
+    /// Each service with its depth, in startup order: 0 for a service that depends on nothing, else one more than
+    /// its deepest dependency. Services of one depth do not depend on each other, so `down` stops them together,
+    /// the deepest first.
+    pub fn startup_depths(&self) -> Result<Vec<(&str, usize)>, ComposeError> {
+        let order = self.startup_order()?;
+        let mut depths: Vec<(&str, usize)> = Vec::with_capacity(order.len());
+        for name in order {
+            let depth = self
+                .dependencies(name)
+                .into_iter()
+                .filter_map(|dependency| {
+                    depths.iter().find(|(done, _)| *done == dependency).map(|(_, depth)| depth + 1)
+                })
+                .max()
+                .unwrap_or(0);
+            depths.push((name, depth));
+        }
+        Ok(depths)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -652,6 +652,8 @@ fn startup_order_puts_dependencies_first() {
     );
     assert_eq!(project.startup_order().expect("no cycle"), ["db", "cache", "net", "api", "web"]);
     assert_eq!(project.dependencies("api"), ["db", "cache", "net"]);
+    let depths = project.startup_depths().expect("no cycle");
+    assert_eq!(depths, [("db", 0), ("cache", 0), ("net", 0), ("api", 1), ("web", 2)]);
 }
 
 #[test]

@@ -167,6 +167,34 @@ impl Command {
     }
 }
 
+/// Every instruction's keyword, upper-case as people write them.
+pub const KEYWORDS: [&str; 18] = [
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "MAINTAINER",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+];
+
+/// The keyword a misspelt one (`FORM`, `RUNN`, any case) most likely meant: within two edits and nearer than its
+/// own length, as the linter's other "did you mean" guesses are.
+pub fn keyword_suggestion(written: &str) -> Option<&'static str> {
+    crate::dockerfile::lint::suggest(&written.to_uppercase(), KEYWORDS.into_iter())
+}
+
 /// Flags Docker accepts on the instruction with this (upper-case) keyword.
 pub fn known_flags(keyword: &str) -> &'static [&'static str] {
     match keyword {

@@ -1,5 +1,5 @@
 //! Checks of one instruction at a time: BL005 shell-form CMD/ENTRYPOINT, BL006 ADD where COPY does,
-//! BL013 invalid EXPOSE, BL014 relative WORKDIR, BL015 MAINTAINER, BL025 unknown flags.
+//! BL013 invalid EXPOSE, BL014 relative WORKDIR, BL015 MAINTAINER, BL025 unknown flags, BL028 an empty RUN.
 
 use super::stages::suggestion;
 use super::{Context, Fix, Sink};
@@ -16,6 +16,13 @@ pub(super) fn check(context: &Context<'_>, sink: &mut Sink<'_>) {
         }
         match &instruction.command {
             Command::Cmd(command) | Command::Entrypoint(command) => shell_form(instruction.keyword(), command, sink),
+            Command::Run(run) if run.heredocs.is_empty() && is_empty_command(&run.command) => {
+                sink.report(
+                    "BL028",
+                    instruction.keyword_span,
+                    "RUN has no command, so it runs nothing: write the command after RUN, or remove the line",
+                );
+            }
             Command::Add(_) => add_instead_of_copy(context, instruction, sink),
             Command::Expose(ports) => {
                 for port in ports {
@@ -83,6 +90,14 @@ fn unknown_flags(instruction: &Instruction, sink: &mut Sink<'_>) {
             message.push_str(&format!("; did you mean --{guess}?"));
         }
         sink.report_with_fix("BL025", flag.span, message, fix);
+    }
+}
+
+/// `RUN` alone, `RUN   ` or `RUN []`.
+fn is_empty_command(command: &CommandLine) -> bool {
+    match command {
+        CommandLine::Shell(script) => script.raw.trim().is_empty(),
+        CommandLine::Exec(words) => words.is_empty(),
     }
 }
 

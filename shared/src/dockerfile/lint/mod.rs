@@ -206,7 +206,13 @@ pub const RULES: &[Rule] = &[
         "ENV and ARG values are kept in the image's history: a secret there leaks",
     ),
     rule("BL027", "unused-arg", Warning, true, "an ARG that nothing after it uses"),
+    rule("BL028", "empty-run", Warning, true, "a RUN with no command runs nothing"),
 ];
+
+/// The candidate closest to `name`, if close enough to be a typo (for "did you mean" outside the linter too).
+pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    stages::suggestion(name, candidates)
+}
 
 /// The registry entry for an id.
 pub fn find_rule(id: &str) -> Option<&'static Rule> {

@@ -402,3 +402,20 @@ fn linting_a_thousand_lines_is_cheap() {
     let found = lint(&dockerfile, &LintConfig::all());
     assert!(found.len() > 1000);
 }
+
+#[test]
+fn bl028_empty_run() {
+    let found = fires("FROM a:1\nRUN\nRUN echo ok\n", "BL028");
+    assert_eq!((found.span.start.line, found.span.start.column), (2, 1));
+    assert_eq!(diagnostics("FROM a:1\nRUN   \nRUN []\n", "BL028").len(), 2);
+    silent("FROM a:1\nRUN true\nRUN <<EOF\necho hi\nEOF\n", "BL028");
+}
+
+#[test]
+fn a_misspelt_keyword_gets_its_guess() {
+    use crate::dockerfile::ast::keyword_suggestion;
+    assert_eq!(keyword_suggestion("FORM"), Some("FROM"));
+    assert_eq!(keyword_suggestion("runn"), Some("RUN"));
+    assert_eq!(keyword_suggestion("COPPY"), Some("COPY"));
+    assert_eq!(keyword_suggestion("BANANA"), None);
+}

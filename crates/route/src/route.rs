@@ -130,6 +130,8 @@ impl Shared {
 pub struct Route {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    /// Cancelled by the accept loop once it has closed the listener.
+    closed: CancellationToken,
 }
 
 impl Drop for Route {
@@ -165,14 +167,21 @@ impl Route {
             client: super::http::client(),
             stop: CancellationToken::new(),
         });
-        tokio::spawn(accept(shared.clone(), listener));
+        let closed = CancellationToken::new();
+        tokio::spawn(accept(shared.clone(), listener, closed.clone()));
         tokio::spawn(probe(shared.clone()));
         let ramping = shared.state.read().unwrap_or_else(|p| p.into_inner()).ramp.as_ref().map(|r| r.phase);
         if ramping == Some(RampPhase::Ramping) {
             tokio::spawn(step_ramp(shared.clone()));
         }
         tracing::info!(route = %spec.name, listen = %local_addr, "route serving");
-        Ok(Route { shared, local_addr })
+        Ok(Route { shared, local_addr, closed })
+    }
+
+    /// Stops serving and returns once the port is free again (dropping the route stops it too, without the wait).
+    pub async fn stop(&self) {
+        self.shared.stop.cancel();
+        self.closed.cancelled().await;
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -324,10 +333,14 @@ fn mode_name(mode: &RouteMode) -> &'static str {
     }
 }
 
-async fn accept(shared: Arc<Shared>, listener: TcpListener) {
+async fn accept(shared: Arc<Shared>, listener: TcpListener, closed: CancellationToken) {
+    let _closed = closed.drop_guard();
     loop {
         let accepted = tokio::select! {
-            _ = shared.stop.cancelled() => return,
+            _ = shared.stop.cancelled() => {
+                drop(listener);
+                return;
+            }
             accepted = listener.accept() => accepted,
         };
         match accepted {

@@ -78,21 +78,22 @@ impl Stats {
 
     pub fn counters(&self) -> BackendCounters {
         let mut cumulative = 0;
-        let latency_buckets = self
-            .buckets
+        let latency_buckets = BUCKETS_MS
             .iter()
-            .enumerate()
-            .map(|(i, count)| {
+            .zip(&self.buckets)
+            .map(|(le_ms, count)| {
                 cumulative += count.load(Ordering::Relaxed);
-                LatencyBucket { le_ms: BUCKETS_MS.get(i).copied().unwrap_or(f64::INFINITY), count: cumulative }
+                LatencyBucket { le_ms: *le_ms, count: cumulative }
             })
             .collect();
+        let latency_count = self.buckets.iter().map(|count| count.load(Ordering::Relaxed)).sum();
         BackendCounters {
             requests: self.requests.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             connect_failures: self.connect_failures.load(Ordering::Relaxed),
             active: self.active.load(Ordering::Relaxed),
             latency_buckets,
+            latency_count,
             latency_sum_ms: self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1000.0,
         }
     }
@@ -122,6 +123,8 @@ mod tests {
         assert_eq!(counters.latency_buckets[3], LatencyBucket { le_ms: 5.0, count: 1 });
         assert_eq!(counters.latency_buckets[4], LatencyBucket { le_ms: 10.0, count: 2 });
         assert_eq!(counters.latency_buckets.last().unwrap().count, 2);
+        assert_eq!(counters.latency_buckets.len(), BUCKETS_MS.len());
+        assert_eq!(counters.latency_count, 2);
         assert_eq!(stats.recent(Duration::from_secs(60)), (3, 2));
     }
 }

@@ -158,8 +158,11 @@ pub struct BackendCounters {
     pub connect_failures: u64,
     /// Requests or connections under way now.
     pub active: u64,
-    /// Time to the answer's head (HTTP) or to the connection (TCP); the last bucket is +Inf.
+    /// Time to the answer's head (HTTP) or to the connection (TCP), cumulative; past the last bucket's bound
+    /// the answers are counted in `latency_count` only.
     pub latency_buckets: Vec<LatencyBucket>,
+    /// Answers with a latency (all but failed connects).
+    pub latency_count: u64,
     pub latency_sum_ms: f64,
 }
 

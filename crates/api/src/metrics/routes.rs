@@ -68,8 +68,19 @@ impl Collector for RouteBackends {
             MetricType::Histogram,
         )?;
         for (labels, row) in &rows {
-            let buckets: Vec<(f64, u64)> = row.latency_buckets.iter().map(|b| (b.le_ms / 1000.0, b.count)).collect();
-            let count = buckets.last().map(|(_, n)| *n).unwrap_or(0);
+            // The encoder sums the buckets itself: each bucket's own count, then what lies past the last bound.
+            let mut below = 0;
+            let mut buckets: Vec<(f64, u64)> = row
+                .latency_buckets
+                .iter()
+                .map(|b| {
+                    let own = b.count.saturating_sub(below);
+                    below = b.count;
+                    (b.le_ms / 1000.0, own)
+                })
+                .collect();
+            buckets.push((f64::INFINITY, row.latency_count.saturating_sub(below)));
+            let count = row.latency_count;
             latency.encode_family(labels)?.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
                 row.latency_sum_ms / 1000.0,
                 count,

@@ -10,9 +10,14 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
+use berth_shared::api::routes::BackendCounters;
+
 use crate::routes::Routes;
 
 pub(super) struct RouteBackends(pub Arc<Routes>);
+
+/// A counter's name, help and how it is read from a backend's counters.
+type CounterOf = (&'static str, &'static str, fn(&BackendCounters) -> u64);
 
 impl std::fmt::Debug for RouteBackends {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -23,7 +28,7 @@ impl std::fmt::Debug for RouteBackends {
 impl Collector for RouteBackends {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let views = self.0.views(None);
-        let rows: Vec<([(&str, String); 3], &berth_shared::api::routes::BackendCounters)> = views
+        let rows: Vec<([(&str, String); 3], &BackendCounters)> = views
             .iter()
             .flat_map(|(owner, view)| {
                 view.backends.iter().map(move |backend| {
@@ -39,7 +44,7 @@ impl Collector for RouteBackends {
         if rows.is_empty() {
             return Ok(());
         }
-        let counters: [(&str, &str, fn(&berth_shared::api::routes::BackendCounters) -> u64); 3] = [
+        let counters: [CounterOf; 3] = [
             ("berth_route_requests", "Requests (HTTP) or connections (TCP) a route sent to a backend", |c| c.requests),
             ("berth_route_errors", "5xx answers, failed connects and broken-off answers of a route's backend", |c| {
                 c.errors

@@ -329,3 +329,52 @@ async fn a_port_in_use_and_bad_specs_are_refused() {
     };
     assert!(Route::start(spec(bad_rule, &[("a", a)])).await.err().unwrap().to_string().contains("cannot parse"));
 }
+
+#[tokio::test]
+async fn a_tcp_connection_on_the_old_backend_lives_for_the_drain_time_then_ends() {
+    // A backend that holds every connection open and answers each byte with its tag.
+    async fn holding(tag: u8) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                tokio::spawn(async move {
+                    let mut byte = [0u8; 1];
+                    while stream.read_exact(&mut byte).await.is_ok() {
+                        if stream.write_all(&[tag]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+    let (blue, green) = (holding(b'b').await, holding(b'g').await);
+    let mut spec =
+        spec(RouteMode::BlueGreen { live: "blue".into(), drain_ms: 600 }, &[("blue", blue), ("green", green)]);
+    spec.protocol = RouteProtocol::Tcp;
+    let route = Route::start(spec).await.unwrap();
+    let mut old = TcpStream::connect(route.local_addr()).await.unwrap();
+    let mut answer = [0u8; 1];
+    old.write_all(b"x").await.unwrap();
+    old.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"b");
+    let switched = Instant::now();
+    route.switch("green", false).await.unwrap();
+    let mut new = TcpStream::connect(route.local_addr()).await.unwrap();
+    new.write_all(b"x").await.unwrap();
+    new.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"g", "new connections go to green at once");
+    old.write_all(b"x").await.unwrap();
+    old.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"b", "the old connection still runs on blue while it drains");
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), old.read_to_end(&mut rest)).await.unwrap().unwrap();
+    let lived = switched.elapsed();
+    assert!(lived >= Duration::from_millis(550), "cut after {lived:?}, before the drain time");
+    new.write_all(b"x").await.unwrap();
+    new.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"g", "green's connection is not drained");
+}

@@ -448,3 +448,44 @@ fn a_route_survives_a_daemon_restart() {
     assert_eq!(get(port, "/", "").body, "blue");
     d.ok(&["rm", "-f", "keep-blue", "keep-green"]);
 }
+
+#[test]
+fn compose_up_makes_the_route_its_services_declare_and_down_removes_it() {
+    let d = daemon();
+    let dir = d.scratch_dir("compose-routed");
+    let port = free_port();
+    let service = |colour: &str, route: &str| {
+        format!(
+            "  {colour}:\n    image: busybox\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo {colour} > /www/index.html && exec httpd -f -p 80 -h /www\"]\n    x-berth-route: {route}\n"
+        )
+    };
+    let file = format!(
+        "services:\n{}{}",
+        service("blue", &format!("{{route: site, host_port: {port}, port: 80, mode: blue-green, live: true}}")),
+        service("green", "{route: site, port: 80}")
+    );
+    std::fs::write(dir.join("compose.yaml"), file).unwrap();
+    let compose = |args: &[&str]| {
+        let output = Command::new(BERTH)
+            .arg("compose")
+            .args(args)
+            .current_dir(&dir)
+            .env("DOCKER_HOST", format!("unix://{}", d.socket().display()))
+            .output()
+            .expect("running berth compose");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "berth compose {args:?}: {stderr}");
+        stderr
+    };
+    let said = compose(&["-p", "routed", "up", "-d"]);
+    assert!(said.contains(&format!("Route site on port {port}")), "{said}");
+    assert_eq!(get(port, "/", "").body, "blue");
+    route_ok(d, &["switch", "site", "green"]);
+    assert_eq!(get(port, "/", "").body, "green");
+    let said = compose(&["-p", "routed", "up", "-d"]);
+    assert!(said.contains("Route site exists, kept as it is"), "{said}");
+    assert_eq!(get(port, "/", "").body, "green", "a second up keeps the switch");
+    compose(&["-p", "routed", "down"]);
+    let (ok, _, stderr) = route(d, &["inspect", "site"]);
+    assert!(!ok && stderr.contains("No such route: site"), "{stderr}");
+}

@@ -16,8 +16,10 @@ use crate::ApiError;
 const PROJECT_LABEL: &str = "com.docker.compose.project";
 const SERVICE_LABEL: &str = "com.docker.compose.service";
 
-/// How long the port check at create waits for a container that does not EXPOSE the port to answer on it.
-const PORT_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the port check at create waits for a container that does not EXPOSE the port to answer on it, and
+/// how often it tries.
+const PORT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+const PORT_CHECK_RETRY: Duration = Duration::from_millis(100);
 
 /// The container a backend names: by reference (`web`, an id), or the first running container of a compose
 /// service (the project's, when given).
@@ -92,11 +94,18 @@ pub(crate) async fn check_port(container: &Container, addr: Option<SocketAddr>, 
     if exposed {
         return Ok(());
     }
-    match tokio::time::timeout(PORT_CHECK_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
-        Ok(Ok(_)) => Ok(()),
-        _ => Err(ApiError::bad_request(format!(
-            "container {} has no port {port}: it does not expose it and nothing answers on {addr}",
-            record.name
-        ))),
+    // A container started a moment ago (`compose up`, then the route) may not listen yet: a few tries.
+    let deadline = tokio::time::Instant::now() + PORT_CHECK_TIMEOUT;
+    loop {
+        if let Ok(Ok(_)) = tokio::time::timeout(PORT_CHECK_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::bad_request(format!(
+                "container {} has no port {port}: it does not expose it and nothing answers on {addr}",
+                record.name
+            )));
+        }
+        tokio::time::sleep(PORT_CHECK_RETRY).await;
     }
 }

@@ -1,7 +1,8 @@
 //! Routed ports end to end: two real busybox httpd containers behind `berth route`, each mode's promise checked
 //! by what the clients got: a blue/green switch under load loses no request, 80/20 weights land within 5 points,
 //! a sticky cookie holds, a ramp rolls itself back when the new version answers 500, shadow mode counts the
-//! answers that differ; bad input gets its 400/404/409; a route survives a daemon restart.
+//! answers that differ; a backend its HEALTHCHECK calls unhealthy gets no traffic and no switch without force;
+//! bad input gets its 400/404/409; a route survives a daemon restart; compose's `x-berth-route` makes one.
 
 mod support;
 
@@ -488,4 +489,93 @@ fn compose_up_makes_the_route_its_services_declare_and_down_removes_it() {
     compose(&["-p", "routed", "down"]);
     let (ok, _, stderr) = route(d, &["inspect", "site"]);
     assert!(!ok && stderr.contains("No such route: site"), "{stderr}");
+}
+
+#[test]
+fn a_backend_its_healthcheck_calls_unhealthy_gets_no_traffic_and_no_switch_without_force() {
+    let d = daemon();
+    httpd(d, "hc-blue", &[("index.html", "blue")]);
+    let dir = d.scratch_dir("hc-green");
+    write_file(&dir, "index.html", "green");
+    let volume = format!("{}:/www", dir.display());
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc-green",
+        "-v",
+        &volume,
+        "--health-cmd",
+        "false",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let port = free_port();
+    route_ok(
+        d,
+        &[
+            "create",
+            "hc",
+            "--port",
+            &port.to_string(),
+            "--mode",
+            "weighted",
+            "--backend",
+            "blue=hc-blue:80",
+            "--backend",
+            "green=hc-green:80",
+            "--weight",
+            "blue=50",
+            "--weight",
+            "green=50",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while inspect(d, "hc")["backends"][1]["healthy"] != false {
+        assert!(Instant::now() < deadline, "green never became unhealthy: {}", inspect(d, "hc")["backends"][1]);
+        thread::sleep(Duration::from_millis(100));
+    }
+    let reason = inspect(d, "hc")["backends"][1]["unhealthy_reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("HEALTHCHECK"), "{reason}");
+    for _ in 0..40 {
+        assert_eq!(get(port, "/", "").body, "blue", "an unhealthy backend gets no traffic");
+    }
+    route_ok(d, &["rm", "hc"]);
+
+    let bg_port = free_port();
+    route_ok(
+        d,
+        &[
+            "create",
+            "hc-bg",
+            "--port",
+            &bg_port.to_string(),
+            "--mode",
+            "blue-green",
+            "--backend",
+            "blue=hc-blue:80",
+            "--backend",
+            "green=hc-green:80",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while inspect(d, "hc-bg")["backends"][1]["healthy"] != false {
+        assert!(Instant::now() < deadline, "the watch did not mark green");
+        thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, _, stderr) = route(d, &["switch", "hc-bg", "green"]);
+    assert!(!ok && stderr.contains("backend green is not healthy"), "{stderr}");
+    route_ok(d, &["switch", "hc-bg", "green", "--force"]);
+    assert_eq!(inspect(d, "hc-bg")["mode"]["live"], "green");
+    assert_eq!(get(bg_port, "/", "").body, "blue", "while green is unhealthy its traffic goes to a healthy one");
+    route_ok(d, &["rm", "hc-bg"]);
 }

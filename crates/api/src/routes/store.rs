@@ -1,5 +1,6 @@
-//! Routes on disk: `<root>/routes/<file>.json` per route, replaced atomically (berth-fs), holding what the route
-//! was asked as and its state now (live backend or weights, what a rollback returns to, a ramp's progress), so a
+//! Routes on disk: `<root>/routes/<name>.json` per route (a session's under `tenants/<session>/`, so no name of
+//! the operator's can stand for one of a session's), replaced atomically (berth-fs), holding what the route was
+//! asked as and its state now (live backend or weights, what a rollback returns to, a ramp's progress), so a
 //! restarted daemon binds the same ports and resumes where it was.
 
 use std::path::{Path, PathBuf};
@@ -23,18 +24,24 @@ pub(crate) struct RouteRecord {
     pub ramp: Option<RampView>,
 }
 
-/// The file of a route: the operator's by its name, a session's prefixed by the session (names are per owner).
+/// Sessions' routes, a folder per session.
+const TENANTS: &str = "tenants";
+
+/// The file of a route: the operator's by its name, a session's in the session's folder (names are per owner).
 pub(crate) fn path_of(dir: &Path, owner: Option<&str>, name: &str) -> PathBuf {
     match owner {
         None => dir.join(format!("{name}.json")),
-        Some(owner) => dir.join(format!("session-{owner}-{name}.json")),
+        Some(owner) => dir.join(TENANTS).join(owner).join(format!("{name}.json")),
     }
 }
 
 pub(crate) fn save(dir: &Path, record: &RouteRecord) -> Result<(), berth_fs::atomic::StoreError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|source| berth_fs::atomic::StoreError::Write { path: dir.to_path_buf(), source })?;
-    berth_fs::atomic::write_json(&path_of(dir, record.owner.as_deref(), &record.create.name), record)
+    let path = path_of(dir, record.owner.as_deref(), &record.create.name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|source| berth_fs::atomic::StoreError::Write { path: parent.to_path_buf(), source })?;
+    }
+    berth_fs::atomic::write_json(&path, record)
 }
 
 pub(crate) fn remove(dir: &Path, owner: Option<&str>, name: &str) -> std::io::Result<()> {
@@ -44,8 +51,19 @@ pub(crate) fn remove(dir: &Path, owner: Option<&str>, name: &str) -> std::io::Re
     }
 }
 
-/// Every record in the folder; one that cannot be read is logged and left out (and left on disk).
+/// Every record, the operator's and the sessions'; one that cannot be read is logged and left out (and left on
+/// disk).
 pub(crate) fn load_all(dir: &Path) -> Vec<RouteRecord> {
+    let mut records = load_folder(dir);
+    if let Ok(tenants) = std::fs::read_dir(dir.join(TENANTS)) {
+        for tenant in tenants.flatten() {
+            records.extend(load_folder(&tenant.path()));
+        }
+    }
+    records
+}
+
+fn load_folder(dir: &Path) -> Vec<RouteRecord> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut records = Vec::new();
     for entry in entries.flatten() {
@@ -59,4 +77,46 @@ pub(crate) fn load_all(dir: &Path) -> Vec<RouteRecord> {
         }
     }
     records
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_shared::api::routes::RouteProtocol;
+
+    fn record(name: &str, owner: Option<&str>) -> RouteRecord {
+        RouteRecord {
+            create: RouteCreate {
+                name: name.into(),
+                host_port: 8080,
+                host_ip: None,
+                protocol: RouteProtocol::Http,
+                backends: vec![],
+                mode: RouteMode::BlueGreen { live: "a".into(), drain_ms: 0 },
+            },
+            owner: owner.map(str::to_string),
+            containers: vec![],
+            previous: None,
+            ramp: None,
+        }
+    }
+
+    #[test]
+    fn the_operators_and_a_sessions_routes_of_one_name_are_kept_apart_and_all_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), &record("web", None)).unwrap();
+        save(dir.path(), &record("web", Some("0123456789ab"))).unwrap();
+        save(dir.path(), &record("tenants", None)).unwrap();
+        let mut loaded: Vec<(Option<String>, String)> =
+            load_all(dir.path()).into_iter().map(|r| (r.owner, r.create.name)).collect();
+        loaded.sort();
+        let expected = vec![
+            (None, "tenants".to_string()),
+            (None, "web".to_string()),
+            (Some("0123456789ab".to_string()), "web".to_string()),
+        ];
+        assert_eq!(loaded, expected);
+        remove(dir.path(), Some("0123456789ab"), "web").unwrap();
+        assert_eq!(load_all(dir.path()).len(), 2);
+    }
 }

@@ -1078,3 +1078,75 @@ fn a_session_reaches_its_published_ports_through_port_urls() {
     daemon.admin(&["end-session", &alice.id]);
     daemon.admin(&["end-session", &bob.id]);
 }
+
+#[test]
+fn a_session_routes_only_to_its_own_containers_and_sees_only_its_own_routes() {
+    let daemon = daemon();
+    let (alice, bob) = (Seat::new(daemon, "lab"), Seat::new(daemon, "lab"));
+    alice.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "site",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo alice > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    let id = alice.ok(&["inspect", "-f", "{{.Id}}", "site"]).trim().to_string();
+    let port = support::free_port();
+    let create = |name: &str, container: &str, port: u16| {
+        serde_json::json!({
+            "name": name, "host_port": port,
+            "backends": [{"name": "a", "container": container, "port": 80}],
+            "mode": {"kind": "blue_green", "live": "a"},
+        })
+        .to_string()
+    };
+    let as_seat = |seat: &Seat| format!("Bearer {}", seat.token);
+    let (alice_auth, bob_auth) = (as_seat(&alice), as_seat(&bob));
+    let client = ("X-Berth-Client", "test");
+
+    // Bob names Alice's container by name and by id: not found, as if it did not exist.
+    for reference in ["site", id.as_str()] {
+        let (status, _, body) = http_with_body(
+            "POST",
+            "/berth/routes",
+            &[("Authorization", &bob_auth), client],
+            &create("steal", reference, port),
+        );
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("No such container"), "{body}");
+    }
+    let (status, _, body) =
+        http_with_body("POST", "/berth/routes", &[("Authorization", &alice_auth), client], &create("mine", "site", 80));
+    assert_eq!(status, 403, "the host's low ports are not a session's: {body}");
+
+    // httpd may still be starting: the create's port check retries nothing, so wait for it to answer first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let made = loop {
+        let (status, _, body) = http_with_body(
+            "POST",
+            "/berth/routes",
+            &[("Authorization", &alice_auth), client],
+            &create("mine", "site", port),
+        );
+        if status == 201 || std::time::Instant::now() > deadline {
+            break (status, body);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(made.0, 201, "{}", made.1);
+    assert!(support::http_get(&format!("127.0.0.1:{port}"), "/").ends_with("alice\n"));
+
+    let (status, _, body) = http("GET", "/berth/routes", &[("Authorization", &bob_auth)]);
+    assert_eq!((status, body.trim()), (200, "[]"), "bob sees none of alice's routes");
+    let (status, _, _) = http("GET", "/berth/routes/mine", &[("Authorization", &bob_auth)]);
+    assert_eq!(status, 404);
+    let (status, _, _) = http("DELETE", "/berth/routes/mine", &[("Authorization", &bob_auth), client]);
+    assert_eq!(status, 404);
+    let (status, _, body) = http("GET", "/berth/routes/mine", &[("Authorization", &alice_auth)]);
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = http("DELETE", "/berth/routes/mine", &[("Authorization", &alice_auth), client]);
+    assert_eq!(status, 204);
+}

@@ -190,7 +190,12 @@ fn size(value: &str, flag: &str) -> anyhow::Result<i64> {
 }
 
 /// One request to the daemon's unix socket; an error answer becomes the daemon's message.
-async fn call(socket: &std::path::Path, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+pub(crate) async fn call(
+    socket: &std::path::Path,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
     let stream = tokio::net::UnixStream::connect(socket).await.with_context(|| {
         format!("connect to the daemon at {} (is `berth serve` running, and are you root?)", socket.display())
     })?;

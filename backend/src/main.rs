@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod admin;
 mod compose;
+mod route;
 mod tls;
 
 #[derive(Parser)]
@@ -27,6 +28,8 @@ enum Command {
     Compose(compose::ComposeArgs),
     /// Accounts, classes and sessions of a shared daemon (`berth serve --auth accounts`), over its unix socket.
     Admin(admin::AdminArgs),
+    /// Routed ports: blue/green, weighted A/B, ramped and shadow traffic to containers, through the daemon.
+    Route(route::RouteArgs),
 }
 
 /// Who may use the HTTP port.
@@ -203,6 +206,7 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(code)
         }
         Command::Admin(args) => admin::run(args),
+        Command::Route(args) => route::run(args),
     }
 }
 
@@ -318,6 +322,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // The playground's compose commands run as children in the project's folder: they need an absolute path.
         let socket_path = socket.canonicalize().unwrap_or_else(|_| socket.clone());
         let daemon = berth_api::Daemon::new(engine.clone(), format!("unix://{}", socket_path.display()));
+        daemon.restore_routes().await;
         let identity = match auth {
             AuthMode::None => None,
             AuthMode::Accounts => {

@@ -37,6 +37,8 @@ pub struct Session {
     pub config_files: Vec<PathBuf>,
     /// Where per-service progress goes (stderr for people, or JSON lines on stdout).
     pub progress: ProgressMode,
+    /// The daemon's address (`unix:///run/berth.sock`): Berth's own endpoints (routes) are called on it directly.
+    pub host: String,
 }
 
 /// A container of this project, from its labels.
@@ -69,6 +71,7 @@ impl Session {
             working_dir: loaded.working_dir,
             config_files: loaded.config_files,
             progress: ProgressMode::default(),
+            host,
         })
     }
 

@@ -176,6 +176,7 @@ pub async fn rm(session: &Session, args: RmArgs) -> anyhow::Result<()> {
 }
 
 pub async fn down(session: &Session, args: DownArgs) -> anyhow::Result<()> {
+    super::routes::remove(session).await?;
     stop(session, StopArgs { timeout: args.timeout, services: Vec::new() }).await?;
     let mut containers = session.containers(&[], false).await?;
     containers.extend(session.containers(&[], true).await?);

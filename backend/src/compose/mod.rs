@@ -22,6 +22,7 @@ mod progress;
 mod project;
 mod ps;
 mod pull;
+mod routes;
 mod up;
 
 use std::path::PathBuf;

@@ -74,6 +74,7 @@ pub async fn up(session: &Session, args: UpArgs) -> anyhow::Result<()> {
             return Err(error);
         }
     }
+    super::routes::ensure(session).await?;
     if args.detach {
         return Ok(());
     }

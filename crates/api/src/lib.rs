@@ -33,6 +33,7 @@ mod playground;
 mod port_urls;
 mod prune_answer;
 mod prune_filter;
+mod routes;
 mod layers;
 mod metrics;
 mod session;
@@ -72,14 +73,28 @@ pub struct Daemon {
     builds: Arc<BuildJobs>,
     compose: Arc<ComposeRunner>,
     metrics: Arc<metrics::Metrics>,
+    routes: Arc<routes::Routes>,
 }
 
 impl Daemon {
     /// `daemon_host` is where the playground's compose commands reach this daemon (`unix:///run/berth.sock`).
     pub fn new(engine: Arc<Engine>, daemon_host: String) -> Self {
         let builds: Arc<BuildJobs> = Arc::default();
-        let metrics = Arc::new(metrics::Metrics::new(engine.clone(), builds.clone()));
-        Daemon { engine, builds, compose: Arc::new(ComposeRunner::new(daemon_host)), metrics }
+        let routes = Arc::new(routes::Routes::new(engine.clone()));
+        let metrics = Arc::new(metrics::Metrics::new(engine.clone(), builds.clone(), routes.clone()));
+        Daemon { engine, builds, compose: Arc::new(ComposeRunner::new(daemon_host)), metrics, routes }
+    }
+
+    /// Binds the routes recorded under the root again (after the engine adopted the containers they go to) and
+    /// starts watching their backends.
+    pub async fn restore_routes(&self) {
+        self.routes.restore().await;
+    }
+}
+
+impl FromRef<Daemon> for Arc<routes::Routes> {
+    fn from_ref(daemon: &Daemon) -> Self {
+        daemon.routes.clone()
     }
 }
 
@@ -230,6 +245,9 @@ pub fn router(daemon: Daemon, web_dir: Option<PathBuf>) -> Router {
         .route("/secrets/{*rest}", any(swarm::not_a_manager))
         .route("/configs", any(swarm::not_a_manager))
         .route("/configs/{*rest}", any(swarm::not_a_manager))
+        .route("/berth/routes", get(routes::list).post(routes::create))
+        .route("/berth/routes/{name}", get(routes::inspect).delete(routes::delete))
+        .route("/berth/routes/{name}/{action}", post(routes::act))
         .route("/berth/audit", get(audit::all))
         .route("/berth/audit/{id}", get(audit::one))
         .route("/metrics", get(metrics::scrape))

@@ -85,6 +85,8 @@ fn classify<'a>(method: &Method, path: &'a str, query: &str) -> Route<'a> {
             "builds" => Route::Open,
             _ if rest.starts_with("builds/") && rest.ends_with("/events") => Route::Open,
             _ if rest == "session" || rest.starts_with("session/") => Route::Open,
+            // A session's routes are its own (the handlers key them by owner) and go to its own containers.
+            _ if rest == "routes" || rest.starts_with("routes/") => Route::Open,
             _ => Route::Closed("this part of the playground"),
         },
         _ if read => Route::Missing(format!("page not found: {path}")),
@@ -280,6 +282,8 @@ mod tests {
         assert_eq!(classify(&Method::GET, "/berth/builds/0a1b/events", ""), Route::Open);
         assert!(matches!(classify(&Method::POST, "/berth/builds/predict", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::POST, "/berth/compose/x/up", ""), Route::Closed(_)));
+        assert_eq!(classify(&Method::POST, "/berth/routes", ""), Route::Open);
+        assert_eq!(classify(&Method::POST, "/berth/routes/web/switch", ""), Route::Open);
         assert!(matches!(classify(&Method::POST, "/plugins/pull", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::GET, "/metrics", ""), Route::Closed(_)));
         assert!(matches!(classify(&Method::GET, "/plugins/web/json", ""), Route::Missing(_)));

@@ -8,6 +8,7 @@
 //! - [`compose`]: compose progress per service (`berth compose --progress json`, the playground's compose page).
 //! - [`disk_usage`]: `GET /system/df` in the shape API versions before 1.52 answer.
 //! - [`layers`]: per-layer file trees, wasted space and image diffs.
+//! - [`routes`]: routed ports (blue/green, weighted, ramped, shadow) and their live counters.
 //! - [`terminal`]: the terminal websocket protocol.
 
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod class_view;
 pub mod compose;
 pub mod disk_usage;
 pub mod layers;
+pub mod routes;
 pub mod session;
 pub mod terminal;
 

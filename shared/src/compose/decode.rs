@@ -121,7 +121,8 @@ impl Decoder<'_> {
         for (key_node, value) in entries {
             let key = key_node.as_scalar_text().unwrap_or_default().to_string();
             let entry_path = child_path(path, &key);
-            if key.starts_with("x-") {
+            // Extensions are skipped, but for those a caller decodes (a service's `x-berth-route`).
+            if key.starts_with("x-") && !known.contains(&key.as_str()) {
                 continue;
             }
             if ignored.contains(&key.as_str()) {

@@ -9,13 +9,14 @@ use super::decode::{child_path, Decoder, Location};
 use super::dotenv::parse_dotenv;
 use super::error::{ComposeError, Severity};
 use super::model::{
-    Build, Dependency, DependencyCondition, Deploy, FileMount, Healthcheck, Logging, MountType, Port, ResourceLimits,
-    Resources, Service, ServiceNetwork, ServiceVolume, TmpfsMountOptions, Ulimit, VolumeMountOptions,
+    BerthRoute, Build, Dependency, DependencyCondition, Deploy, FileMount, Healthcheck, Logging, MountType, Port,
+    ResourceLimits, Resources, Service, ServiceNetwork, ServiceVolume, TmpfsMountOptions, Ulimit, VolumeMountOptions,
 };
 use super::yaml::{Node, Value};
 use super::{mounts, ports, shell_words};
 
 const SERVICE_KEYS: &[&str] = &[
+    "x-berth-route",
     "image",
     "build",
     "command",
@@ -154,6 +155,7 @@ impl Decoder<'_> {
                 "hostname" => service.hostname = self.string(value, path),
                 "container_name" => service.container_name = self.string(value, path),
                 "healthcheck" => service.healthcheck = self.healthcheck(value, path),
+                "x-berth-route" => service.berth_route = self.berth_route(value, path),
                 "labels" => service.labels = self.string_map(value, path),
                 "mem_limit" => service.mem_limit = self.byte_size(value, path),
                 "memswap_limit" => service.memswap_limit = self.swap_limit(value, path),
@@ -566,6 +568,30 @@ impl Decoder<'_> {
             return None;
         }
         Some(policy)
+    }
+
+    /// `x-berth-route`: this service as a backend of a routed port `berth compose up` makes.
+    fn berth_route(&mut self, node: &Node, path: &str) -> Option<BerthRoute> {
+        let mut route = BerthRoute::default();
+        let known = ["route", "host_port", "port", "mode", "live", "weight", "shadow"];
+        for entry in self.mapping(node, path, &known, &[]) {
+            let (value, path) = (entry.value, entry.path.as_str());
+            match entry.key.as_str() {
+                "route" => route.route = self.string(value, path).unwrap_or_default(),
+                "host_port" => route.host_port = self.integer(value, path).unwrap_or(0),
+                "port" => route.port = self.integer(value, path).unwrap_or(0),
+                "mode" => route.mode = self.string(value, path).unwrap_or_default(),
+                "live" => route.live = self.boolean(value, path).unwrap_or(false),
+                "weight" => route.weight = self.integer(value, path),
+                "shadow" => route.shadow = self.boolean(value, path).unwrap_or(false),
+                _ => {}
+            }
+        }
+        if route.route.is_empty() || route.port == 0 {
+            self.invalid(node, path, "x-berth-route", "needs route (its name) and port (the service's)");
+            return None;
+        }
+        Some(route)
     }
 
     fn healthcheck(&mut self, node: &Node, path: &str) -> Option<Healthcheck> {

@@ -28,6 +28,7 @@ pub(crate) fn merge_service(base: &mut Service, over: Service) {
     replace(&mut base.hostname, over.hostname);
     replace(&mut base.container_name, over.container_name);
     merge_option(&mut base.healthcheck, over.healthcheck, merge_healthcheck);
+    replace(&mut base.berth_route, over.berth_route);
     base.labels.extend(over.labels);
     replace(&mut base.mem_limit, over.mem_limit);
     replace(&mut base.memswap_limit, over.memswap_limit);

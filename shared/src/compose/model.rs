@@ -80,6 +80,9 @@ pub struct Service {
     pub container_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
+    /// `x-berth-route`: Berth's extension, this service as a backend of a routed port (`berth compose up`).
+    #[serde(rename = "x-berth-route", skip_serializing_if = "Option::is_none")]
+    pub berth_route: Option<BerthRoute>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub labels: OrderedMap<String>,
     /// Bytes.
@@ -257,6 +260,31 @@ impl Default for Dependency {
     fn default() -> Self {
         Dependency { condition: DependencyCondition::ServiceStarted, restart: false, required: true }
     }
+}
+
+/// A service's `x-berth-route`: the services naming one `route` are its backends (each by its service name),
+/// on `host_port` (given by one of them at least), to the service's `port`. `mode` is `blue-green` (the one with
+/// `live` is live), `weighted` (each its `weight`, adding up to 100) or `shadow` (the one with `shadow` is the
+/// shadow); the first service that names a mode sets it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BerthRoute {
+    pub route: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub host_port: u16,
+    pub port: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mode: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
+}
+
+fn is_zero(port: &u16) -> bool {
+    *port == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

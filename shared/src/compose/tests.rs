@@ -854,3 +854,24 @@ proptest! {
         let _ = parse_dotenv(&text, &|_| None);
     }
 }
+
+#[test]
+fn a_services_berth_route_is_decoded_and_checked() {
+    let loaded = load_one(
+        "services:\n  blue:\n    image: busybox\n    x-berth-route: {route: web, host_port: 8080, port: 80, mode: blue-green, live: true}\n  green:\n    image: busybox\n    x-berth-route: {route: web, port: 80}\n",
+    )
+    .expect("loads");
+    let blue = loaded.project.services["blue"].berth_route.clone().expect("blue's route");
+    assert_eq!(
+        (blue.route.as_str(), blue.host_port, blue.port, blue.mode.as_str(), blue.live),
+        ("web", 8080, 80, "blue-green", true)
+    );
+    let green = loaded.project.services["green"].berth_route.clone().expect("green's route");
+    assert_eq!((green.host_port, green.live), (0, false));
+    let errors = load_one("services:\n  a:\n    image: busybox\n    x-berth-route: {route: web}\n").unwrap_err();
+    assert!(errors.iter().any(|e| e.path == "services.a.x-berth-route"), "{errors:?}");
+    let errors =
+        load_one("services:\n  a:\n    image: busybox\n    x-berth-route: {route: web, port: 80, colour: red}\n")
+            .unwrap_err();
+    assert!(errors.iter().any(|e| e.path == "services.a.x-berth-route.colour"), "{errors:?}");
+}

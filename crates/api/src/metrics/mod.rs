@@ -9,6 +9,7 @@
 
 mod containers;
 mod requests;
+mod routes;
 
 use std::sync::Arc;
 
@@ -51,7 +52,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(engine: Arc<Engine>, builds: Arc<BuildJobs>) -> Self {
+    pub fn new(engine: Arc<Engine>, builds: Arc<BuildJobs>, routes: Arc<crate::routes::Routes>) -> Self {
         let mut registry = Registry::default();
         let requests = requests::Requests::default();
         requests.register(&mut registry);
@@ -63,6 +64,7 @@ impl Metrics {
         );
         registry.register_collector(Box::new(Builds(builds)));
         registry.register_collector(Box::new(containers::Containers::new(engine)));
+        registry.register_collector(Box::new(routes::RouteBackends(routes)));
         Metrics { registry, requests, pulls }
     }
 

@@ -370,8 +370,8 @@ impl Daemon {
     }
 }
 
-/// Pids of daemons kept in statics (one per test binary), which Rust never drops.
-static SHARED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+/// Pids and directories of daemons kept in statics (one per test binary), which Rust never drops.
+static SHARED: std::sync::Mutex<Vec<(i32, PathBuf)>> = std::sync::Mutex::new(Vec::new());
 
 impl Daemon {
     /// For a daemon kept in a static: it is stopped (SIGTERM, so its containers stop with it) when the test process
@@ -382,25 +382,31 @@ impl Daemon {
             // SAFETY: atexit takes a plain extern "C" function that lives for the whole process.
             unsafe { nix::libc::atexit(stop_shared_daemons) };
         }
-        shared.push(self.process.id() as i32);
+        shared.push((self.process.id() as i32, self.dir.clone()));
         drop(shared);
         self
     }
 }
 
 extern "C" fn stop_shared_daemons() {
-    let pids = std::mem::take(&mut *SHARED.lock().unwrap_or_else(|p| p.into_inner()));
-    for pid in &pids {
+    let daemons = std::mem::take(&mut *SHARED.lock().unwrap_or_else(|p| p.into_inner()));
+    for (pid, _) in &daemons {
         let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
     }
     let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-    for pid in pids {
+    for (pid, _) in &daemons {
         // Our child: it stays a zombie (its /proc entry says Z) until the process exits, which is what comes next.
         while Instant::now() < deadline
             && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
         {
             thread::sleep(Duration::from_millis(50));
         }
+    }
+    // What a dropped daemon's harness removes, a shared one's leaves otherwise: its mounts (the pinned init
+    // executable, the rootfs of containers it stopped) and its directory.
+    for (_, dir) in &daemons {
+        unmount_everything_under(dir);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

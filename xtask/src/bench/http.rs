@@ -64,6 +64,10 @@ pub fn get_tcp(address: &str, path: &str, timeout: Duration) -> Result<Response>
     exchange(stream, "GET", path)
 }
 
+pub fn delete(socket: &Path, path: &str, timeout: Duration) -> Result<Response> {
+    request(socket, "DELETE", path, timeout)
+}
+
 fn request(socket: &Path, method: &str, path: &str, timeout: Duration) -> Result<Response> {
     let stream = UnixStream::connect(socket).with_context(|| format!("connecting to {}", socket.display()))?;
     stream.set_read_timeout(Some(timeout))?;

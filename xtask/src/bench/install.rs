@@ -1,5 +1,6 @@
-//! Debian's docker.io, the reference engine, installed only when missing and never left running or enabled as a
-//! system service: the bench starts its own private dockerd and nothing else may answer on the system socket.
+//! Debian's docker.io (the reference engine) and nginx (the route figures' reference proxy), installed only when
+//! missing and never left running or enabled as system services: the bench starts its own private dockerd and
+//! nginx, and nothing else may answer on the system socket or port 80.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,10 +11,12 @@ use crate::command::{self, probe};
 
 /// Debian's rule for maintainer scripts: when this program exits 101, invoke-rc.d starts no service.
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
-const DENY_ALL_SERVICES: &str = "#!/bin/sh\n# Written by cargo xtask bench while installing docker.io.\nexit 101\n";
+const DENY_ALL_SERVICES: &str = "#!/bin/sh\n# Written by cargo xtask bench while installing a package.\nexit 101\n";
 
-/// The units docker.io and containerd install and enable.
-const SYSTEM_UNITS: &[&str] = &["docker.service", "docker.socket", "containerd.service"];
+/// The units docker.io and containerd install and enable, and their SysV script.
+const DOCKER_UNITS: &[&str] = &["docker.service", "docker.socket", "containerd.service"];
+/// nginx's.
+const NGINX_UNITS: &[&str] = &["nginx.service"];
 
 /// Installs docker.io (dockerd, containerd, runc) unless dockerd is already there. Returns whether it installed.
 pub fn ensure_docker_engine() -> Result<bool> {
@@ -21,35 +24,53 @@ pub fn ensure_docker_engine() -> Result<bool> {
         return Ok(false);
     }
     println!("xtask bench: installing Debian's docker.io for the reference dockerd (services stay stopped)");
-    // With a policy-rc.d that denies everything, the package's scripts do not start dockerd or containerd.
+    install_stopped("docker.io", DOCKER_UNITS, "docker")?;
+    Ok(true)
+}
+
+/// Installs nginx unless it is there. Returns whether it installed.
+pub fn ensure_nginx() -> Result<bool> {
+    if probe("nginx", &["-v"]).is_some() {
+        return Ok(false);
+    }
+    println!(
+        "xtask bench: installing Debian's nginx for the route figures' reference proxy (its service stays stopped)"
+    );
+    install_stopped("nginx", NGINX_UNITS, "nginx")?;
+    Ok(true)
+}
+
+/// `package` installed with no service of it started (a policy-rc.d that denies everything keeps the package's
+/// scripts from starting one), then its `units` and SysV `init_script` disabled.
+fn install_stopped(package: &str, units: &[&str], init_script: &str) -> Result<()> {
     let wrote_policy = !Path::new(POLICY_RC_D).exists();
     if wrote_policy {
         write_executable(POLICY_RC_D, DENY_ALL_SERVICES)?;
     }
-    let installed = install_packages();
+    let installed = install_package(package);
     if wrote_policy {
         if let Err(error) = std::fs::remove_file(POLICY_RC_D) {
             eprintln!("xtask bench: removing {POLICY_RC_D}: {error}");
         }
     }
     installed?;
-    disable_system_services();
-    Ok(true)
+    disable_system_services(units, init_script);
+    Ok(())
 }
 
-fn install_packages() -> Result<()> {
+fn install_package(package: &str) -> Result<()> {
     command::run(Command::new("apt-get").args(["update", "-q"]))
         .context("apt-get needs root: run the bench as root")?;
     command::run(
         Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "docker.io"])
+            .args(["install", "-y", "-q", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
 
 /// Stops and disables what the package enabled, under systemd and SysV init alike. Where systemd is not running,
 /// `systemctl disable` still removes the enablement links and the stop is a no-op.
-fn disable_system_services() {
+fn disable_system_services(units: &[&str], init_script: &str) {
     if probe("systemctl", &["--version"]).is_some() {
         let systemd_running = Path::new("/run/systemd/system").exists();
         let mut disable = Command::new("systemctl");
@@ -57,13 +78,13 @@ fn disable_system_services() {
         if systemd_running {
             disable.arg("--now");
         }
-        disable.args(SYSTEM_UNITS);
+        disable.args(units);
         if let Err(error) = command::run(&mut disable) {
             eprintln!("xtask bench: warning: {error:#}");
         }
     }
-    if Path::new("/etc/init.d/docker").exists() && Path::new("/usr/sbin/update-rc.d").exists() {
-        if let Err(error) = command::run(Command::new("update-rc.d").args(["docker", "disable"])) {
+    if Path::new(&format!("/etc/init.d/{init_script}")).exists() && Path::new("/usr/sbin/update-rc.d").exists() {
+        if let Err(error) = command::run(Command::new("update-rc.d").args([init_script, "disable"])) {
             eprintln!("xtask bench: warning: {error:#}");
         }
     }

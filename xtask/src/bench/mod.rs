@@ -12,7 +12,8 @@
 //! - The figures, one file each: [`run_latency`], [`userns_latency`] (its own remapped daemons), [`idle_containers`], [`ps_listing`], [`build`],
 //!   [`websocket_echo`], [`layer_summary`], [`in_process`] (with backend/examples/bench_in_process.rs), [`pull`]
 //!   and [`push`] (with a private [`registry`] serving [`big_image`]), [`stats_metrics`] (stats of 100 containers
-//!   on both engines, `GET /metrics` on Berth).
+//!   on both engines, `GET /metrics` on Berth), [`route_throughput`] (a route against a direct connection and an
+//!   nginx of its own, which [`install`] brings too).
 //! - [`stats`] (median, p95, p99) and [`report`] (the JSON and the table), the parts with unit tests.
 
 mod big_image;
@@ -33,6 +34,7 @@ mod pull;
 mod push;
 mod registry;
 mod report;
+mod route_throughput;
 mod classroom;
 mod restart_adopt;
 mod run_latency;
@@ -93,6 +95,8 @@ pub struct Plan {
     pub stats_100: Repeats,
     /// `GET /metrics` with 100 running containers.
     pub metrics_scrape: Repeats,
+    /// Seconds of load on each path of the route figures (direct, route, nginx).
+    pub route_seconds: u64,
 }
 
 impl Plan {
@@ -114,6 +118,7 @@ impl Plan {
             restart_adopt: 5,
             stats_100: repeats(1, 5),
             metrics_scrape: repeats(3, 30),
+            route_seconds: 5,
         }
     }
 
@@ -136,6 +141,7 @@ impl Plan {
             restart_adopt: 1,
             stats_100: repeats(0, 1),
             metrics_scrape: repeats(1, 5),
+            route_seconds: 2,
         }
     }
 }
@@ -335,6 +341,11 @@ pub fn bench(workspace: &Workspace, args: &[String]) -> Result<()> {
             measure: pull::measure,
         },
         Step { what: "docker push of 200 MB to a fresh registry", figures: &["push_200mb_s"], measure: push::measure },
+        Step {
+            what: "requests through an 80/20 route, straight to a backend, and through nginx",
+            figures: &["route_rps", "route_p99_ms"],
+            measure: route_throughput::measure,
+        },
     ];
     if plan.build_cold_runs == 0 {
         steps.retain(|step| step.figures != builds);

@@ -13,6 +13,7 @@ pub enum Unit {
     Milliseconds,
     Seconds,
     Megabytes,
+    PerSecond,
 }
 
 impl Unit {
@@ -21,6 +22,7 @@ impl Unit {
             Unit::Milliseconds => "ms",
             Unit::Seconds => "s",
             Unit::Megabytes => "MB",
+            Unit::PerSecond => "/s",
         }
     }
 }
@@ -66,6 +68,9 @@ pub const FIGURES: &[(&str, Unit, Option<Target>)] = &[
     ("metrics_scrape_100_ms", Unit::Milliseconds, None),
     ("class_ps_p99_ms", Unit::Milliseconds, Some(Target::BerthAtMost(200.0))),
     ("class_join_to_shell_p99_ms", Unit::Milliseconds, Some(Target::BerthAtMost(200.0))),
+    // Against a direct connection, not dockerd: targets (>= 0.8x direct, p99 overhead <= 0.2 ms) in the extras.
+    ("route_rps", Unit::PerSecond, None),
+    ("route_p99_ms", Unit::Milliseconds, None),
 ];
 
 /// Which engine a value belongs to; names the JSON fields (`berth`, `dockerd_p95`, ...).

@@ -539,11 +539,7 @@ fn a_backend_its_healthcheck_calls_unhealthy_gets_no_traffic_and_no_switch_witho
             "green=50",
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while inspect(d, "hc")["backends"][1]["healthy"] != false {
-        assert!(Instant::now() < deadline, "green never became unhealthy: {}", inspect(d, "hc")["backends"][1]);
-        thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_unhealthy(d, "hc", 1, Duration::from_secs(30));
     let reason = inspect(d, "hc")["backends"][1]["unhealthy_reason"].as_str().unwrap().to_string();
     assert!(reason.contains("HEALTHCHECK"), "{reason}");
     for _ in 0..40 {
@@ -567,15 +563,20 @@ fn a_backend_its_healthcheck_calls_unhealthy_gets_no_traffic_and_no_switch_witho
             "green=hc-green:80",
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while inspect(d, "hc-bg")["backends"][1]["healthy"] != false {
-        assert!(Instant::now() < deadline, "the watch did not mark green");
-        thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_unhealthy(d, "hc-bg", 1, Duration::from_secs(10));
     let (ok, _, stderr) = route(d, &["switch", "hc-bg", "green"]);
     assert!(!ok && stderr.contains("backend green is not healthy"), "{stderr}");
     route_ok(d, &["switch", "hc-bg", "green", "--force"]);
     assert_eq!(inspect(d, "hc-bg")["mode"]["live"], "green");
     assert_eq!(get(bg_port, "/", "").body, "blue", "while green is unhealthy its traffic goes to a healthy one");
     route_ok(d, &["rm", "hc-bg"]);
+}
+
+/// Waits until the route's watch marks backend `index` unhealthy.
+fn wait_until_unhealthy(d: &Daemon, route: &str, index: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while inspect(d, route)["backends"][index]["healthy"] != false {
+        assert!(Instant::now() < deadline, "{route}'s backend {index} never became unhealthy: {}", inspect(d, route));
+        thread::sleep(Duration::from_millis(100));
+    }
 }

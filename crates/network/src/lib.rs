@@ -1,7 +1,7 @@
 //! Networks: Linux bridges, one veth pair per container and network, address management, NAT, published ports
 //! and the embedded DNS of user-defined networks.
 //!
-//! - [`record`]: what is persisted per network (`<root>/networks/<id>.json`), endpoints and their addresses included.
+//! - [`record`]: what is persisted per network (`<root>/networks/<id>.json`) and per endpoint (`<id>.endpoints/`).
 //! - [`subnet`], [`ipam`]: CIDR math; which address an endpoint gets and which subnet a new network gets.
 //! - [`link`]: bridges, veths, addresses and routes over rtnetlink, on the host and inside a container's namespace.
 //! - [`firewall`]: MASQUERADE and forwarding rules in iptables chains the daemon owns.
@@ -247,7 +247,7 @@ impl Networks {
                         endpoint.mac = ipam::mac_string(ipam::mac_for(ip));
                     }
                 }
-                record.save(&dir)?;
+                record.save_all(&dir)?;
             }
         }
 
@@ -776,7 +776,7 @@ impl Networks {
             attached: Utc::now(),
         };
         network.endpoints.insert(container_id.to_string(), endpoint.clone());
-        if let Err(err) = network.save(&self.dir) {
+        if let Err(err) = network.save_endpoint(&self.dir, container_id) {
             network.endpoints.remove(container_id);
             return Err(err);
         }
@@ -785,29 +785,36 @@ impl Networks {
 
     /// Removes the container's endpoint on the network (and its interface, if running). Its address is free again.
     pub async fn disconnect(&self, reference: &str, container_id: &str) -> Result<(), NetworkError> {
-        let (network, veth) = {
+        let (name, veth) = {
             let mut state = self.state();
-            let mut network = state.find(reference)?.clone();
-            if network.endpoints.remove(container_id).is_none() {
+            // In place: the record holds every endpoint, and a copy per disconnect grows with the containers on it.
+            let network_id = state.find(reference)?.id.clone();
+            let Some(network) = state.networks.get_mut(&network_id) else {
+                return Err(NetworkError::NotFound(reference.to_string()));
+            };
+            let Some(endpoint) = network.endpoints.remove(container_id) else {
                 return Err(NetworkError::Conflict(format!(
                     "container {container_id} is not connected to network {}",
                     network.name
                 )));
+            };
+            if let Err(err) = network.delete_endpoint(&self.dir, container_id) {
+                network.endpoints.insert(container_id.to_string(), endpoint);
+                return Err(err);
             }
-            network.save(&self.dir)?;
+            let name = network.name.clone();
             let mut veth = None;
             if let Some(sandbox) = state.sandboxes.get_mut(container_id) {
-                if let Some(at) = sandbox.interfaces.iter().position(|i| i.0 == network.id) {
+                if let Some(at) = sandbox.interfaces.iter().position(|i| i.0 == network_id) {
                     veth = Some(sandbox.interfaces.remove(at).2);
                 }
             }
-            state.networks.insert(network.id.clone(), network.clone());
-            (network, veth)
+            (name, veth)
         };
         if let Some(veth) = veth {
             self.netlink.delete(&veth).await?;
         }
-        tracing::debug!(network = %network.name, container_id, "disconnected");
+        tracing::debug!(network = %name, container_id, "disconnected");
         Ok(())
     }
 
@@ -819,7 +826,7 @@ impl Networks {
         for id in ids {
             if let Some(network) = state.networks.get_mut(&id) {
                 network.endpoints.remove(container_id);
-                if let Err(err) = network.save(&self.dir) {
+                if let Err(err) = network.delete_endpoint(&self.dir, container_id) {
                     tracing::warn!(%err, "could not persist a network");
                 }
             }
@@ -846,7 +853,7 @@ impl Networks {
         for network in state.networks.values_mut() {
             if let Some(endpoint) = network.endpoints.get_mut(container_id) {
                 endpoint.container_name = new_name.to_string();
-                if let Err(err) = network.save(&self.dir) {
+                if let Err(err) = network.save_endpoint(&self.dir, container_id) {
                     tracing::warn!(%err, "could not persist a network");
                 }
             }

@@ -15,6 +15,8 @@ use crate::components::images_page::ImagesPage;
 use crate::components::layers_view::LayersView;
 use crate::components::networks_page::NetworksPage;
 use crate::components::playground::Playground;
+use crate::components::route_view::RouteViewPage;
+use crate::components::routes_page::RoutesPage;
 use crate::components::security_page::SecurityPage;
 use crate::components::shortcuts_overlay::ShortcutsOverlay;
 use crate::components::terminal::TerminalView;
@@ -101,6 +103,7 @@ pub fn app() -> Html {
         let active = match (&*route, &target) {
             (Route::Layers { .. }, Route::Images) => true,
             (Route::Container { .. }, Route::Containers) => true,
+            (Route::RoutedPort { .. }, Route::Routes) => true,
             (current, target) => current == target,
         };
         html! {
@@ -128,6 +131,8 @@ pub fn app() -> Html {
         Route::Volumes => html! { <VolumesPage /> },
         Route::Compose => html! { <ComposePage /> },
         Route::Security => html! { <SecurityPage /> },
+        Route::Routes => html! { <RoutesPage /> },
+        Route::RoutedPort { name } => html! { <RouteViewPage name={name.clone()} /> },
     };
 
     html! {
@@ -148,6 +153,7 @@ pub fn app() -> Html {
                     { nav_link(Route::Networks, "Networks", None) }
                     { nav_link(Route::Volumes, "Volumes", None) }
                     { nav_link(Route::Security, "Security", None) }
+                    { nav_link(Route::Routes, "Routes", None) }
                     <p class="sidebar-help">
                         { for shortcuts::page_hints(page_of(&route)).map(|hint| html! { <>{ hint }{ " " }</> }) }
                         { "The docker CLI works against the same daemon. " }

@@ -24,6 +24,12 @@ pub enum Route {
     Compose,
     /// What a reviewer would flag in each container's configuration.
     Security,
+    /// Routed ports (blue/green, weighted, shadow).
+    Routes,
+    /// One route with its backends, live.
+    RoutedPort {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +98,8 @@ impl Route {
             ["volumes"] => Route::Volumes,
             ["compose"] => Route::Compose,
             ["security"] => Route::Security,
+            ["routes"] => Route::Routes,
+            ["routes", name] => Route::RoutedPort { name: name.to_string() },
             _ => Route::Playground,
         }
     }
@@ -110,6 +118,8 @@ impl Route {
             Route::Volumes => "#/volumes".to_string(),
             Route::Compose => "#/compose".to_string(),
             Route::Security => "#/security".to_string(),
+            Route::Routes => "#/routes".to_string(),
+            Route::RoutedPort { name } => format!("#/routes/{}", encode(name)),
         }
     }
 }
@@ -147,6 +157,8 @@ mod tests {
             Route::Volumes,
             Route::Compose,
             Route::Security,
+            Route::Routes,
+            Route::RoutedPort { name: "web.v2".into() },
         ] {
             assert_eq!(Route::parse(&route.href()), route);
         }

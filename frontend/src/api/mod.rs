@@ -8,6 +8,7 @@
 //! - [`terminal`]: the terminal websocket's URL.
 //! - [`compose`]: the playground's compose up/down (streamed progress) and a project's containers.
 //! - [`audit`]: the security review of the containers.
+//! - [`routes`]: routed ports: list, one route's live counters, create, switch, rollback, weights, remove.
 
 pub mod audit;
 pub mod build;
@@ -15,6 +16,7 @@ pub mod compose;
 pub mod containers;
 pub mod images;
 pub mod resources;
+pub mod routes;
 pub mod stream;
 pub mod system;
 pub mod terminal;

@@ -1,6 +1,7 @@
 //! One component per file. Pages: [`playground`], [`images_page`], [`layers_view`], [`containers_page`],
 //! [`container_page`] (tabs: [`terminal`], [`logs`], [`stats`], [`inspect`], [`changes`]), [`networks_page`],
-//! [`volumes_page`], [`compose_page`], [`security_page`]. Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
+//! [`volumes_page`], [`compose_page`], [`security_page`], [`routes_page`]
+//! (one route: [`route_view`]). Parts: [`file_list`], [`code_editor`], [`problems`], [`build_panel`], [`run_dialog`],
 //! [`error_note`], [`first_visit_guide`], [`create_by_name`], [`shortcuts_overlay`], [`confirm_button`], [`exited_panel`], [`stats_chart`], [`compose_graph_view`], [`compose_logs`], [`pull_box`].
 
 pub mod build_panel;
@@ -25,6 +26,8 @@ pub mod networks_page;
 pub mod playground;
 pub mod problems;
 pub mod pull_box;
+pub mod route_view;
+pub mod routes_page;
 pub mod run_dialog;
 pub mod security_page;
 pub mod shortcuts_overlay;

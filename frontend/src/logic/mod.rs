@@ -20,6 +20,8 @@
 //! - [`chart_axes`]: a chart's round top value and its ticks.
 //! - [`shortcuts`]: the one table of keyboard shortcuts (the key handler, the sidebar and the `?` overlay).
 //! - [`format`]: bytes, durations and timestamps for people.
+//! - [`route_traffic`]: a route's request and error rates from two reads of its counters, and its weights.
+//! - [`route_form`]: the route page's create form into a `POST /berth/routes` body.
 
 pub mod build_progress;
 pub mod cache_prediction;
@@ -36,6 +38,8 @@ pub mod lint;
 pub mod log_frames;
 pub mod merged_logs;
 pub mod pull_progress;
+pub mod route_form;
+pub mod route_traffic;
 pub mod run_defaults;
 pub mod shortcuts;
 pub mod stats;

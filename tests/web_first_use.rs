@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use support::browser::{browser, screenshot, script, shared_driver, target_dir, text_of, wait_for, TestResult};
+use support::registry::{seed_image, Registry, SeededImage};
 use support::Daemon;
 
 /// Container starts and stats samples on a busy 2-core machine.
@@ -870,6 +871,106 @@ async fn image_picker(page: &Page) -> TestResult {
     }
     client.find(Locator::Css(".run-dialog .dialog-buttons button[type=button]")).await?.click().await?;
     daemon().ok(&["rmi", "first-use/picked:1"]);
+    Ok(())
+}
+
+/// The run dialog's pull box: an image the daemon does not have (in a real registry on loopback, seeded with
+/// skopeo) is offered for a pull; the pull shows its layers and dockerd's last line, the image is then picked from
+/// the local images, and Run starts a container of exactly that image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_dialog_pulls_an_image_it_does_not_have_then_runs_it() {
+    let registry = Registry::anonymous();
+    let seeded = seed_image(&registry, "first-use/pulled", "1", &[&[("/pulled.txt", "pulled in the run dialog\n")]]);
+    let page = Page::open().await;
+    let outcome = pull_in_run_dialog(&page, &seeded).await;
+    page.finish(outcome, "first-use-run-pull").await;
+}
+
+async fn pull_in_run_dialog(page: &Page, seeded: &SeededImage) -> TestResult {
+    let client = &page.client;
+    let reference = seeded.reference.as_str();
+    page.goto("containers").await?;
+    client
+        .wait()
+        .at_most(QUICK)
+        .for_element(Locator::Css(".containers-page .page-head .primary"))
+        .await?
+        .click()
+        .await?;
+    let field = client.wait().at_most(QUICK).for_element(Locator::Css(".run-dialog input[name=image]")).await?;
+    field.clear().await?;
+    field.send_keys(reference).await?;
+    let offer = client.wait().at_most(QUICK).for_element(Locator::Css(".run-dialog .pull-box #pull-button")).await?;
+    let offered = text_of(client, ".run-dialog .pull-box").await?;
+    if !offered.contains(reference) {
+        return Err(format!("the pull box should name {reference}: {offered:?}").into());
+    }
+    offer.click().await?;
+    let (state, text) = wait_for("the pull in the run dialog to end", SLOW, move || async move {
+        let shown = script(
+            client,
+            "const pull = document.querySelector('.run-dialog .pull-progress');
+             return pull ? [pull.dataset.reference, pull.dataset.state] : null;",
+        )
+        .await?;
+        let text = text_of(client, ".run-dialog .pull-box").await?;
+        match (shown[0].as_str(), shown[1].as_str()) {
+            (Some(shown), Some(state)) if shown == reference && state != "running" => {
+                Ok(Some((state.to_string(), text)))
+            }
+            _ => Err(format!("{shown}: {text}")),
+        }
+    })
+    .await?;
+    let layers = script(
+        client,
+        "return Array.from(document.querySelectorAll('.run-dialog .pull-layer')).map(l => l.dataset.status);",
+    )
+    .await?;
+    let complete = vec![serde_json::json!("Pull complete"); seeded.layer_digests.len()];
+    if state != "succeeded"
+        || !text.contains(&format!("Downloaded newer image for {reference}"))
+        || layers != serde_json::Value::Array(complete)
+    {
+        return Err(format!(
+            "the pull should end with each layer complete and dockerd's line: {state}: {layers}: {text}"
+        )
+        .into());
+    }
+    // Picked: the field holds it and the list of local images, listed again, marks it chosen.
+    wait_for("the pulled image picked among the local images", QUICK, move || async move {
+        let picked = script(
+            client,
+            "return [document.querySelector('.run-dialog input[name=image]').value,
+                     document.querySelector('.run-dialog .image-choice.chosen')?.dataset.image ?? null];",
+        )
+        .await?;
+        if picked[0] == reference && picked[1] == reference {
+            Ok(Some(()))
+        } else {
+            Err(format!("{picked}"))
+        }
+    })
+    .await?;
+    screenshot(client, "first-use-run-pull").await?;
+    for (name, value) in [("name", "fu-pulled"), ("command", "sleep 1000")] {
+        client.find(Locator::Css(&format!(".run-dialog input[name={name}]"))).await?.send_keys(value).await?;
+    }
+    client.find(Locator::Css("#run-submit")).await?.click().await?;
+    let inspect = wait_for_status("fu-pulled", "running").await?;
+    if inspect["Config"]["Image"] != reference || inspect["Image"] != seeded.config_digest.as_str() {
+        return Err(format!(
+            "fu-pulled should run {reference} ({}): {} {}",
+            seeded.config_digest, inspect["Config"]["Image"], inspect["Image"]
+        )
+        .into());
+    }
+    let file = daemon().ok(&["exec", "fu-pulled", "cat", "/pulled.txt"]);
+    if file != "pulled in the run dialog\n" {
+        return Err(format!("the container should have the pulled layer's file: {file:?}").into());
+    }
+    daemon().ok(&["rm", "-f", "fu-pulled"]);
+    daemon().ok(&["rmi", reference]);
     Ok(())
 }
 

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use support::browser::{browser, screenshot, script, shared_driver, target_dir, text_of, wait_for, TestResult};
+use support::browser::{
+    browser, readme_screenshot, screenshot, script, shared_driver, target_dir, text_of, wait_for, TestResult,
+};
 use support::registry::{seed_image, Registry, SeededImage};
 use support::Daemon;
 
@@ -32,12 +34,21 @@ struct Page {
 
 impl Page {
     async fn open() -> Page {
+        Page::open_with(false).await
+    }
+
+    /// A session whose browser prefers a dark colour scheme.
+    async fn open_dark() -> Page {
+        Page::open_with(true).await
+    }
+
+    async fn open_with(dark: bool) -> Page {
         let index = target_dir().join("web/index.html");
         assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
         let e2e = target_dir().join("e2e");
         std::fs::create_dir_all(&e2e).expect("creating <target>/e2e");
         let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
-        let client = browser(shared_driver(), profile.path(), false).await;
+        let client = browser(shared_driver(), profile.path(), dark).await;
         Page { client, _profile: profile }
     }
 
@@ -1109,5 +1120,75 @@ async fn compose_down(page: &Page) -> TestResult {
             );
         }
     }
+    Ok(())
+}
+
+/// The screenshots README.md shows, taken of the current playground: a project with a lint warning built at
+/// 1440 px, the same at 400 px, and in dark mode. They land in `<target>/e2e/screenshots/readme-*.png`, and with
+/// `BERTH_SCREENSHOTS=docs` also in docs/ (how to retake them: ARCHITECTURE.md, "Screenshots").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_screenshots_wide_narrow_and_dark() {
+    in_browser!("first-use-readme-light", readme_light);
+    let page = Page::open_dark().await;
+    let outcome = readme_dark(&page).await;
+    page.finish(outcome, "first-use-readme-dark").await;
+}
+
+/// A small project: three build steps and a shell-form CMD, which lint flags (BL005).
+const README_FILES: &[(&str, &str)] = &[
+    ("Dockerfile", "FROM busybox\nWORKDIR /app\nCOPY hello.txt .\nRUN echo built > built.txt\nCMD cat hello.txt\n"),
+    ("hello.txt", "hello from the playground\n"),
+];
+
+/// Loads the README project, builds it, and checks the build and its lint warning are on the page.
+async fn readme_project_built(page: &Page) -> TestResult {
+    let client = &page.client;
+    load_files(page, README_FILES, "readme/hello:1").await?;
+    build_and_wait(client).await?;
+    wait_for("the shell-form CMD warning", QUICK, move || async move {
+        let problems = text_of(client, ".problems").await?;
+        if problems.contains("BL005") {
+            Ok(Some(()))
+        } else {
+            Err(problems)
+        }
+    })
+    .await
+}
+
+async fn readme_light(page: &Page) -> TestResult {
+    let client = &page.client;
+    readme_project_built(page).await?;
+    readme_screenshot(client, "screenshot").await?;
+    client.set_window_size(400, 860).await?;
+    let wide = wait_for("the page laid out at 400 px", QUICK, move || async move {
+        let layout = script(
+            client,
+            "const root = document.documentElement;
+             return [window.innerWidth, root.scrollWidth - root.clientWidth];",
+        )
+        .await?;
+        match (layout[0].as_f64(), layout[1].as_f64()) {
+            (Some(width), Some(wide)) if width <= 400.0 => Ok(Some(wide)),
+            _ => Err(format!("{layout}")),
+        }
+    })
+    .await?;
+    if wide != 0.0 {
+        return Err(format!("at 400 px the page scrolls sideways by {wide} px").into());
+    }
+    readme_screenshot(client, "narrow").await?;
+    daemon().ok(&["rmi", "readme/hello:1"]);
+    Ok(())
+}
+
+async fn readme_dark(page: &Page) -> TestResult {
+    let client = &page.client;
+    readme_project_built(page).await?;
+    let dark = script(client, "return matchMedia('(prefers-color-scheme: dark)').matches;").await?;
+    if dark != serde_json::json!(true) {
+        return Err(format!("the dark session's browser should prefer dark: {dark}").into());
+    }
+    readme_screenshot(client, "dark").await?;
     Ok(())
 }

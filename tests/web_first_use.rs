@@ -11,7 +11,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use support::browser::{browser, screenshot, script, shared_driver, target_dir, text_of, wait_for, TestResult};
+use support::browser::{
+    browser, readme_screenshot, screenshot, script, shared_driver, target_dir, text_of, wait_for, TestResult,
+};
+use support::registry::{seed_image, Registry, SeededImage};
 use support::Daemon;
 
 /// Container starts and stats samples on a busy 2-core machine.
@@ -31,12 +34,21 @@ struct Page {
 
 impl Page {
     async fn open() -> Page {
+        Page::open_with(false).await
+    }
+
+    /// A session whose browser prefers a dark colour scheme.
+    async fn open_dark() -> Page {
+        Page::open_with(true).await
+    }
+
+    async fn open_with(dark: bool) -> Page {
         let index = target_dir().join("web/index.html");
         assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
         let e2e = target_dir().join("e2e");
         std::fs::create_dir_all(&e2e).expect("creating <target>/e2e");
         let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
-        let client = browser(shared_driver(), profile.path(), false).await;
+        let client = browser(shared_driver(), profile.path(), dark).await;
         Page { client, _profile: profile }
     }
 
@@ -873,6 +885,106 @@ async fn image_picker(page: &Page) -> TestResult {
     Ok(())
 }
 
+/// The run dialog's pull box: an image the daemon does not have (in a real registry on loopback, seeded with
+/// skopeo) is offered for a pull; the pull shows its layers and dockerd's last line, the image is then picked from
+/// the local images, and Run starts a container of exactly that image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_dialog_pulls_an_image_it_does_not_have_then_runs_it() {
+    let registry = Registry::anonymous();
+    let seeded = seed_image(&registry, "first-use/pulled", "1", &[&[("/pulled.txt", "pulled in the run dialog\n")]]);
+    let page = Page::open().await;
+    let outcome = pull_in_run_dialog(&page, &seeded).await;
+    page.finish(outcome, "first-use-run-pull").await;
+}
+
+async fn pull_in_run_dialog(page: &Page, seeded: &SeededImage) -> TestResult {
+    let client = &page.client;
+    let reference = seeded.reference.as_str();
+    page.goto("containers").await?;
+    client
+        .wait()
+        .at_most(QUICK)
+        .for_element(Locator::Css(".containers-page .page-head .primary"))
+        .await?
+        .click()
+        .await?;
+    let field = client.wait().at_most(QUICK).for_element(Locator::Css(".run-dialog input[name=image]")).await?;
+    field.clear().await?;
+    field.send_keys(reference).await?;
+    let offer = client.wait().at_most(QUICK).for_element(Locator::Css(".run-dialog .pull-box #pull-button")).await?;
+    let offered = text_of(client, ".run-dialog .pull-box").await?;
+    if !offered.contains(reference) {
+        return Err(format!("the pull box should name {reference}: {offered:?}").into());
+    }
+    offer.click().await?;
+    let (state, text) = wait_for("the pull in the run dialog to end", SLOW, move || async move {
+        let shown = script(
+            client,
+            "const pull = document.querySelector('.run-dialog .pull-progress');
+             return pull ? [pull.dataset.reference, pull.dataset.state] : null;",
+        )
+        .await?;
+        let text = text_of(client, ".run-dialog .pull-box").await?;
+        match (shown[0].as_str(), shown[1].as_str()) {
+            (Some(shown), Some(state)) if shown == reference && state != "running" => {
+                Ok(Some((state.to_string(), text)))
+            }
+            _ => Err(format!("{shown}: {text}")),
+        }
+    })
+    .await?;
+    let layers = script(
+        client,
+        "return Array.from(document.querySelectorAll('.run-dialog .pull-layer')).map(l => l.dataset.status);",
+    )
+    .await?;
+    let complete = vec![serde_json::json!("Pull complete"); seeded.layer_digests.len()];
+    if state != "succeeded"
+        || !text.contains(&format!("Downloaded newer image for {reference}"))
+        || layers != serde_json::Value::Array(complete)
+    {
+        return Err(format!(
+            "the pull should end with each layer complete and dockerd's line: {state}: {layers}: {text}"
+        )
+        .into());
+    }
+    // Picked: the field holds it and the list of local images, listed again, marks it chosen.
+    wait_for("the pulled image picked among the local images", QUICK, move || async move {
+        let picked = script(
+            client,
+            "return [document.querySelector('.run-dialog input[name=image]').value,
+                     document.querySelector('.run-dialog .image-choice.chosen')?.dataset.image ?? null];",
+        )
+        .await?;
+        if picked[0] == reference && picked[1] == reference {
+            Ok(Some(()))
+        } else {
+            Err(format!("{picked}"))
+        }
+    })
+    .await?;
+    screenshot(client, "first-use-run-pull").await?;
+    for (name, value) in [("name", "fu-pulled"), ("command", "sleep 1000")] {
+        client.find(Locator::Css(&format!(".run-dialog input[name={name}]"))).await?.send_keys(value).await?;
+    }
+    client.find(Locator::Css("#run-submit")).await?.click().await?;
+    let inspect = wait_for_status("fu-pulled", "running").await?;
+    if inspect["Config"]["Image"] != reference || inspect["Image"] != seeded.config_digest.as_str() {
+        return Err(format!(
+            "fu-pulled should run {reference} ({}): {} {}",
+            seeded.config_digest, inspect["Config"]["Image"], inspect["Image"]
+        )
+        .into());
+    }
+    let file = daemon().ok(&["exec", "fu-pulled", "cat", "/pulled.txt"]);
+    if file != "pulled in the run dialog\n" {
+        return Err(format!("the container should have the pulled layer's file: {file:?}").into());
+    }
+    daemon().ok(&["rm", "-f", "fu-pulled"]);
+    daemon().ok(&["rmi", reference]);
+    Ok(())
+}
+
 /// Item 9: the merged compose logs follow live: a line a service writes after the panel opened shows without a
 /// refresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1008,5 +1120,75 @@ async fn compose_down(page: &Page) -> TestResult {
             );
         }
     }
+    Ok(())
+}
+
+/// The screenshots README.md shows, taken of the current playground: a project with a lint warning built at
+/// 1440 px, the same at 400 px, and in dark mode. They land in `<target>/e2e/screenshots/readme-*.png`, and with
+/// `BERTH_SCREENSHOTS=docs` also in docs/ (how to retake them: ARCHITECTURE.md, "Screenshots").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_screenshots_wide_narrow_and_dark() {
+    in_browser!("first-use-readme-light", readme_light);
+    let page = Page::open_dark().await;
+    let outcome = readme_dark(&page).await;
+    page.finish(outcome, "first-use-readme-dark").await;
+}
+
+/// A small project: three build steps and a shell-form CMD, which lint flags (BL005).
+const README_FILES: &[(&str, &str)] = &[
+    ("Dockerfile", "FROM busybox\nWORKDIR /app\nCOPY hello.txt .\nRUN echo built > built.txt\nCMD cat hello.txt\n"),
+    ("hello.txt", "hello from the playground\n"),
+];
+
+/// Loads the README project, builds it, and checks the build and its lint warning are on the page.
+async fn readme_project_built(page: &Page) -> TestResult {
+    let client = &page.client;
+    load_files(page, README_FILES, "readme/hello:1").await?;
+    build_and_wait(client).await?;
+    wait_for("the shell-form CMD warning", QUICK, move || async move {
+        let problems = text_of(client, ".problems").await?;
+        if problems.contains("BL005") {
+            Ok(Some(()))
+        } else {
+            Err(problems)
+        }
+    })
+    .await
+}
+
+async fn readme_light(page: &Page) -> TestResult {
+    let client = &page.client;
+    readme_project_built(page).await?;
+    readme_screenshot(client, "screenshot").await?;
+    client.set_window_size(400, 860).await?;
+    let wide = wait_for("the page laid out at 400 px", QUICK, move || async move {
+        let layout = script(
+            client,
+            "const root = document.documentElement;
+             return [window.innerWidth, root.scrollWidth - root.clientWidth];",
+        )
+        .await?;
+        match (layout[0].as_f64(), layout[1].as_f64()) {
+            (Some(width), Some(wide)) if width <= 400.0 => Ok(Some(wide)),
+            _ => Err(format!("{layout}")),
+        }
+    })
+    .await?;
+    if wide != 0.0 {
+        return Err(format!("at 400 px the page scrolls sideways by {wide} px").into());
+    }
+    readme_screenshot(client, "narrow").await?;
+    daemon().ok(&["rmi", "readme/hello:1"]);
+    Ok(())
+}
+
+async fn readme_dark(page: &Page) -> TestResult {
+    let client = &page.client;
+    readme_project_built(page).await?;
+    let dark = script(client, "return matchMedia('(prefers-color-scheme: dark)').matches;").await?;
+    if dark != serde_json::json!(true) {
+        return Err(format!("the dark session's browser should prefer dark: {dark}").into());
+    }
+    readme_screenshot(client, "dark").await?;
     Ok(())
 }

@@ -205,6 +205,23 @@ pub async fn terminal_rows(client: &Client) -> Result<Vec<String>, String> {
         .unwrap_or_default())
 }
 
+/// Saves the page as `<target>/e2e/screenshots/readme-<name>.png` and, when `BERTH_SCREENSHOTS` names a folder
+/// (`docs`, relative to the workspace), as `<folder>/<name>.png` too: how README.md's screenshots are retaken.
+pub async fn readme_screenshot(client: &Client, name: &str) -> TestResult {
+    let png = client.screenshot().await?;
+    let dir = target_dir().join("e2e/screenshots");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(format!("readme-{name}.png")), &png)?;
+    if let Some(folder) = std::env::var_os("BERTH_SCREENSHOTS") {
+        // Relative to the workspace: the berth package is backend/, one below it.
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let folder = workspace.join(folder);
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(folder.join(format!("{name}.png")), &png)?;
+    }
+    Ok(())
+}
+
 /// Saves the page as `<target>/e2e/screenshots/<name>.png`.
 pub async fn screenshot(client: &Client, name: &str) -> TestResult {
     let dir = target_dir().join("e2e/screenshots");

@@ -1,5 +1,6 @@
 //! The images page's pull box: a name field and a Pull button, then the pull as it goes (a row per layer with its
-//! status and a bar while bytes move), and how it ended: dockerd's `Status:` line or the error.
+//! status and a bar while bytes move), and how it ended: dockerd's `Status:` line or the error. The run dialog uses
+//! it too, given the name it holds (`reference`): then there is no field, only a button to pull that name.
 
 use std::rc::Rc;
 
@@ -19,6 +20,13 @@ pub struct PullBoxProps {
     /// Called when a pull ends, however it ended: the daemon finishes a pull whose stream broke off, so even then
     /// the store may have the image.
     pub on_finished: Callback<()>,
+    /// The name to pull, fixed by the caller (the run dialog's image field): the box shows a button for it instead
+    /// of a name field. A plain `div`, not a form, so that it can sit inside the caller's form.
+    #[prop_or_default]
+    pub reference: Option<AttrValue>,
+    /// Called with the pulled reference (`name:tag`) when a pull succeeded.
+    #[prop_or_default]
+    pub on_pulled: Callback<String>,
 }
 
 /// The last pull, as the box shows it.
@@ -75,31 +83,60 @@ pub fn pull_box(props: &PullBoxProps) -> Html {
             name_problem.set(None);
         })
     };
-    let on_submit = {
-        let (name, name_problem, pull, on_finished) =
-            (name.clone(), name_problem.clone(), pull.clone(), props.on_finished.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
+    // Pulls `typed`, or says why it cannot be sent.
+    let start = {
+        let (name_problem, pull, on_finished, on_pulled) =
+            (name_problem.clone(), pull.clone(), props.on_finished.clone(), props.on_pulled.clone());
+        move |typed: &str| {
             if running {
                 return;
             }
-            let reference = match PullReference::parse(&name) {
+            let reference = match PullReference::parse(typed) {
                 Ok(reference) => reference,
                 Err(problem) => return name_problem.set(Some(problem.to_string())),
             };
             pull.dispatch(PullAction::Start(reference.to_string()));
-            let (pull, on_finished) = (pull.clone(), on_finished.clone());
+            let (pull, on_finished, on_pulled) = (pull.clone(), on_finished.clone(), on_pulled.clone());
             spawn_local(async move {
                 let sink = pull.clone();
                 match api::images::pull(&reference, move |messages| sink.dispatch(PullAction::Messages(messages))).await
                 {
-                    Ok(()) => pull.dispatch(PullAction::End),
+                    Ok(()) => {
+                        pull.dispatch(PullAction::End);
+                        on_pulled.emit(reference.to_string());
+                    }
                     Err(error) => pull.dispatch(PullAction::Fail(error.to_string())),
                 }
                 on_finished.emit(());
             });
+        }
+    };
+    let on_submit = {
+        let (name, start) = (name.clone(), start.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            start(name.as_str());
         })
     };
+
+    if let Some(reference) = &props.reference {
+        let on_click = {
+            let reference = reference.clone();
+            Callback::from(move |_: MouseEvent| start(reference.as_str()))
+        };
+        return html! {
+            <section class="pull-box" aria-label="Pull an image">
+                <div class="pull-form">
+                    <button id="pull-button" type="button" class="primary" disabled={running} onclick={on_click}>
+                        { if running { "Pulling…" } else { "Pull" } }
+                    </button>
+                    <code class="pull-reference">{ reference.clone() }</code>
+                </div>
+                if let Some(problem) = &*name_problem { <p class="bad pull-name-problem" role="alert">{ problem.clone() }</p> }
+                if let Some(progress) = &pull.0 { { pull_view(progress) } }
+            </section>
+        };
+    }
 
     html! {
         <section class="pull-box" aria-label="Pull an image">

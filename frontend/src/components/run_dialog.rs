@@ -1,5 +1,6 @@
 //! Run an image: name, command, environment, ports, volumes, limits and restart policy; creates and starts the
-//! container, then opens its terminal.
+//! container, then opens its terminal. An image that is not local gets a pull box (the images page's): pulled, it
+//! is picked.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,8 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::components::error_note::ErrorNote;
+use crate::components::pull_box::PullBox;
+use crate::logic::image_reference;
 use crate::logic::run_defaults;
 use crate::route::{self, ContainerTab, Route};
 
@@ -114,13 +117,17 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
     let interactive_chosen = use_state(|| None::<bool>);
     let shell_image = use_state(|| false);
     let image_input = use_node_ref();
-    // The local images to pick from, and the image whose command decides `-it` (the one opened with, then each
-    // one picked from the list).
-    let local_images = use_state(Vec::<String>::new);
+    // The local images to pick from (None until listed, so that nothing is offered for a pull before), and the
+    // image whose command decides `-it` (the one opened with, then each one picked or pulled).
+    let local_images = use_state(|| None::<Vec<String>>);
     let inspected = use_state(|| props.image.to_string());
+    // Bumped to list the local images again, after a pull.
+    let listing = use_state(|| 0_u32);
+    // The last image pulled from this dialog: its pull box stays to show how the pull ended.
+    let pulled = use_state(|| None::<String>);
     {
         let local_images = local_images.clone();
-        use_effect_with((), move |_| {
+        use_effect_with(*listing, move |_| {
             spawn_local(async move {
                 if let Ok(images) = api::images::list().await {
                     let mut tags: Vec<String> = images
@@ -130,7 +137,7 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
                         .collect();
                     tags.sort();
                     tags.dedup();
-                    local_images.set(tags);
+                    local_images.set(Some(tags));
                 }
             });
         });
@@ -157,6 +164,32 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
             });
         });
     }
+    {
+        // A pulled image is picked: the field holds its full name and its command decides -it. An effect, not the
+        // pull's callback, so that fields typed while the pull ran are kept.
+        let (form, inspected, interactive_chosen) = (form.clone(), inspected.clone(), interactive_chosen.clone());
+        use_effect_with((*pulled).clone(), move |pulled| {
+            if let Some(tag) = pulled {
+                let mut next = (*form).clone();
+                next.image = tag.clone();
+                form.set(next);
+                interactive_chosen.set(None);
+                inspected.set(tag.clone());
+            }
+        });
+    }
+    let on_pulled = {
+        let (pulled, listing) = (pulled.clone(), listing.clone());
+        Callback::from(move |tag: String| {
+            pulled.set(Some(tag));
+            listing.set(*listing + 1);
+        })
+    };
+    let pull_reference = local_images
+        .as_ref()
+        .and_then(|tags| image_reference::to_pull(&form.image, tags))
+        .map(|reference| reference.to_string())
+        .or_else(|| pulled.as_ref().filter(|tag| tag.as_str() == form.image.trim()).cloned());
     let interactive = interactive_chosen.unwrap_or(*shell_image);
     let error = use_state(|| None::<String>);
     let starting = use_state(|| false);
@@ -254,10 +287,19 @@ pub fn run_dialog(props: &RunDialogProps) -> Html {
                 <h2>{ "Run a container" }</h2>
                 <div class="field-grid">
                     { field("Image", &form.image, "busybox", |form, value| form.image = value, false, Some(image_input.clone())) }
-                    if !local_images.is_empty() {
+                    if let Some(reference) = pull_reference {
+                        <div class="run-pull">
+                            if pulled.as_deref() != Some(reference.as_str()) {
+                                <p class="muted">{ "Not a local image: pull it first." }</p>
+                            }
+                            <PullBox reference={AttrValue::from(reference)} on_pulled={on_pulled}
+                                     on_finished={Callback::noop()} />
+                        </div>
+                    }
+                    if let Some(tags) = local_images.as_ref().filter(|tags| !tags.is_empty()) {
                         <div class="image-choices" role="group" aria-label="Local images">
                             <span class="muted">{ "Local images:" }</span>
-                            { for local_images.iter().map(|tag| html! {
+                            { for tags.iter().map(|tag| html! {
                                 <button type="button" data-image={tag.clone()}
                                         class={classes!("image-choice", (form.image.trim() == tag).then_some("chosen"))}
                                         onclick={pick(tag.clone())}>{ tag.clone() }</button>

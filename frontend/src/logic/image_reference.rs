@@ -80,6 +80,20 @@ fn split_tag(reference: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// What the run dialog offers to pull for the image typed: None when a local tag is that image (`busybox` is
+/// `busybox:latest`), when it is an image ID (`sha256:...`, or 12 or more hex digits, as the images page passes an
+/// untagged image), or when it is no name at all (the run's own check says so).
+pub fn to_pull(typed: &str, local_tags: &[String]) -> Option<PullReference> {
+    let typed = typed.trim();
+    let hex = typed.strip_prefix("sha256:").unwrap_or(typed);
+    if hex.len() >= 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let reference = PullReference::parse(typed).ok()?;
+    let full = reference.to_string();
+    (!local_tags.iter().any(|tag| *tag == typed || *tag == full)).then_some(reference)
+}
+
 /// `repo[:tag]` → (repo, tag) for `POST /images/{name}/tag`, `latest` when no tag is given.
 pub fn repository_and_tag(reference: &str) -> (String, String) {
     match split_tag(reference) {
@@ -161,6 +175,20 @@ mod tests {
         assert_eq!(pull("alpine:3.19"), pair("alpine", "3.19"));
         assert_eq!(pull("localhost:5000/team/app:v2"), pair("localhost:5000/team/app", "v2"));
         assert_eq!(PullReference::parse("127.0.0.1:5000/demo").unwrap().to_string(), "127.0.0.1:5000/demo:latest");
+    }
+
+    #[wasm_bindgen_test]
+    fn only_an_image_not_here_is_offered_for_a_pull() {
+        let local = vec!["busybox:latest".to_string(), "127.0.0.1:5000/demo:1".to_string()];
+        let offered = |typed: &str| to_pull(typed, &local).map(|reference| reference.to_string());
+        assert_eq!(offered("busybox"), None);
+        assert_eq!(offered(" 127.0.0.1:5000/demo:1 "), None);
+        assert_eq!(offered("127.0.0.1:5000/demo:2").as_deref(), Some("127.0.0.1:5000/demo:2"));
+        assert_eq!(offered("alpine").as_deref(), Some("alpine:latest"));
+        assert_eq!(offered("0123456789ab"), None);
+        assert_eq!(offered("sha256:0123456789abcdef"), None);
+        assert_eq!(offered(""), None);
+        assert_eq!(offered("two words"), None);
     }
 
     #[wasm_bindgen_test]

@@ -234,7 +234,24 @@ fn with_nginx<T>(run_dir: &Path, backends: &[SocketAddr], work: impl FnOnce(Sock
         .context("starting nginx")?;
     let address: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let result = wait_until_serving(address).and_then(|()| work(address));
+    stop_nginx(&mut nginx);
+    result
+}
+
+/// SIGTERM, which nginx's master passes on to its workers; a SIGKILL would leave them behind. SIGKILL only if it
+/// has not gone within 5 s.
+fn stop_nginx(nginx: &mut Child) {
+    if let Ok(pid) = i32::try_from(nginx.id()) {
+        // SAFETY: kill(2) with our own child's pid and a signal number; no memory is involved.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if matches!(nginx.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = nginx.kill();
     let _ = nginx.wait();
-    result
 }

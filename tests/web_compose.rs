@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
-use support::browser::{screenshot, script, terminal_rows, text_of, wait_for, Session, TestResult};
+use support::browser::{readme_screenshot, screenshot, script, terminal_rows, text_of, wait_for, Session, TestResult};
 use support::Daemon;
 
 /// Container starts and compose runs on a busy 2-core machine.
@@ -188,6 +188,8 @@ async fn walk_through(client: &Client, daemon: &Daemon) -> TestResult {
         return Err(format!("{href} answered {page:?}").into());
     }
     screenshot(client, "compose-2-up").await?;
+    // The README's compose picture (docs/compose.png with BERTH_SCREENSHOTS=docs).
+    readme_screenshot(client, "compose").await?;
 
     // 6. A terminal in the worker reaches web by its service name.
     client.find(Locator::Css(".compose-containers tr[data-service='worker'] .terminal-button")).await?.click().await?;

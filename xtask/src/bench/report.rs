@@ -332,13 +332,15 @@ mod tests {
                 "metrics_scrape_100_ms",
                 "class_ps_p99_ms",
                 "class_join_to_shell_p99_ms",
+                "route_rps",
+                "route_p99_ms",
             ]
         );
         for figure in figures {
             for key in ["berth", "dockerd", "ratio"] {
                 assert!(figure[key].is_null(), "{key} of {figure}");
             }
-            assert!(["ms", "s", "MB"].contains(&figure["unit"].as_str().unwrap()));
+            assert!(["ms", "s", "MB", "/s"].contains(&figure["unit"].as_str().unwrap()));
         }
     }
 

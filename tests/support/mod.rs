@@ -463,7 +463,7 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> thread::JoinHandl
 
 /// A daemon killed mid-test can leave overlay, proc and bind mounts under its root; remove_dir_all would then fail
 /// or, worse, descend into a bind-mounted host directory. Unmount deepest first, lazily, so busy mounts go too.
-fn unmount_everything_under(dir: &Path) {
+pub fn unmount_everything_under(dir: &Path) {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut mount_points: Vec<PathBuf> =
         berth_fs::mount_table::mount_points().into_iter().filter(|mount_point| mount_point.starts_with(&dir)).collect();

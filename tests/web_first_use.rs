@@ -11,9 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use support::browser::{
-    browser, readme_screenshot, screenshot, script, shared_driver, target_dir, text_of, wait_for, TestResult,
-};
+use support::browser::{readme_screenshot, screenshot, script, text_of, wait_for, Page, TestResult};
 use support::registry::{seed_image, Registry, SeededImage};
 use support::Daemon;
 
@@ -26,57 +24,10 @@ fn daemon() -> &'static Daemon {
     DAEMON.get_or_init(|| Daemon::start().stop_at_exit())
 }
 
-/// A browser session of one test on the shared driver, in a fresh profile.
-struct Page {
-    client: Client,
-    _profile: tempfile::TempDir,
-}
-
-impl Page {
-    async fn open() -> Page {
-        Page::open_with(false).await
-    }
-
-    /// A session whose browser prefers a dark colour scheme.
-    async fn open_dark() -> Page {
-        Page::open_with(true).await
-    }
-
-    async fn open_with(dark: bool) -> Page {
-        let index = target_dir().join("web/index.html");
-        assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
-        let e2e = target_dir().join("e2e");
-        std::fs::create_dir_all(&e2e).expect("creating <target>/e2e");
-        let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
-        let client = browser(shared_driver(), profile.path(), dark).await;
-        Page { client, _profile: profile }
-    }
-
-    async fn goto(&self, route: &str) -> TestResult {
-        self.client.goto(&format!("http://{}/#/{route}", daemon().http_addr())).await?;
-        Ok(())
-    }
-
-    /// Closes the browser; a failed `outcome` leaves `<failure_shot>.png` and fails with the daemon's log.
-    async fn finish(self, outcome: TestResult, failure_shot: &str) {
-        if outcome.is_err() {
-            let _ = screenshot(&self.client, failure_shot).await;
-        }
-        let _ = self.client.close().await;
-        if let Err(error) = outcome {
-            panic!(
-                "{error}\n(screenshot: {}/e2e/screenshots/{failure_shot}.png)\n{}",
-                target_dir().display(),
-                daemon().log_tail()
-            );
-        }
-    }
-}
-
 /// Runs `check` in a fresh browser session and finishes it.
 macro_rules! in_browser {
     ($shot:literal, $check:ident) => {{
-        let page = Page::open().await;
+        let page = Page::open(daemon(), false).await;
         let outcome = $check(&page).await;
         page.finish(outcome, $shot).await;
     }};
@@ -892,7 +843,7 @@ async fn image_picker(page: &Page) -> TestResult {
 async fn the_run_dialog_pulls_an_image_it_does_not_have_then_runs_it() {
     let registry = Registry::anonymous();
     let seeded = seed_image(&registry, "first-use/pulled", "1", &[&[("/pulled.txt", "pulled in the run dialog\n")]]);
-    let page = Page::open().await;
+    let page = Page::open(daemon(), false).await;
     let outcome = pull_in_run_dialog(&page, &seeded).await;
     page.finish(outcome, "first-use-run-pull").await;
 }
@@ -1129,7 +1080,7 @@ async fn compose_down(page: &Page) -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_screenshots_wide_narrow_and_dark() {
     in_browser!("first-use-readme-light", readme_light);
-    let page = Page::open_dark().await;
+    let page = Page::open(daemon(), true).await;
     let outcome = readme_dark(&page).await;
     page.finish(outcome, "first-use-readme-dark").await;
 }

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
-use support::browser::{browser, screenshot, script, shared_driver, target_dir, text_of, wait_for, TestResult};
+use support::browser::{script, text_of, wait_for, Page, TestResult};
 use support::{free_port, unix_request, Daemon};
 
 /// Container starts and the page's once-a-second reads on a busy 2-core machine.
@@ -113,44 +113,6 @@ impl Drop for Cleanup {
     }
 }
 
-/// A browser session of one test on the shared driver, in a fresh profile.
-struct Page {
-    client: Client,
-    _profile: tempfile::TempDir,
-}
-
-impl Page {
-    async fn open() -> Page {
-        let index = target_dir().join("web/index.html");
-        assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
-        let e2e = target_dir().join("e2e");
-        std::fs::create_dir_all(&e2e).expect("creating <target>/e2e");
-        let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
-        let client = browser(shared_driver(), profile.path(), false).await;
-        Page { client, _profile: profile }
-    }
-
-    async fn goto(&self, route: &str) -> TestResult {
-        self.client.goto(&format!("http://{}/#/{route}", daemon().http_addr())).await?;
-        Ok(())
-    }
-
-    /// Closes the browser; a failed `outcome` leaves `<failure_shot>.png` and fails with the daemon's log.
-    async fn finish(self, outcome: TestResult, failure_shot: &str) {
-        if outcome.is_err() {
-            let _ = screenshot(&self.client, failure_shot).await;
-        }
-        let _ = self.client.close().await;
-        if let Err(error) = outcome {
-            panic!(
-                "{error}\n(screenshot: {}/e2e/screenshots/{failure_shot}.png)\n{}",
-                target_dir().display(),
-                daemon().log_tail()
-            );
-        }
-    }
-}
-
 /// For [`wait_for`]: done when `holds`, otherwise what was `observed` this time.
 fn seen(holds: bool, observed: String) -> Result<Option<()>, String> {
     match holds {
@@ -181,7 +143,7 @@ async fn blue_green_route_page_shows_rates_and_its_switch_moves_the_traffic() {
         "mode": {"kind": "blue_green", "live": "blue", "drain_ms": 500},
     }));
     assert_eq!(get_through(port), "hello from blue");
-    let page = Page::open().await;
+    let page = Page::open(daemon(), false).await;
     let outcome = blue_green(&page, port).await;
     page.finish(outcome, "routes-blue-green").await;
 }
@@ -259,7 +221,7 @@ async fn a_weighted_routes_slider_sends_its_weights_to_the_daemon() {
                      {"name": "b", "container": "wr-ab-b", "port": 80}],
         "mode": {"kind": "weighted", "weights": {"a": 50, "b": 50}},
     }));
-    let page = Page::open().await;
+    let page = Page::open(daemon(), false).await;
     let outcome = weighted(&page).await;
     page.finish(outcome, "routes-weighted").await;
 }

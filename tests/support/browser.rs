@@ -237,3 +237,45 @@ pub async fn text_of(client: &Client, selector: &str) -> Result<String, String> 
             .await?;
     text.as_str().map(str::to_string).ok_or_else(|| format!("no element {selector}"))
 }
+
+/// A browser session of one test on the binary's shared driver, in a fresh profile, on `daemon`'s web app.
+#[allow(dead_code)]
+pub struct Page {
+    pub client: Client,
+    daemon: &'static super::Daemon,
+    _profile: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl Page {
+    /// `dark`: the browser prefers a dark colour scheme.
+    pub async fn open(daemon: &'static super::Daemon, dark: bool) -> Page {
+        let index = target_dir().join("web/index.html");
+        assert!(index.exists(), "{} is missing: run cargo xtask web first", index.display());
+        let e2e = target_dir().join("e2e");
+        std::fs::create_dir_all(&e2e).expect("creating <target>/e2e");
+        let profile = tempfile::Builder::new().prefix("chromium-").tempdir_in(&e2e).expect("a fresh browser profile");
+        let client = browser(shared_driver(), profile.path(), dark).await;
+        Page { client, daemon, _profile: profile }
+    }
+
+    pub async fn goto(&self, route: &str) -> TestResult {
+        self.client.goto(&format!("http://{}/#/{route}", self.daemon.http_addr())).await?;
+        Ok(())
+    }
+
+    /// Closes the browser; a failed `outcome` leaves `<failure_shot>.png` and fails with the daemon's log.
+    pub async fn finish(self, outcome: TestResult, failure_shot: &str) {
+        if outcome.is_err() {
+            let _ = screenshot(&self.client, failure_shot).await;
+        }
+        let _ = self.client.close().await;
+        if let Err(error) = outcome {
+            panic!(
+                "{error}\n(screenshot: {}/e2e/screenshots/{failure_shot}.png)\n{}",
+                target_dir().display(),
+                self.daemon.log_tail()
+            );
+        }
+    }
+}

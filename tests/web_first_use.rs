@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use support::browser::{readme_screenshot, screenshot, script, text_of, wait_for, Page, TestResult};
+use support::browser::{readme_screenshot, screenshot, script, seen, text_of, wait_for, Page, TestResult};
 use support::registry::{seed_image, Registry, SeededImage};
 use support::Daemon;
 
@@ -213,11 +213,10 @@ async fn container_lifecycle(page: &Page) -> TestResult {
         let before = before.clone();
         async move {
             let now = container_state("fu-life").ok_or("gone")?;
-            if now["State"]["Status"] == "running" && now["State"]["StartedAt"] != before {
-                Ok(Some(()))
-            } else {
-                Err(format!("{}", now["State"]))
-            }
+            seen(
+                now["State"]["Status"] == "running" && now["State"]["StartedAt"] != before,
+                format!("{}", now["State"]),
+            )
         }
     })
     .await?;
@@ -235,11 +234,7 @@ async fn container_lifecycle(page: &Page) -> TestResult {
     client.find(Locator::Css(".lifecycle .confirm-yes")).await?.click().await?;
     wait_for("the container to be removed and the list shown", SLOW, move || async move {
         let url = client.current_url().await.map_err(|error| error.to_string())?.to_string();
-        if container_state("fu-life").is_none() && url.ends_with("#/containers") {
-            Ok(Some(()))
-        } else {
-            Err(url)
-        }
+        seen(container_state("fu-life").is_none() && url.ends_with("#/containers"), url)
     })
     .await?;
     Ok(())
@@ -327,11 +322,7 @@ async fn lint_rows(page: &Page) -> TestResult {
         row.find(Locator::Css(".problem-link")).await?.click().await?;
         wait_for(&format!("the cursor on {rule}'s line {line}, column {column}"), QUICK, move || async move {
             let place = cursor(client).await?;
-            if place == (line, column) {
-                Ok(Some(()))
-            } else {
-                Err(format!("cursor at {place:?}"))
-            }
+            seen(place == (line, column), format!("cursor at {place:?}"))
         })
         .await?;
     }
@@ -390,11 +381,7 @@ async fn draft_and_stale_build(page: &Page) -> TestResult {
     editor.send_keys(&format!("{}# edited", char::from(fantoccini::key::Key::End))).await?;
     wait_for("the build status to be marked out of date", QUICK, move || async move {
         let summary = text_of(client, ".build-summary").await?;
-        if out_of_date().await? == "true" && summary.contains("out of date") {
-            Ok(Some(()))
-        } else {
-            Err(summary)
-        }
+        seen(out_of_date().await? == "true" && summary.contains("out of date"), summary)
     })
     .await?;
 
@@ -418,11 +405,7 @@ async fn draft_and_stale_build(page: &Page) -> TestResult {
     wait_for("the user's own Dockerfile back in the editor", QUICK, move || async move {
         let editor = text_of(client, ".cm-content").await?;
         let bar_gone = script(client, "return document.querySelector('.draft-bar') === null;").await?;
-        if editor.contains("echo mine") && editor.contains("# edited") && bar_gone == true {
-            Ok(Some(()))
-        } else {
-            Err(editor)
-        }
+        seen(editor.contains("echo mine") && editor.contains("# edited") && bar_gone == true, editor)
     })
     .await?;
     Ok(())
@@ -448,11 +431,7 @@ async fn shortcuts(page: &Page) -> TestResult {
     body.send_keys(&format!("{}2{}", char::from(Key::Alt), char::from(Key::Null))).await?;
     wait_for("Alt+2 to open Compose", QUICK, move || async move {
         let url = client.current_url().await.map_err(|error| error.to_string())?.to_string();
-        if url.ends_with("#/compose") {
-            Ok(Some(()))
-        } else {
-            Err(url)
-        }
+        seen(url.ends_with("#/compose"), url)
     })
     .await?;
     let compose_help = wait_for("the compose page's sidebar", QUICK, move || async move {
@@ -509,11 +488,7 @@ async fn shortcuts(page: &Page) -> TestResult {
     client.find(Locator::Css("body")).await?.send_keys(&char::from(Key::Escape).to_string()).await?;
     wait_for("Escape to close the overlay", QUICK, move || async move {
         let open = script(client, "return document.querySelector('.shortcuts-overlay') !== null;").await?;
-        if open == false {
-            Ok(Some(()))
-        } else {
-            Err("still open".into())
-        }
+        seen(open == false, "still open".into())
     })
     .await?;
     Ok(())
@@ -570,11 +545,7 @@ async fn layers(page: &Page) -> TestResult {
     wait_for("the editor's cursor on line 2", QUICK, move || async move {
         let url = client.current_url().await.map_err(|error| error.to_string())?.to_string();
         let place = cursor(client).await?;
-        if url.ends_with("#/") && place == (2, 1) {
-            Ok(Some(()))
-        } else {
-            Err(format!("{url}, cursor {place:?}"))
-        }
+        seen(url.ends_with("#/") && place == (2, 1), format!("{url}, cursor {place:?}"))
     })
     .await?;
     Ok(())
@@ -763,22 +734,14 @@ async fn files(page: &Page) -> TestResult {
     renamed.find(Locator::Css(".file-name")).await?.click().await?;
     wait_for("the uploaded text under its new name", QUICK, move || async move {
         let editor = text_of(client, ".cm-content").await?;
-        if editor.contains("uploaded text") {
-            Ok(Some(()))
-        } else {
-            Err(editor)
-        }
+        seen(editor.contains("uploaded text"), editor)
     })
     .await?;
     client.find(Locator::Css("li[data-file='renamed.txt'] button[data-action=delete]")).await?.click().await?;
     client.find(Locator::Css(".file-list .confirm-yes")).await?.click().await?;
     wait_for("the file deleted", QUICK, move || async move {
         let gone = script(client, "return document.querySelector(\"li[data-file='renamed.txt']\") === null;").await?;
-        if gone == true {
-            Ok(Some(()))
-        } else {
-            Err("still listed".into())
-        }
+        seen(gone == true, "still listed".into())
     })
     .await?;
     let blocked = script(client, "return window.blocked;").await?;
@@ -907,11 +870,7 @@ async fn pull_in_run_dialog(page: &Page, seeded: &SeededImage) -> TestResult {
                      document.querySelector('.run-dialog .image-choice.chosen')?.dataset.image ?? null];",
         )
         .await?;
-        if picked[0] == reference && picked[1] == reference {
-            Ok(Some(()))
-        } else {
-            Err(format!("{picked}"))
-        }
+        seen(picked[0] == reference && picked[1] == reference, format!("{picked}"))
     })
     .await?;
     screenshot(client, "first-use-run-pull").await?;
@@ -974,11 +933,7 @@ async fn compose_logs_follow(page: &Page) -> TestResult {
     client.find(Locator::Css("#compose-down")).await?.click().await?;
     wait_for("compose down", SLOW, move || async move {
         let left = daemon().ok(&["ps", "-aq", "--filter", "label=com.docker.compose.project=fulogs"]);
-        if left.trim().is_empty() {
-            Ok(Some(()))
-        } else {
-            Err(left)
-        }
+        seen(left.trim().is_empty(), left)
     })
     .await?;
     Ok(())
@@ -1011,11 +966,7 @@ async fn compose_down(page: &Page) -> TestResult {
             let running = daemon().ok(&["ps", "-q", "--filter", "label=com.docker.compose.project=fudown"]);
             let state =
                 script(client, "return document.querySelector('.compose-progress')?.dataset.state ?? null;").await?;
-            if running.lines().count() == 2 && state == "succeeded" {
-                Ok(Some(()))
-            } else {
-                Err(format!("{running:?} {state}"))
-            }
+            seen(running.lines().count() == 2 && state == "succeeded", format!("{running:?} {state}"))
         })
         .await?;
         let ticked = script(client, "return document.querySelector('.remove-volumes input').checked;").await?;
@@ -1098,11 +1049,7 @@ async fn readme_project_built(page: &Page) -> TestResult {
     build_and_wait(client).await?;
     wait_for("the shell-form CMD warning", QUICK, move || async move {
         let problems = text_of(client, ".problems").await?;
-        if problems.contains("BL005") {
-            Ok(Some(()))
-        } else {
-            Err(problems)
-        }
+        seen(problems.contains("BL005"), problems)
     })
     .await
 }

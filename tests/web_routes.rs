@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
-use support::browser::{script, text_of, wait_for, Page, TestResult};
+use support::browser::{script, seen, text_of, wait_for, Page, TestResult};
 use support::{free_port, unix_request, Daemon};
 
 /// Container starts and the page's once-a-second reads on a busy 2-core machine.
@@ -110,14 +110,6 @@ impl Drop for Cleanup {
         for container in self.containers {
             let _ = daemon().docker(&["rm", "-f", container]);
         }
-    }
-}
-
-/// For [`wait_for`]: done when `holds`, otherwise what was `observed` this time.
-fn seen(holds: bool, observed: String) -> Result<Option<()>, String> {
-    match holds {
-        true => Ok(Some(())),
-        false => Err(observed),
     }
 }
 

@@ -165,6 +165,15 @@ impl Session {
     }
 }
 
+/// For [`wait_for`]: done when `holds`, otherwise what was `observed` this time.
+#[allow(dead_code)]
+pub fn seen(holds: bool, observed: String) -> Result<Option<()>, String> {
+    match holds {
+        true => Ok(Some(())),
+        false => Err(observed),
+    }
+}
+
 /// Polls `check` until it gives a value or `timeout` passes; the error names `what` and the last observation.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> TestResult<T>
 where
